@@ -1,0 +1,19 @@
+//! Configuration: one TOML file, `policies/*.cedar` and an optional Cedar schema,
+//! parsed once at start-up into the typed [`Config`]. Raw documents reject unknown
+//! fields; every reference (segment, tool, task class, issuer, secret, key file) is
+//! resolved here, so the rest of Gatehouse never sees a dangling name.
+
+mod error;
+mod load;
+mod raw;
+mod secret;
+mod typed;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{load, parse_document};
+pub use raw::RawConfig;
+pub use secret::Secret;
+pub use typed::{
+    Agent, AgentKey, Config, GatewaySettings, IntentInfo, Issuer, Limits, Operator, PolicyFile,
+    Role, Route, Segment, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+};

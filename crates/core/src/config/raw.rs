@@ -1,0 +1,3 @@
+//! PLACEHOLDER until the loader lands in this session.
+#[derive(Debug)]
+pub struct RawConfig {}

@@ -1,0 +1,179 @@
+//! The typed configuration the rest of Gatehouse reads: every name resolved, every
+//! value in its final type.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::config::Secret;
+use crate::model::{
+    Access, AgentId, AttrValue, DataClass, GroupName, Intent, SegmentName, TaskClassName, Tier,
+    ToolName,
+};
+use crate::path::PathTemplate;
+use crate::token::Jwks;
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory of the config file; relative paths were resolved against it.
+    pub base_dir: PathBuf,
+    pub gateway: GatewaySettings,
+    pub segments: BTreeMap<SegmentName, Segment>,
+    pub agents: BTreeMap<AgentId, Agent>,
+    pub issuers: BTreeMap<String, Issuer>,
+    pub task_classes: BTreeMap<TaskClassName, TaskClass>,
+    pub tools: BTreeMap<ToolName, Tool>,
+    /// Every intent named by a route, with whether it reads or writes.
+    pub intents: BTreeMap<Intent, IntentInfo>,
+    pub operators: Vec<Operator>,
+    /// The `policies/*.cedar` files, in file-name order.
+    pub policies: Vec<PolicyFile>,
+    /// The Cedar schema fragment declaring entity attributes, if the config has one.
+    pub schema: Option<PolicyFile>,
+}
+
+/// Listeners, storage and limits.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// The `aud` that identity assertions must name, and the `iss` of task credentials.
+    pub audience: String,
+    pub data_listen: SocketAddr,
+    pub control_listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// A JSON-lines file every event is appended to, if set.
+    pub events_file: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_request_body: u64,
+    pub max_response_body: u64,
+    pub upstream_timeout: Duration,
+    /// Longest lifetime (`exp - iat`) of an identity assertion.
+    pub max_assertion_lifetime: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub name: SegmentName,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: AgentId,
+    pub key: AgentKey,
+    pub attributes: BTreeMap<String, AttrValue>,
+    pub groups: Vec<GroupName>,
+    /// Task classes this agent may obtain credentials for.
+    pub task_classes: BTreeSet<TaskClassName>,
+}
+
+/// How an agent proves its identity.
+#[derive(Debug, Clone)]
+pub enum AgentKey {
+    /// Self-signed EdDSA assertions with this key.
+    PublicKey(VerifyingKey),
+    /// JWTs from this trusted issuer (key of [`Config::issuers`]) whose `sub` is the id.
+    Issuer(String),
+}
+
+/// A trusted issuer of identity JWTs (e.g. a SPIFFE JWT-SVID issuer).
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    pub name: String,
+    /// The `iss` claim its tokens carry.
+    pub issuer: String,
+    pub jwks: Jwks,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskClass {
+    pub name: TaskClassName,
+    pub segment: SegmentName,
+    pub intents: BTreeSet<Intent>,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: ToolName,
+    pub segment: SegmentName,
+    pub upstream: UpstreamUrl,
+    pub auth: Option<UpstreamAuth>,
+    pub routes: Vec<Route>,
+}
+
+/// An `http://host:port/base` upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl {
+    /// `host:port`, as written to the `Host` header and connected to.
+    pub authority: String,
+    /// The base path without trailing slash (`""` for the root).
+    pub base_path: String,
+}
+
+/// The tool's own credential, injected on forward.
+#[derive(Debug, Clone)]
+pub struct UpstreamAuth {
+    /// Lowercase header name, `authorization` by default.
+    pub header: String,
+    /// Written before the secret, e.g. `Bearer `.
+    pub prefix: String,
+    pub secret: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Uppercase method.
+    pub method: String,
+    pub template: PathTemplate,
+    pub intent: Intent,
+    pub data_class: DataClass,
+    pub tier: Tier,
+    pub access: Access,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntentInfo {
+    pub access: Access,
+}
+
+/// Roles of control-plane callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Operator,
+    Approver,
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Operator => "operator",
+            Self::Approver => "approver",
+            Self::Auditor => "auditor",
+        }
+    }
+}
+
+/// A control-plane caller; only the SHA-256 of its token is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub name: String,
+    pub token_sha256: [u8; 32],
+    pub roles: BTreeSet<Role>,
+}
+
+/// A policy or schema file's text, with where it came from for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFile {
+    pub path: PathBuf,
+    pub text: String,
+}

@@ -1,0 +1,92 @@
+//! The audit record of one decision and what followed (DESIGN.md §3 step 8).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::DecisionId;
+
+/// The outcome of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Forwarded (or, for the token endpoint, a credential was issued).
+    Allow,
+    /// Refused before reaching the tool.
+    Deny,
+    /// Allowed, then failed at or after the upstream.
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "allow" => Some(Self::Allow),
+            "deny" => Some(Self::Deny),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+/// One event. Fields the call never reached stay `None` (a 401 has no intent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// The decision id; unique and sortable by time.
+    pub id: DecisionId,
+    /// When the call arrived, Unix milliseconds.
+    pub time_ms: i64,
+    /// `tool`, `token` or `mcp`: which surface of the data plane.
+    pub kind: String,
+    pub agent: Option<String>,
+    pub workflow: Option<String>,
+    pub task_class: Option<String>,
+    pub tool: Option<String>,
+    pub segment: Option<String>,
+    pub method: String,
+    /// The request path as received (raw, not decoded).
+    pub path: String,
+    pub intent: Option<String>,
+    pub outcome: Outcome,
+    /// The refusal kind (`policy-denied`, …) when refused.
+    pub refusal: Option<String>,
+    /// The full reason, never shown to the agent.
+    pub reason: Option<String>,
+    /// Ids of the policies that determined the decision.
+    pub policies: Vec<String>,
+    pub tier: Option<String>,
+    pub data_class: Option<String>,
+    /// HTTP status returned to the agent.
+    pub status: u16,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// Total time in Gatehouse, microseconds.
+    pub latency_us: u64,
+    /// Time spent waiting on the upstream, microseconds.
+    pub upstream_us: Option<u64>,
+}
+
+/// A query over stored events; every field narrows the result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    pub agent: Option<String>,
+    pub workflow: Option<String>,
+    pub tool: Option<String>,
+    pub intent: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Inclusive lower bound, Unix milliseconds.
+    pub since_ms: Option<i64>,
+    /// Exclusive upper bound, Unix milliseconds.
+    pub until_ms: Option<i64>,
+    /// Only events with an id greater than this one (for paging and tailing).
+    pub after: Option<DecisionId>,
+    /// At most this many, newest first; defaults to 100, capped at 1000.
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,109 @@
+//! Decision ids: unique and sortable by time (ULID layout: 48-bit milliseconds, then
+//! 80 random bits, in Crockford base32), so an event list sorted by id is in time order.
+
+use std::fmt;
+use std::sync::Mutex;
+
+use rand::RngCore;
+
+use crate::clock::UnixTime;
+
+const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// The id of one decision (and of the event that records it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DecisionId(u128);
+
+impl DecisionId {
+    pub fn from_u128(value: u128) -> Self {
+        Self(value)
+    }
+
+    pub fn as_u128(self) -> u128 {
+        self.0
+    }
+
+    /// Parses the 26-character text form.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 26 {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for byte in text.bytes() {
+            let digit = ALPHABET
+                .iter()
+                .position(|c| *c == byte.to_ascii_uppercase())?;
+            value = value.checked_mul(32)?.checked_add(digit as u128)?;
+        }
+        Some(Self(value))
+    }
+}
+
+impl fmt::Display for DecisionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = [0u8; 26];
+        let mut value = self.0;
+        for slot in out.iter_mut().rev() {
+            // INVARIANT: value & 31 < 32, a valid index into ALPHABET.
+            *slot = ALPHABET[(value & 31) as usize];
+            value >>= 5;
+        }
+        f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for DecisionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DecisionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("invalid decision id"))
+    }
+}
+
+/// Hands out ids that are strictly increasing within this process, even within one
+/// millisecond (the random part is incremented, as monotonic ULIDs do).
+#[derive(Debug, Default)]
+pub struct IdGenerator {
+    last: Mutex<u128>,
+}
+
+impl IdGenerator {
+    pub fn next(&self, now: UnixTime) -> DecisionId {
+        let millis = u128::from(u64::try_from(now.millis()).unwrap_or(0) & 0xFFFF_FFFF_FFFF);
+        let mut random = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut random);
+        let fresh = (millis << 80) | (u128::from_be_bytes(random) >> 48);
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let id = if fresh > *last { fresh } else { last.saturating_add(1) };
+        *last = id;
+        DecisionId(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_through_text() {
+        let generator = IdGenerator::default();
+        let id = generator.next(UnixTime::from_secs(1_700_000_000));
+        assert_eq!(DecisionId::parse(&id.to_string()), Some(id));
+        assert_eq!(id.to_string().len(), 26);
+    }
+
+    #[test]
+    fn ids_increase_within_one_millisecond() {
+        let generator = IdGenerator::default();
+        let now = UnixTime::from_secs(1_700_000_000);
+        let ids: Vec<_> = (0..1000).map(|_| generator.next(now)).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+        let texts: Vec<_> = ids.iter().map(ToString::to_string).collect();
+        assert!(texts.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+}

@@ -1,0 +1,16 @@
+//! Domain types of Gatehouse, free of any async runtime, HTTP stack or database.
+//!
+//! Everything the gateway decides about is named here: who calls ([`model::AgentId`]),
+//! what they mean ([`model::Intent`]), where it goes ([`model::ToolName`],
+//! [`model::SegmentName`]), how a refusal looks ([`refusal::Refusal`]), what is recorded
+//! ([`event::Event`]), plus the parsers that sit at trust boundaries: tokens
+//! ([`token`]), request paths ([`path`]) and configuration ([`config`]).
+
+pub mod clock;
+pub mod config;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod path;
+pub mod refusal;
+pub mod token;

@@ -1,0 +1,120 @@
+//! The words of DESIGN.md §2 as types: agents, tools, segments, intents, tiers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Arc<str>);
+
+        impl $name {
+            pub fn new(value: impl Into<Arc<str>>) -> Self {
+                Self(value.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A workload identity, e.g. `spiffe://acme/agent/triage-bot`.
+    AgentId
+);
+name_type!(
+    /// A group of agents, used by policy (`principal in Group::"triage"`).
+    GroupName
+);
+name_type!(
+    /// An internal system behind the gateway.
+    ToolName
+);
+name_type!(
+    /// An isolation boundary (`data`, `control`, `ops`, …).
+    SegmentName
+);
+name_type!(
+    /// The meaning of an operation, e.g. `ticket.create`.
+    Intent
+);
+name_type!(
+    /// A named kind of work (`triage`, `remediation`, …).
+    TaskClassName
+);
+name_type!(
+    /// One autonomous run of an agent on one task.
+    WorkflowId
+);
+name_type!(
+    /// What a response may contain (`public`, `internal`, `sanitized`, `raw`, `pii`, …).
+    DataClass
+);
+
+/// How much human involvement a call needs before it proceeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// Proceeds directly.
+    Low,
+    /// Proceeds after a confirmation.
+    Medium,
+    /// Proceeds after a human approval.
+    High,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+}
+
+/// Whether an intent reads or changes state; writes count against a separate budget and
+/// fall in the `write` action group of policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+        }
+    }
+}
+
+/// An attribute value of an agent, as policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AttrValue {
+    Bool(bool),
+    Long(i64),
+    String(String),
+    Set(Vec<AttrValue>),
+}

@@ -1,0 +1,255 @@
+//! The one closed set of reasons a call is refused.
+//!
+//! Each variant maps, exhaustively and in one place each, to an HTTP status, a stable
+//! problem `type` (RFC 9457), a title safe to show the agent, and the label used in
+//! events and metrics. The agent sees the kind and a short detail; the event gets the
+//! full reason through [`Refusal::reason`].
+
+use std::fmt;
+
+/// Why a credential or assertion was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer` header.
+    Missing,
+    /// Not a well-formed compact JWT, or claims of the wrong shape.
+    Malformed,
+    /// An algorithm other than the ones Gatehouse accepts (`none`, `HS256`, …).
+    DisallowedAlgorithm,
+    /// No key with that id, or no key for that issuer.
+    UnknownKey,
+    /// The signature does not verify.
+    BadSignature,
+    /// Past its expiry.
+    Expired,
+    /// Before its not-before or issued-at time.
+    NotYetValid,
+    /// Its lifetime is longer than allowed.
+    LifetimeTooLong,
+    /// Meant for another audience.
+    WrongAudience,
+    /// An assertion whose `jti` was already used.
+    Replayed,
+    /// An identity Gatehouse does not know.
+    UnknownAgent,
+    /// The token is of the wrong kind (an assertion where a credential belongs).
+    WrongTokenType,
+    /// Revoked by an operator.
+    Revoked,
+}
+
+impl AuthFailure {
+    pub fn detail(self) -> &'static str {
+        match self {
+            Self::Missing => "no bearer credential was presented",
+            Self::Malformed => "the token is malformed",
+            Self::DisallowedAlgorithm => "the token's signing algorithm is not accepted",
+            Self::UnknownKey => "the token is signed with an unknown key",
+            Self::BadSignature => "the token's signature does not verify",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::LifetimeTooLong => "the token's lifetime exceeds the allowed maximum",
+            Self::WrongAudience => "the token is meant for another audience",
+            Self::Replayed => "the assertion was already used",
+            Self::UnknownAgent => "the identity is not registered",
+            Self::WrongTokenType => "the token is not of the expected kind",
+            Self::Revoked => "the credential has been revoked",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Malformed => "malformed",
+            Self::DisallowedAlgorithm => "disallowed_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::LifetimeTooLong => "lifetime_too_long",
+            Self::WrongAudience => "wrong_audience",
+            Self::Replayed => "replayed",
+            Self::UnknownAgent => "unknown_agent",
+            Self::WrongTokenType => "wrong_token_type",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// A refused call. Closed: adding a variant makes every mapping below fail to compile
+/// until it is handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The bearer credential was missing or not accepted (401).
+    Unauthenticated(AuthFailure),
+    /// The identity assertion at the token endpoint was not accepted (401).
+    InvalidAssertion(AuthFailure),
+    /// The token request itself was malformed (400).
+    BadTokenRequest { reason: String },
+    /// The agent may not obtain this task class (403).
+    TaskClassNotAllowed { task_class: String },
+    /// The path is ambiguous once decoded (400).
+    AmbiguousPath { reason: String },
+    /// No tool of that name (404).
+    UnknownTool { tool: String },
+    /// No route of the tool matches the method and path (404).
+    NoRoute,
+    /// The credential's segment is not the tool's segment (403).
+    SegmentMismatch { credential: String, tool: String },
+    /// The intent is outside the credential's scope (403).
+    OutOfScope { intent: String },
+    /// Policy denied the call (403); the ids of the determining policies go to the event.
+    PolicyDenied,
+    /// A request header section exceeded the limit (431).
+    HeadersTooLarge,
+    /// A request body exceeded the limit (413).
+    BodyTooLarge { limit: u64 },
+    /// The upstream could not be reached or failed mid-response (502).
+    UpstreamUnavailable { reason: String },
+    /// The upstream did not answer in time (504).
+    UpstreamTimeout,
+    /// Gatehouse itself failed (500); the reason goes only to the event.
+    Internal { reason: String },
+}
+
+impl Refusal {
+    /// The HTTP status the agent receives.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Unauthenticated(_) | Self::InvalidAssertion(_) => 401,
+            Self::BadTokenRequest { .. } | Self::AmbiguousPath { .. } => 400,
+            Self::TaskClassNotAllowed { .. }
+            | Self::SegmentMismatch { .. }
+            | Self::OutOfScope { .. }
+            | Self::PolicyDenied => 403,
+            Self::UnknownTool { .. } | Self::NoRoute => 404,
+            Self::BodyTooLarge { .. } => 413,
+            Self::HeadersTooLarge => 431,
+            Self::Internal { .. } => 500,
+            Self::UpstreamUnavailable { .. } => 502,
+            Self::UpstreamTimeout => 504,
+        }
+    }
+
+    /// The stable kind: the last segment of the problem `type`, the event's reason and
+    /// the metric label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "unauthenticated",
+            Self::InvalidAssertion(_) => "invalid-assertion",
+            Self::BadTokenRequest { .. } => "bad-token-request",
+            Self::TaskClassNotAllowed { .. } => "task-class-not-allowed",
+            Self::AmbiguousPath { .. } => "ambiguous-path",
+            Self::UnknownTool { .. } => "unknown-tool",
+            Self::NoRoute => "no-route",
+            Self::SegmentMismatch { .. } => "segment-mismatch",
+            Self::OutOfScope { .. } => "out-of-scope",
+            Self::PolicyDenied => "policy-denied",
+            Self::HeadersTooLarge => "headers-too-large",
+            Self::BodyTooLarge { .. } => "body-too-large",
+            Self::UpstreamUnavailable { .. } => "upstream-unavailable",
+            Self::UpstreamTimeout => "upstream-timeout",
+            Self::Internal { .. } => "internal",
+        }
+    }
+
+    /// The problem `type` URI.
+    pub fn problem_type(&self) -> String {
+        format!("urn:gatehouse:problem:{}", self.kind())
+    }
+
+    /// A short title for the agent.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "credential not accepted",
+            Self::InvalidAssertion(_) => "identity assertion not accepted",
+            Self::BadTokenRequest { .. } => "malformed token request",
+            Self::TaskClassNotAllowed { .. } => "task class not allowed for this agent",
+            Self::AmbiguousPath { .. } => "ambiguous request path",
+            Self::UnknownTool { .. } => "unknown tool",
+            Self::NoRoute => "no route matches this request",
+            Self::SegmentMismatch { .. } => "credential not valid for this tool's segment",
+            Self::OutOfScope { .. } => "intent outside the credential's scope",
+            Self::PolicyDenied => "denied by policy",
+            Self::HeadersTooLarge => "request headers too large",
+            Self::BodyTooLarge { .. } => "request body too large",
+            Self::UpstreamUnavailable { .. } => "tool unavailable",
+            Self::UpstreamTimeout => "tool did not answer in time",
+            Self::Internal { .. } => "internal error",
+        }
+    }
+
+    /// A detail safe for the agent: what it sent or may do, never Gatehouse internals.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Unauthenticated(failure) | Self::InvalidAssertion(failure) => {
+                failure.detail().to_owned()
+            }
+            Self::BadTokenRequest { reason } | Self::AmbiguousPath { reason } => reason.clone(),
+            Self::TaskClassNotAllowed { task_class } => {
+                format!("this agent may not obtain task class `{task_class}`")
+            }
+            Self::UnknownTool { tool } => format!("no tool named `{tool}`"),
+            Self::NoRoute => "the method and path match no route of this tool".to_owned(),
+            Self::SegmentMismatch { credential, tool } => format!(
+                "the credential is bound to segment `{credential}`, the tool lives in `{tool}`"
+            ),
+            Self::OutOfScope { intent } => {
+                format!("intent `{intent}` is not in the credential's scope")
+            }
+            Self::PolicyDenied => "no policy permits this call".to_owned(),
+            Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
+            Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
+            Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),
+            Self::UpstreamTimeout => "the tool did not answer in time".to_owned(),
+            Self::Internal { .. } => "the gateway failed to handle the request".to_owned(),
+        }
+    }
+
+    /// The full reason, for the event only.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Unauthenticated(failure) | Self::InvalidAssertion(failure) => {
+                format!("{}: {}", self.kind(), failure.label())
+            }
+            Self::UpstreamUnavailable { reason } | Self::Internal { reason } => {
+                format!("{}: {reason}", self.kind())
+            }
+            _ => format!("{}: {}", self.kind(), self.detail()),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_reasons_never_reach_the_detail() {
+        let refusal = Refusal::Internal {
+            reason: "sqlite: disk I/O error at /var/lib/x".to_owned(),
+        };
+        assert!(!refusal.detail().contains("sqlite"));
+        assert!(refusal.reason().contains("sqlite"));
+        let refusal = Refusal::UpstreamUnavailable {
+            reason: "connect 10.0.0.7:9000 refused".to_owned(),
+        };
+        assert!(!refusal.detail().contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn problem_types_are_stable_urns() {
+        assert_eq!(
+            Refusal::PolicyDenied.problem_type(),
+            "urn:gatehouse:problem:policy-denied"
+        );
+    }
+}
