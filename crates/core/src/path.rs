@@ -1,5 +1,168 @@
-//! PLACEHOLDER: the path classifier is being written by a helper.
+//! Request-path classification at the trust boundary: a path is accepted only when
+//! every reader (Gatehouse, a proxy in between, the upstream) must agree on what it
+//! names, and then matched against route templates to find the call's intent.
+//!
+//! Anything a server might normalise differently is refused rather than guessed at:
+//! dot segments (also `..;x`, which Java servers read as `..`), encoded dots, slashes
+//! and backslashes, double encoding, empty segments, backslashes, control characters,
+//! raw non-ASCII bytes and percent-decoded bytes that are not UTF-8 (so overlong forms
+//! such as `%c0%ae` are refused too).
+
+mod routes;
+mod template;
+
+pub use routes::RouteTable;
+pub use template::{PathTemplate, TemplateError};
+
+/// The longest request path accepted, in bytes.
+pub const MAX_PATH_LEN: usize = 4096;
+
+/// A request path (the part after `/tools/{tool}`, raw as received, without the query)
+/// that is unambiguous once decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PathTemplate {
-    text: String,
+pub struct SafePath {
+    raw: String,
+    // INVARIANT: each segment is non-empty, is neither `.` nor `..`, and contains no
+    // `/`, `\` or control character; `/` alone has no segments.
+    segments: Vec<String>,
 }
+
+/// Why a request path was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("path is {len} bytes, longer than {MAX_PATH_LEN}")]
+    TooLong { len: usize },
+    #[error("path does not start with `/`")]
+    NotAbsolute,
+    #[error("empty segment (`//` or a trailing `/`)")]
+    EmptySegment,
+    #[error("`..` segment")]
+    ParentSegment,
+    #[error("`.` segment")]
+    CurrentSegment,
+    #[error("encoded dot (`%2e`)")]
+    EncodedDot,
+    #[error("encoded slash (`%2f`)")]
+    EncodedSlash,
+    #[error("encoded backslash (`%5c`)")]
+    EncodedBackslash,
+    #[error("double percent-encoding (`%25` followed by two hex digits)")]
+    DoubleEncoding,
+    #[error("backslash")]
+    Backslash,
+    #[error("invalid percent-encoding (`%` not followed by two hex digits)")]
+    InvalidPercentEncoding,
+    #[error("invalid utf-8 after decoding")]
+    InvalidUtf8,
+    #[error("control character or nul (raw or encoded)")]
+    ControlCharacter,
+    #[error("raw non-ascii byte (percent-encode it)")]
+    NonAscii,
+    #[error("character `{0}` is not allowed in a path")]
+    ForbiddenCharacter(char),
+}
+
+/// Checks and decodes a raw request path.
+pub fn parse_request_path(raw: &[u8]) -> Result<SafePath, PathError> {
+    if raw.len() > MAX_PATH_LEN {
+        return Err(PathError::TooLong { len: raw.len() });
+    }
+    let Some((b'/', rest)) = raw.split_first() else {
+        return Err(PathError::NotAbsolute);
+    };
+    let segments = if rest.is_empty() {
+        Vec::new()
+    } else {
+        rest.split(|&byte| byte == b'/')
+            .map(segment)
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    // Every byte was checked to be ASCII above, so this cannot fail.
+    let raw = std::str::from_utf8(raw).map_err(|_| PathError::NonAscii)?;
+    Ok(SafePath {
+        raw: raw.to_owned(),
+        segments,
+    })
+}
+
+impl SafePath {
+    /// The path exactly as received.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// The percent-decoded segments; none for `/`.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+}
+
+/// Checks and decodes one raw segment.
+fn segment(raw: &[u8]) -> Result<String, PathError> {
+    if raw.is_empty() {
+        return Err(PathError::EmptySegment);
+    }
+    // `..;jsessionid=x` is `..` to servlet containers: path parameters don't hide a dot
+    // segment. Encoded dots are refused below, so raw dots are all the dots there are.
+    let name = raw.split(|&byte| byte == b';').next().unwrap_or(raw);
+    match name {
+        b"." => return Err(PathError::CurrentSegment),
+        b".." => return Err(PathError::ParentSegment),
+        _ => {}
+    }
+    let decoded = String::from_utf8(percent_decode(raw)?).map_err(|_| PathError::InvalidUtf8)?;
+    if decoded.chars().any(char::is_control) {
+        return Err(PathError::ControlCharacter);
+    }
+    Ok(decoded)
+}
+
+/// Percent-decodes one segment, refusing raw bytes that do not belong in a path and
+/// escapes that would change the path's structure once decoded.
+fn percent_decode(raw: &[u8]) -> Result<Vec<u8>, PathError> {
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter().copied();
+    while let Some(byte) = bytes.next() {
+        if byte != b'%' {
+            decoded.push(raw_byte(byte)?);
+            continue;
+        }
+        let value = hex_pair(bytes.next(), bytes.next())?;
+        match value {
+            b'.' => return Err(PathError::EncodedDot),
+            b'/' => return Err(PathError::EncodedSlash),
+            b'\\' => return Err(PathError::EncodedBackslash),
+            b'%' if starts_with_hex_pair(bytes.clone()) => return Err(PathError::DoubleEncoding),
+            _ => decoded.push(value),
+        }
+    }
+    Ok(decoded)
+}
+
+/// A byte that may appear unencoded in a segment.
+fn raw_byte(byte: u8) -> Result<u8, PathError> {
+    match byte {
+        b'\\' => Err(PathError::Backslash),
+        0x00..=0x1f | 0x7f => Err(PathError::ControlCharacter),
+        0x80..=0xff => Err(PathError::NonAscii),
+        b'?' | b'#' | b' ' => Err(PathError::ForbiddenCharacter(char::from(byte))),
+        _ => Ok(byte),
+    }
+}
+
+fn hex_pair(high: Option<u8>, low: Option<u8>) -> Result<u8, PathError> {
+    let digit = |byte: Option<u8>| {
+        byte.and_then(|byte| char::from(byte).to_digit(16))
+            .ok_or(PathError::InvalidPercentEncoding)
+    };
+    let value = digit(high)? * 16 + digit(low)?;
+    // INVARIANT: two hex digits make at most 0xff.
+    u8::try_from(value).map_err(|_| PathError::InvalidPercentEncoding)
+}
+
+fn starts_with_hex_pair(mut rest: impl Iterator<Item = u8>) -> bool {
+    hex_pair(rest.next(), rest.next()).is_ok()
+}
+
+#[cfg(test)]
+mod tests;
