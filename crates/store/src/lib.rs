@@ -1,1 +1,16 @@
-//! placeholder
+//! Storage for Gatehouse: the [`Store`] interface through which the gateway records
+//! events and claims single-use identity assertions, and its embedded SQLite
+//! implementation, [`SqliteStore`] (DESIGN.md §6).
+//!
+//! The store is synchronous; the gateway calls it from its own blocking threads. Every
+//! implementation must pass the conformance suite in `tests/conformance.rs`, so SQL of one
+//! database stays inside that database's module (`sqlite`), and the trait and its errors
+//! know no database at all.
+
+mod error;
+mod sqlite;
+mod store;
+
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};

@@ -1,0 +1,143 @@
+//! The embedded store: one SQLite file under the data directory (DESIGN.md §6).
+//!
+//! Writes go through one connection behind a mutex (SQLite admits one writer at a time
+//! anyway); reads use a second connection, so in WAL mode a query never waits for an
+//! append. An in-memory store has a single connection for both, since a second
+//! connection would open another, empty, database.
+
+mod claims;
+mod connect;
+mod events;
+mod migrate;
+
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Mutex, MutexGuard};
+
+use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::ids::DecisionId;
+use rusqlite::Connection;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// The location named in errors of an in-memory store.
+const IN_MEMORY: &str = ":memory:";
+
+/// A [`Store`] in one SQLite database file (or in memory, for tests and demos).
+#[derive(Debug)]
+pub struct SqliteStore {
+    /// The file path, for error messages.
+    location: String,
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory store, which reads through `writer`.
+    reader: Option<Mutex<Connection>>,
+    /// Claims since expired ones were last deleted.
+    claims_since_sweep: AtomicU32,
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`, creating its parent directory, and
+    /// brings its schema up to date. Refuses a database written by a newer Gatehouse.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        connect::create_parent(path).or_unavailable(&location)?;
+        let mut writer = connect::writer(path).or_unavailable(&location)?;
+        migrate::run(&mut writer, &location)?;
+        let reader = connect::reader(path).or_unavailable(&location)?;
+        Ok(Self::assemble(location, writer, Some(reader)))
+    }
+
+    /// A fresh, empty database that lives as long as this value.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let location = IN_MEMORY.to_owned();
+        let mut writer = connect::in_memory().or_unavailable(&location)?;
+        migrate::run(&mut writer, &location)?;
+        Ok(Self::assemble(location, writer, None))
+    }
+
+    fn assemble(location: String, writer: Connection, reader: Option<Connection>) -> Self {
+        Self {
+            location,
+            writer: Mutex::new(writer),
+            reader: reader.map(Mutex::new),
+            claims_since_sweep: AtomicU32::new(0),
+        }
+    }
+
+    fn writer(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a transaction open (rusqlite rolls
+        // back on drop), so the connection is still sound.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(reader) => reader
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            None => self.writer(),
+        }
+    }
+}
+
+impl Store for SqliteStore {
+    fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        events::insert(&mut self.writer(), &self.location, events)
+    }
+
+    fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        events::select(&self.reader(), &self.location, filter)
+    }
+
+    fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
+        events::one(&self.reader(), &self.location, id)
+    }
+
+    fn claim_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let claim = claims::Claim {
+            issuer,
+            jti,
+            expires_at,
+        };
+        let conn = self.writer();
+        claims::sweep_now_and_then(&conn, &self.claims_since_sweep, now_secs)
+            .or_unavailable(&self.location)?;
+        claims::claim(&conn, &claim, now_secs).or_unavailable(&self.location)
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.reader()
+            .prepare_cached("SELECT count(*) FROM schema_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
+            .map(drop)
+            .or_unavailable(&self.location)
+    }
+}
+
+/// Turns any failure of the database into [`StoreError::Unavailable`] at `location`.
+trait OrUnavailable<T> {
+    fn or_unavailable(self, location: &str) -> Result<T, StoreError>;
+}
+
+impl<T, E: Display> OrUnavailable<T> for Result<T, E> {
+    fn or_unavailable(self, location: &str) -> Result<T, StoreError> {
+        self.map_err(|error| unavailable(location, error))
+    }
+}
+
+fn unavailable(location: &str, error: impl Display) -> StoreError {
+    StoreError::Unavailable {
+        location: location.to_owned(),
+        detail: error.to_string(),
+    }
+}

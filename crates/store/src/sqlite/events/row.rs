@@ -1,0 +1,144 @@
+//! One event as one row: column values in and out, in the column order of the
+//! statements in `events.rs`.
+
+use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::ids::DecisionId;
+use rusqlite::types::{FromSqlError, Type};
+use rusqlite::{Row, ToSql};
+
+/// The values of one event that are not stored as they are.
+#[derive(Debug)]
+pub(super) struct Encoded<'e> {
+    event: &'e Event,
+    id: String,
+    outcome: &'static str,
+    policies: String,
+    bytes_in: i64,
+    bytes_out: i64,
+    latency_us: i64,
+    upstream_us: Option<i64>,
+}
+
+impl<'e> Encoded<'e> {
+    pub(super) fn new(event: &'e Event) -> Self {
+        Self {
+            event,
+            id: event.id.to_string(),
+            outcome: event.outcome.as_str(),
+            policies: policies_json(&event.policies),
+            bytes_in: clamp(event.bytes_in),
+            bytes_out: clamp(event.bytes_out),
+            latency_us: clamp(event.latency_us),
+            upstream_us: event.upstream_us.map(clamp),
+        }
+    }
+
+    /// The parameters of `INSERT`, in its column order.
+    pub(super) fn params(&self) -> [&dyn ToSql; 22] {
+        let event = self.event;
+        [
+            &self.id,
+            &event.time_ms,
+            &event.kind,
+            &event.agent,
+            &event.workflow,
+            &event.task_class,
+            &event.tool,
+            &event.segment,
+            &event.method,
+            &event.path,
+            &event.intent,
+            &self.outcome,
+            &event.refusal,
+            &event.reason,
+            &self.policies,
+            &event.tier,
+            &event.data_class,
+            &event.status,
+            &self.bytes_in,
+            &self.bytes_out,
+            &self.latency_us,
+            &self.upstream_us,
+        ]
+    }
+}
+
+/// Reads one row of a `SELECT` in the column order of `events.rs`.
+pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: decision_id(row, 0)?,
+        time_ms: row.get(1)?,
+        kind: row.get(2)?,
+        agent: row.get(3)?,
+        workflow: row.get(4)?,
+        task_class: row.get(5)?,
+        tool: row.get(6)?,
+        segment: row.get(7)?,
+        method: row.get(8)?,
+        path: row.get(9)?,
+        intent: row.get(10)?,
+        outcome: outcome(row, 11)?,
+        refusal: row.get(12)?,
+        reason: row.get(13)?,
+        policies: policies(row, 14)?,
+        tier: row.get(15)?,
+        data_class: row.get(16)?,
+        status: row.get(17)?,
+        bytes_in: row.get(18)?,
+        bytes_out: row.get(19)?,
+        latency_us: row.get(20)?,
+        upstream_us: row.get(21)?,
+    })
+}
+
+/// Counters beyond `i64::MAX` cannot occur (that is 9 exabytes, or 292,000 years);
+/// clamping keeps the audit record rather than refusing it over an impossible value.
+fn clamp(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn policies_json(policies: &[String]) -> String {
+    // Building a `Value` cannot fail, unlike serializing an arbitrary `T`.
+    let items = policies.iter().cloned().map(serde_json::Value::String);
+    serde_json::Value::Array(items.collect()).to_string()
+}
+
+fn decision_id(row: &Row<'_>, index: usize) -> rusqlite::Result<DecisionId> {
+    let text: String = row.get(index)?;
+    DecisionId::parse(&text).ok_or_else(|| invalid(index, format!("bad decision id `{text}`")))
+}
+
+fn outcome(row: &Row<'_>, index: usize) -> rusqlite::Result<Outcome> {
+    let text: String = row.get(index)?;
+    Outcome::parse(&text).ok_or_else(|| invalid(index, format!("unknown outcome `{text}`")))
+}
+
+fn policies(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
+}
+
+fn invalid(index: usize, detail: String) -> rusqlite::Error {
+    let source = FromSqlError::Other(detail.into());
+    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(source))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_lists_survive_quotes_and_unicode() {
+        let policies = vec!["a\"b".to_owned(), "ü\\n".to_owned(), String::new()];
+        let json = policies_json(&policies);
+        let back: Vec<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, policies);
+    }
+
+    #[test]
+    fn counters_clamp_instead_of_failing() {
+        assert_eq!(clamp(u64::MAX), i64::MAX);
+        assert_eq!(clamp(42), 42);
+    }
+}

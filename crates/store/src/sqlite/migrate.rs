@@ -1,0 +1,101 @@
+//! Schema migrations: an ordered list of SQL scripts, each applied once, in one
+//! transaction with the record of its version in `schema_version`.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use super::OrUnavailable;
+use crate::error::StoreError;
+
+/// One step of the schema.
+struct Migration {
+    version: i64,
+    sql: &'static str,
+}
+
+// INVARIANT: versions are 1, 2, 3, … in order; a released migration is never edited,
+// only followed by a new one.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/sqlite/0001_events.sql"),
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/sqlite/0002_jti_claims.sql"),
+    },
+];
+
+const CREATE_VERSION_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)";
+
+/// Brings the schema to the newest version this binary knows, or refuses a database
+/// whose schema is newer still. Runs in one immediate transaction, so two processes
+/// opening the same new file do not both migrate it.
+pub(super) fn run(conn: &mut Connection, location: &str) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .or_unavailable(location)?;
+    tx.execute_batch(CREATE_VERSION_TABLE)
+        .or_unavailable(location)?;
+    let current = current_version(&tx).or_unavailable(location)?;
+    let known = known_version();
+    if current > known {
+        return Err(StoreError::NewerSchema {
+            location: location.to_owned(),
+            found: current,
+            known,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        apply(&tx, migration).or_unavailable(location)?;
+    }
+    tx.commit().or_unavailable(location)
+}
+
+/// The newest schema version this binary can read and write.
+fn known_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |migration| migration.version)
+}
+
+fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
+    let version: Option<i64> = conn
+        .query_row("SELECT max(version) FROM schema_version", [], |row| {
+            row.get(0)
+        })
+        .optional()?
+        .flatten();
+    Ok(version.unwrap_or(0))
+}
+
+fn apply(conn: &Connection, migration: &Migration) -> rusqlite::Result<()> {
+    conn.execute_batch(migration.sql)?;
+    conn.execute(
+        "INSERT INTO schema_version (version) VALUES (?1)",
+        [migration.version],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1);
+        }
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run(&mut conn, "test").unwrap();
+        run(&mut conn, "test").unwrap();
+        assert_eq!(current_version(&conn).unwrap(), known_version());
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, known_version());
+    }
+}

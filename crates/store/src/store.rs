@@ -1,0 +1,70 @@
+//! The storage interface every backend implements, and the rules of it that are the
+//! same for all backends (query limits).
+
+use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::ids::DecisionId;
+
+use crate::error::StoreError;
+
+/// Events returned by a query that names no limit.
+pub const DEFAULT_LIMIT: u32 = 100;
+
+/// The most events one query returns, whatever limit it names.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Durable state of Gatehouse: the event log and the single-use assertion ids.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Appends events atomically, in one transaction. Ids are unique: a batch holding an
+    /// id already stored, or the same id twice, is refused with [`StoreError::Conflict`]
+    /// and nothing of it is written.
+    fn append_events(&self, events: &[Event]) -> Result<(), StoreError>;
+
+    /// Events matching every field of `filter`, newest first, at most
+    /// [`effective_limit`] of them.
+    ///
+    /// Without `after`, these are the newest matching events. With `after`, they are the
+    /// oldest matching events with a greater id (still returned newest first), so that
+    /// paging forward with `after` = the greatest id of the previous page misses nothing.
+    fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+
+    /// One event by id.
+    fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// Claims the single-use assertion id `jti` of `issuer`, remembered until
+    /// `expires_at` (Unix seconds: the last moment the assertion could still be accepted,
+    /// leeway included). Returns `Ok(true)` if it was fresh, `Ok(false)` if it was claimed
+    /// before and that claim has not expired by `now_secs`. Claims expired before
+    /// `now_secs` are deleted from time to time.
+    fn claim_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now_secs: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Readiness: a cheap query proving the store answers.
+    fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// How many events a query with this filter returns at most: its `limit`, or
+/// [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
+pub fn effective_limit(filter: &EventFilter) -> u32 {
+    filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_defaults_and_is_capped() {
+        let with = |limit| EventFilter {
+            limit,
+            ..EventFilter::default()
+        };
+        assert_eq!(effective_limit(&with(None)), DEFAULT_LIMIT);
+        assert_eq!(effective_limit(&with(Some(7))), 7);
+        assert_eq!(effective_limit(&with(Some(5000))), MAX_LIMIT);
+    }
+}

@@ -1,0 +1,325 @@
+//! The behaviour every [`Store`] must show, written once as functions over `&dyn Store`
+//! and run against each backend by `conformance_tests!`. A new backend is one more line
+//! at the bottom of this file.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers outside `#[test]` fail loudly, as tests do"
+)]
+
+#[path = "conformance/sample.rs"]
+mod sample;
+#[path = "conformance/sqlite.rs"]
+mod sqlite;
+
+use std::collections::HashSet;
+
+use gatehouse_core::event::{Event, EventFilter, Outcome};
+use gatehouse_core::ids::DecisionId;
+use gatehouse_store::{DEFAULT_LIMIT, MAX_LIMIT, Store, StoreError};
+
+/// Runs every conformance test against the store made by `$open` (an expression giving
+/// a value with `fn store(&self) -> &dyn Store`, alive for the whole test).
+macro_rules! conformance_tests {
+    ($backend:ident: $open:expr) => {
+        conformance_tests!(@each $backend: $open;
+            appends_and_queries_back_every_field,
+            an_empty_batch_is_fine,
+            an_unknown_id_is_none,
+            each_filter_narrows,
+            filters_combine,
+            time_bounds_include_since_and_exclude_until,
+            limit_defaults_to_100_and_is_capped_at_1000,
+            results_are_newest_first,
+            paging_with_after_misses_nothing,
+            a_duplicate_id_rejects_the_whole_batch,
+            a_duplicate_within_one_batch_rejects_it,
+            a_jti_is_single_use_per_issuer,
+            an_expired_jti_claim_no_longer_counts,
+            concurrent_appends_from_8_threads_lose_nothing,
+            ping_answers,
+        );
+    };
+    (@each $backend:ident: $open:expr; $($test:ident),* $(,)?) => {
+        mod $backend {
+            $(
+                #[test]
+                fn $test() {
+                    let fixture = $open;
+                    super::$test(fixture.store());
+                }
+            )*
+        }
+    };
+}
+
+conformance_tests!(sqlite_file: crate::sqlite::Fixture::file());
+conformance_tests!(sqlite_memory: crate::sqlite::Fixture::memory());
+
+fn all(store: &dyn Store) -> Vec<Event> {
+    let filter = EventFilter {
+        limit: Some(MAX_LIMIT),
+        ..EventFilter::default()
+    };
+    store.query_events(&filter).unwrap()
+}
+
+/// What the store should answer to `filter` over `stored`: its own reading of the
+/// `EventFilter` contract, newest first.
+fn expected(stored: &[Event], filter: &EventFilter) -> Vec<Event> {
+    let matches = |event: &&Event| {
+        fn narrows(want: &Option<String>, have: &Option<String>) -> bool {
+            want.is_none() || want == have
+        }
+        narrows(&filter.agent, &event.agent)
+            && narrows(&filter.workflow, &event.workflow)
+            && narrows(&filter.tool, &event.tool)
+            && narrows(&filter.intent, &event.intent)
+            && filter
+                .outcome
+                .is_none_or(|outcome| outcome == event.outcome)
+            && filter.since_ms.is_none_or(|since| event.time_ms >= since)
+            && filter.until_ms.is_none_or(|until| event.time_ms < until)
+    };
+    let mut found: Vec<Event> = stored.iter().filter(matches).cloned().collect();
+    found.sort_by_key(|event| std::cmp::Reverse(event.id));
+    found
+}
+
+fn appends_and_queries_back_every_field(store: &dyn Store) {
+    let written = vec![sample::full(1), sample::bare(2), sample::event(3)];
+    store.append_events(&written).unwrap();
+    for event in &written {
+        assert_eq!(store.event(event.id).unwrap().as_ref(), Some(event));
+    }
+    let newest_first: Vec<Event> = written.into_iter().rev().collect();
+    assert_eq!(all(store), newest_first);
+}
+
+fn an_empty_batch_is_fine(store: &dyn Store) {
+    store.append_events(&[]).unwrap();
+    assert!(all(store).is_empty());
+}
+
+fn an_unknown_id_is_none(store: &dyn Store) {
+    store.append_events(&sample::events(0..3)).unwrap();
+    assert_eq!(store.event(sample::event(99).id).unwrap(), None);
+}
+
+fn each_filter_narrows(store: &dyn Store) {
+    let stored = sample::events(0..60);
+    store.append_events(&stored).unwrap();
+    let filters = [
+        EventFilter {
+            agent: stored[4].agent.clone(),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            workflow: Some("wf-2".to_owned()),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            tool: Some("warehouse".to_owned()),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            intent: Some("ticket.op3".to_owned()),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            outcome: Some(Outcome::Error),
+            ..EventFilter::default()
+        },
+        EventFilter {
+            agent: Some("nobody".to_owned()),
+            ..EventFilter::default()
+        },
+    ];
+    for filter in &filters {
+        let found = store.query_events(filter).unwrap();
+        assert_eq!(found, expected(&stored, filter), "{filter:?}");
+        assert!(found.len() < stored.len(), "{filter:?} narrows nothing");
+    }
+}
+
+fn filters_combine(store: &dyn Store) {
+    let stored = sample::events(0..120);
+    store.append_events(&stored).unwrap();
+    let filter = EventFilter {
+        agent: stored[1].agent.clone(),
+        tool: Some("tickets".to_owned()),
+        outcome: Some(Outcome::Error),
+        since_ms: Some(sample::BASE_MS + 100),
+        ..EventFilter::default()
+    };
+    let found = store.query_events(&filter).unwrap();
+    assert!(!found.is_empty());
+    assert_eq!(found, expected(&stored, &filter));
+}
+
+fn time_bounds_include_since_and_exclude_until(store: &dyn Store) {
+    let stored = sample::events(0..10);
+    store.append_events(&stored).unwrap();
+    let filter = EventFilter {
+        since_ms: Some(stored[2].time_ms),
+        until_ms: Some(stored[5].time_ms),
+        ..EventFilter::default()
+    };
+    let ids: Vec<_> = store
+        .query_events(&filter)
+        .unwrap()
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(ids, [stored[4].id, stored[3].id, stored[2].id]);
+}
+
+fn limit_defaults_to_100_and_is_capped_at_1000(store: &dyn Store) {
+    let stored = sample::events(0..1200);
+    store.append_events(&stored).unwrap();
+    let with = |limit| EventFilter {
+        limit,
+        ..EventFilter::default()
+    };
+    let count = |limit| store.query_events(&with(limit)).unwrap().len();
+    assert_eq!(count(None), DEFAULT_LIMIT as usize);
+    assert_eq!(count(Some(7)), 7);
+    assert_eq!(count(Some(1000)), 1000);
+    assert_eq!(count(Some(5000)), MAX_LIMIT as usize);
+    assert_eq!(count(Some(0)), 0);
+    let newest = store.query_events(&with(Some(3))).unwrap();
+    assert_eq!(newest, expected(&stored, &with(None))[..3]);
+}
+
+fn results_are_newest_first(store: &dyn Store) {
+    // Written out of order, in several batches.
+    for batch in [vec![5, 1, 9], vec![3, 7], vec![0, 8, 2, 6, 4]] {
+        let events: Vec<Event> = batch.into_iter().map(sample::event).collect();
+        store.append_events(&events).unwrap();
+    }
+    let found = all(store);
+    let ids: Vec<_> = found.iter().map(|event| event.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_by_key(|id| std::cmp::Reverse(*id));
+    assert_eq!(ids, sorted);
+    assert_eq!(found.first(), Some(&sample::event(9)));
+}
+
+fn paging_with_after_misses_nothing(store: &dyn Store) {
+    let stored = sample::events(0..250);
+    store.append_events(&stored).unwrap();
+    assert_eq!(walk_forward(store, 40), stored);
+    let tail = EventFilter {
+        after: Some(stored[247].id),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        store.query_events(&tail).unwrap(),
+        [stored[249].clone(), stored[248].clone()]
+    );
+}
+
+/// Every stored event, oldest first, read in pages of `page_size` with `after` set to
+/// the newest event of the page before, as a client tailing the log would.
+fn walk_forward(store: &dyn Store, page_size: u32) -> Vec<Event> {
+    let mut seen = Vec::new();
+    let mut cursor = DecisionId::from_u128(0);
+    loop {
+        let filter = EventFilter {
+            after: Some(cursor),
+            limit: Some(page_size),
+            ..EventFilter::default()
+        };
+        let page = store.query_events(&filter).unwrap();
+        let Some(newest) = page.first() else {
+            return seen;
+        };
+        assert!(page.len() <= page_size as usize);
+        assert!(page.windows(2).all(|pair| pair[0].id > pair[1].id));
+        assert!(page.iter().all(|event| event.id > cursor));
+        cursor = newest.id;
+        seen.extend(page.into_iter().rev());
+    }
+}
+
+fn a_duplicate_id_rejects_the_whole_batch(store: &dyn Store) {
+    store.append_events(&[sample::event(1)]).unwrap();
+    let batch = [sample::event(2), sample::full(1), sample::event(3)];
+    let error = store.append_events(&batch).unwrap_err();
+    let StoreError::Conflict { id, .. } = &error else {
+        panic!("expected a conflict, got {error:?}");
+    };
+    assert_eq!(*id, sample::event(1).id);
+    assert!(error.to_string().contains(&id.to_string()), "{error}");
+    assert_eq!(all(store), [sample::event(1)]);
+}
+
+fn a_duplicate_within_one_batch_rejects_it(store: &dyn Store) {
+    let batch = [sample::event(4), sample::event(5), sample::bare(4)];
+    let error = store.append_events(&batch).unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+    assert!(all(store).is_empty());
+    store.append_events(&batch[..2]).unwrap();
+    assert_eq!(all(store).len(), 2, "the store still takes writes");
+}
+
+fn a_jti_is_single_use_per_issuer(store: &dyn Store) {
+    let now = 1_700_000_000;
+    assert!(store.claim_jti("https://idp", "j1", now + 60, now).unwrap());
+    assert!(
+        !store
+            .claim_jti("https://idp", "j1", now + 60, now + 1)
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_jti("https://idp", "j1", now + 90, now + 59)
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_jti("https://other", "j1", now + 60, now)
+            .unwrap()
+    );
+    assert!(store.claim_jti("https://idp", "j2", now + 60, now).unwrap());
+}
+
+fn an_expired_jti_claim_no_longer_counts(store: &dyn Store) {
+    let now = 1_700_000_000;
+    assert!(store.claim_jti("iss", "old", now + 60, now).unwrap());
+    // Still remembered at the last second of its life, forgotten after it.
+    assert!(!store.claim_jti("iss", "old", now + 120, now + 60).unwrap());
+    assert!(store.claim_jti("iss", "old", now + 120, now + 61).unwrap());
+    assert!(!store.claim_jti("iss", "old", now + 180, now + 62).unwrap());
+}
+
+fn concurrent_appends_from_8_threads_lose_nothing(store: &dyn Store) {
+    const THREADS: u64 = 8;
+    const BATCHES: u64 = 25;
+    const PER_BATCH: u64 = 20;
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            scope.spawn(move || {
+                for batch in 0..BATCHES {
+                    let first = (thread * BATCHES + batch) * PER_BATCH;
+                    store
+                        .append_events(&sample::events(first..first + PER_BATCH))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let total = THREADS * BATCHES * PER_BATCH;
+    let ids: HashSet<_> = walk_forward(store, MAX_LIMIT)
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    assert_eq!(ids.len() as u64, total);
+}
+
+fn ping_answers(store: &dyn Store) {
+    store.ping().unwrap();
+}

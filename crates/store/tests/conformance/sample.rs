@@ -1,0 +1,93 @@
+//! Events made up for tests: deterministic, with every field varied so each filter has
+//! something to separate.
+
+use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::ids::DecisionId;
+
+/// 2023-11-14T22:13:20Z, the time of event number 0.
+pub(crate) const BASE_MS: i64 = 1_700_000_000_000;
+
+/// Event number `seq`: ten milliseconds after number `seq - 1`, its id in the same
+/// order.
+pub(crate) fn event(seq: u64) -> Event {
+    let time_ms = BASE_MS + i64::try_from(seq).unwrap() * 10;
+    Event {
+        id: id_at(time_ms, seq),
+        time_ms,
+        kind: "tool".to_owned(),
+        agent: Some(format!("spiffe://acme/agent/bot-{}", seq % 3)),
+        workflow: Some(format!("wf-{}", seq % 4)),
+        task_class: Some("triage".to_owned()),
+        tool: Some(["tickets", "warehouse"][(seq % 2) as usize].to_owned()),
+        segment: Some("data".to_owned()),
+        method: "POST".to_owned(),
+        path: format!("/tools/tickets/api/{seq}"),
+        intent: Some(format!("ticket.op{}", seq % 5)),
+        outcome: [Outcome::Allow, Outcome::Deny, Outcome::Error][(seq / 2 % 3) as usize],
+        refusal: None,
+        reason: None,
+        policies: vec![format!("policy{}", seq % 7)],
+        tier: Some("low".to_owned()),
+        data_class: Some("internal".to_owned()),
+        status: 200,
+        bytes_in: seq,
+        bytes_out: seq * 2,
+        latency_us: 1_500,
+        upstream_us: Some(1_000),
+    }
+}
+
+/// Events number `range`, in order.
+pub(crate) fn events(range: std::ops::Range<u64>) -> Vec<Event> {
+    range.map(event).collect()
+}
+
+/// An event with every optional field set to something awkward.
+pub(crate) fn full(seq: u64) -> Event {
+    Event {
+        kind: "mcp".to_owned(),
+        task_class: Some("remediation".to_owned()),
+        segment: Some("control".to_owned()),
+        method: "GET".to_owned(),
+        path: "/mcp/srv/%2e%2E/ü?x='1';--".to_owned(),
+        outcome: Outcome::Deny,
+        refusal: Some("policy-denied".to_owned()),
+        reason: Some("forbid \"no-raw\" matched\nline two".to_owned()),
+        policies: vec!["policy0".to_owned(), "a \"quoted\" id".to_owned()],
+        tier: Some("high".to_owned()),
+        data_class: Some("pii".to_owned()),
+        status: 403,
+        bytes_in: i64::MAX as u64,
+        bytes_out: 0,
+        latency_us: 7,
+        upstream_us: None,
+        ..event(seq)
+    }
+}
+
+/// An event with every optional field empty, as for a call refused at authentication.
+pub(crate) fn bare(seq: u64) -> Event {
+    Event {
+        kind: "token".to_owned(),
+        agent: None,
+        workflow: None,
+        task_class: None,
+        tool: None,
+        segment: None,
+        intent: None,
+        outcome: Outcome::Deny,
+        refusal: Some("unauthenticated".to_owned()),
+        policies: Vec::new(),
+        tier: None,
+        data_class: None,
+        status: 401,
+        upstream_us: None,
+        ..event(seq)
+    }
+}
+
+/// A decision id made the way `IdGenerator` makes them: milliseconds, then 80 bits.
+pub(crate) fn id_at(time_ms: i64, low: u64) -> DecisionId {
+    let millis = u128::from(u64::try_from(time_ms).unwrap());
+    DecisionId::from_u128((millis << 80) | u128::from(low))
+}

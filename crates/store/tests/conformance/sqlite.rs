@@ -1,0 +1,132 @@
+//! SQLite backends for the conformance suite, and what only a file-backed store can
+//! show: data surviving a reopen, refusing a newer schema, and a corrupt file.
+
+use std::path::{Path, PathBuf};
+
+use gatehouse_core::event::EventFilter;
+use gatehouse_store::{SqliteStore, Store, StoreError};
+use tempfile::TempDir;
+
+use crate::sample;
+
+/// A store for one test, with the directory its file lives in.
+pub(crate) struct Fixture {
+    store: SqliteStore,
+    _dir: Option<TempDir>,
+}
+
+impl Fixture {
+    pub(crate) fn file() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&db_path(&dir)).unwrap();
+        Self {
+            store,
+            _dir: Some(dir),
+        }
+    }
+
+    pub(crate) fn memory() -> Self {
+        Self {
+            store: SqliteStore::open_in_memory().unwrap(),
+            _dir: None,
+        }
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        &self.store
+    }
+}
+
+/// A database path one directory below the temporary one, so `open` must create it.
+fn db_path(dir: &TempDir) -> PathBuf {
+    dir.path().join("state").join("gatehouse.db")
+}
+
+fn open_err(path: &Path) -> StoreError {
+    SqliteStore::open(path).expect_err("open should fail")
+}
+
+#[test]
+fn reopening_a_file_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let stored = sample::events(0..50);
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.append_events(&stored).unwrap();
+        assert!(store.claim_jti("iss", "j", 100, 10).unwrap());
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.event(stored[7].id).unwrap().as_ref(),
+        Some(&stored[7])
+    );
+    let all = store.query_events(&EventFilter::default()).unwrap();
+    assert_eq!(all.len(), 50);
+    assert!(!store.claim_jti("iss", "j", 100, 20).unwrap());
+}
+
+#[test]
+fn a_database_from_a_newer_gatehouse_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    drop(SqliteStore::open(&path).unwrap());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("INSERT INTO schema_version (version) VALUES (99)", [])
+        .unwrap();
+    drop(raw);
+    let error = open_err(&path);
+    assert!(
+        matches!(error, StoreError::NewerSchema { found: 99, .. }),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("99"), "{message}");
+}
+
+#[test]
+fn a_corrupt_file_is_unavailable_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gatehouse.db");
+    for garbage in [vec![0xAB_u8; 8192], b"not a database at all".to_vec()] {
+        std::fs::write(&path, garbage).unwrap();
+        let error = open_err(&path);
+        assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(error.is_unavailable());
+    }
+}
+
+#[test]
+fn a_directory_in_place_of_the_file_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = open_err(dir.path());
+    assert!(matches!(error, StoreError::Unavailable { .. }), "{error:?}");
+}
+
+#[test]
+fn a_file_where_the_directory_should_be_is_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("state");
+    std::fs::write(&blocker, b"").unwrap();
+    let error = open_err(&blocker.join("gatehouse.db"));
+    let message = error.to_string();
+    assert!(message.contains("cannot create directory"), "{message}");
+}
+
+#[test]
+fn a_thousand_events_append_in_one_quick_transaction() {
+    let fixture = Fixture::file();
+    let started = std::time::Instant::now();
+    for batch in 0..5 {
+        let first = batch * 2000;
+        fixture
+            .store()
+            .append_events(&sample::events(first..first + 2000))
+            .unwrap();
+    }
+    // Five fsynced batches of 2000; one transaction per event would take minutes.
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
