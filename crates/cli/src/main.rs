@@ -1,1 +1,99 @@
-fn main() {}
+//! The `gatehouse` binary: local verbs (`serve`, `quickstart`, `policy check`, `keys`,
+//! `agent assertion`) and clients of the control plane (`events`).
+
+mod agent;
+mod events;
+mod keys;
+mod policy;
+mod quickstart;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for a configuration the user must fix (EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Zero-trust access gateway for AI agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(serve::Args),
+    /// Write a complete example (when absent) and run it with its example tools.
+    Quickstart(quickstart::Args),
+    /// Check or inspect the policy of a configuration.
+    #[command(subcommand)]
+    Policy(policy::Command),
+    /// Generate agent or segment keys.
+    #[command(subcommand)]
+    Keys(keys::Command),
+    /// Agent-side helpers for demos and tests (real agents sign their own assertions).
+    #[command(subcommand)]
+    Agent(agent::Command),
+    /// Query events on the control plane.
+    Events(events::Args),
+}
+
+/// A failure with its exit code; config problems exit 64 before any port is bound.
+#[derive(Debug)]
+enum Failure {
+    Config(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Other(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(&args),
+        Command::Quickstart(args) => quickstart::run(&args),
+        Command::Policy(command) => policy::run(&command),
+        Command::Keys(command) => keys::run(&command).map_err(Failure::from),
+        Command::Agent(command) => agent::run(&command).map_err(Failure::from),
+        Command::Events(args) => events::run(&args).map_err(Failure::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(Failure::Other(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// A multi-threaded runtime for the verbs that need one.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

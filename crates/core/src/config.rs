@@ -6,6 +6,7 @@
 mod error;
 mod load;
 mod raw;
+mod resolve;
 mod secret;
 mod typed;
 

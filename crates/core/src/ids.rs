@@ -45,7 +45,7 @@ impl fmt::Display for DecisionId {
         let mut value = self.0;
         for slot in out.iter_mut().rev() {
             // INVARIANT: value & 31 < 32, a valid index into ALPHABET.
-            *slot = ALPHABET[(value & 31) as usize];
+            *slot = ALPHABET.get((value & 31) as usize).copied().unwrap_or(b'0');
             value >>= 5;
         }
         f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
@@ -78,8 +78,15 @@ impl IdGenerator {
         let mut random = [0u8; 16];
         rand::thread_rng().fill_bytes(&mut random);
         let fresh = (millis << 80) | (u128::from_be_bytes(random) >> 48);
-        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let id = if fresh > *last { fresh } else { last.saturating_add(1) };
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let id = if fresh > *last {
+            fresh
+        } else {
+            last.saturating_add(1)
+        };
         *last = id;
         DecisionId(id)
     }

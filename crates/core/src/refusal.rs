@@ -197,7 +197,7 @@ impl Refusal {
             Self::OutOfScope { intent } => {
                 format!("intent `{intent}` is not in the credential's scope")
             }
-            Self::PolicyDenied => "no policy permits this call".to_owned(),
+            Self::PolicyDenied => "policy does not allow this call".to_owned(),
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),

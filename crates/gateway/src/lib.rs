@@ -1,1 +1,21 @@
-//! placeholder
+//! The Gatehouse runtime: the only crate that knows tokio and hyper.
+//!
+//! Two listeners: the data plane ([`dataplane`]) where agents exchange identity for task
+//! credentials ([`broker`]) and call tools through the fixed phases of DESIGN.md §3, and
+//! the control plane ([`control`]) for operators. Every call ends as one event
+//! ([`events`]).
+
+pub mod body;
+pub mod broker;
+pub mod client;
+pub mod control;
+pub mod credential;
+pub mod dataplane;
+pub mod events;
+pub mod example_tool;
+pub mod keys;
+pub mod problem;
+pub mod server;
+pub mod state;
+
+pub use server::{Gateway, StartError};

@@ -1,3 +1,223 @@
-//! PLACEHOLDER until the loader lands in this session.
-#[derive(Debug)]
-pub struct RawConfig {}
+//! The TOML document as written, before any reference is resolved. Every table rejects
+//! unknown fields so a typo is an error, not a silently ignored setting. Fields that name
+//! something defined elsewhere keep their span so a dangling name can report its line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::model::AttrValue;
+
+/// The whole document.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub gateway: RawGateway,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub segments: BTreeMap<String, RawSegment>,
+    #[serde(default)]
+    pub agents: BTreeMap<String, RawAgent>,
+    #[serde(default)]
+    pub issuers: BTreeMap<String, RawIssuer>,
+    #[serde(default)]
+    pub task_classes: BTreeMap<String, RawTaskClass>,
+    #[serde(default)]
+    pub tools: BTreeMap<String, RawTool>,
+    #[serde(default)]
+    pub operators: Vec<RawOperator>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGateway {
+    pub audience: String,
+    #[serde(default = "default_data_listen")]
+    pub data_listen: Spanned<String>,
+    #[serde(default = "default_control_listen")]
+    pub control_listen: Spanned<String>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: String,
+    pub events_file: Option<String>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
+    #[serde(default = "default_max_request_body")]
+    pub max_request_body: u64,
+    #[serde(default = "default_max_response_body")]
+    pub max_response_body: u64,
+    #[serde(default = "default_upstream_timeout_ms")]
+    pub upstream_timeout_ms: u64,
+    #[serde(default = "default_max_assertion_lifetime_secs")]
+    pub max_assertion_lifetime_secs: u64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: default_max_header_bytes(),
+            max_request_body: default_max_request_body(),
+            max_response_body: default_max_response_body(),
+            upstream_timeout_ms: default_upstream_timeout_ms(),
+            max_assertion_lifetime_secs: default_max_assertion_lifetime_secs(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// Directory of `*.cedar` files.
+    #[serde(default = "default_policy_dir")]
+    pub dir: String,
+    /// A cedarschema fragment declaring entity types and agent attributes.
+    pub schema: Option<String>,
+}
+
+impl Default for RawPolicy {
+    fn default() -> Self {
+        Self {
+            dir: default_policy_dir(),
+            schema: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSegment {
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    /// SPKI PEM file of the agent's Ed25519 key.
+    pub public_key_file: Option<Spanned<String>>,
+    /// Name of a trusted issuer vouching for this agent instead.
+    pub issuer: Option<Spanned<String>>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub task_classes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, AttrValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIssuer {
+    /// The `iss` claim of its tokens.
+    pub issuer: String,
+    /// A JWKS (RFC 7517) file with its public keys.
+    pub jwks_file: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTaskClass {
+    pub segment: Spanned<String>,
+    pub intents: Vec<Spanned<String>>,
+    pub ttl_minutes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTool {
+    pub url: Spanned<String>,
+    pub segment: Spanned<String>,
+    pub auth: Option<RawUpstreamAuth>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamAuth {
+    #[serde(default = "default_auth_header")]
+    pub header: String,
+    pub prefix: Option<String>,
+    /// Environment variable holding the secret.
+    pub secret_env: Option<Spanned<String>>,
+    /// File holding the secret (trailing newline trimmed).
+    pub secret_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub method: Spanned<String>,
+    pub path: Spanned<String>,
+    pub intent: Spanned<String>,
+    #[serde(default = "default_data_class")]
+    pub data_class: String,
+    #[serde(default = "default_tier")]
+    pub tier: crate::model::Tier,
+    pub access: Option<crate::model::Access>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOperator {
+    pub name: String,
+    /// Hex SHA-256 of the operator's bearer token; the token itself is never stored.
+    pub token_sha256: Spanned<String>,
+    pub roles: Vec<Spanned<String>>,
+}
+
+fn default_data_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".to_owned())
+}
+
+fn default_control_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8081".to_owned())
+}
+
+fn default_data_dir() -> String {
+    "data".to_owned()
+}
+
+fn default_policy_dir() -> String {
+    "policies".to_owned()
+}
+
+fn default_max_header_bytes() -> usize {
+    16 * 1024
+}
+
+fn default_max_request_body() -> u64 {
+    1024 * 1024
+}
+
+fn default_max_response_body() -> u64 {
+    16 * 1024 * 1024
+}
+
+fn default_upstream_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_max_assertion_lifetime_secs() -> u64 {
+    300
+}
+
+fn default_auth_header() -> String {
+    "authorization".to_owned()
+}
+
+fn default_data_class() -> String {
+    "internal".to_owned()
+}
+
+fn default_tier() -> crate::model::Tier {
+    crate::model::Tier::Low
+}

@@ -1,0 +1,49 @@
+//! `gatehouse policy check`: the whole config and its policies, validated against the
+//! schema; exit 0 when valid, 64 with every error when not.
+
+use std::path::PathBuf;
+
+use gatehouse_policy::PolicyEngine;
+
+use crate::Failure;
+use crate::serve::load_config;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Validate the config and its policies.
+    Check {
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
+        /// Also print the combined Cedar schema the policies were validated against.
+        #[arg(long)]
+        print_schema: bool,
+    },
+}
+
+pub(crate) fn run(command: &Command) -> Result<(), Failure> {
+    let Command::Check {
+        config,
+        print_schema,
+    } = command;
+    let loaded = load_config(config)?;
+    let engine = PolicyEngine::build(&loaded)
+        .map_err(|errors| Failure::Config(format!("invalid policy:\n{errors}")))?;
+    if *print_schema {
+        println_out(&engine.schema_text());
+    }
+    println_out(&format!(
+        "ok: {} policies, {} agents, {} tools, {} intents",
+        engine.policy_count(),
+        loaded.agents.len(),
+        loaded.tools.len(),
+        loaded.intents.len()
+    ));
+    Ok(())
+}
+
+/// The CLI's one way to write to standard output.
+pub(crate) fn println_out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+}

@@ -1,0 +1,223 @@
+//! Raw document → typed [`Config`]: every reference resolved, every value parsed, every
+//! problem collected (not just the first) with its field path and line.
+
+mod identity;
+mod tools;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use crate::config::load::line_of;
+use crate::config::raw::{RawGateway, RawOperator};
+use crate::config::{
+    Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Operator, PolicyFile, RawConfig,
+    Role, Segment,
+};
+use crate::model::SegmentName;
+
+/// Collects errors while resolving one config file.
+#[derive(Debug)]
+pub(crate) struct Resolver<'a> {
+    file: PathBuf,
+    text: &'a str,
+    base_dir: &'a Path,
+    errors: Vec<ConfigError>,
+}
+
+impl<'a> Resolver<'a> {
+    pub(crate) fn new(file: &Path, text: &'a str, base_dir: &'a Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            text,
+            base_dir,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, error: ConfigError) {
+        self.errors.push(error);
+    }
+
+    pub(crate) fn error_at_field(&mut self, field: &str, message: impl Into<String>) {
+        let error = ConfigError::new(&self.file, message).at_field(field);
+        self.errors.push(error);
+    }
+
+    /// An error about a value whose position in the file is known.
+    fn error_at<T>(&mut self, field: &str, spanned: &Spanned<T>, message: impl Into<String>) {
+        let mut error = ConfigError::new(&self.file, message).at_field(field);
+        let span = spanned.span();
+        if span.end > 0 {
+            error = error.at_line(line_of(self.text, span.start));
+        }
+        self.errors.push(error);
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.base_dir.join(relative)
+    }
+
+    pub(crate) fn resolve(
+        mut self,
+        raw: RawConfig,
+        policies: Vec<PolicyFile>,
+        schema: Option<PolicyFile>,
+    ) -> Result<Config, ConfigErrors> {
+        let gateway = self.gateway(&raw.gateway);
+        let segments = segments(&raw);
+        let issuers = self.issuers(&raw.issuers);
+        let task_classes = self.task_classes(&raw.task_classes, &segments);
+        let (tools, intents) = self.tools(&raw.tools, &segments);
+        self.check_task_class_intents(&raw.task_classes, &intents);
+        let agents = self.agents(&raw.agents, &issuers, &task_classes);
+        let operators = self.operators(&raw.operators);
+        if policies.is_empty() {
+            self.error_at_field(
+                "policy.dir",
+                "no `*.cedar` policy files found: with no policy every call is denied",
+            );
+        }
+        if !self.errors.is_empty() {
+            return Err(ConfigErrors(self.errors));
+        }
+        Ok(Config {
+            base_dir: self.base_dir.to_path_buf(),
+            gateway: gateway.ok_or_else(|| ConfigErrors(Vec::new()))?,
+            segments,
+            agents,
+            issuers,
+            task_classes,
+            tools,
+            intents,
+            operators,
+            policies,
+            schema,
+        })
+    }
+
+    fn gateway(&mut self, raw: &RawGateway) -> Option<GatewaySettings> {
+        if raw.audience.trim().is_empty() {
+            self.error_at_field("gateway.audience", "must not be empty");
+        }
+        let data_listen = self.socket_addr("gateway.data_listen", &raw.data_listen);
+        let control_listen = self.socket_addr("gateway.control_listen", &raw.control_listen);
+        let limits = Limits {
+            max_header_bytes: raw.limits.max_header_bytes,
+            max_request_body: raw.limits.max_request_body,
+            max_response_body: raw.limits.max_response_body,
+            upstream_timeout: Duration::from_millis(raw.limits.upstream_timeout_ms),
+            max_assertion_lifetime: Duration::from_secs(raw.limits.max_assertion_lifetime_secs),
+        };
+        self.check_limits(&limits);
+        Some(GatewaySettings {
+            audience: raw.audience.clone(),
+            data_listen: data_listen?,
+            control_listen: control_listen?,
+            data_dir: self.path(&raw.data_dir),
+            events_file: raw.events_file.as_deref().map(|file| self.path(file)),
+            limits,
+        })
+    }
+
+    fn check_limits(&mut self, limits: &Limits) {
+        if limits.max_header_bytes < 1024 {
+            self.error_at_field("gateway.limits.max_header_bytes", "must be at least 1024");
+        }
+        if limits.upstream_timeout.is_zero() {
+            self.error_at_field("gateway.limits.upstream_timeout_ms", "must be positive");
+        }
+        let lifetime = limits.max_assertion_lifetime.as_secs();
+        if lifetime == 0 || lifetime > 300 {
+            self.error_at_field(
+                "gateway.limits.max_assertion_lifetime_secs",
+                "must be between 1 and 300 seconds: assertions are short-lived",
+            );
+        }
+    }
+
+    fn socket_addr(&mut self, field: &str, raw: &Spanned<String>) -> Option<SocketAddr> {
+        match raw.get_ref().parse() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                let message = format!("`{}` is not an `ip:port` address", raw.get_ref());
+                self.error_at(field, raw, message);
+                None
+            }
+        }
+    }
+
+    fn operators(&mut self, raw: &[RawOperator]) -> Vec<Operator> {
+        raw.iter()
+            .enumerate()
+            .filter_map(|(index, operator)| self.operator(index, operator))
+            .collect()
+    }
+
+    fn operator(&mut self, index: usize, raw: &RawOperator) -> Option<Operator> {
+        let field = format!("operators[{index}]");
+        let token_sha256 = parse_sha256_hex(raw.token_sha256.get_ref());
+        if token_sha256.is_none() {
+            let message = "must be 64 hex digits (the SHA-256 of the token)";
+            self.error_at(&format!("{field}.token_sha256"), &raw.token_sha256, message);
+        }
+        let mut roles = std::collections::BTreeSet::new();
+        for role in &raw.roles {
+            match parse_role(role.get_ref()) {
+                Some(parsed) => {
+                    roles.insert(parsed);
+                }
+                None => {
+                    let message = format!(
+                        "unknown role `{}` (expected `operator`, `approver` or `auditor`)",
+                        role.get_ref()
+                    );
+                    self.error_at(&format!("{field}.roles"), role, message);
+                }
+            }
+        }
+        Some(Operator {
+            name: raw.name.clone(),
+            token_sha256: token_sha256?,
+            roles,
+        })
+    }
+}
+
+fn segments(raw: &RawConfig) -> BTreeMap<SegmentName, Segment> {
+    raw.segments
+        .iter()
+        .map(|(name, segment)| {
+            let name = SegmentName::new(name.as_str());
+            let typed = Segment {
+                name: name.clone(),
+                description: segment.description.clone(),
+            };
+            (name, typed)
+        })
+        .collect()
+}
+
+fn parse_role(text: &str) -> Option<Role> {
+    match text {
+        "operator" => Some(Role::Operator),
+        "approver" => Some(Role::Approver),
+        "auditor" => Some(Role::Auditor),
+        _ => None,
+    }
+}
+
+fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (slot, pair) in out.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *slot = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}

@@ -1,0 +1,281 @@
+//! Where calls go: tools, their upstreams and secrets, and the routes that give each
+//! call its intent.
+
+use std::collections::BTreeMap;
+
+use toml::Spanned;
+
+use crate::config::raw::{RawRoute, RawTool, RawUpstreamAuth};
+use crate::config::resolve::Resolver;
+use crate::config::{IntentInfo, Route, Secret, Segment, Tool, UpstreamAuth, UpstreamUrl};
+use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
+use crate::path::PathTemplate;
+
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl Resolver<'_> {
+    pub(super) fn tools(
+        &mut self,
+        raw: &BTreeMap<String, RawTool>,
+        segments: &BTreeMap<SegmentName, Segment>,
+    ) -> (BTreeMap<ToolName, Tool>, BTreeMap<Intent, IntentInfo>) {
+        let mut intents = BTreeMap::new();
+        let mut tools = BTreeMap::new();
+        for (name, tool) in raw {
+            if let Some(typed) = self.tool(name, tool, segments, &mut intents) {
+                tools.insert(typed.name.clone(), typed);
+            }
+        }
+        (tools, intents)
+    }
+
+    fn tool(
+        &mut self,
+        name: &str,
+        raw: &RawTool,
+        segments: &BTreeMap<SegmentName, Segment>,
+        intents: &mut BTreeMap<Intent, IntentInfo>,
+    ) -> Option<Tool> {
+        let field = format!("tools.{name}");
+        if !is_tool_name(name) {
+            let message = "tool names use only `a-z`, `0-9`, `-` and `_`";
+            self.error_at_field(&field, message);
+        }
+        let segment = raw.segment.get_ref().as_str();
+        if !segments.contains_key(segment) {
+            let message = format!("unknown segment `{segment}` (define it under [segments])");
+            self.error_at(&format!("{field}.segment"), &raw.segment, message);
+        }
+        let upstream = self.upstream_url(&format!("{field}.url"), &raw.url);
+        let auth = raw
+            .auth
+            .as_ref()
+            .and_then(|auth| self.upstream_auth(&field, auth));
+        let routes = self.routes(&field, &raw.routes, intents);
+        Some(Tool {
+            name: ToolName::new(name),
+            segment: SegmentName::new(segment),
+            upstream: upstream?,
+            auth,
+            routes,
+        })
+    }
+
+    fn upstream_url(&mut self, field: &str, raw: &Spanned<String>) -> Option<UpstreamUrl> {
+        let parsed = parse_upstream_url(raw.get_ref());
+        if parsed.is_none() {
+            let message = format!(
+                "`{}` is not an `http://host:port[/base]` URL (no query, no fragment)",
+                raw.get_ref()
+            );
+            self.error_at(field, raw, message);
+        }
+        parsed
+    }
+
+    fn upstream_auth(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<UpstreamAuth> {
+        let field = format!("{field}.auth");
+        let header = raw.header.to_ascii_lowercase();
+        if !is_token(&header) {
+            self.error_at_field(&format!("{field}.header"), "not a valid header name");
+        }
+        let secret = self.secret(&field, raw)?;
+        let default_prefix = if header == "authorization" {
+            "Bearer "
+        } else {
+            ""
+        };
+        Some(UpstreamAuth {
+            prefix: raw
+                .prefix
+                .clone()
+                .unwrap_or_else(|| default_prefix.to_owned()),
+            header,
+            secret,
+        })
+    }
+
+    /// Reads the secret now, so a missing one stops start-up rather than the first call.
+    fn secret(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<Secret> {
+        match (&raw.secret_env, &raw.secret_file) {
+            (Some(var), None) => self.secret_from_env(&format!("{field}.secret_env"), var),
+            (None, Some(file)) => self.secret_from_file(&format!("{field}.secret_file"), file),
+            _ => {
+                self.error_at_field(field, "set exactly one of `secret_env` or `secret_file`");
+                None
+            }
+        }
+    }
+
+    fn secret_from_env(&mut self, field: &str, var: &Spanned<String>) -> Option<Secret> {
+        match std::env::var(var.get_ref()) {
+            Ok(value) if !value.is_empty() => Some(Secret::new(value)),
+            _ => {
+                let message = format!(
+                    "environment variable `{}` is not set or empty",
+                    var.get_ref()
+                );
+                self.error_at(field, var, message);
+                None
+            }
+        }
+    }
+
+    fn secret_from_file(&mut self, field: &str, file: &Spanned<String>) -> Option<Secret> {
+        let path = self.path(file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim_end_matches(['\r', '\n']).is_empty() => {
+                Some(Secret::new(text.trim_end_matches(['\r', '\n']).to_owned()))
+            }
+            Ok(_) => {
+                let message = format!("secret file `{}` is empty", path.display());
+                self.error_at(field, file, message);
+                None
+            }
+            Err(error) => {
+                let message = format!("cannot read secret file `{}`: {error}", path.display());
+                self.error_at(field, file, message);
+                None
+            }
+        }
+    }
+
+    fn routes(
+        &mut self,
+        field: &str,
+        raw: &[RawRoute],
+        intents: &mut BTreeMap<Intent, IntentInfo>,
+    ) -> Vec<Route> {
+        let mut routes: Vec<Route> = Vec::new();
+        for (index, route) in raw.iter().enumerate() {
+            let field = format!("{field}.routes[{index}]");
+            let Some(typed) = self.route(&field, route) else {
+                continue;
+            };
+            if routes.iter().any(|seen| {
+                seen.method == typed.method && seen.template.same_shape(&typed.template)
+            }) {
+                let message = format!(
+                    "duplicate route `{} {}`",
+                    typed.method,
+                    typed.template.as_str()
+                );
+                self.error_at(&format!("{field}.path"), &route.path, message);
+                continue;
+            }
+            self.record_intent(&field, route, &typed, intents);
+            routes.push(typed);
+        }
+        routes
+    }
+
+    fn route(&mut self, field: &str, raw: &RawRoute) -> Option<Route> {
+        let method = raw.method.get_ref().to_ascii_uppercase();
+        if !METHODS.contains(&method.as_str()) {
+            let message = format!(
+                "unknown method `{}` (expected one of {})",
+                raw.method.get_ref(),
+                METHODS.join(", ")
+            );
+            self.error_at(&format!("{field}.method"), &raw.method, message);
+        }
+        let intent = raw.intent.get_ref();
+        if !is_intent(intent) {
+            let message =
+                format!("`{intent}` is not an intent name (letters, digits, `.`, `_`, `-`, `:`)");
+            self.error_at(&format!("{field}.intent"), &raw.intent, message);
+        }
+        let template = match PathTemplate::parse(raw.path.get_ref()) {
+            Ok(template) => Some(template),
+            Err(error) => {
+                let message = format!("invalid path template `{}`: {error}", raw.path.get_ref());
+                self.error_at(&format!("{field}.path"), &raw.path, message);
+                None
+            }
+        };
+        Some(Route {
+            access: raw.access.unwrap_or_else(|| default_access(&method)),
+            method,
+            template: template?,
+            intent: Intent::new(intent.as_str()),
+            data_class: DataClass::new(raw.data_class.as_str()),
+            tier: raw.tier,
+        })
+    }
+
+    /// An intent means one thing everywhere: it reads or it writes, on every route.
+    fn record_intent(
+        &mut self,
+        field: &str,
+        raw: &RawRoute,
+        route: &Route,
+        intents: &mut BTreeMap<Intent, IntentInfo>,
+    ) {
+        let info = IntentInfo {
+            access: route.access,
+        };
+        match intents.get(&route.intent) {
+            Some(seen) if seen.access != route.access => {
+                let message = format!(
+                    "intent `{}` is `{}` here but `{}` on another route",
+                    route.intent,
+                    route.access.as_str(),
+                    seen.access.as_str()
+                );
+                self.error_at(&format!("{field}.access"), &raw.intent, message);
+            }
+            _ => {
+                intents.insert(route.intent.clone(), info);
+            }
+        }
+    }
+}
+
+fn default_access(method: &str) -> Access {
+    match method {
+        "GET" | "HEAD" | "OPTIONS" => Access::Read,
+        _ => Access::Write,
+    }
+}
+
+fn is_tool_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|byte| {
+            byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_'
+        })
+}
+
+fn is_intent(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._-:".contains(&byte))
+}
+
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
+}
+
+/// `http://host:port[/base]`; the base keeps no trailing slash.
+fn parse_upstream_url(text: &str) -> Option<UpstreamUrl> {
+    let rest = text.strip_prefix("http://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    let valid_authority = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte));
+    let valid_path =
+        !path.contains(['?', '#', '\\', ' ']) && !path.contains("//") && !path.contains("/../");
+    (valid_authority && valid_path).then(|| UpstreamUrl {
+        authority: authority.to_owned(),
+        base_path: path.trim_end_matches('/').to_owned(),
+    })
+}

@@ -1,0 +1,122 @@
+//! The broker: `POST /v1/token` exchanges a signed identity assertion for a short-lived
+//! task credential bound to one agent, workflow, task class, segment and intent scope
+//! (in the spirit of RFC 7523 / RFC 8693).
+
+mod assertion;
+mod request;
+
+use std::sync::Arc;
+
+use gatehouse_core::config::{Agent, TaskClass};
+use gatehouse_core::model::TaskClassName;
+use gatehouse_core::refusal::Refusal;
+use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims};
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use rand::RngCore;
+
+use crate::body::ResponseBody;
+use crate::dataplane::record::EventDraft;
+use crate::problem::{insert_decision_header, json_response};
+use crate::state::State;
+
+pub use request::TokenRequest;
+
+/// Handles one token request; every outcome is an event.
+pub async fn exchange(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let mut draft = EventDraft::begin(&state, &request, "token");
+    draft.intent("token.exchange");
+    match issue(&state, request, &mut draft).await {
+        Ok(body) => {
+            let mut response = json_response(StatusCode::OK, &body, "application/json");
+            insert_decision_header(&mut response, draft.id());
+            draft.allow(&state, 200);
+            response
+        }
+        Err(refusal) => draft.refuse(&state, &refusal),
+    }
+}
+
+async fn issue(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    draft: &mut EventDraft,
+) -> Result<serde_json::Value, Refusal> {
+    let form = request::read(request).await?;
+    let agent = assertion::verify(state, &form.assertion, draft).await?;
+    let class = allowed_task_class(state, agent, &form.task_class)?;
+    draft.identity(
+        agent.id.as_str(),
+        &form.workflow,
+        class.name.as_str(),
+        class.segment.as_str(),
+    );
+    let (token, claims) = mint(state, agent, class, &form.workflow)?;
+    Ok(serde_json::json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "issued_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "expires_in": claims.exp - claims.iat,
+        "workflow": claims.wf,
+        "task_class": claims.tc,
+        "segment": claims.seg,
+        "scope": claims.scope.join(" "),
+    }))
+}
+
+/// The agent may only obtain task classes its registration lists.
+fn allowed_task_class<'a>(
+    state: &'a State,
+    agent: &Agent,
+    name: &str,
+) -> Result<&'a TaskClass, Refusal> {
+    let refused = || Refusal::TaskClassNotAllowed {
+        task_class: name.to_owned(),
+    };
+    let class = state.config.task_classes.get(name).ok_or_else(refused)?;
+    if !agent.task_classes.contains(&TaskClassName::new(name)) {
+        return Err(refused());
+    }
+    Ok(class)
+}
+
+fn mint(
+    state: &State,
+    agent: &Agent,
+    class: &TaskClass,
+    workflow: &str,
+) -> Result<(String, TaskClaims), Refusal> {
+    let key = state
+        .keys
+        .for_segment(&class.segment)
+        .ok_or_else(|| Refusal::Internal {
+            reason: format!("no signing key for segment `{}`", class.segment),
+        })?;
+    let now = state.clock.now().secs();
+    let ttl = i64::try_from(class.ttl.as_secs()).unwrap_or(i64::MAX);
+    let audience = state.config.gateway.audience.clone();
+    let claims = TaskClaims {
+        iss: audience.clone(),
+        sub: agent.id.to_string(),
+        aud: audience,
+        iat: now,
+        exp: now.saturating_add(ttl),
+        jti: random_id(),
+        wf: workflow.to_owned(),
+        tc: class.name.to_string(),
+        seg: class.segment.to_string(),
+        scope: class.intents.iter().map(ToString::to_string).collect(),
+    };
+    let token = token::sign_eddsa(TASK_TOKEN_TYP, Some(&key.kid), &claims, &key.signing).map_err(
+        |error| Refusal::Internal {
+            reason: format!("cannot sign the credential: {error}"),
+        },
+    )?;
+    Ok((token, claims))
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}

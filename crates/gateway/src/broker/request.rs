@@ -1,0 +1,122 @@
+//! The token request body: `application/x-www-form-urlencoded` (RFC 7523 `jwt-bearer`
+//! or RFC 8693 `token-exchange` grant) or the same fields as a JSON object.
+
+use gatehouse_core::refusal::Refusal;
+use http::Request;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use percent_encoding::percent_decode_str;
+
+/// Largest token request body accepted.
+const MAX_BODY: usize = 16 * 1024;
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// A parsed token request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub assertion: String,
+    pub workflow: String,
+    pub task_class: String,
+}
+
+pub(super) async fn read(request: Request<Incoming>) -> Result<TokenRequest, Refusal> {
+    let is_json = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    let bytes = Limited::new(request.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| {
+            bad(format!(
+                "the body is unreadable or larger than {MAX_BODY} bytes"
+            ))
+        })?
+        .to_bytes();
+    let text = std::str::from_utf8(&bytes).map_err(|_| bad("the body is not UTF-8".to_owned()))?;
+    let fields = if is_json {
+        json_fields(text)?
+    } else {
+        form_fields(text)?
+    };
+    TokenRequest::from_fields(&fields)
+}
+
+impl TokenRequest {
+    fn from_fields(fields: &[(String, String)]) -> Result<Self, Refusal> {
+        let field = |name: &str| {
+            fields
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        if let Some(grant) = field("grant_type")
+            && grant != JWT_BEARER
+            && grant != TOKEN_EXCHANGE
+        {
+            return Err(bad(format!("unsupported `grant_type` `{grant}`")));
+        }
+        let assertion = field("assertion")
+            .or_else(|| field("subject_token"))
+            .ok_or_else(|| bad("missing `assertion`".to_owned()))?;
+        let workflow = field("workflow").ok_or_else(|| bad("missing `workflow`".to_owned()))?;
+        let task_class =
+            field("task_class").ok_or_else(|| bad("missing `task_class`".to_owned()))?;
+        if !is_workflow_id(workflow) {
+            return Err(bad(
+                "`workflow` must be 1-128 of `A-Z a-z 0-9 . _ : -`".to_owned()
+            ));
+        }
+        Ok(Self {
+            assertion: assertion.to_owned(),
+            workflow: workflow.to_owned(),
+            task_class: task_class.to_owned(),
+        })
+    }
+}
+
+fn json_fields(text: &str) -> Result<Vec<(String, String)>, Refusal> {
+    let value: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|error| bad(format!("invalid JSON: {error}")))?;
+    value
+        .into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(text) => Ok((key, text)),
+            _ => Err(bad(format!("field `{key}` must be a string"))),
+        })
+        .collect()
+}
+
+fn form_fields(text: &str) -> Result<Vec<(String, String)>, Refusal> {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (form_decode(key)?, form_decode(value)?);
+        if fields.iter().any(|(seen, _)| *seen == key) {
+            return Err(bad(format!("field `{key}` is repeated")));
+        }
+        fields.push((key, value));
+    }
+    Ok(fields)
+}
+
+fn form_decode(text: &str) -> Result<String, Refusal> {
+    let spaced = text.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| bad("a form field is not UTF-8 once decoded".to_owned()))
+}
+
+fn is_workflow_id(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._:-".contains(&byte))
+}
+
+fn bad(reason: String) -> Refusal {
+    Refusal::BadTokenRequest { reason }
+}

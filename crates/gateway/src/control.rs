@@ -1,0 +1,144 @@
+//! The control plane, on its own listener: health, readiness and the event query API,
+//! for operators holding tokens whose SHA-256 is in the config.
+
+mod auth;
+mod query;
+
+use std::sync::Arc;
+
+use gatehouse_core::config::Role;
+use gatehouse_core::event::EventFilter;
+use gatehouse_core::ids::DecisionId;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::problem::json_response;
+use crate::state::State;
+
+pub use auth::Caller;
+
+/// Why a control-plane request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("missing or unknown operator token")]
+    Unauthenticated,
+    #[error("this needs one of the roles: {needed}")]
+    Forbidden { needed: String },
+    #[error("{reason}")]
+    BadRequest { reason: String },
+    #[error("not found")]
+    NotFound,
+    #[error("the store is unavailable")]
+    Unavailable { reason: String },
+}
+
+impl ControlError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden { .. } => "forbidden",
+            Self::BadRequest { .. } => "bad-request",
+            Self::NotFound => "not-found",
+            Self::Unavailable { .. } => "unavailable",
+        }
+    }
+
+    fn response(&self) -> Response<ResponseBody> {
+        if let Self::Unavailable { reason } = self {
+            tracing::error!(%reason, "control plane: store unavailable");
+        }
+        let document = serde_json::json!({
+            "type": format!("urn:gatehouse:problem:control:{}", self.kind()),
+            "title": self.to_string(),
+            "status": self.status().as_u16(),
+        });
+        json_response(self.status(), &document, crate::problem::PROBLEM_JSON)
+    }
+}
+
+/// Routes one control-plane request.
+pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    match route(&state, &request).await {
+        Ok(response) => response,
+        Err(error) => error.response(),
+    }
+}
+
+async fn route(
+    state: &Arc<State>,
+    request: &Request<Incoming>,
+) -> Result<Response<ResponseBody>, ControlError> {
+    let path = request.uri().path();
+    match (request.method(), path) {
+        (&Method::GET, "/healthz") => Ok(ok_json(&serde_json::json!({ "status": "ok" }))),
+        (&Method::GET, "/readyz") => ready(state).await,
+        (&Method::GET, "/v1/events") => {
+            auth::require(state, request, &[Role::Auditor, Role::Operator])?;
+            let filter = query::event_filter(request.uri().query().unwrap_or(""))?;
+            events(state, filter).await
+        }
+        (&Method::GET, _) if path.starts_with("/v1/events/") => {
+            auth::require(state, request, &[Role::Auditor, Role::Operator])?;
+            let id = path.trim_start_matches("/v1/events/");
+            let id = DecisionId::parse(id).ok_or(ControlError::NotFound)?;
+            event(state, id).await
+        }
+        _ => Err(ControlError::NotFound),
+    }
+}
+
+async fn ready(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlError> {
+    let store = Arc::clone(&state.store);
+    blocking(move || store.ping()).await?;
+    Ok(ok_json(&serde_json::json!({ "status": "ready" })))
+}
+
+async fn events(
+    state: &Arc<State>,
+    filter: EventFilter,
+) -> Result<Response<ResponseBody>, ControlError> {
+    let store = Arc::clone(&state.store);
+    let events = blocking(move || store.query_events(&filter)).await?;
+    Ok(ok_json(&serde_json::json!({ "events": events })))
+}
+
+async fn event(state: &Arc<State>, id: DecisionId) -> Result<Response<ResponseBody>, ControlError> {
+    let store = Arc::clone(&state.store);
+    let event = blocking(move || store.event(id))
+        .await?
+        .ok_or(ControlError::NotFound)?;
+    Ok(ok_json(&serde_json::json!(event)))
+}
+
+/// Runs a store call off the async workers.
+async fn blocking<T, E>(
+    call: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ControlError>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|error| ControlError::Unavailable {
+            reason: error.to_string(),
+        })?
+        .map_err(|error| ControlError::Unavailable {
+            reason: error.to_string(),
+        })
+}
+
+fn ok_json(value: &serde_json::Value) -> Response<ResponseBody> {
+    json_response(StatusCode::OK, value, "application/json")
+}

@@ -1,0 +1,56 @@
+//! The event query string: `agent`, `workflow`, `tool`, `intent`, `decision`
+//! (`allow`/`deny`/`error`), `since` and `until` (Unix milliseconds), `after` (a decision
+//! id) and `limit`. Unknown parameters are errors, not silently ignored.
+
+use gatehouse_core::event::{EventFilter, Outcome};
+use gatehouse_core::ids::DecisionId;
+use percent_encoding::percent_decode_str;
+
+use crate::control::ControlError;
+
+pub(super) fn event_filter(query: &str) -> Result<EventFilter, ControlError> {
+    let mut filter = EventFilter::default();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(value)?;
+        apply(&mut filter, key, value)?;
+    }
+    Ok(filter)
+}
+
+fn apply(filter: &mut EventFilter, key: &str, value: String) -> Result<(), ControlError> {
+    match key {
+        "agent" => filter.agent = Some(value),
+        "workflow" => filter.workflow = Some(value),
+        "tool" => filter.tool = Some(value),
+        "intent" => filter.intent = Some(value),
+        "decision" => {
+            filter.outcome = Some(Outcome::parse(&value).ok_or_else(|| bad(key, &value))?)
+        }
+        "since" => filter.since_ms = Some(value.parse().map_err(|_| bad(key, &value))?),
+        "until" => filter.until_ms = Some(value.parse().map_err(|_| bad(key, &value))?),
+        "after" => filter.after = Some(DecisionId::parse(&value).ok_or_else(|| bad(key, &value))?),
+        "limit" => filter.limit = Some(value.parse().map_err(|_| bad(key, &value))?),
+        _ => {
+            return Err(ControlError::BadRequest {
+                reason: format!("unknown query parameter `{key}`"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn decode(value: &str) -> Result<String, ControlError> {
+    percent_decode_str(&value.replace('+', " "))
+        .decode_utf8()
+        .map(|text| text.into_owned())
+        .map_err(|_| ControlError::BadRequest {
+            reason: "a query value is not UTF-8".to_owned(),
+        })
+}
+
+fn bad(key: &str, value: &str) -> ControlError {
+    ControlError::BadRequest {
+        reason: format!("invalid value `{value}` for `{key}`"),
+    }
+}

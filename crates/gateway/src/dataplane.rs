@@ -1,0 +1,121 @@
+//! The data plane: the token endpoint, the segment JWKS, and tool calls walking the fixed
+//! phases of DESIGN.md §3. Each phase passes the call on or ends it with a [`Refusal`];
+//! the order is the point:
+//!
+//! 1. headers are bounded before anything reads them;
+//! 2. **authenticate** before classify, so an anonymous caller learns nothing about
+//!    which tools or routes exist;
+//! 3. **classify** before contain, since containment needs the tool's segment and the
+//!    route's intent;
+//! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
+//! 5. **decide** (Cedar) last before the upstream is touched;
+//! 6. **forward**, then **record** when the response body has ended.
+
+pub mod classify;
+pub mod decide;
+pub mod forward;
+pub mod record;
+
+use std::sync::Arc;
+
+use gatehouse_core::refusal::Refusal;
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::credential::{self, Credential};
+use crate::dataplane::classify::Call;
+use crate::dataplane::record::EventDraft;
+use crate::problem::json_response;
+use crate::state::State;
+
+/// Routes one data-plane request.
+pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let path = request.uri().path();
+    if path.starts_with("/tools/") || path == "/tools" {
+        return tool_call(state, request).await;
+    }
+    match (request.method(), path) {
+        (&Method::POST, "/v1/token") => crate::broker::exchange(state, request).await,
+        (&Method::GET, "/v1/jwks.json") => json_response(
+            StatusCode::OK,
+            &state.keys.jwks(),
+            "application/jwk-set+json",
+        ),
+        _ => {
+            let draft = EventDraft::begin(&state, &request, "dataplane");
+            draft.refuse(&state, &Refusal::NoRoute)
+        }
+    }
+}
+
+/// One tool call, start to end.
+async fn tool_call(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let mut draft = EventDraft::begin(&state, &request, "tool");
+    match phases(&state, request, &mut draft).await {
+        Ok(response) => response,
+        Err(refusal) => draft.refuse(&state, &refusal),
+    }
+}
+
+async fn phases(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    draft: &mut EventDraft,
+) -> Result<Response<ResponseBody>, Refusal> {
+    check_header_size(state, &request)?;
+    let credential = authenticate(state, &request)?;
+    draft.credential(&credential);
+    let (mut parts, body) = request.into_parts();
+    let call = classify::classify(state, &parts.method, &parts.uri)?;
+    draft.call(&call);
+    contain(&credential, &call)?;
+    let verdict = decide::decide(state, &credential, &call);
+    let allowed = verdict.allowed;
+    draft.policies(verdict);
+    if !allowed {
+        return Err(Refusal::PolicyDenied);
+    }
+    let message = forward::Message {
+        method: parts.method.clone(),
+        headers: std::mem::take(&mut parts.headers),
+        body,
+    };
+    forward::forward(state, message, &credential, &call, draft).await
+}
+
+/// Oversize header sections are refused before any header is parsed further.
+fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
+    let total: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if total > state.config.gateway.limits.max_header_bytes {
+        return Err(Refusal::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+/// Phase 1: a valid, unexpired task credential minted by this gateway.
+fn authenticate<B>(state: &State, request: &Request<B>) -> Result<Arc<Credential>, Refusal> {
+    let header = request.headers().get(http::header::AUTHORIZATION);
+    let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
+    credential::verify(state, token).map_err(Refusal::Unauthenticated)
+}
+
+/// Phase 3: the credential's segment is the tool's, and the intent is in its scope.
+fn contain(credential: &Credential, call: &Call<'_>) -> Result<(), Refusal> {
+    if credential.segment != call.tool.tool.segment {
+        return Err(Refusal::SegmentMismatch {
+            credential: credential.segment.to_string(),
+            tool: call.tool.tool.segment.to_string(),
+        });
+    }
+    if !credential.allows(&call.route.intent) {
+        return Err(Refusal::OutOfScope {
+            intent: call.route.intent.to_string(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,30 @@
+//! Phase 4: Cedar decides, by intent, with the call's context. Default deny; evaluation
+//! errors deny too, and their text goes to the event.
+
+use gatehouse_core::model::{Access, AgentId};
+use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
+
+use crate::credential::Credential;
+use crate::dataplane::classify::Call;
+use crate::state::State;
+
+/// The policy decision for `call`; the caller records its policy ids either way.
+pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> PolicyDecision {
+    let claims = &credential.claims;
+    let agent = AgentId::new(claims.sub.as_str());
+    let request = DecisionRequest {
+        agent: &agent,
+        intent: &call.route.intent,
+        tool: &call.tool.tool.name,
+        context: DecisionContext {
+            now: state.clock.now(),
+            workflow: &claims.wf,
+            task_class: &claims.tc,
+            segment: credential.segment.as_str(),
+            data_class: call.route.data_class.as_str(),
+            tier: call.route.tier,
+            write: call.route.access == Access::Write,
+        },
+    };
+    state.policy.decide(&request)
+}

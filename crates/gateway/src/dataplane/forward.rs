@@ -1,0 +1,244 @@
+//! Phase 7: forward. The agent's credential and hop-by-hop headers are stripped, the
+//! tool's own secret injected, and bodies stream both ways under their limits. The
+//! event is finished by the response body when it ends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_core::refusal::Refusal;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, Uri, Version};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody};
+use crate::credential::Credential;
+use crate::dataplane::classify::Call;
+use crate::dataplane::record::EventDraft;
+use crate::problem::{DECISION_HEADER, insert_decision_header};
+use crate::state::State;
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The agent's request, taken apart: its URI stays with the classified call.
+#[derive(Debug)]
+pub struct Message {
+    pub method: http::Method,
+    pub headers: HeaderMap,
+    pub body: Incoming,
+}
+
+/// Pooled HTTP/1.1 connections to upstream tools.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    client: Client<HttpConnector, ResponseBody>,
+    timeout: Duration,
+}
+
+impl UpstreamClient {
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(512)
+            .build(connector);
+        Self { client, timeout }
+    }
+}
+
+pub async fn forward(
+    state: &Arc<State>,
+    message: Message,
+    credential: &Credential,
+    call: &Call<'_>,
+    draft: &mut EventDraft,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let limit = state.config.gateway.limits.max_request_body;
+    if declared_length(&message.headers).is_some_and(|length| length > limit) {
+        return Err(Refusal::BodyTooLarge { limit });
+    }
+    let (upstream_request, meter) = upstream_request(message, credential, call, draft, limit)?;
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(
+        state.upstream.timeout,
+        state.upstream.client.request(upstream_request),
+    )
+    .await;
+    draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    draft.bytes_in(meter.bytes());
+    let response = match outcome {
+        Err(_) => return Err(Refusal::UpstreamTimeout),
+        Ok(Err(_)) if meter.tripped() => return Err(Refusal::BodyTooLarge { limit }),
+        Ok(Err(error)) => {
+            return Err(Refusal::UpstreamUnavailable {
+                reason: error_chain(&error),
+            });
+        }
+        Ok(Ok(response)) => response,
+    };
+    Ok(agent_response(state, response, draft.clone(), meter))
+}
+
+fn upstream_request(
+    message: Message,
+    credential: &Credential,
+    call: &Call<'_>,
+    draft: &EventDraft,
+    limit: u64,
+) -> Result<(Request<ResponseBody>, BodyMeter), Refusal> {
+    let (body, meter) = CappedBody::new(message.body, limit);
+    let mut upstream = Request::new(body.boxed());
+    *upstream.method_mut() = message.method;
+    *upstream.uri_mut() = upstream_uri(call)?;
+    *upstream.version_mut() = Version::HTTP_11;
+    *upstream.headers_mut() = forwarded_headers(message.headers, call);
+    inject(upstream.headers_mut(), credential, call, draft)?;
+    Ok((upstream, meter))
+}
+
+fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
+    let upstream = &call.tool.tool.upstream;
+    let mut uri = format!(
+        "http://{}{}{}",
+        upstream.authority, upstream.base_path, call.tool_path
+    );
+    if let Some(query) = call.query {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    Uri::try_from(uri).map_err(|error| Refusal::Internal {
+        reason: format!("cannot build the upstream URI: {error}"),
+    })
+}
+
+/// The agent's headers minus hop-by-hop ones, its credential, `Host`, anything that
+/// would impersonate the tool's own credential header or Gatehouse's headers.
+fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::HOST);
+    if let Some(auth) = &call.tool.tool.auth {
+        headers.remove(auth.header.as_str());
+    }
+    let gatehouse: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("gatehouse-"))
+        .cloned()
+        .collect();
+    for name in gatehouse {
+        headers.remove(name);
+    }
+    headers
+}
+
+fn inject(
+    headers: &mut HeaderMap,
+    credential: &Credential,
+    call: &Call<'_>,
+    draft: &EventDraft,
+) -> Result<(), Refusal> {
+    let internal = |what: &str| Refusal::Internal {
+        reason: format!("cannot encode the {what} header"),
+    };
+    let host =
+        HeaderValue::from_str(&call.tool.tool.upstream.authority).map_err(|_| internal("host"))?;
+    headers.insert(header::HOST, host);
+    if let Some(auth) = &call.tool.tool.auth {
+        let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|_| internal("auth"))?;
+        let mut value = HeaderValue::from_str(&format!("{}{}", auth.prefix, auth.secret.expose()))
+            .map_err(|_| internal("auth"))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let decision =
+        HeaderValue::from_str(&draft.id().to_string()).map_err(|_| internal("decision"))?;
+    headers.insert(DECISION_HEADER, decision);
+    let agent = HeaderValue::from_str(&credential.claims.sub).map_err(|_| internal("agent"))?;
+    headers.insert("gatehouse-agent", agent);
+    let workflow =
+        HeaderValue::from_str(&credential.claims.wf).map_err(|_| internal("workflow"))?;
+    headers.insert("gatehouse-workflow", workflow);
+    Ok(())
+}
+
+/// The upstream's response, cleaned of hop-by-hop headers, its body metered so the
+/// event is finished with the bytes that really reached the agent.
+fn agent_response(
+    state: &Arc<State>,
+    response: Response<Incoming>,
+    draft: EventDraft,
+    meter: BodyMeter,
+) -> Response<ResponseBody> {
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    let status = parts.status.as_u16();
+    let id = draft.id();
+    let finish_state = Arc::clone(state);
+    let limit = state.config.gateway.limits.max_response_body;
+    let body = MeteredBody::new(
+        body.map_err(Into::into).boxed(),
+        limit,
+        move |bytes, end| {
+            let mut draft = draft;
+            draft.bytes_in(meter.bytes());
+            draft.complete(&finish_state, status, bytes, &end);
+        },
+    );
+    let mut response = Response::from_parts(parts, body.boxed());
+    insert_decision_header(&mut response, id);
+    response
+}
+
+/// Removes the hop-by-hop headers and every header the `Connection` header names.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named_by_connection: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named_by_connection {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The error and its sources, for the event (never for the agent).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

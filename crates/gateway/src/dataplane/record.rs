@@ -1,0 +1,187 @@
+//! Phase 8: the event. A draft starts when the request arrives, each phase adds what it
+//! learned, and it is emitted once: at the refusal, or when the response body has ended
+//! (so streamed bytes and mid-stream failures are counted).
+
+use std::time::Instant;
+
+use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::ids::DecisionId;
+use gatehouse_core::refusal::Refusal;
+use gatehouse_policy::PolicyDecision;
+use http::{Request, Response};
+
+use crate::body::{BodyEnd, ResponseBody};
+use crate::credential::Credential;
+use crate::dataplane::classify::Call;
+use crate::problem::problem_response;
+use crate::state::State;
+
+/// Longest request path kept in an event.
+const MAX_RECORDED_PATH: usize = 1024;
+
+/// An event under construction.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    event: Event,
+    started: Instant,
+}
+
+impl EventDraft {
+    pub fn begin<B>(state: &State, request: &Request<B>, kind: &str) -> Self {
+        let now = state.clock.now();
+        let path = request.uri().path();
+        let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
+        let event = Event {
+            id: state.next_id(),
+            time_ms: now.millis(),
+            kind: kind.to_owned(),
+            agent: None,
+            workflow: None,
+            task_class: None,
+            tool: None,
+            segment: None,
+            method: request.method().as_str().to_owned(),
+            path: path.to_owned(),
+            intent: None,
+            outcome: Outcome::Deny,
+            refusal: None,
+            reason: None,
+            policies: Vec::new(),
+            tier: None,
+            data_class: None,
+            status: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            latency_us: 0,
+            upstream_us: None,
+        };
+        Self {
+            event,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn id(&self) -> DecisionId {
+        self.event.id
+    }
+
+    pub fn credential(&mut self, credential: &Credential) {
+        let claims = &credential.claims;
+        self.event.agent = Some(claims.sub.clone());
+        self.event.workflow = Some(claims.wf.clone());
+        self.event.task_class = Some(claims.tc.clone());
+        self.event.segment = Some(credential.segment.to_string());
+    }
+
+    /// For the token endpoint, where identity is known before any credential exists.
+    pub fn identity(&mut self, agent: &str, workflow: &str, task_class: &str, segment: &str) {
+        self.event.agent = Some(agent.to_owned());
+        self.event.workflow = Some(workflow.to_owned());
+        self.event.task_class = Some(task_class.to_owned());
+        self.event.segment = Some(segment.to_owned());
+    }
+
+    pub fn agent(&mut self, agent: &str) {
+        self.event.agent = Some(agent.to_owned());
+    }
+
+    pub fn call(&mut self, call: &Call<'_>) {
+        self.event.tool = Some(call.tool.tool.name.to_string());
+        self.event.segment = Some(call.tool.tool.segment.to_string());
+        self.event.intent = Some(call.route.intent.to_string());
+        self.event.tier = Some(call.route.tier.as_str().to_owned());
+        self.event.data_class = Some(call.route.data_class.to_string());
+    }
+
+    pub fn intent(&mut self, intent: &str) {
+        self.event.intent = Some(intent.to_owned());
+    }
+
+    pub fn policies(&mut self, decision: PolicyDecision) {
+        self.event.policies = decision.policies;
+        if !decision.errors.is_empty() {
+            self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
+        }
+    }
+
+    pub fn bytes_in(&mut self, bytes: u64) {
+        self.event.bytes_in = bytes;
+    }
+
+    pub fn upstream_us(&mut self, micros: u64) {
+        self.event.upstream_us = Some(micros);
+    }
+
+    /// Ends the call with `refusal`: the problem document for the agent, the full
+    /// reason for the event.
+    pub fn refuse(mut self, state: &State, refusal: &Refusal) -> Response<ResponseBody> {
+        let response = problem_response(refusal, Some(self.event.id));
+        self.event.outcome = refusal_outcome(refusal);
+        self.event.refusal = Some(refusal.kind().to_owned());
+        let reason = match self.event.reason.take() {
+            Some(previous) => format!("{}; {previous}", refusal.reason()),
+            None => refusal.reason(),
+        };
+        self.event.reason = Some(reason);
+        self.event.status = refusal.status();
+        self.emit(state);
+        response
+    }
+
+    /// Ends an allowed call once its response body has ended.
+    pub fn complete(mut self, state: &State, status: u16, bytes_out: u64, end: &BodyEnd) {
+        self.event.status = status;
+        self.event.bytes_out = bytes_out;
+        self.event.outcome = Outcome::Allow;
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::Aborted => {
+                self.event.reason = Some("response aborted by the client".to_owned())
+            }
+            BodyEnd::Failed(error) => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("upstream-unavailable".to_owned());
+                self.event.reason = Some(format!("upstream failed mid-response: {error}"));
+            }
+            BodyEnd::Cut { limit } => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("response-too-large".to_owned());
+                self.event.reason = Some(format!("response cut at the limit of {limit} bytes"));
+            }
+        }
+        self.emit(state);
+    }
+
+    /// Ends a call the gateway answered itself (the token endpoint).
+    pub fn allow(mut self, state: &State, status: u16) {
+        self.event.status = status;
+        self.event.outcome = Outcome::Allow;
+        self.emit(state);
+    }
+
+    fn emit(mut self, state: &State) {
+        let micros = self.started.elapsed().as_micros();
+        self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
+        state.events.emit(self.event);
+    }
+}
+
+fn refusal_outcome(refusal: &Refusal) -> Outcome {
+    match refusal {
+        Refusal::UpstreamUnavailable { .. }
+        | Refusal::UpstreamTimeout
+        | Refusal::Internal { .. } => Outcome::Error,
+        Refusal::Unauthenticated(_)
+        | Refusal::InvalidAssertion(_)
+        | Refusal::BadTokenRequest { .. }
+        | Refusal::TaskClassNotAllowed { .. }
+        | Refusal::AmbiguousPath { .. }
+        | Refusal::UnknownTool { .. }
+        | Refusal::NoRoute
+        | Refusal::SegmentMismatch { .. }
+        | Refusal::OutOfScope { .. }
+        | Refusal::PolicyDenied
+        | Refusal::HeadersTooLarge
+        | Refusal::BodyTooLarge { .. } => Outcome::Deny,
+    }
+}

@@ -1,0 +1,62 @@
+//! Refusals as problem documents (RFC 9457, `application/problem+json`): stable `type`,
+//! the decision id, and nothing internal.
+
+use bytes::Bytes;
+use gatehouse_core::ids::DecisionId;
+use gatehouse_core::refusal::Refusal;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::{ResponseBody, full};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+pub const DECISION_HEADER: &str = "gatehouse-decision-id";
+
+/// The problem document for `refusal`, carrying `decision` when one was made.
+pub fn problem_response(refusal: &Refusal, decision: Option<DecisionId>) -> Response<ResponseBody> {
+    let mut document = serde_json::json!({
+        "type": refusal.problem_type(),
+        "title": refusal.title(),
+        "status": refusal.status(),
+        "detail": refusal.detail(),
+    });
+    if let (Some(id), Some(object)) = (decision, document.as_object_mut()) {
+        object.insert("decision_id".into(), id.to_string().into());
+    }
+    let status =
+        StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, &document, PROBLEM_JSON);
+    if let Some(id) = decision {
+        insert_decision_header(&mut response, id);
+    }
+    if let Refusal::Unauthenticated(_) | Refusal::InvalidAssertion(_) = refusal {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"gatehouse\""),
+        );
+    }
+    response
+}
+
+/// A JSON response with the given content type.
+pub fn json_response(
+    status: StatusCode,
+    value: &serde_json::Value,
+    content_type: &'static str,
+) -> Response<ResponseBody> {
+    let bytes = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(full(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub fn insert_decision_header<B>(response: &mut Response<B>, id: DecisionId) {
+    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+        response.headers_mut().insert(DECISION_HEADER, value);
+    }
+}

@@ -1,0 +1,95 @@
+//! Everything a request reads, built once at start-up and shared read-only (the
+//! credential cache is the one interior-mutable part, and it only memoises).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gatehouse_core::clock::SharedClock;
+use gatehouse_core::config::{Config, Route, Tool};
+use gatehouse_core::ids::{DecisionId, IdGenerator};
+use gatehouse_core::model::ToolName;
+use gatehouse_core::path::RouteTable;
+use gatehouse_policy::PolicyEngine;
+use gatehouse_store::Store;
+
+use crate::credential::CredentialCache;
+use crate::dataplane::forward::UpstreamClient;
+use crate::events::EventSink;
+use crate::keys::KeyRing;
+
+/// A tool with its routes indexed for lookup.
+#[derive(Debug)]
+pub struct ToolRuntime {
+    pub tool: Tool,
+    /// Maps (method, path) to an index into `tool.routes`.
+    pub routes: RouteTable<usize>,
+}
+
+impl ToolRuntime {
+    fn new(tool: Tool) -> Self {
+        let entries = tool
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(index, route)| (route.method.clone(), route.template.clone(), index))
+            .collect();
+        Self {
+            routes: RouteTable::new(entries),
+            tool,
+        }
+    }
+
+    pub fn route(&self, index: usize) -> Option<&Route> {
+        self.tool.routes.get(index)
+    }
+}
+
+/// Shared runtime state.
+#[derive(Debug)]
+pub struct State {
+    pub config: Config,
+    pub policy: PolicyEngine,
+    pub keys: KeyRing,
+    pub store: Arc<dyn Store>,
+    pub events: EventSink,
+    pub clock: SharedClock,
+    pub credentials: CredentialCache,
+    pub tools: HashMap<ToolName, ToolRuntime>,
+    pub upstream: UpstreamClient,
+    ids: IdGenerator,
+}
+
+impl State {
+    pub fn new(
+        config: Config,
+        policy: PolicyEngine,
+        keys: KeyRing,
+        store: Arc<dyn Store>,
+        events: EventSink,
+        clock: SharedClock,
+    ) -> Self {
+        let tools = config
+            .tools
+            .values()
+            .map(|tool| (tool.name.clone(), ToolRuntime::new(tool.clone())))
+            .collect();
+        let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
+        Self {
+            config,
+            policy,
+            keys,
+            store,
+            events,
+            clock,
+            credentials: CredentialCache::default(),
+            tools,
+            upstream,
+            ids: IdGenerator::default(),
+        }
+    }
+
+    /// A fresh decision id.
+    pub fn next_id(&self) -> DecisionId {
+        self.ids.next(self.clock.now())
+    }
+}

@@ -1,0 +1,208 @@
+//! Token exchange: good identities get credentials; every bad assertion is refused with
+//! a precise problem and an event.
+
+use std::time::Duration;
+
+use gatehouse_core::token::{Audience, TaskClaims, decode};
+
+use crate::harness::{AGENT, AUDIENCE, Harness, SVID_AGENT, decision_id, problem_kind};
+
+#[tokio::test]
+async fn a_signed_assertion_buys_a_credential_bound_to_workflow_segment_and_scope() {
+    let harness = Harness::start().await;
+    let reply = harness
+        .exchange(&harness.assertion(), "wf-42", "triage")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let body = reply.json().unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 600);
+    let token = body["access_token"].as_str().unwrap();
+    let claims: TaskClaims = decode(token).unwrap().claims().unwrap();
+    assert_eq!(claims.sub, AGENT);
+    assert_eq!(claims.wf, "wf-42");
+    assert_eq!(claims.seg, "data");
+    assert!(claims.scope.contains(&"ticket.create".to_owned()));
+    let event = harness.event(&decision_id(&reply)).await;
+    assert_eq!(event.kind, "token");
+    assert_eq!(event.workflow.as_deref(), Some("wf-42"));
+}
+
+#[tokio::test]
+async fn a_spiffe_jwt_svid_from_a_trusted_issuer_buys_a_credential() {
+    let harness = Harness::start().await;
+    let reply = harness.exchange(&harness.svid(), "wf-svid", "triage").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let token = reply.json().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims: TaskClaims = decode(&token).unwrap().claims().unwrap();
+    assert_eq!(claims.sub, SVID_AGENT);
+}
+
+async fn refused_with(harness: &Harness, assertion: &str, expected: &str) {
+    let reply = harness.exchange(assertion, "wf-1", "triage").await;
+    assert_eq!(reply.status, 401, "{}", reply.text());
+    assert_eq!(problem_kind(&reply), "invalid-assertion");
+    let event = harness.event(&decision_id(&reply)).await;
+    assert_eq!(
+        event.reason.as_deref(),
+        Some(format!("invalid-assertion: {expected}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn expired_future_and_overlong_assertions_are_refused() {
+    let harness = Harness::start().await;
+    let mut claims = harness.claims();
+    claims.exp -= 3600;
+    claims.iat = claims.iat.map(|iat| iat - 3660);
+    refused_with(&harness, &harness.sign(&claims), "expired").await;
+    let mut claims = harness.claims();
+    claims.iat = claims.iat.map(|iat| iat + 600);
+    claims.exp += 600;
+    refused_with(&harness, &harness.sign(&claims), "not_yet_valid").await;
+    let mut claims = harness.claims();
+    claims.exp += 3600;
+    refused_with(&harness, &harness.sign(&claims), "lifetime_too_long").await;
+}
+
+#[tokio::test]
+async fn wrong_audience_and_unknown_agents_are_refused() {
+    let harness = Harness::start().await;
+    let mut claims = harness.claims();
+    claims.aud = Audience::One("someone-else".to_owned());
+    refused_with(&harness, &harness.sign(&claims), "wrong_audience").await;
+    let mut claims = harness.claims();
+    claims.sub = "spiffe://test/agent/stranger".to_owned();
+    claims.iss = claims.sub.clone();
+    refused_with(&harness, &harness.sign(&claims), "unknown_agent").await;
+}
+
+#[tokio::test]
+async fn an_assertion_signed_with_another_key_is_refused() {
+    let harness = Harness::start().await;
+    let other = gatehouse_core::token::keys::generate();
+    let token = gatehouse_core::token::sign_eddsa("JWT", None, &harness.claims(), &other).unwrap();
+    refused_with(&harness, &token, "bad_signature").await;
+}
+
+#[tokio::test]
+async fn alg_none_and_hs256_with_the_public_key_are_refused() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let harness = Harness::start().await;
+    let claims = URL_SAFE_NO_PAD.encode(serde_json::to_string(&harness.claims()).unwrap());
+    let none = format!("{}.{claims}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#));
+    refused_with(&harness, &none, "disallowed_algorithm").await;
+    let public = harness.agent_key.verifying_key().to_bytes();
+    let input = format!(
+        "{}.{claims}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#)
+    );
+    let mac = hmac_sha256(&public, input.as_bytes());
+    let hs256 = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac));
+    refused_with(&harness, &hs256, "disallowed_algorithm").await;
+}
+
+#[tokio::test]
+async fn malformed_assertions_are_refused() {
+    let harness = Harness::start().await;
+    for garbage in ["", "abc", "a.b.c", "....", &"x".repeat(9000)] {
+        let reply = harness.exchange(garbage, "wf-1", "triage").await;
+        assert!(
+            reply.status == 401 || reply.status == 400,
+            "{garbage}: {}",
+            reply.status
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_assertion_is_refused() {
+    let harness = Harness::start().await;
+    let assertion = harness.assertion();
+    assert_eq!(
+        harness.exchange(&assertion, "wf-1", "triage").await.status,
+        200
+    );
+    refused_with(&harness, &assertion, "replayed").await;
+}
+
+#[tokio::test]
+async fn a_task_class_the_agent_is_not_registered_for_is_refused() {
+    let harness = Harness::start().await;
+    let reply = harness
+        .exchange(&harness.assertion(), "wf-1", "release")
+        .await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(problem_kind(&reply), "task-class-not-allowed");
+    let reply = harness
+        .exchange(&harness.assertion(), "wf-1", "no-such-class")
+        .await;
+    assert_eq!(reply.status, 403);
+}
+
+#[tokio::test]
+async fn malformed_token_requests_are_refused() {
+    let harness = Harness::start().await;
+    let reply = harness
+        .exchange(&harness.assertion(), "bad workflow!", "triage")
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(problem_kind(&reply), "bad-token-request");
+}
+
+#[tokio::test]
+async fn a_credential_stops_working_when_it_expires() {
+    let harness = Harness::start().await;
+    let token = harness.token().await;
+    let reply = harness
+        .call(http::Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
+    assert_eq!(reply.status, 200);
+    harness.clock.advance(Duration::from_secs(601));
+    let reply = harness
+        .call(http::Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
+    assert_eq!(reply.status, 401);
+    let event = harness.event(&decision_id(&reply)).await;
+    assert_eq!(event.reason.as_deref(), Some("unauthenticated: expired"));
+    assert_eq!(harness.upstream.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn the_segment_keys_are_published_as_jwks() {
+    let harness = Harness::start().await;
+    let reply = gatehouse_gateway::client::send(
+        http::Method::GET,
+        &harness.data_url("/v1/jwks.json"),
+        &[],
+        "",
+    )
+    .await
+    .unwrap();
+    let keys = reply.json().unwrap()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|key| key["kty"] == "OKP"));
+    let _ = AUDIENCE;
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let inner: Vec<u8> = block
+        .iter()
+        .map(|byte| byte ^ 0x36)
+        .chain(message.iter().copied())
+        .collect();
+    let inner = Sha256::digest(&inner);
+    let outer: Vec<u8> = block
+        .iter()
+        .map(|byte| byte ^ 0x5c)
+        .chain(inner.iter().copied())
+        .collect();
+    Sha256::digest(&outer).into()
+}

@@ -1,0 +1,465 @@
+//! A running gateway on loopback with a recording upstream, a real config written to a
+//! temporary directory, a clock the test moves, and sentence-sized helpers.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
+use gatehouse_core::clock::{Clock, ManualClock, SystemClock};
+use gatehouse_core::config;
+use gatehouse_core::event::Event;
+use gatehouse_core::token::keys::{generate_pem, load_signing_key_pem};
+use gatehouse_core::token::{AssertionClaims, Audience, sign_eddsa};
+use gatehouse_gateway::Gateway;
+use gatehouse_gateway::body::{ResponseBody, full};
+use gatehouse_gateway::client::{Reply, send};
+use gatehouse_gateway::server::spawn_server;
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tempfile::TempDir;
+
+pub(crate) const AGENT: &str = "spiffe://test/agent/bot";
+pub(crate) const SVID_AGENT: &str = "spiffe://test/agent/svid";
+pub(crate) const AUDIENCE: &str = "gatehouse-test";
+pub(crate) const SECRET: &str = "tickets-upstream-secret-5b1e";
+pub(crate) const OPERATOR_TOKEN: &str = "operator-token-for-tests";
+pub(crate) const APPROVER_TOKEN: &str = "approver-token-for-tests";
+
+/// One request the upstream received.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    #[expect(dead_code, reason = "shown in assertion failures")]
+    pub(crate) method: Method,
+    pub(crate) uri: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+/// An upstream that records every request it receives.
+#[derive(Debug)]
+pub(crate) struct Upstream {
+    pub(crate) addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Upstream {
+    pub(crate) async fn start() -> Self {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |request| {
+            let record = Arc::clone(&record);
+            async move { respond(record, request).await }
+        })
+        .await
+        .unwrap();
+        Self {
+            addr,
+            seen,
+            _stop: stop,
+        }
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn respond(
+    record: Arc<Mutex<Vec<Seen>>>,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    let path = parts.uri.path().to_owned();
+    record.lock().unwrap().push(Seen {
+        method: parts.method.clone(),
+        uri: parts.uri.to_string(),
+        headers: parts.headers.clone(),
+        body,
+    });
+    if path == "/slow" {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
+    let mut response = Response::new(full(format!("{{\"ok\":true,\"path\":\"{path}\"}}")));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        "connection",
+        "keep-alive, x-upstream-private".parse().unwrap(),
+    );
+    response
+        .headers_mut()
+        .insert("x-upstream-private", "hop".parse().unwrap());
+    response
+}
+
+/// Knobs a test may turn before start.
+#[derive(Debug, Default)]
+pub(crate) struct Builder {
+    policy: Option<String>,
+}
+
+impl Builder {
+    pub(crate) fn policy(mut self, text: &str) -> Self {
+        self.policy = Some(text.to_owned());
+        self
+    }
+
+    pub(crate) async fn start(self) -> Harness {
+        Harness::start_with(self).await
+    }
+}
+
+/// A running gateway and everything around it.
+pub(crate) struct Harness {
+    pub(crate) dir: TempDir,
+    pub(crate) clock: ManualClock,
+    pub(crate) upstream: Upstream,
+    pub(crate) control_upstream: Upstream,
+    pub(crate) gateway: Option<Gateway>,
+    pub(crate) agent_key: SigningKey,
+    pub(crate) svid_key: p256::ecdsa::SigningKey,
+}
+
+impl Harness {
+    pub(crate) async fn start() -> Self {
+        Builder::default().start().await
+    }
+
+    pub(crate) fn builder() -> Builder {
+        Builder::default()
+    }
+
+    async fn start_with(builder: Builder) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = Upstream::start().await;
+        let control_upstream = Upstream::start().await;
+        let pair = generate_pem().unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        std::fs::write(dir.path().join("keys/bot.pub"), &pair.public_pem).unwrap();
+        let svid_key = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        std::fs::write(dir.path().join("jwks.json"), jwks_for(&svid_key)).unwrap();
+        std::fs::write(dir.path().join("tickets.secret"), format!("{SECRET}\n")).unwrap();
+        let policy = builder.policy.unwrap_or_else(|| POLICY.to_owned());
+        std::fs::write(dir.path().join("policies/main.cedar"), policy).unwrap();
+        std::fs::write(dir.path().join("policies/schema.cedarschema"), SCHEMA).unwrap();
+        let config_text = config_text(upstream.addr, control_upstream.addr);
+        std::fs::write(dir.path().join("gatehouse.toml"), config_text).unwrap();
+        let config = config::load(&dir.path().join("gatehouse.toml")).unwrap();
+        let clock = ManualClock::at(SystemClock.now());
+        let gateway = Gateway::start(config, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        Self {
+            dir,
+            clock,
+            upstream,
+            control_upstream,
+            gateway: Some(gateway),
+            agent_key: load_signing_key_pem(&pair.private_pem).unwrap(),
+            svid_key,
+        }
+    }
+
+    pub(crate) fn gateway(&self) -> &Gateway {
+        self.gateway.as_ref().unwrap()
+    }
+
+    pub(crate) fn data_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway().data_addr())
+    }
+
+    pub(crate) fn control_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway().control_addr())
+    }
+
+    /// Valid assertion claims for the test agent, now.
+    pub(crate) fn claims(&self) -> AssertionClaims {
+        let now = self.clock.now().secs();
+        AssertionClaims {
+            iss: AGENT.to_owned(),
+            sub: AGENT.to_owned(),
+            aud: Audience::One(AUDIENCE.to_owned()),
+            exp: now + 60,
+            iat: Some(now),
+            nbf: None,
+            jti: Some(format!("jti-{}", rand::random::<u64>())),
+        }
+    }
+
+    pub(crate) fn assertion(&self) -> String {
+        self.sign(&self.claims())
+    }
+
+    pub(crate) fn sign(&self, claims: &AssertionClaims) -> String {
+        sign_eddsa("JWT", None, claims, &self.agent_key).unwrap()
+    }
+
+    /// An ES256 JWT-SVID for the SPIFFE agent from the trusted issuer.
+    pub(crate) fn svid(&self) -> String {
+        let now = self.clock.now().secs();
+        let header = serde_json::json!({"alg": "ES256", "kid": "spire-1", "typ": "JWT"});
+        let claims = serde_json::json!({
+            "iss": "https://spire.test", "sub": SVID_AGENT, "aud": [AUDIENCE],
+            "exp": now + 120, "iat": now, "jti": format!("svid-{}", rand::random::<u64>()),
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        use p256::ecdsa::signature::Signer;
+        let signature: p256::ecdsa::Signature = self.svid_key.sign(input.as_bytes());
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    }
+
+    pub(crate) async fn exchange(
+        &self,
+        assertion: &str,
+        workflow: &str,
+        task_class: &str,
+    ) -> Reply {
+        let body = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}&workflow={workflow}&task_class={task_class}"
+        );
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        send(Method::POST, &self.data_url("/v1/token"), &headers, body)
+            .await
+            .unwrap()
+    }
+
+    /// A task credential for `task_class`.
+    pub(crate) async fn token_for(&self, task_class: &str) -> String {
+        let reply = self.exchange(&self.assertion(), "wf-1", task_class).await;
+        assert_eq!(reply.status, 200, "token exchange failed: {}", reply.text());
+        reply.json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub(crate) async fn token(&self) -> String {
+        self.token_for("triage").await
+    }
+
+    pub(crate) async fn call(&self, method: Method, path: &str, token: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        send(method, &self.data_url(path), &headers, body.to_owned())
+            .await
+            .unwrap()
+    }
+
+    /// Events from the control plane, waiting until `expected` are there.
+    pub(crate) async fn events(&self, query: &str, expected: usize) -> Vec<Event> {
+        for _ in 0..100 {
+            let events = self.events_now(query).await;
+            if events.len() >= expected {
+                return events;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {expected} events for `{query}`");
+    }
+
+    pub(crate) async fn events_now(&self, query: &str) -> Vec<Event> {
+        let url = self.control_url(&format!("/v1/events?{query}"));
+        let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        serde_json::from_value(reply.json().unwrap()["events"].clone()).unwrap()
+    }
+
+    /// The event of one decision id.
+    pub(crate) async fn event(&self, id: &str) -> Event {
+        for _ in 0..100 {
+            let url = self.control_url(&format!("/v1/events/{id}"));
+            let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+                .await
+                .unwrap();
+            if reply.status == 200 {
+                return serde_json::from_value(reply.json().unwrap()).unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no event `{id}`");
+    }
+
+    pub(crate) async fn stop(mut self) -> TempDir {
+        self.gateway.take().unwrap().shutdown().await;
+        self.dir
+    }
+}
+
+/// The decision id a response carries, in its header and its body.
+pub(crate) fn decision_id(reply: &Reply) -> String {
+    reply.headers["gatehouse-decision-id"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The problem document's `type` suffix.
+pub(crate) fn problem_kind(reply: &Reply) -> String {
+    assert_eq!(
+        reply.headers["content-type"],
+        "application/problem+json",
+        "{}",
+        reply.text()
+    );
+    let body = reply.json().unwrap();
+    assert_eq!(body["decision_id"].as_str().unwrap(), decision_id(reply));
+    body["type"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("urn:gatehouse:problem:")
+        .to_owned()
+}
+
+fn jwks_for(key: &p256::ecdsa::SigningKey) -> String {
+    let point = key.verifying_key().to_encoded_point(false);
+    serde_json::json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "spire-1", "use": "sig", "alg": "ES256",
+        "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+    }]})
+    .to_string()
+}
+
+pub(crate) fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn config_text(upstream: SocketAddr, control: SocketAddr) -> String {
+    format!(
+        r#"
+[gateway]
+audience = "{AUDIENCE}"
+data_listen = "127.0.0.1:0"
+control_listen = "127.0.0.1:0"
+data_dir = "data"
+events_file = "data/events.jsonl"
+
+[gateway.limits]
+max_request_body = 1024
+max_header_bytes = 4096
+upstream_timeout_ms = 1000
+
+[segments.data]
+[segments.control]
+
+[agents."{AGENT}"]
+public_key_file = "keys/bot.pub"
+groups = ["triage"]
+task_classes = ["triage", "narrow"]
+attributes = {{ team = "support" }}
+
+[agents."{SVID_AGENT}"]
+issuer = "spire"
+groups = ["triage"]
+task_classes = ["triage"]
+attributes = {{ team = "support" }}
+
+[issuers.spire]
+issuer = "https://spire.test"
+jwks_file = "jwks.json"
+
+[task_classes.triage]
+segment = "data"
+intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.upload", "ticket.slow", "dead.read"]
+ttl_minutes = 10
+
+[task_classes.narrow]
+segment = "data"
+intents = ["ticket.read"]
+ttl_minutes = 10
+
+[task_classes.release]
+segment = "control"
+intents = ["deploy.list"]
+ttl_minutes = 5
+
+[tools.tickets]
+url = "http://{upstream}/api"
+segment = "data"
+auth = {{ secret_file = "tickets.secret" }}
+routes = [
+  {{ method = "POST", path = "/tickets", intent = "ticket.create" }},
+  {{ method = "GET", path = "/tickets", intent = "ticket.list" }},
+  {{ method = "GET", path = "/tickets/{{id}}", intent = "ticket.read" }},
+  {{ method = "DELETE", path = "/tickets/{{id}}", intent = "ticket.delete" }},
+  {{ method = "POST", path = "/upload", intent = "ticket.upload" }},
+  {{ method = "GET", path = "/slow", intent = "ticket.slow", access = "read" }},
+]
+
+[tools.slow]
+url = "http://{upstream}"
+segment = "data"
+routes = [ {{ method = "GET", path = "/slow", intent = "ticket.slow" }} ]
+
+[tools.deploy]
+url = "http://{control}"
+segment = "control"
+routes = [ {{ method = "GET", path = "/deployments", intent = "deploy.list" }} ]
+
+[tools.dead]
+url = "http://127.0.0.1:9"
+segment = "data"
+routes = [ {{ method = "GET", path = "/x", intent = "dead.read" }} ]
+
+[[operators]]
+name = "admin"
+token_sha256 = "{operator}"
+roles = ["operator", "auditor"]
+
+[[operators]]
+name = "alice"
+token_sha256 = "{approver}"
+roles = ["approver"]
+"#,
+        operator = sha256_hex(OPERATOR_TOKEN),
+        approver = sha256_hex(APPROVER_TOKEN),
+    )
+}
+
+pub(crate) const SCHEMA: &str = r#"
+namespace Gatehouse {
+  entity Group;
+  entity Agent in [Group] = { team: String };
+  entity Segment;
+  entity Tool in [Segment];
+}
+"#;
+
+pub(crate) const POLICY: &str = r#"
+@id("triage-works-tickets")
+permit (
+  principal in Gatehouse::Group::"triage",
+  action in [Gatehouse::Action::"ticket.create", Gatehouse::Action::"ticket.read",
+             Gatehouse::Action::"ticket.list", Gatehouse::Action::"ticket.upload",
+             Gatehouse::Action::"ticket.slow", Gatehouse::Action::"dead.read",
+             Gatehouse::Action::"ticket.delete"],
+  resource in Gatehouse::Segment::"data"
+);
+
+@id("never-delete")
+forbid (principal, action == Gatehouse::Action::"ticket.delete", resource);
+"#;

@@ -1,0 +1,15 @@
+//! The gateway through its real HTTP surfaces: a real config on disk, real listeners on
+//! loopback, and a recording upstream that proves what did and did not reach it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "tests fail loudly at the first surprise"
+)]
+
+mod broker;
+mod calls;
+mod control;
+mod harness;
+mod paths;
