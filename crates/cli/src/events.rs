@@ -62,7 +62,8 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .json()
         .context("the control plane's answer is not JSON")?;
     let events: Vec<Event> =
-        serde_json::from_value(body.get("events").cloned().unwrap_or_default()).context("unexpected event format")?;
+        serde_json::from_value(body.get("events").cloned().unwrap_or_default())
+            .context("unexpected event format")?;
     if args.json {
         println_out(&serde_json::to_string_pretty(&events)?);
     } else {

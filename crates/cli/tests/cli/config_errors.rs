@@ -1,0 +1,144 @@
+//! Bad configuration exits 64 with every problem, each naming file, field and line.
+
+use crate::{check_after, example, gatehouse};
+
+#[test]
+fn the_quickstart_example_is_valid() {
+    let (_dir, example) = example();
+    let config = example.join("gatehouse.toml");
+    let output = gatehouse(&["policy", "check", "--config", config.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.trim(),
+        "ok: 2 policies, 1 agents, 2 tools, 6 intents"
+    );
+}
+
+#[test]
+fn an_unknown_field_is_an_error_with_its_line() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\ncolour = \"red\"",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("gatehouse.toml:4"), "{stderr}");
+    assert!(stderr.contains("unknown field `colour`"), "{stderr}");
+}
+
+#[test]
+fn a_dangling_segment_names_the_field_and_line() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replacen("segment = \"data\"\nauth", "segment = \"dta\"\nauth", 1)
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("gatehouse.toml:37: `tools.tickets.segment`: unknown segment `dta`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace("task_classes = [\"triage\"]", "task_classes = [\"triag\"]")
+            .replace(
+                "\"ticket.list\", \"ticket.delete\"]",
+                "\"ticket.list\", \"ticket.purge\"]",
+            )
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("unknown task class `triag`"), "{stderr}");
+    assert!(
+        stderr.contains("unknown intent `ticket.purge`: no tool route maps to it"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_secret_stops_start_up() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "secret_file = \"secrets/tickets.secret\"",
+            "secret_env = \"GATEHOUSE_TEST_UNSET_SECRET\"",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`tools.tickets.auth.secret_env`: environment variable `GATEHOUSE_TEST_UNSET_SECRET` is not set or empty"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_url_and_a_bad_route_template_are_errors() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "url = \"http://127.0.0.1:8090\"",
+            "url = \"https://tickets.internal\"",
+        )
+        .replace(
+            "path = \"/tickets/{id}\", intent = \"ticket.read\"",
+            "path = \"/tickets/../{id}\", intent = \"ticket.read\"",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("`tools.tickets.url`"), "{stderr}");
+    assert!(
+        stderr.contains("`tools.tickets.routes[2].path`: invalid path template"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_policy_that_fails_schema_validation_names_its_file_and_line() {
+    let (code, stderr) = check_after("policies/triage.cedar", |text| {
+        text.replace(
+            "  resource in Gatehouse::Segment::\"data\"\n);",
+            "  resource in Gatehouse::Segment::\"data\"\n) when { principal.clearance > 3 };",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("triage.cedar"), "{stderr}");
+    assert!(stderr.contains("clearance"), "{stderr}");
+}
+
+#[test]
+fn a_policy_that_does_not_parse_is_an_error() {
+    let (code, stderr) = check_after("policies/triage.cedar", |text| {
+        text.replace("forbid (", "forbid (((")
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("triage.cedar:"), "{stderr}");
+}
+
+#[test]
+fn serve_with_a_bad_config_exits_64_before_binding_any_port() {
+    let (_dir, example) = example();
+    let port = free_port();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
+            .replace(
+                "audience = \"gatehouse\"",
+                "audience = \"gatehouse\"\nbogus = 1",
+            )
+    });
+    let config = example.join("gatehouse.toml");
+    let output = gatehouse(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(64));
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
