@@ -143,3 +143,105 @@ impl JsonLines {
         Ok(std::io::BufWriter::new(file))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use gatehouse_core::clock::UnixTime;
+    use gatehouse_core::event::{EventFilter, Outcome};
+    use gatehouse_core::ids::{DecisionId, IdGenerator};
+    use gatehouse_store::{SqliteStore, StoreError};
+
+    use super::*;
+
+    /// A real SQLite store whose first appends fail, as a full disk or a lock would.
+    #[derive(Debug)]
+    struct FailingFirst {
+        inner: SqliteStore,
+        failures_left: AtomicUsize,
+    }
+
+    impl Store for FailingFirst {
+        fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
+            let left = self.failures_left.load(Ordering::SeqCst);
+            if left > 0 {
+                self.failures_left.store(left - 1, Ordering::SeqCst);
+                return Err(StoreError::Unavailable {
+                    location: "test".to_owned(),
+                    detail: "disk full".to_owned(),
+                });
+            }
+            self.inner.append_events(events)
+        }
+        fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+            self.inner.query_events(filter)
+        }
+        fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
+            self.inner.event(id)
+        }
+        fn claim_jti(
+            &self,
+            issuer: &str,
+            jti: &str,
+            expires_at: i64,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            self.inner.claim_jti(issuer, jti, expires_at, now)
+        }
+        fn ping(&self) -> Result<(), StoreError> {
+            self.inner.ping()
+        }
+    }
+
+    fn event(id: DecisionId) -> Event {
+        Event {
+            id,
+            time_ms: 1,
+            kind: "tool".to_owned(),
+            agent: None,
+            workflow: None,
+            task_class: None,
+            tool: None,
+            segment: None,
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            intent: None,
+            outcome: Outcome::Deny,
+            refusal: None,
+            reason: None,
+            policies: Vec::new(),
+            tier: None,
+            data_class: None,
+            status: 401,
+            bytes_in: 0,
+            bytes_out: 0,
+            latency_us: 1,
+            upstream_us: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_delays_events_but_loses_none() {
+        let store = Arc::new(FailingFirst {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            failures_left: AtomicUsize::new(3),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("events.jsonl");
+        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()));
+        let ids = IdGenerator::default();
+        for _ in 0..50 {
+            sink.emit(event(ids.next(UnixTime::from_secs(1))));
+        }
+        drop(sink);
+        writer.drained().await;
+        let filter = EventFilter {
+            limit: Some(1000),
+            ..EventFilter::default()
+        };
+        assert_eq!(store.query_events(&filter).unwrap().len(), 50);
+        assert_eq!(store.failures_left.load(Ordering::SeqCst), 0);
+        assert_eq!(std::fs::read_to_string(file).unwrap().lines().count(), 50);
+    }
+}
