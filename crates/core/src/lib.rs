@@ -14,3 +14,4 @@ pub mod model;
 pub mod path;
 pub mod refusal;
 pub mod token;
+pub mod workflow;
