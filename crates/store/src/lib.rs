@@ -1,6 +1,6 @@
 //! Storage for Gatehouse: the [`Store`] interface through which the gateway records
-//! events and claims single-use identity assertions, and its embedded SQLite
-//! implementation, [`SqliteStore`] (DESIGN.md §6).
+//! events, claims single-use identity assertions, and keeps workflows and revocations,
+//! and its embedded SQLite implementation, [`SqliteStore`] (DESIGN.md §6).
 //!
 //! The store is synchronous; the gateway calls it from its own blocking threads. Every
 //! implementation must pass the conformance suite in `tests/conformance.rs`, so SQL of one
@@ -8,9 +8,13 @@
 //! know no database at all.
 
 mod error;
+mod revocation;
 mod sqlite;
 mod store;
+mod workflow;
 
 pub use error::StoreError;
+pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
 pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};
+pub use workflow::WorkflowFilter;

@@ -6,9 +6,12 @@
 //! connection would open another, empty, database.
 
 mod claims;
+mod column;
 mod connect;
 mod events;
 mod migrate;
+mod revocations;
+mod workflows;
 
 use std::fmt::Display;
 use std::path::Path;
@@ -17,10 +20,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::WorkflowId;
+use gatehouse_core::workflow::Workflow;
 use rusqlite::Connection;
 
 use crate::error::StoreError;
+use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
+use crate::workflow::WorkflowFilter;
 
 /// The location named in errors of an in-memory store.
 const IN_MEMORY: &str = ":memory:";
@@ -113,6 +120,34 @@ impl Store for SqliteStore {
         claims::sweep_now_and_then(&conn, &self.claims_since_sweep, now_secs)
             .or_unavailable(&self.location)?;
         claims::claim(&conn, &claim, now_secs).or_unavailable(&self.location)
+    }
+
+    fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        workflows::put(&self.writer(), workflow).or_unavailable(&self.location)
+    }
+
+    fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
+        workflows::create(&self.writer(), workflow).or_unavailable(&self.location)
+    }
+
+    fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        workflows::one(&self.reader(), id).or_unavailable(&self.location)
+    }
+
+    fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<Workflow>, StoreError> {
+        workflows::select(&self.reader(), filter).or_unavailable(&self.location)
+    }
+
+    fn put_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        revocations::put(&self.writer(), revocation).or_unavailable(&self.location)
+    }
+
+    fn delete_revocation(&self, kind: RevocationKind, subject: &str) -> Result<bool, StoreError> {
+        revocations::delete(&self.writer(), kind, subject).or_unavailable(&self.location)
+    }
+
+    fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
+        revocations::live(&mut self.writer(), now_secs).or_unavailable(&self.location)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -3,16 +3,25 @@
 
 use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::WorkflowId;
+use gatehouse_core::workflow::Workflow;
 
 use crate::error::StoreError;
+use crate::revocation::{Revocation, RevocationKind};
+use crate::workflow::WorkflowFilter;
 
-/// Events returned by a query that names no limit.
+/// Rows (events, workflows) returned by a query that names no limit.
 pub const DEFAULT_LIMIT: u32 = 100;
 
-/// The most events one query returns, whatever limit it names.
+/// The most rows one query returns, whatever limit it names.
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Durable state of Gatehouse: the event log and the single-use assertion ids.
+/// Durable state of Gatehouse: the event log, the single-use assertion ids, workflows
+/// and revocations.
+///
+/// Budget limits and usage are stored as signed 64-bit integers, so they can be queried
+/// and compared in the database: a value above `i64::MAX` is stored, and read back, as
+/// `i64::MAX` (still "unlimited" for any budget).
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Appends events atomically, in one transaction. Ids are unique: a batch holding an
     /// id already stored, or the same id twice, is refused with [`StoreError::Conflict`]
@@ -43,6 +52,33 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now_secs: i64,
     ) -> Result<bool, StoreError>;
 
+    /// Inserts the workflow, or replaces every field of the one with its id (status,
+    /// usage and budget change over its life).
+    fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError>;
+
+    /// Inserts the workflow only if none with its id exists, and returns the stored one:
+    /// `workflow` itself, or the one that was there. Two concurrent calls with the same
+    /// id (two first token exchanges naming one workflow) get the same answer.
+    fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError>;
+
+    /// One workflow by id.
+    fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError>;
+
+    /// Workflows matching every field of `filter`, newest first (by `created_at`, then by
+    /// id, both descending), at most [`WorkflowFilter::effective_limit`] of them.
+    fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<Workflow>, StoreError>;
+
+    /// Records a revocation, replacing the one with the same kind and subject.
+    fn put_revocation(&self, revocation: &Revocation) -> Result<(), StoreError>;
+
+    /// Removes a revocation (reinstating an agent, say); returns whether it was stored.
+    fn delete_revocation(&self, kind: RevocationKind, subject: &str) -> Result<bool, StoreError>;
+
+    /// Every revocation that still matters at `now_secs`, newest first (by `at_ms`, then
+    /// kind and subject). Token revocations spent by then ([`Revocation::is_spent`]) are
+    /// left out and deleted; workflow and agent revocations stay until deleted.
+    fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError>;
+
     /// Readiness: a cheap query proving the store answers.
     fn ping(&self) -> Result<(), StoreError>;
 }
@@ -50,7 +86,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// How many events a query with this filter returns at most: its `limit`, or
 /// [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
 pub fn effective_limit(filter: &EventFilter) -> u32 {
-    filter.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
+    capped_limit(filter.limit)
+}
+
+/// A query's `limit`, or [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].
+pub(crate) fn capped_limit(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)
 }
 
 #[cfg(test)]

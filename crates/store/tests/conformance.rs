@@ -10,10 +10,14 @@
     reason = "test helpers outside `#[test]` fail loudly, as tests do"
 )]
 
+#[path = "conformance/revocations.rs"]
+mod revocations;
 #[path = "conformance/sample.rs"]
 mod sample;
 #[path = "conformance/sqlite.rs"]
 mod sqlite;
+#[path = "conformance/workflows.rs"]
+mod workflows;
 
 use std::collections::HashSet;
 
@@ -22,37 +26,62 @@ use gatehouse_core::ids::DecisionId;
 use gatehouse_store::{DEFAULT_LIMIT, MAX_LIMIT, Store, StoreError};
 
 /// Runs every conformance test against the store made by `$open` (an expression giving
-/// a value with `fn store(&self) -> &dyn Store`, alive for the whole test).
+/// a value with `fn store(&self) -> &dyn Store`, alive for the whole test). Tests are
+/// named `backend::test` for events and claims, `backend::area::test` for the rest.
 macro_rules! conformance_tests {
     ($backend:ident: $open:expr) => {
-        conformance_tests!(@each $backend: $open;
-            appends_and_queries_back_every_field,
-            an_empty_batch_is_fine,
-            an_unknown_id_is_none,
-            each_filter_narrows,
-            filters_combine,
-            time_bounds_include_since_and_exclude_until,
-            limit_defaults_to_100_and_is_capped_at_1000,
-            results_are_newest_first,
-            paging_with_after_misses_nothing,
-            a_duplicate_id_rejects_the_whole_batch,
-            a_duplicate_within_one_batch_rejects_it,
-            a_jti_is_single_use_per_issuer,
-            an_expired_jti_claim_no_longer_counts,
-            concurrent_appends_from_8_threads_lose_nothing,
-            ping_answers,
-        );
-    };
-    (@each $backend:ident: $open:expr; $($test:ident),* $(,)?) => {
         mod $backend {
-            $(
-                #[test]
-                fn $test() {
-                    let fixture = $open;
-                    super::$test(fixture.store());
-                }
-            )*
+            conformance_tests!(@each $open; crate;
+                appends_and_queries_back_every_field,
+                an_empty_batch_is_fine,
+                an_unknown_id_is_none,
+                each_filter_narrows,
+                filters_combine,
+                time_bounds_include_since_and_exclude_until,
+                limit_defaults_to_100_and_is_capped_at_1000,
+                results_are_newest_first,
+                paging_with_after_misses_nothing,
+                a_duplicate_id_rejects_the_whole_batch,
+                a_duplicate_within_one_batch_rejects_it,
+                a_jti_is_single_use_per_issuer,
+                an_expired_jti_claim_no_longer_counts,
+                concurrent_appends_from_8_threads_lose_nothing,
+                ping_answers,
+            );
+            mod workflows {
+                conformance_tests!(@each $open; crate::workflows;
+                    a_workflow_reads_back_every_field,
+                    budgets_beyond_i64_read_back_as_i64_max,
+                    put_replaces_every_field,
+                    create_inserts_only_if_absent,
+                    two_threads_creating_one_workflow_agree,
+                    listing_filters_by_agent_and_status,
+                    listing_is_newest_first_with_ids_breaking_ties,
+                    listing_limit_defaults_to_100_and_is_capped_at_1000,
+                );
+            }
+            mod revocations {
+                conformance_tests!(@each $open; crate::revocations;
+                    revocations_read_back_every_field,
+                    the_same_subject_under_each_kind_is_three_revocations,
+                    re_adding_a_revocation_replaces_it,
+                    deleting_a_revocation_says_whether_it_was_there,
+                    spent_token_revocations_are_dropped,
+                    workflow_and_agent_revocations_never_expire,
+                    no_revocations_is_an_empty_list,
+                );
+            }
         }
+    };
+    (@each $open:expr; $($module:ident)::+; $($test:ident),* $(,)?) => {
+        use $($module)::+ as area;
+        $(
+            #[test]
+            fn $test() {
+                let fixture = $open;
+                area::$test(fixture.store());
+            }
+        )*
     };
 }
 

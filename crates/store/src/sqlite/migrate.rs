@@ -23,6 +23,14 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         sql: include_str!("../migrations/sqlite/0002_jti_claims.sql"),
     },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/sqlite/0003_workflows.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("../migrations/sqlite/0004_revocations.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =
@@ -97,5 +105,30 @@ mod tests {
             .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, known_version());
+    }
+
+    #[test]
+    fn an_older_schema_gets_only_the_missing_steps() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(CREATE_VERSION_TABLE).unwrap();
+        for migration in MIGRATIONS.iter().take(2) {
+            apply(&conn, migration).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO jti_claims (issuer, jti, expires_at) VALUES ('i', 'j', 1)",
+            [],
+        )
+        .unwrap();
+        run(&mut conn, "test").unwrap();
+        assert_eq!(current_version(&conn).unwrap(), known_version());
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM jti_claims", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        for table in ["workflows", "revocations"] {
+            let sql = format!("SELECT count(*) FROM {table}");
+            let rows: i64 = conn.query_row(&sql, [], |row| row.get(0)).unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
     }
 }

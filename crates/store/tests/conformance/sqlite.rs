@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use gatehouse_core::event::EventFilter;
-use gatehouse_store::{SqliteStore, Store, StoreError};
+use gatehouse_store::{RevocationKind, SqliteStore, Store, StoreError, WorkflowFilter};
 use tempfile::TempDir;
 
-use crate::sample;
+use crate::{revocations, sample, workflows};
 
 /// A store for one test, with the directory its file lives in.
 pub(crate) struct Fixture {
@@ -64,6 +64,36 @@ fn reopening_a_file_keeps_its_data() {
     let all = store.query_events(&EventFilter::default()).unwrap();
     assert_eq!(all.len(), 50);
     assert!(!store.claim_jti("iss", "j", 100, 20).unwrap());
+}
+
+#[test]
+fn reopening_a_file_keeps_workflows_and_revocations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let stored: Vec<_> = (0..5).map(workflows::sample).collect();
+    // Newest first, as `revocations` lists them.
+    let revoked: Vec<_> = RevocationKind::ALL
+        .into_iter()
+        .zip([3, 2, 1])
+        .map(|(kind, at_ms)| revocations::revocation(kind, "x", at_ms))
+        .collect();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        for workflow in &stored {
+            store.put_workflow(workflow).unwrap();
+        }
+        for revocation in &revoked {
+            store.put_revocation(revocation).unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.workflow(&stored[3].id).unwrap().as_ref(),
+        Some(&stored[3])
+    );
+    let listed = store.list_workflows(&WorkflowFilter::default()).unwrap();
+    assert_eq!(listed.len(), stored.len());
+    assert_eq!(store.revocations(1_700_000_000).unwrap(), revoked);
 }
 
 #[test]

@@ -3,8 +3,9 @@
 
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
-use rusqlite::types::{FromSqlError, Type};
 use rusqlite::{Row, ToSql};
+
+use crate::sqlite::column::{clamp, invalid};
 
 /// The values of one event that are not stored as they are.
 #[derive(Debug)]
@@ -91,12 +92,6 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// Counters beyond `i64::MAX` cannot occur (that is 9 exabytes, or 292,000 years);
-/// clamping keeps the audit record rather than refusing it over an impossible value.
-fn clamp(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 fn policies_json(policies: &[String]) -> String {
     // Building a `Value` cannot fail, unlike serializing an arbitrary `T`.
     let items = policies.iter().cloned().map(serde_json::Value::String);
@@ -119,11 +114,6 @@ fn policies(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
         .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
 }
 
-fn invalid(index: usize, detail: String) -> rusqlite::Error {
-    let source = FromSqlError::Other(detail.into());
-    rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(source))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,11 +124,5 @@ mod tests {
         let json = policies_json(&policies);
         let back: Vec<String> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, policies);
-    }
-
-    #[test]
-    fn counters_clamp_instead_of_failing() {
-        assert_eq!(clamp(u64::MAX), i64::MAX);
-        assert_eq!(clamp(42), 42);
     }
 }
