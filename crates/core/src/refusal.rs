@@ -100,6 +100,13 @@ pub enum Refusal {
     OutOfScope { intent: String },
     /// Policy denied the call (403); the ids of the determining policies go to the event.
     PolicyDenied,
+    /// The workflow's budget is spent, so it is paused until an operator resumes it (429).
+    BudgetExhausted {
+        workflow: String,
+        kind: String,
+        spent: u64,
+        limit: u64,
+    },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -122,6 +129,7 @@ impl Refusal {
             | Self::SegmentMismatch { .. }
             | Self::OutOfScope { .. }
             | Self::PolicyDenied => 403,
+            Self::BudgetExhausted { .. } => 429,
             Self::UnknownTool { .. } | Self::NoRoute => 404,
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
@@ -145,6 +153,7 @@ impl Refusal {
             Self::SegmentMismatch { .. } => "segment-mismatch",
             Self::OutOfScope { .. } => "out-of-scope",
             Self::PolicyDenied => "policy-denied",
+            Self::BudgetExhausted { .. } => "budget-exhausted",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -171,6 +180,7 @@ impl Refusal {
             Self::SegmentMismatch { .. } => "credential not valid for this tool's segment",
             Self::OutOfScope { .. } => "intent outside the credential's scope",
             Self::PolicyDenied => "denied by policy",
+            Self::BudgetExhausted { .. } => "workflow budget exhausted",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -198,11 +208,38 @@ impl Refusal {
                 format!("intent `{intent}` is not in the credential's scope")
             }
             Self::PolicyDenied => "policy does not allow this call".to_owned(),
+            Self::BudgetExhausted {
+                workflow,
+                kind,
+                spent,
+                limit,
+            } => format!(
+                "workflow `{workflow}` has spent its `{kind}` budget ({spent} of {limit}) and is paused until an operator resumes it"
+            ),
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),
             Self::UpstreamTimeout => "the tool did not answer in time".to_owned(),
             Self::Internal { .. } => "the gateway failed to handle the request".to_owned(),
+        }
+    }
+
+    /// Extension members of the problem document (RFC 9457 §3.2), safe for the agent.
+    pub fn extensions(&self) -> Vec<(&'static str, serde_json::Value)> {
+        match self {
+            Self::BudgetExhausted {
+                workflow,
+                kind,
+                spent,
+                limit,
+            } => vec![
+                ("workflow", workflow.as_str().into()),
+                (
+                    "budget",
+                    serde_json::json!({ "kind": kind, "spent": spent, "limit": limit }),
+                ),
+            ],
+            _ => Vec::new(),
         }
     }
 

@@ -2,9 +2,10 @@
 //! body that counts what it passes, cuts at a limit and reports how it ended exactly once
 //! (so the event of a streamed call carries its real byte count and fate).
 
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -118,9 +119,46 @@ pub enum BodyEnd {
     Failed(String),
     /// The response crossed the limit and was cut.
     Cut { limit: u64 },
+    /// The credential or workflow was revoked mid-stream; the stream was cut.
+    Revoked(String),
+    /// The workflow's byte budget ran out mid-stream; the stream was cut there.
+    BudgetCut,
 }
 
 type Finish = Box<dyn FnOnce(u64, BodyEnd) + Send + Sync>;
+
+/// What may stop a response mid-stream besides its size limit.
+pub struct StreamGuard {
+    /// Resolves, with a reason, when the call is revoked.
+    cancel: Mutex<Pin<Box<dyn Future<Output = String> + Send>>>,
+    /// Counts bytes against a budget; `Err(n)` means only `n` of them fit.
+    admit: Box<dyn Fn(u64) -> Result<(), u64> + Send + Sync>,
+}
+
+impl std::fmt::Debug for StreamGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamGuard").finish_non_exhaustive()
+    }
+}
+
+impl StreamGuard {
+    pub fn new(
+        cancel: impl Future<Output = String> + Send + 'static,
+        admit: impl Fn(u64) -> Result<(), u64> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            cancel: Mutex::new(Box::pin(cancel)),
+            admit: Box::new(admit),
+        }
+    }
+
+    fn poll_cancel(&self, cx: &mut Context<'_>) -> Poll<String> {
+        match self.cancel.lock() {
+            Ok(mut cancel) => cancel.as_mut().poll(cx),
+            Err(_) => Poll::Pending,
+        }
+    }
+}
 
 /// A response body that counts bytes, cuts at `limit`, and calls `finish` exactly once
 /// with the byte count and how the stream ended.
@@ -129,6 +167,9 @@ pub struct MeteredBody {
     bytes: u64,
     limit: u64,
     finish: Option<Finish>,
+    guard: Option<StreamGuard>,
+    /// Set after a final, truncated chunk: the next poll ends the stream with it.
+    pending_end: Option<BodyEnd>,
 }
 
 impl std::fmt::Debug for MeteredBody {
@@ -151,7 +192,15 @@ impl MeteredBody {
             bytes: 0,
             limit,
             finish: Some(Box::new(finish)),
+            guard: None,
+            pending_end: None,
         }
+    }
+
+    #[must_use]
+    pub fn guarded(mut self, guard: StreamGuard) -> Self {
+        self.guard = Some(guard);
+        self
     }
 
     fn end(&mut self, end: BodyEnd) {
@@ -162,14 +211,50 @@ impl MeteredBody {
 
     fn on_data(&mut self, frame: Frame<Bytes>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let len = frame.data_ref().map_or(0, |data| data.len() as u64);
-        self.bytes += len;
-        if self.bytes > self.limit {
-            self.bytes -= len;
+        if self.bytes + len > self.limit {
             self.end(BodyEnd::Cut { limit: self.limit });
             let error = LimitExceeded { limit: self.limit };
             return Poll::Ready(Some(Err(Box::new(error))));
         }
-        Poll::Ready(Some(Ok(frame)))
+        let admitted = self
+            .guard
+            .as_ref()
+            .map_or(Ok(()), |guard| (guard.admit)(len));
+        match admitted {
+            Ok(()) => {
+                self.bytes += len;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Err(allowed) => self.truncate(frame, allowed),
+        }
+    }
+
+    /// Passes the `allowed` bytes of `frame` that fit the budget, then ends the stream.
+    fn truncate(
+        &mut self,
+        frame: Frame<Bytes>,
+        allowed: u64,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let Ok(mut data) = frame.into_data() else {
+            return self.fail(BodyEnd::BudgetCut);
+        };
+        if allowed == 0 {
+            return self.fail(BodyEnd::BudgetCut);
+        }
+        data.truncate(usize::try_from(allowed).unwrap_or(usize::MAX));
+        self.bytes += data.len() as u64;
+        self.pending_end = Some(BodyEnd::BudgetCut);
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    /// Ends the stream with an error the client sees as a cut connection.
+    fn fail(&mut self, end: BodyEnd) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let message = match &end {
+            BodyEnd::Revoked(reason) => format!("stream cut: {reason}"),
+            _ => "stream cut: the workflow's byte budget is spent".to_owned(),
+        };
+        self.end(end);
+        Poll::Ready(Some(Err(message.into())))
     }
 }
 
@@ -183,6 +268,16 @@ impl Body for MeteredBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if self.finish.is_none() {
             return Poll::Ready(None);
+        }
+        if let Some(end) = self.pending_end.take() {
+            return self.fail(end);
+        }
+        let cancelled = match &self.guard {
+            Some(guard) => guard.poll_cancel(cx),
+            None => Poll::Pending,
+        };
+        if let Poll::Ready(reason) = cancelled {
+            return self.fail(BodyEnd::Revoked(reason));
         }
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,

@@ -8,9 +8,10 @@ mod request;
 use std::sync::Arc;
 
 use gatehouse_core::config::{Agent, TaskClass};
-use gatehouse_core::model::TaskClassName;
-use gatehouse_core::refusal::Refusal;
+use gatehouse_core::model::{TaskClassName, WorkflowId};
+use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims};
+use gatehouse_core::workflow::Workflow;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use rand::RngCore;
@@ -44,6 +45,9 @@ async fn issue(
 ) -> Result<serde_json::Value, Refusal> {
     let form = request::read(request).await?;
     let agent = assertion::verify(state, &form.assertion, draft).await?;
+    if state.revocations.is_agent_revoked(agent.id.as_str()) {
+        return Err(Refusal::InvalidAssertion(AuthFailure::Revoked));
+    }
     let class = allowed_task_class(state, agent, &form.task_class)?;
     draft.identity(
         agent.id.as_str(),
@@ -51,7 +55,8 @@ async fn issue(
         class.name.as_str(),
         class.segment.as_str(),
     );
-    let (token, claims) = mint(state, agent, class, &form.workflow)?;
+    let workflow = open_workflow(state, agent, class, &form.workflow).await?;
+    let (token, claims) = mint(state, agent, class, &workflow)?;
     Ok(serde_json::json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -80,15 +85,62 @@ fn allowed_task_class<'a>(
     Ok(class)
 }
 
+/// The named workflow, created by this exchange if new. An existing one must belong to
+/// this agent and task class and still be live.
+async fn open_workflow(
+    state: &State,
+    agent: &Agent,
+    class: &TaskClass,
+    id: &str,
+) -> Result<Workflow, Refusal> {
+    let now = state.clock.now().secs();
+    let ttl = i64::try_from(class.workflow_ttl.as_secs()).unwrap_or(i64::MAX);
+    let candidate = Workflow::new(
+        WorkflowId::new(id),
+        agent.id.clone(),
+        class.name.clone(),
+        class.segment.clone(),
+        class.budget,
+        now,
+        ttl,
+    );
+    let live = state
+        .workflows
+        .open(candidate)
+        .await
+        .map_err(|error| Refusal::Internal {
+            reason: format!("cannot open workflow `{id}`: {error}"),
+        })?;
+    let over = live.is_over(now);
+    let workflow = live.snapshot();
+    let refuse = |reason: String| Err(Refusal::BadTokenRequest { reason });
+    if workflow.agent != agent.id {
+        return refuse(format!("workflow `{id}` belongs to another agent"));
+    }
+    if workflow.task_class != class.name {
+        return refuse(format!(
+            "workflow `{id}` is of task class `{}`",
+            workflow.task_class
+        ));
+    }
+    if over {
+        return refuse(format!(
+            "workflow `{id}` is {} and issues no credentials",
+            workflow.status.as_str()
+        ));
+    }
+    Ok(workflow)
+}
+
 fn mint(
     state: &State,
     agent: &Agent,
     class: &TaskClass,
-    workflow: &str,
+    workflow: &Workflow,
 ) -> Result<(String, TaskClaims), Refusal> {
     let key = state
         .keys
-        .for_segment(&class.segment)
+        .active(&class.segment)
         .ok_or_else(|| Refusal::Internal {
             reason: format!("no signing key for segment `{}`", class.segment),
         })?;
@@ -100,9 +152,10 @@ fn mint(
         sub: agent.id.to_string(),
         aud: audience,
         iat: now,
-        exp: now.saturating_add(ttl),
+        // A credential never outlives its workflow.
+        exp: now.saturating_add(ttl).min(workflow.expires_at),
         jti: random_id(),
-        wf: workflow.to_owned(),
+        wf: workflow.id.to_string(),
         tc: class.name.to_string(),
         seg: class.segment.to_string(),
         scope: class.intents.iter().map(ToString::to_string).collect(),

@@ -101,7 +101,10 @@ fn verify_signature(state: &State, token: &str, now: UnixTime) -> Result<Credent
         return Err(AuthFailure::WrongTokenType);
     }
     let kid = jwt.header().kid.as_deref().ok_or(AuthFailure::UnknownKey)?;
-    let key = state.keys.by_kid(kid).ok_or(AuthFailure::UnknownKey)?;
+    let key = state
+        .keys
+        .verifying(kid, now.secs())
+        .ok_or(AuthFailure::UnknownKey)?;
     jwt.verify(&VerifyKey::Ed25519(key.verifying))?;
     let claims: TaskClaims = jwt.claims()?;
     let audience = &state.config.gateway.audience;

@@ -8,9 +8,12 @@
 //! 3. **classify** before contain, since containment needs the tool's segment and the
 //!    route's intent;
 //! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
-//! 5. **decide** (Cedar) last before the upstream is touched;
-//! 6. **forward**, then **record** when the response body has ended.
+//! 5. **decide** (Cedar);
+//! 6. **budget**: only a call that would be forwarded is counted, and the declared body
+//!    size is checked first so an oversize upload spends nothing;
+//! 7. **forward**, then **record** when the response body has ended.
 
+pub mod budget;
 pub mod classify;
 pub mod decide;
 pub mod forward;
@@ -18,7 +21,8 @@ pub mod record;
 
 use std::sync::Arc;
 
-use gatehouse_core::refusal::Refusal;
+use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::workflow::Status;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -28,6 +32,7 @@ use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::problem::json_response;
 use crate::state::State;
+use crate::workflows::LiveWorkflow;
 
 /// Routes one data-plane request.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
@@ -64,7 +69,7 @@ async fn phases(
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     check_header_size(state, &request)?;
-    let credential = authenticate(state, &request)?;
+    let (credential, workflow) = authenticate(state, &request).await?;
     draft.credential(&credential);
     let (mut parts, body) = request.into_parts();
     let call = classify::classify(state, &parts.method, &parts.uri)?;
@@ -76,12 +81,19 @@ async fn phases(
     if !allowed {
         return Err(Refusal::PolicyDenied);
     }
+    let declared = budget::check_declared_body(state, &parts.headers)?;
+    budget::reserve(state, &workflow, &call, declared)?;
     let message = forward::Message {
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         body,
     };
-    forward::forward(state, message, &credential, &call, draft).await
+    let guard = forward::Guarded {
+        credential: &credential,
+        workflow: &workflow,
+        declared,
+    };
+    forward::forward(state, message, guard, &call, draft).await
 }
 
 /// Oversize header sections are refused before any header is parsed further.
@@ -97,11 +109,38 @@ fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refus
     Ok(())
 }
 
-/// Phase 1: a valid, unexpired task credential minted by this gateway.
-fn authenticate<B>(state: &State, request: &Request<B>) -> Result<Arc<Credential>, Refusal> {
+/// Phase 1: a valid, unexpired task credential minted by this gateway, not revoked, whose
+/// agent is not revoked and whose workflow is live. All from memory but a workflow's
+/// first use after a restart.
+async fn authenticate<B>(
+    state: &State,
+    request: &Request<B>,
+) -> Result<(Arc<Credential>, Arc<LiveWorkflow>), Refusal> {
     let header = request.headers().get(http::header::AUTHORIZATION);
     let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
-    credential::verify(state, token).map_err(Refusal::Unauthenticated)
+    let credential = credential::verify(state, token).map_err(Refusal::Unauthenticated)?;
+    let claims = &credential.claims;
+    if state.revocations.is_token_revoked(&claims.jti)
+        || state.revocations.is_agent_revoked(&claims.sub)
+    {
+        return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+    }
+    let workflow = state
+        .workflows
+        .get(&claims.wf)
+        .await
+        .map_err(|error| Refusal::Internal {
+            reason: format!("cannot load workflow `{}`: {error}", claims.wf),
+        })?
+        .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
+    if workflow.is_over(state.clock.now().secs()) {
+        let failure = match workflow.snapshot().status {
+            Status::Expired => AuthFailure::Expired,
+            _ => AuthFailure::Revoked,
+        };
+        return Err(Refusal::Unauthenticated(failure));
+    }
+    Ok((credential, workflow))
 }
 
 /// Phase 3: the credential's segment is the tool's, and the intent is in its scope.

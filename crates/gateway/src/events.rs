@@ -151,7 +151,9 @@ mod tests {
     use gatehouse_core::clock::UnixTime;
     use gatehouse_core::event::{EventFilter, Outcome};
     use gatehouse_core::ids::{DecisionId, IdGenerator};
-    use gatehouse_store::{SqliteStore, StoreError};
+    use gatehouse_core::model::WorkflowId;
+    use gatehouse_core::workflow::Workflow;
+    use gatehouse_store::{Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter};
 
     use super::*;
 
@@ -191,6 +193,31 @@ mod tests {
         }
         fn ping(&self) -> Result<(), StoreError> {
             self.inner.ping()
+        }
+        fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+            self.inner.put_workflow(workflow)
+        }
+        fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
+            self.inner.create_workflow(workflow)
+        }
+        fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
+            self.inner.workflow(id)
+        }
+        fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<Workflow>, StoreError> {
+            self.inner.list_workflows(filter)
+        }
+        fn put_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+            self.inner.put_revocation(revocation)
+        }
+        fn delete_revocation(
+            &self,
+            kind: RevocationKind,
+            subject: &str,
+        ) -> Result<bool, StoreError> {
+            self.inner.delete_revocation(kind, subject)
+        }
+        fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
+            self.inner.revocations(now_secs)
         }
     }
 

@@ -14,8 +14,12 @@ pub mod dataplane;
 pub mod events;
 pub mod example_tool;
 pub mod keys;
+pub mod notify;
 pub mod problem;
+pub mod revocations;
+pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod workflows;
 
 pub use server::{Gateway, StartError};

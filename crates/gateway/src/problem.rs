@@ -19,8 +19,13 @@ pub fn problem_response(refusal: &Refusal, decision: Option<DecisionId>) -> Resp
         "status": refusal.status(),
         "detail": refusal.detail(),
     });
-    if let (Some(id), Some(object)) = (decision, document.as_object_mut()) {
-        object.insert("decision_id".into(), id.to_string().into());
+    if let Some(object) = document.as_object_mut() {
+        if let Some(id) = decision {
+            object.insert("decision_id".into(), id.to_string().into());
+        }
+        for (name, value) in refusal.extensions() {
+            object.insert(name.into(), value);
+        }
     }
     let status =
         StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

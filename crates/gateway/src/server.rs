@@ -25,10 +25,15 @@ use tokio::task::JoinHandle;
 use crate::body::ResponseBody;
 use crate::events::EventWriter;
 use crate::keys::{KeyError, KeyRing};
-use crate::state::State;
+use crate::revocations::Revocations;
+use crate::state::{Parts, State};
 
 /// How long in-flight calls may run on after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often changed workflow state is written to the store.
+const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
+/// How often keys and revocations are tidied.
+const HOUSEKEEPING: Duration = Duration::from_secs(30);
 /// Time allowed for a client to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -56,6 +61,7 @@ pub struct Gateway {
     control_addr: SocketAddr,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
+    maintenance: JoinHandle<()>,
     writer: EventWriter,
 }
 
@@ -65,13 +71,26 @@ impl Gateway {
         let policy = PolicyEngine::build(&config)?;
         let data_dir = config.gateway.data_dir.clone();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("gatehouse.db"))?);
-        let keys = KeyRing::load_or_generate(&data_dir.join("keys"), config.segments.keys())?;
+        let keys = KeyRing::load_or_generate(
+            &data_dir.join("keys"),
+            config.segments.keys(),
+            clock.now().secs(),
+        )?;
         let (sink, writer) =
             EventWriter::spawn(Arc::clone(&store), config.gateway.events_file.clone());
         let data_listen = config.gateway.data_listen;
         let control_listen = config.gateway.control_listen;
         let max_header = config.gateway.limits.max_header_bytes;
-        let state = Arc::new(State::new(config, policy, keys, store, sink, clock));
+        let stored = store.revocations(clock.now().secs())?;
+        let state = Arc::new(State::new(Parts {
+            config,
+            policy,
+            keys,
+            store,
+            events: sink,
+            clock,
+            revocations: Revocations::new(stored),
+        }));
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -81,6 +100,7 @@ impl Gateway {
         );
         let data_state = Arc::clone(&state);
         let control_state = Arc::clone(&state);
+        let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let servers = vec![
             tokio::spawn(serve(data, stopped.clone(), max_header, move |request| {
                 crate::dataplane::handle(Arc::clone(&data_state), request)
@@ -96,6 +116,7 @@ impl Gateway {
             control_addr,
             stop,
             servers,
+            maintenance,
             writer,
         })
     }
@@ -120,6 +141,12 @@ impl Gateway {
                 tracing::error!(%error, "listener task failed");
             }
         }
+        if let Err(error) = self.maintenance.await {
+            tracing::error!(%error, "maintenance task failed");
+        }
+        if let Err(error) = self.state.workflows.flush().await {
+            tracing::error!(%error, "workflow state could not be written at shutdown");
+        }
         // The state holds the last event sink; once it is gone the writer drains and ends.
         drop(self.state);
         if tokio::time::timeout(DRAIN_TIMEOUT, self.writer.drained())
@@ -127,6 +154,30 @@ impl Gateway {
             .is_err()
         {
             tracing::error!("events still queued at shutdown could not all be written");
+        }
+    }
+}
+
+/// Background upkeep: writes changed workflows behind, re-reads upstream secrets,
+/// retires old segment keys and forgets revocations of expired credentials.
+async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+    let mut flush = tokio::time::interval(WORKFLOW_FLUSH);
+    let mut reload = tokio::time::interval(state.config.gateway.secrets_reload);
+    let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    loop {
+        tokio::select! {
+            _ = flush.tick() => {
+                if let Err(error) = state.workflows.flush().await {
+                    tracing::error!(%error, "cannot write workflow state; will retry");
+                }
+            }
+            _ = reload.tick() => state.secrets.reload(&state.config),
+            _ = housekeeping.tick() => {
+                let now = state.clock.now().secs();
+                state.keys.retire_due(now);
+                state.revocations.forget_expired(now);
+            }
+            _ = stop.changed() => break,
         }
     }
 }

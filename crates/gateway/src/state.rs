@@ -16,6 +16,10 @@ use crate::credential::CredentialCache;
 use crate::dataplane::forward::UpstreamClient;
 use crate::events::EventSink;
 use crate::keys::KeyRing;
+use crate::notify::Notifier;
+use crate::revocations::Revocations;
+use crate::secrets::Secrets;
+use crate::workflows::Workflows;
 
 /// A tool with its routes indexed for lookup.
 #[derive(Debug)]
@@ -56,25 +60,49 @@ pub struct State {
     pub credentials: CredentialCache,
     pub tools: HashMap<ToolName, ToolRuntime>,
     pub upstream: UpstreamClient,
+    pub workflows: Workflows,
+    pub revocations: Revocations,
+    pub secrets: Secrets,
+    pub notifier: Notifier,
     ids: IdGenerator,
 }
 
+/// What [`State::new`] is built from.
+#[derive(Debug)]
+pub struct Parts {
+    pub config: Config,
+    pub policy: PolicyEngine,
+    pub keys: KeyRing,
+    pub store: Arc<dyn Store>,
+    pub events: EventSink,
+    pub clock: SharedClock,
+    pub revocations: Revocations,
+}
+
 impl State {
-    pub fn new(
-        config: Config,
-        policy: PolicyEngine,
-        keys: KeyRing,
-        store: Arc<dyn Store>,
-        events: EventSink,
-        clock: SharedClock,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
+        let Parts {
+            config,
+            policy,
+            keys,
+            store,
+            events,
+            clock,
+            revocations,
+        } = parts;
         let tools = config
             .tools
             .values()
             .map(|tool| (tool.name.clone(), ToolRuntime::new(tool.clone())))
             .collect();
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
+        let secrets = Secrets::from_config(&config);
+        let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
         Self {
+            workflows: Workflows::new(Arc::clone(&store)),
+            revocations,
+            secrets,
+            notifier,
             config,
             policy,
             keys,

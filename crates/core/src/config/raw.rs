@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub tools: BTreeMap<String, RawTool>,
     #[serde(default)]
     pub operators: Vec<RawOperator>,
+    #[serde(default)]
+    pub notifications: RawNotifications,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +45,9 @@ pub struct RawGateway {
     pub events_file: Option<String>,
     #[serde(default)]
     pub limits: RawLimits,
+    /// How often upstream secrets are re-read from their files and variables.
+    #[serde(default = "default_secrets_reload_secs")]
+    pub secrets_reload_secs: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +116,8 @@ pub struct RawAgent {
     pub task_classes: Vec<Spanned<String>>,
     #[serde(default)]
     pub attributes: BTreeMap<String, AttrValue>,
+    /// Who answers for this agent (told when its workflows pause).
+    pub owner: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,7 +134,42 @@ pub struct RawIssuer {
 pub struct RawTaskClass {
     pub segment: Spanned<String>,
     pub intents: Vec<Spanned<String>>,
+    /// Lifetime of each credential.
     pub ttl_minutes: u64,
+    /// Lifetime of a workflow of this class, from its creation.
+    #[serde(default = "default_workflow_ttl_minutes")]
+    pub workflow_ttl_minutes: u64,
+    /// Default budget of each workflow of this class.
+    #[serde(default)]
+    pub budget: RawBudget,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBudget {
+    #[serde(default = "default_budget_calls")]
+    pub calls: u64,
+    #[serde(default = "default_budget_writes")]
+    pub writes: u64,
+    #[serde(default = "default_budget_bytes")]
+    pub bytes: u64,
+}
+
+impl Default for RawBudget {
+    fn default() -> Self {
+        Self {
+            calls: default_budget_calls(),
+            writes: default_budget_writes(),
+            bytes: default_budget_bytes(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// Receives a JSON POST when a workflow pauses on an exhausted budget.
+    pub webhook_url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,6 +250,26 @@ fn default_upstream_timeout_ms() -> u64 {
 
 fn default_max_assertion_lifetime_secs() -> u64 {
     300
+}
+
+fn default_workflow_ttl_minutes() -> u64 {
+    8 * 60
+}
+
+fn default_budget_calls() -> u64 {
+    1000
+}
+
+fn default_budget_writes() -> u64 {
+    100
+}
+
+fn default_budget_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+
+fn default_secrets_reload_secs() -> u64 {
+    10
 }
 
 fn default_auth_header() -> String {

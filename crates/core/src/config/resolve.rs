@@ -14,8 +14,8 @@ use toml::Spanned;
 use crate::config::load::line_of;
 use crate::config::raw::{RawGateway, RawOperator};
 use crate::config::{
-    Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Operator, PolicyFile, RawConfig,
-    Role, Segment,
+    Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Operator,
+    PolicyFile, RawConfig, Role, Segment,
 };
 use crate::model::SegmentName;
 
@@ -75,6 +75,7 @@ impl<'a> Resolver<'a> {
         self.check_task_class_intents(&raw.task_classes, &intents);
         let agents = self.agents(&raw.agents, &issuers, &task_classes);
         let operators = self.operators(&raw.operators);
+        let notifications = self.notifications(&raw);
         if policies.is_empty() {
             self.error_at_field(
                 "policy.dir",
@@ -96,6 +97,7 @@ impl<'a> Resolver<'a> {
             operators,
             policies,
             schema,
+            notifications,
         })
     }
 
@@ -120,6 +122,7 @@ impl<'a> Resolver<'a> {
             data_dir: self.path(&raw.data_dir),
             events_file: raw.events_file.as_deref().map(|file| self.path(file)),
             limits,
+            secrets_reload: Duration::from_secs(raw.secrets_reload_secs.max(1)),
         })
     }
 
@@ -147,6 +150,23 @@ impl<'a> Resolver<'a> {
                 self.error_at(field, raw, message);
                 None
             }
+        }
+    }
+
+    fn notifications(&mut self, raw: &RawConfig) -> Notifications {
+        let Some(url) = &raw.notifications.webhook_url else {
+            return Notifications::default();
+        };
+        let valid = url
+            .get_ref()
+            .strip_prefix("http://")
+            .is_some_and(|rest| !rest.is_empty());
+        if !valid {
+            let message = format!("`{}` is not an `http://host:port/path` URL", url.get_ref());
+            self.error_at("notifications.webhook_url", url, message);
+        }
+        Notifications {
+            webhook_url: Some(url.get_ref().clone()),
         }
     }
 

@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::path::PathTemplate;
 use crate::token::Jwks;
+use crate::workflow::Budget;
 
 /// The whole configuration.
 #[derive(Debug, Clone)]
@@ -34,6 +35,15 @@ pub struct Config {
     pub policies: Vec<PolicyFile>,
     /// The Cedar schema fragment declaring entity attributes, if the config has one.
     pub schema: Option<PolicyFile>,
+    /// Where pauses and other operator-worthy news are sent.
+    pub notifications: Notifications,
+}
+
+/// Outbound notifications.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notifications {
+    /// `http://host:port/path` receiving a JSON POST per notification.
+    pub webhook_url: Option<String>,
 }
 
 /// Listeners, storage and limits.
@@ -47,6 +57,8 @@ pub struct GatewaySettings {
     /// A JSON-lines file every event is appended to, if set.
     pub events_file: Option<PathBuf>,
     pub limits: Limits,
+    /// How often upstream secrets are re-read.
+    pub secrets_reload: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +85,8 @@ pub struct Agent {
     pub groups: Vec<GroupName>,
     /// Task classes this agent may obtain credentials for.
     pub task_classes: BTreeSet<TaskClassName>,
+    /// Who answers for this agent.
+    pub owner: Option<String>,
 }
 
 /// How an agent proves its identity.
@@ -98,7 +112,12 @@ pub struct TaskClass {
     pub name: TaskClassName,
     pub segment: SegmentName,
     pub intents: BTreeSet<Intent>,
+    /// Lifetime of each credential.
     pub ttl: Duration,
+    /// Lifetime of a workflow of this class.
+    pub workflow_ttl: Duration,
+    /// Default budget of each workflow.
+    pub budget: Budget,
 }
 
 #[derive(Debug, Clone)]
@@ -126,7 +145,29 @@ pub struct UpstreamAuth {
     pub header: String,
     /// Written before the secret, e.g. `Bearer `.
     pub prefix: String,
+    /// The value read at start-up.
     pub secret: Secret,
+    /// Where it is re-read from while running.
+    pub source: SecretSource,
+}
+
+/// Where a secret lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// Reads the current value; `None` when unset, empty or unreadable.
+    pub fn read(&self) -> Option<Secret> {
+        let value = match self {
+            Self::Env(var) => std::env::var(var).ok()?,
+            Self::File(path) => std::fs::read_to_string(path).ok()?,
+        };
+        let value = value.trim_end_matches(['\r', '\n']);
+        (!value.is_empty()).then(|| Secret::new(value.to_owned()))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -5,7 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_core::refusal::Refusal;
+use std::future::Future;
+
+use gatehouse_core::config::Secret;
+use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::workflow::BudgetKind;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
@@ -14,12 +18,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody};
+use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
 use crate::credential::Credential;
+use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::problem::{DECISION_HEADER, insert_decision_header};
 use crate::state::State;
+use crate::workflows::LiveWorkflow;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -40,6 +46,15 @@ pub struct Message {
     pub method: http::Method,
     pub headers: HeaderMap,
     pub body: Incoming,
+}
+
+/// What binds a forwarded call to its credential and workflow.
+#[derive(Debug, Clone, Copy)]
+pub struct Guarded<'a> {
+    pub credential: &'a Credential,
+    pub workflow: &'a Arc<LiveWorkflow>,
+    /// Request bytes already counted by the budget phase.
+    pub declared: u64,
 }
 
 /// Pooled HTTP/1.1 connections to upstream tools.
@@ -65,21 +80,31 @@ impl UpstreamClient {
 pub async fn forward(
     state: &Arc<State>,
     message: Message,
-    credential: &Credential,
+    guarded: Guarded<'_>,
     call: &Call<'_>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     let limit = state.config.gateway.limits.max_request_body;
-    if declared_length(&message.headers).is_some_and(|length| length > limit) {
-        return Err(Refusal::BodyTooLarge { limit });
-    }
-    let (upstream_request, meter) = upstream_request(message, credential, call, draft, limit)?;
+    let tool = &call.tool.tool;
+    let secret = tool
+        .auth
+        .as_ref()
+        .and_then(|_| state.secrets.current(&tool.name));
+    let (upstream_request, meter) =
+        upstream_request(message, guarded.credential, call, draft, limit, secret)?;
     let started = Instant::now();
-    let outcome = tokio::time::timeout(
+    let sent = tokio::time::timeout(
         state.upstream.timeout,
         state.upstream.client.request(upstream_request),
-    )
-    .await;
+    );
+    // Revocation while the upstream is still thinking ends the call too.
+    let outcome = tokio::select! {
+        outcome = sent => outcome,
+        reason = cancellation(state, guarded) => {
+            draft.note(&reason);
+            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+        }
+    };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     draft.bytes_in(meter.bytes());
     let response = match outcome {
@@ -92,7 +117,49 @@ pub async fn forward(
         }
         Ok(Ok(response)) => response,
     };
-    Ok(agent_response(state, response, draft.clone(), meter))
+    Ok(agent_response(
+        state,
+        response,
+        draft.clone(),
+        meter,
+        guarded,
+    ))
+}
+
+/// Resolves, with a reason, once the call's workflow ends or its credential or agent is
+/// revoked; pending otherwise.
+fn cancellation(
+    state: &Arc<State>,
+    guarded: Guarded<'_>,
+) -> impl Future<Output = String> + Send + 'static {
+    let mut over = guarded.workflow.over_signal();
+    let mut epoch = state.revocations.epoch();
+    let state = Arc::clone(state);
+    let jti = guarded.credential.claims.jti.clone();
+    let agent = guarded.credential.claims.sub.clone();
+    async move {
+        loop {
+            tokio::select! {
+                ended = async { over.wait_for(|over| *over).await.is_ok() } => {
+                    if ended {
+                        return "the workflow ended".to_owned();
+                    }
+                    std::future::pending::<()>().await;
+                }
+                changed = epoch.changed() => {
+                    if changed.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                    if state.revocations.is_token_revoked(&jti) {
+                        return "the credential was revoked".to_owned();
+                    }
+                    if state.revocations.is_agent_revoked(&agent) {
+                        return "the agent was revoked".to_owned();
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn upstream_request(
@@ -101,6 +168,7 @@ fn upstream_request(
     call: &Call<'_>,
     draft: &EventDraft,
     limit: u64,
+    secret: Option<Secret>,
 ) -> Result<(Request<ResponseBody>, BodyMeter), Refusal> {
     let (body, meter) = CappedBody::new(message.body, limit);
     let mut upstream = Request::new(body.boxed());
@@ -108,7 +176,7 @@ fn upstream_request(
     *upstream.uri_mut() = upstream_uri(call)?;
     *upstream.version_mut() = Version::HTTP_11;
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
-    inject(upstream.headers_mut(), credential, call, draft)?;
+    inject(upstream.headers_mut(), credential, call, draft, secret)?;
     Ok((upstream, meter))
 }
 
@@ -152,6 +220,7 @@ fn inject(
     credential: &Credential,
     call: &Call<'_>,
     draft: &EventDraft,
+    secret: Option<Secret>,
 ) -> Result<(), Refusal> {
     let internal = |what: &str| Refusal::Internal {
         reason: format!("cannot encode the {what} header"),
@@ -159,9 +228,9 @@ fn inject(
     let host =
         HeaderValue::from_str(&call.tool.tool.upstream.authority).map_err(|_| internal("host"))?;
     headers.insert(header::HOST, host);
-    if let Some(auth) = &call.tool.tool.auth {
+    if let (Some(auth), Some(secret)) = (&call.tool.tool.auth, secret) {
         let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|_| internal("auth"))?;
-        let mut value = HeaderValue::from_str(&format!("{}{}", auth.prefix, auth.secret.expose()))
+        let mut value = HeaderValue::from_str(&format!("{}{}", auth.prefix, secret.expose()))
             .map_err(|_| internal("auth"))?;
         value.set_sensitive(true);
         headers.insert(name, value);
@@ -184,6 +253,7 @@ fn agent_response(
     response: Response<Incoming>,
     draft: EventDraft,
     meter: BodyMeter,
+    guarded: Guarded<'_>,
 ) -> Response<ResponseBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -191,15 +261,21 @@ fn agent_response(
     let id = draft.id();
     let finish_state = Arc::clone(state);
     let limit = state.config.gateway.limits.max_response_body;
+    let workflow = Arc::clone(guarded.workflow);
+    let declared = guarded.declared;
     let body = MeteredBody::new(
         body.map_err(Into::into).boxed(),
         limit,
         move |bytes, end| {
+            // Streamed request bytes beyond the declared length count now: the request already
+            // happened, so they can only be counted, not refused.
+            let _ = workflow.add_bytes(meter.bytes().saturating_sub(declared));
             let mut draft = draft;
             draft.bytes_in(meter.bytes());
             draft.complete(&finish_state, status, bytes, &end);
         },
-    );
+    )
+    .guarded(stream_guard(state, guarded));
     let mut response = Response::from_parts(parts, body.boxed());
     insert_decision_header(&mut response, id);
     response
@@ -222,13 +298,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+/// Cuts the response on revocation, and at the workflow's byte budget.
+fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>) -> StreamGuard {
+    let workflow = Arc::clone(guarded.workflow);
+    let notify_state = Arc::clone(state);
+    StreamGuard::new(cancellation(state, guarded), move |bytes| {
+        workflow.add_bytes(bytes).map_err(|cut| {
+            notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
+            cut.allowed
+        })
+    })
 }
 
 /// The error and its sources, for the event (never for the agent).

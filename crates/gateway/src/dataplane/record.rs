@@ -104,6 +104,14 @@ impl EventDraft {
         }
     }
 
+    /// Adds a note to the event's reason.
+    pub fn note(&mut self, note: &str) {
+        self.event.reason = Some(match self.event.reason.take() {
+            Some(previous) => format!("{previous}; {note}"),
+            None => note.to_owned(),
+        });
+    }
+
     pub fn bytes_in(&mut self, bytes: u64) {
         self.event.bytes_in = bytes;
     }
@@ -143,6 +151,17 @@ impl EventDraft {
                 self.event.refusal = Some("upstream-unavailable".to_owned());
                 self.event.reason = Some(format!("upstream failed mid-response: {error}"));
             }
+            BodyEnd::Revoked(reason) => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("unauthenticated".to_owned());
+                self.event.reason = Some(format!("response cut mid-stream: {reason}"));
+            }
+            BodyEnd::BudgetCut => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("budget-exhausted".to_owned());
+                self.event.reason =
+                    Some("response cut mid-stream: the workflow's byte budget is spent".to_owned());
+            }
             BodyEnd::Cut { limit } => {
                 self.event.outcome = Outcome::Error;
                 self.event.refusal = Some("response-too-large".to_owned());
@@ -181,6 +200,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::SegmentMismatch { .. }
         | Refusal::OutOfScope { .. }
         | Refusal::PolicyDenied
+        | Refusal::BudgetExhausted { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

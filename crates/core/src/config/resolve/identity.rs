@@ -10,6 +10,7 @@ use crate::config::{Agent, AgentKey, IntentInfo, Issuer, Segment, TaskClass};
 use crate::model::{AgentId, GroupName, Intent, SegmentName, TaskClassName};
 use crate::token::Jwks;
 use crate::token::keys::load_verifying_key_pem;
+use crate::workflow::Budget;
 
 /// Longest credential lifetime a task class may ask for: credentials live minutes.
 const MAX_TTL_MINUTES: u64 = 24 * 60;
@@ -81,6 +82,13 @@ impl Resolver<'_> {
         if raw.intents.is_empty() {
             self.error_at_field(&format!("{field}.intents"), "must name at least one intent");
         }
+        if raw.workflow_ttl_minutes == 0 {
+            self.error_at_field(&format!("{field}.workflow_ttl_minutes"), "must be positive");
+        }
+        if raw.budget.calls == 0 {
+            let message = "must be positive: a workflow with no calls can do nothing";
+            self.error_at_field(&format!("{field}.budget.calls"), message);
+        }
         Some(TaskClass {
             name: TaskClassName::new(name),
             segment: SegmentName::new(segment),
@@ -90,6 +98,12 @@ impl Resolver<'_> {
                 .map(|intent| Intent::new(intent.get_ref().as_str()))
                 .collect(),
             ttl: Duration::from_secs(raw.ttl_minutes.saturating_mul(60)),
+            workflow_ttl: Duration::from_secs(raw.workflow_ttl_minutes.saturating_mul(60)),
+            budget: Budget {
+                calls: raw.budget.calls,
+                writes: raw.budget.writes,
+                bytes: raw.budget.bytes,
+            },
         })
     }
 
@@ -155,6 +169,7 @@ impl Resolver<'_> {
                 .map(|group| GroupName::new(group.as_str()))
                 .collect(),
             task_classes: allowed,
+            owner: raw.owner.clone(),
         })
     }
 

@@ -7,7 +7,9 @@ use toml::Spanned;
 
 use crate::config::raw::{RawRoute, RawTool, RawUpstreamAuth};
 use crate::config::resolve::Resolver;
-use crate::config::{IntentInfo, Route, Secret, Segment, Tool, UpstreamAuth, UpstreamUrl};
+use crate::config::{
+    IntentInfo, Route, Secret, SecretSource, Segment, Tool, UpstreamAuth, UpstreamUrl,
+};
 use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
 use crate::path::PathTemplate;
 
@@ -79,7 +81,7 @@ impl Resolver<'_> {
         if !is_token(&header) {
             self.error_at_field(&format!("{field}.header"), "not a valid header name");
         }
-        let secret = self.secret(&field, raw)?;
+        let (secret, source) = self.secret(&field, raw)?;
         let default_prefix = if header == "authorization" {
             "Bearer "
         } else {
@@ -92,52 +94,40 @@ impl Resolver<'_> {
                 .unwrap_or_else(|| default_prefix.to_owned()),
             header,
             secret,
+            source,
         })
     }
 
     /// Reads the secret now, so a missing one stops start-up rather than the first call.
-    fn secret(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<Secret> {
-        match (&raw.secret_env, &raw.secret_file) {
-            (Some(var), None) => self.secret_from_env(&format!("{field}.secret_env"), var),
-            (None, Some(file)) => self.secret_from_file(&format!("{field}.secret_file"), file),
+    fn secret(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<(Secret, SecretSource)> {
+        let (field, spanned, source) = match (&raw.secret_env, &raw.secret_file) {
+            (Some(var), None) => (
+                format!("{field}.secret_env"),
+                var,
+                SecretSource::Env(var.get_ref().clone()),
+            ),
+            (None, Some(file)) => (
+                format!("{field}.secret_file"),
+                file,
+                SecretSource::File(self.path(file.get_ref())),
+            ),
             _ => {
                 self.error_at_field(field, "set exactly one of `secret_env` or `secret_file`");
-                None
+                return None;
             }
+        };
+        if let Some(secret) = source.read() {
+            return Some((secret, source));
         }
-    }
-
-    fn secret_from_env(&mut self, field: &str, var: &Spanned<String>) -> Option<Secret> {
-        match std::env::var(var.get_ref()) {
-            Ok(value) if !value.is_empty() => Some(Secret::new(value)),
-            _ => {
-                let message = format!(
-                    "environment variable `{}` is not set or empty",
-                    var.get_ref()
-                );
-                self.error_at(field, var, message);
-                None
-            }
-        }
-    }
-
-    fn secret_from_file(&mut self, field: &str, file: &Spanned<String>) -> Option<Secret> {
-        let path = self.path(file.get_ref());
-        match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim_end_matches(['\r', '\n']).is_empty() => {
-                Some(Secret::new(text.trim_end_matches(['\r', '\n']).to_owned()))
-            }
-            Ok(_) => {
-                let message = format!("secret file `{}` is empty", path.display());
-                self.error_at(field, file, message);
-                None
-            }
-            Err(error) => {
-                let message = format!("cannot read secret file `{}`: {error}", path.display());
-                self.error_at(field, file, message);
-                None
-            }
-        }
+        let message = match &source {
+            SecretSource::Env(var) => format!("environment variable `{var}` is not set or empty"),
+            SecretSource::File(path) => format!(
+                "secret file `{}` is missing, unreadable or empty",
+                path.display()
+            ),
+        };
+        self.error_at(&field, spanned, message);
+        None
     }
 
     fn routes(
