@@ -70,6 +70,9 @@ pub struct Event {
     pub latency_us: u64,
     /// Time spent waiting on the upstream, microseconds.
     pub upstream_us: Option<u64>,
+    /// The operator who caused a control-plane event; `None` for agent calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// A query over stored events; every field narrows the result.

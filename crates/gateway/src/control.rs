@@ -1,8 +1,12 @@
 //! The control plane, on its own listener: health, readiness and the event query API,
 //! for operators holding tokens whose SHA-256 is in the config.
 
+mod audit;
 mod auth;
+mod json;
 mod query;
+mod revocations;
+mod workflows;
 
 use std::sync::Arc;
 
@@ -29,6 +33,8 @@ pub enum ControlError {
     BadRequest { reason: String },
     #[error("not found")]
     NotFound,
+    #[error("{reason}")]
+    Conflict { reason: String },
     #[error("the store is unavailable")]
     Unavailable { reason: String },
 }
@@ -40,6 +46,7 @@ impl ControlError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -50,6 +57,7 @@ impl ControlError {
             Self::Forbidden { .. } => "forbidden",
             Self::BadRequest { .. } => "bad-request",
             Self::NotFound => "not-found",
+            Self::Conflict { .. } => "conflict",
             Self::Unavailable { .. } => "unavailable",
         }
     }
@@ -69,10 +77,72 @@ impl ControlError {
 
 /// Routes one control-plane request.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    match route(&state, &request).await {
-        Ok(response) => response,
-        Err(error) => error.response(),
+    let path = request.uri().path().to_owned();
+    let result = if let Some(rest) = path.strip_prefix("/v1/workflows") {
+        workflows::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/revocations") {
+        revocations::route(&state, request, rest).await
+    } else if let Some(segment) = path
+        .strip_prefix("/v1/keys/")
+        .and_then(|rest| rest.strip_suffix("/rotate"))
+    {
+        rotate_key(&state, &request, segment)
+    } else {
+        route(&state, &request).await
+    };
+    result.unwrap_or_else(|error| error.response())
+}
+
+/// `POST /v1/keys/{segment}/rotate`: a fresh signing key; the old one verifies until the
+/// longest credential it may have signed has expired.
+fn rotate_key<B>(
+    state: &State,
+    request: &Request<B>,
+    segment: &str,
+) -> Result<Response<ResponseBody>, ControlError> {
+    if request.method() != Method::POST {
+        return Err(ControlError::NotFound);
     }
+    let caller = auth::require(state, request, &[Role::Operator])?;
+    let segment = gatehouse_core::model::SegmentName::new(segment);
+    let longest = state
+        .config
+        .task_classes
+        .values()
+        .filter(|class| class.segment == segment)
+        .map(|class| class.ttl.as_secs())
+        .max()
+        .unwrap_or(0);
+    let retire_at = state
+        .clock
+        .now()
+        .secs()
+        .saturating_add(i64::try_from(longest).unwrap_or(i64::MAX));
+    let rotation = state
+        .keys
+        .rotate(&segment, retire_at)
+        .map_err(|error| match error {
+            crate::keys::KeyError::UnknownSegment(_) => ControlError::NotFound,
+            other => ControlError::Unavailable {
+                reason: other.to_string(),
+            },
+        })?;
+    audit::record(
+        state,
+        audit::Action {
+            caller: &caller,
+            method: request.method(),
+            uri: request.uri(),
+            intent: "keys.rotate",
+            agent: None,
+            workflow: None,
+            detail: format!(
+                "segment `{segment}`: new key `{}`, old key `{}` retires at {}",
+                rotation.new_kid, rotation.old_kid, rotation.old_retires_at
+            ),
+        },
+    );
+    Ok(ok_json(&serde_json::json!(rotation)))
 }
 
 async fn route(
@@ -122,7 +192,7 @@ async fn event(state: &Arc<State>, id: DecisionId) -> Result<Response<ResponseBo
 }
 
 /// Runs a store call off the async workers.
-async fn blocking<T, E>(
+pub(crate) async fn blocking<T, E>(
     call: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ControlError>
 where
@@ -139,6 +209,6 @@ where
         })
 }
 
-fn ok_json(value: &serde_json::Value) -> Response<ResponseBody> {
+pub(crate) fn ok_json(value: &serde_json::Value) -> Response<ResponseBody> {
     json_response(StatusCode::OK, value, "application/json")
 }

@@ -245,6 +245,7 @@ mod tests {
             bytes_out: 0,
             latency_us: 1,
             upstream_us: None,
+            actor: None,
         }
     }
 

@@ -113,24 +113,23 @@ impl LiveWorkflow {
 /// All workflows this gateway has seen.
 #[derive(Debug)]
 pub struct Workflows {
-    shards: Vec<RwLock<HashMap<WorkflowId, Arc<LiveWorkflow>>>>,
+    shards: [RwLock<HashMap<WorkflowId, Arc<LiveWorkflow>>>; SHARDS],
     store: Arc<dyn Store>,
 }
 
 impl Workflows {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             store,
         }
     }
 
+    #[expect(clippy::indexing_slicing, reason = "the index is reduced modulo SHARDS")]
     fn shard(&self, id: &str) -> &RwLock<HashMap<WorkflowId, Arc<LiveWorkflow>>> {
         let mut hasher = DefaultHasher::new();
         id.hash(&mut hasher);
-        let index = usize::try_from(hasher.finish() % SHARDS as u64).unwrap_or(0);
-        // INVARIANT: index < SHARDS == shards.len().
-        self.shards.get(index).unwrap_or_else(|| &self.shards[0])
+        &self.shards[(hasher.finish() % SHARDS as u64) as usize]
     }
 
     /// The workflow from memory, or from the store on first use.

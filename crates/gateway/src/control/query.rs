@@ -40,6 +40,31 @@ fn apply(filter: &mut EventFilter, key: &str, value: String) -> Result<(), Contr
     Ok(())
 }
 
+/// `agent`, `status` (`active`, `paused`, `ended`, `expired`) and `limit`.
+pub(super) fn workflow_filter(
+    query: &str,
+) -> Result<gatehouse_store::WorkflowFilter, ControlError> {
+    let mut filter = gatehouse_store::WorkflowFilter::default();
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = decode(value)?;
+        match key {
+            "agent" => filter.agent = Some(value),
+            "status" => {
+                filter.status =
+                    Some(super::workflows::parse_status(&value).ok_or_else(|| bad(key, &value))?);
+            }
+            "limit" => filter.limit = Some(value.parse().map_err(|_| bad(key, &value))?),
+            _ => {
+                return Err(ControlError::BadRequest {
+                    reason: format!("unknown query parameter `{key}`"),
+                });
+            }
+        }
+    }
+    Ok(filter)
+}
+
 fn decode(value: &str) -> Result<String, ControlError> {
     percent_decode_str(&value.replace('+', " "))
         .decode_utf8()

@@ -54,6 +54,7 @@ impl EventDraft {
             bytes_out: 0,
             latency_us: 0,
             upstream_us: None,
+            actor: None,
         };
         Self {
             event,

@@ -90,6 +90,12 @@ async fn respond(
     if path == "/slow" {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
+    if path == "/api/stream" {
+        return streaming();
+    }
+    if path == "/api/big" {
+        return Response::new(full(vec![b'b'; 10_000]));
+    }
     let mut response = Response::new(full(format!("{{\"ok\":true,\"path\":\"{path}\"}}")));
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(
@@ -100,6 +106,30 @@ async fn respond(
         .headers_mut()
         .insert("x-upstream-private", "hop".parse().unwrap());
     response
+}
+
+/// 40 chunks of 100 bytes, one every 50 ms: a two-second stream.
+fn streaming() -> Response<ResponseBody> {
+    use http_body_util::StreamBody;
+    let (tx, rx) = tokio::sync::mpsc::channel::<
+        Result<http_body::Frame<Bytes>, gatehouse_gateway::body::BoxError>,
+    >(1);
+    tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if tx
+                .send(Ok(http_body::Frame::data(Bytes::from(vec![b's'; 100]))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Response::new(StreamBody::new(stream).boxed())
 }
 
 /// Knobs a test may turn before start.
@@ -248,6 +278,28 @@ impl Harness {
             .to_owned()
     }
 
+    /// A credential of `task_class` in `workflow`.
+    pub(crate) async fn token_in(&self, task_class: &str, workflow: &str) -> String {
+        let reply = self.exchange(&self.assertion(), workflow, task_class).await;
+        assert_eq!(reply.status, 200, "token exchange failed: {}", reply.text());
+        reply.json().unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A control-plane request as the operator.
+    pub(crate) async fn control(&self, method: Method, path: &str, body: &str) -> Reply {
+        let auth = format!("Bearer {OPERATOR_TOKEN}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        send(method, &self.control_url(path), &headers, body.to_owned())
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn token(&self) -> String {
         self.token_for("triage").await
     }
@@ -358,6 +410,8 @@ control_listen = "127.0.0.1:0"
 data_dir = "data"
 events_file = "data/events.jsonl"
 
+secrets_reload_secs = 1
+
 [gateway.limits]
 max_request_body = 1024
 max_header_bytes = 4096
@@ -369,7 +423,8 @@ upstream_timeout_ms = 1000
 [agents."{AGENT}"]
 public_key_file = "keys/bot.pub"
 groups = ["triage"]
-task_classes = ["triage", "narrow"]
+task_classes = ["triage", "narrow", "tiny"]
+owner = "alice@example.test"
 attributes = {{ team = "support" }}
 
 [agents."{SVID_AGENT}"]
@@ -384,8 +439,18 @@ jwks_file = "jwks.json"
 
 [task_classes.triage]
 segment = "data"
-intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.upload", "ticket.slow", "dead.read"]
+intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.upload", "ticket.slow", "dead.read", "stream.read"]
 ttl_minutes = 10
+
+[task_classes.tiny]
+segment = "data"
+intents = ["ticket.read", "ticket.create", "stream.read", "big.read"]
+ttl_minutes = 10
+workflow_ttl_minutes = 30
+budget = {{ calls = 5, writes = 1, bytes = 4096 }}
+
+[notifications]
+webhook_url = "http://{upstream}/hook"
 
 [task_classes.narrow]
 segment = "data"
@@ -408,6 +473,8 @@ routes = [
   {{ method = "DELETE", path = "/tickets/{{id}}", intent = "ticket.delete" }},
   {{ method = "POST", path = "/upload", intent = "ticket.upload" }},
   {{ method = "GET", path = "/slow", intent = "ticket.slow", access = "read" }},
+  {{ method = "GET", path = "/stream", intent = "stream.read" }},
+  {{ method = "GET", path = "/big", intent = "big.read" }},
 ]
 
 [tools.slow]
@@ -456,7 +523,8 @@ permit (
   action in [Gatehouse::Action::"ticket.create", Gatehouse::Action::"ticket.read",
              Gatehouse::Action::"ticket.list", Gatehouse::Action::"ticket.upload",
              Gatehouse::Action::"ticket.slow", Gatehouse::Action::"dead.read",
-             Gatehouse::Action::"ticket.delete"],
+             Gatehouse::Action::"ticket.delete", Gatehouse::Action::"stream.read",
+             Gatehouse::Action::"big.read"],
   resource in Gatehouse::Segment::"data"
 );
 

@@ -13,3 +13,4 @@ mod calls;
 mod control;
 mod harness;
 mod paths;
+mod workflows;

@@ -14,17 +14,18 @@ use crate::store::effective_limit;
 
 const INSERT: &str = "INSERT INTO events (id, time_ms, kind, agent, workflow, task_class, \
      tool, segment, method, path, intent, outcome, refusal, reason, policies, tier, \
-     data_class, status, bytes_in, bytes_out, latency_us, upstream_us) VALUES (?1, ?2, ?3, \
-     ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+     data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) VALUES (?1, ?2, \
+     ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+     ?22, ?23)";
 
 const BY_ID: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
      method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
-     bytes_in, bytes_out, latency_us, upstream_us FROM events WHERE id = ?1";
+     bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE id = ?1";
 
 /// The head of every query; [`row::decode`] reads the columns in this order.
 const SELECT: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
      method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
-     bytes_in, bytes_out, latency_us, upstream_us FROM events WHERE 1 = 1";
+     bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE 1 = 1";
 
 /// Writes the whole batch in one transaction, or nothing of it.
 pub(super) fn insert(

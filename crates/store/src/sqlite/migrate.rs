@@ -31,6 +31,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../migrations/sqlite/0004_revocations.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../migrations/sqlite/0005_event_actor.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =

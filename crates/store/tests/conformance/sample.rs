@@ -34,6 +34,7 @@ pub(crate) fn event(seq: u64) -> Event {
         bytes_out: seq * 2,
         latency_us: 1_500,
         upstream_us: Some(1_000),
+        actor: Some("alice".to_owned()),
     }
 }
 
@@ -61,6 +62,7 @@ pub(crate) fn full(seq: u64) -> Event {
         bytes_out: 0,
         latency_us: 7,
         upstream_us: None,
+        actor: None,
         ..event(seq)
     }
 }
@@ -82,6 +84,7 @@ pub(crate) fn bare(seq: u64) -> Event {
         data_class: None,
         status: 401,
         upstream_us: None,
+        actor: None,
         ..event(seq)
     }
 }

@@ -35,7 +35,7 @@ impl<'e> Encoded<'e> {
     }
 
     /// The parameters of `INSERT`, in its column order.
-    pub(super) fn params(&self) -> [&dyn ToSql; 22] {
+    pub(super) fn params(&self) -> [&dyn ToSql; 23] {
         let event = self.event;
         [
             &self.id,
@@ -60,6 +60,7 @@ impl<'e> Encoded<'e> {
             &self.bytes_out,
             &self.latency_us,
             &self.upstream_us,
+            &event.actor,
         ]
     }
 }
@@ -89,6 +90,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Event> {
         bytes_out: row.get(19)?,
         latency_us: row.get(20)?,
         upstream_us: row.get(21)?,
+        actor: row.get(22)?,
     })
 }
 
