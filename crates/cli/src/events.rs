@@ -1,26 +1,17 @@
 //! `gatehouse events`: query the control plane's event store; a table by default,
 //! JSON with `--json`.
 
-use std::path::PathBuf;
-
 use anyhow::{Context, bail};
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::event::Event;
 
+use crate::control::ControlArgs;
 use crate::policy::println_out;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The control plane's base URL.
-    #[arg(
-        long,
-        env = "GATEHOUSE_CONTROL_URL",
-        default_value = "http://127.0.0.1:8081"
-    )]
-    control: String,
-    /// A file holding the operator token.
-    #[arg(long, env = "GATEHOUSE_TOKEN_FILE")]
-    token_file: Option<PathBuf>,
+    #[command(flatten)]
+    control: ControlArgs,
     #[arg(long)]
     agent: Option<String>,
     #[arg(long)]
@@ -43,24 +34,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    let token = operator_token(args)?;
-    let url = format!(
-        "{}/v1/events?{}",
-        args.control.trim_end_matches('/'),
-        query(args)?
-    );
-    let reply =
-        crate::runtime()?.block_on(gatehouse_gateway::client::get_with_token(&url, &token))?;
-    if !reply.status.is_success() {
-        bail!(
-            "the control plane answered {}: {}",
-            reply.status,
-            reply.text()
-        );
-    }
-    let body = reply
-        .json()
-        .context("the control plane's answer is not JSON")?;
+    let path = format!("/v1/events?{}", query(args)?);
+    let body = args.control.request(http::Method::GET, &path, None)?;
     let events: Vec<Event> =
         serde_json::from_value(body.get("events").cloned().unwrap_or_default())
             .context("unexpected event format")?;
@@ -70,20 +45,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         println_out(&table(&events));
     }
     Ok(())
-}
-
-fn operator_token(args: &Args) -> anyhow::Result<String> {
-    if let Ok(token) = std::env::var("GATEHOUSE_TOKEN")
-        && !token.is_empty()
-    {
-        return Ok(token);
-    }
-    let Some(path) = &args.token_file else {
-        bail!("no operator token: set GATEHOUSE_TOKEN or pass --token-file FILE");
-    };
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    Ok(text.trim().to_owned())
 }
 
 fn query(args: &Args) -> anyhow::Result<String> {
@@ -106,7 +67,7 @@ fn query(args: &Args) -> anyhow::Result<String> {
     }
     Ok(pairs
         .iter()
-        .map(|(key, value)| format!("{key}={}", encode(value)))
+        .map(|(key, value)| format!("{key}={}", crate::control::encode(value)))
         .collect::<Vec<_>>()
         .join("&"))
 }
@@ -125,18 +86,6 @@ fn parse_age_ms(text: &str) -> anyhow::Result<i64> {
         _ => bail!("`{text}` is not an age like `30s`, `15m`, `2h` or `1d`"),
     };
     Ok(number.saturating_mul(unit_ms))
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (byte as char).to_string()
-            }
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
 }
 
 /// A fixed-width table, newest first.

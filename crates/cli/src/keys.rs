@@ -16,6 +16,14 @@ pub(crate) enum Command {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
+    /// Rotate a segment's signing key on a running gateway; the old key verifies until
+    /// its last credential expires.
+    Rotate {
+        #[arg(long)]
+        segment: String,
+        #[command(flatten)]
+        control: crate::control::ControlArgs,
+    },
     /// Generate a segment signing key in the data directory (the gateway also does this
     /// on first start).
     Segment {
@@ -29,6 +37,7 @@ pub(crate) fn run(command: &Command) -> anyhow::Result<()> {
     match command {
         Command::Agent { name, out } => agent(name, out),
         Command::Segment { segment, data_dir } => segment_key(segment, data_dir),
+        Command::Rotate { segment, control } => crate::workflows::rotate(control, segment),
     }
 }
 

@@ -2,11 +2,13 @@
 //! `agent assertion`) and clients of the control plane (`events`).
 
 mod agent;
+mod control;
 mod events;
 mod keys;
 mod policy;
 mod quickstart;
 mod serve;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,12 @@ enum Command {
     Agent(agent::Command),
     /// Query events on the control plane.
     Events(events::Args),
+    /// List, show, end and resume workflows.
+    Workflows(workflows::WorkflowsArgs),
+    /// Revoke a credential, a workflow or an agent.
+    Revoke(workflows::RevokeArgs),
+    /// Let a revoked agent obtain credentials again.
+    Reinstate(workflows::ReinstateArgs),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -68,6 +76,9 @@ fn main() -> ExitCode {
         Command::Keys(command) => keys::run(&command).map_err(Failure::from),
         Command::Agent(command) => agent::run(&command).map_err(Failure::from),
         Command::Events(args) => events::run(&args).map_err(Failure::from),
+        Command::Workflows(args) => workflows::run(&args).map_err(Failure::from),
+        Command::Revoke(args) => workflows::revoke(&args).map_err(Failure::from),
+        Command::Reinstate(args) => workflows::reinstate(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 )]
 
 mod config_errors;
+mod lifecycle;
 mod verbs;
 
 use std::path::{Path, PathBuf};
