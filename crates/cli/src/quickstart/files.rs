@@ -34,11 +34,14 @@ public_key_file = "keys/triage-bot.pub"
 groups = ["triage"]
 task_classes = ["triage"]
 attributes = { team = "support" }
+owner = "support-lead@acme.example"
 
 [task_classes.triage]
 segment = "data"
 intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete"]
 ttl_minutes = 15
+workflow_ttl_minutes = 240
+budget = { calls = 500, writes = 50, bytes = 10485760 }
 
 [task_classes.release]
 segment = "control"

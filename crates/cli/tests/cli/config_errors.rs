@@ -39,7 +39,7 @@ fn a_dangling_segment_names_the_field_and_line() {
     });
     assert_eq!(code, 64);
     assert!(
-        stderr.contains("gatehouse.toml:37: `tools.tickets.segment`: unknown segment `dta`"),
+        stderr.contains("gatehouse.toml:40: `tools.tickets.segment`: unknown segment `dta`"),
         "{stderr}"
     );
 }

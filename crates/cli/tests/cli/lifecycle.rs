@@ -150,7 +150,7 @@ async fn operators_end_workflows_and_revoke_agents_from_the_cli() {
     let listed = operator(&example, &served, &["workflows", "list"]);
     let table = String::from_utf8_lossy(&listed.stdout);
     assert!(
-        table.contains("wf-cli") && table.contains("active") && table.contains("1/1000"),
+        table.contains("wf-cli") && table.contains("active") && table.contains("1/500"),
         "{table}"
     );
     let ended = operator(
