@@ -102,3 +102,73 @@ impl Revocations {
             .send_modify(|epoch| *epoch = epoch.wrapping_add(1));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        RevokeToken(u8, i64),
+        RevokeAgent(u8),
+        Reinstate(u8),
+        Forget(i64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..6, 0i64..100).prop_map(|(jti, exp)| Op::RevokeToken(jti, exp)),
+            (0u8..4).prop_map(Op::RevokeAgent),
+            (0u8..4).prop_map(Op::Reinstate),
+            (0i64..100).prop_map(Op::Forget),
+        ]
+    }
+
+    proptest! {
+        /// Against a model: a revoked credential stays refused until it would have
+        /// expired anyway; an agent stays revoked until reinstated; every change moves
+        /// the epoch that in-flight calls watch.
+        #[test]
+        fn revocations_match_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+            let revocations = Revocations::new(Vec::new());
+            let mut tokens: HashMap<String, i64> = HashMap::new();
+            let mut agents: HashSet<String> = HashSet::new();
+            let epoch = revocations.epoch();
+            let mut last_epoch = *epoch.borrow();
+            for op in ops {
+                let changes = !matches!(op, Op::Forget(_));
+                match op {
+                    Op::RevokeToken(jti, exp) => {
+                        revocations.revoke_token(&jti.to_string(), exp);
+                        tokens.insert(jti.to_string(), exp);
+                    }
+                    Op::RevokeAgent(agent) => {
+                        revocations.revoke_agent(&agent.to_string());
+                        agents.insert(agent.to_string());
+                    }
+                    Op::Reinstate(agent) => {
+                        let was = agents.remove(&agent.to_string());
+                        prop_assert_eq!(revocations.reinstate_agent(&agent.to_string()), was);
+                    }
+                    Op::Forget(now) => {
+                        revocations.forget_expired(now);
+                        tokens.retain(|_, exp| *exp > now);
+                    }
+                }
+                let now_epoch = *epoch.borrow();
+                prop_assert_eq!(now_epoch != last_epoch, changes);
+                last_epoch = now_epoch;
+                for id in 0u8..6 {
+                    prop_assert_eq!(revocations.is_token_revoked(&id.to_string()), tokens.contains_key(&id.to_string()));
+                }
+                for id in 0u8..4 {
+                    prop_assert_eq!(revocations.is_agent_revoked(&id.to_string()), agents.contains(&id.to_string()));
+                }
+            }
+        }
+    }
+}
