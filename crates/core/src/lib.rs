@@ -6,6 +6,7 @@
 //! ([`event::Event`]), plus the parsers that sit at trust boundaries: tokens
 //! ([`token`]), request paths ([`path`]) and configuration ([`config`]).
 
+pub mod approval;
 pub mod clock;
 pub mod config;
 pub mod event;
