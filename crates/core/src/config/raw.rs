@@ -30,6 +30,8 @@ pub struct RawConfig {
     pub operators: Vec<RawOperator>,
     #[serde(default)]
     pub notifications: RawNotifications,
+    #[serde(default)]
+    pub approvals: RawApprovals,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +144,44 @@ pub struct RawTaskClass {
     /// Default budget of each workflow of this class.
     #[serde(default)]
     pub budget: RawBudget,
+    /// The operator who confirms medium-tier calls of this class's workflows (e.g. the
+    /// orchestrator that launched them); never the agent itself.
+    pub confirmer: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApprovals {
+    /// How long a high-tier call waits for approvers before it is denied.
+    #[serde(default = "default_approval_ttl_minutes")]
+    pub ttl_minutes: u64,
+    /// How long a confirmation stays usable.
+    #[serde(default = "default_confirmation_ttl_minutes")]
+    pub confirmation_ttl_minutes: u64,
+    /// Refuse approvals by the owner of the agent that made the call.
+    #[serde(default)]
+    pub forbid_owner: bool,
+    /// Intents that need two different approvers.
+    #[serde(default)]
+    pub two_approvers: Vec<Spanned<String>>,
+    /// Longest `Prefer: wait=N` honoured, in seconds.
+    #[serde(default = "default_max_wait_secs")]
+    pub max_wait_secs: u64,
+    /// Base URL of the console, for links in notifications.
+    pub console_url: Option<String>,
+}
+
+impl Default for RawApprovals {
+    fn default() -> Self {
+        Self {
+            ttl_minutes: default_approval_ttl_minutes(),
+            confirmation_ttl_minutes: default_confirmation_ttl_minutes(),
+            forbid_owner: false,
+            two_approvers: Vec::new(),
+            max_wait_secs: default_max_wait_secs(),
+            console_url: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,6 +306,18 @@ fn default_budget_writes() -> u64 {
 
 fn default_budget_bytes() -> u64 {
     100 * 1024 * 1024
+}
+
+fn default_approval_ttl_minutes() -> u64 {
+    60
+}
+
+fn default_confirmation_ttl_minutes() -> u64 {
+    10
+}
+
+fn default_max_wait_secs() -> u64 {
+    60
 }
 
 fn default_secrets_reload_secs() -> u64 {

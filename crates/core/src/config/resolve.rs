@@ -13,11 +13,12 @@ use toml::Spanned;
 
 use crate::config::load::line_of;
 use crate::config::raw::{RawGateway, RawOperator};
+use crate::config::{ApprovalSettings, IntentInfo};
 use crate::config::{
     Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Operator,
     PolicyFile, RawConfig, Role, Segment,
 };
-use crate::model::SegmentName;
+use crate::model::{Intent, SegmentName};
 
 /// Collects errors while resolving one config file.
 #[derive(Debug)]
@@ -76,6 +77,8 @@ impl<'a> Resolver<'a> {
         let agents = self.agents(&raw.agents, &issuers, &task_classes);
         let operators = self.operators(&raw.operators);
         let notifications = self.notifications(&raw);
+        let approvals = self.approvals(&raw, &intents);
+        self.check_confirmers(&raw, &operators);
         if policies.is_empty() {
             self.error_at_field(
                 "policy.dir",
@@ -98,6 +101,7 @@ impl<'a> Resolver<'a> {
             policies,
             schema,
             notifications,
+            approvals,
         })
     }
 
@@ -167,6 +171,63 @@ impl<'a> Resolver<'a> {
         }
         Notifications {
             webhook_url: Some(url.get_ref().clone()),
+        }
+    }
+
+    fn approvals(
+        &mut self,
+        raw: &RawConfig,
+        intents: &BTreeMap<Intent, IntentInfo>,
+    ) -> ApprovalSettings {
+        let raw = &raw.approvals;
+        let mut two_approvers = std::collections::BTreeSet::new();
+        for intent in &raw.two_approvers {
+            if intents.contains_key(intent.get_ref().as_str()) {
+                two_approvers.insert(Intent::new(intent.get_ref().as_str()));
+            } else {
+                let message = format!(
+                    "unknown intent `{}`: no tool route maps to it",
+                    intent.get_ref()
+                );
+                self.error_at("approvals.two_approvers", intent, message);
+            }
+        }
+        if raw.ttl_minutes == 0 || raw.confirmation_ttl_minutes == 0 {
+            self.error_at_field(
+                "approvals",
+                "`ttl_minutes` and `confirmation_ttl_minutes` must be positive",
+            );
+        }
+        ApprovalSettings {
+            ttl: Duration::from_secs(raw.ttl_minutes.saturating_mul(60)),
+            confirmation_ttl: Duration::from_secs(raw.confirmation_ttl_minutes.saturating_mul(60)),
+            forbid_owner: raw.forbid_owner,
+            two_approvers,
+            max_wait: Duration::from_secs(raw.max_wait_secs.min(300)),
+            console_url: raw.console_url.clone(),
+        }
+    }
+
+    /// A confirmer is an operator of the control plane, never an agent.
+    fn check_confirmers(&mut self, raw: &RawConfig, operators: &[Operator]) {
+        for (name, class) in &raw.task_classes {
+            let Some(confirmer) = &class.confirmer else {
+                continue;
+            };
+            if !operators
+                .iter()
+                .any(|operator| operator.name == *confirmer.get_ref())
+            {
+                let message = format!(
+                    "unknown operator `{}` (define it under [[operators]])",
+                    confirmer.get_ref()
+                );
+                self.error_at(
+                    &format!("task_classes.{name}.confirmer"),
+                    confirmer,
+                    message,
+                );
+            }
         }
     }
 

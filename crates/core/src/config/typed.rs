@@ -37,6 +37,18 @@ pub struct Config {
     pub schema: Option<PolicyFile>,
     /// Where pauses and other operator-worthy news are sent.
     pub notifications: Notifications,
+    pub approvals: ApprovalSettings,
+}
+
+/// How confirmations and approvals behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalSettings {
+    pub ttl: Duration,
+    pub confirmation_ttl: Duration,
+    pub forbid_owner: bool,
+    pub two_approvers: BTreeSet<Intent>,
+    pub max_wait: Duration,
+    pub console_url: Option<String>,
 }
 
 /// Outbound notifications.
@@ -118,6 +130,8 @@ pub struct TaskClass {
     pub workflow_ttl: Duration,
     /// Default budget of each workflow.
     pub budget: Budget,
+    /// The operator who confirms medium-tier calls, if any.
+    pub confirmer: Option<String>,
 }
 
 #[derive(Debug, Clone)]

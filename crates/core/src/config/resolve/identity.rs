@@ -104,6 +104,10 @@ impl Resolver<'_> {
                 writes: raw.budget.writes,
                 bytes: raw.budget.bytes,
             },
+            confirmer: raw
+                .confirmer
+                .as_ref()
+                .map(|confirmer| confirmer.get_ref().clone()),
         })
     }
 
