@@ -148,12 +148,15 @@ impl JsonLines {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use gatehouse_core::approval::Approval;
     use gatehouse_core::clock::UnixTime;
     use gatehouse_core::event::{EventFilter, Outcome};
     use gatehouse_core::ids::{DecisionId, IdGenerator};
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::Workflow;
-    use gatehouse_store::{Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter};
+    use gatehouse_store::{
+        ApprovalFilter, Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter,
+    };
 
     use super::*;
 
@@ -218,6 +221,15 @@ mod tests {
         }
         fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
             self.inner.revocations(now_secs)
+        }
+        fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+            self.inner.put_approval(approval)
+        }
+        fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+            self.inner.approval(id)
+        }
+        fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+            self.inner.list_approvals(filter)
         }
     }
 

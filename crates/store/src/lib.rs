@@ -1,18 +1,20 @@
 //! Storage for Gatehouse: the [`Store`] interface through which the gateway records
-//! events, claims single-use identity assertions, and keeps workflows and revocations,
-//! and its embedded SQLite implementation, [`SqliteStore`] (DESIGN.md §6).
+//! events, claims single-use identity assertions, and keeps workflows, revocations and
+//! approvals, and its embedded SQLite implementation, [`SqliteStore`] (DESIGN.md §6).
 //!
 //! The store is synchronous; the gateway calls it from its own blocking threads. Every
 //! implementation must pass the conformance suite in `tests/conformance.rs`, so SQL of one
 //! database stays inside that database's module (`sqlite`), and the trait and its errors
 //! know no database at all.
 
+mod approval;
 mod error;
 mod revocation;
 mod sqlite;
 mod store;
 mod workflow;
 
+pub use approval::ApprovalFilter;
 pub use error::StoreError;
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;

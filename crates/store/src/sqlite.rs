@@ -5,10 +5,12 @@
 //! append. An in-memory store has a single connection for both, since a second
 //! connection would open another, empty, database.
 
+mod approvals;
 mod claims;
 mod column;
 mod connect;
 mod events;
+mod listing;
 mod migrate;
 mod revocations;
 mod workflows;
@@ -18,12 +20,14 @@ use std::path::Path;
 use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, MutexGuard};
 
+use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
 use rusqlite::Connection;
 
+use crate::approval::ApprovalFilter;
 use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
@@ -148,6 +152,18 @@ impl Store for SqliteStore {
 
     fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
         revocations::live(&mut self.writer(), now_secs).or_unavailable(&self.location)
+    }
+
+    fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+        approvals::put(&self.writer(), approval).or_unavailable(&self.location)
+    }
+
+    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        approvals::one(&self.reader(), id).or_unavailable(&self.location)
+    }
+
+    fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        approvals::select(&self.reader(), filter).or_unavailable(&self.location)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -1,23 +1,25 @@
 //! The storage interface every backend implements, and the rules of it that are the
 //! same for all backends (query limits).
 
+use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
 
+use crate::approval::ApprovalFilter;
 use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
-/// Rows (events, workflows) returned by a query that names no limit.
+/// Rows (events, workflows, approvals) returned by a query that names no limit.
 pub const DEFAULT_LIMIT: u32 = 100;
 
 /// The most rows one query returns, whatever limit it names.
 pub const MAX_LIMIT: u32 = 1000;
 
-/// Durable state of Gatehouse: the event log, the single-use assertion ids, workflows
-/// and revocations.
+/// Durable state of Gatehouse: the event log, the single-use assertion ids, workflows,
+/// revocations, and confirmations and approvals.
 ///
 /// Budget limits and usage are stored as signed 64-bit integers, so they can be queried
 /// and compared in the database: a value above `i64::MAX` is stored, and read back, as
@@ -78,6 +80,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// kind and subject). Token revocations spent by then ([`Revocation::is_spent`]) are
     /// left out and deleted; workflow and agent revocations stay until deleted.
     fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Inserts the approval, or replaces every field of the one with its id (status,
+    /// verdicts and response change over its life). Bodies are bytes and come back
+    /// exactly as written, whatever they contain.
+    fn put_approval(&self, approval: &Approval) -> Result<(), StoreError>;
+
+    /// One approval by id.
+    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError>;
+
+    /// Approvals matching every field of `filter`, newest first (by `created_at`, then by
+    /// id, both descending), at most [`ApprovalFilter::effective_limit`] of them.
+    fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError>;
 
     /// Readiness: a cheap query proving the store answers.
     fn ping(&self) -> Result<(), StoreError>;

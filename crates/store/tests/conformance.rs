@@ -10,6 +10,8 @@
     reason = "test helpers outside `#[test]` fail loudly, as tests do"
 )]
 
+#[path = "conformance/approvals.rs"]
+mod approvals;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -69,6 +71,17 @@ macro_rules! conformance_tests {
                     spent_token_revocations_are_dropped,
                     workflow_and_agent_revocations_never_expire,
                     no_revocations_is_an_empty_list,
+                );
+            }
+            mod approvals {
+                conformance_tests!(@each $open; crate::approvals;
+                    an_approval_reads_back_every_field,
+                    a_one_mib_body_reads_back_byte_for_byte,
+                    an_unknown_id_is_none,
+                    put_replaces_status_verdicts_and_response,
+                    listing_filters_by_status_workflow_agent_and_checkpoint,
+                    listing_is_newest_first_with_ids_breaking_ties,
+                    listing_limit_defaults_to_100_and_is_capped_at_1000,
                 );
             }
         }

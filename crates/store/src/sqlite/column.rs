@@ -1,5 +1,7 @@
 //! Conversions between Rust values and SQLite columns shared by every table.
 
+use gatehouse_core::ids::DecisionId;
+use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
 
 /// Counters and limits beyond `i64::MAX` cannot occur in practice (9 exabytes, or
@@ -15,9 +17,37 @@ pub(super) fn invalid(index: usize, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(source))
 }
 
+/// A list of strings (policy ids) as the text of a JSON array.
+pub(super) fn string_list_json(items: &[String]) -> String {
+    // Building a `Value` cannot fail, unlike serializing an arbitrary `T`.
+    let items = items.iter().cloned().map(serde_json::Value::String);
+    serde_json::Value::Array(items.collect()).to_string()
+}
+
+/// Reads a list written by [`string_list_json`].
+pub(super) fn string_list(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text)
+        .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
+}
+
+/// Reads a decision id stored as its text.
+pub(super) fn decision_id(row: &Row<'_>, index: usize) -> rusqlite::Result<DecisionId> {
+    let text: String = row.get(index)?;
+    DecisionId::parse(&text).ok_or_else(|| invalid(index, format!("bad decision id `{text}`")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_lists_survive_quotes_and_unicode() {
+        let items = vec!["a\"b".to_owned(), "ü\\n".to_owned(), String::new()];
+        let json = string_list_json(&items);
+        let back: Vec<String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, items);
+    }
 
     #[test]
     fn counters_clamp_instead_of_failing() {

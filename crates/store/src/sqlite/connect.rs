@@ -8,9 +8,9 @@ use rusqlite::Connection;
 /// How long a statement waits for another connection's lock before failing as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Room for every shape of event and workflow query (one per combination of filters in
-/// use) plus the fixed statements.
-const STATEMENT_CACHE: usize = 64;
+/// Room for every shape of event, workflow and approval query (one per combination of
+/// filters in use) plus the fixed statements.
+const STATEMENT_CACHE: usize = 96;
 
 /// Creates the directory the database file lives in.
 pub(super) fn create_parent(path: &Path) -> Result<(), String> {

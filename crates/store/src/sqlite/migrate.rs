@@ -35,6 +35,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../migrations/sqlite/0005_event_actor.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../migrations/sqlite/0006_approvals.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =
@@ -129,7 +133,7 @@ mod tests {
             .query_row("SELECT count(*) FROM jti_claims", [], |row| row.get(0))
             .unwrap();
         assert_eq!(kept, 1);
-        for table in ["workflows", "revocations"] {
+        for table in ["workflows", "revocations", "approvals"] {
             let sql = format!("SELECT count(*) FROM {table}");
             let rows: i64 = conn.query_row(&sql, [], |row| row.get(0)).unwrap();
             assert_eq!(rows, 0, "{table}");

@@ -1,13 +1,12 @@
-//! Workflows in SQLite: one row each, written whole, and listings built from fixed SQL
-//! fragments with every filter value bound as a parameter.
+//! Workflows in SQLite: one row each, written whole, and listed through [`Listing`].
 
 mod row;
 
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, ToSql};
+use rusqlite::{Connection, OptionalExtension};
 
+use super::listing::{Listing, text};
 use crate::workflow::WorkflowFilter;
 
 /// The columns of every statement, in the order [`row::Encoded::params`] binds them and
@@ -70,54 +69,19 @@ pub(super) fn select(
     conn: &Connection,
     filter: &WorkflowFilter,
 ) -> rusqlite::Result<Vec<Workflow>> {
-    let query = Query::from_filter(filter);
-    conn.prepare_cached(&query.sql)?
-        .query_map(query.bound().as_slice(), row::decode)?
-        .collect()
+    listing(filter).rows(conn, row::decode)
 }
 
-/// A listing: SQL made only of the fixed fragments below (so each combination of
-/// filters is one cached statement), and the values bound to its named parameters.
-#[derive(Debug)]
-struct Query {
-    sql: String,
-    params: Vec<(&'static str, Value)>,
-}
-
-impl Query {
-    fn from_filter(filter: &WorkflowFilter) -> Self {
-        let mut query = Self {
-            sql: SELECT.to_owned(),
-            params: Vec::new(),
-        };
-        let agent = filter.agent.clone().map(Value::Text);
-        query.narrow(" AND agent = :agent", ":agent", agent);
-        let status = filter
-            .status
-            .map(|status| Value::Text(row::status_text(status).to_owned()));
-        query.narrow(" AND status = :status", ":status", status);
-        query
-            .sql
-            .push_str(" ORDER BY created_at DESC, id DESC LIMIT :limit");
-        let limit = i64::from(filter.effective_limit());
-        query.params.push((":limit", Value::Integer(limit)));
-        query
-    }
-
-    /// The parameters as `rusqlite` takes them.
-    fn bound(&self) -> Vec<(&str, &dyn ToSql)> {
-        self.params
-            .iter()
-            .map(|(name, value)| (*name, value as &dyn ToSql))
-            .collect()
-    }
-
-    fn narrow(&mut self, clause: &'static str, name: &'static str, value: Option<Value>) {
-        if let Some(value) = value {
-            self.sql.push_str(clause);
-            self.params.push((name, value));
-        }
-    }
+fn listing(filter: &WorkflowFilter) -> Listing {
+    let mut listing = Listing::new(SELECT);
+    listing.narrow(
+        " AND agent = :agent",
+        ":agent",
+        text(filter.agent.as_deref()),
+    );
+    let status = text(filter.status.map(row::status_text));
+    listing.narrow(" AND status = :status", ":status", status);
+    listing.newest_first(filter.effective_limit())
 }
 
 #[cfg(test)]
@@ -143,15 +107,7 @@ mod tests {
                 status,
                 limit: None,
             };
-            let query = Query::from_filter(&filter);
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", query.sql))
-                .unwrap()
-                .query_map(query.bound().as_slice(), |row| row.get(3))
-                .unwrap()
-                .collect::<rusqlite::Result<_>>()
-                .unwrap();
-            let plan = plan.join("\n");
+            let plan = listing(&filter).plan(&conn).unwrap();
             assert!(
                 plan.contains("USING INDEX workflows_"),
                 "{filter:?}: {plan}"

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use gatehouse_core::event::EventFilter;
-use gatehouse_store::{RevocationKind, SqliteStore, Store, StoreError, WorkflowFilter};
+use gatehouse_store::{
+    ApprovalFilter, RevocationKind, SqliteStore, Store, StoreError, WorkflowFilter,
+};
 use tempfile::TempDir;
 
-use crate::{revocations, sample, workflows};
+use crate::{approvals, revocations, sample, workflows};
 
 /// A store for one test, with the directory its file lives in.
 pub(crate) struct Fixture {
@@ -94,6 +96,28 @@ fn reopening_a_file_keeps_workflows_and_revocations() {
     let listed = store.list_workflows(&WorkflowFilter::default()).unwrap();
     assert_eq!(listed.len(), stored.len());
     assert_eq!(store.revocations(1_700_000_000).unwrap(), revoked);
+}
+
+#[test]
+fn reopening_a_file_keeps_approvals() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let stored: Vec<_> = (0..10).map(approvals::sample).collect();
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        for approval in &stored {
+            store.put_approval(approval).unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    for approval in &stored {
+        assert_eq!(
+            store.approval(&approval.id).unwrap().as_ref(),
+            Some(approval)
+        );
+    }
+    let listed = store.list_approvals(&ApprovalFilter::default()).unwrap();
+    assert_eq!(listed.len(), stored.len());
 }
 
 #[test]

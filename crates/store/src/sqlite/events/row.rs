@@ -2,10 +2,9 @@
 //! statements in `events.rs`.
 
 use gatehouse_core::event::{Event, Outcome};
-use gatehouse_core::ids::DecisionId;
 use rusqlite::{Row, ToSql};
 
-use crate::sqlite::column::{clamp, invalid};
+use crate::sqlite::column::{clamp, decision_id, invalid, string_list, string_list_json};
 
 /// The values of one event that are not stored as they are.
 #[derive(Debug)]
@@ -26,7 +25,7 @@ impl<'e> Encoded<'e> {
             event,
             id: event.id.to_string(),
             outcome: event.outcome.as_str(),
-            policies: policies_json(&event.policies),
+            policies: string_list_json(&event.policies),
             bytes_in: clamp(event.bytes_in),
             bytes_out: clamp(event.bytes_out),
             latency_us: clamp(event.latency_us),
@@ -82,7 +81,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Event> {
         outcome: outcome(row, 11)?,
         refusal: row.get(12)?,
         reason: row.get(13)?,
-        policies: policies(row, 14)?,
+        policies: string_list(row, 14)?,
         tier: row.get(15)?,
         data_class: row.get(16)?,
         status: row.get(17)?,
@@ -94,37 +93,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-fn policies_json(policies: &[String]) -> String {
-    // Building a `Value` cannot fail, unlike serializing an arbitrary `T`.
-    let items = policies.iter().cloned().map(serde_json::Value::String);
-    serde_json::Value::Array(items.collect()).to_string()
-}
-
-fn decision_id(row: &Row<'_>, index: usize) -> rusqlite::Result<DecisionId> {
-    let text: String = row.get(index)?;
-    DecisionId::parse(&text).ok_or_else(|| invalid(index, format!("bad decision id `{text}`")))
-}
-
 fn outcome(row: &Row<'_>, index: usize) -> rusqlite::Result<Outcome> {
     let text: String = row.get(index)?;
     Outcome::parse(&text).ok_or_else(|| invalid(index, format!("unknown outcome `{text}`")))
-}
-
-fn policies(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn policy_lists_survive_quotes_and_unicode() {
-        let policies = vec!["a\"b".to_owned(), "ü\\n".to_owned(), String::new()];
-        let json = policies_json(&policies);
-        let back: Vec<String> = serde_json::from_str(&json).unwrap();
-        assert_eq!(back, policies);
-    }
 }
