@@ -8,10 +8,38 @@
 //! the agent. Nothing the agent sends after parking changes what runs.
 //!
 //! No clock is read here: callers pass `now`.
+//!
+//! The rules, in one place:
+//! - `Pending → Approved` once `required` different approvers said yes; one no from any
+//!   approver ends it as `Denied`. The agent never decides on its own call, nor (when the
+//!   rules forbid it) the agent's owner, and each approver decides once.
+//! - an approval runs `Approved → Executing → Done` exactly once, driven by Gatehouse; a
+//!   confirmation goes `Approved → Done` on the agent's re-send of the same call.
+//! - `Pending` and `Approved` expire at `expires_at` (auto-deny): an approval nobody ran
+//!   in time, or a confirmation nobody used, is dead. `Executing` is already running and
+//!   never expires.
+//! - `Done`, `Denied`, `Expired` and `Cancelled` are final: nothing changes them again.
+//! - `call` is written once, at parking, and never changed.
+
+mod digest;
+mod error;
+mod status;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
+
+pub use digest::call_digest;
+pub use error::ApprovalError;
+
+/// Who may not decide, beyond the agent itself (which never may).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// Refuse the verdict of the agent's owner (four eyes: the owner is not independent).
+    pub forbid_owner: bool,
+    /// The owner of the calling agent, when known.
+    pub owner: Option<String>,
+}
 
 /// Which checkpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -23,6 +51,7 @@ pub enum Checkpoint {
     Approval,
 }
 
+/// Where a checkpoint is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApprovalStatus {
@@ -96,11 +125,263 @@ pub struct Approval {
     /// Digest of the policy set in force when the call was decided.
     pub policy_version: String,
     pub call: ParkedCall,
-    /// How many different approvers must approve.
+    /// How many different approvers must approve (1 or 2).
     pub required: u8,
     pub verdicts: Vec<Verdict>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds; at or after this a pending or approved checkpoint is expired.
     pub expires_at: i64,
+    /// Set once, when an executed approval finishes.
     pub response: Option<StoredResponse>,
 }
+
+impl Approval {
+    /// A new pending checkpoint with no verdicts, expiring at `now_secs + ttl_secs`.
+    /// `required` is clamped to 1..=2: zero approvers would approve nothing, and two
+    /// different people are the most any intent asks for.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one argument per stored field; a builder would only rename them"
+    )]
+    pub fn new(
+        id: String,
+        checkpoint: Checkpoint,
+        decision: DecisionId,
+        agent: String,
+        workflow: String,
+        task_class: String,
+        segment: String,
+        tier: String,
+        policies: Vec<String>,
+        policy_version: String,
+        call: ParkedCall,
+        required: u8,
+        now_secs: i64,
+        ttl_secs: i64,
+    ) -> Self {
+        Self {
+            id,
+            checkpoint,
+            status: ApprovalStatus::Pending,
+            decision,
+            agent,
+            workflow,
+            task_class,
+            segment,
+            tier,
+            policies,
+            policy_version,
+            call,
+            required: required.clamp(1, 2),
+            verdicts: Vec::new(),
+            created_at: now_secs,
+            expires_at: now_secs.saturating_add(ttl_secs),
+            response: None,
+        }
+    }
+
+    /// Moves a pending or approved (not yet executed or used) checkpoint at or past its
+    /// expiry to `Expired`; returns whether it changed. `Executing` and final states stay.
+    pub fn expire_if_due(&mut self, now_secs: i64) -> bool {
+        let waiting = matches!(
+            self.status,
+            ApprovalStatus::Pending | ApprovalStatus::Approved
+        );
+        if !waiting || now_secs < self.expires_at {
+            return false;
+        }
+        self.status = ApprovalStatus::Expired;
+        true
+    }
+
+    /// An approver's yes, recorded; once `required` different approvers said yes the
+    /// checkpoint is `Approved`. Returns the new status. Expires the checkpoint first if
+    /// it is due. A refused verdict ([`ApprovalError::Expired`], `NotPending`,
+    /// `SelfApproval`, `OwnerApproval`, `AlreadyDecided`) records nothing.
+    pub fn approve(
+        &mut self,
+        by: &str,
+        reason: &str,
+        rules: &Rules,
+        now_secs: i64,
+    ) -> Result<ApprovalStatus, ApprovalError> {
+        self.admit_verdict(by, rules, now_secs)?;
+        self.record(by, true, reason, now_secs);
+        if self.approvals() >= usize::from(self.required.max(1)) {
+            self.status = ApprovalStatus::Approved;
+        }
+        Ok(self.status)
+    }
+
+    /// An approver's no, recorded: one is enough to end the checkpoint as `Denied`, even
+    /// after other approvers said yes. Refused exactly as [`approve`](Self::approve).
+    pub fn deny(
+        &mut self,
+        by: &str,
+        reason: &str,
+        rules: &Rules,
+        now_secs: i64,
+    ) -> Result<ApprovalStatus, ApprovalError> {
+        self.admit_verdict(by, rules, now_secs)?;
+        self.record(by, false, reason, now_secs);
+        self.status = ApprovalStatus::Denied;
+        Ok(self.status)
+    }
+
+    /// The workflow ended or its credentials were revoked: a pending or approved
+    /// checkpoint becomes `Cancelled`; returns whether it changed. An executing approval
+    /// is already running and goes on to `Done`; final states stay.
+    pub fn cancel(&mut self) -> bool {
+        let waiting = matches!(
+            self.status,
+            ApprovalStatus::Pending | ApprovalStatus::Approved
+        );
+        if waiting {
+            self.status = ApprovalStatus::Cancelled;
+        }
+        waiting
+    }
+
+    /// Gatehouse starts running an approved approval: `Approved → Executing`, which can
+    /// happen once only. Expires the approval first if it is due.
+    pub fn begin_execution(&mut self, now_secs: i64) -> Result<(), ApprovalError> {
+        self.ensure_checkpoint(Checkpoint::Approval)?;
+        self.expire_if_due(now_secs);
+        self.ensure_approved()?;
+        self.status = ApprovalStatus::Executing;
+        Ok(())
+    }
+
+    /// The executed approval's upstream answered: `Executing → Done`, keeping `response`
+    /// for the agent.
+    pub fn finish_execution(&mut self, response: StoredResponse) -> Result<(), ApprovalError> {
+        self.ensure_checkpoint(Checkpoint::Approval)?;
+        if self.status != ApprovalStatus::Executing {
+            return Err(ApprovalError::NotExecuting {
+                id: self.id.clone(),
+                status: self.status,
+            });
+        }
+        self.status = ApprovalStatus::Done;
+        self.response = Some(response);
+        Ok(())
+    }
+
+    /// The agent's re-send of a confirmed call: `Approved → Done`, so a confirmation is
+    /// used once. Expires the confirmation first if it is due. Refused, changing nothing,
+    /// when the caller is not the agent and workflow that parked the call
+    /// ([`ApprovalError::WrongCaller`], checked first so another caller learns nothing
+    /// about the call) or when `digest` is not the parked call's
+    /// ([`ApprovalError::DigestMismatch`]: the confirmation is for another call).
+    pub fn use_confirmation(
+        &mut self,
+        agent: &str,
+        workflow: &str,
+        digest: &str,
+        now_secs: i64,
+    ) -> Result<(), ApprovalError> {
+        self.ensure_checkpoint(Checkpoint::Confirmation)?;
+        self.expire_if_due(now_secs);
+        self.ensure_approved()?;
+        if agent != self.agent || workflow != self.workflow {
+            return Err(ApprovalError::WrongCaller {
+                id: self.id.clone(),
+            });
+        }
+        if digest != self.call.digest {
+            return Err(ApprovalError::DigestMismatch {
+                id: self.id.clone(),
+            });
+        }
+        self.status = ApprovalStatus::Done;
+        Ok(())
+    }
+
+    /// How many different approvers said yes.
+    pub fn approvals(&self) -> usize {
+        let mut approvers: Vec<&str> = self
+            .verdicts
+            .iter()
+            .filter(|verdict| verdict.approve)
+            .map(|verdict| verdict.by.as_str())
+            .collect();
+        approvers.sort_unstable();
+        approvers.dedup();
+        approvers.len()
+    }
+
+    /// `Done`, `Denied`, `Expired` or `Cancelled`: nothing changes it again.
+    pub fn is_final(&self) -> bool {
+        self.status.is_final()
+    }
+
+    /// Whether `by` may give a verdict now; expires the checkpoint first if it is due.
+    fn admit_verdict(
+        &mut self,
+        by: &str,
+        rules: &Rules,
+        now_secs: i64,
+    ) -> Result<(), ApprovalError> {
+        self.expire_if_due(now_secs);
+        match self.status {
+            ApprovalStatus::Pending => {}
+            ApprovalStatus::Expired => return Err(self.expired()),
+            status => {
+                return Err(ApprovalError::NotPending {
+                    id: self.id.clone(),
+                    status,
+                });
+            }
+        }
+        if by == self.agent {
+            return Err(ApprovalError::SelfApproval { by: by.to_owned() });
+        }
+        if rules.forbid_owner && rules.owner.as_deref() == Some(by) {
+            return Err(ApprovalError::OwnerApproval { by: by.to_owned() });
+        }
+        if self.verdicts.iter().any(|verdict| verdict.by == by) {
+            return Err(ApprovalError::AlreadyDecided { by: by.to_owned() });
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, by: &str, approve: bool, reason: &str, now_secs: i64) {
+        self.verdicts.push(Verdict {
+            by: by.to_owned(),
+            approve,
+            reason: reason.to_owned(),
+            at: now_secs,
+        });
+    }
+
+    fn ensure_checkpoint(&self, wanted: Checkpoint) -> Result<(), ApprovalError> {
+        if self.checkpoint == wanted {
+            return Ok(());
+        }
+        Err(ApprovalError::WrongCheckpoint {
+            id: self.id.clone(),
+            checkpoint: self.checkpoint,
+        })
+    }
+
+    fn ensure_approved(&self) -> Result<(), ApprovalError> {
+        match self.status {
+            ApprovalStatus::Approved => Ok(()),
+            ApprovalStatus::Expired => Err(self.expired()),
+            status => Err(ApprovalError::NotApproved {
+                id: self.id.clone(),
+                status,
+            }),
+        }
+    }
+
+    fn expired(&self) -> ApprovalError {
+        ApprovalError::Expired {
+            id: self.id.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
