@@ -14,6 +14,10 @@ pub enum Outcome {
     Deny,
     /// Allowed, then failed at or after the upstream.
     Error,
+    /// Held for a confirmation (medium tier).
+    Confirm,
+    /// Parked for a human approval (high tier).
+    Pending,
 }
 
 impl Outcome {
@@ -22,6 +26,8 @@ impl Outcome {
             Self::Allow => "allow",
             Self::Deny => "deny",
             Self::Error => "error",
+            Self::Confirm => "confirm",
+            Self::Pending => "pending",
         }
     }
 
@@ -30,6 +36,8 @@ impl Outcome {
             "allow" => Some(Self::Allow),
             "deny" => Some(Self::Deny),
             "error" => Some(Self::Error),
+            "confirm" => Some(Self::Confirm),
+            "pending" => Some(Self::Pending),
             _ => None,
         }
     }

@@ -107,6 +107,17 @@ pub enum Refusal {
         spent: u64,
         limit: u64,
     },
+    /// A medium-tier call needs its workflow's confirmer to confirm it; re-send the same
+    /// call with the confirmation id once confirmed (428).
+    ConfirmationRequired { id: String },
+    /// The confirmation presented does not fit this call, is not confirmed yet, or was used (403).
+    ConfirmationRejected { reason: String },
+    /// Approvers denied the parked call (403).
+    ApprovalDenied { id: String },
+    /// Nobody approved the parked call in time (403).
+    ApprovalExpired { id: String },
+    /// The parked call's workflow ended before it ran (403).
+    ApprovalCancelled { id: String },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -128,7 +139,12 @@ impl Refusal {
             Self::TaskClassNotAllowed { .. }
             | Self::SegmentMismatch { .. }
             | Self::OutOfScope { .. }
-            | Self::PolicyDenied => 403,
+            | Self::PolicyDenied
+            | Self::ConfirmationRejected { .. }
+            | Self::ApprovalDenied { .. }
+            | Self::ApprovalExpired { .. }
+            | Self::ApprovalCancelled { .. } => 403,
+            Self::ConfirmationRequired { .. } => 428,
             Self::BudgetExhausted { .. } => 429,
             Self::UnknownTool { .. } | Self::NoRoute => 404,
             Self::BodyTooLarge { .. } => 413,
@@ -154,6 +170,11 @@ impl Refusal {
             Self::OutOfScope { .. } => "out-of-scope",
             Self::PolicyDenied => "policy-denied",
             Self::BudgetExhausted { .. } => "budget-exhausted",
+            Self::ConfirmationRequired { .. } => "confirmation-required",
+            Self::ConfirmationRejected { .. } => "confirmation-rejected",
+            Self::ApprovalDenied { .. } => "approval-denied",
+            Self::ApprovalExpired { .. } => "approval-expired",
+            Self::ApprovalCancelled { .. } => "approval-cancelled",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -181,6 +202,11 @@ impl Refusal {
             Self::OutOfScope { .. } => "intent outside the credential's scope",
             Self::PolicyDenied => "denied by policy",
             Self::BudgetExhausted { .. } => "workflow budget exhausted",
+            Self::ConfirmationRequired { .. } => "confirmation required",
+            Self::ConfirmationRejected { .. } => "confirmation not accepted",
+            Self::ApprovalDenied { .. } => "approval denied",
+            Self::ApprovalExpired { .. } => "approval expired",
+            Self::ApprovalCancelled { .. } => "approval cancelled",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -216,6 +242,17 @@ impl Refusal {
             } => format!(
                 "workflow `{workflow}` has spent its `{kind}` budget ({spent} of {limit}) and is paused until an operator resumes it"
             ),
+            Self::ConfirmationRequired { id } => format!(
+                "this call needs a confirmation: once `{id}` is confirmed, send the same call again with header `Gatehouse-Confirmation: {id}`"
+            ),
+            Self::ConfirmationRejected { reason } => reason.clone(),
+            Self::ApprovalDenied { id } => format!("approval `{id}` was denied"),
+            Self::ApprovalExpired { id } => {
+                format!("approval `{id}` expired before anyone approved it")
+            }
+            Self::ApprovalCancelled { id } => {
+                format!("approval `{id}` was cancelled: its workflow ended")
+            }
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),
@@ -239,6 +276,12 @@ impl Refusal {
                     serde_json::json!({ "kind": kind, "spent": spent, "limit": limit }),
                 ),
             ],
+            Self::ConfirmationRequired { id } => vec![("confirmation_id", id.as_str().into())],
+            Self::ApprovalDenied { id }
+            | Self::ApprovalExpired { id }
+            | Self::ApprovalCancelled { id } => {
+                vec![("approval_id", id.as_str().into())]
+            }
             _ => Vec::new(),
         }
     }

@@ -55,14 +55,14 @@ impl BodyMeter {
 /// A request body that fails once more than `limit` bytes pass, so an oversize upload
 /// is cut mid-stream even without a `Content-Length`.
 #[derive(Debug)]
-pub struct CappedBody<B> {
-    inner: B,
+pub struct CappedBody {
+    inner: ResponseBody,
     limit: u64,
     meter: BodyMeter,
 }
 
-impl<B> CappedBody<B> {
-    pub fn new(inner: B, limit: u64) -> (Self, BodyMeter) {
+impl CappedBody {
+    pub fn new(inner: ResponseBody, limit: u64) -> (Self, BodyMeter) {
         let meter = BodyMeter::default();
         let body = Self {
             inner,
@@ -73,11 +73,7 @@ impl<B> CappedBody<B> {
     }
 }
 
-impl<B> Body for CappedBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
+impl Body for CappedBody {
     type Data = Bytes;
     type Error = BoxError;
 
@@ -87,7 +83,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let Poll::Ready(Some(Ok(frame))) = polled else {
-            return polled.map(|item| item.map(|result| result.map_err(Into::into)));
+            return polled;
         };
         let len = frame.data_ref().map_or(0, |data| data.len() as u64);
         let total = self.meter.bytes.fetch_add(len, Ordering::Relaxed) + len;

@@ -1,7 +1,8 @@
 //! The control plane, on its own listener: health, readiness and the event query API,
 //! for operators holding tokens whose SHA-256 is in the config.
 
-mod audit;
+mod approvals;
+pub(crate) mod audit;
 mod auth;
 mod json;
 mod query;
@@ -80,6 +81,8 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
     let path = request.uri().path().to_owned();
     let result = if let Some(rest) = path.strip_prefix("/v1/workflows") {
         workflows::route(&state, request, rest).await
+    } else if path.starts_with("/v1/approvals") || path.starts_with("/v1/confirmations/") {
+        approvals::route(&state, request, &path).await
     } else if let Some(rest) = path.strip_prefix("/v1/revocations") {
         revocations::route(&state, request, rest).await
     } else if let Some(segment) = path
@@ -130,7 +133,7 @@ fn rotate_key<B>(
     audit::record(
         state,
         audit::Action {
-            caller: &caller,
+            actor: &caller.name,
             method: request.method(),
             uri: request.uri(),
             intent: "keys.rotate",

@@ -8,7 +8,8 @@
 //! 3. **classify** before contain, since containment needs the tool's segment and the
 //!    route's intent;
 //! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
-//! 5. **decide** (Cedar);
+//! 5. **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
+//!    is parked for approval and never forwarded from here;
 //! 6. **budget**: only a call that would be forwarded is counted, and the declared body
 //!    size is checked first so an oversize upload spends nothing;
 //! 7. **forward**, then **record** when the response body has ended.
@@ -18,6 +19,7 @@ pub mod classify;
 pub mod decide;
 pub mod forward;
 pub mod record;
+pub mod tier;
 
 use std::sync::Arc;
 
@@ -76,12 +78,28 @@ async fn phases(
     draft.call(&call);
     contain(&credential, &call)?;
     let verdict = decide::decide(state, &credential, &call);
-    let allowed = verdict.allowed;
+    let (allowed, policies) = (verdict.allowed, verdict.policies.clone());
+    let tier = decide::effective_tier(call.route.tier, &verdict);
     draft.policies(verdict);
     if !allowed {
         return Err(Refusal::PolicyDenied);
     }
-    let declared = budget::check_declared_body(state, &parts.headers)?;
+    draft.tier(tier);
+    let checked = tier::Checked {
+        credential: &credential,
+        call: &call,
+        method: &parts.method,
+        headers: &parts.headers,
+        tier,
+        policies,
+    };
+    let (body, declared) = match tier::gate(state, checked, body, draft).await? {
+        tier::Gate::Proceed(body, declared) => (body, declared),
+        tier::Gate::Parked(response) => {
+            draft.parked(state, response.status().as_u16());
+            return Ok(response);
+        }
+    };
     budget::reserve(state, &workflow, &call, declared)?;
     let message = forward::Message {
         method: parts.method.clone(),
@@ -89,7 +107,7 @@ async fn phases(
         body,
     };
     let guard = forward::Guarded {
-        credential: &credential,
+        caller: forward::OnBehalf::of(&credential),
         workflow: &workflow,
         declared,
     };

@@ -5,6 +5,7 @@
 //! the control plane ([`control`]) for operators. Every call ends as one event
 //! ([`events`]).
 
+pub mod approvals;
 pub mod body;
 pub mod broker;
 pub mod client;

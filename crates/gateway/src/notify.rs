@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::approval::Approval;
 use gatehouse_core::workflow::{BudgetKind, Workflow};
 use http::Method;
 
@@ -41,6 +42,35 @@ impl Notifier {
             "limits": workflow.budget,
         });
         self.send(body);
+    }
+
+    /// A call was parked for approval; approvers should look.
+    pub fn approval_pending(&self, approval: &Approval, console: Option<&str>) {
+        let link =
+            console.map(|base| format!("{}/approvals/{}", base.trim_end_matches('/'), approval.id));
+        let text = format!(
+            "Gatehouse: agent `{}` asks to run `{}` on `{}` ({} {}). Approval `{}` needs {} approver(s){}",
+            approval.agent,
+            approval.call.intent,
+            approval.call.tool,
+            approval.call.method,
+            approval.call.path,
+            approval.id,
+            approval.required,
+            link.as_deref()
+                .map(|link| format!(": {link}"))
+                .unwrap_or_default(),
+        );
+        self.send(serde_json::json!({
+            "type": "approval.pending",
+            "text": text,
+            "approval_id": approval.id,
+            "agent": approval.agent,
+            "workflow": approval.workflow,
+            "intent": approval.call.intent,
+            "tool": approval.call.tool,
+            "link": link,
+        }));
     }
 
     fn send(&self, body: serde_json::Value) {

@@ -33,7 +33,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often changed workflow state is written to the store.
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
-const HOUSEKEEPING: Duration = Duration::from_secs(30);
+const HOUSEKEEPING: Duration = Duration::from_secs(5);
 /// Time allowed for a client to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -176,6 +176,10 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let now = state.clock.now().secs();
                 state.keys.retire_due(now);
                 state.revocations.forget_expired(now);
+                match state.approvals.expire_due(now).await {
+                    Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),
+                    Err(error) => tracing::error!(%error, "cannot expire approvals; will retry"),
+                }
             }
             _ = stop.changed() => break,
         }

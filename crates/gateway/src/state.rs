@@ -12,6 +12,7 @@ use gatehouse_core::path::RouteTable;
 use gatehouse_policy::PolicyEngine;
 use gatehouse_store::Store;
 
+use crate::approvals::Approvals;
 use crate::credential::CredentialCache;
 use crate::dataplane::forward::UpstreamClient;
 use crate::events::EventSink;
@@ -64,6 +65,9 @@ pub struct State {
     pub revocations: Revocations,
     pub secrets: Secrets,
     pub notifier: Notifier,
+    pub approvals: Approvals,
+    /// SHA-256 of every policy file's text, recorded with each parked call.
+    pub policy_version: String,
     ids: IdGenerator,
 }
 
@@ -98,7 +102,10 @@ impl State {
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
         let secrets = Secrets::from_config(&config);
         let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
+        let policy_version = policy_version(&config);
         Self {
+            approvals: Approvals::new(Arc::clone(&store)),
+            policy_version,
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             secrets,
@@ -120,4 +127,20 @@ impl State {
     pub fn next_id(&self) -> DecisionId {
         self.ids.next(self.clock.now())
     }
+}
+
+fn policy_version(config: &Config) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for policy in &config.policies {
+        hasher.update(policy.path.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(policy.text.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }

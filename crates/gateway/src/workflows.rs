@@ -125,7 +125,10 @@ impl Workflows {
         }
     }
 
-    #[expect(clippy::indexing_slicing, reason = "the index is reduced modulo SHARDS")]
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "the index is reduced modulo SHARDS"
+    )]
     fn shard(&self, id: &str) -> &RwLock<HashMap<WorkflowId, Arc<LiveWorkflow>>> {
         let mut hasher = DefaultHasher::new();
         id.hash(&mut hasher);

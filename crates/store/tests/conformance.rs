@@ -49,6 +49,7 @@ macro_rules! conformance_tests {
                 an_expired_jti_claim_no_longer_counts,
                 concurrent_appends_from_8_threads_lose_nothing,
                 ping_answers,
+                checkpoint_outcomes_read_back_and_filter,
             );
             mod workflows {
                 conformance_tests!(@each $open; crate::workflows;
@@ -149,6 +150,21 @@ fn an_empty_batch_is_fine(store: &dyn Store) {
 fn an_unknown_id_is_none(store: &dyn Store) {
     store.append_events(&sample::events(0..3)).unwrap();
     assert_eq!(store.event(sample::event(99).id).unwrap(), None);
+}
+
+fn checkpoint_outcomes_read_back_and_filter(store: &dyn Store) {
+    let mut confirm = sample::event(1);
+    confirm.outcome = Outcome::Confirm;
+    let mut pending = sample::event(2);
+    pending.outcome = Outcome::Pending;
+    store.append_events(&[confirm.clone(), pending.clone()]).unwrap();
+    for (outcome, expected) in [(Outcome::Confirm, confirm), (Outcome::Pending, pending)] {
+        let filter = EventFilter {
+            outcome: Some(outcome),
+            ..EventFilter::default()
+        };
+        assert_eq!(store.query_events(&filter).unwrap(), vec![expected]);
+    }
 }
 
 fn each_filter_narrows(store: &dyn Store) {

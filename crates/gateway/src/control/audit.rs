@@ -3,23 +3,23 @@
 use gatehouse_core::event::{Event, Outcome};
 use http::{Method, Uri};
 
-use crate::control::Caller;
 use crate::state::State;
 
-/// One operator action to record.
+/// One action to record: an operator's, or Gatehouse's own (expiry, cancellation).
 #[derive(Debug)]
-pub(super) struct Action<'a> {
-    pub(super) caller: &'a Caller,
-    pub(super) method: &'a Method,
-    pub(super) uri: &'a Uri,
+pub(crate) struct Action<'a> {
+    /// The operator's name, or `gatehouse`.
+    pub(crate) actor: &'a str,
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
     /// e.g. `workflow.end`, `revoke.agent`.
-    pub(super) intent: &'static str,
-    pub(super) agent: Option<String>,
-    pub(super) workflow: Option<String>,
-    pub(super) detail: String,
+    pub(crate) intent: &'static str,
+    pub(crate) agent: Option<String>,
+    pub(crate) workflow: Option<String>,
+    pub(crate) detail: String,
 }
 
-pub(super) fn record(state: &State, action: Action<'_>) {
+pub(crate) fn record(state: &State, action: Action<'_>) {
     let now = state.clock.now();
     state.events.emit(Event {
         id: state.next_id(),
@@ -44,6 +44,6 @@ pub(super) fn record(state: &State, action: Action<'_>) {
         bytes_out: 0,
         latency_us: 0,
         upstream_us: None,
-        actor: Some(action.caller.name.clone()),
+        actor: Some(action.actor.to_owned()),
     });
 }

@@ -58,7 +58,7 @@ async fn revoke(
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let body: Revoke = json::read(request).await?;
     let action = Action {
-        caller: &caller,
+        actor: &caller.name,
         method: &method,
         uri: &uri,
         intent: "revoke",
@@ -146,6 +146,7 @@ async fn revoke_workflow(
         .ok_or(ControlError::NotFound)?;
     // Ending is idempotent; an expired workflow is already dead, which is what was asked.
     let _ = live.end(&format!("revocation by operator `{}`", caller.name));
+    crate::approvals::cancel_for(state, Some(&body.subject), None).await;
     state.workflows.flush().await.map_err(unavailable)?;
     Ok(revocation(
         state,
@@ -176,6 +177,7 @@ async fn revoke_agent(
         .end_all_of(&body.subject, &by)
         .await
         .map_err(unavailable)?;
+    crate::approvals::cancel_for(state, None, Some(&body.subject)).await;
     Ok(revocation(
         state,
         RevocationKind::Agent,
@@ -200,7 +202,7 @@ async fn reinstate(
         return Err(ControlError::NotFound);
     }
     let action = Action {
-        caller,
+        actor: &caller.name,
         method,
         uri,
         intent: "reinstate.agent",

@@ -183,7 +183,7 @@ async fn create(
     audit::record(
         state,
         Action {
-            caller: &caller,
+            actor: &caller.name,
             method: &method,
             uri: &uri,
             intent: "workflow.create",
@@ -210,12 +210,13 @@ async fn end(
     let live = live(state, id).await?;
     let by = format!("operator `{}`", caller.name);
     live.end(&by).map_err(transition)?;
+    crate::approvals::cancel_for(state, Some(id), None).await;
     state.workflows.flush().await.map_err(unavailable)?;
     let workflow = live.snapshot();
     audit::record(
         state,
         Action {
-            caller: &caller,
+            actor: &caller.name,
             method: &method,
             uri: &uri,
             intent: "workflow.end",
@@ -246,7 +247,7 @@ async fn resume(
     audit::record(
         state,
         Action {
-            caller: &caller,
+            actor: &caller.name,
             method: &method,
             uri: &uri,
             intent: "workflow.resume",

@@ -28,3 +28,12 @@ pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> Policy
     };
     state.policy.decide(&request)
 }
+
+/// The route's tier, raised by `@tier("…")` on the policies that permitted the call: the
+/// highest wins.
+pub fn effective_tier(
+    route: gatehouse_core::model::Tier,
+    decision: &PolicyDecision,
+) -> gatehouse_core::model::Tier {
+    decision.tier.map_or(route, |raised| raised.max(route))
+}

@@ -45,13 +45,34 @@ const HOP_BY_HOP: [&str; 9] = [
 pub struct Message {
     pub method: http::Method,
     pub headers: HeaderMap,
-    pub body: Incoming,
+    /// Streamed from the agent, or a stored body replayed for an approval.
+    pub body: ResponseBody,
 }
 
-/// What binds a forwarded call to its credential and workflow.
+/// On whose behalf a call is forwarded: the agent's own credential, or (for an approved
+/// call Gatehouse executes itself) the agent and workflow the approval was parked for.
+#[derive(Debug, Clone, Copy)]
+pub struct OnBehalf<'a> {
+    pub agent: &'a str,
+    pub workflow: &'a str,
+    /// The credential, when the agent is on the line; its revocation cuts the call.
+    pub jti: Option<&'a str>,
+}
+
+impl<'a> OnBehalf<'a> {
+    pub fn of(credential: &'a Credential) -> Self {
+        Self {
+            agent: &credential.claims.sub,
+            workflow: &credential.claims.wf,
+            jti: Some(&credential.claims.jti),
+        }
+    }
+}
+
+/// What binds a forwarded call to its caller and workflow.
 #[derive(Debug, Clone, Copy)]
 pub struct Guarded<'a> {
-    pub credential: &'a Credential,
+    pub caller: OnBehalf<'a>,
     pub workflow: &'a Arc<LiveWorkflow>,
     /// Request bytes already counted by the budget phase.
     pub declared: u64,
@@ -91,7 +112,7 @@ pub async fn forward(
         .as_ref()
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
-        upstream_request(message, guarded.credential, call, draft, limit, secret)?;
+        upstream_request(message, guarded.caller, call, draft, limit, secret)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.upstream.timeout,
@@ -135,8 +156,8 @@ fn cancellation(
     let mut over = guarded.workflow.over_signal();
     let mut epoch = state.revocations.epoch();
     let state = Arc::clone(state);
-    let jti = guarded.credential.claims.jti.clone();
-    let agent = guarded.credential.claims.sub.clone();
+    let jti = guarded.caller.jti.map(str::to_owned);
+    let agent = guarded.caller.agent.to_owned();
     async move {
         loop {
             tokio::select! {
@@ -150,7 +171,7 @@ fn cancellation(
                     if changed.is_err() {
                         std::future::pending::<()>().await;
                     }
-                    if state.revocations.is_token_revoked(&jti) {
+                    if jti.as_deref().is_some_and(|jti| state.revocations.is_token_revoked(jti)) {
                         return "the credential was revoked".to_owned();
                     }
                     if state.revocations.is_agent_revoked(&agent) {
@@ -164,7 +185,7 @@ fn cancellation(
 
 fn upstream_request(
     message: Message,
-    credential: &Credential,
+    caller: OnBehalf<'_>,
     call: &Call<'_>,
     draft: &EventDraft,
     limit: u64,
@@ -176,7 +197,7 @@ fn upstream_request(
     *upstream.uri_mut() = upstream_uri(call)?;
     *upstream.version_mut() = Version::HTTP_11;
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
-    inject(upstream.headers_mut(), credential, call, draft, secret)?;
+    inject(upstream.headers_mut(), caller, call, draft, secret)?;
     Ok((upstream, meter))
 }
 
@@ -217,7 +238,7 @@ fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
 
 fn inject(
     headers: &mut HeaderMap,
-    credential: &Credential,
+    caller: OnBehalf<'_>,
     call: &Call<'_>,
     draft: &EventDraft,
     secret: Option<Secret>,
@@ -238,10 +259,9 @@ fn inject(
     let decision =
         HeaderValue::from_str(&draft.id().to_string()).map_err(|_| internal("decision"))?;
     headers.insert(DECISION_HEADER, decision);
-    let agent = HeaderValue::from_str(&credential.claims.sub).map_err(|_| internal("agent"))?;
+    let agent = HeaderValue::from_str(caller.agent).map_err(|_| internal("agent"))?;
     headers.insert("gatehouse-agent", agent);
-    let workflow =
-        HeaderValue::from_str(&credential.claims.wf).map_err(|_| internal("workflow"))?;
+    let workflow = HeaderValue::from_str(caller.workflow).map_err(|_| internal("workflow"))?;
     headers.insert("gatehouse-workflow", workflow);
     Ok(())
 }

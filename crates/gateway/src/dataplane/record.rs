@@ -105,6 +105,28 @@ impl EventDraft {
         }
     }
 
+    pub fn tier(&mut self, tier: gatehouse_core::model::Tier) {
+        self.event.tier = Some(tier.as_str().to_owned());
+    }
+
+    /// Records a call parked for approval (the draft stays for nothing else).
+    pub fn parked(&self, state: &State, status: u16) {
+        let mut parked = self.clone();
+        parked.event.status = status;
+        parked.event.outcome = Outcome::Pending;
+        parked.emit(state);
+    }
+
+    /// For a call Gatehouse makes itself (an approved call it executes).
+    pub fn synthetic(state: &State, kind: &str, method: &str, path: &str) -> Self {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap_or_default();
+        Self::begin(state, &request, kind)
+    }
+
     /// Adds a note to the event's reason.
     pub fn note(&mut self, note: &str) {
         self.event.reason = Some(match self.event.reason.take() {
@@ -188,6 +210,7 @@ impl EventDraft {
 
 fn refusal_outcome(refusal: &Refusal) -> Outcome {
     match refusal {
+        Refusal::ConfirmationRequired { .. } => Outcome::Confirm,
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
         | Refusal::Internal { .. } => Outcome::Error,
@@ -202,6 +225,10 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::OutOfScope { .. }
         | Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }
+        | Refusal::ConfirmationRejected { .. }
+        | Refusal::ApprovalDenied { .. }
+        | Refusal::ApprovalExpired { .. }
+        | Refusal::ApprovalCancelled { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

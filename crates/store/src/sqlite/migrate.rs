@@ -39,6 +39,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("../migrations/sqlite/0006_approvals.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../migrations/sqlite/0007_event_outcomes.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =

@@ -1,0 +1,221 @@
+//! Confirmations and approvals at run time: created by the tier phase, decided on the
+//! control plane, executed once by Gatehouse itself, awaited or polled by the agent.
+//!
+//! The state machine is `gatehouse_core::approval`; this module keeps approvals in the
+//! store and serialises their transitions. They are rare and never on the path of a
+//! low-tier call, so one lock for transitions is enough (several replicas will need
+//! the store to compare-and-set instead).
+
+pub mod execute;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
+use gatehouse_store::{ApprovalFilter, Store, StoreError};
+use tokio::sync::{Mutex, watch};
+
+/// One transition of an approval. Boxed: a generic closure over `&mut Approval` in an
+/// async fn trips the compiler's `Send` inference for spawned tasks.
+pub type Transition<'a, T> = Box<dyn FnOnce(&mut Approval) -> Result<T, ApprovalError> + Send + 'a>;
+
+/// Why an approval could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("no approval `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Refused(#[from] ApprovalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// All approvals, through the store.
+#[derive(Debug)]
+pub struct Approvals {
+    store: Arc<dyn Store>,
+    transitions: Mutex<()>,
+    changed: watch::Sender<u64>,
+}
+
+impl Approvals {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            transitions: Mutex::new(()),
+            changed: watch::Sender::new(0),
+        }
+    }
+
+    /// Stores a new approval.
+    pub async fn create(&self, approval: Approval) -> Result<Approval, StoreError> {
+        let _held = self.transitions.lock().await;
+        self.put(approval.clone()).await?;
+        Ok(approval)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        let store = Arc::clone(&self.store);
+        let id = id.to_owned();
+        blocking(move || store.approval(&id)).await
+    }
+
+    pub async fn list(&self, filter: ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        let store = Arc::clone(&self.store);
+        blocking(move || store.list_approvals(&filter)).await
+    }
+
+    /// Applies one transition to the stored approval; stores it only if it succeeded.
+    pub fn update<'s, T: Send + 's>(
+        &'s self,
+        id: &'s str,
+        transition: Transition<'s, T>,
+    ) -> impl Future<Output = Result<(Approval, T), UpdateError>> + Send + 's {
+        // Written out rather than `async fn`: the compiler cannot prove the elided
+        // lifetimes `Send` for every region when the future is spawned.
+        async move {
+            let _held = self.transitions.lock().await;
+            let mut approval = self
+                .get(id)
+                .await?
+                .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
+            let outcome = transition(&mut approval)?;
+            self.put(approval.clone()).await?;
+            Ok((approval, outcome))
+        }
+    }
+
+    /// Applies a transition that may change nothing (expiry, cancellation); stores it if it did.
+    pub async fn touch(
+        &self,
+        id: &str,
+        transition: Box<dyn FnOnce(&mut Approval) -> bool + Send + '_>,
+    ) -> Result<Option<Approval>, StoreError> {
+        let _held = self.transitions.lock().await;
+        let Some(mut approval) = self.get(id).await? else {
+            return Ok(None);
+        };
+        if transition(&mut approval) {
+            self.put(approval.clone()).await?;
+            return Ok(Some(approval));
+        }
+        Ok(None)
+    }
+
+    /// Waits up to `timeout` for the approval to be final (or executed); returns it as it is then.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<Approval>, StoreError> {
+        let mut changed = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let approval = self.get(id).await?;
+            let settled = approval.as_ref().is_none_or(Approval::is_final);
+            if settled || tokio::time::Instant::now() >= deadline {
+                return Ok(approval);
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return self.get(id).await;
+            }
+        }
+    }
+
+    /// Approvals not yet run or settled that match `filter` (its status is ignored).
+    pub async fn open_ones(&self, filter: ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        let mut open = Vec::new();
+        for status in [ApprovalStatus::Pending, ApprovalStatus::Approved] {
+            let filter = ApprovalFilter {
+                status: Some(status),
+                limit: Some(gatehouse_store::MAX_LIMIT),
+                ..filter.clone()
+            };
+            open.extend(self.list(filter).await?);
+        }
+        Ok(open)
+    }
+
+    /// Moves every open approval past its expiry to expired; returns them.
+    pub async fn expire_due(&self, now_secs: i64) -> Result<Vec<Approval>, StoreError> {
+        let mut expired = Vec::new();
+        for approval in self.open_ones(ApprovalFilter::default()).await? {
+            let changed = self
+                .touch(
+                    &approval.id,
+                    Box::new(move |approval| approval.expire_if_due(now_secs)),
+                )
+                .await?;
+            expired.extend(changed);
+        }
+        Ok(expired)
+    }
+
+    /// Cancels every open approval matching `filter` (its workflow ended, its agent was
+    /// revoked); returns them.
+    pub async fn cancel(&self, filter: ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        let mut cancelled = Vec::new();
+        for approval in self.open_ones(filter).await? {
+            cancelled.extend(self.touch(&approval.id, Box::new(Approval::cancel)).await?);
+        }
+        Ok(cancelled)
+    }
+
+    async fn put(&self, approval: Approval) -> Result<(), StoreError> {
+        let store = Arc::clone(&self.store);
+        blocking(move || store.put_approval(&approval)).await?;
+        self.changed
+            .send_modify(|version| *version = version.wrapping_add(1));
+        Ok(())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|error| StoreError::Unavailable {
+            location: "approval store".to_owned(),
+            detail: error.to_string(),
+        })?
+}
+
+/// Records what happened to approvals without any operator: expiry, cancellation.
+pub fn record_settled(state: &crate::state::State, approvals: &[Approval], intent: &'static str) {
+    let (method, uri) = (
+        http::Method::POST,
+        http::Uri::from_static("/internal/approvals"),
+    );
+    for approval in approvals {
+        let action = crate::control::audit::Action {
+            actor: "gatehouse",
+            method: &method,
+            uri: &uri,
+            intent,
+            agent: Some(approval.agent.clone()),
+            workflow: Some(approval.workflow.clone()),
+            detail: format!(
+                "{} `{}` of decision `{}` is now {}",
+                approval.checkpoint.as_str(),
+                approval.id,
+                approval.decision,
+                approval.status.as_str()
+            ),
+        };
+        crate::control::audit::record(state, action);
+    }
+}
+
+/// Cancels the open approvals of a workflow or agent that just lost its credentials.
+pub async fn cancel_for(state: &crate::state::State, workflow: Option<&str>, agent: Option<&str>) {
+    let filter = ApprovalFilter {
+        workflow: workflow.map(str::to_owned),
+        agent: agent.map(str::to_owned),
+        ..ApprovalFilter::default()
+    };
+    match state.approvals.cancel(filter).await {
+        Ok(cancelled) => record_settled(state, &cancelled, "approval.cancel"),
+        Err(error) => tracing::error!(%error, "cannot cancel the approvals of a revoked workflow"),
+    }
+}

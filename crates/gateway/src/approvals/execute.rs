@@ -1,0 +1,230 @@
+//! Running an approved call: Gatehouse replays the parked call itself, exactly once,
+//! through the same budget and forward phases as any call, and keeps the response for
+//! the agent, who waited or polls `GET /v1/approvals/{id}` with its credential.
+
+use std::sync::Arc;
+
+use gatehouse_core::approval::{Approval, StoredResponse};
+use gatehouse_core::refusal::{AuthFailure, Refusal};
+use http::{HeaderMap, Request, Response, Uri, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::body::ResponseBody;
+use crate::credential;
+use crate::dataplane::forward::{self, Guarded, Message, OnBehalf};
+use crate::dataplane::record::EventDraft;
+use crate::dataplane::{budget, classify, tier};
+use crate::state::State;
+
+/// Executes approval `id` if it is approved and has not run; records its own event.
+pub fn execute(
+    state: Arc<State>,
+    id: String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(execute_inner(state, id))
+}
+
+async fn execute_inner(state: Arc<State>, id: String) {
+    let now = state.clock.now().secs();
+    let started = state
+        .approvals
+        .update(&id, Box::new(move |approval| approval.begin_execution(now)))
+        .await;
+    let Ok((approval, ())) = started else {
+        return;
+    };
+    let response = run(&state, &approval).await;
+    let finished = state
+        .approvals
+        .update(
+            &id,
+            Box::new(move |approval| approval.finish_execution(response)),
+        )
+        .await;
+    if let Err(error) = finished {
+        tracing::error!(%error, approval = %id, "cannot store the executed call's response");
+    }
+}
+
+/// Replays the parked call; every failure becomes the stored answer the agent will see.
+async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
+    let call = &approval.call;
+    let mut draft = EventDraft::synthetic(
+        state,
+        "approval",
+        &call.method,
+        &format!("/tools/{}{}", call.tool, call.path),
+    );
+    draft.note(&format!(
+        "executes approval `{}` of decision `{}`, approved by {}",
+        approval.id,
+        approval.decision,
+        approvers(approval)
+    ));
+    match replay(state, approval, &mut draft).await {
+        Ok(response) => collect(state, response).await,
+        Err(refusal) => {
+            let response = draft.refuse(state, &refusal);
+            collect(state, response).await
+        }
+    }
+}
+
+async fn replay(
+    state: &Arc<State>,
+    approval: &Approval,
+    draft: &mut EventDraft,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let parked = &approval.call;
+    let uri = parked_uri(approval)?;
+    let method: http::Method = parked
+        .method
+        .parse()
+        .map_err(|_| internal("stored method"))?;
+    let call = classify::classify(state, &method, &uri)?;
+    draft.call(&call);
+    let workflow = state
+        .workflows
+        .get(&approval.workflow)
+        .await
+        .map_err(|error| internal(&error.to_string()))?
+        .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
+    if workflow.is_over(state.clock.now().secs())
+        || state.revocations.is_agent_revoked(&approval.agent)
+    {
+        return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+    }
+    let declared = parked.body.len() as u64;
+    budget::reserve(state, &workflow, &call, declared)?;
+    let mut headers = HeaderMap::new();
+    if let Some(content_type) = parked
+        .content_type
+        .as_deref()
+        .and_then(|value| value.parse().ok())
+    {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
+    let message = Message {
+        method,
+        headers,
+        body: crate::body::full(parked.body.clone()),
+    };
+    let guarded = Guarded {
+        caller: OnBehalf {
+            agent: &approval.agent,
+            workflow: &approval.workflow,
+            jti: None,
+        },
+        workflow: &workflow,
+        declared,
+    };
+    forward::forward(state, message, guarded, &call, draft).await
+}
+
+fn parked_uri(approval: &Approval) -> Result<Uri, Refusal> {
+    let call = &approval.call;
+    let mut text = format!("/tools/{}{}", call.tool, call.path);
+    if let Some(query) = &call.query {
+        text.push('?');
+        text.push_str(query);
+    }
+    text.parse().map_err(|_| internal("stored path"))
+}
+
+/// Reads the whole response (bounded by the response limit) to keep it.
+async fn collect(state: &State, response: Response<ResponseBody>) -> StoredResponse {
+    let (parts, body) = response.into_parts();
+    let limit =
+        usize::try_from(state.config.gateway.limits.max_response_body).unwrap_or(usize::MAX);
+    match read_bounded(body, limit).await {
+        Some(body) => StoredResponse {
+            status: parts.status.as_u16(),
+            content_type: parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+            body,
+        },
+        None => StoredResponse {
+            status: 502,
+            content_type: Some(crate::problem::PROBLEM_JSON.to_owned()),
+            body: br#"{"type":"urn:gatehouse:problem:upstream-unavailable","title":"tool unavailable","status":502}"#.to_vec(),
+        },
+    }
+}
+
+/// The whole body, or `None` past `limit` or on a failed stream.
+async fn read_bounded(mut body: ResponseBody, limit: usize) -> Option<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.ok()?.into_data() {
+            if bytes.len() + data.len() > limit {
+                return None;
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Some(bytes)
+}
+
+fn approvers(approval: &Approval) -> String {
+    let names: Vec<String> = approval
+        .verdicts
+        .iter()
+        .filter(|verdict| verdict.approve)
+        .map(|verdict| format!("`{}`", verdict.by))
+        .collect();
+    names.join(" and ")
+}
+
+fn internal(what: &str) -> Refusal {
+    Refusal::Internal {
+        reason: format!("cannot replay the parked call: {what}"),
+    }
+}
+
+/// `GET /v1/approvals/{id}` on the data plane: the caller's own approval, as it stands.
+pub async fn poll(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let mut draft = EventDraft::begin(&state, &request, "approval-poll");
+    match poll_phases(&state, &request, &mut draft).await {
+        Ok(response) => {
+            draft.allow(&state, response.status().as_u16());
+            response
+        }
+        Err(refusal) => draft.refuse(&state, &refusal),
+    }
+}
+
+async fn poll_phases(
+    state: &State,
+    request: &Request<Incoming>,
+    draft: &mut EventDraft,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let header = request.headers().get(header::AUTHORIZATION);
+    let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
+    let credential = credential::verify(state, token).map_err(Refusal::Unauthenticated)?;
+    draft.credential(&credential);
+    let id = request.uri().path().trim_start_matches("/v1/approvals/");
+    let now = state.clock.now().secs();
+    if let Ok(expired) = state
+        .approvals
+        .touch(id, Box::new(move |approval| approval.expire_if_due(now)))
+        .await
+    {
+        crate::approvals::record_settled(state, expired.as_slice(), "approval.expire");
+    }
+    let approval = state
+        .approvals
+        .get(id)
+        .await
+        .map_err(|error| internal(&error.to_string()))?;
+    // Another agent's approval is as unknown as a missing one.
+    let approval = approval
+        .filter(|approval| {
+            approval.agent == credential.claims.sub && approval.workflow == credential.claims.wf
+        })
+        .ok_or(Refusal::NoRoute)?;
+    tier::outcome_response(&approval, draft.id())
+}

@@ -1,0 +1,290 @@
+//! Phase 5: the risk tier. Low passes. Medium needs a confirmation from the workflow's
+//! confirmer, bound to this exact call (its digest) and usable once. High parks the exact
+//! call for human approval: Gatehouse runs the stored call itself once approved, so
+//! nothing the agent sends after parking can change what runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall, call_digest};
+use gatehouse_core::model::Tier;
+use gatehouse_core::refusal::Refusal;
+use http::{HeaderMap, Method, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use rand::RngCore;
+
+use crate::body::ResponseBody;
+use crate::credential::Credential;
+use crate::dataplane::classify::Call;
+use crate::dataplane::record::EventDraft;
+use crate::problem::{insert_decision_header, json_response};
+use crate::state::State;
+
+/// The header carrying a confirmation id on the re-sent call.
+pub const CONFIRMATION_HEADER: &str = "gatehouse-confirmation";
+
+/// What the tier phase decided.
+#[derive(Debug)]
+pub enum Gate {
+    /// Go on to the budget and forward, with the body as it should be sent.
+    Proceed(ResponseBody, u64),
+    /// The call was parked; answer with this.
+    Parked(Response<ResponseBody>),
+}
+
+/// Everything the tier phase needs to know about the call.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    pub credential: &'a Credential,
+    pub call: &'a Call<'a>,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+    pub tier: Tier,
+    pub policies: Vec<String>,
+}
+
+pub async fn gate(
+    state: &Arc<State>,
+    checked: Checked<'_>,
+    body: Incoming,
+    draft: &mut EventDraft,
+) -> Result<Gate, Refusal> {
+    if checked.tier == Tier::Low {
+        let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
+        return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
+    }
+    let bytes = read_body(state, body).await?;
+    let parked = parked_call(&checked, &bytes);
+    if checked.tier == Tier::Medium {
+        confirm(state, &checked, parked, draft).await?;
+        let length = bytes.len() as u64;
+        return Ok(Gate::Proceed(crate::body::full(bytes), length));
+    }
+    park(state, &checked, parked, draft).await.map(Gate::Parked)
+}
+
+async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
+    let limit = state.config.gateway.limits.max_request_body;
+    let capped = usize::try_from(limit).unwrap_or(usize::MAX);
+    Limited::new(body, capped)
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|_| Refusal::BodyTooLarge { limit })
+}
+
+fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
+    let call = checked.call;
+    let tool = call.tool.tool.name.as_str();
+    ParkedCall {
+        method: checked.method.as_str().to_owned(),
+        tool: tool.to_owned(),
+        intent: call.route.intent.to_string(),
+        path: call.tool_path.to_owned(),
+        query: call.query.map(str::to_owned),
+        content_type: checked
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        body: body.to_vec(),
+        digest: call_digest(
+            checked.method.as_str(),
+            tool,
+            call.tool_path,
+            call.query,
+            body,
+        ),
+    }
+}
+
+/// Medium tier: accept a confirmed, matching, unused confirmation, or ask for one.
+async fn confirm(
+    state: &Arc<State>,
+    checked: &Checked<'_>,
+    call: ParkedCall,
+    draft: &mut EventDraft,
+) -> Result<(), Refusal> {
+    let claims = &checked.credential.claims;
+    let presented = checked
+        .headers
+        .get(CONFIRMATION_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let Some(id) = presented else {
+        let approval = new_approval(state, checked, Checkpoint::Confirmation, call, draft);
+        let id = approval.id.clone();
+        state
+            .approvals
+            .create(approval)
+            .await
+            .map_err(store_failure)?;
+        return Err(Refusal::ConfirmationRequired { id });
+    };
+    let now = state.clock.now().secs();
+    let digest = call.digest;
+    let used = state
+        .approvals
+        .update(
+            id,
+            Box::new(|approval| approval.use_confirmation(&claims.sub, &claims.wf, &digest, now)),
+        )
+        .await;
+    match used {
+        Ok(_) => {
+            draft.note(&format!("confirmed by confirmation `{id}`"));
+            Ok(())
+        }
+        Err(error) => Err(Refusal::ConfirmationRejected {
+            reason: format!("confirmation `{id}` not accepted: {error}"),
+        }),
+    }
+}
+
+/// High tier: park the exact call and answer 202, or wait for its outcome when asked to.
+async fn park(
+    state: &Arc<State>,
+    checked: &Checked<'_>,
+    call: ParkedCall,
+    draft: &mut EventDraft,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
+    let approval = state
+        .approvals
+        .create(approval)
+        .await
+        .map_err(store_failure)?;
+    state
+        .notifier
+        .approval_pending(&approval, state.config.approvals.console_url.as_deref());
+    draft.note(&format!("parked as approval `{}`", approval.id));
+    let wait = requested_wait(checked.headers).min(state.config.approvals.max_wait);
+    let settled = if wait.is_zero() {
+        approval
+    } else {
+        state
+            .approvals
+            .wait(&approval.id, wait)
+            .await
+            .map_err(store_failure)?
+            .unwrap_or(approval)
+    };
+    outcome_response(&settled, draft.id())
+}
+
+/// The agent's answer for an approval as it stands: the stored upstream response once
+/// executed, a refusal once it will never run, else `202` with where to poll.
+pub fn outcome_response(
+    approval: &Approval,
+    decision: gatehouse_core::ids::DecisionId,
+) -> Result<Response<ResponseBody>, Refusal> {
+    let id = approval.id.clone();
+    match approval.status {
+        ApprovalStatus::Done => Ok(stored_response(approval, decision)),
+        ApprovalStatus::Denied => Err(Refusal::ApprovalDenied { id }),
+        ApprovalStatus::Expired => Err(Refusal::ApprovalExpired { id }),
+        ApprovalStatus::Cancelled => Err(Refusal::ApprovalCancelled { id }),
+        ApprovalStatus::Pending | ApprovalStatus::Approved | ApprovalStatus::Executing => {
+            let body = serde_json::json!({
+                "approval_id": id,
+                "status": approval.status.as_str(),
+                "poll": format!("/v1/approvals/{}", approval.id),
+                "expires_at": approval.expires_at,
+                "decision_id": decision.to_string(),
+            });
+            let mut response = json_response(StatusCode::ACCEPTED, &body, "application/json");
+            insert_decision_header(&mut response, decision);
+            Ok(response)
+        }
+    }
+}
+
+fn stored_response(
+    approval: &Approval,
+    decision: gatehouse_core::ids::DecisionId,
+) -> Response<ResponseBody> {
+    let Some(stored) = &approval.response else {
+        return json_response(
+            StatusCode::BAD_GATEWAY,
+            &serde_json::json!({"approval_id": approval.id}),
+            "application/json",
+        );
+    };
+    let mut response = Response::new(crate::body::full(stored.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if let Some(content_type) = stored
+        .content_type
+        .as_deref()
+        .and_then(|value| value.parse().ok())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    if let Ok(value) = approval.id.parse() {
+        response
+            .headers_mut()
+            .insert("gatehouse-approval-id", value);
+    }
+    insert_decision_header(&mut response, decision);
+    response
+}
+
+/// `Prefer: wait=N` (RFC 7240), in seconds.
+fn requested_wait(headers: &HeaderMap) -> Duration {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| preference.trim().strip_prefix("wait="))
+        .find_map(|seconds| seconds.trim().parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+}
+
+fn new_approval(
+    state: &State,
+    checked: &Checked<'_>,
+    checkpoint: Checkpoint,
+    call: ParkedCall,
+    draft: &EventDraft,
+) -> Approval {
+    let claims = &checked.credential.claims;
+    let settings = &state.config.approvals;
+    let (ttl, required) = match checkpoint {
+        Checkpoint::Confirmation => (settings.confirmation_ttl, 1),
+        Checkpoint::Approval => {
+            let two = settings.two_approvers.contains(&checked.call.route.intent);
+            (settings.ttl, if two { 2 } else { 1 })
+        }
+    };
+    Approval::new(
+        random_id(),
+        checkpoint,
+        draft.id(),
+        claims.sub.clone(),
+        claims.wf.clone(),
+        claims.tc.clone(),
+        claims.seg.clone(),
+        checked.tier.as_str().to_owned(),
+        checked.policies.clone(),
+        state.policy_version.clone(),
+        call,
+        required,
+        state.clock.now().secs(),
+        i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+    )
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn store_failure(error: gatehouse_store::StoreError) -> Refusal {
+    Refusal::Internal {
+        reason: format!("approval store: {error}"),
+    }
+}
