@@ -1,0 +1,286 @@
+//! The policy engine: built once from the configuration, then asked for one decision
+//! per call. Default deny; a decision names the policies that determined it.
+
+use cedar_policy::{
+    Authorizer, Context, Decision, PolicyId, PolicySet, Request, RestrictedExpression,
+};
+use gatehouse_core::clock::UnixTime;
+use gatehouse_core::config::Config;
+use gatehouse_core::model::{AgentId, Intent, Tier, ToolName};
+
+use crate::entities::{Node, Universe};
+use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
+use crate::scope::ScopeIndex;
+use crate::{load, schema};
+
+/// Cedar policies over the configuration's agents, intents and tools; immutable once
+/// built, shared across threads.
+#[derive(Debug)]
+pub struct PolicyEngine {
+    universe: Universe,
+    index: ScopeIndex,
+    authorizer: Authorizer,
+    schema_text: String,
+    policy_count: usize,
+}
+
+/// One call to decide on.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionRequest<'a> {
+    pub agent: &'a AgentId,
+    pub intent: &'a Intent,
+    pub tool: &'a ToolName,
+    pub context: DecisionContext<'a>,
+}
+
+/// What policy sees as `context`.
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionContext<'a> {
+    pub now: UnixTime,
+    pub workflow: &'a str,
+    pub task_class: &'a str,
+    pub segment: &'a str,
+    pub data_class: &'a str,
+    pub tier: Tier,
+    pub write: bool,
+}
+
+/// The outcome of [`PolicyEngine::decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDecision {
+    pub allowed: bool,
+    /// Ids of the determining policies, sorted: the permits that allowed, or the forbids
+    /// that denied; empty on default deny.
+    pub policies: Vec<String>,
+    /// Evaluation errors, sorted; the caller treats them as deny and records them in the
+    /// event. Cedar skips a policy that errors, so a call can be allowed with errors.
+    pub errors: Vec<String>,
+    /// The highest `@tier("…")` among the permits that allowed the call, if any of them
+    /// carries one: policy may raise a route's tier, never lower it.
+    pub tier: Option<Tier>,
+}
+
+impl PolicyDecision {
+    fn refused(error: String) -> Self {
+        Self {
+            allowed: false,
+            policies: Vec::new(),
+            errors: vec![error],
+            tier: None,
+        }
+    }
+
+    fn default_deny() -> Self {
+        Self {
+            allowed: false,
+            policies: Vec::new(),
+            errors: Vec::new(),
+            tier: None,
+        }
+    }
+}
+
+impl PolicyEngine {
+    /// Builds the schema, parses and validates every policy, and builds the entity store.
+    pub fn build(config: &Config) -> Result<Self, PolicyErrors> {
+        let schema = schema::build(config)?;
+        let loaded = load::parse(&config.policies)?;
+        check_tiers(&loaded)?;
+        let full = load::validate(&config.policies, &loaded, &schema.schema)?;
+        let universe = Universe::build(config, &schema)?;
+        let policy_count = loaded.policies.len();
+        let policies = loaded.policies.into_iter().map(|(policy, _)| policy);
+        Ok(Self {
+            universe,
+            index: ScopeIndex::new(policies.collect(), full),
+            authorizer: Authorizer::new(),
+            schema_text: schema.text,
+            policy_count,
+        })
+    }
+
+    /// Decides one call; unknown agents, intents and tools are denied with an error.
+    pub fn decide(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
+        let (agent, intent, tool) = match self.nodes(request) {
+            Ok(nodes) => nodes,
+            Err(error) => return PolicyDecision::refused(error),
+        };
+        let policies = self.index.candidates(agent, intent, tool);
+        if policies.is_empty() {
+            return PolicyDecision::default_deny();
+        }
+        self.evaluate(agent, intent, tool, &request.context, &policies)
+    }
+
+    /// Decides one call against every policy, bypassing the scope index; for checking
+    /// the index and for tools that re-evaluate past decisions.
+    pub fn decide_unindexed(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
+        match self.nodes(request) {
+            Ok((agent, intent, tool)) => {
+                self.evaluate(agent, intent, tool, &request.context, self.index.full())
+            }
+            Err(error) => PolicyDecision::refused(error),
+        }
+    }
+
+    pub fn policy_count(&self) -> usize {
+        self.policy_count
+    }
+
+    /// The combined Cedar schema: the entity types, then the generated actions.
+    pub fn schema_text(&self) -> String {
+        self.schema_text.clone()
+    }
+
+    fn nodes(&self, request: &DecisionRequest<'_>) -> Result<(&Node, &Node, &Node), String> {
+        let universe = &self.universe;
+        let agent = universe.agents.get(request.agent);
+        let agent = agent.ok_or_else(|| format!("unknown agent `{}`", request.agent))?;
+        let intent = universe.intents.get(request.intent);
+        let intent = intent.ok_or_else(|| format!("unknown intent `{}`", request.intent))?;
+        let tool = universe.tools.get(request.tool);
+        let tool = tool.ok_or_else(|| format!("unknown tool `{}`", request.tool))?;
+        Ok((agent, intent, tool))
+    }
+
+    fn evaluate(
+        &self,
+        agent: &Node,
+        intent: &Node,
+        tool: &Node,
+        context: &DecisionContext<'_>,
+        policies: &PolicySet,
+    ) -> PolicyDecision {
+        let context = match cedar_context(context) {
+            Ok(context) => context,
+            Err(error) => return PolicyDecision::refused(error),
+        };
+        // No schema here: the context shape is ours and entities were checked at build.
+        let uids = (agent.uid.clone(), intent.uid.clone(), tool.uid.clone());
+        let request = match Request::new(uids.0, uids.1, uids.2, context, None) {
+            Ok(request) => request,
+            Err(error) => return PolicyDecision::refused(format!("invalid request: {error}")),
+        };
+        let response = self
+            .authorizer
+            .is_authorized(&request, policies, &self.universe.entities);
+        let diagnostics = response.diagnostics();
+        let allowed = response.decision() == Decision::Allow;
+        let tier = allowed
+            .then(|| raised_tier(policies, diagnostics.reason()))
+            .flatten();
+        let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+        policies.sort_unstable();
+        let mut errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
+        errors.sort_unstable();
+        PolicyDecision {
+            allowed,
+            policies,
+            errors,
+            tier,
+        }
+    }
+}
+
+/// The highest tier the determining policies ask for.
+fn raised_tier<'a>(set: &PolicySet, ids: impl Iterator<Item = &'a PolicyId>) -> Option<Tier> {
+    ids.filter_map(|id| set.policy(id)?.annotation("tier"))
+        .filter_map(parse_tier)
+        .max()
+}
+
+fn parse_tier(text: &str) -> Option<Tier> {
+    match text {
+        "low" => Some(Tier::Low),
+        "medium" => Some(Tier::Medium),
+        "high" => Some(Tier::High),
+        _ => None,
+    }
+}
+
+/// A `@tier` annotation must name a tier; a typo would otherwise silently not raise it.
+fn check_tiers(loaded: &load::Loaded) -> Result<(), PolicyErrors> {
+    let errors: Vec<PolicyError> = loaded
+        .policies
+        .iter()
+        .filter_map(|(policy, _)| {
+            let tier = policy.annotation("tier")?;
+            parse_tier(tier).is_none().then(|| {
+                let message = format!("`@tier(\"{tier}\")` is not `low`, `medium` or `high`");
+                PolicyError::new(PolicyErrorKind::Validation, message)
+                    .for_policy(policy.id().to_string())
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(PolicyErrors(errors))
+    }
+}
+
+/// The `context` record declared by the generated schema.
+fn cedar_context(context: &DecisionContext<'_>) -> Result<Context, String> {
+    let secs = context.now.secs();
+    let now = RestrictedExpression::new_record([
+        ("unix".to_owned(), RestrictedExpression::new_long(secs)),
+        (
+            "hour".to_owned(),
+            RestrictedExpression::new_long(hour(secs)),
+        ),
+        (
+            "weekday".to_owned(),
+            RestrictedExpression::new_long(weekday(secs)),
+        ),
+    ])
+    .map_err(|error| format!("invalid context: {error}"))?;
+    let text = |value: &str| RestrictedExpression::new_string(value.to_owned());
+    Context::from_pairs([
+        ("now".to_owned(), now),
+        ("workflow".to_owned(), text(context.workflow)),
+        ("task_class".to_owned(), text(context.task_class)),
+        ("segment".to_owned(), text(context.segment)),
+        ("data_class".to_owned(), text(context.data_class)),
+        ("tier".to_owned(), text(context.tier.as_str())),
+        (
+            "write".to_owned(),
+            RestrictedExpression::new_bool(context.write),
+        ),
+    ])
+    .map_err(|error| format!("invalid context: {error}"))
+}
+
+const DAY: i64 = 86_400;
+
+/// The UTC hour of day, 0–23.
+fn hour(secs: i64) -> i64 {
+    secs.rem_euclid(DAY) / 3_600
+}
+
+/// The UTC day of the week, 0 = Monday (1970-01-01 was a Thursday).
+fn weekday(secs: i64) -> i64 {
+    (secs.div_euclid(DAY) + 3).rem_euclid(7)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hour_and_weekday_are_utc_with_monday_first() {
+        // 2024-01-01 was a Monday.
+        let monday_noon = 1_704_110_400;
+        assert_eq!(hour(monday_noon), 12);
+        assert_eq!(weekday(monday_noon), 0);
+        assert_eq!(weekday(monday_noon + 6 * DAY), 6);
+        assert_eq!(weekday(0), 3);
+        assert_eq!(hour(-1), 23);
+        assert_eq!(weekday(-1), 2);
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<PolicyEngine>();
+    }
+}
