@@ -5,7 +5,7 @@ use cedar_policy::{
     Authorizer, Context, Decision, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use gatehouse_core::clock::UnixTime;
-use gatehouse_core::config::Config;
+use gatehouse_core::config::{Config, PolicyFile};
 use gatehouse_core::model::{AgentId, Intent, Tier, ToolName};
 
 use crate::entities::{Node, Universe};
@@ -85,7 +85,7 @@ impl PolicyEngine {
     pub fn build(config: &Config) -> Result<Self, PolicyErrors> {
         let schema = schema::build(config)?;
         let loaded = load::parse(&config.policies)?;
-        check_tiers(&loaded)?;
+        check_tiers(&config.policies, &loaded)?;
         let full = load::validate(&config.policies, &loaded, &schema.schema)?;
         let universe = Universe::build(config, &schema)?;
         let policy_count = loaded.policies.len();
@@ -199,16 +199,20 @@ fn parse_tier(text: &str) -> Option<Tier> {
 }
 
 /// A `@tier` annotation must name a tier; a typo would otherwise silently not raise it.
-fn check_tiers(loaded: &load::Loaded) -> Result<(), PolicyErrors> {
+fn check_tiers(files: &[PolicyFile], loaded: &load::Loaded) -> Result<(), PolicyErrors> {
     let errors: Vec<PolicyError> = loaded
         .policies
         .iter()
-        .filter_map(|(policy, _)| {
+        .filter_map(|(policy, file)| {
             let tier = policy.annotation("tier")?;
             parse_tier(tier).is_none().then(|| {
                 let message = format!("`@tier(\"{tier}\")` is not `low`, `medium` or `high`");
-                PolicyError::new(PolicyErrorKind::Validation, message)
-                    .for_policy(policy.id().to_string())
+                let error = PolicyError::new(PolicyErrorKind::Validation, message)
+                    .for_policy(policy.id().to_string());
+                match files.get(*file) {
+                    Some(file) => error.in_file(&file.path),
+                    None => error,
+                }
             })
         })
         .collect();

@@ -297,3 +297,23 @@ fn decisions_are_the_same_from_many_threads() {
         }
     });
 }
+
+#[test]
+fn a_tier_annotation_on_an_allowing_permit_raises_the_tier() {
+    let engine = World::new()
+        .policy(
+            "tiers.cedar",
+            r#"@tier("medium")
+permit(principal, action in Gatehouse::Action::"write", resource);
+@tier("high")
+permit(principal, action == Gatehouse::Action::"deploy.run", resource);
+permit(principal, action in Gatehouse::Action::"read", resource);"#,
+        )
+        .engine();
+    let create = call("intern-bot", "ticket.create", "tickets").on(&engine);
+    assert_eq!(create.tier, Some(Tier::Medium), "{create:?}");
+    let deploy = call("intern-bot", "deploy.run", "deployer").on(&engine);
+    assert_eq!(deploy.tier, Some(Tier::High), "{deploy:?}");
+    let read = call("intern-bot", "wiki.read", "wiki").on(&engine);
+    assert!(read.allowed && read.tier.is_none(), "{read:?}");
+}

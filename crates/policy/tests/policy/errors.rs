@@ -201,3 +201,18 @@ fn without_a_schema_the_default_declares_bare_entity_types() {
     assert!(text.contains("entity Tool in [Segment]"), "{text}");
     assert!(!text.contains("team"), "{text}");
 }
+
+#[test]
+fn a_tier_annotation_must_name_a_tier() {
+    let errors = World::new()
+        .policy(
+            "tiers.cedar",
+            "@tier(\"hgh\")\npermit(principal, action, resource);",
+        )
+        .errors();
+    let error = only(&errors);
+    assert_eq!(error.kind, PolicyErrorKind::Validation);
+    assert!(is_in(error, "tiers.cedar"), "{error}");
+    assert_eq!(error.policy.as_deref(), Some("tiers:0"));
+    assert!(error.message.contains("`@tier(\"hgh\")`"), "{error}");
+}
