@@ -8,7 +8,6 @@
 
 pub mod execute;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +15,7 @@ use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
 use gatehouse_store::{ApprovalFilter, Store, StoreError};
 use tokio::sync::{Mutex, watch};
 
-/// One transition of an approval. Boxed: a generic closure over `&mut Approval` in an
-/// async fn trips the compiler's `Send` inference for spawned tasks.
+/// One transition of an approval, applied under the transitions lock.
 pub type Transition<'a, T> = Box<dyn FnOnce(&mut Approval) -> Result<T, ApprovalError> + Send + 'a>;
 
 /// Why an approval could not be changed.
@@ -67,23 +65,19 @@ impl Approvals {
     }
 
     /// Applies one transition to the stored approval; stores it only if it succeeded.
-    pub fn update<'s, T: Send + 's>(
-        &'s self,
-        id: &'s str,
-        transition: Transition<'s, T>,
-    ) -> impl Future<Output = Result<(Approval, T), UpdateError>> + Send + 's {
-        // Written out rather than `async fn`: the compiler cannot prove the elided
-        // lifetimes `Send` for every region when the future is spawned.
-        async move {
-            let _held = self.transitions.lock().await;
-            let mut approval = self
-                .get(id)
-                .await?
-                .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
-            let outcome = transition(&mut approval)?;
-            self.put(approval.clone()).await?;
-            Ok((approval, outcome))
-        }
+    pub async fn update<T>(
+        &self,
+        id: &str,
+        transition: Transition<'_, T>,
+    ) -> Result<(Approval, T), UpdateError> {
+        let _held = self.transitions.lock().await;
+        let mut approval = self
+            .get(id)
+            .await?
+            .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
+        let outcome = transition(&mut approval)?;
+        self.put(approval.clone()).await?;
+        Ok((approval, outcome))
     }
 
     /// Applies a transition that may change nothing (expiry, cancellation); stores it if it did.

@@ -44,6 +44,9 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
     }
     match (request.method(), path) {
         (&Method::POST, "/v1/token") => crate::broker::exchange(state, request).await,
+        (&Method::GET, _) if path.starts_with("/v1/approvals/") => {
+            crate::approvals::execute::poll(state, request).await
+        }
         (&Method::GET, "/v1/jwks.json") => json_response(
             StatusCode::OK,
             &state.keys.jwks(),

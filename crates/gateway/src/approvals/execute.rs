@@ -18,14 +18,7 @@ use crate::dataplane::{budget, classify, tier};
 use crate::state::State;
 
 /// Executes approval `id` if it is approved and has not run; records its own event.
-pub fn execute(
-    state: Arc<State>,
-    id: String,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(execute_inner(state, id))
-}
-
-async fn execute_inner(state: Arc<State>, id: String) {
+pub async fn execute(state: Arc<State>, id: String) {
     let now = state.clock.now().secs();
     let started = state
         .approvals

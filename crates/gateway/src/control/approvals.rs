@@ -40,7 +40,7 @@ pub(super) async fn route(
             ("POST", "reject") => false,
             _ => return Err(ControlError::NotFound),
         };
-        return confirm(state, request, &id.to_owned(), approve).await;
+        return confirm(state, request, id, approve).await;
     }
     let rest = path
         .trim_start_matches("/v1/approvals")
@@ -48,8 +48,8 @@ pub(super) async fn route(
     match (method.as_str(), rest.rsplit_once('/')) {
         ("GET", None) if rest.is_empty() => list(state, &request).await,
         ("GET", None) => show(state, &request, rest).await,
-        ("POST", Some((id, "approve"))) => decide(state, request, &id.to_owned(), true).await,
-        ("POST", Some((id, "deny"))) => decide(state, request, &id.to_owned(), false).await,
+        ("POST", Some((id, "approve"))) => decide(state, request, id, true).await,
+        ("POST", Some((id, "deny"))) => decide(state, request, id, false).await,
         _ => Err(ControlError::NotFound),
     }
 }

@@ -118,7 +118,7 @@ async fn unknown_tools_and_unmatched_routes_are_refused() {
         (404, "unknown-tool")
     );
     let reply = harness
-        .call(Method::PUT, "/tools/tickets/tickets/1", &token, "")
+        .call(Method::PATCH, "/tools/tickets/tickets/1", &token, "")
         .await;
     assert_eq!(
         (reply.status.as_u16(), problem_kind(&reply).as_str()),

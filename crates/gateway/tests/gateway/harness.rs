@@ -33,7 +33,6 @@ pub(crate) const APPROVER_TOKEN: &str = "approver-token-for-tests";
 /// One request the upstream received.
 #[derive(Debug, Clone)]
 pub(crate) struct Seen {
-    #[expect(dead_code, reason = "shown in assertion failures")]
     pub(crate) method: Method,
     pub(crate) uri: String,
     pub(crate) headers: HeaderMap,
@@ -290,7 +289,18 @@ impl Harness {
 
     /// A control-plane request as the operator.
     pub(crate) async fn control(&self, method: Method, path: &str, body: &str) -> Reply {
-        let auth = format!("Bearer {OPERATOR_TOKEN}");
+        self.control_as(OPERATOR_TOKEN, method, path, body).await
+    }
+
+    /// A control-plane request with `token`.
+    pub(crate) async fn control_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: &str,
+    ) -> Reply {
+        let auth = format!("Bearer {token}");
         let headers = [
             ("authorization", auth.as_str()),
             ("content-type", "application/json"),
@@ -424,7 +434,7 @@ upstream_timeout_ms = 1000
 public_key_file = "keys/bot.pub"
 groups = ["triage"]
 task_classes = ["triage", "narrow", "tiny"]
-owner = "alice@example.test"
+owner = "carol"
 attributes = {{ team = "support" }}
 
 [agents."{SVID_AGENT}"]
@@ -439,8 +449,9 @@ jwks_file = "jwks.json"
 
 [task_classes.triage]
 segment = "data"
-intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.upload", "ticket.slow", "dead.read", "stream.read"]
+intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.upload", "ticket.slow", "dead.read", "stream.read", "refund.create", "ticket.update", "payout.create", "ticket.export"]
 ttl_minutes = 10
+confirmer = "orchestrator"
 
 [task_classes.tiny]
 segment = "data"
@@ -451,6 +462,13 @@ budget = {{ calls = 5, writes = 1, bytes = 4096 }}
 
 [notifications]
 webhook_url = "http://{upstream}/hook"
+
+[approvals]
+ttl_minutes = 5
+two_approvers = ["payout.create"]
+forbid_owner = true
+max_wait_secs = 10
+console_url = "http://gatehouse.test/console"
 
 [task_classes.narrow]
 segment = "data"
@@ -475,6 +493,10 @@ routes = [
   {{ method = "GET", path = "/slow", intent = "ticket.slow", access = "read" }},
   {{ method = "GET", path = "/stream", intent = "stream.read" }},
   {{ method = "GET", path = "/big", intent = "big.read" }},
+  {{ method = "POST", path = "/refunds", intent = "refund.create", tier = "high" }},
+  {{ method = "POST", path = "/payouts", intent = "payout.create", tier = "high" }},
+  {{ method = "PUT", path = "/tickets/{{id}}", intent = "ticket.update", tier = "medium" }},
+  {{ method = "GET", path = "/export", intent = "ticket.export" }},
 ]
 
 [tools.slow]
@@ -501,9 +523,33 @@ roles = ["operator", "auditor"]
 name = "alice"
 token_sha256 = "{approver}"
 roles = ["approver"]
+
+[[operators]]
+name = "bob"
+token_sha256 = "{bob}"
+roles = ["approver"]
+
+[[operators]]
+name = "carol"
+token_sha256 = "{carol}"
+roles = ["approver"]
+
+[[operators]]
+name = "orchestrator"
+token_sha256 = "{orchestrator}"
+roles = ["operator"]
+
+[[operators]]
+name = "{AGENT}"
+token_sha256 = "{selfish}"
+roles = ["approver"]
 "#,
         operator = sha256_hex(OPERATOR_TOKEN),
         approver = sha256_hex(APPROVER_TOKEN),
+        bob = sha256_hex("bob-token"),
+        carol = sha256_hex("carol-token"),
+        orchestrator = sha256_hex("orchestrator-token"),
+        selfish = sha256_hex("agent-as-approver-token"),
     )
 }
 
@@ -524,7 +570,16 @@ permit (
              Gatehouse::Action::"ticket.list", Gatehouse::Action::"ticket.upload",
              Gatehouse::Action::"ticket.slow", Gatehouse::Action::"dead.read",
              Gatehouse::Action::"ticket.delete", Gatehouse::Action::"stream.read",
-             Gatehouse::Action::"big.read"],
+             Gatehouse::Action::"big.read", Gatehouse::Action::"refund.create",
+             Gatehouse::Action::"payout.create", Gatehouse::Action::"ticket.update"],
+  resource in Gatehouse::Segment::"data"
+);
+
+@id("exports-need-approval")
+@tier("high")
+permit (
+  principal in Gatehouse::Group::"triage",
+  action == Gatehouse::Action::"ticket.export",
   resource in Gatehouse::Segment::"data"
 );
 

@@ -8,6 +8,7 @@
     reason = "tests fail loudly at the first surprise"
 )]
 
+mod approvals;
 mod broker;
 mod calls;
 mod control;

@@ -84,7 +84,7 @@ async fn an_exhausted_budget_pauses_the_workflow_tells_the_owner_and_resume_cont
     assert_eq!(shown["status"], "paused");
     let hook = wait_for_hook(&harness).await;
     assert_eq!(hook["workflow"], "wf-pause");
-    assert_eq!(hook["owner"], "alice@example.test");
+    assert_eq!(hook["owner"], "carol");
     assert!(
         hook["text"]
             .as_str()
@@ -125,20 +125,26 @@ async fn an_exhausted_budget_pauses_the_workflow_tells_the_owner_and_resume_cont
     assert_eq!(audit[0].actor.as_deref(), Some("admin"));
 }
 
-async fn wait_for_hook(harness: &Harness) -> serde_json::Value {
+/// The first webhook call of type `kind`.
+pub(crate) async fn wait_for_hook_of(harness: &Harness, kind: &str) -> serde_json::Value {
     for _ in 0..100 {
-        let hooks: Vec<_> = harness
+        let hook = harness
             .upstream
             .seen()
             .into_iter()
             .filter(|seen| seen.uri == "/hook")
-            .collect();
-        if let Some(hook) = hooks.first() {
-            return serde_json::from_slice(&hook.body).unwrap();
+            .filter_map(|seen| serde_json::from_slice::<serde_json::Value>(&seen.body).ok())
+            .find(|hook| hook["type"] == kind);
+        if let Some(hook) = hook {
+            return hook;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("no webhook call");
+    panic!("no `{kind}` webhook call");
+}
+
+async fn wait_for_hook(harness: &Harness) -> serde_json::Value {
+    wait_for_hook_of(harness, "workflow.paused").await
 }
 
 #[tokio::test]
