@@ -2,6 +2,7 @@
 //! `agent assertion`) and clients of the control plane (`events`).
 
 mod agent;
+mod approvals;
 mod control;
 mod events;
 mod keys;
@@ -51,6 +52,10 @@ enum Command {
     Revoke(workflows::RevokeArgs),
     /// Let a revoked agent obtain credentials again.
     Reinstate(workflows::ReinstateArgs),
+    /// List, show, approve and deny parked high-tier calls.
+    Approvals(approvals::ApprovalsArgs),
+    /// Confirm (or reject) a medium-tier call as the workflow's confirmer.
+    Confirm(approvals::ConfirmArgs),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -79,6 +84,8 @@ fn main() -> ExitCode {
         Command::Workflows(args) => workflows::run(&args).map_err(Failure::from),
         Command::Revoke(args) => workflows::revoke(&args).map_err(Failure::from),
         Command::Reinstate(args) => workflows::reinstate(&args).map_err(Failure::from),
+        Command::Approvals(args) => approvals::run(&args).map_err(Failure::from),
+        Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,3 +252,64 @@ async fn upstream_secrets_never_reach_logs_events_errors_or_responses() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn approvers_list_and_approve_parked_calls_from_the_cli() {
+    let (_dir, example) = example();
+    rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace(
+            r#"intent = "ticket.list", data_class = "internal" }"#,
+            r#"intent = "ticket.list", data_class = "internal", tier = "high" }"#,
+        )
+    });
+    let tool = start_tool(&example).await;
+    let served = serve(&example, tool).await;
+    let (token, _) = credential(&example, &served, "wf-approve").await;
+    let auth = format!("Bearer {token}");
+    let url = format!("{}/tools/tickets/tickets", served.data);
+    let parked = send(Method::GET, &url, &[("authorization", &auth)], "")
+        .await
+        .unwrap();
+    assert_eq!(parked.status, 202, "{}", parked.text());
+    let id = parked.json().unwrap()["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = operator(&example, &served, &["approvals", "list"]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        table.contains(&id) && table.contains("ticket.list") && table.contains("0/1"),
+        "{table}"
+    );
+    let approved = operator(
+        &example,
+        &served,
+        &["approvals", "approve", &id, "--reason", "looks fine"],
+    );
+    assert!(
+        approved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&approved.stderr)
+    );
+    let poll = format!("{}/v1/approvals/{id}", served.data);
+    let mut answer = send(Method::GET, &poll, &[("authorization", &auth)], "")
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if answer.status != 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = send(Method::GET, &poll, &[("authorization", &auth)], "")
+            .await
+            .unwrap();
+    }
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(answer.text().contains("tickets"), "{}", answer.text());
+    let again = operator(&example, &served, &["approvals", "deny", &id]);
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a decided approval takes no more verdicts"
+    );
+}
