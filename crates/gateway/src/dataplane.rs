@@ -81,7 +81,9 @@ async fn phases(
     draft.call(&call);
     contain(&credential, &call)?;
     let verdict = decide::decide(state, &credential, &call);
-    let (allowed, policies) = (verdict.allowed, verdict.policies.clone());
+    // Fail closed: a policy that errored might have been the forbid that applied.
+    let allowed = verdict.allowed && verdict.errors.is_empty();
+    let policies = verdict.policies.clone();
     let tier = decide::effective_tier(call.route.tier, &verdict);
     draft.policies(verdict);
     if !allowed {

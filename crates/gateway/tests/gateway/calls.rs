@@ -329,3 +329,24 @@ async fn every_event_is_also_appended_to_the_json_lines_file() {
     assert_eq!(events.len(), 3, "token, allow, deny");
     assert!(!lines.contains(SECRET));
 }
+
+#[tokio::test]
+async fn a_policy_that_fails_to_evaluate_denies_the_call() {
+    let policy = r#"
+        @id("reads") permit (principal, action == Gatehouse::Action::"ticket.read", resource);
+        @id("overflowing-forbid")
+        forbid (principal, action, resource) when { 9223372036854775807 + context.now.unix > 0 };
+    "#;
+    let harness = Harness::builder().policy(policy).start().await;
+    let token = harness.token().await;
+    let reply = harness
+        .call(Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
+    assert_eq!(
+        (reply.status.as_u16(), problem_kind(&reply).as_str()),
+        (403, "policy-denied")
+    );
+    let event = harness.event(&decision_id(&reply)).await;
+    assert!(event.reason.unwrap().contains("overflowing-forbid"));
+    assert!(harness.upstream.seen().is_empty());
+}
