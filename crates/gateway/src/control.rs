@@ -21,7 +21,9 @@ use crate::body::ResponseBody;
 use crate::problem::json_response;
 use crate::state::State;
 
+pub(crate) use approvals::{Decision, decide_approval};
 pub use auth::Caller;
+pub(crate) use auth::find as find_operator;
 
 /// Why a control-plane request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,6 +81,9 @@ impl ControlError {
 /// Routes one control-plane request.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
     let path = request.uri().path().to_owned();
+    if path == "/console" || path.starts_with("/console/") {
+        return crate::console::handle(state, request).await;
+    }
     let result = if let Some(rest) = path.strip_prefix("/v1/workflows") {
         workflows::route(&state, request, rest).await
     } else if path.starts_with("/v1/approvals") || path.starts_with("/v1/confirmations/") {

@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod body;
 pub mod broker;
 pub mod client;
+pub mod console;
 pub mod control;
 pub mod credential;
 pub mod dataplane;

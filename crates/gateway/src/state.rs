@@ -68,6 +68,8 @@ pub struct State {
     pub approvals: Approvals,
     /// SHA-256 of every policy file's text, recorded with each parked call.
     pub policy_version: String,
+    /// Signed-in web console sessions.
+    pub console: crate::console::Sessions,
     ids: IdGenerator,
 }
 
@@ -106,6 +108,7 @@ impl State {
         Self {
             approvals: Approvals::new(Arc::clone(&store)),
             policy_version,
+            console: crate::console::Sessions::default(),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             secrets,

@@ -133,6 +133,37 @@ async fn decide(
     let caller = auth::require(state, &request, &[Role::Approver])?;
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let verdict: Verdict = json::read(request).await?;
+    let verdict = Decision {
+        caller: &caller,
+        approve,
+        reason: &verdict.reason,
+        method: &method,
+        uri: &uri,
+    };
+    let updated = decide_approval(state, id, verdict).await?;
+    Ok(ok_json(&summary(&updated)))
+}
+
+/// An approver's verdict, as the JSON API and the console both give it; the caller's
+/// role was checked by the surface it came through.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Decision<'a> {
+    pub(crate) caller: &'a Caller,
+    pub(crate) approve: bool,
+    pub(crate) reason: &'a str,
+    /// The request that carried the verdict, for the audit event.
+    pub(crate) method: &'a Method,
+    pub(crate) uri: &'a Uri,
+}
+
+/// Approves or denies approval `id`: the one code path for every surface. Records the
+/// verdict as a control event and, once the approval has its approvers, runs the parked
+/// call (once, in the background). Confirmations are not found here.
+pub(crate) async fn decide_approval(
+    state: &Arc<State>,
+    id: &str,
+    decision: Decision<'_>,
+) -> Result<Approval, ControlError> {
     let approval = state
         .approvals
         .get(id)
@@ -142,31 +173,22 @@ async fn decide(
     if approval.checkpoint != Checkpoint::Approval {
         return Err(ControlError::NotFound);
     }
-    let updated = transition(
-        state,
-        &caller,
-        id,
+    let Decision {
+        caller,
         approve,
-        &verdict.reason,
-        &approval.agent,
-    )
-    .await?;
-    record(
-        state,
-        &caller,
-        &method,
-        &uri,
-        &updated,
-        approve,
-        &verdict.reason,
-    );
+        reason,
+        method,
+        uri,
+    } = decision;
+    let updated = transition(state, caller, id, approve, reason, &approval.agent).await?;
+    record(state, caller, method, uri, &updated, approve, reason);
     if updated.status == ApprovalStatus::Approved {
         tokio::spawn(crate::approvals::execute::execute(
             Arc::clone(state),
             id.to_owned(),
         ));
     }
-    Ok(ok_json(&summary(&updated)))
+    Ok(updated)
 }
 
 async fn confirm(

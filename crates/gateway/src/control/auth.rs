@@ -38,7 +38,8 @@ pub(super) fn require<B>(
     })
 }
 
-fn find<'a>(operators: &'a [Operator], token: &str) -> Option<&'a Operator> {
+/// The operator whose token this is, if any.
+pub(crate) fn find<'a>(operators: &'a [Operator], token: &str) -> Option<&'a Operator> {
     let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     // Every operator is compared, so timing does not reveal which one matched.
     let mut found = None;
