@@ -1,7 +1,7 @@
 //! The bundled example tool the quickstart and benchmarks run behind the gateway: a tiny
 //! in-memory record service (`POST /{collection}`, `GET /{collection}`,
-//! `GET|DELETE /{collection}/{id}`) that insists on its own upstream secret, so the
-//! quickstart shows the gateway injecting it.
+//! `GET|DELETE /{collection}/{id}`, `POST /{collection}/{id}/{action}`) that insists on
+//! its own upstream secret, so the quickstart shows the gateway injecting it.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -55,6 +55,7 @@ impl ExampleTool {
             (Method::GET, [collection]) => self.list(collection),
             (Method::GET, [collection, id]) => self.read(collection, id),
             (Method::DELETE, [collection, id]) => self.delete(collection, id),
+            (Method::POST, [collection, id, action]) => self.act(collection, id, action),
             _ => reply(
                 StatusCode::NOT_FOUND,
                 &serde_json::json!({"error": "no such endpoint"}),
@@ -122,6 +123,23 @@ impl ExampleTool {
             ),
             None => not_found(),
         }
+    }
+
+    /// Marks the record with the action done to it (e.g. `escalate`) and returns it.
+    fn act(&self, collection: &str, id: &str, action: &str) -> Response<ResponseBody> {
+        let Ok(id) = id.parse::<u64>() else {
+            return not_found();
+        };
+        let Ok(mut records) = self.records.lock() else {
+            return unavailable();
+        };
+        let Some(record) = records.get_mut(&(collection.to_owned(), id)) else {
+            return not_found();
+        };
+        if let Some(object) = record.as_object_mut() {
+            object.insert("last_action".into(), action.into());
+        }
+        reply(StatusCode::OK, record)
     }
 
     fn delete(&self, collection: &str, id: &str) -> Response<ResponseBody> {

@@ -38,7 +38,7 @@ owner = "support-lead@acme.example"
 
 [task_classes.triage]
 segment = "data"
-intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete"]
+intents = ["ticket.create", "ticket.read", "ticket.list", "ticket.delete", "ticket.escalate"]
 ttl_minutes = 15
 workflow_ttl_minutes = 240
 budget = { calls = 500, writes = 50, bytes = 10485760 }
@@ -57,6 +57,7 @@ routes = [
   { method = "GET", path = "/tickets", intent = "ticket.list", data_class = "internal" },
   { method = "GET", path = "/tickets/{id}", intent = "ticket.read", data_class = "internal" },
   { method = "DELETE", path = "/tickets/{id}", intent = "ticket.delete", tier = "high" },
+  { method = "POST", path = "/tickets/{id}/escalate", intent = "ticket.escalate", tier = "high" },
 ]
 
 [tools.deploy]
@@ -91,7 +92,8 @@ permit (
   action in [
     Gatehouse::Action::"ticket.create",
     Gatehouse::Action::"ticket.read",
-    Gatehouse::Action::"ticket.list"
+    Gatehouse::Action::"ticket.list",
+    Gatehouse::Action::"ticket.escalate"
   ],
   resource in Gatehouse::Segment::"data"
 );

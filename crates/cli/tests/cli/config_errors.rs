@@ -15,7 +15,7 @@ fn the_quickstart_example_is_valid() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         stdout.trim(),
-        "ok: 2 policies, 1 agents, 2 tools, 6 intents"
+        "ok: 2 policies, 1 agents, 2 tools, 7 intents"
     );
 }
 
@@ -49,8 +49,8 @@ fn every_problem_is_reported_at_once() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         text.replace("task_classes = [\"triage\"]", "task_classes = [\"triag\"]")
             .replace(
-                "\"ticket.list\", \"ticket.delete\"]",
-                "\"ticket.list\", \"ticket.purge\"]",
+                "\"ticket.delete\", \"ticket.escalate\"]",
+                "\"ticket.purge\", \"ticket.escalate\"]",
             )
     });
     assert_eq!(code, 64);
