@@ -21,6 +21,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const BIN = path.join(ROOT, 'target/debug/gatehouse');
 const SHOTS = path.join(ROOT, 'target/browser');
 const AGENT = 'spiffe://acme/agent/triage-bot';
+const EXAMPLE_TOOL_PORTS = [8090, 8091];
 const HOSTILE = '<script>alert(1)</script>';
 const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -34,6 +35,16 @@ function check(condition, message) {
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether `port` on loopback can be bound now. */
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -71,6 +82,10 @@ let running = null;
 /** Writes the quickstart example with free gateway ports and serves it. */
 async function startGateway() {
   check(fs.existsSync(BIN), `${BIN} is missing: run \`cargo build\` first`);
+  // The example tools listen on fixed ports; another quickstart may hold them a while.
+  for (const port of EXAMPLE_TOOL_PORTS) {
+    await until(`127.0.0.1:${port} to be free`, () => portIsFree(port), 60_000);
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-browser-'));
   execFileSync(BIN, ['quickstart', '--dir', dir, '--no-serve'], { stdio: 'pipe' });
   const [dataPort, controlPort] = [await freePort(), await freePort()];
@@ -252,6 +267,7 @@ const CHECKS = [
 async function main() {
   let gateway;
   let browser;
+  let profile;
   let passed = 0;
   let failed = 0;
   try {
@@ -262,7 +278,7 @@ async function main() {
     escalation.catch(() => {}); // awaited by its check; never an unhandled rejection
     const approval = await pendingApproval(gateway);
 
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-chromium-'));
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gatehouse-chromium-'));
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: '/usr/bin/chromium',
       headless: true,
@@ -290,11 +306,18 @@ async function main() {
     console.log(`FAIL setting up: ${error.stack ?? error}`);
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await stopGateway(gateway);
+    await stopGateway(gateway ?? running);
   }
-  if (failed > 0 && gateway) {
-    const log = fs.readFileSync(gateway.logPath, 'utf8').split('\n').slice(-30).join('\n');
-    console.log(`--- gateway log (last lines, ${gateway.logPath}) ---\n${log}`);
+  const started = gateway ?? running;
+  if (failed > 0 && started) {
+    const log = fs.readFileSync(started.logPath, 'utf8').split('\n').slice(-30).join('\n');
+    console.log(`--- gateway log (last lines, ${started.logPath}) ---\n${log}`);
+  }
+  if (failed === 0) {
+    // Kept on failure, for the gateway log and the profile.
+    for (const dir of [started?.dir, profile]) {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
   console.log(`browser: ${passed} passed, ${failed} failed`);
   process.exitCode = failed > 0 ? 1 : 0;
