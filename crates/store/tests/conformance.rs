@@ -157,7 +157,9 @@ fn checkpoint_outcomes_read_back_and_filter(store: &dyn Store) {
     confirm.outcome = Outcome::Confirm;
     let mut pending = sample::event(2);
     pending.outcome = Outcome::Pending;
-    store.append_events(&[confirm.clone(), pending.clone()]).unwrap();
+    store
+        .append_events(&[confirm.clone(), pending.clone()])
+        .unwrap();
     for (outcome, expected) in [(Outcome::Confirm, confirm), (Outcome::Pending, pending)] {
         let filter = EventFilter {
             outcome: Some(outcome),
