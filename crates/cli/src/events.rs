@@ -143,25 +143,8 @@ fn row(event: &Event) -> [String; 8] {
     ]
 }
 
-/// `YYYY-MM-DD HH:MM:SS` for Unix milliseconds (civil-from-days, proleptic Gregorian).
 fn utc_time(millis: i64) -> String {
-    let secs = millis.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    gatehouse_core::clock::UnixTime::from_nanos(millis.saturating_mul(1_000_000)).utc_text()
 }
 
 #[cfg(test)]

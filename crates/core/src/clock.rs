@@ -34,6 +34,24 @@ impl UnixTime {
         self.nanos
     }
 
+    /// `YYYY-MM-DD HH:MM:SS` in UTC (civil-from-days, proleptic Gregorian), for tables
+    /// and pages that show times to people.
+    pub fn utc_text(self) -> String {
+        let secs = self.secs();
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (hour, minute, second) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+        format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}")
+    }
+
     #[must_use]
     pub fn plus(self, duration: Duration) -> Self {
         let add = i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX);
@@ -100,6 +118,20 @@ pub type SharedClock = Arc<dyn Clock>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_text_is_the_civil_date_and_time() {
+        assert_eq!(UnixTime::from_secs(0).utc_text(), "1970-01-01 00:00:00");
+        assert_eq!(
+            UnixTime::from_secs(1_764_110_096).utc_text(),
+            "2025-11-25 22:34:56"
+        );
+        assert_eq!(
+            UnixTime::from_secs(951_782_400).utc_text(),
+            "2000-02-29 00:00:00"
+        );
+        assert_eq!(UnixTime::from_secs(-1).utc_text(), "1969-12-31 23:59:59");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -93,24 +93,9 @@ pub(crate) fn or_dash(text: Option<&str>) -> String {
     text.map_or_else(|| "–".to_owned(), escape)
 }
 
-/// `YYYY-MM-DD HH:MM:SS` (UTC) for Unix seconds (civil-from-days, proleptic Gregorian).
+/// `YYYY-MM-DD HH:MM:SS` (UTC) for Unix seconds.
 pub(crate) fn utc(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    gatehouse_core::clock::UnixTime::from_secs(secs).utc_text()
 }
 
 /// A status word as a coloured badge; `status` is one of our own status names.
