@@ -69,6 +69,10 @@ routes = [
   { method = "GET", path = "/deployments", intent = "deploy.list" },
 ]
 
+[approvals]
+ttl_minutes = 60
+console_url = "http://127.0.0.1:8081/console"
+
 [[operators]]
 name = "admin"
 token_sha256 = "@OPERATOR_SHA256@"
