@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# HTTP benchmark of Gatehouse against its baselines, in one run on loopback:
+#
+#   direct    wrk → example tool (127.0.0.1:8090)
+#   nginx     wrk → nginx (127.0.0.1:8088, keepalive to the tool, injects the secret)
+#   gatehouse wrk → gatehouse data plane → example tool (every phase on: authenticate,
+#             classify, contain, Cedar decide, forward, event to SQLite + JSON lines)
+#
+# each at 1 and 64 connections, WARMUP seconds of warm-up then DURATION seconds measured.
+# Servers (gatehouse with its bundled tool, nginx) are pinned to core 0, wrk to core 1:
+# on a 2-core machine that is the fair split. Prints requests/s, p50 and p99, the
+# gatehouse/nginx throughput ratio at 64 connections and the latency each proxy adds at
+# 1 connection. Fails if any response was not a 2xx or any socket error happened.
+#
+#   scripts/bench.sh [--micro]
+#
+# --micro also runs the micro-benchmarks (credential verification, policy decision)
+# pinned to core 0. Environment: WARMUP (2), DURATION (10), DATA_PORT (18080),
+# CONTROL_PORT (18081), NGINX_PORT (8088), EXCHANGES (3000, 0 skips the token-exchange
+# line), KEEP=1 keeps the temporary directory, BENCH_OUT=DIR saves the raw wrk outputs.
+set -euo pipefail
+
+warmup="${WARMUP:-2}"
+duration="${DURATION:-10}"
+data_port="${DATA_PORT:-18080}"
+control_port="${CONTROL_PORT:-18081}"
+nginx_port="${NGINX_PORT:-8088}"
+exchanges="${EXCHANGES:-3000}"
+tool_port=8090 # fixed by the quickstart example config
+server_cpu=0
+load_cpu=1
+micro=0
+[ "${1:-}" = "--micro" ] && micro=1
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench.XXXXXX")"
+pids=()
+
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${KEEP:-0}" = 1 ]; then
+    echo "kept $tmp" >&2
+  else
+    rm -rf "$tmp"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+  echo "bench: $*" >&2
+  exit 1
+}
+
+install_tools() {
+  local missing=()
+  command -v wrk >/dev/null || missing+=(wrk)
+  command -v nginx >/dev/null || missing+=(nginx-light)
+  command -v taskset >/dev/null || missing+=(util-linux)
+  command -v curl >/dev/null || missing+=(curl)
+  [ "${#missing[@]}" -eq 0 ] && return
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "== installing ${missing[*]}"
+  if ! apt-cache policy "${missing[@]}" 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    $sudo apt-get update -qq
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+port_free() {
+  ! ss -ltnH "sport = :$1" | grep -q .
+}
+
+check_ports() {
+  local port
+  for port in "$data_port" "$control_port" "$tool_port" 8091 "$nginx_port"; do
+    port_free "$port" || fail "port $port is already in use on this machine"
+  done
+  [ "$(nproc)" -ge 2 ] || fail "needs 2 cores (servers on core $server_cpu, wrk on core $load_cpu)"
+}
+
+# Polls URL (with an optional bearer) until it answers 200, for up to 15 s.
+wait_for_200() {
+  local url="$1" auth="${2:-}" code
+  for _ in $(seq 150); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' ${auth:+-H "Authorization: Bearer $auth"} "$url" || true)"
+    [ "$code" = 200 ] && return 0
+    sleep 0.1
+  done
+  fail "$url never answered 200 (last status: ${code:-none})"
+}
+
+# Writes the quickstart example, lifts its workflow budget out of the way (the example's
+# 500 calls would pause the benchmark's workflow within a second; budget reservation
+# itself stays on), then serves it.
+start_gatehouse() {
+  local bin="$root/target/release/gatehouse" config="$tmp/quickstart/gatehouse.toml"
+  "$bin" quickstart --dir "$tmp/quickstart" --no-serve >"$tmp/gatehouse.log"
+  sed -i -E '/^budget *=/ { s/calls *= *[0-9]+/calls = 1000000000/; s/bytes *= *[0-9]+/bytes = 1000000000000/ }' "$config"
+  if grep -E '^budget *=' "$config" | grep -qvE 'calls = 1000000000\b'; then
+    fail "could not raise the example's workflow budget in $config"
+  fi
+  secret="$(tr -d '\n' <"$tmp/quickstart/secrets/tickets.secret")"
+  taskset -c "$server_cpu" "$bin" quickstart --dir "$tmp/quickstart" \
+    --data-listen "127.0.0.1:$data_port" --control-listen "127.0.0.1:$control_port" \
+    >>"$tmp/gatehouse.log" 2>&1 &
+  gatehouse_pid="$!"
+  pids+=("$gatehouse_pid")
+  wait_for_200 "http://127.0.0.1:$tool_port/tickets/0" "$secret"
+  wait_for_200 "http://127.0.0.1:$control_port/healthz"
+  token="$(exchange_token wf-bench)"
+  [ -n "$token" ] || fail "token exchange returned no access_token"
+}
+
+# A task credential for workflow $1 from a fresh assertion, as the walkthrough does.
+exchange_token() {
+  local assertion
+  assertion="$(assertion)"
+  curl -s "http://127.0.0.1:$data_port/v1/token" -d "workflow=$1" -d task_class=triage \
+    --data-urlencode "assertion=$assertion" | sed -nE 's/.*"access_token":"([^"]+)".*/\1/p'
+}
+
+assertion() {
+  "$root/target/release/gatehouse" agent assertion --ttl 300 \
+    --key "$tmp/quickstart/keys/triage-bot.key" --agent spiffe://acme/agent/triage-bot
+}
+
+start_nginx() {
+  mkdir -p "$tmp/nginx"
+  cat >"$tmp/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  upstream tickets {
+    server 127.0.0.1:$tool_port;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://tickets;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer $secret";
+    }
+  }
+}
+EOF
+  taskset -c "$server_cpu" nginx -p "$tmp/nginx" -e "$tmp/nginx-error.log" -c "$tmp/nginx.conf" &
+  pids+=("$!")
+  wait_for_200 "http://127.0.0.1:$nginx_port/tickets/0"
+}
+
+# Runs wrk: NAME CONNECTIONS URL [BEARER]; warm-up first, then the measured run, whose
+# output is kept in $tmp/NAME-CONNECTIONS.txt.
+measure() {
+  local name="$1" connections="$2" url="$3" bearer="${4:-}" out
+  out="$tmp/$name-$connections.txt"
+  local args=(-t1 -c"$connections" --latency ${bearer:+-H "Authorization: Bearer $bearer"})
+  taskset -c "$load_cpu" wrk "${args[@]}" -d"${warmup}s" "$url" >"$tmp/warmup.txt"
+  taskset -c "$load_cpu" wrk "${args[@]}" -d"${duration}s" "$url" >"$out"
+  check_wrk "$out"
+}
+
+# Fails unless every response was a 2xx and no socket error happened.
+check_wrk() {
+  if grep -qE 'Non-2xx or 3xx responses|Socket errors' "$1"; then
+    cat "$1" >&2
+    fail "errors in $(basename "$1" .txt): see above"
+  fi
+  grep -q 'Requests/sec' "$1" || fail "wrk produced no result for $(basename "$1" .txt)"
+}
+
+# Exactly 200 (not merely 2xx) once per configuration before it is measured.
+check_status() {
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' ${2:+-H "Authorization: Bearer $2"} "$1")"
+  [ "$code" = 200 ] || fail "$1 answered $code, not 200"
+}
+
+# Threads and allowed CPUs of process $1.
+process_info() {
+  awk '/^Threads:/ { t = $2 } /^Cpus_allowed_list:/ { c = $2 } END { printf "%s threads on cpu %s", t, c }' "/proc/$1/status"
+}
+
+rps() { awk '/^Requests\/sec:/ { print $2 }' "$tmp/$1.txt"; }
+
+# A latency percentile in µs from wrk's distribution ("50%" or "99%").
+pct() {
+  awk -v p="$2" '$1 == p {
+      v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+      if (u == "us") f = 1; else if (u == "ms") f = 1000; else if (u == "s") f = 1e6; else f = 0.001
+      printf "%.0f", v * f
+    }' "$tmp/$1.txt"
+}
+
+# Token exchange: each call needs a fresh single-use assertion, so EXCHANGES of them are
+# minted first and wrk stops once that many answers are in (or after 3 s). wrk's own
+# requests/s divides by its fixed duration, so the rate comes from the gateway's events:
+# exchanges over the span between the first and the last one.
+token_exchange() {
+  [ "$exchanges" -gt 0 ] || return 0
+  local count=$((exchanges + 64))
+  echo "== minting $count identity assertions for the token-exchange line"
+  for _ in $(seq "$count"); do assertion; done >"$tmp/assertions.txt"
+  cat >"$tmp/exchange.lua" <<'EOF'
+local assertions, sent, done = {}, 0, 0
+local limit = tonumber(os.getenv("EXCHANGES"))
+function init(args)
+  for line in io.lines(os.getenv("ASSERTIONS")) do assertions[#assertions + 1] = line end
+end
+function request()
+  sent = sent + 1
+  local body = "workflow=wf-exchange-" .. sent .. "&task_class=triage&assertion=" .. assertions[sent]
+  return wrk.format("POST", "/v1/token",
+    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
+end
+function response(status, headers, body)
+  done = done + 1
+  if done >= limit then wrk.thread:stop() end
+end
+EOF
+  EXCHANGES="$exchanges" ASSERTIONS="$tmp/assertions.txt" taskset -c "$load_cpu" \
+    wrk -t1 -c16 -d3s --latency -s "$tmp/exchange.lua" \
+    "http://127.0.0.1:$data_port/v1/token" >"$tmp/exchange-16.txt"
+  check_wrk "$tmp/exchange-16.txt"
+  sleep 1 # the event writer is asynchronous
+  exchange_rate="$(grep -h '"workflow":"wf-exchange-' "$tmp/quickstart/data/events.jsonl" |
+    sed -nE 's/.*"time_ms":([0-9]+).*"status":([0-9]+).*/\1 \2/p' |
+    awk '$2 != 200 { bad++ } { n++; t = $1; if (min == "" || t < min) min = t; if (t > max) max = t }
+      END { if (bad || n < 2 || max == min) print "? (non-200 or too few events)"; else printf "%.0f/s over %d exchanges", (n - 1) * 1000 / (max - min), n }')"
+}
+
+print_table() {
+  echo
+  printf '%-10s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
+  local name c
+  for name in direct nginx gatehouse; do
+    for c in 1 64; do
+      printf '%-10s %5s %12s %10s %10s\n' "$name" "$c" "$(rps "$name-$c")" \
+        "$(pct "$name-$c" 50%)" "$(pct "$name-$c" 99%)"
+    done
+  done
+  echo
+  awk -v g="$(rps gatehouse-64)" -v n="$(rps nginx-64)" \
+    'BEGIN { r = 100 * g / n; printf "gatehouse/nginx throughput at 64 connections: %.1f %% (target >= 50 %%: %s)\n", r, (r >= 50 ? "met" : "MISSED") }'
+  local d50 d99
+  d50="$(pct direct-1 50%)"
+  d99="$(pct direct-1 99%)"
+  for name in nginx gatehouse; do
+    printf 'added latency at 1 connection, %-9s p50 %+d µs, p99 %+d µs\n' "$name" \
+      "$(($(pct "$name-1" 50%) - d50))" "$(($(pct "$name-1" 99%) - d99))"
+  done
+  if [ -f "$tmp/exchange-16.txt" ]; then
+    printf 'token exchange at 16 connections: %s, p50 %s µs, p99 %s µs\n' \
+      "$exchange_rate" "$(pct exchange-16 50%)" "$(pct exchange-16 99%)"
+  fi
+}
+
+run_micro() {
+  echo
+  echo "== micro-benchmarks (core $server_cpu)"
+  cd "$root"
+  cargo bench -p gatehouse-gateway --bench micro --no-run -q
+  cargo bench -p gatehouse-policy --no-run -q
+  taskset -c "$server_cpu" cargo bench -q -p gatehouse-gateway --bench micro
+  taskset -c "$server_cpu" cargo bench -q -p gatehouse-policy
+}
+
+main() {
+  install_tools
+  check_ports
+  echo "== building release"
+  (cd "$root" && cargo build --release -q -p gatehouse)
+  echo "== load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  start_gatehouse
+  start_nginx
+  local master
+  master="$(cat "$tmp/nginx.pid")"
+  echo "== gatehouse: $(process_info "$gatehouse_pid"); nginx: $(pgrep -c -P "$master") worker(s), master $(process_info "$master")"
+  check_status "http://127.0.0.1:$tool_port/tickets/0" "$secret"
+  check_status "http://127.0.0.1:$nginx_port/tickets/0"
+  check_status "http://127.0.0.1:$data_port/tools/tickets/tickets/0" "$token"
+  local c
+  for c in 1 64; do
+    echo "== $c connection(s): direct, nginx, gatehouse (${warmup}s warm-up + ${duration}s each)"
+    measure direct "$c" "http://127.0.0.1:$tool_port/tickets/0" "$secret"
+    measure nginx "$c" "http://127.0.0.1:$nginx_port/tickets/0"
+    measure gatehouse "$c" "http://127.0.0.1:$data_port/tools/tickets/tickets/0" "$token"
+  done
+  token_exchange
+  echo "== load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  print_table
+  if [ -n "${BENCH_OUT:-}" ]; then
+    mkdir -p "$BENCH_OUT"
+    cp "$tmp"/*-1.txt "$tmp"/*-64.txt "$BENCH_OUT"/
+    [ -f "$tmp/exchange-16.txt" ] && cp "$tmp/exchange-16.txt" "$BENCH_OUT"/
+  fi
+  [ "$micro" = 1 ] && run_micro
+  return 0
+}
+
+main
