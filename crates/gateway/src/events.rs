@@ -14,7 +14,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Most events written in one transaction.
-const MAX_BATCH: usize = 2048;
+const MAX_BATCH: usize = 4096;
+/// How long the writer gathers events before one write (group commit): under load a
+/// write per event would cost a thread hop, a commit and a file write each.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where the request path hands its events. Cheap to clone.
@@ -58,41 +61,58 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file
     let mut lines = JsonLines::new(file);
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
-            }
-        }
+        let closed = gather(&mut rx, &mut batch).await;
         lines = write_batch(Arc::clone(&store), lines, batch).await;
+        if closed {
+            break;
+        }
     }
 }
 
-/// Writes one batch to the store (retrying until it succeeds) and to the file.
-async fn write_batch(store: Arc<dyn Store>, lines: JsonLines, batch: Vec<Event>) -> JsonLines {
+/// Adds what arrives within the batch window; true once every sink is gone (shutdown,
+/// when the queue is drained at once rather than waited on).
+async fn gather(rx: &mut mpsc::UnboundedReceiver<Event>, batch: &mut Vec<Event>) -> bool {
+    let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+    while batch.len() < MAX_BATCH {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(event)) => batch.push(event),
+            Ok(None) => return true,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Writes one batch to the store (retrying until it succeeds) and then to the file, in
+/// one blocking call per attempt.
+async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Event>) -> JsonLines {
+    let path = lines.path.clone();
     let mut backoff = Duration::from_millis(50);
     let batch = Arc::new(batch);
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
-        let attempt = tokio::task::spawn_blocking(move || store_ref.append_events(&events)).await;
-        match attempt {
-            Ok(Ok(())) => break,
-            Ok(Err(error)) => {
-                tracing::error!(%error, events = batch.len(), "event store write failed; retrying")
+        let attempt = tokio::task::spawn_blocking(move || {
+            let written = store_ref.append_events(&events);
+            if written.is_ok() {
+                lines.append(&events);
             }
-            Err(error) => tracing::error!(%error, "event store writer panicked; retrying"),
+            (written, lines)
+        })
+        .await;
+        match attempt {
+            Ok((Ok(()), lines)) => return lines,
+            Ok((Err(error), returned)) => {
+                tracing::error!(%error, events = batch.len(), "event store write failed; retrying");
+                lines = returned;
+            }
+            Err(error) => {
+                tracing::error!(%error, "event store writer panicked; retrying");
+                lines = JsonLines::new(path.clone());
+            }
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-    let events = Arc::clone(&batch);
-    tokio::task::spawn_blocking(move || {
-        let mut lines = lines;
-        lines.append(&events);
-        lines
-    })
-    .await
-    .unwrap_or_else(|_| JsonLines::new(None))
 }
 
 /// The optional JSON-lines file, opened lazily in append mode.
