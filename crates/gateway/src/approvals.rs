@@ -15,6 +15,8 @@ use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
 use gatehouse_store::{ApprovalFilter, Store, StoreError};
 use tokio::sync::{Mutex, watch};
 
+use crate::blocking::store_call;
+
 /// One transition of an approval, applied under the transitions lock.
 pub type Transition<'a, T> = Box<dyn FnOnce(&mut Approval) -> Result<T, ApprovalError> + Send + 'a>;
 
@@ -56,12 +58,12 @@ impl Approvals {
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         let store = Arc::clone(&self.store);
         let id = id.to_owned();
-        blocking(move || store.approval(&id)).await
+        store_call("approval store", move || store.approval(&id)).await
     }
 
     pub async fn list(&self, filter: ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
         let store = Arc::clone(&self.store);
-        blocking(move || store.list_approvals(&filter)).await
+        store_call("approval store", move || store.list_approvals(&filter)).await
     }
 
     /// Applies one transition to the stored approval; stores it only if it succeeded.
@@ -157,22 +159,11 @@ impl Approvals {
 
     async fn put(&self, approval: Approval) -> Result<(), StoreError> {
         let store = Arc::clone(&self.store);
-        blocking(move || store.put_approval(&approval)).await?;
+        store_call("approval store", move || store.put_approval(&approval)).await?;
         self.changed
             .send_modify(|version| *version = version.wrapping_add(1));
         Ok(())
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|error| StoreError::Unavailable {
-            location: "approval store".to_owned(),
-            detail: error.to_string(),
-        })?
 }
 
 /// Records what happened to approvals without any operator: expiry, cancellation.

@@ -6,6 +6,7 @@
 //! ([`events`]).
 
 pub mod approvals;
+mod blocking;
 pub mod body;
 pub mod broker;
 pub mod client;

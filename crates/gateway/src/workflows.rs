@@ -19,6 +19,8 @@ use gatehouse_core::workflow::{
 use gatehouse_store::{Store, StoreError};
 use tokio::sync::watch;
 
+use crate::blocking::store_call;
+
 const SHARDS: usize = 32;
 
 /// One workflow in memory.
@@ -142,7 +144,7 @@ impl Workflows {
         }
         let store = Arc::clone(&self.store);
         let key = WorkflowId::new(id);
-        let stored = blocking(move || store.workflow(&key)).await?;
+        let stored = store_call("workflow store", move || store.workflow(&key)).await?;
         Ok(stored.map(|workflow| self.remember(workflow)))
     }
 
@@ -175,7 +177,8 @@ impl Workflows {
             return Ok(live);
         }
         let store = Arc::clone(&self.store);
-        let stored = blocking(move || store.create_workflow(&candidate)).await?;
+        let stored =
+            store_call("workflow store", move || store.create_workflow(&candidate)).await?;
         Ok(self.remember(stored))
     }
 
@@ -186,7 +189,7 @@ impl Workflows {
             return Ok(());
         }
         let store = Arc::clone(&self.store);
-        let result = blocking(move || {
+        let result = store_call("workflow store", move || {
             dirty
                 .iter()
                 .try_for_each(|workflow| store.put_workflow(workflow))
@@ -229,7 +232,7 @@ impl Workflows {
     pub async fn end_all_of(&self, agent: &str, by: &str) -> Result<usize, StoreError> {
         let store = Arc::clone(&self.store);
         let filter_agent = agent.to_owned();
-        let stored = blocking(move || {
+        let stored = store_call("workflow store", move || {
             let mut all = Vec::new();
             for status in [Status::Active, Status::Paused] {
                 let filter = gatehouse_store::WorkflowFilter {
@@ -252,15 +255,4 @@ impl Workflows {
         self.flush().await?;
         Ok(ended)
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|error| StoreError::Unavailable {
-            location: "workflow store".to_owned(),
-            detail: error.to_string(),
-        })?
 }

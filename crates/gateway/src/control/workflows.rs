@@ -208,27 +208,20 @@ async fn end(
     let (method, uri) = (request.method().clone(), request.uri().clone());
     let body: End = json::read(request).await?;
     let live = live(state, id).await?;
-    let by = format!("operator `{}`", caller.name);
-    live.end(&by).map_err(transition)?;
+    live.end(&format!("operator `{}`", caller.name))
+        .map_err(transition)?;
     crate::approvals::cancel_for(state, Some(id), None).await;
-    state.workflows.flush().await.map_err(unavailable)?;
-    let workflow = live.snapshot();
-    audit::record(
-        state,
-        Action {
-            actor: &caller.name,
-            method: &method,
-            uri: &uri,
-            intent: "workflow.end",
-            agent: Some(workflow.agent.to_string()),
-            workflow: Some(id.to_owned()),
-            detail: format!(
-                "ended; every credential of the workflow is revoked. {}",
-                body.reason
-            ),
-        },
+    let detail = format!(
+        "ended; every credential of the workflow is revoked. {}",
+        body.reason
     );
-    Ok(ok_json(&serde_json::json!(workflow)))
+    let change = Change {
+        caller: &caller,
+        method: &method,
+        uri: &uri,
+        intent: "workflow.end",
+    };
+    settle(state, &live, change, detail).await
 }
 
 async fn resume(
@@ -242,23 +235,47 @@ async fn resume(
     let live = live(state, id).await?;
     live.resume(state.clock.now().secs(), body.extend.into())
         .map_err(transition)?;
+    let extend = body.extend;
+    let detail = format!(
+        "resumed with extension calls +{}, writes +{}, bytes +{}",
+        extend.calls, extend.writes, extend.bytes
+    );
+    let change = Change {
+        caller: &caller,
+        method: &method,
+        uri: &uri,
+        intent: "workflow.resume",
+    };
+    settle(state, &live, change, detail).await
+}
+
+/// Who changed a workflow, and how, for the audit event.
+struct Change<'a> {
+    caller: &'a crate::control::Caller,
+    method: &'a http::Method,
+    uri: &'a http::Uri,
+    intent: &'static str,
+}
+
+/// Writes a changed workflow through to the store, records the change, answers with it.
+async fn settle(
+    state: &State,
+    live: &crate::workflows::LiveWorkflow,
+    change: Change<'_>,
+    detail: String,
+) -> Result<Response<ResponseBody>, ControlError> {
     state.workflows.flush().await.map_err(unavailable)?;
     let workflow = live.snapshot();
-    audit::record(
-        state,
-        Action {
-            actor: &caller.name,
-            method: &method,
-            uri: &uri,
-            intent: "workflow.resume",
-            agent: Some(workflow.agent.to_string()),
-            workflow: Some(id.to_owned()),
-            detail: format!(
-                "resumed with extension calls +{}, writes +{}, bytes +{}",
-                body.extend.calls, body.extend.writes, body.extend.bytes
-            ),
-        },
-    );
+    let action = Action {
+        actor: &change.caller.name,
+        method: change.method,
+        uri: change.uri,
+        intent: change.intent,
+        agent: Some(workflow.agent.to_string()),
+        workflow: Some(workflow.id.to_string()),
+        detail,
+    };
+    audit::record(state, action);
     Ok(ok_json(&serde_json::json!(workflow)))
 }
 
