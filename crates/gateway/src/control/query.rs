@@ -51,8 +51,10 @@ pub(super) fn workflow_filter(
         match key {
             "agent" => filter.agent = Some(value),
             "status" => {
-                filter.status =
-                    Some(super::workflows::parse_status(&value).ok_or_else(|| bad(key, &value))?);
+                filter.status = Some(
+                    gatehouse_core::workflow::Status::parse(&value)
+                        .ok_or_else(|| bad(key, &value))?,
+                );
             }
             "limit" => filter.limit = Some(value.parse().map_err(|_| bad(key, &value))?),
             _ => {

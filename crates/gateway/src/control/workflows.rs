@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use gatehouse_core::config::Role;
 use gatehouse_core::model::{AgentId, TaskClassName, WorkflowId};
-use gatehouse_core::workflow::{Budget, Status, TransitionError, Workflow};
+use gatehouse_core::workflow::{Budget, TransitionError, Workflow};
 use gatehouse_store::WorkflowFilter;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -300,9 +300,4 @@ fn valid_id(text: &str) -> bool {
         && text
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"._:-".contains(&byte))
-}
-
-/// Status names for the query filter.
-pub(super) fn parse_status(text: &str) -> Option<Status> {
-    Status::parse(text)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::future::Future;
+use std::pin::Pin;
 
 use gatehouse_core::config::Secret;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
@@ -118,10 +119,12 @@ pub async fn forward(
         state.upstream.timeout,
         state.upstream.client.request(upstream_request),
     );
-    // Revocation while the upstream is still thinking ends the call too.
+    // One cancellation per call: it races the upstream's answer here, then guards the
+    // response stream. Revocation while the upstream is still thinking ends the call too.
+    let mut cancel: Cancellation = Box::pin(cancellation(state, guarded));
     let outcome = tokio::select! {
         outcome = sent => outcome,
-        reason = cancellation(state, guarded) => {
+        reason = &mut cancel => {
             draft.note(&reason);
             return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
         }
@@ -144,8 +147,12 @@ pub async fn forward(
         draft.clone(),
         meter,
         guarded,
+        cancel,
     ))
 }
+
+/// A call's pending cancellation: resolves, with a reason, when the call is revoked.
+type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// Resolves, with a reason, once the call's workflow ends or its credential or agent is
 /// revoked; pending otherwise.
@@ -274,6 +281,7 @@ fn agent_response(
     draft: EventDraft,
     meter: BodyMeter,
     guarded: Guarded<'_>,
+    cancel: Cancellation,
 ) -> Response<ResponseBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -295,7 +303,7 @@ fn agent_response(
             draft.complete(&finish_state, status, bytes, &end);
         },
     )
-    .guarded(stream_guard(state, guarded));
+    .guarded(stream_guard(state, guarded, cancel));
     let mut response = Response::from_parts(parts, body.boxed());
     insert_decision_header(&mut response, id);
     response
@@ -319,10 +327,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// Cuts the response on revocation, and at the workflow's byte budget.
-fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>) -> StreamGuard {
+fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) -> StreamGuard {
     let workflow = Arc::clone(guarded.workflow);
     let notify_state = Arc::clone(state);
-    StreamGuard::new(cancellation(state, guarded), move |bytes| {
+    StreamGuard::new(cancel, move |bytes| {
         workflow.add_bytes(bytes).map_err(|cut| {
             notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
             cut.allowed
