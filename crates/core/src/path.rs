@@ -95,6 +95,26 @@ impl SafePath {
     pub fn segments(&self) -> &[String] {
         &self.segments
     }
+
+    /// The path below its first `skip` segments (`/` when none are left), without parsing
+    /// again: encoded slashes are refused, so every raw `/` is a segment boundary.
+    pub fn below(&self, skip: usize) -> SafePath {
+        let start = self
+            .raw
+            .match_indices('/')
+            .nth(skip)
+            .map_or(self.raw.len(), |(at, _)| at);
+        let raw = self
+            .raw
+            .get(start..)
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or("/");
+        SafePath {
+            raw: raw.to_owned(),
+            // INVARIANT: a tail of valid segments is valid.
+            segments: self.segments.iter().skip(skip).cloned().collect(),
+        }
+    }
 }
 
 /// Checks and decodes one raw segment.

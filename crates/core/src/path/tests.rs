@@ -322,3 +322,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn below_is_the_same_as_parsing_the_tail() {
+    for (whole, skip, tail) in [
+        ("/tools/tickets/tickets/a%20b", 2, "/tickets/a%20b"),
+        ("/tools/tickets", 2, "/"),
+        ("/tools/tickets/x", 2, "/x"),
+        ("/a", 0, "/a"),
+        ("/", 1, "/"),
+    ] {
+        let below = path(whole).below(skip);
+        assert_eq!(below, path(tail), "{whole} below {skip}");
+    }
+}

@@ -23,8 +23,9 @@ pub struct Call<'a> {
 
 pub fn classify<'a>(state: &'a State, method: &Method, uri: &'a Uri) -> Result<Call<'a>, Refusal> {
     let raw = uri.path();
-    // The whole path is checked, so `/tools/../x` or `/tools/a%2f..` never splits oddly.
-    parse_request_path(raw.as_bytes()).map_err(|error| Refusal::AmbiguousPath {
+    // The whole path is checked once, so `/tools/../x` or `/tools/a%2f..` never splits
+    // oddly; the tool's own path is its tail.
+    let whole = parse_request_path(raw.as_bytes()).map_err(|error| Refusal::AmbiguousPath {
         reason: error.to_string(),
     })?;
     let rest = raw.strip_prefix(PREFIX).ok_or(Refusal::NoRoute)?;
@@ -38,10 +39,7 @@ pub fn classify<'a>(state: &'a State, method: &Method, uri: &'a Uri) -> Result<C
         .ok_or_else(|| Refusal::UnknownTool {
             tool: tool_name.to_owned(),
         })?;
-    let safe =
-        parse_request_path(tool_path.as_bytes()).map_err(|error| Refusal::AmbiguousPath {
-            reason: error.to_string(),
-        })?;
+    let safe = whole.below(2);
     let index = tool
         .routes
         .lookup(method.as_str(), &safe)
