@@ -15,7 +15,7 @@ pub use load::{load, parse_document};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use typed::{
-    Agent, AgentKey, ApprovalSettings, Config, GatewaySettings, IntentInfo, Issuer, Limits,
-    Notifications, Operator, PolicyFile, Role, Route, SecretSource, Segment, TaskClass, Tool,
-    UpstreamAuth, UpstreamUrl,
+    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSpec, Config, GatewaySettings, IntentInfo,
+    Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator, PolicyFile,
+    Role, Route, SecretSource, Segment, StdioCommand, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

@@ -27,6 +27,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub tools: BTreeMap<String, RawTool>,
     #[serde(default)]
+    pub mcp_servers: BTreeMap<String, RawMcpServer>,
+    #[serde(default)]
     pub operators: Vec<RawOperator>,
     #[serde(default)]
     pub notifications: RawNotifications,
@@ -222,6 +224,58 @@ pub struct RawTool {
     pub routes: Vec<RawRoute>,
 }
 
+/// An MCP server: exactly one of `url` (Streamable HTTP) or `command` (stdio).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpServer {
+    pub segment: Spanned<String>,
+    pub url: Option<Spanned<String>>,
+    pub auth: Option<RawUpstreamAuth>,
+    pub command: Option<Spanned<String>>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub cwd: Option<String>,
+    /// Names the intent of a tool listed without one; `{server}` and `{tool}` expand.
+    #[serde(default = "default_intent_pattern")]
+    pub intent_pattern: Spanned<String>,
+    #[serde(default)]
+    pub tools: BTreeMap<String, RawMcpTool>,
+    pub resources: Option<RawMcpFeature>,
+    pub prompts: Option<RawMcpFeature>,
+}
+
+/// One exposed MCP tool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpTool {
+    pub intent: Option<Spanned<String>>,
+    #[serde(default = "default_data_class")]
+    pub data_class: String,
+    #[serde(default = "default_tier")]
+    pub tier: crate::model::Tier,
+    /// A tool may change things unless declared `read`: its own annotations are the
+    /// server's claim, not ours.
+    #[serde(default = "default_mcp_access")]
+    pub access: crate::model::Access,
+    /// Argument name → `string`, `path`, `long`, `bool` or `set<string>`; a trailing `?`
+    /// makes it optional.
+    #[serde(default)]
+    pub args: BTreeMap<String, Spanned<String>>,
+}
+
+/// Resources or prompts of an MCP server, as one intent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcpFeature {
+    pub intent: Spanned<String>,
+    #[serde(default = "default_data_class")]
+    pub data_class: String,
+    #[serde(default = "default_tier")]
+    pub tier: crate::model::Tier,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpstreamAuth {
@@ -322,6 +376,14 @@ fn default_max_wait_secs() -> u64 {
 
 fn default_secrets_reload_secs() -> u64 {
     10
+}
+
+fn default_intent_pattern() -> Spanned<String> {
+    Spanned::new(0..0, "{server}.{tool}".to_owned())
+}
+
+fn default_mcp_access() -> crate::model::Access {
+    crate::model::Access::Write
 }
 
 fn default_auth_header() -> String {

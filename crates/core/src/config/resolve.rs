@@ -2,6 +2,7 @@
 //! problem collected (not just the first) with its field path and line.
 
 mod identity;
+mod mcp;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -72,7 +73,8 @@ impl<'a> Resolver<'a> {
         let segments = segments(&raw);
         let issuers = self.issuers(&raw.issuers);
         let task_classes = self.task_classes(&raw.task_classes, &segments);
-        let (tools, intents) = self.tools(&raw.tools, &segments);
+        let (tools, mut intents) = self.tools(&raw.tools, &segments);
+        let mcp_servers = self.mcp_servers(&raw.mcp_servers, &segments, &tools, &mut intents);
         self.check_task_class_intents(&raw.task_classes, &intents);
         let agents = self.agents(&raw.agents, &issuers, &task_classes);
         let operators = self.operators(&raw.operators);
@@ -96,6 +98,7 @@ impl<'a> Resolver<'a> {
             issuers,
             task_classes,
             tools,
+            mcp_servers,
             intents,
             operators,
             policies,

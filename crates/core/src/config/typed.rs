@@ -28,7 +28,10 @@ pub struct Config {
     pub issuers: BTreeMap<String, Issuer>,
     pub task_classes: BTreeMap<TaskClassName, TaskClass>,
     pub tools: BTreeMap<ToolName, Tool>,
-    /// Every intent named by a route, with whether it reads or writes.
+    /// MCP servers behind `/mcp/{server}`; their names share the tools' namespace, since
+    /// policy sees both as `Tool` resources.
+    pub mcp_servers: BTreeMap<ToolName, McpServer>,
+    /// Every intent named by a route or an MCP mapping, with whether it reads or writes.
     pub intents: BTreeMap<Intent, IntentInfo>,
     pub operators: Vec<Operator>,
     /// The `policies/*.cedar` files, in file-name order.
@@ -195,9 +198,118 @@ pub struct Route {
     pub access: Access,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentInfo {
     pub access: Access,
+    /// The typed call arguments policy sees as `context.args`: `Some` for MCP intents
+    /// (possibly empty), `None` for HTTP routes, whose context has no `args`.
+    pub args: Option<BTreeMap<String, ArgSpec>>,
+}
+
+/// An MCP server behind `/mcp/{name}`.
+#[derive(Debug, Clone)]
+pub struct McpServer {
+    pub name: ToolName,
+    pub segment: SegmentName,
+    pub transport: McpTransport,
+    /// Upstream tool name → how its calls are classified. A tool absent here is
+    /// invisible and refused: no mapping means no access.
+    pub tools: BTreeMap<String, McpMapping>,
+    /// How `resources/read` is classified; `None` hides resources entirely.
+    pub resources: Option<McpMapping>,
+    /// How `prompts/get` is classified; `None` hides prompts entirely.
+    pub prompts: Option<McpMapping>,
+}
+
+/// How Gatehouse reaches an MCP server.
+#[derive(Debug, Clone)]
+pub enum McpTransport {
+    /// Streamable HTTP at `url` (its full endpoint path), with the server's own secret.
+    Http {
+        url: UpstreamUrl,
+        auth: Option<UpstreamAuth>,
+    },
+    /// A process Gatehouse launches and supervises, speaking JSON-RPC on stdin/stdout.
+    Stdio(StdioCommand),
+}
+
+/// A stdio server's command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StdioCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Added to Gatehouse's own environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory, resolved against the config file's directory.
+    pub cwd: PathBuf,
+}
+
+/// The classification of one MCP tool (or of resources or prompts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpMapping {
+    pub intent: Intent,
+    pub data_class: DataClass,
+    pub tier: Tier,
+    pub access: Access,
+    /// Arguments exposed to policy as `context.args`; undeclared ones are forwarded but
+    /// invisible to policy.
+    pub args: BTreeMap<String, ArgSpec>,
+}
+
+/// A declared argument's type, checked before policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgSpec {
+    pub kind: ArgKind,
+    /// A required argument missing from a call refuses the call.
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    /// Any string.
+    String,
+    /// A string that must be a normalised absolute path: no `.` or `..` segments, no
+    /// `//`, no backslash, no NUL, so `like "/srv/reports/*"` means what it says.
+    Path,
+    /// An integer.
+    Long,
+    Bool,
+    /// An array of strings.
+    StringSet,
+}
+
+impl ArgKind {
+    /// The name used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Path => "path",
+            Self::Long => "long",
+            Self::Bool => "bool",
+            Self::StringSet => "set<string>",
+        }
+    }
+
+    /// The Cedar schema type.
+    pub fn cedar_type(self) -> &'static str {
+        match self {
+            Self::String | Self::Path => "String",
+            Self::Long => "Long",
+            Self::Bool => "Bool",
+            Self::StringSet => "Set<String>",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "string" => Some(Self::String),
+            "path" => Some(Self::Path),
+            "long" => Some(Self::Long),
+            "bool" => Some(Self::Bool),
+            "set<string>" => Some(Self::StringSet),
+            _ => None,
+        }
+    }
 }
 
 /// Roles of control-plane callers.

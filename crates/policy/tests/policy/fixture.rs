@@ -34,6 +34,7 @@ pub(crate) fn empty() -> Config {
         issuers: BTreeMap::new(),
         task_classes: BTreeMap::new(),
         tools: BTreeMap::new(),
+        mcp_servers: BTreeMap::new(),
         intents: BTreeMap::new(),
         operators: Vec::new(),
         policies: Vec::new(),
@@ -87,7 +88,7 @@ pub(crate) fn add_tool(config: &mut Config, name: &str, segment: &str) {
 pub(crate) fn add_intent(config: &mut Config, intent: &str, access: Access) {
     config
         .intents
-        .insert(Intent::new(intent), IntentInfo { access });
+        .insert(Intent::new(intent), IntentInfo { access, args: None });
 }
 
 pub(crate) fn add_policy(config: &mut Config, path: &str, text: &str) {

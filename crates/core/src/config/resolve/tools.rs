@@ -75,7 +75,7 @@ impl Resolver<'_> {
         parsed
     }
 
-    fn upstream_auth(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<UpstreamAuth> {
+    pub(super) fn upstream_auth(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<UpstreamAuth> {
         let field = format!("{field}.auth");
         let header = raw.header.to_ascii_lowercase();
         if !is_token(&header) {
@@ -203,8 +203,16 @@ impl Resolver<'_> {
     ) {
         let info = IntentInfo {
             access: route.access,
+            args: None,
         };
         match intents.get(&route.intent) {
+            Some(seen) if seen.args.is_some() => {
+                let message = format!(
+                    "intent `{}` also names an MCP mapping; an HTTP route needs its own intent",
+                    route.intent
+                );
+                self.error_at(&format!("{field}.intent"), &raw.intent, message);
+            }
             Some(seen) if seen.access != route.access => {
                 let message = format!(
                     "intent `{}` is `{}` here but `{}` on another route",
@@ -228,7 +236,7 @@ fn default_access(method: &str) -> Access {
     }
 }
 
-fn is_tool_name(name: &str) -> bool {
+pub(super) fn is_tool_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.bytes().all(|byte| {
@@ -236,7 +244,7 @@ fn is_tool_name(name: &str) -> bool {
         })
 }
 
-fn is_intent(name: &str) -> bool {
+pub(super) fn is_intent(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && name
@@ -252,7 +260,7 @@ fn is_token(name: &str) -> bool {
 }
 
 /// `http://host:port[/base]`; the base keeps no trailing slash.
-fn parse_upstream_url(text: &str) -> Option<UpstreamUrl> {
+pub(super) fn parse_upstream_url(text: &str) -> Option<UpstreamUrl> {
     let rest = text.strip_prefix("http://")?;
     let (authority, path) = match rest.find('/') {
         Some(at) => rest.split_at(at),
