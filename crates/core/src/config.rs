@@ -16,6 +16,6 @@ pub use raw::RawConfig;
 pub use secret::Secret;
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSpec, Config, GatewaySettings, IntentInfo,
-    Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator, PolicyFile,
-    Role, Route, SecretSource, Segment, StdioCommand, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator, PolicyFile, Role,
+    Route, SecretSource, Segment, StdioCommand, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

@@ -17,6 +17,7 @@ pub mod dataplane;
 pub mod events;
 pub mod example_tool;
 pub mod keys;
+pub mod mcp;
 pub mod notify;
 pub mod problem;
 pub mod revocations;

@@ -9,8 +9,7 @@ use crate::config::raw::{RawMcpFeature, RawMcpServer, RawMcpTool};
 use crate::config::resolve::Resolver;
 use crate::config::resolve::tools::{is_intent, is_tool_name, parse_upstream_url};
 use crate::config::{
-    ArgKind, ArgSpec, IntentInfo, McpMapping, McpServer, McpTransport, Segment, StdioCommand,
-    Tool,
+    ArgKind, ArgSpec, IntentInfo, McpMapping, McpServer, McpTransport, Segment, StdioCommand, Tool,
 };
 use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
 
@@ -110,7 +109,8 @@ impl Resolver<'_> {
             }
             (None, Some(command)) => {
                 if raw.auth.is_some() {
-                    let message = "`auth` applies to a `url`; pass a stdio server's secrets in `env`";
+                    let message =
+                        "`auth` applies to a `url`; pass a stdio server's secrets in `env`";
                     self.error_at_field(&format!("{field}.auth"), message);
                 }
                 if command.get_ref().trim().is_empty() {

@@ -75,7 +75,11 @@ impl Resolver<'_> {
         parsed
     }
 
-    pub(super) fn upstream_auth(&mut self, field: &str, raw: &RawUpstreamAuth) -> Option<UpstreamAuth> {
+    pub(super) fn upstream_auth(
+        &mut self,
+        field: &str,
+        raw: &RawUpstreamAuth,
+    ) -> Option<UpstreamAuth> {
         let field = format!("{field}.auth");
         let header = raw.header.to_ascii_lowercase();
         if !is_token(&header) {
