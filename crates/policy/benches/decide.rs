@@ -166,6 +166,7 @@ fn measure(
                 data_class: "internal",
                 tier: Tier::Low,
                 write: false,
+                args: None,
             },
         })
         .collect();

@@ -1,12 +1,14 @@
 //! The policy engine: built once from the configuration, then asked for one decision
 //! per call. Default deny; a decision names the policies that determined it.
 
+use std::collections::BTreeMap;
+
 use cedar_policy::{
     Authorizer, Context, Decision, PolicyId, PolicySet, Request, RestrictedExpression,
 };
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
-use gatehouse_core::model::{AgentId, Intent, Tier, ToolName};
+use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
 
 use crate::entities::{Node, Universe};
 use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
@@ -43,6 +45,9 @@ pub struct DecisionContext<'a> {
     pub data_class: &'a str,
     pub tier: Tier,
     pub write: bool,
+    /// An MCP call's declared arguments, already type-checked against the mapping;
+    /// `None` for HTTP calls, whose context has no `args`.
+    pub args: Option<&'a BTreeMap<String, AttrValue>>,
 }
 
 /// The outcome of [`PolicyEngine::decide`].
@@ -123,6 +128,31 @@ impl PolicyEngine {
         }
     }
 
+    /// Whether some arguments could let this call through: policy is evaluated with
+    /// `context.args` unknown, and only a definite deny hides the tool. Listings use this
+    /// (least visibility); every call is still decided on its real arguments.
+    pub fn visible(&self, request: &DecisionRequest<'_>) -> bool {
+        let Ok((agent, intent, tool)) = self.nodes(request) else {
+            return false;
+        };
+        let policies = self.index.candidates(agent, intent, tool);
+        if policies.is_empty() {
+            return false;
+        }
+        let context = match cedar_context(&request.context, ArgsIn::Unknown) {
+            Ok(context) => context,
+            Err(_) => return false,
+        };
+        let uids = (agent.uid.clone(), intent.uid.clone(), tool.uid.clone());
+        let Ok(query) = Request::new(uids.0, uids.1, uids.2, context, None) else {
+            return false;
+        };
+        let response =
+            self.authorizer
+                .is_authorized_partial(&query, &policies, &self.universe.entities);
+        response.decision() != Some(Decision::Deny)
+    }
+
     pub fn policy_count(&self) -> usize {
         self.policy_count
     }
@@ -151,7 +181,7 @@ impl PolicyEngine {
         context: &DecisionContext<'_>,
         policies: &PolicySet,
     ) -> PolicyDecision {
-        let context = match cedar_context(context) {
+        let context = match cedar_context(context, ArgsIn::Known) {
             Ok(context) => context,
             Err(error) => return PolicyDecision::refused(error),
         };
@@ -223,8 +253,15 @@ fn check_tiers(files: &[PolicyFile], loaded: &load::Loaded) -> Result<(), Policy
     }
 }
 
+/// Whether `context.args` carries the call's values or stands for any values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArgsIn {
+    Known,
+    Unknown,
+}
+
 /// The `context` record declared by the generated schema.
-fn cedar_context(context: &DecisionContext<'_>) -> Result<Context, String> {
+fn cedar_context(context: &DecisionContext<'_>, args_in: ArgsIn) -> Result<Context, String> {
     let secs = context.now.secs();
     let now = RestrictedExpression::new_record([
         ("unix".to_owned(), RestrictedExpression::new_long(secs)),
@@ -239,7 +276,19 @@ fn cedar_context(context: &DecisionContext<'_>) -> Result<Context, String> {
     ])
     .map_err(|error| format!("invalid context: {error}"))?;
     let text = |value: &str| RestrictedExpression::new_string(value.to_owned());
-    Context::from_pairs([
+    let args = match (context.args, args_in) {
+        (None, _) => None,
+        (Some(_), ArgsIn::Unknown) => Some(RestrictedExpression::new_unknown("args")),
+        (Some(args), ArgsIn::Known) => {
+            let fields = args
+                .iter()
+                .map(|(name, value)| (name.clone(), crate::entities::expression(value.clone())));
+            let record = RestrictedExpression::new_record(fields)
+                .map_err(|error| format!("invalid arguments: {error}"))?;
+            Some(record)
+        }
+    };
+    let pairs = [
         ("now".to_owned(), now),
         ("workflow".to_owned(), text(context.workflow)),
         ("task_class".to_owned(), text(context.task_class)),
@@ -250,8 +299,10 @@ fn cedar_context(context: &DecisionContext<'_>) -> Result<Context, String> {
             "write".to_owned(),
             RestrictedExpression::new_bool(context.write),
         ),
-    ])
-    .map_err(|error| format!("invalid context: {error}"))
+    ];
+    let args = args.map(|args| ("args".to_owned(), args));
+    Context::from_pairs(pairs.into_iter().chain(args))
+        .map_err(|error| format!("invalid context: {error}"))
 }
 
 const DAY: i64 = 86_400;

@@ -48,8 +48,18 @@ impl Universe {
             let group = uid("Action", info.access.as_str());
             (intent.clone(), uid("Action", intent.as_str()), vec![group])
         }));
-        let tools = nodes(config.tools.iter().map(|(name, tool)| {
-            let segment = uid("Segment", tool.segment.as_str());
+        // HTTP tools and MCP servers are both `Tool`s in their segment; config keeps
+        // their names distinct.
+        let http = config
+            .tools
+            .iter()
+            .map(|(name, tool)| (name, &tool.segment));
+        let mcp = config
+            .mcp_servers
+            .iter()
+            .map(|(name, server)| (name, &server.segment));
+        let tools = nodes(http.chain(mcp).map(|(name, segment)| {
+            let segment = uid("Segment", segment.as_str());
             (name.clone(), uid("Tool", name.as_str()), vec![segment])
         }));
         let store = entity_list(config, schema, &agents, &tools)?;
@@ -157,7 +167,7 @@ fn entity_list(
     }
 }
 
-fn expression(value: AttrValue) -> RestrictedExpression {
+pub(crate) fn expression(value: AttrValue) -> RestrictedExpression {
     match value {
         AttrValue::Bool(value) => RestrictedExpression::new_bool(value),
         AttrValue::Long(value) => RestrictedExpression::new_long(value),

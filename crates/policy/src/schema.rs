@@ -1,10 +1,11 @@
 //! The Cedar schema: entity types from the user's fragment (or a generated default),
 //! actions and the `Context` record generated from the configuration's intents.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use cedar_policy::{Schema, SchemaFragment};
-use gatehouse_core::config::{Config, PolicyFile};
+use gatehouse_core::config::{ArgSpec, Config, PolicyFile};
 use gatehouse_core::model::{Access, Intent};
 use serde_json::{Map, Value};
 
@@ -25,16 +26,14 @@ namespace Gatehouse {
 }
 ";
 
-const CONTEXT_TYPE: &str = r"  type Context = {
-    now: { unix: Long, hour: Long, weekday: Long },
+/// The fields every call's context has; MCP intents add `args`.
+const CONTEXT_FIELDS: &str = "    now: { unix: Long, hour: Long, weekday: Long },
     workflow: String,
     task_class: String,
     segment: String,
     data_class: String,
     tier: String,
-    write: Bool
-  };
-";
+    write: Bool";
 
 const HINT: &str = "the schema fragment declares `Group`, `Agent in [Group]`, `Segment` and \
                     `Tool in [Segment]` in `namespace Gatehouse`; Gatehouse generates the \
@@ -86,23 +85,48 @@ fn actions_text(config: &Config) -> Result<String, PolicyErrors> {
     }
     let mut text = String::from("// Generated from the configuration's intents.\n");
     text.push_str("namespace Gatehouse {\n");
-    text.push_str(CONTEXT_TYPE);
+    let _ = writeln!(text, "  type Context = {{\n{CONTEXT_FIELDS}\n  }};");
     text.push_str("  action \"read\", \"write\";\n");
-    for (intent, info) in &config.intents {
-        push_action(&mut text, intent, info.access);
+    for (index, (intent, info)) in config.intents.iter().enumerate() {
+        let context = match &info.args {
+            None => "Context".to_owned(),
+            Some(args) => {
+                let name = format!("McpContext{index}");
+                push_mcp_context(&mut text, &name, args);
+                name
+            }
+        };
+        push_action(&mut text, intent, info.access, &context);
     }
     text.push_str("}\n");
     Ok(text)
 }
 
-fn push_action(text: &mut String, intent: &Intent, access: Access) {
+fn push_action(text: &mut String, intent: &Intent, access: Access, context: &str) {
     let name = intent.as_str().escape_default();
     let group = access.as_str();
     // Writing to a `String` cannot fail.
     let _ = writeln!(
         text,
         "  action \"{name}\" in [\"{group}\"] appliesTo {{\n    principal: [Agent],\n    \
-         resource: [Tool],\n    context: Context\n  }};"
+         resource: [Tool],\n    context: {context}\n  }};"
+    );
+}
+
+/// An MCP intent's context: the common fields plus its declared, typed arguments, so a
+/// policy reading an undeclared argument fails validation instead of erroring per call.
+fn push_mcp_context(text: &mut String, name: &str, args: &BTreeMap<String, ArgSpec>) {
+    let fields: Vec<String> = args
+        .iter()
+        .map(|(arg, spec)| {
+            let optional = if spec.required { "" } else { "?" };
+            format!("\"{arg}\"{optional}: {}", spec.kind.cedar_type())
+        })
+        .collect();
+    let _ = writeln!(
+        text,
+        "  type {name} = {{\n{CONTEXT_FIELDS},\n    args: {{ {} }}\n  }};",
+        fields.join(", ")
     );
 }
 

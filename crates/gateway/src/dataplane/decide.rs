@@ -24,6 +24,7 @@ pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> Policy
             data_class: call.route.data_class.as_str(),
             tier: call.route.tier,
             write: call.route.access == Access::Write,
+            args: None,
         },
     };
     state.policy.decide(&request)

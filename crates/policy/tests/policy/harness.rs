@@ -1,5 +1,7 @@
 //! A small world of agents, tools and intents, and a fluent way to ask it for decisions.
 
+use std::collections::BTreeMap;
+
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::Config;
 use gatehouse_core::model::{Access, AgentId, AttrValue, Intent, Tier, ToolName};
@@ -80,6 +82,7 @@ pub(crate) struct Call {
     tier: Tier,
     write: bool,
     workflow: String,
+    args: Option<BTreeMap<String, AttrValue>>,
 }
 
 pub(crate) fn call(agent: &str, intent: &str, tool: &str) -> Call {
@@ -91,6 +94,7 @@ pub(crate) fn call(agent: &str, intent: &str, tool: &str) -> Call {
         tier: Tier::Low,
         write: false,
         workflow: "wf-1".to_owned(),
+        args: None,
     }
 }
 
@@ -107,6 +111,15 @@ impl Call {
 
     pub(crate) fn writing(mut self) -> Self {
         self.write = true;
+        self
+    }
+
+    /// An MCP call with these arguments.
+    pub(crate) fn args(mut self, args: &[(&str, AttrValue)]) -> Self {
+        let args = args
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()));
+        self.args = Some(args.collect());
         self
     }
 
@@ -127,6 +140,7 @@ impl Call {
                 data_class: "internal",
                 tier: self.tier,
                 write: self.write,
+                args: self.args.as_ref(),
             },
         }
     }

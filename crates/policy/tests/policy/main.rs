@@ -13,3 +13,4 @@ mod errors;
 mod fixture;
 mod harness;
 mod index;
+mod mcp_args;
