@@ -118,6 +118,21 @@ pub enum Refusal {
     ApprovalExpired { id: String },
     /// The parked call's workflow ended before it ran (403).
     ApprovalCancelled { id: String },
+    /// A high-tier call was parked for approval and has not run (202): an MCP tool call
+    /// answers with this; HTTP answers with the approval document instead.
+    ApprovalPending { id: String },
+    /// A malformed MCP message: not JSON-RPC, a batch, a reused id, headers that disagree
+    /// with the body, an unsupported protocol version (400). `rpc_code` is the JSON-RPC
+    /// error code the agent receives.
+    BadMessage { rpc_code: i64, reason: String },
+    /// No MCP method of that name, or one Gatehouse does not relay (404).
+    UnknownMethod { method: String },
+    /// The MCP session id is unknown, expired or not the caller's (404): start a new one.
+    SessionUnknown,
+    /// An MCP call's arguments do not have the declared types (400).
+    BadArguments { reason: String },
+    /// A browser `Origin` or `Host` that could be DNS rebinding (403).
+    OriginRejected { origin: String },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -135,7 +150,13 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Self::Unauthenticated(_) | Self::InvalidAssertion(_) => 401,
-            Self::BadTokenRequest { .. } | Self::AmbiguousPath { .. } => 400,
+            Self::BadTokenRequest { .. }
+            | Self::AmbiguousPath { .. }
+            | Self::BadMessage { .. }
+            | Self::BadArguments { .. } => 400,
+            Self::ApprovalPending { .. } => 202,
+            Self::UnknownMethod { .. } | Self::SessionUnknown => 404,
+            Self::OriginRejected { .. } => 403,
             Self::TaskClassNotAllowed { .. }
             | Self::SegmentMismatch { .. }
             | Self::OutOfScope { .. }
@@ -175,6 +196,12 @@ impl Refusal {
             Self::ApprovalDenied { .. } => "approval-denied",
             Self::ApprovalExpired { .. } => "approval-expired",
             Self::ApprovalCancelled { .. } => "approval-cancelled",
+            Self::ApprovalPending { .. } => "approval-pending",
+            Self::BadMessage { .. } => "bad-message",
+            Self::UnknownMethod { .. } => "unknown-method",
+            Self::SessionUnknown => "session-unknown",
+            Self::BadArguments { .. } => "bad-arguments",
+            Self::OriginRejected { .. } => "origin-rejected",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -207,6 +234,12 @@ impl Refusal {
             Self::ApprovalDenied { .. } => "approval denied",
             Self::ApprovalExpired { .. } => "approval expired",
             Self::ApprovalCancelled { .. } => "approval cancelled",
+            Self::ApprovalPending { .. } => "waiting for approval",
+            Self::BadMessage { .. } => "malformed MCP message",
+            Self::UnknownMethod { .. } => "unknown method",
+            Self::SessionUnknown => "unknown MCP session",
+            Self::BadArguments { .. } => "arguments not accepted",
+            Self::OriginRejected { .. } => "origin not allowed",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -253,6 +286,17 @@ impl Refusal {
             Self::ApprovalCancelled { id } => {
                 format!("approval `{id}` was cancelled: its workflow ended")
             }
+            Self::ApprovalPending { id } => format!(
+                "this call was parked as approval `{id}`; it runs once approvers approve it: send the same call again with `_meta` `gatehouse/approval` = `{id}` (or poll GET /v1/approvals/{id}) for its result"
+            ),
+            Self::BadMessage { reason, .. } | Self::BadArguments { reason } => reason.clone(),
+            Self::UnknownMethod { method } => format!("method `{method}` is not available"),
+            Self::SessionUnknown => {
+                "the MCP session is unknown or has ended: initialize a new one".to_owned()
+            }
+            Self::OriginRejected { origin } => {
+                format!("requests from origin `{origin}` are not accepted")
+            }
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),
@@ -277,6 +321,7 @@ impl Refusal {
                 ),
             ],
             Self::ConfirmationRequired { id } => vec![("confirmation_id", id.as_str().into())],
+            Self::ApprovalPending { id } => vec![("approval_id", id.as_str().into())],
             Self::ApprovalDenied { id }
             | Self::ApprovalExpired { id }
             | Self::ApprovalCancelled { id } => {

@@ -105,7 +105,7 @@ async fn phases(
             return Ok(response);
         }
     };
-    budget::reserve(state, &workflow, &call, declared)?;
+    budget::reserve(state, &workflow, call.route.access, declared)?;
     let message = forward::Message {
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),

@@ -89,7 +89,7 @@ async fn replay(
         return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
     }
     let declared = parked.body.len() as u64;
-    budget::reserve(state, &workflow, &call, declared)?;
+    budget::reserve(state, &workflow, call.route.access, declared)?;
     let mut headers = HeaderMap::new();
     if let Some(content_type) = parked
         .content_type

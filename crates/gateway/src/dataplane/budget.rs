@@ -5,12 +5,11 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::model::AgentId;
+use gatehouse_core::model::{Access, AgentId};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::{BudgetKind, BudgetRefusal, Workflow};
 use http::{HeaderMap, header};
 
-use crate::dataplane::classify::Call;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -28,14 +27,14 @@ pub fn check_declared_body(state: &State, headers: &HeaderMap) -> Result<u64, Re
     Ok(declared)
 }
 
-/// Counts the call against its workflow.
+/// Counts the call (a write when `access` is) against its workflow.
 pub fn reserve(
     state: &State,
     workflow: &Arc<LiveWorkflow>,
-    call: &Call<'_>,
+    access: Access,
     declared: u64,
 ) -> Result<(), Refusal> {
-    let write = call.route.access == gatehouse_core::model::Access::Write;
+    let write = access == Access::Write;
     let now = state.clock.now().secs();
     workflow
         .reserve(now, write, declared)

@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::refusal::Refusal;
@@ -94,6 +95,22 @@ impl EventDraft {
         self.event.data_class = Some(call.route.data_class.to_string());
     }
 
+    /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
+    pub fn rpc_method(&mut self, method: &str) {
+        self.event.method = method.chars().take(128).collect();
+    }
+
+    /// An MCP server and, for a gated call, how it was classified.
+    pub fn mcp(&mut self, server: &McpServer, mapping: Option<&McpMapping>) {
+        self.event.tool = Some(server.name.to_string());
+        self.event.segment = Some(server.segment.to_string());
+        if let Some(mapping) = mapping {
+            self.event.intent = Some(mapping.intent.to_string());
+            self.event.tier = Some(mapping.tier.as_str().to_owned());
+            self.event.data_class = Some(mapping.data_class.to_string());
+        }
+    }
+
     pub fn intent(&mut self, intent: &str) {
         self.event.intent = Some(intent.to_owned());
     }
@@ -145,8 +162,15 @@ impl EventDraft {
 
     /// Ends the call with `refusal`: the problem document for the agent, the full
     /// reason for the event.
-    pub fn refuse(mut self, state: &State, refusal: &Refusal) -> Response<ResponseBody> {
+    pub fn refuse(self, state: &State, refusal: &Refusal) -> Response<ResponseBody> {
         let response = problem_response(refusal, Some(self.event.id));
+        self.refused(state, refusal, refusal.status());
+        response
+    }
+
+    /// Records `refusal` for a transport that answers in its own shape (MCP), with the
+    /// HTTP status it answered with.
+    pub fn refused(mut self, state: &State, refusal: &Refusal, status: u16) {
         self.event.outcome = refusal_outcome(refusal);
         self.event.refusal = Some(refusal.kind().to_owned());
         let reason = match self.event.reason.take() {
@@ -154,9 +178,8 @@ impl EventDraft {
             None => refusal.reason(),
         };
         self.event.reason = Some(reason);
-        self.event.status = refusal.status();
+        self.event.status = status;
         self.emit(state);
-        response
     }
 
     /// Ends an allowed call once its response body has ended.
@@ -194,6 +217,12 @@ impl EventDraft {
         self.emit(state);
     }
 
+    /// Ends an allowed call whose whole answer is known (MCP replies are not streamed).
+    pub fn answered(mut self, state: &State, status: u16, bytes_out: u64) {
+        self.event.bytes_out = bytes_out;
+        self.allow(state, status);
+    }
+
     /// Ends a call the gateway answered itself (the token endpoint).
     pub fn allow(mut self, state: &State, status: u16) {
         self.event.status = status;
@@ -211,6 +240,7 @@ impl EventDraft {
 fn refusal_outcome(refusal: &Refusal) -> Outcome {
     match refusal {
         Refusal::ConfirmationRequired { .. } => Outcome::Confirm,
+        Refusal::ApprovalPending { .. } => Outcome::Pending,
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
         | Refusal::Internal { .. } => Outcome::Error,
@@ -229,6 +259,11 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::ApprovalDenied { .. }
         | Refusal::ApprovalExpired { .. }
         | Refusal::ApprovalCancelled { .. }
+        | Refusal::BadMessage { .. }
+        | Refusal::UnknownMethod { .. }
+        | Refusal::SessionUnknown
+        | Refusal::BadArguments { .. }
+        | Refusal::OriginRejected { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall, call_digest};
-use gatehouse_core::model::Tier;
+use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, Method, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -57,12 +57,37 @@ pub async fn gate(
     }
     let bytes = read_body(state, body).await?;
     let parked = parked_call(&checked, &bytes);
+    let gatekeeping = Gatekeeping {
+        credential: checked.credential,
+        intent: &checked.call.route.intent,
+        tier: checked.tier,
+        policies: checked.policies.clone(),
+        confirmation: checked
+            .headers
+            .get(CONFIRMATION_HEADER)
+            .and_then(|value| value.to_str().ok()),
+        wait: requested_wait(checked.headers),
+    };
     if checked.tier == Tier::Medium {
-        confirm(state, &checked, parked, draft).await?;
+        confirm(state, &gatekeeping, parked, draft).await?;
         let length = bytes.len() as u64;
         return Ok(Gate::Proceed(crate::body::full(bytes), length));
     }
-    park(state, &checked, parked, draft).await.map(Gate::Parked)
+    let settled = park(state, &gatekeeping, parked, draft).await?;
+    outcome_response(&settled, draft.id()).map(Gate::Parked)
+}
+
+/// What confirmation and approval need to know about a call, whatever its transport.
+#[derive(Debug)]
+pub struct Gatekeeping<'a> {
+    pub credential: &'a Credential,
+    pub intent: &'a Intent,
+    pub tier: Tier,
+    pub policies: Vec<String>,
+    /// The confirmation id the agent presented, if any.
+    pub confirmation: Option<&'a str>,
+    /// How long the agent asked to wait for a parked call's outcome.
+    pub wait: Duration,
 }
 
 async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
@@ -101,18 +126,14 @@ fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
 }
 
 /// Medium tier: accept a confirmed, matching, unused confirmation, or ask for one.
-async fn confirm(
+pub async fn confirm(
     state: &Arc<State>,
-    checked: &Checked<'_>,
+    checked: &Gatekeeping<'_>,
     call: ParkedCall,
     draft: &mut EventDraft,
 ) -> Result<(), Refusal> {
     let claims = &checked.credential.claims;
-    let presented = checked
-        .headers
-        .get(CONFIRMATION_HEADER)
-        .and_then(|value| value.to_str().ok());
-    let Some(id) = presented else {
+    let Some(id) = checked.confirmation else {
         let approval = new_approval(state, checked, Checkpoint::Confirmation, call, draft);
         let id = approval.id.clone();
         state
@@ -142,13 +163,14 @@ async fn confirm(
     }
 }
 
-/// High tier: park the exact call and answer 202, or wait for its outcome when asked to.
-async fn park(
+/// High tier: park the exact call; the approval as it stands once the agent's requested
+/// wait (bounded by `max_wait_secs`) is over.
+pub async fn park(
     state: &Arc<State>,
-    checked: &Checked<'_>,
+    checked: &Gatekeeping<'_>,
     call: ParkedCall,
     draft: &mut EventDraft,
-) -> Result<Response<ResponseBody>, Refusal> {
+) -> Result<Approval, Refusal> {
     let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
     let approval = state
         .approvals
@@ -159,18 +181,16 @@ async fn park(
         .notifier
         .approval_pending(&approval, state.config.approvals.console_url.as_deref());
     draft.note(&format!("parked as approval `{}`", approval.id));
-    let wait = requested_wait(checked.headers).min(state.config.approvals.max_wait);
-    let settled = if wait.is_zero() {
-        approval
-    } else {
-        state
-            .approvals
-            .wait(&approval.id, wait)
-            .await
-            .map_err(store_failure)?
-            .unwrap_or(approval)
-    };
-    outcome_response(&settled, draft.id())
+    let wait = checked.wait.min(state.config.approvals.max_wait);
+    if wait.is_zero() {
+        return Ok(approval);
+    }
+    Ok(state
+        .approvals
+        .wait(&approval.id, wait)
+        .await
+        .map_err(store_failure)?
+        .unwrap_or(approval))
 }
 
 /// The agent's answer for an approval as it stands: the stored upstream response once
@@ -245,7 +265,7 @@ fn requested_wait(headers: &HeaderMap) -> Duration {
 
 fn new_approval(
     state: &State,
-    checked: &Checked<'_>,
+    checked: &Gatekeeping<'_>,
     checkpoint: Checkpoint,
     call: ParkedCall,
     draft: &EventDraft,
@@ -255,7 +275,7 @@ fn new_approval(
     let (ttl, required) = match checkpoint {
         Checkpoint::Confirmation => (settings.confirmation_ttl, 1),
         Checkpoint::Approval => {
-            let two = settings.two_approvers.contains(&checked.call.route.intent);
+            let two = settings.two_approvers.contains(checked.intent);
             (settings.ttl, if two { 2 } else { 1 })
         }
     };
@@ -283,7 +303,7 @@ fn random_id() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-fn store_failure(error: gatehouse_store::StoreError) -> Refusal {
+pub(crate) fn store_failure(error: gatehouse_store::StoreError) -> Refusal {
     Refusal::Internal {
         reason: format!("approval store: {error}"),
     }
