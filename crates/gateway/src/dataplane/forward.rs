@@ -156,7 +156,7 @@ type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// Resolves, with a reason, once the call's workflow ends or its credential or agent is
 /// revoked; pending otherwise.
-fn cancellation(
+pub(crate) fn cancellation(
     state: &Arc<State>,
     guarded: Guarded<'_>,
 ) -> impl Future<Output = String> + Send + 'static {

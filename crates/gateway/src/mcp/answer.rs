@@ -1,0 +1,224 @@
+//! Refusals in MCP's shapes. A refusal of a `tools/call` the agent could make sense of
+//! (policy, budget, tiers, the tool failing) is a tool result with `isError`, so the
+//! model reads it; anything about the message itself is a JSON-RPC error. Both carry the
+//! refusal kind and the decision id in structured data, so an agent can explain what
+//! happened. The mapping is exhaustive: a new refusal kind will not compile until it has
+//! an MCP shape.
+
+use gatehouse_core::ids::DecisionId;
+use gatehouse_core::refusal::Refusal;
+use serde_json::{Map, Value, json};
+
+use crate::mcp::era::Era;
+use crate::mcp::jsonrpc::{ErrorObject, code};
+
+/// How a refusal reaches the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// A `tools/call` result with `isError: true` (HTTP 200).
+    ToolError(Value),
+    /// A JSON-RPC error, with the HTTP status to send it with.
+    Error(ErrorObject, u16),
+}
+
+/// What the agent may know about a refusal: kind, detail, decision id and the kind's
+/// extension members (approval and confirmation ids, budgets).
+pub fn refusal_data(refusal: &Refusal, decision: DecisionId) -> Value {
+    let mut data = Map::new();
+    data.insert("refusal".to_owned(), refusal.kind().into());
+    data.insert("title".to_owned(), refusal.title().into());
+    data.insert("detail".to_owned(), mcp_detail(refusal).into());
+    data.insert("decision_id".to_owned(), decision.to_string().into());
+    for (name, value) in refusal.extensions() {
+        data.insert(name.to_owned(), value);
+    }
+    Value::Object(data)
+}
+
+/// The detail, in MCP's terms where HTTP's would mislead.
+fn mcp_detail(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::ConfirmationRequired { id } => format!(
+            "this call needs a confirmation: once `{id}` is confirmed, send the same call again with `_meta` `gatehouse/confirmation` = `{id}`"
+        ),
+        other => other.detail(),
+    }
+}
+
+/// The answer for `refusal` of a request with `method`.
+pub fn answer(method: &str, era: Era, refusal: &Refusal, decision: DecisionId) -> Answer {
+    let data = refusal_data(refusal, decision);
+    let tool_call = method == "tools/call";
+    let error = |rpc: i64, message: String| {
+        let status = http_status(era, rpc);
+        Answer::Error(
+            ErrorObject::new(rpc, message).with_data(data.clone()),
+            status,
+        )
+    };
+    match refusal {
+        Refusal::PolicyDenied
+        | Refusal::BudgetExhausted { .. }
+        | Refusal::ConfirmationRequired { .. }
+        | Refusal::ConfirmationRejected { .. }
+        | Refusal::ApprovalPending { .. }
+        | Refusal::ApprovalDenied { .. }
+        | Refusal::ApprovalExpired { .. }
+        | Refusal::ApprovalCancelled { .. }
+        | Refusal::UpstreamUnavailable { .. }
+        | Refusal::UpstreamTimeout
+            if tool_call =>
+        {
+            Answer::ToolError(tool_error(refusal, &data))
+        }
+        Refusal::UpstreamUnavailable { .. } | Refusal::UpstreamTimeout => {
+            error(code::UPSTREAM, refusal.title().to_owned())
+        }
+        Refusal::BadMessage { rpc_code, reason } => error(*rpc_code, reason.clone()),
+        Refusal::UnknownMethod { method } => error(
+            code::METHOD_NOT_FOUND,
+            format!("Method not found: {method}"),
+        ),
+        Refusal::UnknownTool { tool } => {
+            error(code::INVALID_PARAMS, format!("Unknown tool: {tool}"))
+        }
+        Refusal::BadArguments { reason } => error(code::INVALID_PARAMS, reason.clone()),
+        Refusal::SessionUnknown => Answer::Error(
+            ErrorObject::new(code::REFUSED, "Session not found").with_data(data.clone()),
+            404,
+        ),
+        Refusal::BodyTooLarge { .. } => Answer::Error(
+            ErrorObject::new(code::INVALID_REQUEST, refusal.detail()).with_data(data.clone()),
+            413,
+        ),
+        Refusal::HeadersTooLarge => Answer::Error(
+            ErrorObject::new(code::INVALID_REQUEST, refusal.detail()).with_data(data.clone()),
+            431,
+        ),
+        Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
+        Refusal::PolicyDenied
+        | Refusal::BudgetExhausted { .. }
+        | Refusal::ConfirmationRequired { .. }
+        | Refusal::ConfirmationRejected { .. }
+        | Refusal::ApprovalPending { .. }
+        | Refusal::ApprovalDenied { .. }
+        | Refusal::ApprovalExpired { .. }
+        | Refusal::ApprovalCancelled { .. }
+        | Refusal::Unauthenticated(_)
+        | Refusal::InvalidAssertion(_)
+        | Refusal::BadTokenRequest { .. }
+        | Refusal::TaskClassNotAllowed { .. }
+        | Refusal::AmbiguousPath { .. }
+        | Refusal::NoRoute
+        | Refusal::SegmentMismatch { .. }
+        | Refusal::OutOfScope { .. }
+        | Refusal::OriginRejected { .. } => error(
+            code::REFUSED,
+            format!("{}: {}", refusal.title(), mcp_detail(refusal)),
+        ),
+    }
+}
+
+/// A tool result the model can read: the refusal in words, and in structure.
+fn tool_error(refusal: &Refusal, data: &Value) -> Value {
+    let decision = data
+        .get("decision_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let text = format!(
+        "Gatehouse refused this call ({}): {}. Decision id {decision}.",
+        refusal.kind(),
+        mcp_detail(refusal)
+    );
+    json!({
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": {"gatehouse": data},
+        "isError": true,
+    })
+}
+
+/// HTTP statuses for JSON-RPC errors: the stateless era maps message errors to 4xx (as
+/// its reference servers do); the handshake era keeps 200 except for malformed
+/// messages, since its clients read a 404 as "session gone".
+fn http_status(era: Era, rpc: i64) -> u16 {
+    match (era, rpc) {
+        (
+            _,
+            code::PARSE_ERROR
+            | code::INVALID_REQUEST
+            | code::HEADER_MISMATCH
+            | code::UNSUPPORTED_PROTOCOL_VERSION,
+        ) => 400,
+        (Era::Modern, code::INVALID_PARAMS) => 400,
+        (Era::Modern, code::METHOD_NOT_FOUND) => 404,
+        _ => 200,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision() -> DecisionId {
+        gatehouse_core::ids::IdGenerator::default()
+            .next(gatehouse_core::clock::UnixTime::from_secs(1))
+    }
+
+    #[test]
+    fn a_denied_tool_call_is_a_readable_tool_error() {
+        let Answer::ToolError(result) = answer(
+            "tools/call",
+            Era::Handshake,
+            &Refusal::PolicyDenied,
+            decision(),
+        ) else {
+            panic!("expected a tool error");
+        };
+        assert_eq!(result["isError"], true);
+        assert_eq!(
+            result["structuredContent"]["gatehouse"]["refusal"],
+            "policy-denied"
+        );
+        assert!(result["structuredContent"]["gatehouse"]["decision_id"].is_string());
+    }
+
+    #[test]
+    fn message_errors_are_json_rpc_errors_with_the_kind() {
+        let refusal = Refusal::UnknownTool {
+            tool: "rm".to_owned(),
+        };
+        let Answer::Error(error, status) =
+            answer("tools/call", Era::Handshake, &refusal, decision())
+        else {
+            panic!("expected an error");
+        };
+        assert_eq!(error.code, code::INVALID_PARAMS);
+        assert_eq!(status, 200);
+        assert_eq!(
+            error.data.as_ref().map(|data| data["refusal"].clone()),
+            Some("unknown-tool".into())
+        );
+        let Answer::Error(_, status) = answer(
+            "x/y",
+            Era::Modern,
+            &Refusal::UnknownMethod {
+                method: "x/y".into(),
+            },
+            decision(),
+        ) else {
+            panic!("expected an error");
+        };
+        assert_eq!(status, 404);
+    }
+
+    #[test]
+    fn a_denied_resource_read_is_an_error_not_a_tool_result() {
+        let answered = answer(
+            "resources/read",
+            Era::Handshake,
+            &Refusal::PolicyDenied,
+            decision(),
+        );
+        assert!(matches!(answered, Answer::Error(ref error, 200) if error.code == code::REFUSED));
+    }
+}
