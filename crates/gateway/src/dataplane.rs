@@ -42,6 +42,9 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
     if path.starts_with("/tools/") || path == "/tools" {
         return tool_call(state, request).await;
     }
+    if path.starts_with("/mcp/") {
+        return crate::mcp::face::handle(state, request).await;
+    }
     match (request.method(), path) {
         (&Method::POST, "/v1/token") => crate::broker::exchange(state, request).await,
         (&Method::GET, _) if path.starts_with("/v1/approvals/") => {
@@ -120,7 +123,7 @@ async fn phases(
 }
 
 /// Oversize header sections are refused before any header is parsed further.
-fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
+pub(crate) fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
     let total: usize = request
         .headers()
         .iter()
@@ -135,7 +138,7 @@ fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refus
 /// Phase 1: a valid, unexpired task credential minted by this gateway, not revoked, whose
 /// agent is not revoked and whose workflow is live. All from memory but a workflow's
 /// first use after a restart.
-async fn authenticate<B>(
+pub(crate) async fn authenticate<B>(
     state: &State,
     request: &Request<B>,
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>), Refusal> {

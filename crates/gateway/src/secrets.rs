@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use gatehouse_core::config::{Config, Secret};
+use gatehouse_core::config::{Config, McpTransport, Secret, UpstreamAuth};
 use gatehouse_core::model::ToolName;
 
 /// The current secret of each tool that has one.
@@ -16,10 +16,8 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn from_config(config: &Config) -> Self {
-        let current = config
-            .tools
-            .values()
-            .filter_map(|tool| Some((tool.name.clone(), tool.auth.as_ref()?.secret.clone())))
+        let current = authed(config)
+            .map(|(name, auth)| (name.clone(), auth.secret.clone()))
             .collect();
         Self {
             current: RwLock::new(current),
@@ -36,12 +34,11 @@ impl Secrets {
 
     /// Re-reads every source; a source that is gone keeps the last good value (and says so).
     pub fn reload(&self, config: &Config) {
-        for tool in config.tools.values() {
-            let Some(auth) = &tool.auth else { continue };
+        for (name, auth) in authed(config) {
             match auth.source.read() {
-                Some(fresh) => self.replace(&tool.name, fresh),
+                Some(fresh) => self.replace(name, fresh),
                 None => {
-                    tracing::warn!(tool = %tool.name, "upstream secret unreadable; keeping the previous value")
+                    tracing::warn!(tool = %name, "upstream secret unreadable; keeping the previous value")
                 }
             }
         }
@@ -57,4 +54,22 @@ impl Secrets {
             current.insert(tool.clone(), fresh);
         }
     }
+}
+
+/// Every HTTP tool and HTTP MCP server that has an upstream secret.
+fn authed(config: &Config) -> impl Iterator<Item = (&ToolName, &UpstreamAuth)> {
+    let tools = config
+        .tools
+        .values()
+        .filter_map(|tool| Some((&tool.name, tool.auth.as_ref()?)));
+    let servers = config
+        .mcp_servers
+        .values()
+        .filter_map(|server| match &server.transport {
+            McpTransport::Http {
+                auth: Some(auth), ..
+            } => Some((&server.name, auth)),
+            McpTransport::Http { auth: None, .. } | McpTransport::Stdio(_) => None,
+        });
+    tools.chain(servers)
 }

@@ -147,6 +147,7 @@ impl Gateway {
         if let Err(error) = self.state.workflows.flush().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");
         }
+        self.state.mcp.upstreams.shutdown().await;
         // The state holds the last event sink; once it is gone the writer drains and ends.
         drop(self.state);
         if tokio::time::timeout(DRAIN_TIMEOUT, self.writer.drained())

@@ -70,6 +70,8 @@ pub struct State {
     pub policy_version: String,
     /// Signed-in web console sessions.
     pub console: crate::console::Sessions,
+    /// MCP upstream clients and agent sessions.
+    pub mcp: crate::mcp::Mcp,
     ids: IdGenerator,
 }
 
@@ -109,6 +111,7 @@ impl State {
             approvals: Approvals::new(Arc::clone(&store)),
             policy_version,
             console: crate::console::Sessions::default(),
+            mcp: crate::mcp::Mcp::start(&config),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             secrets,

@@ -43,12 +43,12 @@ pub async fn execute(state: Arc<State>, id: String) {
 /// Replays the parked call; every failure becomes the stored answer the agent will see.
 async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
     let call = &approval.call;
-    let mut draft = EventDraft::synthetic(
-        state,
-        "approval",
-        &call.method,
-        &format!("/tools/{}{}", call.tool, call.path),
-    );
+    let path = if call.method == crate::mcp::call::PARKED_METHOD {
+        format!("/mcp/{}", call.tool)
+    } else {
+        format!("/tools/{}{}", call.tool, call.path)
+    };
+    let mut draft = EventDraft::synthetic(state, "approval", &call.method, &path);
     draft.note(&format!(
         "executes approval `{}` of decision `{}`, approved by {}",
         approval.id,
@@ -70,6 +70,10 @@ async fn replay(
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     let parked = &approval.call;
+    if parked.method == crate::mcp::call::PARKED_METHOD {
+        let workflow = live_workflow(state, approval).await?;
+        return crate::mcp::call::replay(state, approval, &workflow, draft).await;
+    }
     let uri = parked_uri(approval)?;
     let method: http::Method = parked
         .method
@@ -77,17 +81,7 @@ async fn replay(
         .map_err(|_| internal("stored method"))?;
     let call = classify::classify(state, &method, &uri)?;
     draft.call(&call);
-    let workflow = state
-        .workflows
-        .get(&approval.workflow)
-        .await
-        .map_err(|error| internal(&error.to_string()))?
-        .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
-    if workflow.is_over(state.clock.now().secs())
-        || state.revocations.is_agent_revoked(&approval.agent)
-    {
-        return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
-    }
+    let workflow = live_workflow(state, approval).await?;
     let declared = parked.body.len() as u64;
     budget::reserve(state, &workflow, call.route.access, declared)?;
     let mut headers = HeaderMap::new();
@@ -104,15 +98,30 @@ async fn replay(
         body: crate::body::full(parked.body.clone()),
     };
     let guarded = Guarded {
-        caller: OnBehalf {
-            agent: &approval.agent,
-            workflow: &approval.workflow,
-            jti: None,
-        },
+        caller: OnBehalf::parked(approval),
         workflow: &workflow,
         declared,
     };
     forward::forward(state, message, guarded, &call, draft).await
+}
+
+/// The approval's workflow, if it and its agent may still act.
+async fn live_workflow(
+    state: &State,
+    approval: &Approval,
+) -> Result<Arc<crate::workflows::LiveWorkflow>, Refusal> {
+    let workflow = state
+        .workflows
+        .get(&approval.workflow)
+        .await
+        .map_err(|error| internal(&error.to_string()))?
+        .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
+    if workflow.is_over(state.clock.now().secs())
+        || state.revocations.is_agent_revoked(&approval.agent)
+    {
+        return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+    }
+    Ok(workflow)
 }
 
 fn parked_uri(approval: &Approval) -> Result<Uri, Refusal> {
@@ -172,7 +181,7 @@ fn approvers(approval: &Approval) -> String {
     names.join(" and ")
 }
 
-fn internal(what: &str) -> Refusal {
+pub(crate) fn internal(what: &str) -> Refusal {
     Refusal::Internal {
         reason: format!("cannot replay the parked call: {what}"),
     }

@@ -68,6 +68,15 @@ impl<'a> OnBehalf<'a> {
             jti: Some(&credential.claims.jti),
         }
     }
+
+    /// For an approved call Gatehouse runs itself: no credential is on the line.
+    pub fn parked(approval: &'a gatehouse_core::approval::Approval) -> Self {
+        Self {
+            agent: &approval.agent,
+            workflow: &approval.workflow,
+            jti: None,
+        }
+    }
 }
 
 /// What binds a forwarded call to its caller and workflow.

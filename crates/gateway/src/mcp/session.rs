@@ -106,10 +106,10 @@ impl Sessions {
                 return Err(SessionError::IdReused);
             }
             session.order.push_back(request_id.clone());
-            if session.order.len() > REMEMBERED_IDS {
-                if let Some(forgotten) = session.order.pop_front() {
-                    session.ids.remove(&forgotten);
-                }
+            if session.order.len() > REMEMBERED_IDS
+                && let Some(forgotten) = session.order.pop_front()
+            {
+                session.ids.remove(&forgotten);
             }
         }
         Ok(session.version.clone())

@@ -1,0 +1,456 @@
+//! `/mcp/{server}`: the Streamable HTTP face agents speak MCP to.
+//!
+//! The door is HTTP's: header size, origin, credential, server, segment — refused as
+//! problem documents before a byte of body is read. Past it, each POST carries one
+//! JSON-RPC message, answered as JSON (never SSE: Gatehouse relays no server-initiated
+//! messages, so a stream would carry exactly one message anyway). `GET` has no stream to
+//! offer (405); `DELETE` ends a handshake-era session.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use gatehouse_core::config::McpServer;
+use gatehouse_core::model::ToolName;
+use gatehouse_core::refusal::Refusal;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use serde_json::{Map, Value};
+
+use crate::body::ResponseBody;
+use crate::credential::Credential;
+use crate::dataplane::record::EventDraft;
+use crate::mcp::answer::{Answer, answer};
+use crate::mcp::call::{Caller, Reply};
+use crate::mcp::era::{self, Era, SESSION_HEADER};
+use crate::mcp::jsonrpc::{self, Id, Message, code};
+use crate::mcp::methods;
+use crate::mcp::session::{Owner, SessionError};
+use crate::problem::insert_decision_header;
+use crate::state::State;
+use crate::workflows::LiveWorkflow;
+
+const PREFIX: &str = "/mcp/";
+
+/// Handles one request to `/mcp/{server}`.
+pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    let mut draft = EventDraft::begin(&state, &request, "mcp");
+    let admitted = admit(&state, &request, &mut draft).await;
+    let (credential, workflow, server) = match admitted {
+        Ok(admitted) => admitted,
+        Err(refusal) => return draft.refuse(&state, &refusal),
+    };
+    let caller = Caller {
+        state: &state,
+        credential: &credential,
+        workflow: &workflow,
+        server,
+    };
+    let (parts, body) = request.into_parts();
+    match parts.method {
+        Method::POST => post(caller, &parts.headers, body, draft).await,
+        Method::DELETE => delete(caller, &parts.headers, draft),
+        _ => {
+            // No server-initiated stream is offered: 405, as Streamable HTTP allows.
+            draft.note("no standalone SSE stream is offered");
+            let mut response = empty(StatusCode::METHOD_NOT_ALLOWED);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, DELETE"));
+            draft.allow(&state, 405);
+            response
+        }
+    }
+}
+
+/// The door: bounded headers, no foreign origin, a live credential, a known server in
+/// the credential's segment.
+async fn admit<'s>(
+    state: &'s State,
+    request: &Request<Incoming>,
+    draft: &mut EventDraft,
+) -> Result<(Arc<Credential>, Arc<LiveWorkflow>, &'s McpServer), Refusal> {
+    crate::dataplane::check_header_size(state, request)?;
+    check_origin(state, request.headers())?;
+    let (credential, workflow) = crate::dataplane::authenticate(state, request).await?;
+    draft.credential(&credential);
+    let name = request
+        .uri()
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or_default();
+    let server = state
+        .config
+        .mcp_servers
+        .get(&ToolName::new(name))
+        .ok_or_else(|| Refusal::UnknownTool {
+            tool: name.chars().take(64).collect(),
+        })?;
+    draft.mcp(server, None);
+    if credential.segment != server.segment {
+        return Err(Refusal::SegmentMismatch {
+            credential: credential.segment.to_string(),
+            tool: server.segment.to_string(),
+        });
+    }
+    Ok((credential, workflow, server))
+}
+
+/// DNS rebinding defence: a browser page on another origin must not reach the face. A
+/// loopback listener answers only loopback `Host` names; an `Origin`, when present, must
+/// name the same host the request was sent to.
+fn check_origin(state: &State, headers: &HeaderMap) -> Result<(), Refusal> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if state.config.gateway.data_listen.ip().is_loopback()
+        && !host.is_empty()
+        && !is_loopback_host(host)
+    {
+        return Err(Refusal::OriginRejected {
+            origin: host.chars().take(128).collect(),
+        });
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("(not ASCII)");
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or_default();
+    if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+        return Err(Refusal::OriginRejected {
+            origin: origin.chars().take(128).collect(),
+        });
+    }
+    Ok(())
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One JSON-RPC message in, one answer out.
+async fn post(
+    caller: Caller<'_>,
+    headers: &HeaderMap,
+    body: Incoming,
+    mut draft: EventDraft,
+) -> Response<ResponseBody> {
+    let state = caller.state;
+    let bytes = match read_body(state, body).await {
+        Ok(bytes) => bytes,
+        Err(refusal) => return rpc_refusal(state, None, "", Era::Handshake, &refusal, draft),
+    };
+    draft.bytes_in(bytes.len() as u64);
+    let message = match jsonrpc::parse(&bytes) {
+        Ok(message) => message,
+        Err(error) => {
+            let refusal = Refusal::BadMessage {
+                rpc_code: error.code,
+                reason: error.message,
+            };
+            return rpc_refusal(state, None, "", Era::Handshake, &refusal, draft);
+        }
+    };
+    match message {
+        Message::Request { id, method, params } => {
+            draft.rpc_method(&method);
+            request(caller, headers, id, &method, &params, draft).await
+        }
+        Message::Notification { method, .. } => {
+            draft.rpc_method(&method);
+            notification(caller, headers, draft)
+        }
+        Message::Response { .. } => {
+            // Gatehouse never sends the agent requests, so no response is awaited.
+            draft.note("a JSON-RPC response nobody asked for was dropped");
+            draft.allow(state, 202);
+            empty(StatusCode::ACCEPTED)
+        }
+    }
+}
+
+async fn request(
+    caller: Caller<'_>,
+    headers: &HeaderMap,
+    id: Id,
+    method: &str,
+    params: &Map<String, Value>,
+    mut draft: EventDraft,
+) -> Response<ResponseBody> {
+    let state = caller.state;
+    let era = match era::of_request(headers, method, params) {
+        Ok(era) => era,
+        Err(refusal) => {
+            return rpc_refusal(state, Some(&id), method, Era::Handshake, &refusal, draft);
+        }
+    };
+    if era == Era::Handshake {
+        if method == "initialize" {
+            return initialize(caller, &id, params, draft);
+        }
+        if let Err(refusal) = use_session(caller, headers, &id) {
+            return rpc_refusal(state, Some(&id), method, era, &refusal, draft);
+        }
+    }
+    match methods::dispatch(caller, era, method, params, &mut draft).await {
+        Ok(Reply::Result(result)) => {
+            let body = jsonrpc::result(&id, with_result_type(result, era));
+            reply(state, StatusCode::OK, &body, None, draft)
+        }
+        Ok(Reply::Error(error)) => {
+            // The server's own error, relayed: the call was allowed and ran.
+            draft.note(&format!("the server answered with error {}", error.code));
+            let body = jsonrpc::error(Some(&id), &error);
+            reply(state, StatusCode::OK, &body, None, draft)
+        }
+        Err(refusal) => rpc_refusal(state, Some(&id), method, era, &refusal, draft),
+    }
+}
+
+/// `initialize` opens a session bound to this caller.
+fn initialize(
+    caller: Caller<'_>,
+    id: &Id,
+    params: &Map<String, Value>,
+    draft: EventDraft,
+) -> Response<ResponseBody> {
+    let requested = params.get("protocolVersion").and_then(Value::as_str);
+    let version = era::negotiate(requested);
+    let session = caller.state.mcp.sessions.open(owner(caller), version);
+    let body = jsonrpc::result(id, methods::initialize(caller, version));
+    reply(caller.state, StatusCode::OK, &body, Some(&session), draft)
+}
+
+fn owner(caller: Caller<'_>) -> Owner {
+    let claims = &caller.credential.claims;
+    Owner {
+        server: caller.server.name.to_string(),
+        agent: claims.sub.clone(),
+        workflow: claims.wf.clone(),
+    }
+}
+
+/// A handshake-era request names an open session of this caller, with a fresh id and,
+/// if it says its version, the session's.
+fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), Refusal> {
+    let Some(session) = headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Err(Refusal::BadMessage {
+            rpc_code: code::INVALID_REQUEST,
+            reason: "send `initialize` first, then the `Mcp-Session-Id` it returns (or use the 2026-07-28 per-request envelope)".to_owned(),
+        });
+    };
+    let version = caller
+        .state
+        .mcp
+        .sessions
+        .use_session(session, &owner(caller), Some(id))
+        .map_err(|error| match error {
+            SessionError::Unknown => Refusal::SessionUnknown,
+            SessionError::IdReused => Refusal::BadMessage {
+                rpc_code: code::INVALID_REQUEST,
+                reason: format!("request id {id} was already used in this session"),
+            },
+        })?;
+    let declared = headers
+        .get(era::VERSION_HEADER)
+        .and_then(|value| value.to_str().ok());
+    match declared {
+        Some(declared) if declared != version => Err(Refusal::BadMessage {
+            rpc_code: code::INVALID_REQUEST,
+            reason: format!(
+                "`MCP-Protocol-Version: {declared}` differs from the session's `{version}`"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Notifications are accepted and dropped (Gatehouse relays none to servers: each call
+/// it forwards runs in Gatehouse's own upstream session), but only within a session or
+/// the stateless era.
+fn notification(
+    caller: Caller<'_>,
+    headers: &HeaderMap,
+    draft: EventDraft,
+) -> Response<ResponseBody> {
+    let state = caller.state;
+    let stateless = headers
+        .get(era::VERSION_HEADER)
+        .is_some_and(|value| value.as_bytes() == era::MODERN.as_bytes());
+    let in_session = headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|session| {
+            state
+                .mcp
+                .sessions
+                .use_session(session, &owner(caller), None)
+                .is_ok()
+        });
+    if stateless || in_session {
+        draft.allow(state, 202);
+        return empty(StatusCode::ACCEPTED);
+    }
+    let refusal = if headers.contains_key(SESSION_HEADER) {
+        Refusal::SessionUnknown
+    } else {
+        Refusal::BadMessage {
+            rpc_code: code::INVALID_REQUEST,
+            reason: "a notification needs the `Mcp-Session-Id` of an initialized session"
+                .to_owned(),
+        }
+    };
+    rpc_refusal(state, None, "", Era::Handshake, &refusal, draft)
+}
+
+/// `DELETE` ends the caller's session.
+fn delete(caller: Caller<'_>, headers: &HeaderMap, draft: EventDraft) -> Response<ResponseBody> {
+    let state = caller.state;
+    let session = headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let closed = session.is_some_and(|session| state.mcp.sessions.close(session, &owner(caller)));
+    if closed {
+        draft.allow(state, 200);
+        return empty(StatusCode::OK);
+    }
+    draft.refuse(state, &Refusal::SessionUnknown)
+}
+
+/// The stateless era's results say they are complete.
+fn with_result_type(result: Value, era: Era) -> Value {
+    match (era, result) {
+        (Era::Modern, Value::Object(mut object)) => {
+            object
+                .entry("resultType")
+                .or_insert_with(|| Value::from("complete"));
+            Value::Object(object)
+        }
+        (_, result) => result,
+    }
+}
+
+/// Answers `refusal` in MCP's shape and records it.
+fn rpc_refusal(
+    state: &State,
+    id: Option<&Id>,
+    method: &str,
+    era: Era,
+    refusal: &Refusal,
+    draft: EventDraft,
+) -> Response<ResponseBody> {
+    let decision = draft.id();
+    let (status, body) = match answer(method, era, refusal, decision) {
+        Answer::ToolError(result) => {
+            let id = id.cloned().unwrap_or(Id::Number(0));
+            (
+                StatusCode::OK,
+                jsonrpc::result(&id, with_result_type(result, era)),
+            )
+        }
+        Answer::Error(error, status) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            jsonrpc::error(id, &error),
+        ),
+    };
+    let mut response = json(status, &body);
+    insert_decision_header(&mut response, decision);
+    draft.refused(state, refusal, status.as_u16());
+    response
+}
+
+fn reply(
+    state: &State,
+    status: StatusCode,
+    body: &Value,
+    session: Option<&str>,
+    draft: EventDraft,
+) -> Response<ResponseBody> {
+    let mut response = json(status, body);
+    insert_decision_header(&mut response, draft.id());
+    if let Some(value) = session.and_then(|session| HeaderValue::from_str(session).ok()) {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+    let length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0);
+    draft.answered(state, status.as_u16(), length);
+    response
+}
+
+fn json(status: StatusCode, body: &Value) -> Response<ResponseBody> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let length = bytes.len();
+    let mut response = crate::problem::json_response(status, body, "application/json");
+    if let Ok(value) = HeaderValue::from_str(&length.to_string()) {
+        response.headers_mut().insert(header::CONTENT_LENGTH, value);
+    }
+    response
+}
+
+fn empty(status: StatusCode) -> Response<ResponseBody> {
+    let mut response = Response::new(crate::body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// The body, bounded by the request limit as it streams in.
+async fn read_body(state: &State, mut body: Incoming) -> Result<Bytes, Refusal> {
+    let limit = state.config.gateway.limits.max_request_body;
+    let mut bytes = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| Refusal::BadMessage {
+            rpc_code: code::PARSE_ERROR,
+            reason: format!("the request body could not be read: {error}"),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if (bytes.len() + data.len()) as u64 > limit {
+                return Err(Refusal::BodyTooLarge { limit });
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST",
+            "[::1]:8080",
+            "127.0.0.1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:8080",
+            "10.0.0.1:8080",
+            "localhost.evil.example",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+}

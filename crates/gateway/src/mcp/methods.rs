@@ -1,0 +1,250 @@
+//! The MCP methods Gatehouse answers for a server: the handshake and discovery, `ping`,
+//! listings filtered to what the caller may call, and the gated calls. Anything else is
+//! refused as unknown rather than relayed blind: a method Gatehouse does not understand
+//! is one it cannot classify.
+
+use serde_json::{Map, Value, json};
+
+use gatehouse_core::config::McpMapping;
+use gatehouse_core::refusal::Refusal;
+
+use crate::dataplane::forward::OnBehalf;
+use crate::dataplane::record::EventDraft;
+use crate::mcp::call::{self, Caller, Gated, Reply};
+use crate::mcp::era::{self, Era};
+
+/// Listing pages followed on the server before Gatehouse stops (a looping cursor).
+const MAX_PAGES: usize = 50;
+
+/// Answers one request (not `initialize`, which the face handles with its session).
+pub async fn dispatch(
+    caller: Caller<'_>,
+    era: Era,
+    method: &str,
+    params: &Map<String, Value>,
+    draft: &mut EventDraft,
+) -> Result<Reply, Refusal> {
+    if let Some(kind) = Gated::of(method) {
+        return call::gated(caller, kind, params, draft).await;
+    }
+    let result = match method {
+        "ping" => json!({}),
+        "server/discover" if era == Era::Modern => discover(caller),
+        "tools/list" => list(caller, Listing::Tools, draft).await?,
+        "resources/list" => list(caller, Listing::Resources, draft).await?,
+        "resources/templates/list" => list(caller, Listing::Templates, draft).await?,
+        "prompts/list" => list(caller, Listing::Prompts, draft).await?,
+        _ => {
+            return Err(Refusal::UnknownMethod {
+                method: method.to_owned(),
+            });
+        }
+    };
+    Ok(Reply::Result(result))
+}
+
+/// What this face offers: tools always (perhaps none visible), resources and prompts
+/// only when the configuration maps them.
+pub fn capabilities(caller: Caller<'_>) -> Value {
+    let mut capabilities = Map::new();
+    capabilities.insert("tools".to_owned(), json!({"listChanged": false}));
+    if caller.server.resources.is_some() {
+        capabilities.insert(
+            "resources".to_owned(),
+            json!({"listChanged": false, "subscribe": false}),
+        );
+    }
+    if caller.server.prompts.is_some() {
+        capabilities.insert("prompts".to_owned(), json!({"listChanged": false}));
+    }
+    Value::Object(capabilities)
+}
+
+fn server_info(caller: Caller<'_>) -> Value {
+    json!({
+        "name": format!("gatehouse/{}", caller.server.name),
+        "version": env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The `initialize` result for a handshake-era session.
+pub fn initialize(caller: Caller<'_>, version: &str) -> Value {
+    json!({
+        "protocolVersion": version,
+        "capabilities": capabilities(caller),
+        "serverInfo": server_info(caller),
+        "instructions": format!(
+            "MCP server `{}` behind Gatehouse: tools you are not allowed to call are not listed, and refusals carry a decision id.",
+            caller.server.name
+        ),
+    })
+}
+
+/// The `server/discover` result of the stateless era.
+fn discover(caller: Caller<'_>) -> Value {
+    json!({
+        "supportedVersions": [era::MODERN],
+        "capabilities": capabilities(caller),
+        "_meta": {"io.modelcontextprotocol/serverInfo": server_info(caller)},
+    })
+}
+
+/// The listings, each filtered by the mapping that gates the matching call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Tools,
+    Resources,
+    Templates,
+    Prompts,
+}
+
+impl Listing {
+    fn method(self) -> &'static str {
+        match self {
+            Self::Tools => "tools/list",
+            Self::Resources => "resources/list",
+            Self::Templates => "resources/templates/list",
+            Self::Prompts => "prompts/list",
+        }
+    }
+
+    /// The array the result carries.
+    fn field(self) -> &'static str {
+        match self {
+            Self::Tools => "tools",
+            Self::Resources => "resources",
+            Self::Templates => "resourceTemplates",
+            Self::Prompts => "prompts",
+        }
+    }
+
+    /// The mapping gating an item, by the item's name or URI; `None` hides it.
+    fn mapping<'s>(self, caller: Caller<'s>, item: &Value) -> Option<&'s McpMapping> {
+        match self {
+            Self::Tools => caller.server.tools.get(item.get("name")?.as_str()?),
+            Self::Resources | Self::Templates => caller.server.resources.as_ref(),
+            Self::Prompts => caller.server.prompts.as_ref(),
+        }
+    }
+
+    /// The argument a concrete item is decided on: a resource's URI, a prompt's name.
+    /// Tools and templates are shown when some arguments could be allowed.
+    fn concrete_arg(self, item: &Value) -> Option<(&'static str, String)> {
+        match self {
+            Self::Resources => Some(("uri", item.get("uri")?.as_str()?.to_owned())),
+            Self::Prompts => Some(("name", item.get("name")?.as_str()?.to_owned())),
+            Self::Tools | Self::Templates => None,
+        }
+    }
+}
+
+/// The server's whole listing (every page), filtered to what this caller may call.
+async fn list(
+    caller: Caller<'_>,
+    listing: Listing,
+    draft: &mut EventDraft,
+) -> Result<Value, Refusal> {
+    draft.mcp(caller.server, None);
+    let hidden_feature = match listing {
+        Listing::Tools => caller.server.tools.is_empty(),
+        Listing::Resources | Listing::Templates => caller.server.resources.is_none(),
+        Listing::Prompts => caller.server.prompts.is_none(),
+    };
+    if hidden_feature {
+        if listing == Listing::Tools {
+            draft.note("no tools are mapped");
+            return Ok(json!({"tools": []}));
+        }
+        return Err(Refusal::UnknownMethod {
+            method: listing.method().to_owned(),
+        });
+    }
+    let items = fetch_all(caller, listing, draft).await?;
+    let total = items.len();
+    let shown: Vec<Value> = items
+        .into_iter()
+        .filter(|item| may_call(caller, listing, item))
+        .collect();
+    draft.note(&format!(
+        "listed {} of the server's {total} {}",
+        shown.len(),
+        listing.field()
+    ));
+    Ok(json!({ listing.field(): shown }))
+}
+
+fn may_call(caller: Caller<'_>, listing: Listing, item: &Value) -> bool {
+    let Some(mapping) = listing.mapping(caller, item) else {
+        return false;
+    };
+    match listing.concrete_arg(item) {
+        None => call::visible(caller, mapping),
+        Some((key, value)) => {
+            if !caller.credential.allows(&mapping.intent) {
+                return false;
+            }
+            let args = std::collections::BTreeMap::from([(
+                key.to_owned(),
+                gatehouse_core::model::AttrValue::String(value),
+            )]);
+            let verdict = call::decide(caller, mapping, &args);
+            verdict.allowed && verdict.errors.is_empty()
+        }
+    }
+}
+
+/// Follows the server's pagination; listings are small and filtering needs them whole.
+async fn fetch_all(
+    caller: Caller<'_>,
+    listing: Listing,
+    draft: &mut EventDraft,
+) -> Result<Vec<Value>, Refusal> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let params = match &cursor {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
+        let on_behalf = OnBehalf::of(caller.credential);
+        let reply = call::forward(
+            caller.state,
+            caller.server,
+            caller.workflow,
+            on_behalf,
+            listing.method(),
+            params,
+            draft,
+        )
+        .await?;
+        let result = match reply {
+            Reply::Result(result) => result,
+            Reply::Error(error) => {
+                return Err(Refusal::UpstreamUnavailable {
+                    reason: format!(
+                        "`{}` failed on the server: {} ({})",
+                        listing.method(),
+                        error.message,
+                        error.code
+                    ),
+                });
+            }
+        };
+        let page = result
+            .get(listing.field())
+            .and_then(Value::as_array)
+            .ok_or_else(|| Refusal::UpstreamUnavailable {
+                reason: format!(
+                    "the server's `{}` result has no `{}` array",
+                    listing.method(),
+                    listing.field()
+                ),
+            })?;
+        items.extend(page.iter().cloned());
+        match result.get("nextCursor").and_then(Value::as_str) {
+            Some(next) if Some(next) != cursor.as_deref() => cursor = Some(next.to_owned()),
+            _ => return Ok(items),
+        }
+    }
+    Ok(items)
+}
