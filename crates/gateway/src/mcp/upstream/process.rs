@@ -179,9 +179,16 @@ impl Process {
             pipe.write_all(&line).await?;
             pipe.flush().await
         };
-        written.await.map_err(|error| {
-            UpstreamError::Unavailable(format!("cannot write to `{}`: {error}", self.server))
-        })
+        if let Err(error) = written.await {
+            // A broken pipe means the process is gone even if it is not reaped yet: it
+            // ends now, so the next request relaunches rather than reusing a dead one.
+            self.end(format!("could not be written to: {error}"));
+            return Err(UpstreamError::Unavailable(format!(
+                "cannot write to `{}`: {error}",
+                self.server
+            )));
+        }
+        Ok(())
     }
 
     /// Marks the end (once) and fails every waiter with it.
