@@ -13,5 +13,6 @@ mod broker;
 mod calls;
 mod control;
 mod harness;
+mod mcp_upstream;
 mod paths;
 mod workflows;
