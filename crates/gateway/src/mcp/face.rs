@@ -205,7 +205,7 @@ async fn request(
     }
     match methods::dispatch(caller, era, method, params, &mut draft).await {
         Ok(Reply::Result(result)) => {
-            let body = jsonrpc::result(&id, with_result_type(result, era));
+            let body = jsonrpc::result(&id, modern_result(result, era, method));
             reply(state, StatusCode::OK, &body, None, draft)
         }
         Ok(Reply::Error(error)) => {
@@ -331,17 +331,30 @@ fn delete(caller: Caller<'_>, headers: &HeaderMap, draft: EventDraft) -> Respons
     draft.refuse(state, &Refusal::SessionUnknown)
 }
 
-/// The stateless era's results say they are complete.
-fn with_result_type(result: Value, era: Era) -> Value {
-    match (era, result) {
-        (Era::Modern, Value::Object(mut object)) => {
-            object
-                .entry("resultType")
-                .or_insert_with(|| Value::from("complete"));
-            Value::Object(object)
-        }
-        (_, result) => result,
+/// The stateless era's results say they are complete, and cacheable ones how to cache
+/// them: privately (a listing is filtered for this caller) and never for long (policy
+/// may change).
+fn modern_result(result: Value, era: Era, method: &str) -> Value {
+    let (Era::Modern, Value::Object(mut object)) = (era, result.clone()) else {
+        return result;
+    };
+    object
+        .entry("resultType")
+        .or_insert_with(|| Value::from("complete"));
+    let cacheable = matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "prompts/list"
+            | "resources/read"
+    );
+    if cacheable {
+        object.insert("cacheScope".to_owned(), Value::from("private"));
+        object.insert("ttlMs".to_owned(), Value::from(0));
     }
+    Value::Object(object)
 }
 
 /// Answers `refusal` in MCP's shape and records it.
@@ -359,7 +372,7 @@ fn rpc_refusal(
             let id = id.cloned().unwrap_or(Id::Number(0));
             (
                 StatusCode::OK,
-                jsonrpc::result(&id, with_result_type(result, era)),
+                jsonrpc::result(&id, modern_result(result, era, method)),
             )
         }
         Answer::Error(error, status) => (
