@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ::http::HeaderValue;
-use gatehouse_core::config::{Config, McpServer, McpTransport, Secret};
+use gatehouse_core::config::{Config, McpServer, McpTransport, Secret, SecretSource};
 use gatehouse_core::model::ToolName;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -75,11 +75,12 @@ impl Upstreams {
         let limits = &config.gateway.limits;
         let limit = usize::try_from(limits.max_response_body).unwrap_or(usize::MAX);
         let client = http::client(limits.upstream_timeout);
+        let withheld = secret_variables(config);
         let servers = config
             .mcp_servers
             .values()
             .map(|server| {
-                let upstream = Upstream::new(server, &client, limit);
+                let upstream = Upstream::new(server, &client, limit, &withheld);
                 (server.name.clone(), Arc::new(upstream))
             })
             .collect();
@@ -101,6 +102,27 @@ impl Upstreams {
         }
         while stopping.join_next().await.is_some() {}
     }
+}
+
+/// The environment variables holding upstream secrets. A stdio server is someone else's
+/// code running with Gatehouse's environment: it must not find the credentials Gatehouse
+/// keeps for other upstreams there (its own `env` may still set any of them).
+fn secret_variables(config: &Config) -> Arc<[String]> {
+    let tools = config.tools.values().filter_map(|tool| tool.auth.as_ref());
+    let servers = config
+        .mcp_servers
+        .values()
+        .filter_map(|server| match &server.transport {
+            McpTransport::Http { auth, .. } => auth.as_ref(),
+            McpTransport::Stdio(_) => None,
+        });
+    tools
+        .chain(servers)
+        .filter_map(|auth| match &auth.source {
+            SecretSource::Env(variable) => Some(variable.clone()),
+            SecretSource::File(_) => None,
+        })
+        .collect()
 }
 
 /// The client of one MCP server.
@@ -151,7 +173,12 @@ impl Session {
 }
 
 impl Upstream {
-    fn new(server: &McpServer, client: &HttpClient, limit: usize) -> Self {
+    fn new(
+        server: &McpServer,
+        client: &HttpClient,
+        limit: usize,
+        withheld: &Arc<[String]>,
+    ) -> Self {
         let name = server.name.clone();
         let transport = match &server.transport {
             McpTransport::Http { url, auth } => Transport::Http(HttpServer::new(
@@ -161,9 +188,12 @@ impl Upstream {
                 client.clone(),
                 limit,
             )),
-            McpTransport::Stdio(command) => {
-                Transport::Stdio(Supervisor::new(name.clone(), command.clone(), limit))
-            }
+            McpTransport::Stdio(command) => Transport::Stdio(Supervisor::new(
+                name.clone(),
+                command.clone(),
+                limit,
+                Arc::clone(withheld),
+            )),
         };
         Self {
             name,
@@ -343,8 +373,21 @@ impl Upstream {
                 Failure::Failed(error) => error,
                 Failure::SessionLost => UpstreamError::Protocol("`initialize` refused".to_owned()),
             })?;
+        let agreed = match handshake::agree(init.outcome) {
+            Ok(agreed) => agreed,
+            Err(error) => {
+                let abandoned = SessionHeaders {
+                    version: None,
+                    id: init.session_id.as_ref(),
+                };
+                if abandoned.id.is_some() {
+                    server.close(abandoned, secret).await;
+                }
+                return Err(error);
+            }
+        };
         let session = Session {
-            handshake: Arc::new(handshake::agree(init.outcome)?),
+            handshake: Arc::new(agreed),
             http_id: init.session_id,
             secret: secret.cloned(),
             process: None,

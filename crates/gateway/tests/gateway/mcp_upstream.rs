@@ -4,7 +4,7 @@
 //! hang, babble or ask questions back.
 
 mod scripted;
-mod servers;
+pub(crate) mod servers;
 
 use std::time::{Duration, Instant};
 
@@ -363,5 +363,48 @@ async fn a_server_answering_with_an_unknown_protocol_version_is_refused() {
         Err(UpstreamError::Protocol(why)) => assert!(why.contains("1999-01-01"), "{why}"),
         other => panic!("{other:?}"),
     }
+    setup.upstreams.shutdown().await;
+}
+
+/// A stdio server that reports its `PATH` in its `tools/list` answer.
+const PATH_REPORTER: &str = r#"
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const message = JSON.parse(line);
+  const result = message.method === 'initialize'
+    ? { protocolVersion: '2025-11-25', capabilities: {}, serverInfo: { name: 'env', version: '1' } }
+    : { tools: [], path: process.env.PATH ?? null };
+  if (message.id !== undefined) {
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: message.id, result }) + '\n');
+  }
+});
+"#;
+
+#[tokio::test]
+async fn a_stdio_server_does_not_inherit_variables_holding_upstream_secrets() {
+    // PATH stands in for a secret variable: it is surely set. Node is named by its full
+    // path, as the child has no PATH to find it by.
+    let node = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("node"))
+        .find(|candidate| candidate.is_file())
+        .unwrap();
+    let node = node.to_string_lossy();
+    let keeper = r#"[tools.keeper]
+url = "http://127.0.0.1:9"
+segment = "data"
+auth = { secret_env = "PATH" }
+"#;
+    let explicit = format!(
+        "{}env = {{ PATH = \"/set/by/config\" }}\n",
+        stdio("explicit", &node, &["-e", PATH_REPORTER])
+    );
+    let setup = Setup::new(&[
+        keeper.to_owned(),
+        stdio("inheriting", &node, &["-e", PATH_REPORTER]),
+        explicit,
+    ]);
+    let inheriting = result_of(&setup.upstream("inheriting"), "tools/list", json!({})).await;
+    assert_eq!(inheriting["path"], serde_json::Value::Null);
+    let explicit = result_of(&setup.upstream("explicit"), "tools/list", json!({})).await;
+    assert_eq!(explicit["path"], "/set/by/config");
     setup.upstreams.shutdown().await;
 }

@@ -55,13 +55,19 @@ pub(super) struct Ended {
 }
 
 impl Process {
-    /// Launches `command` and the task that supervises it.
+    /// Launches `command`, without the `withheld` variables of Gatehouse's environment
+    /// unless its own `env` sets them, and the task that supervises it.
     pub(super) fn spawn(
         server: &ToolName,
         command: &StdioCommand,
+        withheld: &[String],
         limit: usize,
     ) -> Result<Arc<Self>, UpstreamError> {
-        let mut child = Command::new(program(command))
+        let mut launcher = Command::new(program(command));
+        for variable in withheld {
+            launcher.env_remove(variable);
+        }
+        let mut child = launcher
             .args(&command.args)
             .envs(&command.env)
             .current_dir(&command.cwd)

@@ -19,6 +19,8 @@ pub(super) struct Supervisor {
     server: ToolName,
     command: StdioCommand,
     limit: usize,
+    /// Variables removed from the inherited environment (upstream secrets).
+    withheld: Arc<[String]>,
     state: tokio::sync::Mutex<State>,
     closed: AtomicBool,
     launches: AtomicU64,
@@ -31,11 +33,17 @@ struct State {
 }
 
 impl Supervisor {
-    pub(super) fn new(server: ToolName, command: StdioCommand, limit: usize) -> Self {
+    pub(super) fn new(
+        server: ToolName,
+        command: StdioCommand,
+        limit: usize,
+        withheld: Arc<[String]>,
+    ) -> Self {
         Self {
             server,
             command,
             limit,
+            withheld,
             state: tokio::sync::Mutex::default(),
             closed: AtomicBool::new(false),
             launches: AtomicU64::new(0),
@@ -62,7 +70,7 @@ impl Supervisor {
             self.refuse_if_closed()?;
         }
         self.launches.fetch_add(1, Ordering::Relaxed);
-        match Process::spawn(&self.server, &self.command, self.limit) {
+        match Process::spawn(&self.server, &self.command, &self.withheld, self.limit) {
             Ok(process) => {
                 state.process = Some(Arc::clone(&process));
                 Ok(process)
