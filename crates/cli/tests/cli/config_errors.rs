@@ -56,7 +56,7 @@ fn every_problem_is_reported_at_once() {
     assert_eq!(code, 64);
     assert!(stderr.contains("unknown task class `triag`"), "{stderr}");
     assert!(
-        stderr.contains("unknown intent `ticket.purge`: no tool route maps to it"),
+        stderr.contains("unknown intent `ticket.purge`: no tool route or MCP mapping names it"),
         "{stderr}"
     );
 }

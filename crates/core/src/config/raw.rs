@@ -237,6 +237,9 @@ pub struct RawMcpServer {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     pub cwd: Option<String>,
+    /// How long one request may take, a launch and handshake included; defaults to
+    /// `gateway.limits.upstream_timeout_ms`.
+    pub timeout_ms: Option<u64>,
     /// Names the intent of a tool listed without one; `{server}` and `{tool}` expand.
     #[serde(default = "default_intent_pattern")]
     pub intent_pattern: Spanned<String>,

@@ -74,7 +74,14 @@ impl<'a> Resolver<'a> {
         let issuers = self.issuers(&raw.issuers);
         let task_classes = self.task_classes(&raw.task_classes, &segments);
         let (tools, mut intents) = self.tools(&raw.tools, &segments);
-        let mcp_servers = self.mcp_servers(&raw.mcp_servers, &segments, &tools, &mut intents);
+        let mcp_timeout = Duration::from_millis(raw.gateway.limits.upstream_timeout_ms);
+        let mcp_servers = self.mcp_servers(
+            &raw.mcp_servers,
+            &segments,
+            &tools,
+            &mut intents,
+            mcp_timeout,
+        );
         self.check_task_class_intents(&raw.task_classes, &intents);
         let agents = self.agents(&raw.agents, &issuers, &task_classes);
         let operators = self.operators(&raw.operators);
@@ -189,7 +196,7 @@ impl<'a> Resolver<'a> {
                 two_approvers.insert(Intent::new(intent.get_ref().as_str()));
             } else {
                 let message = format!(
-                    "unknown intent `{}`: no tool route maps to it",
+                    "unknown intent `{}`: no tool route or MCP mapping names it",
                     intent.get_ref()
                 );
                 self.error_at("approvals.two_approvers", intent, message);

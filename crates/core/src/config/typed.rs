@@ -212,6 +212,8 @@ pub struct McpServer {
     pub name: ToolName,
     pub segment: SegmentName,
     pub transport: McpTransport,
+    /// Bound on one request to the server, a launch and handshake included.
+    pub timeout: Duration,
     /// Upstream tool name → how its calls are classified. A tool absent here is
     /// invisible and refused: no mapping means no access.
     pub tools: BTreeMap<String, McpMapping>,

@@ -21,6 +21,7 @@ use crate::dataplane::record::EventDraft;
 use crate::dataplane::{budget, decide, tier};
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
+use crate::mcp::upstream::UpstreamError;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -403,7 +404,7 @@ pub async fn forward(
         McpTransport::Http { auth: Some(_), .. } => state.secrets.current(&server.name),
         McpTransport::Http { auth: None, .. } | McpTransport::Stdio(_) => None,
     };
-    let timeout = state.config.gateway.limits.upstream_timeout;
+    let timeout = server.timeout;
     let guarded = Guarded {
         caller: on_behalf,
         workflow,
@@ -422,7 +423,16 @@ pub async fn forward(
     let reply = match outcome {
         Ok(Ok(result)) => Reply::Result(result),
         Ok(Err(error)) => Reply::Error(error),
-        Err(crate::mcp::upstream::UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
+        Err(UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
+        Err(UpstreamError::TooLarge) => {
+            let limit = state.config.gateway.limits.max_response_body;
+            draft.note(&format!(
+                "the server's answer exceeds the response limit of {limit} bytes"
+            ));
+            return Err(Refusal::UpstreamUnavailable {
+                reason: format!("answer larger than {limit} bytes"),
+            });
+        }
         Err(error) => {
             return Err(Refusal::UpstreamUnavailable {
                 reason: error.to_string(),
@@ -483,9 +493,9 @@ pub async fn replay(
         Reply::Result(result) => serde_json::json!({ "result": result }),
         Reply::Error(error) => serde_json::json!({ "error": error.to_value() }),
     };
-    Ok(crate::problem::json_response(
-        http::StatusCode::OK,
-        &body,
-        "application/json",
-    ))
+    let response = crate::problem::json_response(http::StatusCode::OK, &body, "application/json");
+    // HTTP replays record when their body ends; this answer is whole, so record now.
+    let length = serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
+    draft.clone().answered(state, 200, length as u64);
+    Ok(response)
 }

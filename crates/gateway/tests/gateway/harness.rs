@@ -135,9 +135,25 @@ fn streaming() -> Response<ResponseBody> {
 #[derive(Debug, Default)]
 pub(crate) struct Builder {
     policy: Option<String>,
+    mcp: Option<(String, String)>,
 }
 
 impl Builder {
+    /// Adds MCP servers (`[mcp_servers…]` tables), a task class `mcp` with `intents`, and
+    /// a policy file for them.
+    pub(crate) fn mcp(mut self, config: &str, intents: &[&str], policy: &str) -> Self {
+        let intents: Vec<String> = intents
+            .iter()
+            .map(|intent| format!("\"{intent}\""))
+            .collect();
+        let config = format!(
+            "{config}\n[task_classes.mcp]\nsegment = \"data\"\nintents = [{}]\nttl_minutes = 10\nconfirmer = \"orchestrator\"\nbudget = {{ calls = 6, writes = 5, bytes = 1048576 }}\n",
+            intents.join(", ")
+        );
+        self.mcp = Some((config, policy.to_owned()));
+        self
+    }
+
     pub(crate) fn policy(mut self, text: &str) -> Self {
         self.policy = Some(text.to_owned());
         self
@@ -182,7 +198,15 @@ impl Harness {
         let policy = builder.policy.unwrap_or_else(|| POLICY.to_owned());
         std::fs::write(dir.path().join("policies/main.cedar"), policy).unwrap();
         std::fs::write(dir.path().join("policies/schema.cedarschema"), SCHEMA).unwrap();
-        let config_text = config_text(upstream.addr, control_upstream.addr);
+        let mut config_text = config_text(upstream.addr, control_upstream.addr);
+        if let Some((mcp, mcp_policy)) = &builder.mcp {
+            config_text = config_text.replace(
+                r#"task_classes = ["triage", "narrow", "tiny"]"#,
+                r#"task_classes = ["triage", "narrow", "tiny", "mcp"]"#,
+            );
+            config_text.push_str(mcp);
+            std::fs::write(dir.path().join("policies/mcp.cedar"), mcp_policy).unwrap();
+        }
         std::fs::write(dir.path().join("gatehouse.toml"), config_text).unwrap();
         let config = config::load(&dir.path().join("gatehouse.toml")).unwrap();
         let clock = ManualClock::at(SystemClock.now());

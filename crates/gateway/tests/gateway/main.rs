@@ -13,6 +13,7 @@ mod broker;
 mod calls;
 mod control;
 mod harness;
+mod mcp_face;
 mod mcp_upstream;
 mod paths;
 mod workflows;

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gatehouse_core::config::{
-    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSpec, Config, GatewaySettings, IntentInfo,
-    Limits, Notifications, PolicyFile, Tool, UpstreamUrl,
+    Agent, AgentKey, ApprovalSettings, Config, GatewaySettings, IntentInfo, Limits, Notifications,
+    PolicyFile, Tool, UpstreamUrl,
 };
 use gatehouse_core::model::{Access, AgentId, AttrValue, GroupName, Intent, SegmentName, ToolName};
 
@@ -103,23 +103,4 @@ pub(crate) fn set_schema(config: &mut Config, text: &str) {
         path: PathBuf::from("schema.cedarschema"),
         text: text.to_owned(),
     });
-}
-
-/// An MCP intent whose context carries these typed arguments.
-pub(crate) fn add_mcp_intent(config: &mut Config, intent: &str, args: &[(&str, ArgKind, bool)]) {
-    let args = args
-        .iter()
-        .map(|(name, kind, required)| {
-            let spec = ArgSpec {
-                kind: *kind,
-                required: *required,
-            };
-            ((*name).to_owned(), spec)
-        })
-        .collect();
-    let info = IntentInfo {
-        access: Access::Write,
-        args: Some(args),
-    };
-    config.intents.insert(Intent::new(intent), info);
 }

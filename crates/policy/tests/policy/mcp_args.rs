@@ -1,7 +1,8 @@
 //! MCP intents: typed `context.args`, argument constraints, `@tier` raised by arguments,
 //! and least visibility (`visible`) evaluated with the arguments unknown.
 
-use gatehouse_core::config::ArgKind;
+use gatehouse_core::config::{ArgKind, ArgSpec, Config, IntentInfo};
+use gatehouse_core::model::{Access, Intent};
 use gatehouse_core::model::{AttrValue, Tier};
 
 use crate::fixture;
@@ -14,7 +15,7 @@ fn text(value: &str) -> AttrValue {
 fn world() -> World {
     let mut world = World::new();
     fixture::add_tool(&mut world.config, "db", "data");
-    fixture::add_mcp_intent(
+    add_mcp_intent(
         &mut world.config,
         "db.query",
         &[
@@ -22,7 +23,7 @@ fn world() -> World {
             ("limit", ArgKind::Long, false),
         ],
     );
-    fixture::add_mcp_intent(
+    add_mcp_intent(
         &mut world.config,
         "fs.write",
         &[("path", ArgKind::Path, true)],
@@ -140,4 +141,23 @@ fn the_generated_schema_types_each_mcp_intents_arguments() {
     assert!(schema.contains("table: String"), "{schema}");
     assert!(schema.contains("limit?: Long"), "{schema}");
     assert!(schema.contains("path: String"), "{schema}");
+}
+
+/// An MCP intent whose context carries these typed arguments.
+fn add_mcp_intent(config: &mut Config, intent: &str, args: &[(&str, ArgKind, bool)]) {
+    let args = args
+        .iter()
+        .map(|(name, kind, required)| {
+            let spec = ArgSpec {
+                kind: *kind,
+                required: *required,
+            };
+            ((*name).to_owned(), spec)
+        })
+        .collect();
+    let info = IntentInfo {
+        access: Access::Write,
+        args: Some(args),
+    };
+    config.intents.insert(Intent::new(intent), info);
 }

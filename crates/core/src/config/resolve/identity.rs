@@ -121,7 +121,7 @@ impl Resolver<'_> {
             for intent in &class.intents {
                 if !intents.contains_key(intent.get_ref().as_str()) {
                     let message = format!(
-                        "unknown intent `{}`: no tool route maps to it",
+                        "unknown intent `{}`: no tool route or MCP mapping names it",
                         intent.get_ref()
                     );
                     self.error_at(&format!("task_classes.{name}.intents"), intent, message);

@@ -2,6 +2,7 @@
 //! map to intents. Only what is listed is reachable.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use toml::Spanned;
 
@@ -20,6 +21,7 @@ impl Resolver<'_> {
         segments: &BTreeMap<SegmentName, Segment>,
         tools: &BTreeMap<ToolName, Tool>,
         intents: &mut BTreeMap<Intent, IntentInfo>,
+        default_timeout: Duration,
     ) -> BTreeMap<ToolName, McpServer> {
         let mut servers = BTreeMap::new();
         for (name, server) in raw {
@@ -29,7 +31,15 @@ impl Resolver<'_> {
                 self.error_at_field(&field, message);
                 continue;
             }
-            if let Some(typed) = self.mcp_server(&field, name, server, segments, intents) {
+            if let Some(mut typed) = self.mcp_server(&field, name, server, segments, intents) {
+                typed.timeout = match server.timeout_ms {
+                    Some(0) => {
+                        self.error_at_field(&format!("{field}.timeout_ms"), "must be positive");
+                        default_timeout
+                    }
+                    Some(millis) => Duration::from_millis(millis),
+                    None => default_timeout,
+                };
                 servers.insert(typed.name.clone(), typed);
             }
         }
@@ -79,6 +89,7 @@ impl Resolver<'_> {
             name: ToolName::new(name),
             segment: SegmentName::new(segment),
             transport: transport?,
+            timeout: Duration::ZERO,
             tools,
             resources,
             prompts,

@@ -1,0 +1,495 @@
+//! `/mcp/{server}` end to end: a real MCP server (the reference `server-everything`,
+//! launched over stdio by Gatehouse) behind a real gateway, driven with raw JSON-RPC over
+//! HTTP so every byte of the agent's side is visible. SDK clients are exercised by the
+//! interop suite (scripts/mcp-interop.sh).
+
+use std::time::Duration;
+
+use gatehouse_gateway::client::{Reply, send};
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{APPROVER_TOKEN, Harness};
+use crate::mcp_upstream::servers::{everything_js, stdio};
+
+const INTENTS: &[&str] = &["everything.echo", "math.sum", "env.read"];
+
+/// `echo` (read), `get-sum` as `math.sum` with typed arguments, `get-env` mapped but
+/// forbidden outright, `get-tiny-image` mapped but outside the task class's scope;
+/// everything else the server has is unmapped.
+fn servers() -> String {
+    let node = which_node();
+    let mut config = stdio("everything", &node, &[&everything_js()]);
+    config.push_str(
+        r#"timeout_ms = 20000
+
+[mcp_servers.everything.tools.echo]
+access = "read"
+args = { message = "string" }
+
+[mcp_servers.everything.tools.get-sum]
+intent = "math.sum"
+access = "read"
+args = { a = "long", b = "long" }
+
+[mcp_servers.everything.tools.get-env]
+intent = "env.read"
+access = "read"
+
+[mcp_servers.everything.tools.get-tiny-image]
+intent = "image.other"
+access = "read"
+
+[mcp_servers.gone]
+segment = "data"
+url = "http://127.0.0.1:9/mcp"
+
+[mcp_servers.ops]
+segment = "control"
+url = "http://127.0.0.1:9/mcp"
+
+[mcp_servers.gone.tools.anything]
+intent = "env.read"
+access = "read"
+"#,
+    );
+    config
+}
+
+const POLICY: &str = r#"
+@id("echo-anything-but-secrets")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"everything.echo", resource == Gatehouse::Tool::"everything")
+unless { context.args.message like "*secret*" };
+
+@id("urgent-echoes-need-approval")
+@tier("high")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"everything.echo", resource)
+when { context.args.message like "urgent*" };
+
+@id("small-sums")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"math.sum", resource)
+when { context.args.a < 100 && context.args.b < 100 };
+
+@id("env-reads-on-the-gone-server-only")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"env.read", resource == Gatehouse::Tool::"gone");
+"#;
+
+fn which_node() -> String {
+    std::env::var("GATEHOUSE_TEST_NODE").unwrap_or_else(|_| "node".to_owned())
+}
+
+async fn start() -> (Harness, String) {
+    let harness = Harness::builder()
+        .mcp(&servers(), INTENTS, POLICY)
+        .start()
+        .await;
+    let token = harness.token_for("mcp").await;
+    (harness, token)
+}
+
+/// One JSON-RPC POST with the agent's credential and extra headers.
+async fn post(harness: &Harness, token: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    post_to(harness, "everything", token, headers, body).await
+}
+
+async fn post_to(
+    harness: &Harness,
+    server: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let auth = format!("Bearer {token}");
+    let mut all = vec![
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("accept", "application/json, text/event-stream"),
+    ];
+    all.extend_from_slice(headers);
+    let url = harness.data_url(&format!("/mcp/{server}"));
+    send(Method::POST, &url, &all, body.to_owned())
+        .await
+        .unwrap()
+}
+
+/// A handshake-era session: `initialize`, then `notifications/initialized`.
+async fn session(harness: &Harness, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"}}});
+    let reply = post(harness, token, &[], &init.to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.json().unwrap()["result"]["protocolVersion"],
+        "2025-11-25"
+    );
+    let id = reply.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let ack = post(
+        harness,
+        token,
+        &[("mcp-session-id", &id)],
+        &note.to_string(),
+    )
+    .await;
+    assert_eq!(ack.status, 202, "{}", ack.text());
+    id
+}
+
+async fn in_session(
+    harness: &Harness,
+    token: &str,
+    session: &str,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> Reply {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    post(
+        harness,
+        token,
+        &[("mcp-session-id", session)],
+        &body.to_string(),
+    )
+    .await
+}
+
+fn tool_names(reply: &Reply) -> Vec<String> {
+    let body = reply.json().unwrap();
+    body["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no tools in {body}"))
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn refusal_of(reply: &Reply) -> Value {
+    let body = reply.json().unwrap();
+    assert_eq!(body["result"]["isError"], true, "{body}");
+    body["result"]["structuredContent"]["gatehouse"].clone()
+}
+
+#[tokio::test]
+async fn an_allowed_call_returns_the_servers_result_and_hidden_tools_are_unknown() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let listed = in_session(&harness, &token, &session, 1, "tools/list", json!({})).await;
+    let mut names = tool_names(&listed);
+    names.sort();
+    // get-env is forbidden on this server by omission, get-tiny-image is out of scope,
+    // and everything unmapped never shows.
+    assert_eq!(names, ["echo", "get-sum"]);
+
+    let echo = in_session(
+        &harness,
+        &token,
+        &session,
+        2,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "hi"}}),
+    )
+    .await;
+    let body = echo.json().unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "Echo: hi", "{body}");
+    let decision = echo.headers["gatehouse-decision-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let event = harness.event(&decision).await;
+    assert_eq!(event.intent.as_deref(), Some("everything.echo"));
+    assert_eq!(event.tool.as_deref(), Some("everything"));
+    assert_eq!(event.method, "tools/call");
+    assert_eq!(event.policies, ["echo-anything-but-secrets"]);
+
+    // Unmapped, out of scope and denied-for-every-argument all look the same.
+    for (id, name) in [(3, "get-env"), (4, "get-tiny-image"), (5, "no-such-tool")] {
+        let reply = in_session(
+            &harness,
+            &token,
+            &session,
+            id,
+            "tools/call",
+            json!({"name": name, "arguments": {}}),
+        )
+        .await;
+        let body = reply.json().unwrap();
+        assert_eq!(body["error"]["code"], -32602, "{name}: {body}");
+        assert_eq!(body["error"]["message"], format!("Unknown tool: {name}"));
+        assert_eq!(body["error"]["data"]["refusal"], "unknown-tool");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_argument_constraint_allows_one_call_and_refuses_its_neighbour_in_the_stateless_era() {
+    let (harness, token) = start().await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = |a: i64, id: u64| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": "get-sum", "arguments": {"a": a, "b": 1}, "_meta": meta}})
+        .to_string()
+    };
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "get-sum"),
+    ];
+
+    let allowed = post(&harness, &token, &headers, &call(2, 1)).await;
+    let body = allowed.json().unwrap();
+    assert_eq!(
+        body["result"]["content"][0]["text"], "The sum of 2 and 1 is 3.",
+        "{body}"
+    );
+    assert_eq!(body["result"]["resultType"], "complete");
+
+    let refused = post(&harness, &token, &headers, &call(200, 2)).await;
+    let refusal = refusal_of(&refused);
+    assert_eq!(refusal["refusal"], "policy-denied");
+    let decision = refusal["decision_id"].as_str().unwrap().to_owned();
+    let event = harness.event(&decision).await;
+    assert_eq!(event.refusal.as_deref(), Some("policy-denied"));
+    assert_eq!(event.intent.as_deref(), Some("math.sum"));
+
+    // A string where a long is declared never reaches policy or the server.
+    let body = call(0, 3).replace("\"a\":0", "\"a\":\"0\"");
+    let mistyped = post(&harness, &token, &headers, &body).await;
+    assert_eq!(
+        mistyped.json().unwrap()["error"]["code"],
+        -32602,
+        "{}",
+        mistyped.text()
+    );
+
+    // The stateless era lists too, privately cacheable.
+    let meta_list =
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list", "params": {"_meta": meta}});
+    let list_headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/list"),
+    ];
+    let listed = post(&harness, &token, &list_headers, &meta_list.to_string()).await;
+    assert_eq!(listed.json().unwrap()["result"]["cacheScope"], "private");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_result() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let call = json!({"name": "echo", "arguments": {"message": "urgent: page the on-call"}});
+    let parked = in_session(&harness, &token, &session, 1, "tools/call", call.clone()).await;
+    let refusal = refusal_of(&parked);
+    assert_eq!(refusal["refusal"], "approval-pending", "{refusal}");
+    let id = refusal["approval_id"].as_str().unwrap().to_owned();
+
+    // Asking before approval: still pending.
+    let mut again = call.clone();
+    again["_meta"] = json!({"gatehouse/approval": id});
+    let early = in_session(&harness, &token, &session, 2, "tools/call", again.clone()).await;
+    assert_eq!(refusal_of(&early)["refusal"], "approval-pending");
+
+    let path = format!("/v1/approvals/{id}/approve");
+    let approved = harness
+        .control_as(
+            APPROVER_TOKEN,
+            Method::POST,
+            &path,
+            r#"{"reason":"on-call agreed"}"#,
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text());
+
+    let mut result = Value::Null;
+    for attempt in 0..200 {
+        let reply = in_session(
+            &harness,
+            &token,
+            &session,
+            10 + attempt,
+            "tools/call",
+            again.clone(),
+        )
+        .await;
+        let body = reply.json().unwrap();
+        if body["result"]["isError"] != true {
+            result = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        result["result"]["content"][0]["text"], "Echo: urgent: page the on-call",
+        "{result}"
+    );
+
+    // The approval names one exact call: the same id with other arguments is refused.
+    let mut other = json!({"name": "echo", "arguments": {"message": "urgent: something else"}});
+    other["_meta"] = json!({"gatehouse/approval": id});
+    let swapped = in_session(&harness, &token, &session, 500, "tools/call", other).await;
+    assert_eq!(refusal_of(&swapped)["refusal"], "confirmation-rejected");
+    let events = harness.events("intent=everything.echo", 1).await;
+    let executions = events
+        .iter()
+        .filter(|event| event.kind == "approval")
+        .count();
+    assert_eq!(executions, 1, "the approved call ran exactly once");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn bad_messages_get_precise_errors_and_the_gateway_stays_up() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let with_session = [("mcp-session-id", session.as_str())];
+    let code_of = |reply: &Reply| reply.json().unwrap()["error"]["code"].as_i64();
+
+    let malformed = post(&harness, &token, &with_session, "{\"jsonrpc\":").await;
+    assert_eq!(
+        (malformed.status.as_u16(), code_of(&malformed)),
+        (400, Some(-32700))
+    );
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#;
+    let batched = post(&harness, &token, &with_session, batch).await;
+    assert_eq!(
+        (batched.status.as_u16(), code_of(&batched)),
+        (400, Some(-32600))
+    );
+
+    let call = r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}"#;
+    let mismatch = post(
+        &harness,
+        &token,
+        &[("mcp-session-id", &session), ("mcp-name", "get-env")],
+        call,
+    )
+    .await;
+    assert_eq!(
+        (mismatch.status.as_u16(), code_of(&mismatch)),
+        (400, Some(-32020))
+    );
+
+    let first = post(&harness, &token, &with_session, call).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let reused = post(&harness, &token, &with_session, call).await;
+    assert_eq!(
+        (reused.status.as_u16(), code_of(&reused)),
+        (400, Some(-32600)),
+        "{}",
+        reused.text()
+    );
+
+    let unknown = post(
+        &harness,
+        &token,
+        &[("mcp-session-id", "not-a-session")],
+        call,
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    let sessionless = post(&harness, &token, &[], call).await;
+    assert_eq!(
+        (sessionless.status.as_u16(), code_of(&sessionless)),
+        (400, Some(-32600))
+    );
+    let method = r#"{"jsonrpc":"2.0","id":8,"method":"sampling/createMessage","params":{}}"#;
+    let unknown_method = post(&harness, &token, &with_session, method).await;
+    assert_eq!(code_of(&unknown_method), Some(-32601));
+
+    let auth = format!("Bearer {token}");
+    let get = send(
+        Method::GET,
+        &harness.data_url("/mcp/everything"),
+        &[("authorization", &auth)],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(get.status, 405);
+    let anonymous = send(
+        Method::POST,
+        &harness.data_url("/mcp/everything"),
+        &[],
+        call,
+    )
+    .await
+    .unwrap();
+    assert_eq!(anonymous.status, 401);
+    let nowhere = post_to(&harness, "nowhere", &token, &[], call).await;
+    assert_eq!(nowhere.status, 404);
+    let rebinding = post(&harness, &token, &[("origin", "http://evil.example")], call).await;
+    assert_eq!(rebinding.status, 403);
+
+    // A dead upstream: an explained tool error, and the next call still works.
+    let dead = post_to(&harness, "gone", &token, &[], &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}).to_string()).await;
+    let dead_session = dead.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let dead_call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"anything","arguments":{}}});
+    let failed = post_to(
+        &harness,
+        "gone",
+        &token,
+        &[("mcp-session-id", &dead_session)],
+        &dead_call.to_string(),
+    )
+    .await;
+    assert_eq!(
+        refusal_of(&failed)["refusal"],
+        "upstream-unavailable",
+        "{}",
+        failed.text()
+    );
+
+    let closed = send(
+        Method::DELETE,
+        &harness.data_url("/mcp/everything"),
+        &[("authorization", &auth), ("mcp-session-id", &session)],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(closed.status, 200);
+    let after = in_session(&harness, &token, &session, 99, "ping", json!({})).await;
+    assert_eq!(after.status, 404, "a closed session is gone");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn mcp_calls_spend_the_workflow_budget_and_other_segments_are_refused_at_the_door() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let mut refused = None;
+    for id in 1..=8 {
+        let reply = in_session(
+            &harness,
+            &token,
+            &session,
+            id,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "n"}}),
+        )
+        .await;
+        let body = reply.json().unwrap();
+        if body["result"]["isError"] == true {
+            refused = Some((id, body["result"]["structuredContent"]["gatehouse"].clone()));
+            break;
+        }
+    }
+    let (id, refusal) = refused.expect("the budget of 6 calls must run out");
+    assert_eq!(id, 7);
+    assert_eq!(refusal["refusal"], "budget-exhausted");
+    assert_eq!(refusal["budget"]["kind"], "calls");
+
+    // `ops` lives in segment `control`; this credential is bound to `data`.
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let elsewhere = post_to(&harness, "ops", &token, &[], &init.to_string()).await;
+    assert_eq!(elsewhere.status, 403);
+    assert!(
+        elsewhere.text().contains("segment-mismatch"),
+        "{}",
+        elsewhere.text()
+    );
+    harness.stop().await;
+}
