@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod event;
 pub mod ids;
+pub mod mcp;
 pub mod model;
 pub mod path;
 pub mod refusal;

@@ -2,12 +2,12 @@
 //! (`/mcp/{server}`) speaks Streamable HTTP to agents in both protocol eras; each call
 //! walks the data plane's phases; upstreams are reached over HTTP or stdio.
 
+pub use gatehouse_core::mcp::{args, jsonrpc};
+
 pub mod answer;
-pub mod args;
 pub mod call;
 pub mod era;
 pub mod face;
-pub mod jsonrpc;
 pub mod methods;
 pub mod session;
 pub mod upstream;

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use gatehouse_core::config::{ArgKind, ArgSpec};
-use gatehouse_core::model::AttrValue;
+use crate::config::{ArgKind, ArgSpec};
+use crate::model::AttrValue;
 use serde_json::{Map, Value};
 
 /// The declared arguments of one call, typed; the error names the offending argument.
