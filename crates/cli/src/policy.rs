@@ -32,10 +32,11 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
         println_out(&engine.schema_text());
     }
     println_out(&format!(
-        "ok: {} policies, {} agents, {} tools, {} intents",
+        "ok: {} policies, {} agents, {} tools, {} MCP servers, {} intents",
         engine.policy_count(),
         loaded.agents.len(),
         loaded.tools.len(),
+        loaded.mcp_servers.len(),
         loaded.intents.len()
     ));
     Ok(())

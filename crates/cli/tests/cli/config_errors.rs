@@ -15,7 +15,7 @@ fn the_quickstart_example_is_valid() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         stdout.trim(),
-        "ok: 2 policies, 1 agents, 2 tools, 7 intents"
+        "ok: 2 policies, 1 agents, 2 tools, 0 MCP servers, 7 intents"
     );
 }
 
