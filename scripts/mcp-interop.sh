@@ -147,6 +147,7 @@ mint() {
     | "$python" -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in tests/mcp/interop
 export INTEROP_DATA="$data"
 export INTEROP_CONTROL="http://127.0.0.1:$control_port"
 export INTEROP_OPERATOR_TOKEN="$operator_token"
