@@ -12,7 +12,13 @@ use serde_json::{Value, json};
 use crate::harness::{APPROVER_TOKEN, Harness};
 use crate::mcp_upstream::servers::{everything_js, stdio};
 
-const INTENTS: &[&str] = &["everything.echo", "math.sum", "env.read"];
+const INTENTS: &[&str] = &[
+    "everything.echo",
+    "math.sum",
+    "env.read",
+    "docs.read",
+    "prompts.get",
+];
 
 /// `echo` (read), `get-sum` as `math.sum` with typed arguments, `get-env` mapped but
 /// forbidden outright, `get-tiny-image` mapped but outside the task class's scope;
@@ -22,6 +28,8 @@ fn servers() -> String {
     let mut config = stdio("everything", &node, &[&everything_js()]);
     config.push_str(
         r#"timeout_ms = 20000
+resources = { intent = "docs.read" }
+prompts = { intent = "prompts.get" }
 
 [mcp_servers.everything.tools.echo]
 access = "read"
@@ -69,6 +77,15 @@ when { context.args.message like "urgent*" };
 @id("small-sums")
 permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"math.sum", resource)
 when { context.args.a < 100 && context.args.b < 100 };
+
+@id("static-docs-but-extensions")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"docs.read", resource)
+when { context.args.uri like "demo://resource/static/document/*" }
+unless { context.args.uri like "*extension.md" };
+
+@id("the-simple-prompt")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"prompts.get", resource)
+when { context.args.name == "simple-prompt" };
 
 @id("env-reads-on-the-gone-server-only")
 permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"env.read", resource == Gatehouse::Tool::"gone");
@@ -490,6 +507,86 @@ async fn mcp_calls_spend_the_workflow_budget_and_other_segments_are_refused_at_t
         elsewhere.text().contains("segment-mismatch"),
         "{}",
         elsewhere.text()
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn resources_and_prompts_are_listed_and_read_only_as_far_as_policy_allows() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let listed = in_session(&harness, &token, &session, 1, "resources/list", json!({})).await;
+    let body = listed.json().unwrap();
+    let uris: Vec<&str> = body["result"]["resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|resource| resource["uri"].as_str().unwrap())
+        .collect();
+    assert!(
+        uris.contains(&"demo://resource/static/document/architecture.md"),
+        "{uris:?}"
+    );
+    assert!(
+        !uris.iter().any(|uri| uri.ends_with("extension.md")),
+        "{uris:?}"
+    );
+    assert!(
+        uris.iter()
+            .all(|uri| uri.starts_with("demo://resource/static/document/")),
+        "{uris:?}"
+    );
+
+    let read = |uri: &str, id: u64| {
+        let params = json!({"uri": uri});
+        let session = session.clone();
+        let token = token.clone();
+        let harness = &harness;
+        async move { in_session(harness, &token, &session, id, "resources/read", params).await }
+    };
+    let allowed = read("demo://resource/static/document/architecture.md", 2).await;
+    let body = allowed.json().unwrap();
+    assert!(body["result"]["contents"][0]["text"].is_string(), "{body}");
+    let denied = read("demo://resource/static/document/extension.md", 3).await;
+    let body = denied.json().unwrap();
+    assert_eq!(body["error"]["code"], -32001, "{body}");
+    assert_eq!(body["error"]["data"]["refusal"], "policy-denied");
+
+    let prompts = in_session(&harness, &token, &session, 4, "prompts/list", json!({})).await;
+    let body = prompts.json().unwrap();
+    let names: Vec<&str> = body["result"]["prompts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|prompt| prompt["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["simple-prompt"]);
+    let got = in_session(
+        &harness,
+        &token,
+        &session,
+        5,
+        "prompts/get",
+        json!({"name": "simple-prompt"}),
+    )
+    .await;
+    assert!(
+        got.json().unwrap()["result"]["messages"].is_array(),
+        "{}",
+        got.text()
+    );
+    let refused = in_session(
+        &harness,
+        &token,
+        &session,
+        6,
+        "prompts/get",
+        json!({"name": "args-prompt", "arguments": {"city": "x"}}),
+    )
+    .await;
+    assert_eq!(
+        refused.json().unwrap()["error"]["data"]["refusal"],
+        "policy-denied"
     );
     harness.stop().await;
 }
