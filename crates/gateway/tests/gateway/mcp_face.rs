@@ -18,6 +18,7 @@ const INTENTS: &[&str] = &[
     "env.read",
     "docs.read",
     "prompts.get",
+    "message.annotate",
 ];
 
 /// `echo` (read), `get-sum` as `math.sum` with typed arguments, `get-env` mapped but
@@ -39,6 +40,11 @@ args = { message = "string" }
 intent = "math.sum"
 access = "read"
 args = { a = "long", b = "long" }
+
+[mcp_servers.everything.tools.get-annotated-message]
+intent = "message.annotate"
+tier = "medium"
+args = { messageType = "string" }
 
 [mcp_servers.everything.tools.get-env]
 intent = "env.read"
@@ -86,6 +92,9 @@ unless { context.args.uri like "*extension.md" };
 @id("the-simple-prompt")
 permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"prompts.get", resource)
 when { context.args.name == "simple-prompt" };
+
+@id("annotations-with-confirmation")
+permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"message.annotate", resource);
 
 @id("env-reads-on-the-gone-server-only")
 permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"env.read", resource == Gatehouse::Tool::"gone");
@@ -196,7 +205,7 @@ async fn an_allowed_call_returns_the_servers_result_and_hidden_tools_are_unknown
     names.sort();
     // get-env is forbidden on this server by omission, get-tiny-image is out of scope,
     // and everything unmapped never shows.
-    assert_eq!(names, ["echo", "get-sum"]);
+    assert_eq!(names, ["echo", "get-annotated-message", "get-sum"]);
 
     let echo = in_session(
         &harness,
@@ -587,6 +596,55 @@ async fn resources_and_prompts_are_listed_and_read_only_as_far_as_policy_allows(
     assert_eq!(
         refused.json().unwrap()["error"]["data"]["refusal"],
         "policy-denied"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_medium_tier_call_runs_once_with_its_confirmation_and_only_as_confirmed() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let call = json!({"name": "get-annotated-message", "arguments": {"messageType": "success"}});
+    let asked = in_session(&harness, &token, &session, 1, "tools/call", call.clone()).await;
+    let refusal = refusal_of(&asked);
+    assert_eq!(refusal["refusal"], "confirmation-required", "{refusal}");
+    assert!(
+        refusal["detail"]
+            .as_str()
+            .unwrap()
+            .contains("gatehouse/confirmation")
+    );
+    let id = refusal["confirmation_id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/confirmations/{id}/confirm");
+    let confirmed = harness
+        .control_as("orchestrator-token", Method::POST, &path, "{}")
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+
+    let with = |mut call: Value| {
+        call["_meta"] = json!({"gatehouse/confirmation": id});
+        call
+    };
+    let other = json!({"name": "get-annotated-message", "arguments": {"messageType": "error"}});
+    let swapped = in_session(&harness, &token, &session, 2, "tools/call", with(other)).await;
+    assert_eq!(refusal_of(&swapped)["refusal"], "confirmation-rejected");
+    let ran = in_session(
+        &harness,
+        &token,
+        &session,
+        3,
+        "tools/call",
+        with(call.clone()),
+    )
+    .await;
+    let body = ran.json().unwrap();
+    assert_ne!(body["result"]["isError"], true, "{body}");
+    assert!(body["result"]["content"].is_array(), "{body}");
+    let again = in_session(&harness, &token, &session, 4, "tools/call", with(call)).await;
+    assert_eq!(
+        refusal_of(&again)["refusal"],
+        "confirmation-rejected",
+        "a confirmation is used once"
     );
     harness.stop().await;
 }
