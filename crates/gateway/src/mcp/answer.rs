@@ -45,8 +45,16 @@ fn mcp_detail(refusal: &Refusal) -> String {
     }
 }
 
-/// The answer for `refusal` of a request with `method`.
-pub fn answer(method: &str, era: Era, refusal: &Refusal, decision: DecisionId) -> Answer {
+/// The answer for `refusal` of a request with `method`. `structured` says whether a tool
+/// error may carry `structuredContent` (not when the tool declares an output schema it
+/// would not match).
+pub fn answer(
+    method: &str,
+    era: Era,
+    refusal: &Refusal,
+    decision: DecisionId,
+    structured: bool,
+) -> Answer {
     let data = refusal_data(refusal, decision);
     let tool_call = method == "tools/call";
     let error = |rpc: i64, message: String| {
@@ -69,7 +77,7 @@ pub fn answer(method: &str, era: Era, refusal: &Refusal, decision: DecisionId) -
         | Refusal::UpstreamTimeout
             if tool_call =>
         {
-            Answer::ToolError(tool_error(refusal, &data))
+            Answer::ToolError(tool_error(refusal, &data, structured))
         }
         Refusal::UpstreamUnavailable { .. } | Refusal::UpstreamTimeout => {
             error(code::UPSTREAM, refusal.title().to_owned())
@@ -119,8 +127,9 @@ pub fn answer(method: &str, era: Era, refusal: &Refusal, decision: DecisionId) -
     }
 }
 
-/// A tool result the model can read: the refusal in words, and in structure.
-fn tool_error(refusal: &Refusal, data: &Value) -> Value {
+/// A tool result the model can read: the refusal in words, and in structure: in
+/// `_meta` always, and in `structuredContent` where the tool's output schema allows.
+fn tool_error(refusal: &Refusal, data: &Value, structured: bool) -> Value {
     let decision = data
         .get("decision_id")
         .and_then(Value::as_str)
@@ -130,11 +139,15 @@ fn tool_error(refusal: &Refusal, data: &Value) -> Value {
         refusal.kind(),
         mcp_detail(refusal)
     );
-    json!({
+    let mut result = json!({
         "content": [{"type": "text", "text": text}],
-        "structuredContent": {"gatehouse": data},
         "isError": true,
-    })
+        "_meta": {"gatehouse/refusal": data},
+    });
+    if structured && let Value::Object(object) = &mut result {
+        object.insert("structuredContent".to_owned(), json!({ "gatehouse": data }));
+    }
+    result
 }
 
 /// HTTP statuses for JSON-RPC errors: the stateless era maps message errors to 4xx (as
@@ -171,6 +184,7 @@ mod tests {
             Era::Handshake,
             &Refusal::PolicyDenied,
             decision(),
+            true,
         ) else {
             panic!("expected a tool error");
         };
@@ -180,6 +194,24 @@ mod tests {
             "policy-denied"
         );
         assert!(result["structuredContent"]["gatehouse"]["decision_id"].is_string());
+        assert_eq!(
+            result["_meta"]["gatehouse/refusal"]["refusal"],
+            "policy-denied"
+        );
+        let Answer::ToolError(bare) = answer(
+            "tools/call",
+            Era::Handshake,
+            &Refusal::PolicyDenied,
+            decision(),
+            false,
+        ) else {
+            panic!("expected a tool error");
+        };
+        assert!(bare.get("structuredContent").is_none());
+        assert_eq!(
+            bare["_meta"]["gatehouse/refusal"]["refusal"],
+            "policy-denied"
+        );
     }
 
     #[test]
@@ -188,7 +220,7 @@ mod tests {
             tool: "rm".to_owned(),
         };
         let Answer::Error(error, status) =
-            answer("tools/call", Era::Handshake, &refusal, decision())
+            answer("tools/call", Era::Handshake, &refusal, decision(), true)
         else {
             panic!("expected an error");
         };
@@ -205,6 +237,7 @@ mod tests {
                 method: "x/y".into(),
             },
             decision(),
+            true,
         ) else {
             panic!("expected an error");
         };
@@ -218,6 +251,7 @@ mod tests {
             Era::Handshake,
             &Refusal::PolicyDenied,
             decision(),
+            true,
         );
         assert!(matches!(answered, Answer::Error(ref error, 200) if error.code == code::REFUSED));
     }

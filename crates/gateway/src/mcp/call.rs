@@ -274,10 +274,32 @@ fn decision_request<'a>(
 
 /// The params the server receives: the agent's, without `_meta`, which carries the
 /// agent's protocol envelope and Gatehouse's own keys, neither meant for the server.
+///
+/// Keys are sorted at every level, so the call's digest (which binds confirmations and
+/// approvals to it) does not depend on the order an SDK happened to write them in.
 fn forwarded_params(params: &Map<String, Value>) -> Value {
-    let mut forwarded = params.clone();
-    forwarded.remove("_meta");
-    Value::Object(forwarded)
+    let kept = params.iter().filter(|(key, _)| key.as_str() != "_meta");
+    canonical(&Value::Object(
+        kept.map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    ))
+}
+
+/// `value` with every object's keys in sorted order.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => {
+            let mut keys: Vec<&String> = object.keys().collect();
+            keys.sort_unstable();
+            let sorted = keys
+                .into_iter()
+                .filter_map(|key| Some((key.clone(), canonical(object.get(key)?))))
+                .collect();
+            Value::Object(sorted)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
 }
 
 fn meta_text<'m>(meta: Option<&'m Map<String, Value>>, key: &str) -> Option<&'m str> {
@@ -498,4 +520,30 @@ pub async fn replay(
     let length = serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
     draft.clone().answered(state, 200, length as u64);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn forwarded_params_drop_meta_and_do_not_depend_on_key_order() {
+        let Value::Object(first) = json!({"_meta": {"gatehouse/approval": "x"}, "name": "echo", "arguments": {"b": 1, "a": [{"z": 1, "y": 2}]}})
+        else {
+            return;
+        };
+        let Value::Object(second) =
+            json!({"arguments": {"a": [{"y": 2, "z": 1}], "b": 1}, "name": "echo"})
+        else {
+            return;
+        };
+        let one = serde_json::to_string(&forwarded_params(&first)).unwrap_or_default();
+        let two = serde_json::to_string(&forwarded_params(&second)).unwrap_or_default();
+        assert_eq!(one, two);
+        assert_eq!(
+            one,
+            r#"{"arguments":{"a":[{"y":2,"z":1}],"b":1},"name":"echo"}"#
+        );
+    }
 }

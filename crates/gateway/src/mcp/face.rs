@@ -149,7 +149,7 @@ async fn post(
     let state = caller.state;
     let bytes = match read_body(state, body).await {
         Ok(bytes) => bytes,
-        Err(refusal) => return rpc_refusal(state, None, "", Era::Handshake, &refusal, draft),
+        Err(refusal) => return rpc_refusal(state, Asked::UNREAD, &refusal, draft),
     };
     draft.bytes_in(bytes.len() as u64);
     let message = match jsonrpc::parse(&bytes) {
@@ -159,7 +159,7 @@ async fn post(
                 rpc_code: error.code,
                 reason: error.message,
             };
-            return rpc_refusal(state, None, "", Era::Handshake, &refusal, draft);
+            return rpc_refusal(state, Asked::UNREAD, &refusal, draft);
         }
     };
     match message {
@@ -189,10 +189,22 @@ async fn request(
     mut draft: EventDraft,
 ) -> Response<ResponseBody> {
     let state = caller.state;
+    let called = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let structured =
+        !(method == "tools/call" && state.mcp.declares_output(&caller.server.name, called));
+    let asked = |era| Asked {
+        id: Some(&id),
+        method,
+        era,
+        structured,
+    };
     let era = match era::of_request(headers, method, params) {
         Ok(era) => era,
         Err(refusal) => {
-            return rpc_refusal(state, Some(&id), method, Era::Handshake, &refusal, draft);
+            return rpc_refusal(state, asked(Era::Handshake), &refusal, draft);
         }
     };
     if era == Era::Handshake {
@@ -200,7 +212,7 @@ async fn request(
             return initialize(caller, &id, params, draft);
         }
         if let Err(refusal) = use_session(caller, headers, &id) {
-            return rpc_refusal(state, Some(&id), method, era, &refusal, draft);
+            return rpc_refusal(state, asked(era), &refusal, draft);
         }
     }
     match methods::dispatch(caller, era, method, params, &mut draft).await {
@@ -214,7 +226,7 @@ async fn request(
             let body = jsonrpc::error(Some(&id), &error);
             reply(state, StatusCode::OK, &body, None, draft)
         }
-        Err(refusal) => rpc_refusal(state, Some(&id), method, era, &refusal, draft),
+        Err(refusal) => rpc_refusal(state, asked(era), &refusal, draft),
     }
 }
 
@@ -265,14 +277,16 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
                 reason: format!("request id {id} was already used in this session"),
             },
         })?;
+    // Any served handshake revision is accepted, as the reference SDKs do; one Gatehouse
+    // does not speak is refused.
     let declared = headers
         .get(era::VERSION_HEADER)
         .and_then(|value| value.to_str().ok());
     match declared {
-        Some(declared) if declared != version => Err(Refusal::BadMessage {
+        Some(declared) if !era::HANDSHAKE.contains(&declared) => Err(Refusal::BadMessage {
             rpc_code: code::INVALID_REQUEST,
             reason: format!(
-                "`MCP-Protocol-Version: {declared}` differs from the session's `{version}`"
+                "`MCP-Protocol-Version: {declared}` is not a revision this session can speak (the session speaks `{version}`)"
             ),
         }),
         _ => Ok(()),
@@ -314,7 +328,7 @@ fn notification(
                 .to_owned(),
         }
     };
-    rpc_refusal(state, None, "", Era::Handshake, &refusal, draft)
+    rpc_refusal(state, Asked::UNREAD, &refusal, draft)
 }
 
 /// `DELETE` ends the caller's session.
@@ -357,27 +371,44 @@ fn modern_result(result: Value, era: Era, method: &str) -> Value {
     Value::Object(object)
 }
 
+/// The request a refusal answers, as far as it was read.
+#[derive(Debug, Clone, Copy)]
+struct Asked<'a> {
+    id: Option<&'a Id>,
+    method: &'a str,
+    era: Era,
+    /// Whether a tool error may carry `structuredContent`.
+    structured: bool,
+}
+
+impl Asked<'_> {
+    /// Nothing readable: no id, no method.
+    const UNREAD: Self = Self {
+        id: None,
+        method: "",
+        era: Era::Handshake,
+        structured: true,
+    };
+}
+
 /// Answers `refusal` in MCP's shape and records it.
 fn rpc_refusal(
     state: &State,
-    id: Option<&Id>,
-    method: &str,
-    era: Era,
+    asked: Asked<'_>,
     refusal: &Refusal,
     draft: EventDraft,
 ) -> Response<ResponseBody> {
     let decision = draft.id();
-    let (status, body) = match answer(method, era, refusal, decision) {
+    let (status, body) = match answer(asked.method, asked.era, refusal, decision, asked.structured)
+    {
         Answer::ToolError(result) => {
-            let id = id.cloned().unwrap_or(Id::Number(0));
-            (
-                StatusCode::OK,
-                jsonrpc::result(&id, modern_result(result, era, method)),
-            )
+            let id = asked.id.cloned().unwrap_or(Id::Number(0));
+            let result = modern_result(result, asked.era, asked.method);
+            (StatusCode::OK, jsonrpc::result(&id, result))
         }
         Answer::Error(error, status) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
-            jsonrpc::error(id, &error),
+            jsonrpc::error(asked.id, &error),
         ),
     };
     let mut response = json(status, &body);

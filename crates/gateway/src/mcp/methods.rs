@@ -160,6 +160,9 @@ async fn list(
         });
     }
     let items = fetch_all(caller, listing, draft).await?;
+    if listing == Listing::Tools {
+        caller.state.mcp.note_tools(&caller.server.name, &items);
+    }
     let total = items.len();
     let shown: Vec<Value> = items
         .into_iter()
