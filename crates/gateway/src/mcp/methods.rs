@@ -34,6 +34,8 @@ pub async fn dispatch(
         "resources/list" => list(caller, Listing::Resources, draft).await?,
         "resources/templates/list" => list(caller, Listing::Templates, draft).await?,
         "prompts/list" => list(caller, Listing::Prompts, draft).await?,
+        "completion/complete" => return complete(caller, params, draft).await,
+        "logging/setLevel" => set_level(params, draft)?,
         _ => {
             return Err(Refusal::UnknownMethod {
                 method: method.to_owned(),
@@ -57,6 +59,10 @@ pub fn capabilities(caller: Caller<'_>) -> Value {
     if caller.server.prompts.is_some() {
         capabilities.insert("prompts".to_owned(), json!({"listChanged": false}));
     }
+    if caller.server.prompts.is_some() || caller.server.resources.is_some() {
+        capabilities.insert("completions".to_owned(), json!({}));
+    }
+    capabilities.insert("logging".to_owned(), json!({}));
     Value::Object(capabilities)
 }
 
@@ -250,4 +256,98 @@ async fn fetch_all(
         }
     }
     Ok(items)
+}
+
+/// `completion/complete` suggests values for a prompt's or a resource template's
+/// argument, so it reveals what the prompt or resource would: it is relayed only when
+/// the caller could get that prompt or read under that template.
+async fn complete(
+    caller: Caller<'_>,
+    params: &Map<String, Value>,
+    draft: &mut EventDraft,
+) -> Result<Reply, Refusal> {
+    draft.mcp(caller.server, None);
+    let reference = params.get("ref").and_then(Value::as_object);
+    let kind = reference
+        .and_then(|reference| reference.get("type"))
+        .and_then(Value::as_str);
+    let (mapping, key, value) = match kind {
+        Some("ref/prompt") => (
+            caller.server.prompts.as_ref(),
+            "name",
+            reference.and_then(|r| r.get("name")),
+        ),
+        Some("ref/resource") => (
+            caller.server.resources.as_ref(),
+            "uri",
+            reference.and_then(|r| r.get("uri")),
+        ),
+        _ => {
+            return Err(Refusal::BadArguments {
+                reason: "`params.ref.type` must be `ref/prompt` or `ref/resource`".to_owned(),
+            });
+        }
+    };
+    let value = value
+        .and_then(Value::as_str)
+        .ok_or_else(|| Refusal::BadArguments {
+            reason: format!("`params.ref.{key}` must be a string"),
+        })?;
+    let mapping = mapping.ok_or_else(|| Refusal::UnknownMethod {
+        method: "completion/complete".to_owned(),
+    })?;
+    draft.intent(mapping.intent.as_str());
+    let item = json!({ key: value });
+    let listing = if key == "name" {
+        Listing::Prompts
+    } else {
+        Listing::Resources
+    };
+    if !may_call(caller, listing, &item) {
+        return Err(Refusal::PolicyDenied);
+    }
+    let mut forwarded = params.clone();
+    forwarded.remove("_meta");
+    let on_behalf = OnBehalf::of(caller.credential);
+    call::forward(
+        caller.state,
+        caller.server,
+        caller.workflow,
+        on_behalf,
+        "completion/complete",
+        Value::Object(forwarded),
+        draft,
+    )
+    .await
+}
+
+/// Log levels of RFC 5424, as MCP names them.
+const LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// `logging/setLevel` is accepted and has no effect: servers' log messages are not
+/// relayed (their upstream session is shared by every agent, so one agent's level must
+/// not change what another's server logs), which the spec allows: a server *may* send
+/// messages at or above the level.
+fn set_level(params: &Map<String, Value>, draft: &mut EventDraft) -> Result<Value, Refusal> {
+    let level = params.get("level").and_then(Value::as_str);
+    match level {
+        Some(level) if LEVELS.contains(&level) => {
+            draft.note(&format!(
+                "log level `{level}` accepted; server log messages are not relayed"
+            ));
+            Ok(json!({}))
+        }
+        _ => Err(Refusal::BadArguments {
+            reason: format!("`params.level` must be one of {}", LEVELS.join(", ")),
+        }),
+    }
 }

@@ -597,6 +597,57 @@ async fn resources_and_prompts_are_listed_and_read_only_as_far_as_policy_allows(
         refused.json().unwrap()["error"]["data"]["refusal"],
         "policy-denied"
     );
+
+    // Completions reveal what the prompt would: only for prompts the caller may get.
+    let complete = |name: &str| json!({"ref": {"type": "ref/prompt", "name": name}, "argument": {"name": "city", "value": "Ber"}});
+    let hidden = in_session(
+        &harness,
+        &token,
+        &session,
+        7,
+        "completion/complete",
+        complete("args-prompt"),
+    )
+    .await;
+    assert_eq!(
+        hidden.json().unwrap()["error"]["data"]["refusal"],
+        "policy-denied"
+    );
+    let relayed = in_session(
+        &harness,
+        &token,
+        &session,
+        8,
+        "completion/complete",
+        complete("simple-prompt"),
+    )
+    .await;
+    assert!(
+        relayed.json().unwrap()["error"]["data"]["refusal"].is_null(),
+        "{}",
+        relayed.text()
+    );
+
+    let level = in_session(
+        &harness,
+        &token,
+        &session,
+        9,
+        "logging/setLevel",
+        json!({"level": "info"}),
+    )
+    .await;
+    assert_eq!(level.json().unwrap()["result"], json!({}));
+    let bad = in_session(
+        &harness,
+        &token,
+        &session,
+        10,
+        "logging/setLevel",
+        json!({"level": "loud"}),
+    )
+    .await;
+    assert_eq!(bad.json().unwrap()["error"]["code"], -32602);
     harness.stop().await;
 }
 
