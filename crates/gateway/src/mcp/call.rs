@@ -139,7 +139,7 @@ pub async fn gated(
     )?;
     draft.bytes_in(body.len() as u64);
     let on_behalf = OnBehalf::of(caller.credential);
-    forward(
+    let reply = forward(
         caller.state,
         caller.server,
         caller.workflow,
@@ -148,7 +148,31 @@ pub async fn gated(
         forwarded,
         draft,
     )
-    .await
+    .await?;
+    well_formed(kind, reply)
+}
+
+/// A server's answer to a gated call has the shape MCP gives it (a tool result's
+/// `content`, a resource's `contents`, a prompt's `messages`); anything else is the
+/// server misbehaving, refused rather than passed to the agent as if it were a result.
+fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
+    let Reply::Result(result) = &reply else {
+        return Ok(reply);
+    };
+    let field = match kind {
+        Gated::Tool => "content",
+        Gated::Resource => "contents",
+        Gated::Prompt => "messages",
+    };
+    if result.get(field).is_some_and(Value::is_array) {
+        return Ok(reply);
+    }
+    Err(Refusal::UpstreamUnavailable {
+        reason: format!(
+            "the server's `{}` answer has no `{field}` array",
+            kind.method()
+        ),
+    })
 }
 
 /// Phase 2: the mapping of what the call names. Nothing unmapped is reachable.
@@ -510,7 +534,8 @@ pub async fn replay(
         Value::Object(params),
         draft,
     )
-    .await?;
+    .await
+    .and_then(|reply| well_formed(kind, reply))?;
     let body = match reply {
         Reply::Result(result) => serde_json::json!({ "result": result }),
         Reply::Error(error) => serde_json::json!({ "error": error.to_value() }),

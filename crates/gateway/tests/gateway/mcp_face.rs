@@ -100,6 +100,33 @@ permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"m
 permit (principal in Gatehouse::Group::"triage", action == Gatehouse::Action::"env.read", resource == Gatehouse::Tool::"gone");
 "#;
 
+/// A stdio MCP server that crashes, hangs or answers garbage, as its tools are named.
+const MISBEHAVING: &str = r#"
+const rl = require('readline').createInterface({ input: process.stdin });
+const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+const tool = (name) => ({ name, inputSchema: { type: 'object' } });
+rl.on('line', (line) => {
+  const message = JSON.parse(line);
+  if (message.method === 'initialize') {
+    return send({ jsonrpc: '2.0', id: message.id, result: {
+      protocolVersion: message.params.protocolVersion, capabilities: { tools: {} },
+      serverInfo: { name: 'misbehaving', version: '1' } } });
+  }
+  if (message.method === 'tools/list') {
+    return send({ jsonrpc: '2.0', id: message.id, result: { tools: ['crash', 'hang', 'garbage', 'ok'].map(tool) } });
+  }
+  if (message.method !== 'tools/call') return;
+  const name = message.params.name;
+  if (name === 'crash') process.exit(3);
+  if (name === 'hang') return;
+  if (name === 'garbage') {
+    process.stdout.write('this is not JSON-RPC\n');
+    return send({ jsonrpc: '2.0', id: message.id, result: 42 });
+  }
+  send({ jsonrpc: '2.0', id: message.id, result: { content: [{ type: 'text', text: 'fine' }] } });
+});
+"#;
+
 fn which_node() -> String {
     std::env::var("GATEHOUSE_TEST_NODE").unwrap_or_else(|_| "node".to_owned())
 }
@@ -697,5 +724,133 @@ async fn a_medium_tier_call_runs_once_with_its_confirmation_and_only_as_confirme
         "confirmation-rejected",
         "a confirmation is used once"
     );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_crashing_hanging_or_garbage_server_gets_a_precise_refusal_and_the_gateway_stays_up() {
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), MISBEHAVING).unwrap();
+    let mut config = servers();
+    config.push_str(&stdio(
+        "flaky",
+        &which_node(),
+        &[script.path().to_str().unwrap()],
+    ));
+    config.push_str(
+        r#"timeout_ms = 1500
+[mcp_servers.flaky.tools.crash]
+intent = "flaky.call"
+access = "read"
+[mcp_servers.flaky.tools.hang]
+intent = "flaky.call"
+access = "read"
+[mcp_servers.flaky.tools.garbage]
+intent = "flaky.call"
+access = "read"
+[mcp_servers.flaky.tools.ok]
+intent = "flaky.call"
+access = "read"
+"#,
+    );
+    let policy = format!(
+        "{POLICY}\npermit (principal, action == Gatehouse::Action::\"flaky.call\", resource);"
+    );
+    let mut intents = INTENTS.to_vec();
+    intents.push("flaky.call");
+    let harness = Harness::builder()
+        .mcp(&config, &intents, &policy)
+        .start()
+        .await;
+    let token = harness.token_for("mcp").await;
+    let session = flaky_session(&harness, &token).await;
+    let call = |name: &str, id: u64| {
+        let harness = &harness;
+        let token = token.clone();
+        let session = session.clone();
+        let params = json!({"name": name, "arguments": {}});
+        async move {
+            let body =
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+            post_to(
+                harness,
+                "flaky",
+                &token,
+                &[("mcp-session-id", &session)],
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        call("ok", 1).await.json().unwrap()["result"]["content"][0]["text"],
+        "fine"
+    );
+    let garbage = refusal_of(&call("garbage", 2).await);
+    assert_eq!(garbage["refusal"], "upstream-unavailable", "{garbage}");
+    let hang = refusal_of(&call("hang", 3).await);
+    assert_eq!(hang["refusal"], "upstream-timeout", "{hang}");
+    let crash = refusal_of(&call("crash", 4).await);
+    assert_eq!(crash["refusal"], "upstream-unavailable", "{crash}");
+    // Relaunched (after back-off) and answering again.
+    let mut recovered = false;
+    for id in 5..60 {
+        let reply = call("ok", id).await;
+        if reply.json().unwrap()["result"]["content"][0]["text"] == "fine" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the crashed server was never relaunched");
+    let event = harness
+        .event(&garbage["decision_id"].as_str().unwrap().to_owned())
+        .await;
+    assert_eq!(event.refusal.as_deref(), Some("upstream-unavailable"));
+    assert!(
+        event
+            .reason
+            .unwrap_or_default()
+            .contains("no `content` array")
+    );
+    harness.stop().await;
+}
+
+async fn flaky_session(harness: &Harness, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let reply = post_to(harness, "flaky", token, &[], &init.to_string()).await;
+    reply.headers["mcp-session-id"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn oversize_messages_and_revoked_credentials_are_refused() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    // The harness limits request bodies to 1024 bytes.
+    let big = json!({"name": "echo", "arguments": {"message": "x".repeat(2000)}});
+    let oversize = in_session(&harness, &token, &session, 1, "tools/call", big).await;
+    assert_eq!(oversize.status, 413, "{}", oversize.text());
+    assert_eq!(oversize.json().unwrap()["error"]["code"], -32600);
+
+    let revoked = harness
+        .control(
+            Method::POST,
+            "/v1/revocations",
+            &json!({"kind": "agent", "subject": crate::harness::AGENT, "reason": "test"})
+                .to_string(),
+        )
+        .await;
+    assert!(revoked.status.is_success(), "{}", revoked.text());
+    let after = in_session(
+        &harness,
+        &token,
+        &session,
+        2,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "x"}}),
+    )
+    .await;
+    assert_eq!(after.status, 401, "{}", after.text());
     harness.stop().await;
 }
