@@ -804,7 +804,7 @@ access = "read"
     }
     assert!(recovered, "the crashed server was never relaunched");
     let event = harness
-        .event(&garbage["decision_id"].as_str().unwrap().to_owned())
+        .event(garbage["decision_id"].as_str().unwrap())
         .await;
     assert_eq!(event.refusal.as_deref(), Some("upstream-unavailable"));
     assert!(
