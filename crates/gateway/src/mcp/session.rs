@@ -196,4 +196,88 @@ mod tests {
         );
         assert_eq!(sessions.lock().len(), PER_WORKFLOW);
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::HashMap;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Open {
+                owner: usize,
+            },
+            Use {
+                session: usize,
+                owner: usize,
+                id: i64,
+            },
+            Close {
+                session: usize,
+                owner: usize,
+            },
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                (0..3usize).prop_map(|owner| Op::Open { owner }),
+                (0..8usize, 0..3usize, 0..6i64).prop_map(|(session, owner, id)| Op::Use {
+                    session,
+                    owner,
+                    id
+                }),
+                (0..8usize, 0..3usize).prop_map(|(session, owner)| Op::Close { session, owner }),
+            ]
+        }
+
+        /// The model: which sessions are open, whose they are, which ids they saw.
+        #[derive(Debug, Default)]
+        struct Model {
+            open: HashMap<usize, (usize, HashSet<i64>)>,
+        }
+
+        proptest! {
+            /// Against a model (well inside the per-workflow and id-memory bounds): a
+            /// session answers only its owner, only while open, and each id once.
+            #[test]
+            fn sessions_follow_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+                let sessions = Sessions::default();
+                let owners = [owner("a"), owner("b"), owner("c")];
+                let mut ids: Vec<String> = Vec::new();
+                let mut model = Model::default();
+                for op in ops {
+                    match op {
+                        Op::Open { owner } => {
+                            if ids.len() < 8 {
+                                let id = sessions.open(owners[owner].clone(), "2025-11-25");
+                                prop_assert!(!ids.contains(&id));
+                                model.open.insert(ids.len(), (owner, HashSet::new()));
+                                ids.push(id);
+                            }
+                        }
+                        Op::Use { session, owner, id } => {
+                            let Some(name) = ids.get(session) else { continue };
+                            let got = sessions.use_session(name, &owners[owner], Some(&Id::Number(id)));
+                            let expected = match model.open.get_mut(&session) {
+                                Some((holder, seen)) if *holder == owner => {
+                                    if seen.insert(id) { Ok("2025-11-25".to_owned()) } else { Err(SessionError::IdReused) }
+                                }
+                                _ => Err(SessionError::Unknown),
+                            };
+                            prop_assert_eq!(got, expected);
+                        }
+                        Op::Close { session, owner } => {
+                            let Some(name) = ids.get(session) else { continue };
+                            let closed = sessions.close(name, &owners[owner]);
+                            let expected = model.open.get(&session).is_some_and(|(holder, _)| *holder == owner);
+                            prop_assert_eq!(closed, expected);
+                            if expected {
+                                model.open.remove(&session);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
