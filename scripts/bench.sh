@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# HTTP benchmark of Gatehouse against its baselines, in one run on loopback:
+# HTTP and MCP benchmark of Gatehouse against its baselines, in one run on loopback:
 #
 #   direct    wrk → example tool (127.0.0.1:8090)
 #   nginx     wrk → nginx (127.0.0.1:8088, keepalive to the tool, injects the secret)
 #   gatehouse wrk → gatehouse data plane → example tool (every phase on: authenticate,
 #             classify, contain, Cedar decide, forward, event to SQLite + JSON lines)
 #
+# and an MCP tools/call round trip (`get_ticket`, one JSON-RPC message per POST):
+#
+#   mcp-direct    wrk → example MCP server (127.0.0.1:8092/mcp, handshake era, no session)
+#   mcp-gatehouse wrk → /mcp/helpdesk (stateless era 2026-07-28, task credential) →
+#                 example MCP server (the same phases, plus era checks and typed arguments)
+#
 # each at 1 and 64 connections, WARMUP seconds of warm-up then DURATION seconds measured.
 # Servers (gatehouse with its bundled tool, nginx) are pinned to core 0, wrk to core 1:
 # on a 2-core machine that is the fair split. Prints requests/s, p50 and p99, the
 # gatehouse/nginx throughput ratio at 64 connections and the latency each proxy adds at
-# 1 connection. Fails if any response was not a 2xx or any socket error happened.
+# 1 connection, and the same for MCP against its direct server. Fails if any response was
+# not a 2xx or any socket error happened, or if any MCP call through Gatehouse was not
+# allowed (from its events).
 #
 #   scripts/bench.sh [--micro]
 #
 # --micro also runs the micro-benchmarks (credential verification, policy decision)
 # pinned to core 0. Environment: WARMUP (2), DURATION (10), DATA_PORT (18080),
-# CONTROL_PORT (18081), NGINX_PORT (8088), EXCHANGES (3000, 0 skips the token-exchange
-# line), KEEP=1 keeps the temporary directory, BENCH_OUT=DIR saves the raw wrk outputs.
+# CONTROL_PORT (18081), NGINX_PORT (8088), MCP_PORT (8092), EXCHANGES (3000, 0 skips the
+# token-exchange line), MCP (1, 0 skips the MCP round trip), KEEP=1 keeps the temporary
+# directory, BENCH_OUT=DIR saves the raw wrk outputs.
 set -euo pipefail
 
 warmup="${WARMUP:-2}"
@@ -26,6 +35,8 @@ data_port="${DATA_PORT:-18080}"
 control_port="${CONTROL_PORT:-18081}"
 nginx_port="${NGINX_PORT:-8088}"
 exchanges="${EXCHANGES:-3000}"
+mcp_port="${MCP_PORT:-8092}"
+mcp="${MCP:-1}"
 tool_port=8090 # fixed by the quickstart example config
 server_cpu=0
 load_cpu=1
@@ -80,7 +91,7 @@ port_free() {
 
 check_ports() {
   local port
-  for port in "$data_port" "$control_port" "$tool_port" 8091 "$nginx_port"; do
+  for port in "$data_port" "$control_port" "$tool_port" 8091 "$mcp_port" "$nginx_port"; do
     port_free "$port" || fail "port $port is already in use on this machine"
   done
   [ "$(nproc)" -ge 2 ] || fail "needs 2 cores (servers on core $server_cpu, wrk on core $load_cpu)"
@@ -108,9 +119,10 @@ start_gatehouse() {
     fail "could not raise the example's workflow budget in $config"
   fi
   secret="$(tr -d '\n' <"$tmp/quickstart/secrets/tickets.secret")"
+  mcp_secret="$(tr -d '\n' <"$tmp/quickstart/secrets/helpdesk.secret")"
   taskset -c "$server_cpu" "$bin" quickstart --dir "$tmp/quickstart" \
     --data-listen "127.0.0.1:$data_port" --control-listen "127.0.0.1:$control_port" \
-    >>"$tmp/gatehouse.log" 2>&1 &
+    --mcp-listen "127.0.0.1:$mcp_port" >>"$tmp/gatehouse.log" 2>&1 &
   gatehouse_pid="$!"
   pids+=("$gatehouse_pid")
   wait_for_200 "http://127.0.0.1:$tool_port/tickets/0" "$secret"
@@ -164,12 +176,13 @@ EOF
   wait_for_200 "http://127.0.0.1:$nginx_port/tickets/0"
 }
 
-# Runs wrk: NAME CONNECTIONS URL [BEARER]; warm-up first, then the measured run, whose
-# output is kept in $tmp/NAME-CONNECTIONS.txt.
+# Runs wrk: NAME CONNECTIONS URL [BEARER [WRK ARGS...]]; warm-up first, then the measured
+# run, whose output is kept in $tmp/NAME-CONNECTIONS.txt.
 measure() {
   local name="$1" connections="$2" url="$3" bearer="${4:-}" out
+  shift $(($# < 4 ? $# : 4))
   out="$tmp/$name-$connections.txt"
-  local args=(-t1 -c"$connections" --latency ${bearer:+-H "Authorization: Bearer $bearer"})
+  local args=(-t1 -c"$connections" --latency ${bearer:+-H "Authorization: Bearer $bearer"} "$@")
   taskset -c "$load_cpu" wrk "${args[@]}" -d"${warmup}s" "$url" >"$tmp/warmup.txt"
   taskset -c "$load_cpu" wrk "${args[@]}" -d"${duration}s" "$url" >"$out"
   check_wrk "$out"
@@ -244,6 +257,91 @@ EOF
       END { if (bad || n < 2 || max == min) print "? (non-200 or too few events)"; else printf "%.0f/s over %d exchanges", (n - 1) * 1000 / (max - min), n }')"
 }
 
+# The MCP round trip: tools/call `get_ticket {id: 0}`, the example server's fixed ticket
+# (a read: the workflow's write budget is not spent), one JSON-RPC message per POST. The
+# direct call speaks the handshake era as Gatehouse does upstream (the example server
+# keeps no session, so none is set up); the call through Gatehouse is stateless-era.
+mcp_round_trip() {
+  [ "$mcp" = 1 ] || return 0
+  local call='"method":"tools/call","params":{"name":"get_ticket","arguments":{"id":0}'
+  local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+  local direct_body="{\"jsonrpc\":\"2.0\",\"id\":1,$call}}"
+  local gatehouse_body="{\"jsonrpc\":\"2.0\",\"id\":1,$call,$meta}}"
+  local direct_url="http://127.0.0.1:$mcp_port/mcp"
+  local gatehouse_url="http://127.0.0.1:$data_port/mcp/helpdesk"
+  local direct_headers=(-H "MCP-Protocol-Version: 2025-11-25")
+  local gatehouse_headers=(-H "MCP-Protocol-Version: 2026-07-28" -H "Mcp-Method: tools/call"
+    -H "Mcp-Name: get_ticket")
+  cat >"$tmp/mcp.lua" <<'EOF'
+-- The same JSON-RPC message on every request, from MCP_BODY.
+wrk.method = "POST"
+wrk.body = os.getenv("MCP_BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Accept"] = "application/json, text/event-stream"
+EOF
+  mcp_token="$(exchange_token wf-bench-mcp)"
+  [ -n "$mcp_token" ] || fail "token exchange for the MCP run returned no access_token"
+  check_mcp "$direct_url" "$direct_body" "$mcp_secret" "${direct_headers[@]}"
+  check_mcp "$gatehouse_url" "$gatehouse_body" "$mcp_token" "${gatehouse_headers[@]}"
+  local c
+  for c in 1 64; do
+    echo "== MCP tools/call, $c connection(s): direct, gatehouse (${warmup}s warm-up + ${duration}s each)"
+    MCP_BODY="$direct_body" measure mcp-direct "$c" "$direct_url" "$mcp_secret" \
+      -s "$tmp/mcp.lua" "${direct_headers[@]}"
+    MCP_BODY="$gatehouse_body" measure mcp-gatehouse "$c" "$gatehouse_url" "$mcp_token" \
+      -s "$tmp/mcp.lua" "${gatehouse_headers[@]}"
+  done
+  check_mcp_events
+}
+
+# One call before measuring: exactly 200 and the fixed ticket as a successful tool result
+# (wrk sees only statuses, and a refused call is a 200 carrying an error result).
+check_mcp() {
+  local url="$1" body="$2" bearer="$3" reply
+  shift 3
+  reply="$(curl -s -w '\n%{http_code}' "$url" -H "Authorization: Bearer $bearer" \
+    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    "$@" -d "$body")"
+  if [ "${reply##*$'\n'}" != 200 ] || ! grep -q '"isError":false' <<<"$reply" ||
+    ! grep -q '"title":"example"' <<<"$reply"; then
+    fail "$url did not answer the tools/call: $reply"
+  fi
+}
+
+# Every measured call through Gatehouse must have been allowed and answered 200, from its
+# events: a refused tools/call is an HTTP 200 too.
+check_mcp_events() {
+  sleep 1 # the event writer is asynchronous
+  local events="$tmp/quickstart/data/events.jsonl" bad
+  mcp_events="$(grep -c '"workflow":"wf-bench-mcp"' "$events" || true)"
+  bad="$(grep '"workflow":"wf-bench-mcp"' "$events" | grep -vc '"outcome":"allow".*"status":200' || true)"
+  [ "${mcp_events:-0}" -gt 0 ] || fail "no events for the MCP run"
+  [ "${bad:-0}" -eq 0 ] || fail "$bad of $mcp_events MCP calls through gatehouse were not allowed with 200"
+}
+
+print_mcp_table() {
+  [ -f "$tmp/mcp-direct-1.txt" ] || return 0
+  echo
+  echo "MCP tools/call round trip (get_ticket; $mcp_events calls through gatehouse, all allowed)"
+  printf '%-14s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
+  local name c
+  for c in 1 64; do
+    for name in mcp-direct mcp-gatehouse; do
+      printf '%-14s %5s %12s %10s %10s\n' "$name" "$c" "$(rps "$name-$c")" \
+        "$(pct "$name-$c" 50%)" "$(pct "$name-$c" 99%)"
+    done
+  done
+  for c in 1 64; do
+    awk -v c="$c" -v g="$(rps "mcp-gatehouse-$c")" -v d="$(rps "mcp-direct-$c")" \
+      'BEGIN { printf "MCP gatehouse/direct throughput at %2s connection(s): %.1f %%\n", c, 100 * g / d }'
+  done
+  for c in 1 64; do
+    printf 'MCP latency added by gatehouse at %2s connection(s): p50 %+d µs, p99 %+d µs\n' "$c" \
+      "$(($(pct "mcp-gatehouse-$c" 50%) - $(pct "mcp-direct-$c" 50%)))" \
+      "$(($(pct "mcp-gatehouse-$c" 99%) - $(pct "mcp-direct-$c" 99%)))"
+  done
+}
+
 print_table() {
   echo
   printf '%-10s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
@@ -302,8 +400,10 @@ main() {
     measure gatehouse "$c" "http://127.0.0.1:$data_port/tools/tickets/tickets/0" "$token"
   done
   token_exchange
+  mcp_round_trip
   echo "== load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
   print_table
+  print_mcp_table
   if [ -n "${BENCH_OUT:-}" ]; then
     mkdir -p "$BENCH_OUT"
     cp "$tmp"/*-1.txt "$tmp"/*-64.txt "$BENCH_OUT"/

@@ -15,6 +15,7 @@ pub mod control;
 pub mod credential;
 pub mod dataplane;
 pub mod events;
+pub mod example_mcp;
 pub mod example_tool;
 pub mod keys;
 pub mod mcp;

@@ -15,7 +15,7 @@ fn the_quickstart_example_is_valid() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         stdout.trim(),
-        "ok: 2 policies, 1 agents, 2 tools, 0 MCP servers, 7 intents"
+        "ok: 5 policies, 1 agents, 2 tools, 1 MCP servers, 11 intents"
     );
 }
 
@@ -39,7 +39,7 @@ fn a_dangling_segment_names_the_field_and_line() {
     });
     assert_eq!(code, 64);
     assert!(
-        stderr.contains("gatehouse.toml:40: `tools.tickets.segment`: unknown segment `dta`"),
+        stderr.contains("gatehouse.toml:41: `tools.tickets.segment`: unknown segment `dta`"),
         "{stderr}"
     );
 }
@@ -49,8 +49,8 @@ fn every_problem_is_reported_at_once() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         text.replace("task_classes = [\"triage\"]", "task_classes = [\"triag\"]")
             .replace(
-                "\"ticket.delete\", \"ticket.escalate\"]",
-                "\"ticket.purge\", \"ticket.escalate\"]",
+                "\"ticket.delete\", \"ticket.escalate\"",
+                "\"ticket.purge\", \"ticket.escalate\"",
             )
     });
     assert_eq!(code, 64);

@@ -10,6 +10,7 @@
 
 mod config_errors;
 mod lifecycle;
+mod quickstart;
 mod verbs;
 
 use std::path::{Path, PathBuf};
