@@ -2,6 +2,10 @@
 //! plane's phases: classify (name → mapping, arguments typed), contain (scope), decide
 //! (Cedar, arguments in the context), tier, budget, forward, with the event recording
 //! each step. Listings go through [`crate::mcp::methods`]; they are not gated calls.
+//!
+//! A forwarded call may carry a [`Relay`] for the server's notifications about it
+//! (progress, log messages). The agent's own `_meta`, its progress token included, never
+//! reaches the server: the upstream client sends a token of Gatehouse's own instead.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use crate::dataplane::record::EventDraft;
 use crate::dataplane::{budget, decide, tier};
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
-use crate::mcp::upstream::UpstreamError;
+use crate::mcp::upstream::{Relay, UpstreamError};
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -43,9 +47,29 @@ pub enum Reply {
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
     pub state: &'a Arc<State>,
-    pub credential: &'a Credential,
+    pub credential: &'a Arc<Credential>,
     pub workflow: &'a Arc<LiveWorkflow>,
     pub server: &'a McpServer,
+}
+
+/// What goes to the server: a method, its params, and where the server's notifications
+/// about it go (none when `relay` is `None`).
+#[derive(Debug)]
+pub struct Upcall<'a> {
+    pub method: &'a str,
+    pub params: Value,
+    pub relay: Option<Relay>,
+}
+
+impl<'a> Upcall<'a> {
+    /// A request whose notifications are not wanted.
+    pub fn new(method: &'a str, params: Value) -> Self {
+        Self {
+            method,
+            params,
+            relay: None,
+        }
+    }
 }
 
 /// Which kind of gated call.
@@ -83,11 +107,13 @@ impl Gated {
     }
 }
 
-/// Runs one gated call.
+/// Runs one gated call; `relay`, if any, gets the server's notifications about it once
+/// it is forwarded.
 pub async fn gated(
     caller: Caller<'_>,
     kind: Gated,
     params: &Map<String, Value>,
+    relay: Option<Relay>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     let (mapping, name) = classify(caller.server, kind, params)?;
@@ -139,13 +165,17 @@ pub async fn gated(
     )?;
     draft.bytes_in(body.len() as u64);
     let on_behalf = OnBehalf::of(caller.credential);
+    let upcall = Upcall {
+        method: kind.method(),
+        params: forwarded,
+        relay,
+    };
     let reply = forward(
         caller.state,
         caller.server,
         caller.workflow,
         on_behalf,
-        kind.method(),
-        forwarded,
+        upcall,
         draft,
     )
     .await?;
@@ -429,14 +459,14 @@ fn error_object(value: &Value) -> ErrorObject {
 }
 
 /// Phase 7: the server, with its secret, racing revocation; the answer's bytes count
-/// against the byte budget and an answer that would overspend it is withheld.
+/// against the byte budget and an answer that would overspend it is withheld. The
+/// notifications relayed meanwhile are not counted: they are bounded per call instead.
 pub async fn forward(
     state: &Arc<State>,
     server: &McpServer,
     workflow: &Arc<LiveWorkflow>,
     on_behalf: OnBehalf<'_>,
-    method: &str,
-    params: Value,
+    upcall: Upcall<'_>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     let upstream = state
@@ -458,8 +488,14 @@ pub async fn forward(
     };
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
+    let Upcall {
+        method,
+        params,
+        relay,
+    } = upcall;
+    let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
-        outcome = upstream.request(method, params, secret.as_ref(), timeout) => outcome,
+        outcome = request => outcome,
         reason = cancel => {
             draft.note(&reason);
             return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
@@ -530,8 +566,7 @@ pub async fn replay(
         server,
         workflow,
         on_behalf,
-        kind.method(),
-        Value::Object(params),
+        Upcall::new(kind.method(), Value::Object(params)),
         draft,
     )
     .await

@@ -2,14 +2,18 @@
 //!
 //! The door is HTTP's: header size, origin, credential, server, segment — refused as
 //! problem documents before a byte of body is read. Past it, each POST carries one
-//! JSON-RPC message, answered as JSON (never SSE: Gatehouse relays no server-initiated
-//! messages, so a stream would carry exactly one message anyway). `GET` has no stream to
-//! offer (405); `DELETE` ends a handshake-era session.
+//! JSON-RPC message, answered as JSON — or, for a gated call whose agent asked for its
+//! progress or log messages and accepts `text/event-stream`, as an event stream once
+//! there is something to relay ([`stream`]). `GET` has no stream to offer (405);
+//! `DELETE` ends a handshake-era session.
+
+mod stream;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use gatehouse_core::config::McpServer;
+use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::ToolName;
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
@@ -215,18 +219,75 @@ async fn request(
             return rpc_refusal(state, asked(era), &refusal, draft);
         }
     }
-    match methods::dispatch(caller, era, method, params, &mut draft).await {
-        Ok(Reply::Result(result)) => {
-            let body = jsonrpc::result(&id, modern_result(result, era, method));
+    if let Some(wanted) = stream::wanted(caller, headers, era, method, params) {
+        let call = stream::Call {
+            id: id.clone(),
+            era,
+            method: method.to_owned(),
+            params: params.clone(),
+            structured,
+        };
+        return stream::answer(caller, call, wanted, draft).await;
+    }
+    let outcome = methods::dispatch(caller, era, method, params, None, &mut draft).await;
+    if method == "logging/setLevel" && outcome.is_ok() {
+        remember_level(caller, headers, params, &mut draft);
+    }
+    finish(state, asked(era), outcome, draft)
+}
+
+/// A level set in a session applies to the session's later gated calls (see [`stream`]);
+/// the stateless era has no session to keep it in.
+fn remember_level(
+    caller: Caller<'_>,
+    headers: &HeaderMap,
+    params: &Map<String, Value>,
+    draft: &mut EventDraft,
+) {
+    let session = headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok());
+    let level = params.get("level").and_then(Value::as_str);
+    let kept = match (session, level) {
+        (Some(session), Some(level)) => {
+            let sessions = &caller.state.mcp.sessions;
+            sessions.set_log_level(session, &owner(caller), level)
+        }
+        _ => false,
+    };
+    if !kept {
+        draft.note("no session keeps the level: it has no effect");
+    }
+}
+
+/// The whole answer to a request, as one JSON body, recorded.
+fn finish(
+    state: &State,
+    asked: Asked<'_>,
+    outcome: Result<Reply, Refusal>,
+    mut draft: EventDraft,
+) -> Response<ResponseBody> {
+    match outcome {
+        Ok(answer) => {
+            let body = reply_message(asked, answer, &mut draft);
             reply(state, StatusCode::OK, &body, None, draft)
         }
-        Ok(Reply::Error(error)) => {
+        Err(refusal) => rpc_refusal(state, asked, &refusal, draft),
+    }
+}
+
+/// The JSON-RPC response carrying what the server answered.
+fn reply_message(asked: Asked<'_>, answer: Reply, draft: &mut EventDraft) -> Value {
+    let id = asked.id.cloned().unwrap_or(Id::Number(0));
+    match answer {
+        Reply::Result(result) => {
+            jsonrpc::result(&id, modern_result(result, asked.era, asked.method))
+        }
+        Reply::Error(error) => {
             // The server's own error, relayed: the call was allowed and ran.
             draft.note(&format!("the server answered with error {}", error.code));
-            let body = jsonrpc::error(Some(&id), &error);
-            reply(state, StatusCode::OK, &body, None, draft)
+            jsonrpc::error(Some(&id), &error)
         }
-        Err(refusal) => rpc_refusal(state, asked(era), &refusal, draft),
     }
 }
 
@@ -399,8 +460,21 @@ fn rpc_refusal(
     draft: EventDraft,
 ) -> Response<ResponseBody> {
     let decision = draft.id();
-    let (status, body) = match answer(asked.method, asked.era, refusal, decision, asked.structured)
-    {
+    let (status, body) = refusal_message(asked, refusal, decision);
+    let mut response = json(status, &body);
+    insert_decision_header(&mut response, decision);
+    draft.refused(state, refusal, status.as_u16());
+    response
+}
+
+/// `refusal` in MCP's shape, with the HTTP status it goes with when it is the whole
+/// answer.
+fn refusal_message(
+    asked: Asked<'_>,
+    refusal: &Refusal,
+    decision: DecisionId,
+) -> (StatusCode, Value) {
+    match answer(asked.method, asked.era, refusal, decision, asked.structured) {
         Answer::ToolError(result) => {
             let id = asked.id.cloned().unwrap_or(Id::Number(0));
             let result = modern_result(result, asked.era, asked.method);
@@ -410,11 +484,7 @@ fn rpc_refusal(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
             jsonrpc::error(asked.id, &error),
         ),
-    };
-    let mut response = json(status, &body);
-    insert_decision_header(&mut response, decision);
-    draft.refused(state, refusal, status.as_u16());
-    response
+    }
 }
 
 fn reply(

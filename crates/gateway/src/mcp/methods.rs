@@ -10,22 +10,26 @@ use gatehouse_core::refusal::Refusal;
 
 use crate::dataplane::forward::OnBehalf;
 use crate::dataplane::record::EventDraft;
-use crate::mcp::call::{self, Caller, Gated, Reply};
+use crate::mcp::call::{self, Caller, Gated, Reply, Upcall};
 use crate::mcp::era::{self, Era};
+use crate::mcp::upstream::Relay;
+use crate::mcp::upstream::relay::LOG_LEVELS;
 
 /// Listing pages followed on the server before Gatehouse stops (a looping cursor).
 const MAX_PAGES: usize = 50;
 
 /// Answers one request (not `initialize`, which the face handles with its session).
+/// `relay` gets the server's notifications about a gated call; other methods relay none.
 pub async fn dispatch(
     caller: Caller<'_>,
     era: Era,
     method: &str,
     params: &Map<String, Value>,
+    relay: Option<Relay>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     if let Some(kind) = Gated::of(method) {
-        return call::gated(caller, kind, params, draft).await;
+        return call::gated(caller, kind, params, relay, draft).await;
     }
     let result = match method {
         "ping" => json!({}),
@@ -35,7 +39,7 @@ pub async fn dispatch(
         "resources/templates/list" => list(caller, Listing::Templates, draft).await?,
         "prompts/list" => list(caller, Listing::Prompts, draft).await?,
         "completion/complete" => return complete(caller, params, draft).await,
-        "logging/setLevel" => set_level(params, draft)?,
+        "logging/setLevel" => set_level(params, draft).map(|_| json!({}))?,
         _ => {
             return Err(Refusal::UnknownMethod {
                 method: method.to_owned(),
@@ -221,8 +225,7 @@ async fn fetch_all(
             caller.server,
             caller.workflow,
             on_behalf,
-            listing.method(),
-            params,
+            Upcall::new(listing.method(), params),
             draft,
         )
         .await?;
@@ -314,40 +317,28 @@ async fn complete(
         caller.server,
         caller.workflow,
         on_behalf,
-        "completion/complete",
-        Value::Object(forwarded),
+        Upcall::new("completion/complete", Value::Object(forwarded)),
         draft,
     )
     .await
 }
 
-/// Log levels of RFC 5424, as MCP names them.
-const LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
-/// `logging/setLevel` is accepted and has no effect: servers' log messages are not
-/// relayed (their upstream session is shared by every agent, so one agent's level must
-/// not change what another's server logs), which the spec allows: a server *may* send
-/// messages at or above the level.
-fn set_level(params: &Map<String, Value>, draft: &mut EventDraft) -> Result<Value, Refusal> {
+/// `logging/setLevel` is validated here and never forwarded: the upstream session is
+/// shared by every agent, so one agent's level must not change what a server logs for
+/// another. The face remembers the level in the agent's session instead, and relays the
+/// log messages of that session's gated calls at or above it (see `face::stream`).
+fn set_level<'p>(
+    params: &'p Map<String, Value>,
+    draft: &mut EventDraft,
+) -> Result<&'p str, Refusal> {
     let level = params.get("level").and_then(Value::as_str);
     match level {
-        Some(level) if LEVELS.contains(&level) => {
-            draft.note(&format!(
-                "log level `{level}` accepted; server log messages are not relayed"
-            ));
-            Ok(json!({}))
+        Some(level) if LOG_LEVELS.contains(&level) => {
+            draft.note(&format!("log level `{level}` accepted"));
+            Ok(level)
         }
         _ => Err(Refusal::BadArguments {
-            reason: format!("`params.level` must be one of {}", LEVELS.join(", ")),
+            reason: format!("`params.level` must be one of {}", LOG_LEVELS.join(", ")),
         }),
     }
 }

@@ -3,7 +3,8 @@
 //! session id is useless to anyone else. The stateless era (2026-07-28) has none.
 //!
 //! A session remembers the request ids it has seen (bounded), since JSON-RPC ids must
-//! not repeat within a session and a repeat is either a bug or a replay.
+//! not repeat within a session and a repeat is either a bug or a replay, and the log
+//! level its agent set with `logging/setLevel`, if any.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
@@ -36,6 +37,7 @@ struct Session {
     created: Instant,
     ids: HashSet<Id>,
     order: VecDeque<Id>,
+    log_level: Option<String>,
 }
 
 /// Why a session lookup failed.
@@ -81,6 +83,7 @@ impl Sessions {
                 created: now,
                 ids: HashSet::new(),
                 order: VecDeque::new(),
+                log_level: None,
             },
         );
         id
@@ -113,6 +116,26 @@ impl Sessions {
             }
         }
         Ok(session.version.clone())
+    }
+
+    /// Remembers the log level `owner` set for session `id`; false when there is no
+    /// such session of `owner`'s.
+    pub fn set_log_level(&self, id: &str, owner: &Owner, level: &str) -> bool {
+        let mut open = self.lock();
+        match open.get_mut(id) {
+            Some(session) if session.owner == *owner => {
+                session.log_level = Some(level.to_owned());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The log level `owner` set for session `id`, if any.
+    pub fn log_level(&self, id: &str, owner: &Owner) -> Option<String> {
+        let open = self.lock();
+        let session = open.get(id).filter(|session| session.owner == *owner)?;
+        session.log_level.clone()
     }
 
     /// Ends `owner`'s session `id`; false when there was none.
@@ -167,6 +190,21 @@ mod tests {
             sessions.use_session(&id, &owner("a"), None),
             Err(SessionError::Unknown)
         );
+    }
+
+    #[test]
+    fn a_log_level_is_the_sessions_owners_alone() {
+        let sessions = Sessions::default();
+        let id = sessions.open(owner("a"), "2025-11-25");
+        assert_eq!(sessions.log_level(&id, &owner("a")), None);
+        assert!(!sessions.set_log_level(&id, &owner("b"), "debug"));
+        assert!(sessions.set_log_level(&id, &owner("a"), "info"));
+        assert_eq!(
+            sessions.log_level(&id, &owner("a")),
+            Some("info".to_owned())
+        );
+        assert_eq!(sessions.log_level(&id, &owner("b")), None);
+        assert!(!sessions.set_log_level("nope", &owner("a"), "info"));
     }
 
     #[test]

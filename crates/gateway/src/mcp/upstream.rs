@@ -7,13 +7,16 @@
 //! that needs them, so a server nobody calls costs nothing and start-up never waits on
 //! one. Gatehouse numbers its own upstream requests: an agent's ids never reach a server.
 //! Requests a server sends back get `{}` for `ping` and "method not found" otherwise
-//! (Gatehouse declares no client capabilities); server notifications are not relayed.
+//! (Gatehouse declares no client capabilities). A server's notifications reach the
+//! caller only through a [`Relay`] given with the request, and only those that belong
+//! to it (see [`relay`]); the rest are dropped.
 
 mod backoff;
 mod handshake;
 mod http;
 mod lines;
 mod process;
+pub mod relay;
 mod scan;
 mod sse;
 mod stdio;
@@ -32,6 +35,8 @@ use tokio::time::Instant;
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
 use crate::mcp::upstream::http::{Failure, HttpClient, HttpServer, SessionHeaders};
 use crate::mcp::upstream::process::Process;
+pub use crate::mcp::upstream::relay::Relay;
+use crate::mcp::upstream::relay::Relaying;
 use crate::mcp::upstream::stdio::Supervisor;
 
 /// A server's answer to one request: its result, or its JSON-RPC error.
@@ -220,8 +225,28 @@ impl Upstream {
         secret: Option<&Secret>,
         timeout: Duration,
     ) -> Result<Outcome, UpstreamError> {
+        self.request_relaying(method, params, secret, timeout, None)
+            .await
+    }
+
+    /// [`Upstream::request`], passing the notifications that belong to this request to
+    /// `relay` while it runs: progress reported with the token Gatehouse sends (its own,
+    /// one per request) and, over Streamable HTTP, log messages on the request's answer
+    /// stream, as far as `relay` wants them.
+    pub async fn request_relaying(
+        &self,
+        method: &str,
+        params: Value,
+        secret: Option<&Secret>,
+        timeout: Duration,
+        relay: Option<Relay>,
+    ) -> Result<Outcome, UpstreamError> {
         let deadline = Instant::now() + timeout;
-        let exchange = self.exchange(method, params, secret, deadline);
+        let relaying = relay.map(|relay| {
+            let token = format!("gatehouse-progress-{}", self.id());
+            Relaying::new(relay, token, &self.name)
+        });
+        let exchange = self.exchange(method, params, secret, deadline, relaying);
         tokio::time::timeout_at(deadline, exchange)
             .await
             .unwrap_or(Err(UpstreamError::Timeout))
@@ -277,14 +302,24 @@ impl Upstream {
         params: Value,
         secret: Option<&Secret>,
         deadline: Instant,
+        mut relaying: Option<Relaying>,
     ) -> Result<Outcome, UpstreamError> {
         let session = self.session(secret, deadline).await?;
+        let params = match &relaying {
+            Some(relaying) => relaying.stamp(params),
+            None => params,
+        };
         match (&self.transport, &session.process) {
             (Transport::Http(server), _) => {
-                self.http_exchange(server, session, method, params, secret)
+                let relaying = relaying.as_mut();
+                self.http_exchange(server, session, method, params, secret, relaying)
                     .await
             }
-            (Transport::Stdio(_), Some(process)) => process.call(self.id(), method, params).await,
+            (Transport::Stdio(_), Some(process)) => {
+                process
+                    .call_relaying(self.id(), method, params, relaying)
+                    .await
+            }
             (Transport::Stdio(_), None) => Err(UpstreamError::Unavailable(format!(
                 "`{}` has no process",
                 self.name
@@ -301,6 +336,7 @@ impl Upstream {
         method: &str,
         params: Value,
         secret: Option<&Secret>,
+        mut relaying: Option<&mut Relaying>,
     ) -> Result<Outcome, UpstreamError> {
         let first = server
             .call(
@@ -309,6 +345,7 @@ impl Upstream {
                 params.clone(),
                 session.headers(),
                 secret,
+                relaying.as_deref_mut(),
             )
             .await;
         let lost = match first {
@@ -320,7 +357,14 @@ impl Upstream {
         self.forget(&lost).await;
         let session = self.http_session(server, secret).await?;
         let retry = server
-            .call(&self.next(), method, params, session.headers(), secret)
+            .call(
+                &self.next(),
+                method,
+                params,
+                session.headers(),
+                secret,
+                relaying,
+            )
             .await;
         match retry {
             Ok(reply) => Ok(reply.outcome),
@@ -367,6 +411,7 @@ impl Upstream {
                 handshake::initialize_params(),
                 none,
                 secret,
+                None,
             )
             .await
             .map_err(|failure| match failure {

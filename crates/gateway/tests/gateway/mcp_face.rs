@@ -3,14 +3,22 @@
 //! HTTP so every byte of the agent's side is visible. SDK clients are exercised by the
 //! interop suite (scripts/mcp-interop.sh).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use gatehouse_gateway::client::{Reply, send};
-use http::Method;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use crate::harness::{APPROVER_TOKEN, Harness};
-use crate::mcp_upstream::servers::{everything_js, stdio};
+use crate::mcp_upstream::servers::{
+    HttpEverything, LONG, everything_js, free_port, http as http_server, stdio,
+};
 
 const INTENTS: &[&str] = &[
     "everything.echo",
@@ -853,4 +861,425 @@ async fn oversize_messages_and_revoked_credentials_are_refused() {
     .await;
     assert_eq!(after.status, 401, "{}", after.text());
     harness.stop().await;
+}
+
+/// `trigger-long-running-operation` (it reports progress when given a token) mapped and
+/// permitted, on top of [`servers`].
+async fn start_with_progress() -> Harness {
+    let mut config = servers();
+    config.push_str(
+        r#"
+[mcp_servers.everything.tools.trigger-long-running-operation]
+intent = "everything.long"
+access = "read"
+"#,
+    );
+    let policy = format!(
+        "{POLICY}\npermit (principal in Gatehouse::Group::\"triage\", action == Gatehouse::Action::\"everything.long\", resource);"
+    );
+    let mut intents = INTENTS.to_vec();
+    intents.push("everything.long");
+    Harness::builder()
+        .mcp(&config, &intents, &policy)
+        .start()
+        .await
+}
+
+/// An answer as it arrived: each SSE event's message with the time it came, or the JSON
+/// body as the one message.
+struct Streamed {
+    content_type: String,
+    decision: String,
+    messages: Vec<(Instant, Value)>,
+    text: String,
+}
+
+impl Streamed {
+    fn last(&self) -> &Value {
+        &self.messages.last().unwrap().1
+    }
+
+    /// Every message but the last (the answer).
+    fn notifications(&self) -> Vec<&Value> {
+        let (_, before) = self.messages.split_last().unwrap();
+        before.iter().map(|(_, message)| message).collect()
+    }
+}
+
+/// A JSON-RPC POST whose answer is read frame by frame; `first` fires at the first SSE
+/// event.
+async fn post_streaming(
+    harness: &Harness,
+    server: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+    mut first: Option<oneshot::Sender<()>>,
+) -> Streamed {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let mut request = Request::post(harness.data_url(&format!("/mcp/{server}")))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap();
+    let response = tokio::time::timeout(LONG, client.request(request))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| {
+        let value = response.headers().get(name);
+        value.map_or("", |value| value.to_str().unwrap()).to_owned()
+    };
+    let (content_type, decision) = (header("content-type"), header("gatehouse-decision-id"));
+    let events = content_type == "text/event-stream";
+    let mut body = response.into_body();
+    let (mut text, mut pending, mut messages) = (String::new(), String::new(), Vec::new());
+    while let Some(frame) = tokio::time::timeout(LONG, body.frame()).await.unwrap() {
+        let Ok(data) = frame.unwrap().into_data() else {
+            continue;
+        };
+        let chunk = std::str::from_utf8(&data).unwrap();
+        text.push_str(chunk);
+        pending.push_str(chunk);
+        while let Some(end) = pending.find("\n\n").filter(|_| events) {
+            let event: String = pending.drain(..end + 2).collect();
+            let data = event.lines().find_map(|line| line.strip_prefix("data: "));
+            messages.push((Instant::now(), serde_json::from_str(data.unwrap()).unwrap()));
+            if let Some(first) = first.take() {
+                let _ = first.send(());
+            }
+        }
+    }
+    if !events {
+        messages.push((Instant::now(), serde_json::from_str(&text).unwrap()));
+    }
+    Streamed {
+        content_type,
+        decision,
+        messages,
+        text,
+    }
+}
+
+/// A handshake-era session on `server`.
+async fn session_on(harness: &Harness, server: &str, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let reply = post_to(harness, server, token, &[], &init.to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let id = reply.headers["mcp-session-id"].to_str().unwrap().to_owned();
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let headers = [("mcp-session-id", id.as_str())];
+    let ack = post_to(harness, server, token, &headers, &note.to_string()).await;
+    assert_eq!(ack.status, 202, "{}", ack.text());
+    id
+}
+
+fn tool_call(id: u64, name: &str, arguments: Value, progress: Option<Value>) -> Value {
+    let mut params = json!({"name": name, "arguments": arguments});
+    if let Some(token) = progress {
+        params["_meta"] = json!({"progressToken": token});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+}
+
+const SSE: &str = "application/json, text/event-stream";
+
+#[tokio::test]
+async fn a_progress_token_streams_the_servers_progress_with_the_agents_token_before_the_result() {
+    let harness = start_with_progress().await;
+    let token = harness.token_for("mcp").await;
+    let session = session(&harness, &token).await;
+    let long = |id, steps: u64, progress| {
+        let arguments = json!({"duration": steps as f64 * 0.25, "steps": steps});
+        tool_call(id, "trigger-long-running-operation", arguments, progress)
+    };
+    let headers = |accept| [("mcp-session-id", session.as_str()), ("accept", accept)];
+    let call = long(1, 4, Some(json!("agent-token-1")));
+    let streamed = post_streaming(&harness, "everything", &token, &headers(SSE), &call, None).await;
+    assert_eq!(
+        streamed.content_type, "text/event-stream",
+        "{}",
+        streamed.text
+    );
+    let progress: Vec<&Value> = streamed.notifications();
+    assert_eq!(progress.len(), 4, "{}", streamed.text);
+    for (step, note) in progress.iter().enumerate() {
+        assert_eq!(note["method"], "notifications/progress");
+        assert_eq!(
+            note["params"],
+            json!({"progressToken": "agent-token-1", "progress": step + 1, "total": 4})
+        );
+    }
+    let answer = streamed.last();
+    assert_eq!(answer["id"], 1);
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Long running operation completed"),
+        "{answer}"
+    );
+    assert!(
+        !streamed.text.contains("gatehouse-progress-"),
+        "Gatehouse's own token leaked"
+    );
+    // Streamed as it happened, not gathered up: the first step came long before the end.
+    let (first, last) = (streamed.messages[0].0, streamed.messages[4].0);
+    assert!(
+        last - first >= Duration::from_millis(400),
+        "{:?}",
+        last - first
+    );
+
+    let event = harness.event(&streamed.decision).await;
+    assert_eq!(event.status, 200);
+    assert_eq!(event.intent.as_deref(), Some("everything.long"));
+    assert!(event.bytes_out > 0);
+    let reason = event.reason.unwrap_or_default();
+    assert!(
+        reason.contains("4 server notification(s) relayed"),
+        "{reason}"
+    );
+
+    // An integer token comes back as the same integer.
+    let call = long(2, 1, Some(json!(7)));
+    let streamed = post_streaming(&harness, "everything", &token, &headers(SSE), &call, None).await;
+    assert_eq!(streamed.notifications()[0]["params"]["progressToken"], 7);
+
+    // The stateless era streams the same way, its result marked complete.
+    let mut call = long(5, 1, None);
+    call["params"]["_meta"] = json!({"progressToken": "modern",
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}});
+    let modern = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "trigger-long-running-operation"),
+        ("accept", SSE),
+    ];
+    let streamed = post_streaming(&harness, "everything", &token, &modern, &call, None).await;
+    assert_eq!(
+        streamed.notifications()[0]["params"]["progressToken"],
+        "modern"
+    );
+    assert_eq!(
+        streamed.last()["result"]["resultType"],
+        "complete",
+        "{}",
+        streamed.text
+    );
+
+    // No token, or no event stream accepted: one JSON answer, as before.
+    for (id, accept, progress) in [(3, SSE, None), (4, "application/json", Some(json!("t")))] {
+        let call = long(id, 1, progress);
+        let plain = post_streaming(
+            &harness,
+            "everything",
+            &token,
+            &headers(accept),
+            &call,
+            None,
+        )
+        .await;
+        assert_eq!(plain.content_type, "application/json", "{}", plain.text);
+        assert_eq!(plain.messages.len(), 1);
+        assert_eq!(plain.last()["id"], id);
+        assert!(
+            plain.last()["result"]["content"].is_array(),
+            "{}",
+            plain.text
+        );
+    }
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_revocation_mid_call_ends_the_stream_with_the_refusal_as_its_last_event() {
+    let harness = start_with_progress().await;
+    let token = harness.token_for("mcp").await;
+    let session = session(&harness, &token).await;
+    let arguments = json!({"duration": 10, "steps": 20});
+    let call = tool_call(
+        1,
+        "trigger-long-running-operation",
+        arguments,
+        Some(json!("p")),
+    );
+    let headers = [("mcp-session-id", session.as_str()), ("accept", SSE)];
+    let (first, progressed) = oneshot::channel();
+    let started = Instant::now();
+    let revoke = async {
+        progressed.await.unwrap();
+        let body = json!({"kind": "agent", "subject": crate::harness::AGENT, "reason": "test"});
+        let revoked = harness
+            .control(Method::POST, "/v1/revocations", &body.to_string())
+            .await;
+        assert!(revoked.status.is_success(), "{}", revoked.text());
+    };
+    let streaming = post_streaming(&harness, "everything", &token, &headers, &call, Some(first));
+    let (streamed, ()) = tokio::join!(streaming, revoke);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the call was not ended"
+    );
+    assert_eq!(streamed.content_type, "text/event-stream");
+    assert_eq!(streamed.messages[0].1["method"], "notifications/progress");
+    let last = streamed.last();
+    assert_eq!(last["id"], 1, "{last}");
+    assert_eq!(
+        last["error"]["data"]["refusal"], "unauthenticated",
+        "{last}"
+    );
+    let event = harness.event(&streamed.decision).await;
+    assert_eq!(event.refusal.as_deref(), Some("unauthenticated"));
+    assert_eq!(event.status, 200, "the stream had begun with 200");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn over_http_progress_and_the_sessions_log_messages_stream_and_the_level_filters_them() {
+    let (remote_port, fixture_port) = (free_port(), free_port());
+    let (remote, fixture) = tokio::join!(
+        HttpEverything::start(remote_port),
+        HttpEverything::fixture(fixture_port)
+    );
+    let address = |port: u16| format!("127.0.0.1:{port}").parse().unwrap();
+    let mut config = http_server("remote", address(remote_port), "timeout_ms = 20000");
+    config.push_str(&http_server(
+        "fixture",
+        address(fixture_port),
+        "timeout_ms = 20000",
+    ));
+    config.push_str(
+        r#"
+[mcp_servers.remote.tools.trigger-long-running-operation]
+intent = "remote.long"
+access = "read"
+
+[mcp_servers.fixture.tools.test_tool_with_logging]
+intent = "fixture.tools"
+access = "read"
+
+[mcp_servers.fixture.tools.test_tool_with_progress]
+intent = "fixture.tools"
+access = "read"
+"#,
+    );
+    let policy = r#"
+permit (principal, action == Gatehouse::Action::"remote.long", resource);
+permit (principal, action == Gatehouse::Action::"fixture.tools", resource);
+"#;
+    let harness = Harness::builder()
+        .mcp(&config, &["remote.long", "fixture.tools"], policy)
+        .start()
+        .await;
+
+    // server-everything over Streamable HTTP: progress on the request's own stream.
+    let token = harness.token_in("mcp", "wf-remote").await;
+    let session = session_on(&harness, "remote", &token).await;
+    let headers = [("mcp-session-id", session.as_str()), ("accept", SSE)];
+    let arguments = json!({"duration": 0.5, "steps": 2});
+    let call = tool_call(
+        1,
+        "trigger-long-running-operation",
+        arguments,
+        Some(json!("remote-1")),
+    );
+    let streamed = post_streaming(&harness, "remote", &token, &headers, &call, None).await;
+    assert_eq!(
+        streamed.content_type, "text/event-stream",
+        "{}",
+        streamed.text
+    );
+    let tokens: Vec<&Value> = streamed
+        .notifications()
+        .iter()
+        .map(|note| &note["params"]["progressToken"])
+        .collect();
+    assert_eq!(tokens, [&json!("remote-1"), &json!("remote-1")]);
+    assert!(
+        streamed.last()["result"]["content"].is_array(),
+        "{}",
+        streamed.text
+    );
+
+    // The fixture: log messages once the session set a level, and only at or above it.
+    let token = harness.token_in("mcp", "wf-fixture").await;
+    let logging = |id| tool_call(id, "test_tool_with_logging", json!({}), None);
+    let level = |session: &str, level: &str| {
+        let body = json!({"jsonrpc": "2.0", "id": 100, "method": "logging/setLevel", "params": {"level": level}});
+        let session = session.to_owned();
+        let harness = &harness;
+        let token = token.clone();
+        async move {
+            let headers = [("mcp-session-id", session.as_str())];
+            let set = post_to(harness, "fixture", &token, &headers, &body.to_string()).await;
+            assert_eq!(set.json().unwrap()["result"], json!({}), "{}", set.text());
+        }
+    };
+    let chatty = session_on(&harness, "fixture", &token).await;
+    level(&chatty, "debug").await;
+    let headers = [("mcp-session-id", chatty.as_str()), ("accept", SSE)];
+    let streamed = post_streaming(&harness, "fixture", &token, &headers, &logging(1), None).await;
+    assert_eq!(
+        streamed.content_type, "text/event-stream",
+        "{}",
+        streamed.text
+    );
+    let logs: Vec<&Value> = streamed
+        .notifications()
+        .iter()
+        .map(|note| &note["params"]["data"])
+        .collect();
+    assert_eq!(
+        logs,
+        [
+            &json!("Tool execution started"),
+            &json!("Tool processing data"),
+            &json!("Tool execution completed")
+        ]
+    );
+    assert_eq!(
+        streamed.last()["result"]["content"][0]["text"],
+        "Tool with logging executed"
+    );
+
+    let quiet = session_on(&harness, "fixture", &token).await;
+    level(&quiet, "error").await;
+    let unset = session_on(&harness, "fixture", &token).await;
+    for (id, session) in [(2, &quiet), (3, &unset)] {
+        let headers = [("mcp-session-id", session.as_str()), ("accept", SSE)];
+        let plain = post_streaming(&harness, "fixture", &token, &headers, &logging(id), None).await;
+        assert_eq!(plain.content_type, "application/json", "{}", plain.text);
+        assert_eq!(
+            plain.last()["result"]["content"][0]["text"],
+            "Tool with logging executed"
+        );
+    }
+
+    // A progress token without a level: the progress, with the agent's token.
+    let headers = [("mcp-session-id", unset.as_str()), ("accept", SSE)];
+    let call = tool_call(4, "test_tool_with_progress", json!({}), Some(json!(41)));
+    let streamed = post_streaming(&harness, "fixture", &token, &headers, &call, None).await;
+    let progress: Vec<&Value> = streamed
+        .notifications()
+        .iter()
+        .map(|note| &note["params"])
+        .collect();
+    assert_eq!(
+        progress,
+        [
+            &json!({"progressToken": 41, "progress": 0, "total": 100}),
+            &json!({"progressToken": 41, "progress": 50, "total": 100}),
+            &json!({"progressToken": 41, "progress": 100, "total": 100}),
+        ]
+    );
+    harness.stop().await;
+    remote.stop().await;
+    fixture.stop().await;
 }

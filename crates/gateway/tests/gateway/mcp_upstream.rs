@@ -1,7 +1,7 @@
 //! Gatehouse as an MCP client, against real servers: the reference servers over stdio
 //! and Streamable HTTP (installed by `scripts/mcp-deps.sh`; their absence fails the
 //! tests), a scripted HTTP server that records headers, and stdio scripts that crash,
-//! hang, babble or ask questions back.
+//! hang, babble, ask questions back or report progress.
 
 mod scripted;
 pub(crate) mod servers;
@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use gatehouse_core::config::Secret;
 use gatehouse_gateway::mcp::jsonrpc::code;
-use gatehouse_gateway::mcp::upstream::UpstreamError;
-use serde_json::json;
+use gatehouse_gateway::mcp::upstream::relay::RELAY_LIMIT;
+use gatehouse_gateway::mcp::upstream::{Relay, UpstreamError};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use scripted::Scripted;
 use servers::{
@@ -406,5 +408,114 @@ auth = { secret_env = "PATH" }
     assert_eq!(inheriting["path"], serde_json::Value::Null);
     let explicit = result_of(&setup.upstream("explicit"), "tools/list", json!({})).await;
     assert_eq!(explicit["path"], "/set/by/config");
+    setup.upstreams.shutdown().await;
+}
+
+/// Everything a relay received so far.
+fn relayed(receiver: &mut mpsc::Receiver<Value>) -> Vec<Value> {
+    std::iter::from_fn(|| receiver.try_recv().ok()).collect()
+}
+
+#[tokio::test]
+async fn an_http_requests_own_progress_and_wanted_log_messages_reach_its_relay() {
+    let scripted = Scripted::start().await;
+    let setup = Setup::new(&[http("scripted", scripted.addr, "")]);
+    let upstream = setup.upstream("scripted");
+    let (sender, mut receiver) = mpsc::channel(RELAY_LIMIT);
+    let relay = Relay::new(sender).progress().logs_from("info");
+    let answer = upstream
+        .request_relaying("progress", json!({"x": 1}), None, LONG, Some(relay))
+        .await
+        .unwrap()
+        .unwrap();
+    // Gatehouse's own token went out, and only what belongs to it came back.
+    let token = answer["seen"]["progressToken"].as_str().unwrap();
+    assert!(token.starts_with("gatehouse-progress-"), "{answer}");
+    let relayed = relayed(&mut receiver);
+    assert_eq!(relayed.len(), 2, "{relayed:?}");
+    assert_eq!(
+        relayed[0],
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+               "params": {"progressToken": token, "progress": 1}})
+    );
+    assert_eq!(relayed[1]["method"], "notifications/message");
+    assert_eq!(relayed[1]["params"]["data"], "kept");
+
+    // Without a relay, the same answer and no token.
+    let plain = result_of(&upstream, "progress", json!({})).await;
+    assert_eq!(plain, json!({"seen": null}));
+    setup.upstreams.shutdown().await;
+}
+
+/// A stdio server that, for each `tools/call`, reports `count` progress steps with the
+/// token it was sent, one with a token it was not, and a log message, then answers with
+/// the `_meta` it received.
+const PROGRESSING: &str = r#"
+const send = (message) => process.stdout.write(JSON.stringify(message) + '\n');
+require('node:readline').createInterface({ input: process.stdin }).on('line', (line) => {
+  const message = JSON.parse(line);
+  if (message.method === 'initialize') {
+    return send({ jsonrpc: '2.0', id: message.id, result: { protocolVersion: message.params.protocolVersion,
+      capabilities: { tools: {} }, serverInfo: { name: 'progressing', version: '1' } } });
+  }
+  if (message.method !== 'tools/call') return;
+  const meta = message.params._meta;
+  const token = meta && meta.progressToken;
+  for (let progress = 0; progress < message.params.arguments.count; progress++) {
+    send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress } });
+  }
+  send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'someone-else', progress: 0 } });
+  send({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'error', data: 'whose?' } });
+  send({ jsonrpc: '2.0', id: message.id, result: { content: [], meta: meta === undefined ? null : meta } });
+});
+"#;
+
+#[tokio::test]
+async fn stdio_progress_reaches_the_relay_of_the_request_whose_token_it_carries_and_is_bounded() {
+    let setup = Setup::new(&[stdio("progressing", "node", &["-e", PROGRESSING])]);
+    let upstream = setup.upstream("progressing");
+    let call = |count: usize| json!({"name": "count", "arguments": {"count": count}});
+    let (three, mut to_three) = mpsc::channel(RELAY_LIMIT);
+    let (five, mut to_five) = mpsc::channel(RELAY_LIMIT);
+    // Log messages are asked for, but a stdio server's are tied to no request.
+    let three = Relay::new(three).progress().logs_from("debug");
+    let five = Relay::new(five).progress();
+    let (first, second) = tokio::join!(
+        upstream.request_relaying("tools/call", call(3), None, LONG, Some(three)),
+        upstream.request_relaying("tools/call", call(5), None, LONG, Some(five)),
+    );
+    for (answer, receiver, count) in [(first, &mut to_three, 3), (second, &mut to_five, 5)] {
+        let answer = answer.unwrap().unwrap();
+        let token = answer["meta"]["progressToken"].as_str().unwrap().to_owned();
+        let relayed = relayed(receiver);
+        let progress: Vec<&Value> = relayed
+            .iter()
+            .map(|note| &note["params"]["progress"])
+            .collect();
+        assert_eq!(progress.len(), count, "{relayed:?}");
+        assert!(
+            relayed
+                .iter()
+                .all(|note| note["params"]["progressToken"] == token.as_str()),
+            "{relayed:?}"
+        );
+    }
+
+    let (flood, mut flooded) = mpsc::channel(RELAY_LIMIT);
+    let answer = upstream
+        .request_relaying(
+            "tools/call",
+            call(RELAY_LIMIT + 5),
+            None,
+            LONG,
+            Some(Relay::new(flood).progress()),
+        )
+        .await;
+    assert!(matches!(answer, Ok(Ok(_))), "{answer:?}");
+    assert_eq!(relayed(&mut flooded).len(), RELAY_LIMIT);
+
+    // Without a relay the server is sent no token at all.
+    let plain = result_of(&upstream, "tools/call", call(2)).await;
+    assert_eq!(plain["meta"], Value::Null);
     setup.upstreams.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Streamable HTTP as a client (MCP 2025-11-25, "Transports"): every message is a POST
 //! to the server's one endpoint, answered by one JSON message or by an event stream that
-//! carries the response among the server's own notifications and requests.
+//! carries the response among the server's own notifications and requests. The
+//! notifications on a request's stream are that request's: they go to its relay, if any.
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 use crate::mcp::jsonrpc::{self, Id, Message};
+use crate::mcp::upstream::relay::Relaying;
 use crate::mcp::upstream::sse::EventStream;
 use crate::mcp::upstream::{Outcome, UpstreamError, handshake};
 
@@ -99,7 +101,8 @@ impl HttpServer {
         }
     }
 
-    /// Sends one request and reads its answer.
+    /// Sends one request and reads its answer, passing the notifications on its answer
+    /// stream to `relaying`.
     pub(super) async fn call(
         &self,
         id: &Id,
@@ -107,11 +110,12 @@ impl HttpServer {
         params: Value,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
+        relaying: Option<&mut Relaying>,
     ) -> Result<Reply, Failure> {
         let message = jsonrpc::request(id, method, params);
         let response = self.post(&message, session, secret).await?;
         let session_id = response.headers().get(SESSION_ID).cloned();
-        let outcome = self.answer(response, id, session, secret).await?;
+        let outcome = self.answer(response, id, session, secret, relaying).await?;
         Ok(Reply {
             outcome,
             session_id,
@@ -202,6 +206,7 @@ impl HttpServer {
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
+        relaying: Option<&mut Relaying>,
     ) -> Result<Outcome, Failure> {
         let status = response.status();
         if !status.is_success() {
@@ -217,7 +222,7 @@ impl HttpServer {
                 Ok(self.single(&body, id)?)
             }
             "text/event-stream" => Ok(self
-                .stream(response.into_body(), id, session, secret)
+                .stream(response.into_body(), id, session, secret, relaying)
                 .await?),
             _ => Err(Failure::Failed(UpstreamError::Protocol(format!(
                 "`{}` answered HTTP {status} with content type `{media_type}`, not JSON or an event stream",
@@ -279,6 +284,7 @@ impl HttpServer {
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
+        mut relaying: Option<&mut Relaying>,
     ) -> Result<Outcome, UpstreamError> {
         let mut events = EventStream::default();
         let mut total = 0usize;
@@ -294,7 +300,8 @@ impl HttpServer {
                 return Err(UpstreamError::TooLarge);
             }
             for event in events.feed(&data) {
-                if let Some(outcome) = self.event(&event, id, session, secret) {
+                let relaying = relaying.as_deref_mut();
+                if let Some(outcome) = self.event(&event, id, session, secret, relaying) {
                     return Ok(outcome);
                 }
             }
@@ -312,6 +319,7 @@ impl HttpServer {
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
+        relaying: Option<&mut Relaying>,
     ) -> Option<Outcome> {
         // Priming events (an event id, empty data) only serve resumption.
         if data.iter().all(u8::is_ascii_whitespace) {
@@ -328,9 +336,12 @@ impl HttpServer {
             Ok(Message::Request { id, method, .. }) => {
                 self.reply_to_server(&id, &method, session, secret);
             }
-            Ok(Message::Notification { method, .. }) => {
-                tracing::debug!(server = %self.server, %method, "server notification not relayed");
-            }
+            Ok(Message::Notification { method, params }) => match relaying {
+                Some(relaying) => relaying.offer(&method, params),
+                None => {
+                    tracing::debug!(server = %self.server, %method, "server notification not relayed");
+                }
+            },
             Err(error) => {
                 tracing::warn!(server = %self.server, error = %error.message, "invalid event dropped");
             }

@@ -1,6 +1,9 @@
 //! One running stdio server: requests go out on stdin as lines, responses come back on
-//! stdout and are routed by id to whoever waits, stderr goes to the log, and the end of
+//! stdout and are routed by id to whoever waits, progress notifications by the token
+//! Gatehouse sent with the request to its relay, stderr goes to the log, and the end of
 //! the process fails everything still waiting. One task per process owns the child.
+//! Other notifications (log messages among them: stdio does not say which request one
+//! is about) are dropped.
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -9,7 +12,7 @@ use std::time::Duration;
 
 use gatehouse_core::config::StdioCommand;
 use gatehouse_core::model::ToolName;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, oneshot, watch};
@@ -17,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::mcp::jsonrpc::{self, Id, Message};
 use crate::mcp::upstream::lines::{Line, Lines};
+use crate::mcp::upstream::relay::Relaying;
 use crate::mcp::upstream::{Handshake, Outcome, UpstreamError, handshake};
 
 /// How long a process may take to exit once its stdin is closed, before it is killed.
@@ -40,6 +44,8 @@ pub(super) struct Process {
 #[derive(Debug, Default)]
 struct Live {
     waiting: HashMap<i64, Waiter>,
+    /// The relays of waiting requests that want progress, by their progress token.
+    relays: HashMap<String, Relaying>,
     /// Set once the process ended or was given up on; no request is accepted after.
     ended: Option<Ended>,
     /// Lines on stdout that were not JSON-RPC, for the story of a failing server.
@@ -134,23 +140,44 @@ impl Process {
         Ok(agreed)
     }
 
-    /// Sends request `id` and waits for its response (or the end of the process). The
-    /// waiting entry is removed however this ends, a timeout included.
+    /// Sends request `id` and waits for its response (or the end of the process).
     pub(super) async fn call(
         &self,
         id: i64,
         method: &str,
         params: Value,
     ) -> Result<Outcome, UpstreamError> {
+        self.call_relaying(id, method, params, None).await
+    }
+
+    /// [`Process::call`], relaying the request's progress meanwhile. The waiting entry
+    /// and the relay are removed however this ends, a timeout included.
+    pub(super) async fn call_relaying(
+        &self,
+        id: i64,
+        method: &str,
+        params: Value,
+        relaying: Option<Relaying>,
+    ) -> Result<Outcome, UpstreamError> {
         let (sender, receiver) = oneshot::channel();
+        let token = relaying
+            .as_ref()
+            .and_then(|relaying| relaying.token().map(str::to_owned));
         {
             let mut live = self.live();
             if let Some(ended) = &live.ended {
                 return Err(self.ended_error(&ended.reason));
             }
             live.waiting.insert(id, sender);
+            if let (Some(token), Some(relaying)) = (&token, relaying) {
+                live.relays.insert(token.clone(), relaying);
+            }
         }
-        let _waiting = Waiting { process: self, id };
+        let _waiting = Waiting {
+            process: self,
+            id,
+            token,
+        };
         self.send(&jsonrpc::request(&Id::Number(id), method, params))
             .await?;
         receiver.await.unwrap_or_else(|_| {
@@ -250,9 +277,7 @@ impl Process {
         match jsonrpc::parse(line) {
             Ok(Message::Response { id, outcome }) => self.deliver(&id, Ok(outcome)),
             Ok(Message::Request { id, method, .. }) => self.reply_to_server(id, &method),
-            Ok(Message::Notification { method, .. }) => {
-                tracing::debug!(server = %self.server, %method, "server notification not relayed");
-            }
+            Ok(Message::Notification { method, params }) => self.notified(&method, params),
             Err(error) => {
                 self.live().unreadable += 1;
                 let text = String::from_utf8_lossy(line);
@@ -263,6 +288,22 @@ impl Process {
                     line = %excerpt,
                     "stdout line dropped: not a JSON-RPC message"
                 );
+            }
+        }
+    }
+
+    /// A notification: progress on a request with a relay goes to it; the rest is dropped.
+    fn notified(&self, method: &str, params: Map<String, Value>) {
+        let token = params
+            .get("progressToken")
+            .and_then(Value::as_str)
+            .filter(|_| method == "notifications/progress")
+            .map(str::to_owned);
+        let mut live = self.live();
+        match token.and_then(|token| live.relays.get_mut(&token)) {
+            Some(relaying) => relaying.offer(method, params),
+            None => {
+                tracing::debug!(server = %self.server, %method, "server notification not relayed");
             }
         }
     }
@@ -313,15 +354,20 @@ impl Process {
     }
 }
 
-/// Removes a request's waiting entry when its caller stops waiting.
+/// Removes a request's waiting entry and relay when its caller stops waiting.
 struct Waiting<'a> {
     process: &'a Process,
     id: i64,
+    token: Option<String>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.process.live().waiting.remove(&self.id);
+        let mut live = self.process.live();
+        live.waiting.remove(&self.id);
+        if let Some(token) = &self.token {
+            live.relays.remove(token);
+        }
     }
 }
 

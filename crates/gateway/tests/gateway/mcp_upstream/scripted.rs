@@ -1,6 +1,7 @@
 //! A scripted Streamable HTTP server that records what reaches it, for what the
 //! reference server cannot show: the headers Gatehouse sends, answers as event streams
-//! with requests of the server's own, a forgotten session and oversize or broken streams.
+//! with requests and notifications of the server's own, a forgotten session and oversize
+//! or broken streams.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,7 @@ async fn respond(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Respon
         // Notifications, and Gatehouse's answers to the server's requests.
         Some("notifications/initialized") | None => status(StatusCode::ACCEPTED),
         Some("tools/list") => events(&tools_list_stream(&id)),
+        Some("progress") => events(&progress_stream(&id, &body["params"]["_meta"])),
         Some("big") => events(&format!("data: \"{}\"\n\n", "x".repeat(20_000))),
         Some("silent") => events(
             "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n",
@@ -131,6 +133,28 @@ fn tools_list_stream(id: &Value) -> String {
          data: {{\"jsonrpc\":\"2.0\",\"id\":{id},\r\n\
          data: \"result\":{{\"tools\":[],\"streamed\":true}}}}\r\n\r\n"
     )
+}
+
+/// Progress with the token the request carried and with another, log messages at two
+/// levels and a notification of another kind, then the response, which names the
+/// `_meta` the server received.
+fn progress_stream(id: &Value, meta: &Value) -> String {
+    let token = &meta["progressToken"];
+    let notes = [
+        json!({"method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}),
+        json!({"method": "notifications/progress", "params": {"progressToken": "someone-else", "progress": 2}}),
+        json!({"method": "notifications/message", "params": {"level": "info", "data": "kept"}}),
+        json!({"method": "notifications/message", "params": {"level": "debug", "data": "quiet"}}),
+        json!({"method": "notifications/resources/updated", "params": {"uri": "test://x"}}),
+    ];
+    let mut text = String::new();
+    for mut note in notes {
+        note["jsonrpc"] = json!("2.0");
+        text.push_str(&format!("event: message\ndata: {note}\n\n"));
+    }
+    let answer = json!({"jsonrpc": "2.0", "id": id, "result": {"seen": meta}});
+    text.push_str(&format!("data: {answer}\n\n"));
+    text
 }
 
 fn events(text: &str) -> Response<ResponseBody> {

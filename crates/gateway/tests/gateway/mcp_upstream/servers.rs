@@ -125,20 +125,39 @@ pub(crate) fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// server-everything in its Streamable HTTP mode, held on loopback by the preload.
+/// A Node MCP server over Streamable HTTP on loopback: server-everything (held there by
+/// the preload) or the conformance suite's fixture.
 pub(crate) struct HttpEverything {
     child: Child,
 }
 
 impl HttpEverything {
+    /// server-everything in its Streamable HTTP mode.
     pub(crate) async fn start(port: u16) -> Self {
         let preload = mcp_dir().join("loopback.cjs");
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        command
             .arg("--require")
             .arg(&preload)
             .arg(everything_js())
             .arg("streamableHttp")
-            .env("PORT", port.to_string())
+            .env("PORT", port.to_string());
+        Self::listening(command, port, "server-everything").await
+    }
+
+    /// `tests/mcp/conformance/fixture-server.mjs`: the `test_*` tools the conformance
+    /// scenarios call (progress, log messages among them).
+    pub(crate) async fn fixture(port: u16) -> Self {
+        installed("@modelcontextprotocol/sdk/package.json");
+        let mut command = Command::new("node");
+        command
+            .arg(mcp_dir().join("conformance/fixture-server.mjs"))
+            .arg(port.to_string());
+        Self::listening(command, port, "the conformance fixture").await
+    }
+
+    async fn listening(mut command: Command, port: u16, what: &str) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -153,11 +172,11 @@ impl HttpEverything {
                 return Self { child };
             }
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("server-everything exited at start: {status}");
+                panic!("{what} exited at start: {status}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("server-everything did not listen on port {port} within 20 s");
+        panic!("{what} did not listen on port {port} within 20 s");
     }
 
     pub(crate) async fn stop(mut self) {
