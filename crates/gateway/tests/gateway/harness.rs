@@ -351,7 +351,7 @@ impl Harness {
 
     /// Events from the control plane, waiting until `expected` are there.
     pub(crate) async fn events(&self, query: &str, expected: usize) -> Vec<Event> {
-        for _ in 0..100 {
+        for _ in 0..250 {
             let events = self.events_now(query).await;
             if events.len() >= expected {
                 return events;
@@ -372,7 +372,7 @@ impl Harness {
 
     /// The event of one decision id.
     pub(crate) async fn event(&self, id: &str) -> Event {
-        for _ in 0..100 {
+        for _ in 0..250 {
             let url = self.control_url(&format!("/v1/events/{id}"));
             let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
                 .await

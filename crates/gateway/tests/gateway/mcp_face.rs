@@ -364,7 +364,7 @@ async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_r
     assert_eq!(approved.status, 200, "{}", approved.text());
 
     let mut result = Value::Null;
-    for attempt in 0..200 {
+    for attempt in 0..800 {
         let reply = in_session(
             &harness,
             &token,
