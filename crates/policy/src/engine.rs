@@ -1,7 +1,7 @@
 //! The policy engine: built once from the configuration, then asked for one decision
 //! per call. Default deny; a decision names the policies that determined it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use cedar_policy::{
     Authorizer, Context, Decision, PolicyId, PolicySet, Request, RestrictedExpression,
@@ -21,6 +21,9 @@ use crate::{load, schema};
 pub struct PolicyEngine {
     universe: Universe,
     index: ScopeIndex,
+    /// The `@tier` of each policy that has one, parsed once: Cedar parses the key of an
+    /// annotation lookup on every call.
+    tiers: HashMap<PolicyId, Tier>,
     authorizer: Authorizer,
     schema_text: String,
     policy_count: usize,
@@ -94,10 +97,19 @@ impl PolicyEngine {
         let full = load::validate(&config.policies, &loaded, &schema.schema)?;
         let universe = Universe::build(config, &schema)?;
         let policy_count = loaded.policies.len();
+        let tiers = loaded
+            .policies
+            .iter()
+            .filter_map(|(policy, _)| {
+                let tier = parse_tier(policy.annotation("tier")?)?;
+                Some((policy.id().clone(), tier))
+            })
+            .collect();
         let policies = loaded.policies.into_iter().map(|(policy, _)| policy);
         Ok(Self {
             universe,
             index: ScopeIndex::new(policies.collect(), full),
+            tiers,
             authorizer: Authorizer::new(),
             schema_text: schema.text,
             policy_count,
@@ -162,6 +174,14 @@ impl PolicyEngine {
         self.schema_text.clone()
     }
 
+    /// The highest tier the determining policies ask for.
+    fn raised_tier<'a>(&self, ids: impl Iterator<Item = &'a PolicyId>) -> Option<Tier> {
+        if self.tiers.is_empty() {
+            return None;
+        }
+        ids.filter_map(|id| self.tiers.get(id).copied()).max()
+    }
+
     fn nodes(&self, request: &DecisionRequest<'_>) -> Result<(&Node, &Node, &Node), String> {
         let universe = &self.universe;
         let agent = universe.agents.get(request.agent);
@@ -197,7 +217,7 @@ impl PolicyEngine {
         let diagnostics = response.diagnostics();
         let allowed = response.decision() == Decision::Allow;
         let tier = allowed
-            .then(|| raised_tier(policies, diagnostics.reason()))
+            .then(|| self.raised_tier(diagnostics.reason()))
             .flatten();
         let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
         policies.sort_unstable();
@@ -210,13 +230,6 @@ impl PolicyEngine {
             tier,
         }
     }
-}
-
-/// The highest tier the determining policies ask for.
-fn raised_tier<'a>(set: &PolicySet, ids: impl Iterator<Item = &'a PolicyId>) -> Option<Tier> {
-    ids.filter_map(|id| set.policy(id)?.annotation("tier"))
-        .filter_map(parse_tier)
-        .max()
 }
 
 fn parse_tier(text: &str) -> Option<Tier> {
