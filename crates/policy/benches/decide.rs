@@ -1,6 +1,10 @@
 //! `decide` latency at 10, 100 and 1000 policies with a warm scope cache, next to the
 //! same decisions evaluated against the full policy set (what Cedar does unindexed).
 //!
+//! The calls of one workflow within one second share their Cedar `context` record (the
+//! engine caches it); the "new context" columns give every timed call a workflow of its
+//! own, so each one builds its record, as the first call of a workflow in a second does.
+//!
 //! Run with `cargo bench -p gatehouse-policy`.
 
 #![expect(clippy::print_stdout, reason = "a benchmark prints its table")]
@@ -47,18 +51,28 @@ impl Rng {
 type Triple = (AgentId, Intent, ToolName);
 
 fn main() -> Result<(), Box<dyn Error>> {
-    println!("policies | decide p50 | decide p99 | full set p50 | full set p99");
-    println!("-------- | ---------- | ---------- | ------------ | ------------");
+    println!(
+        "policies | decide p50 | decide p99 | new context p50 | new context p99 | full set p50 | full set p99"
+    );
+    println!(
+        "-------- | ---------- | ---------- | --------------- | --------------- | ------------ | ------------"
+    );
     for count in [10, 100, 1000] {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let (config, triples) = world(count, &mut rng);
         let engine = PolicyEngine::build(&config)?;
-        let indexed = measure(&triples, |request| engine.decide(request).allowed);
-        let full = measure(&triples, |request| engine.decide_unindexed(request).allowed);
+        let decide = |request: &DecisionRequest<'_>| engine.decide(request).allowed;
+        let indexed = measure(&triples, Workflows::One, decide);
+        let fresh = measure(&triples, Workflows::EachCall, decide);
+        let full = measure(&triples, Workflows::One, |request| {
+            engine.decide_unindexed(request).allowed
+        });
         println!(
-            "{count:>8} | {:>10} | {:>10} | {:>12} | {:>12}",
+            "{count:>8} | {:>10} | {:>10} | {:>15} | {:>15} | {:>12} | {:>12}",
             micros(indexed.0),
             micros(indexed.1),
+            micros(fresh.0),
+            micros(fresh.1),
             micros(full.0),
             micros(full.1)
         );
@@ -146,36 +160,34 @@ fn policy(i: usize, rng: &mut Rng, triples: &mut Vec<Triple>) -> String {
     }
 }
 
+/// Which workflow the timed calls name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workflows {
+    /// All the same one, as a busy workflow's calls are.
+    One,
+    /// A new one for every timed call, so no call finds its context record cached.
+    EachCall,
+}
+
 /// p50 and p99 of one decision, after one warm-up pass over every call.
 fn measure(
     triples: &[Triple],
+    workflows: Workflows,
     decide: impl Fn(&DecisionRequest<'_>) -> bool,
 ) -> (Duration, Duration) {
-    let now = UnixTime::from_secs(1_704_110_400);
-    let requests: Vec<DecisionRequest<'_>> = triples
-        .iter()
-        .map(|(agent, intent, tool)| DecisionRequest {
-            agent,
-            intent,
-            tool,
-            context: DecisionContext {
-                now,
-                workflow: "wf-1",
-                task_class: "triage",
-                segment: "s0",
-                data_class: "internal",
-                tier: Tier::Low,
-                write: false,
-                args: None,
-            },
-        })
-        .collect();
-    for request in &requests {
+    let one = ["wf-1".to_owned()];
+    for request in &requests(triples, &one) {
         black_box(decide(request));
     }
-    let mut samples = Vec::with_capacity(requests.len() * ROUNDS);
-    for _ in 0..ROUNDS {
-        for request in &requests {
+    let mut samples = Vec::with_capacity(triples.len() * ROUNDS);
+    for round in 0..ROUNDS {
+        let names: Vec<String> = match workflows {
+            Workflows::One => one.to_vec(),
+            Workflows::EachCall => (0..triples.len())
+                .map(|call| format!("wf-{round}-{call}"))
+                .collect(),
+        };
+        for request in &requests(triples, &names) {
             let start = Instant::now();
             black_box(decide(black_box(request)));
             samples.push(start.elapsed());
@@ -183,6 +195,38 @@ fn measure(
     }
     samples.sort_unstable();
     (percentile(&samples, 50), percentile(&samples, 99))
+}
+
+/// One request per triple, naming the workflows of `names` in turn.
+fn requests<'a>(triples: &'a [Triple], names: &'a [String]) -> Vec<DecisionRequest<'a>> {
+    triples
+        .iter()
+        .zip(names.iter().cycle())
+        .map(|((agent, intent, tool), workflow)| request(agent, intent, tool, workflow))
+        .collect()
+}
+
+fn request<'a>(
+    agent: &'a AgentId,
+    intent: &'a Intent,
+    tool: &'a ToolName,
+    workflow: &'a str,
+) -> DecisionRequest<'a> {
+    DecisionRequest {
+        agent,
+        intent,
+        tool,
+        context: DecisionContext {
+            now: UnixTime::from_secs(1_704_110_400),
+            workflow,
+            task_class: "triage",
+            segment: "s0",
+            data_class: "internal",
+            tier: Tier::Low,
+            write: false,
+            args: None,
+        },
+    }
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

@@ -3,13 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cedar_policy::{
-    Authorizer, Context, Decision, PolicyId, PolicySet, Request, RestrictedExpression,
-};
+use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
 use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
 
+use crate::context::{ArgsIn, ContextCache};
 use crate::entities::{Node, Universe};
 use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use crate::scope::ScopeIndex;
@@ -21,6 +20,7 @@ use crate::{load, schema};
 pub struct PolicyEngine {
     universe: Universe,
     index: ScopeIndex,
+    contexts: ContextCache,
     /// The `@tier` of each policy that has one, parsed once: Cedar parses the key of an
     /// annotation lookup on every call.
     tiers: HashMap<PolicyId, Tier>,
@@ -109,6 +109,7 @@ impl PolicyEngine {
         Ok(Self {
             universe,
             index: ScopeIndex::new(policies.collect(), full),
+            contexts: ContextCache::default(),
             tiers,
             authorizer: Authorizer::new(),
             schema_text: schema.text,
@@ -151,7 +152,7 @@ impl PolicyEngine {
         if policies.is_empty() {
             return false;
         }
-        let context = match cedar_context(&request.context, ArgsIn::Unknown) {
+        let context = match self.contexts.context(&request.context, ArgsIn::Unknown) {
             Ok(context) => context,
             Err(_) => return false,
         };
@@ -201,7 +202,7 @@ impl PolicyEngine {
         context: &DecisionContext<'_>,
         policies: &PolicySet,
     ) -> PolicyDecision {
-        let context = match cedar_context(context, ArgsIn::Known) {
+        let context = match self.contexts.context(context, ArgsIn::Known) {
             Ok(context) => context,
             Err(error) => return PolicyDecision::refused(error),
         };
@@ -266,85 +267,9 @@ fn check_tiers(files: &[PolicyFile], loaded: &load::Loaded) -> Result<(), Policy
     }
 }
 
-/// Whether `context.args` carries the call's values or stands for any values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ArgsIn {
-    Known,
-    Unknown,
-}
-
-/// The `context` record declared by the generated schema.
-fn cedar_context(context: &DecisionContext<'_>, args_in: ArgsIn) -> Result<Context, String> {
-    let secs = context.now.secs();
-    let now = RestrictedExpression::new_record([
-        ("unix".to_owned(), RestrictedExpression::new_long(secs)),
-        (
-            "hour".to_owned(),
-            RestrictedExpression::new_long(hour(secs)),
-        ),
-        (
-            "weekday".to_owned(),
-            RestrictedExpression::new_long(weekday(secs)),
-        ),
-    ])
-    .map_err(|error| format!("invalid context: {error}"))?;
-    let text = |value: &str| RestrictedExpression::new_string(value.to_owned());
-    let args = match (context.args, args_in) {
-        (None, _) => None,
-        (Some(_), ArgsIn::Unknown) => Some(RestrictedExpression::new_unknown("args")),
-        (Some(args), ArgsIn::Known) => {
-            let fields = args
-                .iter()
-                .map(|(name, value)| (name.clone(), crate::entities::expression(value.clone())));
-            let record = RestrictedExpression::new_record(fields)
-                .map_err(|error| format!("invalid arguments: {error}"))?;
-            Some(record)
-        }
-    };
-    let pairs = [
-        ("now".to_owned(), now),
-        ("workflow".to_owned(), text(context.workflow)),
-        ("task_class".to_owned(), text(context.task_class)),
-        ("segment".to_owned(), text(context.segment)),
-        ("data_class".to_owned(), text(context.data_class)),
-        ("tier".to_owned(), text(context.tier.as_str())),
-        (
-            "write".to_owned(),
-            RestrictedExpression::new_bool(context.write),
-        ),
-    ];
-    let args = args.map(|args| ("args".to_owned(), args));
-    Context::from_pairs(pairs.into_iter().chain(args))
-        .map_err(|error| format!("invalid context: {error}"))
-}
-
-const DAY: i64 = 86_400;
-
-/// The UTC hour of day, 0–23.
-fn hour(secs: i64) -> i64 {
-    secs.rem_euclid(DAY) / 3_600
-}
-
-/// The UTC day of the week, 0 = Monday (1970-01-01 was a Thursday).
-fn weekday(secs: i64) -> i64 {
-    (secs.div_euclid(DAY) + 3).rem_euclid(7)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hour_and_weekday_are_utc_with_monday_first() {
-        // 2024-01-01 was a Monday.
-        let monday_noon = 1_704_110_400;
-        assert_eq!(hour(monday_noon), 12);
-        assert_eq!(weekday(monday_noon), 0);
-        assert_eq!(weekday(monday_noon + 6 * DAY), 6);
-        assert_eq!(weekday(0), 3);
-        assert_eq!(hour(-1), 23);
-        assert_eq!(weekday(-1), 2);
-    }
 
     #[test]
     fn engine_is_send_and_sync() {

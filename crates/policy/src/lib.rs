@@ -6,6 +6,7 @@
 //! policy set over a static entity store; [`PolicyEngine::decide`] answers one call,
 //! evaluating only the policies whose scope can apply (see `scope`).
 
+mod context;
 mod engine;
 mod entities;
 mod error;
