@@ -348,7 +348,7 @@ fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) 
 }
 
 /// The error and its sources, for the event (never for the agent).
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(inner) = source {

@@ -9,27 +9,31 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
-use gatehouse_core::approval::{Approval, ApprovalStatus, ParkedCall, call_digest};
-use gatehouse_core::config::{McpMapping, McpServer, McpTransport};
+use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::model::{AgentId, AttrValue, Tier};
-use gatehouse_core::refusal::{AuthFailure, Refusal};
-use gatehouse_core::workflow::BudgetKind;
+use gatehouse_core::refusal::Refusal;
 use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 use serde_json::{Map, Value};
 
 use crate::credential::Credential;
-use crate::dataplane::forward::{Guarded, OnBehalf, cancellation};
+use crate::dataplane::forward::OnBehalf;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::{budget, decide, tier};
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
-use crate::mcp::upstream::{Relay, UpstreamError};
+use crate::mcp::upstream::Relay;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
 /// The `ParkedCall::method` of a parked MCP call; its `path` is the JSON-RPC method.
+mod approval;
+mod forward;
+
+pub use approval::replay;
+use approval::{approval_outcome, parked_call};
+pub use forward::forward;
+
 pub const PARKED_METHOD: &str = "MCP";
 /// `_meta` key carrying a confirmation id on a re-sent call.
 const CONFIRMATION_META: &str = "gatehouse/confirmation";
@@ -185,7 +189,7 @@ pub async fn gated(
 /// A server's answer to a gated call has the shape MCP gives it (a tool result's
 /// `content`, a resource's `contents`, a prompt's `messages`); anything else is the
 /// server misbehaving, refused rather than passed to the agent as if it were a result.
-fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
+pub(super) fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
     let Reply::Result(result) = &reply else {
         return Ok(reply);
     };
@@ -206,7 +210,7 @@ fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
 }
 
 /// Phase 2: the mapping of what the call names. Nothing unmapped is reachable.
-fn classify<'s>(
+pub(super) fn classify<'s>(
     server: &'s McpServer,
     kind: Gated,
     params: &'s Map<String, Value>,
@@ -331,7 +335,7 @@ fn decision_request<'a>(
 ///
 /// Keys are sorted at every level, so the call's digest (which binds confirmations and
 /// approvals to it) does not depend on the order an SDK happened to write them in.
-fn forwarded_params(params: &Map<String, Value>) -> Value {
+pub(crate) fn forwarded_params(params: &Map<String, Value>) -> Value {
     let kept = params.iter().filter(|(key, _)| key.as_str() != "_meta");
     canonical(&Value::Object(
         kept.map(|(key, value)| (key.clone(), value.clone()))
@@ -358,228 +362,6 @@ fn canonical(value: &Value) -> Value {
 
 fn meta_text<'m>(meta: Option<&'m Map<String, Value>>, key: &str) -> Option<&'m str> {
     meta?.get(key)?.as_str()
-}
-
-fn parked_call(server: &McpServer, kind: Gated, mapping: &McpMapping, body: &[u8]) -> ParkedCall {
-    let tool = server.name.as_str();
-    ParkedCall {
-        method: PARKED_METHOD.to_owned(),
-        tool: tool.to_owned(),
-        intent: mapping.intent.to_string(),
-        path: kind.method().to_owned(),
-        query: None,
-        content_type: Some("application/json".to_owned()),
-        body: body.to_vec(),
-        digest: call_digest(PARKED_METHOD, tool, kind.method(), None, body),
-    }
-}
-
-/// High tier: the outcome of the approval the agent names (for this exact call), or a
-/// new approval parking the call.
-async fn approval_outcome(
-    caller: Caller<'_>,
-    gatekeeping: &tier::Gatekeeping<'_>,
-    parked: ParkedCall,
-    presented: Option<&str>,
-    draft: &mut EventDraft,
-) -> Result<Reply, Refusal> {
-    if let Some(id) = presented {
-        let approval = caller
-            .state
-            .approvals
-            .get(id)
-            .await
-            .map_err(tier::store_failure)?;
-        let claims = &caller.credential.claims;
-        let approval = approval.filter(|approval| {
-            approval.agent == claims.sub
-                && approval.workflow == claims.wf
-                && approval.call.digest == parked.digest
-        });
-        let Some(approval) = approval else {
-            return Err(Refusal::ConfirmationRejected {
-                reason: format!("approval `{id}` is not this agent's approval of this exact call"),
-            });
-        };
-        draft.note(&format!("asks for the outcome of approval `{id}`"));
-        return settled(&approval);
-    }
-    let approval = tier::park(caller.state, gatekeeping, parked, draft).await?;
-    draft.note(&format!("parked as approval `{}`", approval.id));
-    settled(&approval)
-}
-
-/// What an approval means for the agent now: its stored answer once run, else why not.
-fn settled(approval: &Approval) -> Result<Reply, Refusal> {
-    let id = approval.id.clone();
-    match approval.status {
-        ApprovalStatus::Done => Ok(stored_reply(approval)),
-        ApprovalStatus::Denied => Err(Refusal::ApprovalDenied { id }),
-        ApprovalStatus::Expired => Err(Refusal::ApprovalExpired { id }),
-        ApprovalStatus::Cancelled => Err(Refusal::ApprovalCancelled { id }),
-        ApprovalStatus::Pending | ApprovalStatus::Approved | ApprovalStatus::Executing => {
-            Err(Refusal::ApprovalPending { id })
-        }
-    }
-}
-
-/// The answer kept when Gatehouse ran the approved call: the server's result or error.
-fn stored_reply(approval: &Approval) -> Reply {
-    let stored = approval.response.as_ref();
-    let value = stored.and_then(|stored| serde_json::from_slice::<Value>(&stored.body).ok());
-    match (stored.map(|stored| stored.status), value) {
-        (Some(200), Some(Value::Object(mut object))) => match object.remove("error") {
-            Some(error) => Reply::Error(error_object(&error)),
-            None => Reply::Result(object.remove("result").unwrap_or(Value::Object(object))),
-        },
-        (_, value) => Reply::Error(
-            ErrorObject::new(
-                crate::mcp::jsonrpc::code::UPSTREAM,
-                "the approved call failed",
-            )
-            .with_data(value.unwrap_or(Value::Null)),
-        ),
-    }
-}
-
-fn error_object(value: &Value) -> ErrorObject {
-    let code = value
-        .get("code")
-        .and_then(Value::as_i64)
-        .unwrap_or(crate::mcp::jsonrpc::code::UPSTREAM);
-    let message = value
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("error");
-    let error = ErrorObject::new(code, message);
-    match value.get("data") {
-        Some(data) => error.with_data(data.clone()),
-        None => error,
-    }
-}
-
-/// Phase 7: the server, with its secret, racing revocation; the answer's bytes count
-/// against the byte budget and an answer that would overspend it is withheld. The
-/// notifications relayed meanwhile are not counted: they are bounded per call instead.
-pub async fn forward(
-    state: &Arc<State>,
-    server: &McpServer,
-    workflow: &Arc<LiveWorkflow>,
-    on_behalf: OnBehalf<'_>,
-    upcall: Upcall<'_>,
-    draft: &mut EventDraft,
-) -> Result<Reply, Refusal> {
-    let upstream = state
-        .mcp
-        .upstreams
-        .get(&server.name)
-        .ok_or_else(|| Refusal::Internal {
-            reason: format!("no upstream client for MCP server `{}`", server.name),
-        })?;
-    let secret = match &server.transport {
-        McpTransport::Http { auth: Some(_), .. } => state.secrets.current(&server.name),
-        McpTransport::Http { auth: None, .. } | McpTransport::Stdio(_) => None,
-    };
-    let timeout = server.timeout;
-    let guarded = Guarded {
-        caller: on_behalf,
-        workflow,
-        declared: 0,
-    };
-    let started = Instant::now();
-    let cancel = cancellation(state, guarded);
-    let Upcall {
-        method,
-        params,
-        relay,
-    } = upcall;
-    let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
-    let outcome = tokio::select! {
-        outcome = request => outcome,
-        reason = cancel => {
-            draft.note(&reason);
-            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
-        }
-    };
-    draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    let reply = match outcome {
-        Ok(Ok(result)) => Reply::Result(result),
-        Ok(Err(error)) => Reply::Error(error),
-        Err(UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
-        Err(UpstreamError::TooLarge) => {
-            let limit = state.config.gateway.limits.max_response_body;
-            draft.note(&format!(
-                "the server's answer exceeds the response limit of {limit} bytes"
-            ));
-            return Err(Refusal::UpstreamUnavailable {
-                reason: format!("answer larger than {limit} bytes"),
-            });
-        }
-        Err(error) => {
-            return Err(Refusal::UpstreamUnavailable {
-                reason: error.to_string(),
-            });
-        }
-    };
-    let size = match &reply {
-        Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
-        Reply::Error(_) => 0,
-    };
-    if workflow.add_bytes(size as u64).is_err() {
-        let snapshot = workflow.snapshot();
-        budget::notify_paused(state, &snapshot, BudgetKind::Bytes);
-        draft.note(&format!("the server's answer of {size} bytes was withheld"));
-        return Err(Refusal::BudgetExhausted {
-            workflow: snapshot.id.to_string(),
-            kind: BudgetKind::Bytes.as_str().to_owned(),
-            spent: snapshot.usage.bytes,
-            limit: snapshot.budget.bytes,
-        });
-    }
-    Ok(reply)
-}
-
-/// Runs an approved, parked MCP call: the stored params exactly, through the budget and
-/// the server; the answer is kept as `{"result": …}` or `{"error": …}`.
-pub async fn replay(
-    state: &Arc<State>,
-    approval: &Approval,
-    workflow: &Arc<LiveWorkflow>,
-    draft: &mut EventDraft,
-) -> Result<http::Response<crate::body::ResponseBody>, Refusal> {
-    let parked = &approval.call;
-    let stored = || crate::approvals::execute::internal("stored MCP call");
-    let server = state
-        .config
-        .mcp_servers
-        .get(&gatehouse_core::model::ToolName::new(parked.tool.as_str()))
-        .ok_or_else(stored)?;
-    let kind = Gated::of(&parked.path).ok_or_else(stored)?;
-    let params: Map<String, Value> = serde_json::from_slice(&parked.body).map_err(|_| stored())?;
-    let (mapping, _) = classify(server, kind, &params)?;
-    draft.mcp(server, Some(mapping));
-    draft.rpc_method(kind.method());
-    budget::reserve(state, workflow, mapping.access, parked.body.len() as u64)?;
-    let on_behalf = OnBehalf::parked(approval);
-    let reply = forward(
-        state,
-        server,
-        workflow,
-        on_behalf,
-        Upcall::new(kind.method(), Value::Object(params)),
-        draft,
-    )
-    .await
-    .and_then(|reply| well_formed(kind, reply))?;
-    let body = match reply {
-        Reply::Result(result) => serde_json::json!({ "result": result }),
-        Reply::Error(error) => serde_json::json!({ "error": error.to_value() }),
-    };
-    let response = crate::problem::json_response(http::StatusCode::OK, &body, "application/json");
-    // HTTP replays record when their body ends; this answer is whole, so record now.
-    let length = serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
-    draft.clone().answered(state, 200, length as u64);
-    Ok(response)
 }
 
 #[cfg(test)]

@@ -309,15 +309,14 @@ async fn complete(
     if !may_call(caller, listing, &item) {
         return Err(Refusal::PolicyDenied);
     }
-    let mut forwarded = params.clone();
-    forwarded.remove("_meta");
+    let forwarded = call::forwarded_params(params);
     let on_behalf = OnBehalf::of(caller.credential);
     call::forward(
         caller.state,
         caller.server,
         caller.workflow,
         on_behalf,
-        Upcall::new("completion/complete", Value::Object(forwarded)),
+        Upcall::new("completion/complete", forwarded),
         draft,
     )
     .await

@@ -18,6 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::dataplane::forward::error_chain;
 use crate::mcp::jsonrpc::{self, Id, Message};
 use crate::mcp::upstream::relay::Relaying;
 use crate::mcp::upstream::sse::EventStream;
@@ -429,15 +430,4 @@ fn excerpt(body: &[u8]) -> String {
 
 fn unbuildable(why: &str) -> UpstreamError {
     UpstreamError::Unavailable(format!("cannot build the upstream request: {why}"))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

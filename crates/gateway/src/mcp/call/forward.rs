@@ -1,0 +1,97 @@
+//! Phase 7 of an MCP call: the server itself.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use gatehouse_core::config::{McpServer, McpTransport};
+use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::workflow::BudgetKind;
+
+use super::{Reply, Upcall};
+use crate::dataplane::budget;
+use crate::dataplane::forward::{Guarded, OnBehalf, cancellation};
+use crate::dataplane::record::EventDraft;
+use crate::mcp::upstream::UpstreamError;
+use crate::state::State;
+use crate::workflows::LiveWorkflow;
+
+/// Phase 7: the server, with its secret, racing revocation; the answer's bytes count
+/// against the byte budget and an answer that would overspend it is withheld. The
+/// notifications relayed meanwhile are not counted: they are bounded per call instead.
+pub async fn forward(
+    state: &Arc<State>,
+    server: &McpServer,
+    workflow: &Arc<LiveWorkflow>,
+    on_behalf: OnBehalf<'_>,
+    upcall: Upcall<'_>,
+    draft: &mut EventDraft,
+) -> Result<Reply, Refusal> {
+    let upstream = state
+        .mcp
+        .upstreams
+        .get(&server.name)
+        .ok_or_else(|| Refusal::Internal {
+            reason: format!("no upstream client for MCP server `{}`", server.name),
+        })?;
+    let secret = match &server.transport {
+        McpTransport::Http { auth: Some(_), .. } => state.secrets.current(&server.name),
+        McpTransport::Http { auth: None, .. } | McpTransport::Stdio(_) => None,
+    };
+    let timeout = server.timeout;
+    let guarded = Guarded {
+        caller: on_behalf,
+        workflow,
+        declared: 0,
+    };
+    let started = Instant::now();
+    let cancel = cancellation(state, guarded);
+    let Upcall {
+        method,
+        params,
+        relay,
+    } = upcall;
+    let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
+    let outcome = tokio::select! {
+        outcome = request => outcome,
+        reason = cancel => {
+            draft.note(&reason);
+            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+        }
+    };
+    draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    let reply = match outcome {
+        Ok(Ok(result)) => Reply::Result(result),
+        Ok(Err(error)) => Reply::Error(error),
+        Err(UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
+        Err(UpstreamError::TooLarge) => {
+            let limit = state.config.gateway.limits.max_response_body;
+            draft.note(&format!(
+                "the server's answer exceeds the response limit of {limit} bytes"
+            ));
+            return Err(Refusal::UpstreamUnavailable {
+                reason: format!("answer larger than {limit} bytes"),
+            });
+        }
+        Err(error) => {
+            return Err(Refusal::UpstreamUnavailable {
+                reason: error.to_string(),
+            });
+        }
+    };
+    let size = match &reply {
+        Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
+        Reply::Error(_) => 0,
+    };
+    if workflow.add_bytes(size as u64).is_err() {
+        let snapshot = workflow.snapshot();
+        budget::notify_paused(state, &snapshot, BudgetKind::Bytes);
+        draft.note(&format!("the server's answer of {size} bytes was withheld"));
+        return Err(Refusal::BudgetExhausted {
+            workflow: snapshot.id.to_string(),
+            kind: BudgetKind::Bytes.as_str().to_owned(),
+            spent: snapshot.usage.bytes,
+            limit: snapshot.budget.bytes,
+        });
+    }
+    Ok(reply)
+}
