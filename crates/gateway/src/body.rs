@@ -142,8 +142,16 @@ impl StreamGuard {
         cancel: impl Future<Output = String> + Send + 'static,
         admit: impl Fn(u64) -> Result<(), u64> + Send + Sync + 'static,
     ) -> Self {
+        Self::boxed(Box::pin(cancel), admit)
+    }
+
+    /// For a cancellation already on the heap (no second box).
+    pub fn boxed(
+        cancel: Pin<Box<dyn Future<Output = String> + Send>>,
+        admit: impl Fn(u64) -> Result<(), u64> + Send + Sync + 'static,
+    ) -> Self {
         Self {
-            cancel: Mutex::new(Box::pin(cancel)),
+            cancel: Mutex::new(cancel),
             admit: Box::new(admit),
         }
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use gatehouse_core::clock::UnixTime;
-use gatehouse_core::model::{Intent, SegmentName};
+use gatehouse_core::model::{AgentId, Intent, SegmentName};
 use gatehouse_core::refusal::AuthFailure;
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims, TimeClaims, VerifyKey};
 
@@ -22,6 +22,8 @@ const CACHE_CAPACITY: usize = 65_536;
 pub struct Credential {
     pub claims: TaskClaims,
     pub segment: SegmentName,
+    /// `claims.sub` as the agent id policy decides on.
+    pub agent: AgentId,
     /// Sorted for `binary_search`.
     scope: Vec<Intent>,
 }
@@ -35,6 +37,7 @@ impl Credential {
             .collect();
         scope.sort();
         Self {
+            agent: AgentId::new(claims.sub.as_str()),
             claims,
             segment,
             scope,

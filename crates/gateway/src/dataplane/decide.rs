@@ -1,7 +1,7 @@
 //! Phase 4: Cedar decides, by intent, with the call's context. Default deny; evaluation
 //! errors deny too, and their text goes to the event.
 
-use gatehouse_core::model::{Access, AgentId};
+use gatehouse_core::model::Access;
 use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 
 use crate::credential::Credential;
@@ -11,9 +11,8 @@ use crate::state::State;
 /// The policy decision for `call`; the caller records its policy ids either way.
 pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> PolicyDecision {
     let claims = &credential.claims;
-    let agent = AgentId::new(claims.sub.as_str());
     let request = DecisionRequest {
-        agent: &agent,
+        agent: &credential.agent,
         intent: &call.route.intent,
         tool: &call.tool.tool.name,
         context: DecisionContext {

@@ -150,10 +150,11 @@ pub async fn forward(
         }
         Ok(Ok(response)) => response,
     };
+    // The draft now travels with the response body, which records the event when it ends.
     Ok(agent_response(
         state,
         response,
-        draft.clone(),
+        draft.take(),
         meter,
         guarded,
         cancel,
@@ -236,17 +237,19 @@ fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
 /// would impersonate the tool's own credential header or Gatehouse's headers.
 fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
-    headers.remove(header::AUTHORIZATION);
-    headers.remove(header::HOST);
-    if let Some(auth) = &call.tool.tool.auth {
-        headers.remove(auth.header.as_str());
-    }
-    let gatehouse: Vec<HeaderName> = headers
+    let auth = call.tool.tool.auth.as_ref().map(|auth| auth.header.as_str());
+    // One pass over the (few) names present rather than a lookup per name to drop.
+    let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with("gatehouse-"))
+        .filter(|name| {
+            *name == header::AUTHORIZATION
+                || *name == header::HOST
+                || auth.is_some_and(|auth| name.as_str().eq_ignore_ascii_case(auth))
+                || name.as_str().starts_with("gatehouse-")
+        })
         .cloned()
         .collect();
-    for name in gatehouse {
+    for name in dropped {
         headers.remove(name);
     }
     headers
@@ -274,11 +277,11 @@ fn inject(
     }
     let decision =
         HeaderValue::from_str(&draft.id().to_string()).map_err(|_| internal("decision"))?;
-    headers.insert(DECISION_HEADER, decision);
+    headers.insert(HeaderName::from_static(DECISION_HEADER), decision);
     let agent = HeaderValue::from_str(caller.agent).map_err(|_| internal("agent"))?;
-    headers.insert("gatehouse-agent", agent);
+    headers.insert(HeaderName::from_static("gatehouse-agent"), agent);
     let workflow = HeaderValue::from_str(caller.workflow).map_err(|_| internal("workflow"))?;
-    headers.insert("gatehouse-workflow", workflow);
+    headers.insert(HeaderName::from_static("gatehouse-workflow"), workflow);
     Ok(())
 }
 
@@ -320,6 +323,13 @@ fn agent_response(
 
 /// Removes the hop-by-hop headers and every header the `Connection` header names.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names present settles it.
+    if !headers
+        .keys()
+        .any(|name| HOP_BY_HOP.contains(&name.as_str()))
+    {
+        return;
+    }
     let named_by_connection: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -339,7 +349,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) -> StreamGuard {
     let workflow = Arc::clone(guarded.workflow);
     let notify_state = Arc::clone(state);
-    StreamGuard::new(cancel, move |bytes| {
+    StreamGuard::boxed(cancel, move |bytes| {
         workflow.add_bytes(bytes).map_err(|cut| {
             notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
             cut.allowed

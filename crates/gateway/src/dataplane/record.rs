@@ -67,12 +67,46 @@ impl EventDraft {
         self.event.id
     }
 
+    /// Moves the draft out, leaving an empty one that must not be emitted: for the
+    /// response body of a forwarded call, which finishes the event when it ends.
+    pub fn take(&mut self) -> Self {
+        let spent = Self {
+            event: Event {
+                id: self.event.id,
+                time_ms: self.event.time_ms,
+                kind: String::new(),
+                agent: None,
+                workflow: None,
+                task_class: None,
+                tool: None,
+                segment: None,
+                method: String::new(),
+                path: String::new(),
+                intent: None,
+                outcome: Outcome::Deny,
+                refusal: None,
+                reason: None,
+                policies: Vec::new(),
+                tier: None,
+                data_class: None,
+                status: 0,
+                bytes_in: 0,
+                bytes_out: 0,
+                latency_us: 0,
+                upstream_us: None,
+                actor: None,
+            },
+            started: self.started,
+        };
+        std::mem::replace(self, spent)
+    }
+
     pub fn credential(&mut self, credential: &Credential) {
         let claims = &credential.claims;
-        self.event.agent = Some(claims.sub.clone());
-        self.event.workflow = Some(claims.wf.clone());
-        self.event.task_class = Some(claims.tc.clone());
-        self.event.segment = Some(credential.segment.to_string());
+        set(&mut self.event.agent, &claims.sub);
+        set(&mut self.event.workflow, &claims.wf);
+        set(&mut self.event.task_class, &claims.tc);
+        set(&mut self.event.segment, credential.segment.as_str());
     }
 
     /// For the token endpoint, where identity is known before any credential exists.
@@ -88,11 +122,11 @@ impl EventDraft {
     }
 
     pub fn call(&mut self, call: &Call<'_>) {
-        self.event.tool = Some(call.tool.tool.name.to_string());
-        self.event.segment = Some(call.tool.tool.segment.to_string());
-        self.event.intent = Some(call.route.intent.to_string());
-        self.event.tier = Some(call.route.tier.as_str().to_owned());
-        self.event.data_class = Some(call.route.data_class.to_string());
+        set(&mut self.event.tool, call.tool.tool.name.as_str());
+        set(&mut self.event.segment, call.tool.tool.segment.as_str());
+        set(&mut self.event.intent, call.route.intent.as_str());
+        set(&mut self.event.tier, call.route.tier.as_str());
+        set(&mut self.event.data_class, call.route.data_class.as_str());
     }
 
     /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
@@ -115,6 +149,11 @@ impl EventDraft {
         self.event.intent = Some(intent.to_owned());
     }
 
+    /// The ids of the policies recorded so far.
+    pub fn policy_ids(&self) -> &[String] {
+        &self.event.policies
+    }
+
     pub fn policies(&mut self, decision: PolicyDecision) {
         self.event.policies = decision.policies;
         if !decision.errors.is_empty() {
@@ -123,7 +162,7 @@ impl EventDraft {
     }
 
     pub fn tier(&mut self, tier: gatehouse_core::model::Tier) {
-        self.event.tier = Some(tier.as_str().to_owned());
+        set(&mut self.event.tier, tier.as_str());
     }
 
     /// Records a call parked for approval (the draft stays for nothing else).
@@ -234,6 +273,17 @@ impl EventDraft {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
         state.events.emit(self.event);
+    }
+}
+
+/// Sets a field to `text`, reusing the buffer of the value it replaces.
+fn set(field: &mut Option<String>, text: &str) {
+    match field {
+        Some(value) => {
+            value.clear();
+            value.push_str(text);
+        }
+        None => *field = Some(text.to_owned()),
     }
 }
 

@@ -42,7 +42,6 @@ pub struct Checked<'a> {
     pub method: &'a Method,
     pub headers: &'a HeaderMap,
     pub tier: Tier,
-    pub policies: Vec<String>,
 }
 
 pub async fn gate(
@@ -55,13 +54,24 @@ pub async fn gate(
         let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
     }
+    // The confirmation and approval paths hold large futures: on the heap, so the future
+    // of every low-tier call (moved a few times per request) stays small.
+    Box::pin(confirm_or_park(state, checked, body, draft)).await
+}
+
+async fn confirm_or_park(
+    state: &Arc<State>,
+    checked: Checked<'_>,
+    body: Incoming,
+    draft: &mut EventDraft,
+) -> Result<Gate, Refusal> {
     let bytes = read_body(state, body).await?;
     let parked = parked_call(&checked, &bytes);
     let gatekeeping = Gatekeeping {
         credential: checked.credential,
         intent: &checked.call.route.intent,
         tier: checked.tier,
-        policies: checked.policies.clone(),
+        policies: draft.policy_ids().to_vec(),
         confirmation: checked
             .headers
             .get(CONFIRMATION_HEADER)
