@@ -29,9 +29,9 @@ pub(crate) enum ArgsIn {
 }
 
 /// Built `context` records of argument-less calls, by their inputs.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ContextCache {
-    slots: Box<[Mutex<Option<Entry>>]>,
+    slots: Slots<Entry>,
 }
 
 #[derive(Debug)]
@@ -40,9 +40,46 @@ struct Entry {
     context: Context,
 }
 
+/// A fixed number of slots, each holding the last value stored under a hash that maps
+/// to it: a cache that never grows and never needs evicting.
+#[derive(Debug)]
+pub(crate) struct Slots<T> {
+    slots: Box<[Mutex<Option<T>>]>,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Self {
+            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    /// What `read` makes of the value in the slot of `hash`, if there is one.
+    pub(crate) fn find<R>(&self, hash: u64, read: impl FnOnce(&T) -> Option<R>) -> Option<R> {
+        let slot = self.slot(hash)?;
+        let value = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        value.as_ref().and_then(read)
+    }
+
+    /// Puts `value` in the slot of `hash`, replacing what was there.
+    pub(crate) fn store(&self, hash: u64, value: T) {
+        if let Some(slot) = self.slot(hash) {
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        }
+    }
+
+    fn slot(&self, hash: u64) -> Option<&Mutex<Option<T>>> {
+        // INVARIANT: SLOTS is a power of two, so the mask picks an existing slot.
+        self.slots
+            .get(usize::try_from(hash).unwrap_or(0) & (SLOTS - 1))
+    }
+}
+
 /// The inputs of an argument-less record, owned.
 #[derive(Debug)]
-struct Key {
+pub(crate) struct Key {
     secs: i64,
     workflow: Box<str>,
     task_class: Box<str>,
@@ -53,7 +90,7 @@ struct Key {
 }
 
 impl Key {
-    fn new(context: &DecisionContext<'_>) -> Self {
+    pub(crate) fn new(context: &DecisionContext<'_>) -> Self {
         Self {
             secs: context.now.secs(),
             workflow: context.workflow.into(),
@@ -65,7 +102,7 @@ impl Key {
         }
     }
 
-    fn matches(&self, context: &DecisionContext<'_>) -> bool {
+    pub(crate) fn matches(&self, context: &DecisionContext<'_>) -> bool {
         self.secs == context.now.secs()
             && self.tier == context.tier
             && self.write == context.write
@@ -73,14 +110,6 @@ impl Key {
             && *self.task_class == *context.task_class
             && *self.segment == *context.segment
             && *self.data_class == *context.data_class
-    }
-}
-
-impl Default for ContextCache {
-    fn default() -> Self {
-        Self {
-            slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
-        }
     }
 }
 
@@ -94,25 +123,28 @@ impl ContextCache {
         if context.args.is_some() {
             return build(context, args_in);
         }
-        let Some(slot) = self.slots.get(slot_of(context)) else {
-            return build(context, args_in);
-        };
-        if let Some(entry) = &*slot.lock().unwrap_or_else(PoisonError::into_inner)
-            && entry.key.matches(context)
-        {
-            return Ok(entry.context.clone());
+        let hash = hash_of(context).finish();
+        let cached = self.slots.find(hash, |entry| {
+            entry
+                .key
+                .matches(context)
+                .then(|| entry.context.clone())
+        });
+        if let Some(context) = cached {
+            return Ok(context);
         }
         let built = build(context, args_in)?;
         let entry = Entry {
             key: Key::new(context),
             context: built.clone(),
         };
-        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(entry);
+        self.slots.store(hash, entry);
         Ok(built)
     }
 }
 
-fn slot_of(context: &DecisionContext<'_>) -> usize {
+/// A hasher fed with everything an argument-less record depends on.
+pub(crate) fn hash_of(context: &DecisionContext<'_>) -> DefaultHasher {
     let mut hasher = DefaultHasher::new();
     context.now.secs().hash(&mut hasher);
     context.workflow.hash(&mut hasher);
@@ -121,8 +153,7 @@ fn slot_of(context: &DecisionContext<'_>) -> usize {
     context.data_class.hash(&mut hasher);
     context.tier.hash(&mut hasher);
     context.write.hash(&mut hasher);
-    // INVARIANT: SLOTS is a power of two, so the mask picks a valid slot.
-    usize::try_from(hasher.finish()).unwrap_or(0) & (SLOTS - 1)
+    hasher
 }
 
 /// The `context` record declared by the generated schema.
@@ -262,6 +293,7 @@ mod tests {
             .unwrap()
         );
         let empty = cache
+            .slots
             .slots
             .iter()
             .all(|slot| slot.lock().unwrap().is_none());

@@ -2,13 +2,14 @@
 //! per call. Default deny; a decision names the policies that determined it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 
 use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
 use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
 
-use crate::context::{ArgsIn, ContextCache};
+use crate::context::{self, ArgsIn, ContextCache, Key, Slots};
 use crate::entities::{Node, Universe};
 use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 use crate::scope::ScopeIndex;
@@ -21,6 +22,8 @@ pub struct PolicyEngine {
     universe: Universe,
     index: ScopeIndex,
     contexts: ContextCache,
+    /// Decisions of argument-less calls made within the current second.
+    recent: Slots<Remembered>,
     /// The `@tier` of each policy that has one, parsed once: Cedar parses the key of an
     /// annotation lookup on every call.
     tiers: HashMap<PolicyId, Tier>,
@@ -110,6 +113,7 @@ impl PolicyEngine {
             universe,
             index: ScopeIndex::new(policies.collect(), full),
             contexts: ContextCache::default(),
+            recent: Slots::default(),
             tiers,
             authorizer: Authorizer::new(),
             schema_text: schema.text,
@@ -119,15 +123,44 @@ impl PolicyEngine {
 
     /// Decides one call; unknown agents, intents and tools are denied with an error.
     pub fn decide(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
+        match self.nodes(request) {
+            Ok((agent, intent, tool)) => self.decide_nodes(agent, intent, tool, &request.context),
+            Err(error) => PolicyDecision::refused(error),
+        }
+    }
+
+    /// [`Self::decide`], answered from memory when the call repeats one decided within
+    /// the same second: same agent, intent, tool and context, and no `args`. Cedar is
+    /// deterministic over the static entities and policies, so the remembered decision is
+    /// the one evaluating again would give. For the data plane, where an agent's calls to
+    /// one route come in bursts.
+    pub fn decide_recent(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
+        if request.context.args.is_some() {
+            return self.decide(request);
+        }
         let (agent, intent, tool) = match self.nodes(request) {
             Ok(nodes) => nodes,
             Err(error) => return PolicyDecision::refused(error),
         };
-        let policies = self.index.candidates(agent, intent, tool);
-        if policies.is_empty() {
-            return PolicyDecision::default_deny();
+        let nodes = (agent.index, intent.index, tool.index);
+        let mut hasher = context::hash_of(&request.context);
+        nodes.hash(&mut hasher);
+        let hash = hasher.finish();
+        let remembered = self.recent.find(hash, |recent| {
+            (recent.nodes == nodes && recent.key.matches(&request.context))
+                .then(|| recent.decision.clone())
+        });
+        if let Some(decision) = remembered {
+            return decision;
         }
-        self.evaluate(agent, intent, tool, &request.context, &policies)
+        let decision = self.decide_nodes(agent, intent, tool, &request.context);
+        let recent = Remembered {
+            nodes,
+            key: Key::new(&request.context),
+            decision: decision.clone(),
+        };
+        self.recent.store(hash, recent);
+        decision
     }
 
     /// Decides one call against every policy, bypassing the scope index; for checking
@@ -194,6 +227,20 @@ impl PolicyEngine {
         Ok((agent, intent, tool))
     }
 
+    fn decide_nodes(
+        &self,
+        agent: &Node,
+        intent: &Node,
+        tool: &Node,
+        context: &DecisionContext<'_>,
+    ) -> PolicyDecision {
+        let policies = self.index.candidates(agent, intent, tool);
+        if policies.is_empty() {
+            return PolicyDecision::default_deny();
+        }
+        self.evaluate(agent, intent, tool, context, &policies)
+    }
+
     fn evaluate(
         &self,
         agent: &Node,
@@ -240,6 +287,15 @@ fn parse_tier(text: &str) -> Option<Tier> {
         "high" => Some(Tier::High),
         _ => None,
     }
+}
+
+/// A decision remembered with everything it was made on.
+#[derive(Debug)]
+struct Remembered {
+    /// Agent, intent and tool, by their dense indices.
+    nodes: (u32, u32, u32),
+    key: Key,
+    decision: PolicyDecision,
 }
 
 /// A `@tier` annotation must name a tier; a typo would otherwise silently not raise it.

@@ -8,7 +8,9 @@ use crate::credential::Credential;
 use crate::dataplane::classify::Call;
 use crate::state::State;
 
-/// The policy decision for `call`; the caller records its policy ids either way.
+/// The policy decision for `call`; the caller records its policy ids either way. A call
+/// that repeats one of the same second (same agent, route and context) reuses its
+/// decision, which evaluating again would reproduce exactly.
 pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> PolicyDecision {
     let claims = &credential.claims;
     let request = DecisionRequest {
@@ -26,7 +28,7 @@ pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> Policy
             args: None,
         },
     };
-    state.policy.decide(&request)
+    state.policy.decide_recent(&request)
 }
 
 /// The route's tier, raised by `@tier("…")` on the policies that permitted the call: the

@@ -1,6 +1,7 @@
 //! The scope index never changes a decision: for random policy sets, `decide` agrees
 //! with evaluating every policy, both through the engine and through plain Cedar with an
-//! entity store and schema built independently from the printed schema text.
+//! entity store and schema built independently from the printed schema text; and neither
+//! do the context cache and the memory of recent decisions.
 
 use std::str::FromStr;
 
@@ -255,6 +256,9 @@ proptest! {
             prop_assert_eq!(&indexed, &oracle.decide(&call));
             // A second ask is served from the cache and must not differ.
             prop_assert_eq!(&indexed, &call.on(&engine));
+            // Nor may a decision remembered from the same second (first asked, then recalled).
+            prop_assert_eq!(&indexed, &engine.decide_recent(&call.request()));
+            prop_assert_eq!(&indexed, &engine.decide_recent(&call.request()));
         }
     }
 }
