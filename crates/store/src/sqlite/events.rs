@@ -3,6 +3,8 @@
 
 mod row;
 
+use std::sync::OnceLock;
+
 use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
 use rusqlite::types::Value;
@@ -18,6 +20,9 @@ const INSERT: &str = "INSERT INTO events (id, time_ms, kind, agent, workflow, ta
      ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
      ?22, ?23)";
 
+/// Columns of one event row, the parameters of `INSERT`.
+const COLUMNS: usize = 23;
+
 const BY_ID: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
      method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
      bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE id = ?1";
@@ -26,6 +31,10 @@ const BY_ID: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool
 const SELECT: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
      method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
      bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE 1 = 1";
+
+/// Rows per multi-row `INSERT`: one statement execution (cursor opening, parameter
+/// binding, statement end) for this many events instead of one each.
+const ROWS: usize = 16;
 
 /// Writes the whole batch in one transaction, or nothing of it.
 pub(super) fn insert(
@@ -36,16 +45,54 @@ pub(super) fn insert(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .or_unavailable(location)?;
-    {
-        let mut statement = tx.prepare_cached(INSERT).or_unavailable(location)?;
-        for event in events {
-            statement
-                .execute(row::Encoded::new(event).params())
-                .map_err(|error| insert_error(location, event.id, error))?;
-        }
+    let mut chunks = events.chunks_exact(ROWS);
+    for chunk in chunks.by_ref() {
+        insert_chunk(&tx, location, chunk)?;
     }
+    insert_each(&tx, location, chunks.remainder())?;
     // Dropping `tx` on an early return above rolls the batch back.
     tx.commit().or_unavailable(location)
+}
+
+/// `ROWS` events in one statement. A failed statement undoes only itself, so on a
+/// constraint violation the rows go again one by one to name the conflicting id.
+fn insert_chunk(conn: &Connection, location: &str, chunk: &[Event]) -> Result<(), StoreError> {
+    let encoded: Vec<row::Encoded<'_>> = chunk.iter().map(row::Encoded::new).collect();
+    let params: Vec<&dyn ToSql> = encoded.iter().flat_map(row::Encoded::params).collect();
+    let mut statement = conn
+        .prepare_cached(insert_rows())
+        .or_unavailable(location)?;
+    match statement.execute(params.as_slice()) {
+        Ok(_) => Ok(()),
+        Err(error) if error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            insert_each(conn, location, chunk)
+        }
+        Err(error) => Err(unavailable(location, error)),
+    }
+}
+
+fn insert_each(conn: &Connection, location: &str, events: &[Event]) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(INSERT).or_unavailable(location)?;
+    for event in events {
+        statement
+            .execute(row::Encoded::new(event).params())
+            .map_err(|error| insert_error(location, event.id, error))?;
+    }
+    Ok(())
+}
+
+/// `INSERT` with `ROWS` rows of values, numbered on from `INSERT`'s own.
+fn insert_rows() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut sql = INSERT.to_owned();
+        for row in 1..ROWS {
+            let first = row * COLUMNS + 1;
+            let values: Vec<String> = (first..first + COLUMNS).map(|n| format!("?{n}")).collect();
+            sql.push_str(&format!(", ({})", values.join(", ")));
+        }
+        sql
+    })
 }
 
 pub(super) fn one(
@@ -153,5 +200,74 @@ fn insert_error(location: &str, id: DecisionId, error: rusqlite::Error) -> Store
             id,
         },
         _ => unavailable(location, error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::event::Outcome;
+
+    use super::*;
+    use crate::{SqliteStore, Store};
+
+    fn event(n: u128) -> Event {
+        Event {
+            id: DecisionId::from_u128(n),
+            time_ms: 1_700_000_000_000,
+            kind: "tool".to_owned(),
+            agent: Some(format!("agent-{n}")),
+            workflow: Some("wf".to_owned()),
+            task_class: None,
+            tool: Some("tickets".to_owned()),
+            segment: Some("data".to_owned()),
+            method: "GET".to_owned(),
+            path: format!("/tools/tickets/{n}"),
+            intent: Some("ticket.read".to_owned()),
+            outcome: Outcome::Allow,
+            refusal: None,
+            reason: None,
+            policies: vec!["p".to_owned()],
+            tier: Some("low".to_owned()),
+            data_class: None,
+            status: 200,
+            bytes_in: 0,
+            bytes_out: u64::try_from(n).unwrap(),
+            latency_us: 1,
+            upstream_us: Some(1),
+            actor: None,
+        }
+    }
+
+    fn stored(store: &SqliteStore) -> Vec<Event> {
+        let filter = EventFilter {
+            limit: Some(1000),
+            ..EventFilter::default()
+        };
+        let mut events = store.query_events(&filter).unwrap();
+        events.reverse();
+        events
+    }
+
+    #[test]
+    fn a_batch_of_several_multi_row_statements_and_a_remainder_is_stored_whole() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let batch: Vec<Event> = (1..=2 * ROWS as u128 + 5).map(event).collect();
+        store.append_events(&batch).unwrap();
+        assert_eq!(stored(&store), batch);
+    }
+
+    #[test]
+    fn a_duplicate_inside_a_multi_row_statement_is_named_and_stores_nothing() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut batch: Vec<Event> = (1..=2 * ROWS as u128).map(event).collect();
+        batch[ROWS + 3] = event(ROWS as u128 + 1);
+        let error = store.append_events(&batch).unwrap_err();
+        let StoreError::Conflict { id, .. } = error else {
+            panic!("expected a conflict, got {error:?}");
+        };
+        assert_eq!(id, DecisionId::from_u128(ROWS as u128 + 1));
+        assert!(stored(&store).is_empty());
+        store.append_events(&batch[..ROWS]).unwrap();
+        assert_eq!(stored(&store), batch[..ROWS]);
     }
 }

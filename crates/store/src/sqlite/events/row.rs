@@ -34,7 +34,7 @@ impl<'e> Encoded<'e> {
     }
 
     /// The parameters of `INSERT`, in its column order.
-    pub(super) fn params(&self) -> [&dyn ToSql; 23] {
+    pub(super) fn params(&self) -> [&dyn ToSql; super::COLUMNS] {
         let event = self.event;
         [
             &self.id,
