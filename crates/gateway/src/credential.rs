@@ -4,6 +4,8 @@
 //! cache only skips the signature check; expiry is checked on every use.
 
 use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -50,9 +52,50 @@ impl Credential {
 }
 
 /// Verified credentials by token text.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CredentialCache {
-    entries: RwLock<HashMap<Box<str>, Arc<Credential>>>,
+    entries: RwLock<HashMap<Box<str>, Arc<Credential>, TailHash>>,
+}
+
+impl Default for CredentialCache {
+    fn default() -> Self {
+        // Sized for its limit at once: growing rehashes every entry.
+        let entries = HashMap::with_capacity_and_hasher(CACHE_CAPACITY, TailHash::default());
+        Self {
+            entries: RwLock::new(entries),
+        }
+    }
+}
+
+/// Hashes only the end of a token — its signature, unpredictable for every token this
+/// gateway minted — with a randomly keyed SipHash: the whole text (several hundred
+/// bytes) would be hashed on every call. Equality still compares the whole text.
+#[derive(Debug, Clone, Default)]
+struct TailHash(RandomState);
+
+/// Bytes of a token's end that are hashed: 192 bits of its signature's encoding.
+const HASHED_TAIL: usize = 32;
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+#[derive(Debug)]
+struct TailHasher(DefaultHasher);
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let start = bytes.len().saturating_sub(HASHED_TAIL);
+        self.0.write(bytes.get(start..).unwrap_or(bytes));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
 }
 
 impl CredentialCache {
@@ -147,4 +190,48 @@ fn check_times(claims: &TaskClaims, now: UnixTime) -> Result<(), AuthFailure> {
     // Gatehouse minted it on its own clock: no leeway, and no lifetime cap beyond the
     // task class TTL it was minted with.
     token::check_times(&times, now, 0, None::<Duration>)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credential(agent: &str) -> Arc<Credential> {
+        let claims = TaskClaims {
+            iss: "gatehouse".to_owned(),
+            sub: agent.to_owned(),
+            aud: "gatehouse".to_owned(),
+            iat: 0,
+            exp: 60,
+            jti: "j".to_owned(),
+            wf: "wf".to_owned(),
+            tc: "tc".to_owned(),
+            seg: "data".to_owned(),
+            scope: vec!["b".to_owned(), "a".to_owned()],
+        };
+        Arc::new(Credential::new(claims, SegmentName::new("data")))
+    }
+
+    #[test]
+    fn tokens_with_the_same_end_are_told_apart_by_their_whole_text() {
+        let cache = CredentialCache::default();
+        let tail = "x".repeat(HASHED_TAIL * 2);
+        let (first, second) = (format!("a.{tail}"), format!("b.{tail}"));
+        cache.remember(&first, credential("first"));
+        assert!(cache.lookup(&second).is_none());
+        cache.remember(&second, credential("second"));
+        let found = |token: &str| cache.lookup(token).map(|c| c.claims.sub.clone());
+        assert_eq!(found(&first).as_deref(), Some("first"));
+        assert_eq!(found(&second).as_deref(), Some("second"));
+        assert!(found("short").is_none());
+    }
+
+    #[test]
+    fn a_credential_allows_exactly_its_scope() {
+        let credential = credential("agent");
+        assert!(credential.allows(&Intent::new("a")));
+        assert!(credential.allows(&Intent::new("b")));
+        assert!(!credential.allows(&Intent::new("c")));
+        assert_eq!(credential.agent.as_str(), "agent");
+    }
 }
