@@ -17,9 +17,13 @@ use tokio::task::JoinHandle;
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 4096;
 /// How long the writer gathers events before one write (group commit): under load a
-/// write per event would cost a thread hop, a commit and a file write each, and SQLite's
-/// cost per event keeps falling up to a few hundred events per transaction.
-const BATCH_WINDOW: Duration = Duration::from_millis(20);
+/// write per event would cost a thread hop, a commit and a file write each.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+/// The window once batches are large: SQLite's cost per event keeps falling up to a few
+/// hundred events per transaction, so a busy gateway gathers longer.
+const BUSY_WINDOW: Duration = Duration::from_millis(20);
+/// A batch at least this large means the gateway is busy.
+const BUSY_BATCH: usize = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// The JSON-lines buffer: a batch reaches the file in one write.
 const LINES_BUFFER: usize = 256 * 1024;
@@ -63,10 +67,16 @@ impl EventWriter {
 
 async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file: Option<PathBuf>) {
     let mut lines = JsonLines::new(file);
+    let mut window = BATCH_WINDOW;
     while let Some(first) = rx.recv().await {
         let mut batch = Vec::with_capacity(MAX_BATCH.min(256));
         batch.push(first);
-        let closed = gather(&mut rx, &mut batch).await;
+        let closed = gather(&mut rx, &mut batch, window).await;
+        window = if batch.len() >= BUSY_BATCH {
+            BUSY_WINDOW
+        } else {
+            BATCH_WINDOW
+        };
         lines = write_batch(Arc::clone(&store), lines, batch).await;
         if closed {
             break;
@@ -76,8 +86,12 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file
 
 /// Adds what arrives within the batch window, up to a full batch; true once every sink
 /// is gone (shutdown, when the queue is drained at once rather than waited on).
-async fn gather(rx: &mut mpsc::UnboundedReceiver<Event>, batch: &mut Vec<Event>) -> bool {
-    let window = tokio::time::sleep(BATCH_WINDOW);
+async fn gather(
+    rx: &mut mpsc::UnboundedReceiver<Event>,
+    batch: &mut Vec<Event>,
+    window: Duration,
+) -> bool {
+    let window = tokio::time::sleep(window);
     tokio::pin!(window);
     loop {
         // Whatever is queued already, without a timer or a wake-up per event.
