@@ -55,7 +55,9 @@ fn main() -> BenchResult<()> {
     println!("measurement                                  |        p50 |        p99 |  samples");
     println!("-------------------------------------------- | ---------- | ---------- | --------");
     let rows: [(&str, Bare); 3] = [
-        ("timer overhead (Instant::now + elapsed)", || Ok(timer_overhead())),
+        ("timer overhead (Instant::now + elapsed)", || {
+            Ok(timer_overhead())
+        }),
         ("token cold: decode + ed25519 + claims", token_cold),
         ("  of which ed25519 verify_strict alone", signature_only),
     ];
@@ -72,7 +74,10 @@ fn main() -> BenchResult<()> {
     let state = Arc::clone(gateway.state());
     let rows: [(&str, OnGateway); 3] = [
         ("credential::verify, unseen token (cold)", gateway_cold),
-        ("  of which verify_strict on those tokens", gateway_cold_signatures),
+        (
+            "  of which verify_strict on those tokens",
+            gateway_cold_signatures,
+        ),
         ("credential::verify, seen token (cached)", gateway_cached),
     ];
     for (name, measure) in rows {

@@ -125,10 +125,7 @@ impl ContextCache {
         }
         let hash = hash_of(context).finish();
         let cached = self.slots.find(hash, |entry| {
-            entry
-                .key
-                .matches(context)
-                .then(|| entry.context.clone())
+            entry.key.matches(context).then(|| entry.context.clone())
         });
         if let Some(context) = cached {
             return Ok(context);
