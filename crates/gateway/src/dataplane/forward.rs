@@ -237,7 +237,12 @@ fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
 /// would impersonate the tool's own credential header or Gatehouse's headers.
 fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
-    let auth = call.tool.tool.auth.as_ref().map(|auth| auth.header.as_str());
+    let auth = call
+        .tool
+        .tool
+        .auth
+        .as_ref()
+        .map(|auth| auth.header.as_str());
     // One pass over the (few) names present rather than a lookup per name to drop.
     let dropped: Vec<HeaderName> = headers
         .keys()
