@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use std::future::Future;
 use std::pin::Pin;
 
+use bytes::Bytes;
 use gatehouse_core::config::Secret;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::BudgetKind;
@@ -220,10 +221,15 @@ fn upstream_request(
 
 fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
     let upstream = &call.tool.tool.upstream;
-    let mut uri = format!(
-        "http://{}{}{}",
-        upstream.authority, upstream.base_path, call.tool_path
-    );
+    let query = call.query.map_or(0, |query| query.len() + 1);
+    let parts = [
+        "http://",
+        upstream.authority.as_str(),
+        upstream.base_path.as_str(),
+        call.tool_path,
+    ];
+    let mut uri = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + query);
+    parts.iter().for_each(|part| uri.push_str(part));
     if let Some(query) = call.query {
         uri.push('?');
         uri.push_str(query);
@@ -237,12 +243,7 @@ fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
 /// would impersonate the tool's own credential header or Gatehouse's headers.
 fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
-    let auth = call
-        .tool
-        .tool
-        .auth
-        .as_ref()
-        .map(|auth| auth.header.as_str());
+    let auth = call.tool.tool.auth.as_ref().map(|auth| auth.header.as_str());
     // One pass over the (few) names present rather than a lookup per name to drop.
     let dropped: Vec<HeaderName> = headers
         .keys()
@@ -275,13 +276,16 @@ fn inject(
     headers.insert(header::HOST, host);
     if let (Some(auth), Some(secret)) = (&call.tool.tool.auth, secret) {
         let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|_| internal("auth"))?;
-        let mut value = HeaderValue::from_str(&format!("{}{}", auth.prefix, secret.expose()))
+        let mut text = String::with_capacity(auth.prefix.len() + secret.expose().len());
+        text.push_str(&auth.prefix);
+        text.push_str(secret.expose());
+        let mut value = HeaderValue::from_maybe_shared(Bytes::from(text))
             .map_err(|_| internal("auth"))?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    let decision =
-        HeaderValue::from_str(&draft.id().to_string()).map_err(|_| internal("decision"))?;
+    let decision = HeaderValue::from_maybe_shared(Bytes::from(draft.id().to_string()))
+        .map_err(|_| internal("decision"))?;
     headers.insert(HeaderName::from_static(DECISION_HEADER), decision);
     let agent = HeaderValue::from_str(caller.agent).map_err(|_| internal("agent"))?;
     headers.insert(HeaderName::from_static("gatehouse-agent"), agent);
