@@ -243,7 +243,12 @@ fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
 /// would impersonate the tool's own credential header or Gatehouse's headers.
 fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
-    let auth = call.tool.tool.auth.as_ref().map(|auth| auth.header.as_str());
+    let auth = call
+        .tool
+        .tool
+        .auth
+        .as_ref()
+        .map(|auth| auth.header.as_str());
     // One pass over the (few) names present rather than a lookup per name to drop.
     let dropped: Vec<HeaderName> = headers
         .keys()
@@ -279,8 +284,8 @@ fn inject(
         let mut text = String::with_capacity(auth.prefix.len() + secret.expose().len());
         text.push_str(&auth.prefix);
         text.push_str(secret.expose());
-        let mut value = HeaderValue::from_maybe_shared(Bytes::from(text))
-            .map_err(|_| internal("auth"))?;
+        let mut value =
+            HeaderValue::from_maybe_shared(Bytes::from(text)).map_err(|_| internal("auth"))?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
