@@ -4,7 +4,7 @@
 //! problem documents before a byte of body is read. Past it, each POST carries one
 //! JSON-RPC message, answered as JSON — or, for a gated call whose agent asked for its
 //! progress or log messages and accepts `text/event-stream`, as an event stream once
-//! there is something to relay ([`stream`]). `GET` has no stream to offer (405);
+//! there is something to relay (`face::stream`). `GET` has no stream to offer (405);
 //! `DELETE` ends a handshake-era session.
 
 mod stream;
