@@ -83,6 +83,38 @@ pub struct Event {
     pub actor: Option<String>,
 }
 
+impl Event {
+    /// An event with its id and time and nothing else yet: a refusal (`deny`) until the
+    /// call says otherwise.
+    pub fn blank(id: DecisionId, time_ms: i64, kind: String, method: String, path: String) -> Self {
+        Self {
+            id,
+            time_ms,
+            kind,
+            agent: None,
+            workflow: None,
+            task_class: None,
+            tool: None,
+            segment: None,
+            method,
+            path,
+            intent: None,
+            outcome: Outcome::Deny,
+            refusal: None,
+            reason: None,
+            policies: Vec::new(),
+            tier: None,
+            data_class: None,
+            status: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            latency_us: 0,
+            upstream_us: None,
+            actor: None,
+        }
+    }
+}
+
 /// A query over stored events; every field narrows the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -32,31 +32,13 @@ impl EventDraft {
         let now = state.clock.now();
         let path = request.uri().path();
         let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
-        let event = Event {
-            id: state.next_id(),
-            time_ms: now.millis(),
-            kind: kind.to_owned(),
-            agent: None,
-            workflow: None,
-            task_class: None,
-            tool: None,
-            segment: None,
-            method: request.method().as_str().to_owned(),
-            path: path.to_owned(),
-            intent: None,
-            outcome: Outcome::Deny,
-            refusal: None,
-            reason: None,
-            policies: Vec::new(),
-            tier: None,
-            data_class: None,
-            status: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-            latency_us: 0,
-            upstream_us: None,
-            actor: None,
-        };
+        let event = Event::blank(
+            state.next_id(),
+            now.millis(),
+            kind.to_owned(),
+            request.method().as_str().to_owned(),
+            path.to_owned(),
+        );
         Self {
             event,
             started: Instant::now(),
@@ -71,31 +53,13 @@ impl EventDraft {
     /// response body of a forwarded call, which finishes the event when it ends.
     pub fn take(&mut self) -> Self {
         let spent = Self {
-            event: Event {
-                id: self.event.id,
-                time_ms: self.event.time_ms,
-                kind: String::new(),
-                agent: None,
-                workflow: None,
-                task_class: None,
-                tool: None,
-                segment: None,
-                method: String::new(),
-                path: String::new(),
-                intent: None,
-                outcome: Outcome::Deny,
-                refusal: None,
-                reason: None,
-                policies: Vec::new(),
-                tier: None,
-                data_class: None,
-                status: 0,
-                bytes_in: 0,
-                bytes_out: 0,
-                latency_us: 0,
-                upstream_us: None,
-                actor: None,
-            },
+            event: Event::blank(
+                self.event.id,
+                self.event.time_ms,
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
             started: self.started,
         };
         std::mem::replace(self, spent)

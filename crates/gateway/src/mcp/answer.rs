@@ -57,13 +57,13 @@ pub fn answer(
 ) -> Answer {
     let data = refusal_data(refusal, decision);
     let tool_call = method == "tools/call";
-    let error = |rpc: i64, message: String| {
-        let status = http_status(era, rpc);
+    let error_with = |rpc: i64, message: String, status: u16| {
         Answer::Error(
             ErrorObject::new(rpc, message).with_data(data.clone()),
             status,
         )
     };
+    let error = |rpc: i64, message: String| error_with(rpc, message, http_status(era, rpc));
     match refusal {
         Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }
@@ -91,18 +91,9 @@ pub fn answer(
             error(code::INVALID_PARAMS, format!("Unknown tool: {tool}"))
         }
         Refusal::BadArguments { reason } => error(code::INVALID_PARAMS, reason.clone()),
-        Refusal::SessionUnknown => Answer::Error(
-            ErrorObject::new(code::REFUSED, "Session not found").with_data(data.clone()),
-            404,
-        ),
-        Refusal::BodyTooLarge { .. } => Answer::Error(
-            ErrorObject::new(code::INVALID_REQUEST, refusal.detail()).with_data(data.clone()),
-            413,
-        ),
-        Refusal::HeadersTooLarge => Answer::Error(
-            ErrorObject::new(code::INVALID_REQUEST, refusal.detail()).with_data(data.clone()),
-            431,
-        ),
+        Refusal::SessionUnknown => error_with(code::REFUSED, "Session not found".to_owned(), 404),
+        Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
+        Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }
