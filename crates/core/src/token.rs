@@ -8,6 +8,7 @@
 //! Every failure is an [`AuthFailure`] so the gateway maps it straight to a refusal.
 
 mod claims;
+mod ed25519;
 mod jwks;
 pub mod keys;
 mod sign;
@@ -211,10 +212,12 @@ fn verify_eddsa(
     let bytes: [u8; 64] = signature
         .try_into()
         .map_err(|_| AuthFailure::BadSignature)?;
-    let signature = ed25519_dalek::Signature::from_bytes(&bytes);
     // Strict: refuses small-order keys and non-canonical signatures.
-    key.verify_strict(message, &signature)
-        .map_err(|_| AuthFailure::BadSignature)
+    if ed25519::verify_strict(key, message, &bytes) {
+        Ok(())
+    } else {
+        Err(AuthFailure::BadSignature)
+    }
 }
 
 fn verify_es256(
