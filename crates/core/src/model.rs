@@ -110,7 +110,7 @@ impl Access {
 }
 
 /// An attribute value of an agent, as policy sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AttrValue {
     Bool(bool),

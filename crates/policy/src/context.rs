@@ -8,12 +8,13 @@
 //! it, so it never grows and needs no eviction; a collision only means building again.
 //! Calls with `args` (MCP) always build their own.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use cedar_policy::{Context, RestrictedExpression};
-use gatehouse_core::model::Tier;
+use gatehouse_core::model::{AttrValue, Tier};
 
 use crate::engine::DecisionContext;
 
@@ -77,7 +78,8 @@ impl<T> Slots<T> {
     }
 }
 
-/// The inputs of an argument-less record, owned.
+/// The inputs of a decision context, owned: what a cached record or a remembered
+/// decision must match.
 #[derive(Debug)]
 pub(crate) struct Key {
     secs: i64,
@@ -87,6 +89,9 @@ pub(crate) struct Key {
     data_class: Box<str>,
     tier: Tier,
     write: bool,
+    /// An MCP call's typed arguments; only small ones are remembered (see
+    /// [`small_args`]).
+    args: Option<BTreeMap<String, AttrValue>>,
 }
 
 impl Key {
@@ -99,6 +104,7 @@ impl Key {
             data_class: context.data_class.into(),
             tier: context.tier,
             write: context.write,
+            args: context.args.cloned(),
         }
     }
 
@@ -110,6 +116,7 @@ impl Key {
             && *self.task_class == *context.task_class
             && *self.segment == *context.segment
             && *self.data_class == *context.data_class
+            && self.args.as_ref() == context.args
     }
 }
 
@@ -150,7 +157,28 @@ pub(crate) fn hash_of(context: &DecisionContext<'_>) -> DefaultHasher {
     context.data_class.hash(&mut hasher);
     context.tier.hash(&mut hasher);
     context.write.hash(&mut hasher);
+    context.args.hash(&mut hasher);
     hasher
+}
+
+/// The most argument text a remembered decision keeps: an agent repeating a call with a
+/// short id or name is common, and anything larger is decided afresh rather than copied
+/// into the memo.
+const SMALL_ARGS_BYTES: usize = 512;
+
+/// Whether `args` are small enough to remember a decision by.
+pub(crate) fn small_args(args: &BTreeMap<String, AttrValue>) -> bool {
+    fn size(value: &AttrValue) -> usize {
+        match value {
+            AttrValue::Bool(_) | AttrValue::Long(_) => 8,
+            AttrValue::String(text) => text.len(),
+            AttrValue::Set(items) => items.iter().map(size).sum(),
+        }
+    }
+    args.iter()
+        .map(|(name, value)| name.len() + size(value))
+        .sum::<usize>()
+        <= SMALL_ARGS_BYTES
 }
 
 /// The `context` record declared by the generated schema.

@@ -130,12 +130,16 @@ impl PolicyEngine {
     }
 
     /// [`Self::decide`], answered from memory when the call repeats one decided within
-    /// the same second: same agent, intent, tool and context, and no `args`. Cedar is
-    /// deterministic over the static entities and policies, so the remembered decision is
-    /// the one evaluating again would give. For the data plane, where an agent's calls to
-    /// one route come in bursts.
+    /// the same second: same agent, intent, tool and context, MCP arguments included
+    /// (calls with large arguments are always decided afresh). Cedar is deterministic over
+    /// the static entities and policies, so the remembered decision is the one evaluating
+    /// again would give. For the data plane, where an agent's calls come in bursts.
     pub fn decide_recent(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
-        if request.context.args.is_some() {
+        if request
+            .context
+            .args
+            .is_some_and(|args| !context::small_args(args))
+        {
             return self.decide(request);
         }
         let (agent, intent, tool) = match self.nodes(request) {

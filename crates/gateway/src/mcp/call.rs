@@ -292,7 +292,7 @@ pub fn decide(
     let claims = &caller.credential.claims;
     let agent = AgentId::new(claims.sub.as_str());
     let request = decision_request(caller, mapping, &agent, args);
-    caller.state.policy.decide(&request)
+    caller.state.policy.decide_recent(&request)
 }
 
 /// Whether some arguments could let this agent call the mapping (least visibility).

@@ -161,3 +161,43 @@ fn add_mcp_intent(config: &mut Config, intent: &str, args: &[(&str, ArgKind, boo
     };
     config.intents.insert(Intent::new(intent), info);
 }
+
+/// A table name from a small alphabet (listed, unlisted, empty) or a long one.
+fn table_name() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just("tickets".to_owned()),
+        Just("customers".to_owned()),
+        Just("payroll".to_owned()),
+        Just(String::new()),
+        "[a-z]{1,700}",
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Decisions remembered by their arguments are the decisions: a sequence of calls
+    /// with repeating and varying arguments (some too long to remember), across two
+    /// seconds, through `decide_recent` twice, always equals `decide`.
+    #[test]
+    fn remembered_decisions_with_arguments_equal_fresh_ones(
+        calls in proptest::collection::vec(
+            (table_name(), proptest::option::of(0_i64..3000), 0_i64..2, proptest::bool::ANY),
+            1..24,
+        ),
+    ) {
+        let engine = world().policy("mcp.cedar", TABLES).engine();
+        for (table, limit, second, other_agent) in calls {
+            let mut args = vec![("table", text(&table))];
+            if let Some(limit) = limit {
+                args.push(("limit", AttrValue::Long(limit)));
+            }
+            let agent = if other_agent { "deploy-bot" } else { "triage-bot" };
+            let call = call(agent, "db.query", "db").at(1_700_000_000 + second).args(&args);
+            let fresh = call.on(&engine);
+            proptest::prop_assert_eq!(&engine.decide_recent(&call.request()), &fresh);
+            proptest::prop_assert_eq!(&engine.decide_recent(&call.request()), &fresh);
+        }
+    }
+}
