@@ -351,14 +351,25 @@ impl Harness {
 
     /// Events from the control plane, waiting until `expected` are there.
     pub(crate) async fn events(&self, query: &str, expected: usize) -> Vec<Event> {
+        self.events_until(query, |_| true, expected).await
+    }
+
+    /// Events from the control plane, waiting until `expected` of them are `wanted`:
+    /// events are written in batches, so one kind can arrive after others of the query.
+    pub(crate) async fn events_until(
+        &self,
+        query: &str,
+        wanted: impl Fn(&Event) -> bool,
+        expected: usize,
+    ) -> Vec<Event> {
         for _ in 0..250 {
             let events = self.events_now(query).await;
-            if events.len() >= expected {
+            if events.iter().filter(|event| wanted(event)).count() >= expected {
                 return events;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("fewer than {expected} events for `{query}`");
+        panic!("fewer than {expected} wanted events for `{query}`");
     }
 
     pub(crate) async fn events_now(&self, query: &str) -> Vec<Event> {

@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gatehouse_core::event::Event;
 use gatehouse_gateway::client::{Reply, send};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
@@ -391,11 +392,11 @@ async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_r
     other["_meta"] = json!({"gatehouse/approval": id});
     let swapped = in_session(&harness, &token, &session, 500, "tools/call", other).await;
     assert_eq!(refusal_of(&swapped)["refusal"], "confirmation-rejected");
-    let events = harness.events("intent=everything.echo", 1).await;
-    let executions = events
-        .iter()
-        .filter(|event| event.kind == "approval")
-        .count();
+    let is_execution = |event: &Event| event.kind == "approval";
+    let events = harness
+        .events_until("intent=everything.echo", is_execution, 1)
+        .await;
+    let executions = events.iter().filter(|event| is_execution(event)).count();
     assert_eq!(executions, 1, "the approved call ran exactly once");
     harness.stop().await;
 }
