@@ -5,7 +5,9 @@
 //! (one decompression fewer than `verify_strict`), so this target is differential. The
 //! input picks a key (a signing seed, or 32 raw bytes that may be a small-order or invalid
 //! key), a message, and either a genuine signature with a few bytes overwritten or 64 raw
-//! bytes; the message travels as a JWS payload through `token::decode` and `verify`.
+//! bytes; the message travels as a JWS payload through `token::decode` and `verify`, and,
+//! where the target holds the signing key, through `verify_own` (the check by signing
+//! again that the gateway uses for its own credentials).
 #![no_main]
 
 use base64::Engine as _;
@@ -32,19 +34,19 @@ fuzz_target!(|data: &[u8]| {
     let claims = URL_SAFE_NO_PAD.encode(format!(r#"{{"m":"{hex}"}}"#));
     let signing_input = format!("{HEADER}.{claims}");
 
-    let (key, signature) = if mode & 1 == 0 {
+    let (key, signing, signature) = if mode & 1 == 0 {
         let signing = SigningKey::from_bytes(key_bytes);
         let mut signature = signing.sign(signing_input.as_bytes()).to_bytes();
         // Overwrite up to three bytes, chosen by the patch, or none.
         for pair in patch.chunks_exact(2).take(usize::from(mode >> 1) % 4) {
             signature[usize::from(pair[0]) % 64] = pair[1];
         }
-        (signing.verifying_key(), signature)
+        (signing.verifying_key(), Some(signing), signature)
     } else {
         let Ok(key) = VerifyingKey::from_bytes(key_bytes) else {
             return;
         };
-        (key, *patch)
+        (key, None, *patch)
     };
 
     let reference = key
@@ -54,4 +56,9 @@ fuzz_target!(|data: &[u8]| {
     let jwt = token::decode(&jws).expect("a well-formed EdDSA JWS decodes");
     let ours = jwt.verify(&VerifyKey::Ed25519(key)).is_ok();
     assert_eq!(ours, reference, "verdicts differ for {jws}");
+    // With the signing key, the check by signing again must agree too.
+    if let Some(signing) = signing {
+        let by_signing = jwt.verify_own(&signing).is_ok();
+        assert_eq!(by_signing, reference, "verify_own differs for {jws}");
+    }
 });

@@ -18,12 +18,14 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer as _;
 use p256::ecdsa::signature::Verifier as _;
 use rsa::Pkcs1v15Sign;
 use rsa::traits::PublicKeyParts as _;
 use serde::de::{DeserializeOwned, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use crate::refusal::AuthFailure;
 
@@ -165,6 +167,32 @@ impl UnverifiedJwt {
             (Alg::Rs256, VerifyKey::Rsa(key)) => verify_rs256(key, message, &self.signature),
             (Alg::EdDSA | Alg::Es256 | Alg::Rs256, _) => Err(AuthFailure::DisallowedAlgorithm),
         }
+    }
+
+    /// Checks an EdDSA signature that Gatehouse may have made itself, with the signing key
+    /// it holds: the same verdict as [`Self::verify`] with that key's public half, about
+    /// twice as fast for Gatehouse's own signatures.
+    ///
+    /// Ed25519 signing is deterministic (RFC 8032 §5.1.6), so a signature Gatehouse made
+    /// over this signing input is exactly what signing it again gives. Signing costs one
+    /// fixed-base multiplication where verifying costs a double-base one, so the
+    /// signature is first compared, in constant time, with that recomputation; any other
+    /// signature — a forgery, or a valid one some other signer made with a different
+    /// nonce — then goes through the full strict verification, so the set of accepted
+    /// signatures is the same. No recomputed signature ever leaves this function.
+    pub fn verify_own(&self, key: &ed25519_dalek::SigningKey) -> Result<(), AuthFailure> {
+        if self.header.alg != Alg::EdDSA {
+            return Err(AuthFailure::DisallowedAlgorithm);
+        }
+        let ours = key.sign(self.signing_input.as_bytes()).to_bytes();
+        if bool::from(ours.as_slice().ct_eq(&self.signature)) {
+            return Ok(());
+        }
+        verify_eddsa(
+            &key.verifying_key(),
+            self.signing_input.as_bytes(),
+            &self.signature,
+        )
     }
 }
 

@@ -1,13 +1,15 @@
 //! Task-credential verification, the first phase of every data-plane call, in three
-//! forms: the bare token work (decode, Ed25519 verify, claims parse), the gateway's own
-//! `credential::verify` on a token it has not seen (the same work plus the audience,
-//! segment and time checks and the cache insert), and `credential::verify` on a token it
-//! has seen (cache lookup plus the expiry and agent checks it repeats on every use).
+//! forms: the bare token work with a public key (decode, Ed25519 verify, claims parse),
+//! the gateway's own `credential::verify` on a token it has not seen (decode, the
+//! signature checked by signing again with the segment key the gateway holds —
+//! `UnverifiedJwt::verify_own` —, the audience, segment and time checks and the cache
+//! insert), and `credential::verify` on a token it has seen (cache lookup plus the expiry
+//! and agent checks it repeats on every use).
 //!
-//! Two more rows time `ed25519-dalek`'s `verify_strict`, which Gatehouse's own Ed25519
+//! Two more rows time `ed25519-dalek`'s `verify_strict`, which Gatehouse's public-key
 //! check (`token/ed25519.rs`) replaces with the same verdict and one point decompression
 //! fewer: on the bare row's signing input, and on the gateway cold row's 50,000 tokens, so
-//! the cold cost can be attributed and compared with the library's.
+//! the cold cost can be compared with the library's.
 //!
 //! The gateway's `State` comes from a real `Gateway::start` on loopback ephemeral ports
 //! with a minimal config in a temporary directory; no request is sent to it.

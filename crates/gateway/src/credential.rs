@@ -12,7 +12,7 @@ use std::time::Duration;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::model::{AgentId, Intent, SegmentName};
 use gatehouse_core::refusal::AuthFailure;
-use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims, TimeClaims, VerifyKey};
+use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims, TimeClaims};
 
 use crate::state::State;
 
@@ -151,7 +151,8 @@ fn verify_signature(state: &State, token: &str, now: UnixTime) -> Result<Credent
         .keys
         .verifying(kid, now.secs())
         .ok_or(AuthFailure::UnknownKey)?;
-    jwt.verify(&VerifyKey::Ed25519(key.verifying))?;
+    // Gatehouse signed it, if it is genuine: checked by signing again (see `verify_own`).
+    jwt.verify_own(&key.signing)?;
     let claims: TaskClaims = jwt.claims()?;
     let audience = &state.config.gateway.audience;
     if claims.aud != *audience || claims.iss != *audience {

@@ -398,3 +398,86 @@ proptest! {
         prop_assert!(verified.is_err());
     }
 }
+
+/// A valid Ed25519 signature of `message` by `key` with a nonce of our choosing, as a
+/// signer other than Gatehouse (randomised or hedged) could make: not the deterministic one.
+fn signed_with_nonce(key: &SigningKey, message: &[u8], nonce: u64) -> Vec<u8> {
+    use curve25519_dalek::edwards::EdwardsPoint;
+    use curve25519_dalek::scalar::Scalar;
+    let r = Scalar::from(nonce);
+    let big_r = EdwardsPoint::mul_base(&r).compress();
+    let mut hash = sha2::Sha512::new();
+    hash.update(big_r.as_bytes());
+    hash.update(key.verifying_key().as_bytes());
+    hash.update(message);
+    let k = Scalar::from_bytes_mod_order_wide(&hash.finalize().into());
+    let s = r + k * key.to_scalar();
+    [big_r.to_bytes(), s.to_bytes()].concat()
+}
+
+#[test]
+fn verify_own_accepts_what_the_key_signed_and_refuses_the_rest() {
+    let header = r#"{"alg":"EdDSA","typ":"gatehouse-task+jwt"}"#;
+    let token = eddsa(header, &claims().to_string());
+    decode(&token).unwrap().verify_own(&ed_key()).unwrap();
+
+    let other_key = SigningKey::from_bytes(&[9; 32]);
+    assert_eq!(
+        decode(&token).unwrap().verify_own(&other_key),
+        Err(AuthFailure::BadSignature)
+    );
+    let (input, signature_b64) = token.rsplit_once('.').unwrap();
+    let other_claims = json!({ "iss": "issuer", "sub": "root", "aud": "gatehouse" });
+    let tampered = format!(
+        "{}.{}.{signature_b64}",
+        b64(header),
+        b64(other_claims.to_string())
+    );
+    assert_eq!(
+        decode(&tampered).unwrap().verify_own(&ed_key()),
+        Err(AuthFailure::BadSignature)
+    );
+    let mut signature = URL_SAFE_NO_PAD.decode(signature_b64).unwrap();
+    for at in [0, 31, 32, 63] {
+        signature[at] ^= 1;
+        let flipped = format!("{input}.{}", b64(&signature));
+        assert_eq!(
+            decode(&flipped).unwrap().verify_own(&ed_key()),
+            Err(AuthFailure::BadSignature),
+            "byte {at}"
+        );
+        signature[at] ^= 1;
+    }
+}
+
+#[test]
+fn verify_own_still_accepts_a_valid_signature_made_with_another_nonce() {
+    let header = r#"{"alg":"EdDSA"}"#;
+    let key = ed_key();
+    let token = compact(header, &claims().to_string(), |m| {
+        signed_with_nonce(&key, m, 12_345)
+    });
+    let jwt = decode(&token).unwrap();
+    assert_ne!(
+        key.sign(jwt.signing_input.as_bytes()).to_bytes().to_vec(),
+        jwt.signature,
+        "not the deterministic signature"
+    );
+    jwt.verify(&ed_verify()).unwrap();
+    jwt.verify_own(&key).unwrap();
+    // One bit of its s flipped: refused by both.
+    let mut bad = jwt.clone();
+    bad.signature[32] ^= 0x01;
+    assert_eq!(bad.verify(&ed_verify()), bad.verify_own(&key));
+    assert!(bad.verify_own(&key).is_err());
+}
+
+#[test]
+fn verify_own_refuses_other_algorithms() {
+    let header = r#"{"alg":"ES256"}"#;
+    let token = es256(header, &claims().to_string());
+    assert_eq!(
+        decode(&token).unwrap().verify_own(&ed_key()),
+        Err(AuthFailure::DisallowedAlgorithm)
+    );
+}
