@@ -213,7 +213,7 @@ mod tests {
 
     use gatehouse_core::approval::Approval;
     use gatehouse_core::clock::UnixTime;
-    use gatehouse_core::event::{EventFilter, Outcome};
+    use gatehouse_core::event::EventFilter;
     use gatehouse_core::ids::{DecisionId, IdGenerator};
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::Workflow;
@@ -298,29 +298,9 @@ mod tests {
 
     fn event(id: DecisionId) -> Event {
         Event {
-            id,
-            time_ms: 1,
-            kind: "tool".to_owned(),
-            agent: None,
-            workflow: None,
-            task_class: None,
-            tool: None,
-            segment: None,
-            method: "GET".to_owned(),
-            path: "/".to_owned(),
-            intent: None,
-            outcome: Outcome::Deny,
-            refusal: None,
-            reason: None,
-            policies: Vec::new(),
-            tier: None,
-            data_class: None,
             status: 401,
-            bytes_in: 0,
-            bytes_out: 0,
             latency_us: 1,
-            upstream_us: None,
-            actor: None,
+            ..Event::blank(id, 1, "tool".to_owned(), "GET".to_owned(), "/".to_owned())
         }
     }
 
