@@ -20,6 +20,7 @@ pub mod decide;
 pub mod forward;
 pub mod record;
 pub mod tier;
+pub mod upstream;
 
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@ use gatehouse_store::Store;
 
 use crate::approvals::Approvals;
 use crate::credential::CredentialCache;
-use crate::dataplane::forward::UpstreamClient;
+use crate::dataplane::upstream::UpstreamClient;
 use crate::events::EventSink;
 use crate::keys::KeyRing;
 use crate::notify::Notifier;

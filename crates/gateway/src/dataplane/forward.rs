@@ -3,7 +3,7 @@
 //! event is finished by the response body when it ends.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,16 +15,13 @@ use gatehouse_core::workflow::BudgetKind;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
 use crate::credential::Credential;
 use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
+use crate::dataplane::upstream::LeasedBody;
 use crate::problem::{DECISION_HEADER, insert_decision_header};
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -89,26 +86,6 @@ pub struct Guarded<'a> {
     pub declared: u64,
 }
 
-/// Pooled HTTP/1.1 connections to upstream tools.
-#[derive(Debug, Clone)]
-pub struct UpstreamClient {
-    client: Client<HttpConnector, ResponseBody>,
-    timeout: Duration,
-}
-
-impl UpstreamClient {
-    pub fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(512)
-            .build(connector);
-        Self { client, timeout }
-    }
-}
-
 pub async fn forward(
     state: &Arc<State>,
     message: Message,
@@ -127,7 +104,9 @@ pub async fn forward(
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.upstream.timeout,
-        state.upstream.client.request(upstream_request),
+        state
+            .upstream
+            .send(&tool.upstream.authority, upstream_request),
     );
     // One cancellation per call: it races the upstream's answer here, then guards the
     // response stream. Revocation while the upstream is still thinking ends the call too.
@@ -219,17 +198,13 @@ fn upstream_request(
     Ok((upstream, meter))
 }
 
+/// The origin-form target (`/base/path?query`): the connection already names the host.
 fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
-    let upstream = &call.tool.tool.upstream;
+    let base = call.tool.tool.upstream.base_path.as_str();
     let query = call.query.map_or(0, |query| query.len() + 1);
-    let parts = [
-        "http://",
-        upstream.authority.as_str(),
-        upstream.base_path.as_str(),
-        call.tool_path,
-    ];
-    let mut uri = String::with_capacity(parts.iter().map(|part| part.len()).sum::<usize>() + query);
-    parts.iter().for_each(|part| uri.push_str(part));
+    let mut uri = String::with_capacity(base.len() + call.tool_path.len() + query);
+    uri.push_str(base);
+    uri.push_str(call.tool_path);
     if let Some(query) = call.query {
         uri.push('?');
         uri.push_str(query);
@@ -303,7 +278,7 @@ fn inject(
 /// event is finished with the bytes that really reached the agent.
 fn agent_response(
     state: &Arc<State>,
-    response: Response<Incoming>,
+    response: Response<LeasedBody>,
     draft: EventDraft,
     meter: BodyMeter,
     guarded: Guarded<'_>,
