@@ -115,6 +115,31 @@ impl Event {
     }
 }
 
+/// An event and its JSON line, encoded once for every place that keeps it: the store
+/// and the events file hold the same text.
+#[derive(Debug, Clone)]
+pub struct EventLine<'e> {
+    pub event: &'e Event,
+    /// The event as one JSON object, without a newline.
+    pub json: String,
+}
+
+impl<'e> EventLine<'e> {
+    /// Encodes `event`. Cannot fail for the fields an event has (strings, numbers, a
+    /// list of strings); the `Result` is `serde_json`'s signature, kept rather than hidden.
+    pub fn new(event: &'e Event) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            event,
+            json: serde_json::to_string(event)?,
+        })
+    }
+
+    /// Every event of a batch, encoded.
+    pub fn all(events: &'e [Event]) -> Result<Vec<Self>, serde_json::Error> {
+        events.iter().map(Self::new).collect()
+    }
+}
+
 /// A query over stored events; every field narrows the result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_core::event::Event;
-use gatehouse_store::Store;
+use gatehouse_core::event::{Event, EventLine};
+use gatehouse_store::{Store, StoreError};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinHandle;
@@ -135,10 +135,15 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
-            let written = store_ref.append_events(&events);
-            if written.is_ok() {
-                lines.append(&events);
-            }
+            let written = EventLine::all(&events)
+                .map_err(|error| StoreError::Encoding {
+                    detail: error.to_string(),
+                })
+                .and_then(|encoded| {
+                    store_ref.append_lines(&encoded)?;
+                    lines.append(&encoded);
+                    Ok(())
+                });
             (written, lines)
         })
         .await;
@@ -169,7 +174,7 @@ impl JsonLines {
         Self { path, file: None }
     }
 
-    fn append(&mut self, events: &[Event]) {
+    fn append(&mut self, events: &[EventLine<'_>]) {
         let Some(path) = self.path.clone() else {
             return;
         };
@@ -179,13 +184,13 @@ impl JsonLines {
         }
     }
 
-    fn try_append(&mut self, events: &[Event]) -> std::io::Result<()> {
+    fn try_append(&mut self, events: &[EventLine<'_>]) -> std::io::Result<()> {
         let file = match &mut self.file {
             Some(file) => file,
             None => self.file.insert(self.open()?),
         };
-        for event in events {
-            serde_json::to_writer(&mut *file, event)?;
+        for line in events {
+            file.write_all(line.json.as_bytes())?;
             file.write_all(b"\n")?;
         }
         file.flush()
@@ -231,7 +236,7 @@ mod tests {
     }
 
     impl Store for FailingFirst {
-        fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        fn append_lines(&self, lines: &[EventLine<'_>]) -> Result<(), StoreError> {
             let left = self.failures_left.load(Ordering::SeqCst);
             if left > 0 {
                 self.failures_left.store(left - 1, Ordering::SeqCst);
@@ -240,7 +245,7 @@ mod tests {
                     detail: "disk full".to_owned(),
                 });
             }
-            self.inner.append_events(events)
+            self.inner.append_lines(lines)
         }
         fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
             self.inner.query_events(filter)

@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, MutexGuard};
 
 use gatehouse_core::approval::Approval;
-use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
@@ -96,8 +96,8 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        events::insert(&mut self.writer(), &self.location, events)
+    fn append_lines(&self, lines: &[EventLine<'_>]) -> Result<(), StoreError> {
+        events::insert(&mut self.writer(), &self.location, lines)
     }
 
     fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {

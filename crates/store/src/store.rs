@@ -2,7 +2,7 @@
 //! same for all backends (query limits).
 
 use gatehouse_core::approval::Approval;
-use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
@@ -25,10 +25,19 @@ pub const MAX_LIMIT: u32 = 1000;
 /// and compared in the database: a value above `i64::MAX` is stored, and read back, as
 /// `i64::MAX` (still "unlimited" for any budget).
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Appends events atomically, in one transaction. Ids are unique: a batch holding an
-    /// id already stored, or the same id twice, is refused with [`StoreError::Conflict`]
-    /// and nothing of it is written.
-    fn append_events(&self, events: &[Event]) -> Result<(), StoreError>;
+    /// Appends events atomically, in one transaction, each with its JSON line (which
+    /// the store may keep as the event's record). Ids are unique: a batch holding an id
+    /// already stored, or the same id twice, is refused with [`StoreError::Conflict`] and
+    /// nothing of it is written.
+    fn append_lines(&self, lines: &[EventLine<'_>]) -> Result<(), StoreError>;
+
+    /// [`Store::append_lines`] for events not encoded yet.
+    fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
+        let lines = EventLine::all(events).map_err(|error| StoreError::Encoding {
+            detail: error.to_string(),
+        })?;
+        self.append_lines(&lines)
+    }
 
     /// Events matching every field of `filter`, newest first, at most
     /// [`effective_limit`] of them.

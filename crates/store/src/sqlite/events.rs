@@ -5,7 +5,7 @@ mod row;
 
 use std::sync::OnceLock;
 
-use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use rusqlite::types::Value;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
@@ -14,23 +14,16 @@ use super::{OrUnavailable, unavailable};
 use crate::error::StoreError;
 use crate::store::effective_limit;
 
-const INSERT: &str = "INSERT INTO events (id, time_ms, kind, agent, workflow, task_class, \
-     tool, segment, method, path, intent, outcome, refusal, reason, policies, tier, \
-     data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) VALUES (?1, ?2, \
-     ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
-     ?22, ?23)";
+const INSERT: &str = "INSERT INTO events (id, time_ms, agent, workflow, tool, intent, \
+     outcome, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Columns of one event row, the parameters of `INSERT`.
-const COLUMNS: usize = 23;
+const COLUMNS: usize = 8;
 
-const BY_ID: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
-     method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
-     bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE id = ?1";
+const BY_ID: &str = "SELECT id, line FROM events WHERE id = ?1";
 
 /// The head of every query; [`row::decode`] reads the columns in this order.
-const SELECT: &str = "SELECT id, time_ms, kind, agent, workflow, task_class, tool, segment, \
-     method, path, intent, outcome, refusal, reason, policies, tier, data_class, status, \
-     bytes_in, bytes_out, latency_us, upstream_us, actor FROM events WHERE 1 = 1";
+const SELECT: &str = "SELECT id, line FROM events WHERE 1 = 1";
 
 /// Rows per multi-row `INSERT`: one statement execution (cursor opening, parameter
 /// binding, statement end) for this many events instead of one each.
@@ -40,7 +33,7 @@ const ROWS: usize = 16;
 pub(super) fn insert(
     conn: &mut Connection,
     location: &str,
-    events: &[Event],
+    events: &[EventLine<'_>],
 ) -> Result<(), StoreError> {
     match insert_in_chunks(conn, location, events)? {
         Written::All => Ok(()),
@@ -66,7 +59,7 @@ enum Written {
 fn insert_in_chunks(
     conn: &mut Connection,
     location: &str,
-    events: &[Event],
+    events: &[EventLine<'_>],
 ) -> Result<Written, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -87,7 +80,11 @@ fn insert_in_chunks(
 /// whole transaction. `OR ROLLBACK` rather than the default `ABORT` because an aborting
 /// multi-row statement must be undoable on its own, so SQLite keeps a statement journal
 /// for it: a copy of every page it touches, about a fifth of the cost of an event.
-fn insert_chunk(conn: &Connection, location: &str, chunk: &[Event]) -> Result<bool, StoreError> {
+fn insert_chunk(
+    conn: &Connection,
+    location: &str,
+    chunk: &[EventLine<'_>],
+) -> Result<bool, StoreError> {
     let encoded: Vec<row::Encoded<'_>> = chunk.iter().map(row::Encoded::new).collect();
     let params: Vec<&dyn ToSql> = encoded.iter().flat_map(row::Encoded::params).collect();
     let mut statement = conn
@@ -102,12 +99,16 @@ fn insert_chunk(conn: &Connection, location: &str, chunk: &[Event]) -> Result<bo
     }
 }
 
-fn insert_each(conn: &Connection, location: &str, events: &[Event]) -> Result<(), StoreError> {
+fn insert_each(
+    conn: &Connection,
+    location: &str,
+    events: &[EventLine<'_>],
+) -> Result<(), StoreError> {
     let mut statement = conn.prepare_cached(INSERT).or_unavailable(location)?;
-    for event in events {
+    for line in events {
         statement
-            .execute(row::Encoded::new(event).params())
-            .map_err(|error| insert_error(location, event.id, error))?;
+            .execute(row::Encoded::new(line).params())
+            .map_err(|error| insert_error(location, line.event.id, error))?;
     }
     Ok(())
 }
@@ -300,5 +301,78 @@ mod tests {
         assert!(stored(&store).is_empty());
         store.append_events(&batch[..ROWS]).unwrap();
         assert_eq!(stored(&store), batch[..ROWS]);
+    }
+
+    /// Rows written as columns (schema 7) come back, after the step to lines, as the
+    /// events they were: every field, text that JSON must escape, absent values.
+    #[test]
+    fn events_stored_as_columns_read_back_the_same_after_the_step_to_lines() {
+        let mut full = event(7);
+        full.task_class = Some("triage".to_owned());
+        full.refusal = Some("policy-denied".to_owned());
+        full.reason = Some("quote \" backslash \\ newline \n ünïcode ✓".to_owned());
+        full.policies = vec!["a\"b".to_owned(), "c".to_owned()];
+        full.data_class = Some("internal".to_owned());
+        full.outcome = Outcome::Pending;
+        full.actor = Some("ops".to_owned());
+        let mut bare = Event::blank(
+            DecisionId::from_u128(8),
+            -5,
+            "token".to_owned(),
+            "POST".to_owned(),
+            "/v1/token".to_owned(),
+        );
+        bare.status = 401;
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::run_until(&conn, 7).unwrap();
+        for old in [&full, &bare] {
+            insert_as_columns(&conn, old);
+        }
+        super::super::migrate::run(&mut conn, "test").unwrap();
+        for old in [&full, &bare] {
+            assert_eq!(one(&conn, "test", old.id).unwrap().as_ref(), Some(old));
+        }
+        let filter = EventFilter {
+            outcome: Some(Outcome::Pending),
+            ..EventFilter::default()
+        };
+        assert_eq!(select(&conn, "test", &filter).unwrap(), vec![full]);
+    }
+
+    /// The insert of schema 7, when events were columns.
+    fn insert_as_columns(conn: &Connection, event: &Event) {
+        let policies = serde_json::to_string(&event.policies).unwrap();
+        let bytes = |n: u64| i64::try_from(n).unwrap();
+        let sql = "INSERT INTO events (id, time_ms, kind, agent, workflow, task_class, tool, \
+             segment, method, path, intent, outcome, refusal, reason, policies, tier, \
+             data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+             ?19, ?20, ?21, ?22, ?23)";
+        let params: [&dyn ToSql; 23] = [
+            &event.id.to_string(),
+            &event.time_ms,
+            &event.kind,
+            &event.agent,
+            &event.workflow,
+            &event.task_class,
+            &event.tool,
+            &event.segment,
+            &event.method,
+            &event.path,
+            &event.intent,
+            &event.outcome.as_str(),
+            &event.refusal,
+            &event.reason,
+            &policies,
+            &event.tier,
+            &event.data_class,
+            &event.status,
+            &bytes(event.bytes_in),
+            &bytes(event.bytes_out),
+            &bytes(event.latency_us),
+            &event.upstream_us.map(bytes),
+            &event.actor,
+        ];
+        conn.execute(sql, params.as_slice()).unwrap();
     }
 }

@@ -43,6 +43,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../migrations/sqlite/0007_event_outcomes.sql"),
     },
+    Migration {
+        version: 8,
+        sql: include_str!("../migrations/sqlite/0008_event_lines.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =
@@ -70,6 +74,17 @@ pub(super) fn run(conn: &mut Connection, location: &str) -> Result<(), StoreErro
         apply(&tx, migration).or_unavailable(location)?;
     }
     tx.commit().or_unavailable(location)
+}
+
+/// Applies the steps up to and including `version` only, so tests can write data the
+/// way an older Gatehouse did and check what a later step makes of it.
+#[cfg(test)]
+pub(super) fn run_until(conn: &Connection, version: i64) -> rusqlite::Result<()> {
+    conn.execute_batch(CREATE_VERSION_TABLE)?;
+    for migration in MIGRATIONS.iter().filter(|m| m.version <= version) {
+        apply(conn, migration)?;
+    }
+    Ok(())
 }
 
 /// The newest schema version this binary can read and write.
