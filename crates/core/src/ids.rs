@@ -39,8 +39,9 @@ impl DecisionId {
     }
 }
 
-impl fmt::Display for DecisionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DecisionId {
+    /// The 26-character text form as ASCII bytes, without allocating (for headers).
+    pub fn encode(self) -> [u8; 26] {
         let mut out = [0u8; 26];
         let mut value = self.0;
         for slot in out.iter_mut().rev() {
@@ -48,6 +49,13 @@ impl fmt::Display for DecisionId {
             *slot = ALPHABET.get((value & 31) as usize).copied().unwrap_or(b'0');
             value >>= 5;
         }
+        out
+    }
+}
+
+impl fmt::Display for DecisionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let out = self.encode();
         f.write_str(std::str::from_utf8(&out).map_err(|_| fmt::Error)?)
     }
 }
@@ -102,6 +110,8 @@ mod tests {
         let id = generator.next(UnixTime::from_secs(1_700_000_000));
         assert_eq!(DecisionId::parse(&id.to_string()), Some(id));
         assert_eq!(id.to_string().len(), 26);
+        assert_eq!(id.encode().as_slice(), id.to_string().as_bytes());
+        assert_eq!(&DecisionId::from_u128(u128::MAX).encode()[..2], b"7Z");
     }
 
     #[test]

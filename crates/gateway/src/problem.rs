@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::refusal::Refusal;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 
 use crate::body::{ResponseBody, full};
 
@@ -61,7 +61,17 @@ pub fn json_response(
 }
 
 pub fn insert_decision_header<B>(response: &mut Response<B>, id: DecisionId) {
-    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-        response.headers_mut().insert(DECISION_HEADER, value);
+    if let Ok(value) = decision_value(id) {
+        response.headers_mut().insert(decision_header(), value);
     }
+}
+
+/// The name of [`DECISION_HEADER`], built at compile time rather than checked per call.
+pub fn decision_header() -> HeaderName {
+    const { HeaderName::from_static(DECISION_HEADER) }
+}
+
+/// The decision id as a header value (always valid: Crockford base32 is ASCII).
+pub fn decision_value(id: DecisionId) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
+    HeaderValue::from_bytes(&id.encode())
 }

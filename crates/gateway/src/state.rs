@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gatehouse_core::clock::SharedClock;
+use gatehouse_core::clock::{SharedClock, UnixTime};
 use gatehouse_core::config::{Config, Route, Tool};
 use gatehouse_core::ids::{DecisionId, IdGenerator};
 use gatehouse_core::model::ToolName;
 use gatehouse_core::path::RouteTable;
 use gatehouse_policy::PolicyEngine;
 use gatehouse_store::Store;
+use http::{HeaderName, HeaderValue};
 
 use crate::approvals::Approvals;
 use crate::credential::CredentialCache;
@@ -28,6 +29,11 @@ pub struct ToolRuntime {
     pub tool: Tool,
     /// Maps (method, path) to an index into `tool.routes`.
     pub routes: RouteTable<usize>,
+    /// The upstream's `Host` header and the name of its credential header, built once
+    /// rather than per call; `None` when the configured text is not a valid header, and
+    /// every call to the tool then ends in an internal error naming which.
+    pub host: Option<HeaderValue>,
+    pub auth_header: Option<HeaderName>,
 }
 
 impl ToolRuntime {
@@ -40,6 +46,11 @@ impl ToolRuntime {
             .collect();
         Self {
             routes: RouteTable::new(entries),
+            host: HeaderValue::from_str(&tool.upstream.authority).ok(),
+            auth_header: tool
+                .auth
+                .as_ref()
+                .and_then(|auth| HeaderName::from_bytes(auth.header.as_bytes()).ok()),
             tool,
         }
     }
@@ -131,7 +142,12 @@ impl State {
 
     /// A fresh decision id.
     pub fn next_id(&self) -> DecisionId {
-        self.ids.next(self.clock.now())
+        self.next_id_at(self.clock.now())
+    }
+
+    /// A fresh decision id for a call that already read the clock at `now`.
+    pub fn next_id_at(&self, now: UnixTime) -> DecisionId {
+        self.ids.next(now)
     }
 }
 

@@ -22,7 +22,7 @@ use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
-use crate::problem::{DECISION_HEADER, insert_decision_header};
+use crate::problem::{decision_header, decision_value, insert_decision_header};
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -251,11 +251,14 @@ fn inject(
     let internal = |what: &str| Refusal::Internal {
         reason: format!("cannot encode the {what} header"),
     };
-    let host =
-        HeaderValue::from_str(&call.tool.tool.upstream.authority).map_err(|_| internal("host"))?;
+    let host = call.tool.host.clone().ok_or_else(|| internal("host"))?;
     headers.insert(header::HOST, host);
     if let (Some(auth), Some(secret)) = (&call.tool.tool.auth, secret) {
-        let name = HeaderName::from_bytes(auth.header.as_bytes()).map_err(|_| internal("auth"))?;
+        let name = call
+            .tool
+            .auth_header
+            .clone()
+            .ok_or_else(|| internal("auth"))?;
         let mut text = String::with_capacity(auth.prefix.len() + secret.expose().len());
         text.push_str(&auth.prefix);
         text.push_str(secret.expose());
@@ -264,13 +267,15 @@ fn inject(
         value.set_sensitive(true);
         headers.insert(name, value);
     }
-    let decision = HeaderValue::from_maybe_shared(Bytes::from(draft.id().to_string()))
-        .map_err(|_| internal("decision"))?;
-    headers.insert(HeaderName::from_static(DECISION_HEADER), decision);
+    let decision = decision_value(draft.id()).map_err(|_| internal("decision"))?;
+    headers.insert(decision_header(), decision);
     let agent = HeaderValue::from_str(caller.agent).map_err(|_| internal("agent"))?;
-    headers.insert(HeaderName::from_static("gatehouse-agent"), agent);
+    headers.insert(const { HeaderName::from_static("gatehouse-agent") }, agent);
     let workflow = HeaderValue::from_str(caller.workflow).map_err(|_| internal("workflow"))?;
-    headers.insert(HeaderName::from_static("gatehouse-workflow"), workflow);
+    headers.insert(
+        const { HeaderName::from_static("gatehouse-workflow") },
+        workflow,
+    );
     Ok(())
 }
 

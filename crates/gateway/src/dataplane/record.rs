@@ -33,7 +33,7 @@ impl EventDraft {
         let path = request.uri().path();
         let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
         let event = Event::blank(
-            state.next_id(),
+            state.next_id_at(now),
             now.millis(),
             kind.to_owned(),
             request.method().as_str().to_owned(),
