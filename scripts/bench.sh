@@ -26,7 +26,14 @@
 # pinned to core 0. Environment: WARMUP (2), DURATION (10), DATA_PORT (18080),
 # CONTROL_PORT (18081), NGINX_PORT (8088), MCP_PORT (8092), EXCHANGES (3000, 0 skips the
 # token-exchange line), MCP (1, 0 skips the MCP round trip), KEEP=1 keeps the temporary
-# directory, BENCH_OUT=DIR saves the raw wrk outputs.
+# directory, BENCH_OUT=DIR saves the raw wrk outputs, ROUNDS (5) and ROUND_SECONDS (5) set
+# the alternating rounds below.
+#
+# This VM's speed drifts by tens of per cent within minutes (nginx alone has read 32,000
+# and 42,000 req/s an hour apart), so one 10-second run of each proxy after the other can
+# put the ratio anywhere from 40 to 50 %. After the table's runs, nginx and gatehouse are
+# therefore also measured in ROUNDS short rounds back to back, and the target is judged on
+# the median of the rounds' ratios.
 set -euo pipefail
 
 warmup="${WARMUP:-2}"
@@ -37,6 +44,8 @@ nginx_port="${NGINX_PORT:-8088}"
 exchanges="${EXCHANGES:-3000}"
 mcp_port="${MCP_PORT:-8092}"
 mcp="${MCP:-1}"
+rounds="${ROUNDS:-5}"
+round_seconds="${ROUND_SECONDS:-5}"
 tool_port=8090 # fixed by the quickstart example config
 server_cpu=0
 load_cpu=1
@@ -342,6 +351,50 @@ print_mcp_table() {
   done
 }
 
+# ROUNDS alternating rounds at 64 connections, nginx then gatehouse in each; fills
+# `round_ratios` (per cent, one per round).
+round_ratios=()
+alternating_rounds() {
+  [ "$rounds" -gt 0 ] || return 0
+  echo "== 64 connections, nginx and gatehouse alternating: $rounds rounds of ${round_seconds}s each"
+  local r
+  for r in $(seq "$rounds"); do
+    one_round nginx "$r" "http://127.0.0.1:$nginx_port/tickets/0"
+    one_round gatehouse "$r" "http://127.0.0.1:$data_port/tools/tickets/tickets/0" "$token"
+    round_ratios+=("$(awk -v g="$(rps "round$r-gatehouse")" -v n="$(rps "round$r-nginx")" \
+      'BEGIN { printf "%.1f", 100 * g / n }')")
+  done
+}
+
+# One round of one proxy: NAME ROUND URL [BEARER], kept in $tmp/roundROUND-NAME.txt.
+one_round() {
+  local out="$tmp/round$2-$1.txt"
+  taskset -c "$load_cpu" wrk -t1 -c64 -d"${round_seconds}s" ${4:+-H "Authorization: Bearer $4"} \
+    "$3" >"$out"
+  check_wrk "$out"
+}
+
+# The median of the arguments.
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+    END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+print_rounds() {
+  [ "${#round_ratios[@]}" -gt 0 ] || return 0
+  local r nginx=() gatehouse=()
+  for r in $(seq "$rounds"); do
+    nginx+=("$(rps "round$r-nginx")")
+    gatehouse+=("$(rps "round$r-gatehouse")")
+  done
+  echo "alternating rounds at 64 connections (${round_seconds}s each):"
+  echo "  nginx req/s:     ${nginx[*]}"
+  echo "  gatehouse req/s: ${gatehouse[*]}"
+  echo "  gatehouse/nginx: ${round_ratios[*]} (%)"
+  awk -v m="$(median "${round_ratios[@]}")" \
+    'BEGIN { printf "gatehouse/nginx throughput at 64 connections, median of the rounds: %.1f %% (target >= 50 %%: %s)\n", m, (m >= 50 ? "met" : "MISSED") }'
+}
+
 print_table() {
   echo
   printf '%-10s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
@@ -354,7 +407,8 @@ print_table() {
   done
   echo
   awk -v g="$(rps gatehouse-64)" -v n="$(rps nginx-64)" \
-    'BEGIN { r = 100 * g / n; printf "gatehouse/nginx throughput at 64 connections: %.1f %% (target >= 50 %%: %s)\n", r, (r >= 50 ? "met" : "MISSED") }'
+    'BEGIN { printf "gatehouse/nginx throughput at 64 connections, the runs above: %.1f %%\n", 100 * g / n }'
+  print_rounds
   local d50 d99
   d50="$(pct direct-1 50%)"
   d99="$(pct direct-1 99%)"
@@ -399,6 +453,7 @@ main() {
     measure nginx "$c" "http://127.0.0.1:$nginx_port/tickets/0"
     measure gatehouse "$c" "http://127.0.0.1:$data_port/tools/tickets/tickets/0" "$token"
   done
+  alternating_rounds
   token_exchange
   mcp_round_trip
   echo "== load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -407,6 +462,7 @@ main() {
   if [ -n "${BENCH_OUT:-}" ]; then
     mkdir -p "$BENCH_OUT"
     cp "$tmp"/*-1.txt "$tmp"/*-64.txt "$BENCH_OUT"/
+    [ "${#round_ratios[@]}" -gt 0 ] && cp "$tmp"/round*.txt "$BENCH_OUT"/
     [ -f "$tmp/exchange-16.txt" ] && cp "$tmp/exchange-16.txt" "$BENCH_OUT"/
   fi
   [ "$micro" = 1 ] && run_micro
