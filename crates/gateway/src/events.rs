@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::event::{Event, EventLine};
-use gatehouse_store::{Store, StoreError};
+use gatehouse_store::{Store, encode_lines};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinHandle;
@@ -135,15 +135,11 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
-            let written = EventLine::all(&events)
-                .map_err(|error| StoreError::Encoding {
-                    detail: error.to_string(),
-                })
-                .and_then(|encoded| {
-                    store_ref.append_lines(&encoded)?;
-                    lines.append(&encoded);
-                    Ok(())
-                });
+            let written = encode_lines(&events).and_then(|encoded| {
+                store_ref.append_lines(&encoded)?;
+                lines.append(&encoded);
+                Ok(())
+            });
             (written, lines)
         })
         .await;
