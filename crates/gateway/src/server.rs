@@ -160,7 +160,8 @@ impl Gateway {
 }
 
 /// Background upkeep: writes changed workflows behind, re-reads upstream secrets,
-/// retires old segment keys and forgets revocations of expired credentials.
+/// retires old segment keys, forgets revocations of expired credentials and closes
+/// upstream connections idle too long.
 async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(WORKFLOW_FLUSH);
     let mut reload = tokio::time::interval(state.config.gateway.secrets_reload);
@@ -177,6 +178,7 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let now = state.clock.now().secs();
                 state.keys.retire_due(now);
                 state.revocations.forget_expired(now);
+                state.upstream.close_expired();
                 match state.approvals.expire_due(now).await {
                     Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),
                     Err(error) => tracing::error!(%error, "cannot expire approvals; will retry"),

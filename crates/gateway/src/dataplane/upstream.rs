@@ -29,6 +29,8 @@ use crate::body::ResponseBody;
 const MAX_IDLE_PER_AUTHORITY: usize = 512;
 /// An idle connection older than this is closed rather than reused: servers drop idle
 /// connections on their own schedule, and a request sent on one they just dropped fails.
+/// Housekeeping closes such connections too ([`UpstreamClient::close_expired`]), so a tool
+/// no longer called does not keep sockets open.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why an upstream call got no response head.
@@ -56,9 +58,10 @@ pub struct UpstreamClient {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Pool {
     idle: Mutex<HashMap<Box<str>, Vec<Idle>>>,
+    idle_timeout: Duration,
 }
 
 #[derive(Debug)]
@@ -69,10 +72,27 @@ struct Idle {
 
 impl UpstreamClient {
     pub fn new(timeout: Duration) -> Self {
+        Self::with_idle_timeout(timeout, IDLE_TIMEOUT)
+    }
+
+    fn with_idle_timeout(timeout: Duration, idle_timeout: Duration) -> Self {
+        let pool = Pool {
+            idle: Mutex::default(),
+            idle_timeout,
+        };
         Self {
-            pool: Arc::default(),
+            pool: Arc::new(pool),
             timeout,
         }
+    }
+
+    /// Closes idle connections past the idle timeout or already closed by their server.
+    pub fn close_expired(&self) {
+        let mut idle = self.pool.lock();
+        for list in idle.values_mut() {
+            list.retain(|entry| self.pool.fresh(entry));
+        }
+        idle.retain(|_, list| !list.is_empty());
     }
 
     /// Sends `request` (origin-form URI, `Host` set) to `authority` on an idle
@@ -140,11 +160,15 @@ impl Pool {
         let mut idle = self.lock();
         let list = idle.get_mut(authority)?;
         while let Some(entry) = list.pop() {
-            if !entry.sender.is_closed() && entry.since.elapsed() < IDLE_TIMEOUT {
+            if self.fresh(&entry) {
                 return Some(entry.sender);
             }
         }
         None
+    }
+
+    fn fresh(&self, entry: &Idle) -> bool {
+        !entry.sender.is_closed() && entry.since.elapsed() < self.idle_timeout
     }
 
     fn put_back(&self, authority: Box<str>, sender: SendRequest<ResponseBody>) {
@@ -366,6 +390,21 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(read_through(&client, &authority, "/").await.len(), 8);
         }
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn housekeeping_closes_connections_idle_too_long() {
+        let (authority, accepted) = server(8).await;
+        let client =
+            UpstreamClient::with_idle_timeout(Duration::from_secs(5), Duration::from_millis(50));
+        read_through(&client, &authority, "/").await;
+        client.close_expired();
+        assert_eq!(client.idle(&authority), 1);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        client.close_expired();
+        assert_eq!(client.idle(&authority), 0);
+        read_through(&client, &authority, "/").await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
