@@ -397,7 +397,7 @@ mod tests {
     async fn housekeeping_closes_connections_idle_too_long() {
         let (authority, accepted) = server(8).await;
         let client =
-            UpstreamClient::with_idle_timeout(Duration::from_secs(5), Duration::from_millis(50));
+            UpstreamClient::with_idle_timeout(Duration::from_secs(5), Duration::from_millis(500));
         read_through(&client, &authority, "/").await;
         client.close_expired();
         assert_eq!(client.idle(&authority), 1);
