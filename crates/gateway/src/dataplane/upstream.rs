@@ -141,8 +141,9 @@ impl UpstreamClient {
         })
     }
 
-    /// Idle connections held for `authority` (for tests).
-    pub fn idle(&self, authority: &str) -> usize {
+    /// Idle connections held for `authority`.
+    #[cfg(test)]
+    fn idle(&self, authority: &str) -> usize {
         self.pool.lock().get(authority).map_or(0, Vec::len)
     }
 }
