@@ -50,6 +50,7 @@ macro_rules! conformance_tests {
                 concurrent_appends_from_8_threads_lose_nothing,
                 ping_answers,
                 checkpoint_outcomes_read_back_and_filter,
+                late_events_across_batches_answer_every_query_as_the_contract_says,
             );
             mod workflows {
                 conformance_tests!(@each $open; crate::workflows;
@@ -302,6 +303,119 @@ fn walk_forward(store: &dyn Store, page_size: u32) -> Vec<Event> {
         assert!(page.iter().all(|event| event.id > cursor));
         cursor = newest.id;
         seen.extend(page.into_iter().rev());
+    }
+}
+
+/// Events written in batches whose ids overlap (a slow call's event is written after
+/// events with greater ids, some long after), with few distinct values and times so filters often match
+/// and often miss, then hundreds of random queries checked against [`expected`].
+fn late_events_across_batches_answer_every_query_as_the_contract_says(store: &dyn Store) {
+    let mut random = Lcg(0x5eed_6a7e_4045_e000);
+    let events: Vec<Event> = (0..700).map(|n| varied_event(n, &mut random)).collect();
+    // One event in ten is slow: written after all the others, in any order.
+    let (mut stored, slow): (Vec<Event>, Vec<Event>) =
+        events.into_iter().partition(|_| random.below(10) > 0);
+    stored.extend(slow);
+    // And all are shuffled within a sliding window of 60 places.
+    for i in 0..stored.len() {
+        let j = (i + random.below(60)).min(stored.len() - 1);
+        stored.swap(i, j);
+    }
+    let mut rest = stored.as_slice();
+    while !rest.is_empty() {
+        let (batch, after) = rest.split_at((1 + random.below(90)).min(rest.len()));
+        store.append_events(batch).unwrap();
+        rest = after;
+    }
+    for _ in 0..400 {
+        let filter = random_filter(&mut random);
+        let mut want = expected(&stored, &filter);
+        let limit = filter.limit.unwrap() as usize;
+        if let Some(after) = filter.after {
+            want.retain(|event| event.id > after);
+            want = want.split_off(want.len().saturating_sub(limit));
+        } else {
+            want.truncate(limit);
+        }
+        assert_eq!(store.query_events(&filter).unwrap(), want, "{filter:?}");
+    }
+    for event in stored.iter().step_by(7) {
+        assert_eq!(store.event(event.id).unwrap().as_ref(), Some(event));
+    }
+}
+
+/// A small deterministic generator, so a failure reproduces.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, bound: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) % bound as u64) as usize
+    }
+
+    fn pick<T: Clone>(&mut self, choices: &[T]) -> T {
+        choices[self.below(choices.len())].clone()
+    }
+}
+
+const AGENTS: [Option<&str>; 4] = [Some("a"), Some("b"), Some("c"), None];
+const TOOLS: [Option<&str>; 3] = [Some("t1"), Some("t2"), None];
+const WORKFLOWS: [Option<&str>; 3] = [Some("w1"), Some("w2"), None];
+const INTENTS: [Option<&str>; 3] = [Some("i.read"), Some("i.write"), None];
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Allow,
+    Outcome::Deny,
+    Outcome::Error,
+    Outcome::Confirm,
+    Outcome::Pending,
+];
+
+fn varied_event(n: u64, random: &mut Lcg) -> Event {
+    let text = |value: Option<&str>| value.map(str::to_owned);
+    Event {
+        agent: text(random.pick(&AGENTS)),
+        tool: text(random.pick(&TOOLS)),
+        workflow: text(random.pick(&WORKFLOWS)),
+        intent: text(random.pick(&INTENTS)),
+        outcome: random.pick(&OUTCOMES),
+        time_ms: sample::BASE_MS + random.below(40) as i64,
+        ..sample::event(n)
+    }
+}
+
+fn random_filter(random: &mut Lcg) -> EventFilter {
+    let mut maybe = |values: &[Option<&str>]| {
+        if random.below(3) == 0 {
+            random.pick(values).map(str::to_owned)
+        } else {
+            None
+        }
+    };
+    let (agent, tool, workflow, intent) = (
+        maybe(&AGENTS),
+        maybe(&TOOLS),
+        maybe(&WORKFLOWS),
+        maybe(&INTENTS),
+    );
+    let outcome = (random.below(4) == 0).then(|| random.pick(&OUTCOMES));
+    let time = |random: &mut Lcg| {
+        (random.below(3) == 0).then(|| sample::BASE_MS + random.below(44) as i64)
+    };
+    let (since_ms, until_ms) = (time(random), time(random));
+    let after = (random.below(3) == 0).then(|| sample::event(random.below(720) as u64).id);
+    EventFilter {
+        agent,
+        workflow,
+        tool,
+        intent,
+        outcome,
+        since_ms,
+        until_ms,
+        after,
+        limit: Some(1 + random.below(30) as u32),
     }
 }
 

@@ -1,33 +1,37 @@
-//! The event log in SQLite: appending batches, and queries built from fixed SQL
-//! fragments with every filter value bound as a parameter.
+//! The event log in SQLite: each appended batch is one block (its JSON lines in one
+//! text), with an index from every event id to its block and one from every value a
+//! query filters on to the blocks holding it. Writing an event costs one index entry
+//! instead of a row and six index entries; queries read whole blocks (see `walk`).
 
-mod row;
+mod block;
+mod walk;
 
 use std::sync::OnceLock;
 
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
-use rusqlite::types::Value;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior, params};
 
 use super::{OrUnavailable, unavailable};
 use crate::error::StoreError;
+use crate::sqlite::column::decision_id;
 use crate::store::effective_limit;
+use block::Block;
 
-const INSERT: &str = "INSERT INTO events (id, time_ms, agent, workflow, tool, intent, \
-     outcome, line) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/// The last block's reaches, which the next block's extend.
+const REACH: &str = "SELECT reach_id, reach_time_ms FROM event_blocks ORDER BY block DESC LIMIT 1";
+const HEADER: &str = "INSERT INTO event_blocks (first_id, last_id, reach_id, min_time_ms, \
+     max_time_ms, reach_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const LINES: &str = "INSERT INTO event_lines (block, lines) VALUES (?1, ?2)";
+const KEY: &str = "INSERT INTO event_keys (field, value, block) VALUES (?1, ?2, ?3)";
+const ID: &str = "INSERT INTO event_ids (id, block) VALUES (?1, ?2)";
 
-/// Columns of one event row, the parameters of `INSERT`.
-const COLUMNS: usize = 8;
+/// Columns of one `event_ids` row, the parameters of `ID`.
+const COLUMNS: usize = 2;
 
-const BY_ID: &str = "SELECT id, line FROM events WHERE id = ?1";
-
-/// The head of every query; [`row::decode`] reads the columns in this order.
-const SELECT: &str = "SELECT id, line FROM events WHERE 1 = 1";
-
-/// Rows per multi-row `INSERT`: one statement execution (cursor opening, parameter
+/// Ids per multi-row `INSERT`: one statement execution (cursor opening, parameter
 /// binding, statement end) for this many events instead of one each.
-const ROWS: usize = 16;
+const ROWS: usize = 64;
 
 /// Writes the whole batch in one transaction, or nothing of it.
 pub(super) fn insert(
@@ -35,60 +39,111 @@ pub(super) fn insert(
     location: &str,
     events: &[EventLine<'_>],
 ) -> Result<(), StoreError> {
-    match insert_in_chunks(conn, location, events)? {
+    let Some(block) = Block::new(events) else {
+        return Ok(());
+    };
+    match insert_block(conn, location, &block, Ids::Chunked)? {
         Written::All => Ok(()),
-        // A multi-row statement's `OR ROLLBACK` undid the transaction: the same batch
-        // again, row by row, names the conflicting id and keeps nothing.
-        Written::Nothing => {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .or_unavailable(location)?;
-            insert_each(&tx, location, events)?;
-            tx.commit().or_unavailable(location)
-        }
+        // A multi-row statement's `OR ROLLBACK` undid the transaction: the same block
+        // again, id by id, names the conflicting id and keeps nothing.
+        Written::Nothing => match insert_block(conn, location, &block, Ids::OneByOne)? {
+            Written::All => Ok(()),
+            Written::Nothing => Err(unavailable(location, "a rolled back write")),
+        },
     }
 }
 
-/// What a pass of multi-row statements left behind.
+/// How the ids of a block are inserted.
+#[derive(Clone, Copy)]
+enum Ids {
+    /// `ROWS` per statement; a duplicate rolls the transaction back unnamed.
+    Chunked,
+    /// One per statement; a duplicate is named.
+    OneByOne,
+}
+
+/// What an attempt left behind.
 enum Written {
     All,
     /// A constraint failed and rolled the transaction back.
     Nothing,
 }
 
-fn insert_in_chunks(
+fn insert_block(
     conn: &mut Connection,
     location: &str,
-    events: &[EventLine<'_>],
+    block: &Block<'_>,
+    ids: Ids,
 ) -> Result<Written, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .or_unavailable(location)?;
-    let mut chunks = events.chunks_exact(ROWS);
-    for chunk in chunks.by_ref() {
-        if !insert_chunk(&tx, location, chunk)? {
-            return Ok(Written::Nothing);
+    let number = insert_header(&tx, block).or_unavailable(location)?;
+    tx.prepare_cached(LINES)
+        .and_then(|mut statement| statement.execute(params![number, block.text]))
+        .or_unavailable(location)?;
+    match ids {
+        Ids::Chunked => {
+            let mut chunks = block.events.chunks_exact(ROWS);
+            for chunk in chunks.by_ref() {
+                if !insert_id_chunk(&tx, location, chunk, number)? {
+                    // Dropping `tx` finds the transaction already rolled back.
+                    return Ok(Written::Nothing);
+                }
+            }
+            insert_each_id(&tx, location, chunks.remainder(), number)?;
         }
+        Ids::OneByOne => insert_each_id(&tx, location, &block.events, number)?,
     }
-    insert_each(&tx, location, chunks.remainder())?;
-    // Dropping `tx` on an early return above rolls the batch back.
+    let mut statement = tx.prepare_cached(KEY).or_unavailable(location)?;
+    for (field, value) in &block.keys {
+        statement
+            .execute(params![field.as_str(), value, number])
+            .or_unavailable(location)?;
+    }
+    drop(statement);
     tx.commit().or_unavailable(location)?;
     Ok(Written::All)
 }
 
-/// `ROWS` events in one statement; false when a constraint failed, which rolled back the
+/// Stores the block's header and returns its number.
+fn insert_header(conn: &Connection, block: &Block<'_>) -> rusqlite::Result<i64> {
+    let previous = conn
+        .prepare_cached(REACH)?
+        .query_row([], |row| Ok((decision_id(row, 0)?, row.get::<_, i64>(1)?)))
+        .optional()?;
+    let (reach_id, reach_time_ms) = match previous {
+        Some((id, time)) => (id.max(block.last_id), time.max(block.max_time_ms)),
+        None => (block.last_id, block.max_time_ms),
+    };
+    conn.prepare_cached(HEADER)?.execute(params![
+        block.first_id.to_string(),
+        block.last_id.to_string(),
+        reach_id.to_string(),
+        block.min_time_ms,
+        block.max_time_ms,
+        reach_time_ms,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// `ROWS` ids in one statement; false when a constraint failed, which rolled back the
 /// whole transaction. `OR ROLLBACK` rather than the default `ABORT` because an aborting
 /// multi-row statement must be undoable on its own, so SQLite keeps a statement journal
-/// for it: a copy of every page it touches, about a fifth of the cost of an event.
-fn insert_chunk(
+/// for it: a copy of every page it touches.
+fn insert_id_chunk(
     conn: &Connection,
     location: &str,
-    chunk: &[EventLine<'_>],
+    chunk: &[&EventLine<'_>],
+    block: i64,
 ) -> Result<bool, StoreError> {
-    let encoded: Vec<row::Encoded<'_>> = chunk.iter().map(row::Encoded::new).collect();
-    let params: Vec<&dyn ToSql> = encoded.iter().flat_map(row::Encoded::params).collect();
+    let ids: Vec<String> = chunk.iter().map(|line| line.event.id.to_string()).collect();
+    let params: Vec<&dyn ToSql> = ids
+        .iter()
+        .flat_map(|id| [id as &dyn ToSql, &block as &dyn ToSql])
+        .collect();
     let mut statement = conn
-        .prepare_cached(insert_rows())
+        .prepare_cached(insert_id_rows())
         .or_unavailable(location)?;
     match statement.execute(params.as_slice()) {
         Ok(_) => Ok(true),
@@ -99,25 +154,27 @@ fn insert_chunk(
     }
 }
 
-fn insert_each(
+fn insert_each_id(
     conn: &Connection,
     location: &str,
-    events: &[EventLine<'_>],
+    events: &[&EventLine<'_>],
+    block: i64,
 ) -> Result<(), StoreError> {
-    let mut statement = conn.prepare_cached(INSERT).or_unavailable(location)?;
+    let mut statement = conn.prepare_cached(ID).or_unavailable(location)?;
     for line in events {
+        let id = line.event.id;
         statement
-            .execute(row::Encoded::new(line).params())
-            .map_err(|error| insert_error(location, line.event.id, error))?;
+            .execute(params![id.to_string(), block])
+            .map_err(|error| insert_error(location, id, error))?;
     }
     Ok(())
 }
 
-/// `INSERT OR ROLLBACK` with `ROWS` rows of values, numbered on from `INSERT`'s own.
-fn insert_rows() -> &'static str {
+/// `INSERT OR ROLLBACK` with `ROWS` rows of values, numbered on from `ID`'s own.
+fn insert_id_rows() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        let mut sql = INSERT.replacen("INSERT", "INSERT OR ROLLBACK", 1);
+        let mut sql = ID.replacen("INSERT", "INSERT OR ROLLBACK", 1);
         for row in 1..ROWS {
             let first = row * COLUMNS + 1;
             let values: Vec<String> = (first..first + COLUMNS).map(|n| format!("?{n}")).collect();
@@ -132,99 +189,28 @@ pub(super) fn one(
     location: &str,
     id: DecisionId,
 ) -> Result<Option<Event>, StoreError> {
-    conn.prepare_cached(BY_ID)
-        .and_then(|mut statement| {
-            statement
-                .query_row([id.to_string()], row::decode)
-                .optional()
-        })
-        .or_unavailable(location)
+    walk::one(conn, id).or_unavailable(location)
 }
 
+/// Events matching `filter`, read in one transaction so that every block a walk visits
+/// is from the same moment.
 pub(super) fn select(
     conn: &Connection,
     location: &str,
     filter: &EventFilter,
 ) -> Result<Vec<Event>, StoreError> {
-    let query = Query::from_filter(filter);
-    let params: Vec<(&str, &dyn ToSql)> = query
-        .params
-        .iter()
-        .map(|(name, value)| (*name, value as &dyn ToSql))
-        .collect();
-    conn.prepare_cached(&query.sql)
-        .and_then(|mut statement| {
-            statement
-                .query_map(params.as_slice(), row::decode)?
-                .collect::<rusqlite::Result<Vec<Event>>>()
-        })
-        .or_unavailable(location)
-}
-
-/// An event query: SQL made only of the fixed fragments below (so each combination of
-/// filters is one cached statement), and the values bound to its named parameters.
-#[derive(Debug)]
-struct Query {
-    sql: String,
-    params: Vec<(&'static str, Value)>,
-}
-
-impl Query {
-    fn from_filter(filter: &EventFilter) -> Self {
-        let mut query = Self {
-            sql: SELECT.to_owned(),
-            params: Vec::new(),
-        };
-        query.narrow(" AND agent = :agent", ":agent", text(&filter.agent));
-        query.narrow(
-            " AND workflow = :workflow",
-            ":workflow",
-            text(&filter.workflow),
-        );
-        query.narrow(" AND tool = :tool", ":tool", text(&filter.tool));
-        query.narrow(" AND intent = :intent", ":intent", text(&filter.intent));
-        let outcome = filter.outcome.map(|o| Value::Text(o.as_str().to_owned()));
-        query.narrow(" AND outcome = :outcome", ":outcome", outcome);
-        let since = filter.since_ms.map(Value::Integer);
-        query.narrow(" AND time_ms >= :since", ":since", since);
-        let until = filter.until_ms.map(Value::Integer);
-        query.narrow(" AND time_ms < :until", ":until", until);
-        let after = filter.after.map(|id| Value::Text(id.to_string()));
-        let forward = after.is_some();
-        query.narrow(" AND id > :after", ":after", after);
-        query.order_and_limit(forward, effective_limit(filter));
-        query
+    let limit = usize::try_from(effective_limit(filter)).unwrap_or(usize::MAX);
+    let tx = conn.unchecked_transaction().or_unavailable(location)?;
+    let events = match filter.after {
+        Some(after) => walk::oldest_after(&tx, filter, after, limit),
+        None => walk::newest(&tx, filter, limit),
     }
-
-    fn narrow(&mut self, clause: &'static str, name: &'static str, value: Option<Value>) {
-        if let Some(value) = value {
-            self.sql.push_str(clause);
-            self.params.push((name, value));
-        }
-    }
-
-    /// Newest first. Paging forward (`after`) takes the oldest events past the cursor,
-    /// then turns them newest first, so consecutive pages leave no gap.
-    fn order_and_limit(&mut self, forward: bool, limit: u32) {
-        self.params
-            .push((":limit", Value::Integer(i64::from(limit))));
-        if forward {
-            self.sql = format!(
-                "SELECT * FROM ({} ORDER BY id ASC LIMIT :limit) ORDER BY id DESC",
-                self.sql
-            );
-        } else {
-            self.sql.push_str(" ORDER BY id DESC LIMIT :limit");
-        }
-    }
+    .or_unavailable(location)?;
+    tx.finish().or_unavailable(location)?;
+    Ok(events)
 }
 
-fn text(value: &Option<String>) -> Option<Value> {
-    value.clone().map(Value::Text)
-}
-
-/// A constraint violation while inserting can only be a duplicate id: the one other
-/// constraint (`outcome`) holds for every [`Event`].
+/// A constraint violation while inserting an id can only be a duplicate id.
 fn insert_error(location: &str, id: DecisionId, error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => StoreError::Conflict {
@@ -303,8 +289,9 @@ mod tests {
         assert_eq!(stored(&store), batch[..ROWS]);
     }
 
-    /// Rows written as columns (schema 7) come back, after the step to lines, as the
-    /// events they were: every field, text that JSON must escape, absent values.
+    /// Rows written as columns (schema 7) come back, after the steps to lines and to
+    /// blocks, as the events they were: every field, text that JSON must escape, absent
+    /// values.
     #[test]
     fn events_stored_as_columns_read_back_the_same_after_the_step_to_lines() {
         let mut full = event(7);
@@ -336,7 +323,20 @@ mod tests {
             outcome: Some(Outcome::Pending),
             ..EventFilter::default()
         };
-        assert_eq!(select(&conn, "test", &filter).unwrap(), vec![full]);
+        assert_eq!(select(&conn, "test", &filter).unwrap(), vec![full.clone()]);
+        // Blocks written after the step number on from the carried-over ones.
+        let later = event(9);
+        insert(
+            &mut conn,
+            "test",
+            &EventLine::all(std::slice::from_ref(&later)).unwrap(),
+        )
+        .unwrap();
+        let everything = EventFilter::default();
+        assert_eq!(
+            select(&conn, "test", &everything).unwrap(),
+            vec![later, bare, full]
+        );
     }
 
     /// The insert of schema 7, when events were columns.

@@ -47,6 +47,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("../migrations/sqlite/0008_event_lines.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../migrations/sqlite/0009_event_blocks.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =

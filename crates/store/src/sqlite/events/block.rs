@@ -1,0 +1,191 @@
+//! A batch of events as one block: its JSON lines in id order in one text, the bounds of
+//! its ids and times, and the distinct values of the fields queries filter on.
+
+use std::collections::BTreeSet;
+
+use gatehouse_core::event::{Event, EventFilter, EventLine};
+use gatehouse_core::ids::DecisionId;
+
+/// A field queries filter on by equality, indexed once per block and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Field {
+    Workflow,
+    Agent,
+    Intent,
+    Tool,
+    Outcome,
+}
+
+impl Field {
+    /// Most selective first: a query is driven by the first of these it names.
+    const ALL: [Self; 5] = [
+        Self::Workflow,
+        Self::Agent,
+        Self::Intent,
+        Self::Tool,
+        Self::Outcome,
+    ];
+
+    /// The name stored in `event_keys.field`.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Workflow => "workflow",
+            Self::Agent => "agent",
+            Self::Intent => "intent",
+            Self::Tool => "tool",
+            Self::Outcome => "outcome",
+        }
+    }
+
+    fn of(self, event: &Event) -> Option<&str> {
+        match self {
+            Self::Workflow => event.workflow.as_deref(),
+            Self::Agent => event.agent.as_deref(),
+            Self::Intent => event.intent.as_deref(),
+            Self::Tool => event.tool.as_deref(),
+            Self::Outcome => Some(event.outcome.as_str()),
+        }
+    }
+
+    /// The fields `filter` narrows by equality, with their values, most selective first.
+    pub(super) fn wanted(filter: &EventFilter) -> Vec<(Self, &str)> {
+        let value = |field: Self| match field {
+            Self::Workflow => filter.workflow.as_deref(),
+            Self::Agent => filter.agent.as_deref(),
+            Self::Intent => filter.intent.as_deref(),
+            Self::Tool => filter.tool.as_deref(),
+            Self::Outcome => filter.outcome.map(|outcome| outcome.as_str()),
+        };
+        Self::ALL
+            .into_iter()
+            .filter_map(|field| value(field).map(|value| (field, value)))
+            .collect()
+    }
+}
+
+/// One batch, ready to store.
+#[derive(Debug)]
+pub(super) struct Block<'l> {
+    /// The batch's events, in id order.
+    pub(super) events: Vec<&'l EventLine<'l>>,
+    pub(super) first_id: DecisionId,
+    pub(super) last_id: DecisionId,
+    pub(super) min_time_ms: i64,
+    pub(super) max_time_ms: i64,
+    /// The lines, one per event in id order, each ending in a newline.
+    pub(super) text: String,
+    /// Every (field, value) some event of the block has.
+    pub(super) keys: BTreeSet<(Field, &'l str)>,
+}
+
+impl<'l> Block<'l> {
+    /// The block of a batch; `None` for an empty batch.
+    pub(super) fn new(batch: &'l [EventLine<'l>]) -> Option<Self> {
+        let mut events: Vec<&EventLine<'_>> = batch.iter().collect();
+        events.sort_by_key(|line| line.event.id);
+        let first_id = events.first()?.event.id;
+        let last_id = events.last()?.event.id;
+        let times = events.iter().map(|line| line.event.time_ms);
+        let min_time_ms = times.clone().min()?;
+        let max_time_ms = times.max()?;
+        let mut text = String::with_capacity(events.iter().map(|l| l.json.len() + 1).sum());
+        let mut keys = BTreeSet::new();
+        for line in &events {
+            text.push_str(&line.json);
+            text.push('\n');
+            for field in Field::ALL {
+                if let Some(value) = field.of(line.event) {
+                    keys.insert((field, value));
+                }
+            }
+        }
+        Some(Self {
+            events,
+            first_id,
+            last_id,
+            min_time_ms,
+            max_time_ms,
+            text,
+            keys,
+        })
+    }
+}
+
+/// The lines of a stored block's text. A JSON line holds no raw newline (JSON escapes it
+/// inside strings), so a newline only ever ends a line.
+pub(super) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split_terminator('\n')
+}
+
+/// Whether `event` matches every part of `filter` but `after` and the limit, which the
+/// walk over blocks applies.
+pub(super) fn matches(event: &Event, filter: &EventFilter) -> bool {
+    Field::wanted(filter)
+        .iter()
+        .all(|(field, value)| field.of(event) == Some(*value))
+        && filter.since_ms.is_none_or(|since| event.time_ms >= since)
+        && filter.until_ms.is_none_or(|until| event.time_ms < until)
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::event::Outcome;
+
+    use super::*;
+
+    fn event(n: u128, time_ms: i64, agent: &str) -> Event {
+        let mut event = Event::blank(
+            DecisionId::from_u128(n),
+            time_ms,
+            "tool".to_owned(),
+            "GET".to_owned(),
+            "/".to_owned(),
+        );
+        event.agent = Some(agent.to_owned());
+        event.outcome = Outcome::Allow;
+        event
+    }
+
+    #[test]
+    fn a_block_holds_its_lines_in_id_order_with_bounds_and_keys() {
+        let events = [event(3, 10, "b"), event(1, 30, "a"), event(2, 20, "a")];
+        let lines = EventLine::all(&events).unwrap();
+        let block = Block::new(&lines).unwrap();
+        assert_eq!(block.first_id, DecisionId::from_u128(1));
+        assert_eq!(block.last_id, DecisionId::from_u128(3));
+        assert_eq!((block.min_time_ms, block.max_time_ms), (10, 30));
+        let ids: Vec<Event> = super::lines(&block.text)
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [events[1].clone(), events[2].clone(), events[0].clone()]
+        );
+        let keys: Vec<_> = block.keys.iter().copied().collect();
+        assert_eq!(
+            keys,
+            [
+                (Field::Agent, "a"),
+                (Field::Agent, "b"),
+                (Field::Outcome, "allow")
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_is_no_block() {
+        assert!(Block::new(&[]).is_none());
+    }
+
+    #[test]
+    fn a_newline_inside_a_value_stays_inside_its_line() {
+        let mut odd = event(1, 1, "a");
+        odd.reason = Some("two\nlines".to_owned());
+        let lines = EventLine::all(std::slice::from_ref(&odd)).unwrap();
+        let block = Block::new(&lines).unwrap();
+        let read: Vec<Event> = super::lines(&block.text)
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(read, [odd]);
+    }
+}
