@@ -18,6 +18,9 @@ CREATE TABLE event_blocks (
     reach_time_ms INTEGER NOT NULL
 );
 
+-- The first block reaching past a cursor, for paging forward.
+CREATE INDEX event_blocks_reach ON event_blocks (reach_id, block);
+
 -- Apart from the headers, so that walking headers reads a few pages, not every line.
 CREATE TABLE event_lines (
     block INTEGER NOT NULL PRIMARY KEY,

@@ -5,7 +5,11 @@
 //! slow call's event is written after events with greater ids: blocks overlap in ids.
 //! The newest-first walk goes down the block numbers and stops once a block's `reach_id`
 //! (the greatest id it or any earlier block holds) cannot beat the events already kept.
-//! The forward walk follows the id index itself, so it is exact in id order.
+//! Paging forward from a cursor with no field named follows the id index, exact in id
+//! order. With a field named it goes up that value's blocks from the first block that
+//! reaches past the cursor, to the last: a later block may hold a slow call's event
+//! with a smaller id, but only a block whose `first_id` is below the greatest event kept
+//! is read. Lines are only decoded when they contain every value the filter names.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -14,7 +18,7 @@ use gatehouse_core::event::{Event, EventFilter};
 use gatehouse_core::ids::DecisionId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::block::{Field, lines, matches};
+use super::block::{Field, LineTest, lines, matches};
 use crate::sqlite::column::{decision_id, invalid};
 
 const BLOCK_OF: &str = "SELECT block FROM event_ids WHERE id = ?1";
@@ -28,6 +32,13 @@ const HEADERS_WITH_KEY_DOWN: &str = "SELECT b.block, b.reach_id, b.min_time_ms, 
      b.max_time_ms, b.reach_time_ms FROM event_keys k JOIN event_blocks b ON b.block = k.block \
      WHERE k.field = ?1 AND k.value = ?2 ORDER BY k.block DESC";
 const IDS_UP: &str = "SELECT id, block FROM event_ids WHERE id > ?1 ORDER BY id ASC";
+/// `reach_id` never falls from one block to the next, so the first in its order is the
+/// first block that can hold an id greater than the cursor.
+const FIRST_REACHING: &str =
+    "SELECT block FROM event_blocks WHERE reach_id > ?1 ORDER BY reach_id, block LIMIT 1";
+const FIRSTS_WITH_KEY_UP: &str = "SELECT b.block, b.first_id, b.min_time_ms, b.max_time_ms \
+     FROM event_keys k JOIN event_blocks b ON b.block = k.block \
+     WHERE k.field = ?1 AND k.value = ?2 AND k.block >= ?3 ORDER BY k.block ASC";
 
 /// What a walk needs of a block before reading its lines.
 struct Header {
@@ -86,6 +97,7 @@ pub(super) fn newest(
     limit: usize,
 ) -> rusqlite::Result<Vec<Event>> {
     let wanted = Field::wanted(filter);
+    let test = LineTest::new(filter);
     let mut kept: BinaryHeap<Reverse<ById>> = BinaryHeap::with_capacity(limit + 1);
     let mut statement;
     let (driver, others) = match wanted.split_first() {
@@ -121,12 +133,10 @@ pub(super) fn newest(
         if !header.meets_window(filter) || !has_keys(conn, header.block, others)? {
             continue;
         }
-        for event in read_block(conn, header.block)? {
-            if matches(&event, filter) {
-                kept.push(Reverse(ById(event)));
-                if kept.len() > limit {
-                    kept.pop();
-                }
+        for event in read_matching(conn, header.block, filter, &test)? {
+            kept.push(Reverse(ById(event)));
+            if kept.len() > limit {
+                kept.pop();
             }
         }
     }
@@ -144,6 +154,67 @@ pub(super) fn oldest_after(
     limit: usize,
 ) -> rusqlite::Result<Vec<Event>> {
     let wanted = Field::wanted(filter);
+    match wanted.split_first() {
+        Some((driver, others)) => oldest_with_key(conn, filter, after, limit, *driver, others),
+        None => oldest_by_id(conn, filter, after, limit),
+    }
+}
+
+/// The forward walk up one value's blocks.
+fn oldest_with_key(
+    conn: &Connection,
+    filter: &EventFilter,
+    after: DecisionId,
+    limit: usize,
+    (field, value): (Field, &str),
+    others: &[(Field, &str)],
+) -> rusqlite::Result<Vec<Event>> {
+    let start: Option<i64> = conn
+        .prepare_cached(FIRST_REACHING)?
+        .query_row([after.to_string()], |row| row.get(0))
+        .optional()?;
+    let Some(start) = start else {
+        return Ok(Vec::new());
+    };
+    let test = LineTest::new(filter);
+    // The least ids past the cursor; the greatest of them on top.
+    let mut kept: BinaryHeap<ById> = BinaryHeap::with_capacity(limit + 1);
+    let mut statement = conn.prepare_cached(FIRSTS_WITH_KEY_UP)?;
+    let mut blocks = statement.query(params![field.as_str(), value, start])?;
+    while let Some(row) = blocks.next()? {
+        let block: i64 = row.get(0)?;
+        let first_id = decision_id(row, 1)?;
+        let (min_time_ms, max_time_ms): (i64, i64) = (row.get(2)?, row.get(3)?);
+        let full = kept.len() >= limit;
+        if full && kept.peek().is_some_and(|worst| first_id >= worst.0.id) {
+            continue;
+        }
+        let in_window = filter.since_ms.is_none_or(|since| max_time_ms >= since)
+            && filter.until_ms.is_none_or(|until| min_time_ms < until);
+        if !in_window || !has_keys(conn, block, others)? {
+            continue;
+        }
+        for event in read_matching(conn, block, filter, &test)? {
+            if event.id > after {
+                kept.push(ById(event));
+                if kept.len() > limit {
+                    kept.pop();
+                }
+            }
+        }
+    }
+    let mut events: Vec<Event> = kept.into_iter().map(|kept| kept.0).collect();
+    events.sort_by_key(|event| Reverse(event.id));
+    Ok(events)
+}
+
+/// The forward walk along the id index, for filters naming no field.
+fn oldest_by_id(
+    conn: &Connection,
+    filter: &EventFilter,
+    after: DecisionId,
+    limit: usize,
+) -> rusqlite::Result<Vec<Event>> {
     // Per block met so far: its matching events not yet reached, or `None` when the
     // block cannot match at all (so its lines are never read).
     let mut blocks: HashMap<i64, Option<HashMap<DecisionId, Event>>> = HashMap::new();
@@ -159,7 +230,7 @@ pub(super) fn oldest_after(
         let matching = match blocks.entry(block) {
             std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
             std::collections::hash_map::Entry::Vacant(entry) => {
-                entry.insert(matching_in(conn, block, filter, &wanted)?)
+                entry.insert(matching_in(conn, block, filter)?)
             }
         };
         if let Some(event) = matching.as_mut().and_then(|events| events.remove(&id)) {
@@ -170,23 +241,21 @@ pub(super) fn oldest_after(
     Ok(found)
 }
 
-/// The events of `block` matching `filter`, by id; `None` when its header or keys
-/// already rule it out.
+/// The events of `block` matching `filter` (which names no field), by id; `None` when
+/// the block's times rule it out.
 fn matching_in(
     conn: &Connection,
     block: i64,
     filter: &EventFilter,
-    wanted: &[(Field, &str)],
 ) -> rusqlite::Result<Option<HashMap<DecisionId, Event>>> {
     let header = conn
         .prepare_cached(HEADER_OF)?
         .query_row([block], Header::read)?;
-    if !header.meets_window(filter) || !has_keys(conn, block, wanted)? {
+    if !header.meets_window(filter) {
         return Ok(None);
     }
-    let events = read_block(conn, block)?
+    let events = read_matching(conn, block, filter, &LineTest::new(filter))?
         .into_iter()
-        .filter(|event| matches(event, filter))
         .map(|event| (event.id, event))
         .collect();
     Ok(Some(events))
@@ -203,8 +272,22 @@ fn has_keys(conn: &Connection, block: i64, wanted: &[(Field, &str)]) -> rusqlite
     Ok(true)
 }
 
-fn read_block(conn: &Connection, block: i64) -> rusqlite::Result<Vec<Event>> {
-    lines(&text_of(conn, block)?).map(decode).collect()
+/// The events of `block` matching `filter`, decoding only the lines `test` passes.
+fn read_matching(
+    conn: &Connection,
+    block: i64,
+    filter: &EventFilter,
+    test: &LineTest,
+) -> rusqlite::Result<Vec<Event>> {
+    let mut events = Vec::new();
+    let text = text_of(conn, block)?;
+    for line in test.lines_in(&text) {
+        let event = decode(line)?;
+        if matches(&event, filter) {
+            events.push(event);
+        }
+    }
+    Ok(events)
 }
 
 fn text_of(conn: &Connection, block: i64) -> rusqlite::Result<String> {
