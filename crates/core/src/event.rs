@@ -1,5 +1,7 @@
 //! The audit record of one decision and what followed (DESIGN.md §3 step 8).
 
+mod line;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
@@ -125,12 +127,13 @@ pub struct EventLine<'e> {
 }
 
 impl<'e> EventLine<'e> {
-    /// Encodes `event`. Cannot fail for the fields an event has (strings, numbers, a
-    /// list of strings); the `Result` is `serde_json`'s signature, kept rather than hidden.
+    /// Encodes `event`: the bytes `serde_json::to_string` writes, written faster
+    /// (`event/line.rs`). Cannot fail; the `Result` is `serde_json`'s signature, kept so
+    /// that callers need not change should the encoding ever be able to.
     pub fn new(event: &'e Event) -> Result<Self, serde_json::Error> {
         Ok(Self {
             event,
-            json: serde_json::to_string(event)?,
+            json: line::encode(event),
         })
     }
 
