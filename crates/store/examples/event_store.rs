@@ -183,7 +183,14 @@ fn event(n: u64, id: DecisionId, time_ms: i64) -> Event {
         agent: Some(agent),
         workflow: Some(format!("wf-{}", n % 50)),
         task_class: Some("triage".to_owned()),
-        tool: Some(if n.is_multiple_of(2) { "tickets" } else { "warehouse" }.to_owned()),
+        tool: Some(
+            if n.is_multiple_of(2) {
+                "tickets"
+            } else {
+                "warehouse"
+            }
+            .to_owned(),
+        ),
         segment: Some("data".to_owned()),
         intent: Some(format!("ticket.op{}", n % 4)),
         outcome: if n % 1000 == 3 {

@@ -15,22 +15,24 @@ const TYPICAL_LINE: usize = 512;
 pub(super) fn encode(event: &Event) -> String {
     let mut out = String::with_capacity(TYPICAL_LINE);
     out.push_str("{\"id\":\"");
-    out.extend(event.id.encode().map(char::from));
+    let id = event.id.encode();
+    // The id's text is ASCII; the fallback never happens.
+    out.push_str(std::str::from_utf8(&id).unwrap_or_default());
     out.push_str("\",\"time_ms\":");
     out.push_str(itoa::Buffer::new().format(event.time_ms));
-    field(&mut out, "kind", Some(&event.kind));
-    field(&mut out, "agent", event.agent.as_deref());
-    field(&mut out, "workflow", event.workflow.as_deref());
-    field(&mut out, "task_class", event.task_class.as_deref());
-    field(&mut out, "tool", event.tool.as_deref());
-    field(&mut out, "segment", event.segment.as_deref());
-    field(&mut out, "method", Some(&event.method));
-    field(&mut out, "path", Some(&event.path));
-    field(&mut out, "intent", event.intent.as_deref());
+    field(&mut out, ",\"kind\":", Some(&event.kind));
+    field(&mut out, ",\"agent\":", event.agent.as_deref());
+    field(&mut out, ",\"workflow\":", event.workflow.as_deref());
+    field(&mut out, ",\"task_class\":", event.task_class.as_deref());
+    field(&mut out, ",\"tool\":", event.tool.as_deref());
+    field(&mut out, ",\"segment\":", event.segment.as_deref());
+    field(&mut out, ",\"method\":", Some(&event.method));
+    field(&mut out, ",\"path\":", Some(&event.path));
+    field(&mut out, ",\"intent\":", event.intent.as_deref());
     // The outcome's serde name (`rename_all = "lowercase"`).
-    field(&mut out, "outcome", Some(event.outcome.as_str()));
-    field(&mut out, "refusal", event.refusal.as_deref());
-    field(&mut out, "reason", event.reason.as_deref());
+    field(&mut out, ",\"outcome\":", Some(event.outcome.as_str()));
+    field(&mut out, ",\"refusal\":", event.refusal.as_deref());
+    field(&mut out, ",\"reason\":", event.reason.as_deref());
     out.push_str(",\"policies\":[");
     for (index, policy) in event.policies.iter().enumerate() {
         if index > 0 {
@@ -39,42 +41,36 @@ pub(super) fn encode(event: &Event) -> String {
         string(&mut out, policy);
     }
     out.push(']');
-    field(&mut out, "tier", event.tier.as_deref());
-    field(&mut out, "data_class", event.data_class.as_deref());
-    number(&mut out, "status", Some(u64::from(event.status)));
-    number(&mut out, "bytes_in", Some(event.bytes_in));
-    number(&mut out, "bytes_out", Some(event.bytes_out));
-    number(&mut out, "latency_us", Some(event.latency_us));
-    number(&mut out, "upstream_us", event.upstream_us);
+    field(&mut out, ",\"tier\":", event.tier.as_deref());
+    field(&mut out, ",\"data_class\":", event.data_class.as_deref());
+    number(&mut out, ",\"status\":", Some(u64::from(event.status)));
+    number(&mut out, ",\"bytes_in\":", Some(event.bytes_in));
+    number(&mut out, ",\"bytes_out\":", Some(event.bytes_out));
+    number(&mut out, ",\"latency_us\":", Some(event.latency_us));
+    number(&mut out, ",\"upstream_us\":", event.upstream_us);
     // `actor` is left out when absent (`skip_serializing_if`), unlike the fields above.
     if event.actor.is_some() {
-        field(&mut out, "actor", event.actor.as_deref());
+        field(&mut out, ",\"actor\":", event.actor.as_deref());
     }
     out.push('}');
     out
 }
 
-/// `,"name":"value"`, or `,"name":null`.
-fn field(out: &mut String, name: &str, value: Option<&str>) {
-    key(out, name);
+/// `key` (`,"name":`) and `"value"`, or `null`.
+fn field(out: &mut String, key: &str, value: Option<&str>) {
+    out.push_str(key);
     match value {
         Some(value) => string(out, value),
         None => out.push_str("null"),
     }
 }
 
-fn number(out: &mut String, name: &str, value: Option<u64>) {
-    key(out, name);
+fn number(out: &mut String, key: &str, value: Option<u64>) {
+    out.push_str(key);
     match value {
         Some(value) => out.push_str(itoa::Buffer::new().format(value)),
         None => out.push_str("null"),
     }
-}
-
-fn key(out: &mut String, name: &str) {
-    out.push_str(",\"");
-    out.push_str(name);
-    out.push_str("\":");
 }
 
 /// A JSON string as serde_json writes it: `"` and `\` escaped, the five control
