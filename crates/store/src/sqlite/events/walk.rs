@@ -60,13 +60,15 @@ impl Header {
         })
     }
 
-    /// Whether some event of the block could lie in the filter's time window.
     fn meets_window(&self, filter: &EventFilter) -> bool {
-        filter
-            .since_ms
-            .is_none_or(|since| self.max_time_ms >= since)
-            && filter.until_ms.is_none_or(|until| self.min_time_ms < until)
+        meets_window(filter, self.min_time_ms, self.max_time_ms)
     }
+}
+
+/// Whether some event of a block with these time bounds could lie in the filter's window.
+fn meets_window(filter: &EventFilter, min_time_ms: i64, max_time_ms: i64) -> bool {
+    filter.since_ms.is_none_or(|since| max_time_ms >= since)
+        && filter.until_ms.is_none_or(|until| min_time_ms < until)
 }
 
 /// The event with id `id`, if stored.
@@ -189,9 +191,7 @@ fn oldest_with_key(
         if full && kept.peek().is_some_and(|worst| first_id >= worst.0.id) {
             continue;
         }
-        let in_window = filter.since_ms.is_none_or(|since| max_time_ms >= since)
-            && filter.until_ms.is_none_or(|until| min_time_ms < until);
-        if !in_window || !has_keys(conn, block, others)? {
+        if !meets_window(filter, min_time_ms, max_time_ms) || !has_keys(conn, block, others)? {
             continue;
         }
         for event in read_matching(conn, block, filter, &test)? {
