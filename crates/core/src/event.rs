@@ -128,17 +128,16 @@ pub struct EventLine<'e> {
 
 impl<'e> EventLine<'e> {
     /// Encodes `event`: the bytes `serde_json::to_string` writes, written faster
-    /// (`event/line.rs`). Cannot fail; the `Result` is `serde_json`'s signature, kept so
-    /// that callers need not change should the encoding ever be able to.
-    pub fn new(event: &'e Event) -> Result<Self, serde_json::Error> {
-        Ok(Self {
+    /// (`event/line.rs`).
+    pub fn new(event: &'e Event) -> Self {
+        Self {
             event,
             json: line::encode(event),
-        })
+        }
     }
 
     /// Every event of a batch, encoded.
-    pub fn all(events: &'e [Event]) -> Result<Vec<Self>, serde_json::Error> {
+    pub fn all(events: &'e [Event]) -> Vec<Self> {
         events.iter().map(Self::new).collect()
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::event::{Event, EventLine};
-use gatehouse_store::{Store, encode_lines};
+use gatehouse_store::Store;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::task::JoinHandle;
@@ -135,11 +135,10 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
-            let written = encode_lines(&events).and_then(|encoded| {
-                store_ref.append_lines(&encoded)?;
-                lines.append(&encoded);
-                Ok(())
-            });
+            let encoded = EventLine::all(&events);
+            let written = store_ref
+                .append_lines(&encoded)
+                .map(|()| lines.append(&encoded));
             (written, lines)
         })
         .await;

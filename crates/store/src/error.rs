@@ -14,10 +14,6 @@ pub enum StoreError {
     /// A write collides with stored data: an event with this id already exists.
     #[error("event `{id}` already exists in store `{location}`")]
     Conflict { location: String, id: DecisionId },
-    /// An event could not be encoded as its JSON line (not expected to happen: every
-    /// field of an event is a string, a number or a list of strings).
-    #[error("an event cannot be encoded as JSON: {detail}")]
-    Encoding { detail: String },
     /// The database was written by a newer Gatehouse; this one refuses to touch it.
     #[error(
         "store `{location}` has schema version {found}, newer than version {known} known to \

@@ -18,5 +18,5 @@ pub use approval::ApprovalFilter;
 pub use error::StoreError;
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
-pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit, encode_lines};
+pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};
 pub use workflow::WorkflowFilter;

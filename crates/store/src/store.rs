@@ -12,13 +12,6 @@ use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
-/// Every event of a batch with its JSON line, as [`Store::append_lines`] takes them.
-pub fn encode_lines(events: &[Event]) -> Result<Vec<EventLine<'_>>, StoreError> {
-    EventLine::all(events).map_err(|error| StoreError::Encoding {
-        detail: error.to_string(),
-    })
-}
-
 /// Rows (events, workflows, approvals) returned by a query that names no limit.
 pub const DEFAULT_LIMIT: u32 = 100;
 
@@ -40,7 +33,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// [`Store::append_lines`] for events not encoded yet.
     fn append_events(&self, events: &[Event]) -> Result<(), StoreError> {
-        self.append_lines(&encode_lines(events)?)
+        self.append_lines(&EventLine::all(events))
     }
 
     /// Events matching every field of `filter`, newest first, at most

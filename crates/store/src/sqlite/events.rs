@@ -329,7 +329,7 @@ mod tests {
         insert(
             &mut conn,
             "test",
-            &EventLine::all(std::slice::from_ref(&later)).unwrap(),
+            &EventLine::all(std::slice::from_ref(&later)),
         )
         .unwrap();
         let everything = EventFilter::default();

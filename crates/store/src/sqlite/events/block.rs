@@ -48,18 +48,22 @@ impl Field {
         }
     }
 
-    /// The fields `filter` narrows by equality, with their values, most selective first.
-    pub(super) fn wanted(filter: &EventFilter) -> Vec<(Self, &str)> {
-        let value = |field: Self| match field {
+    /// The value `filter` wants this field to have, if it names one.
+    fn wanted_in(self, filter: &EventFilter) -> Option<&str> {
+        match self {
             Self::Workflow => filter.workflow.as_deref(),
             Self::Agent => filter.agent.as_deref(),
             Self::Intent => filter.intent.as_deref(),
             Self::Tool => filter.tool.as_deref(),
             Self::Outcome => filter.outcome.map(|outcome| outcome.as_str()),
-        };
+        }
+    }
+
+    /// The fields `filter` narrows by equality, with their values, most selective first.
+    pub(super) fn wanted(filter: &EventFilter) -> Vec<(Self, &str)> {
         Self::ALL
             .into_iter()
-            .filter_map(|field| value(field).map(|value| (field, value)))
+            .filter_map(|field| field.wanted_in(filter).map(|value| (field, value)))
             .collect()
     }
 }
@@ -177,10 +181,11 @@ impl LineTest {
 /// Whether `event` matches every part of `filter` but `after` and the limit, which the
 /// walk over blocks applies.
 pub(super) fn matches(event: &Event, filter: &EventFilter) -> bool {
-    Field::wanted(filter)
-        .iter()
-        .all(|(field, value)| field.of(event) == Some(*value))
-        && filter.since_ms.is_none_or(|since| event.time_ms >= since)
+    Field::ALL.into_iter().all(|field| {
+        field
+            .wanted_in(filter)
+            .is_none_or(|value| field.of(event) == Some(value))
+    }) && filter.since_ms.is_none_or(|since| event.time_ms >= since)
         && filter.until_ms.is_none_or(|until| event.time_ms < until)
 }
 
@@ -206,7 +211,7 @@ mod tests {
     #[test]
     fn a_block_holds_its_lines_in_id_order_with_bounds_and_keys() {
         let events = [event(3, 10, "b"), event(1, 30, "a"), event(2, 20, "a")];
-        let lines = EventLine::all(&events).unwrap();
+        let lines = EventLine::all(&events);
         let block = Block::new(&lines).unwrap();
         assert_eq!(block.first_id, DecisionId::from_u128(1));
         assert_eq!(block.last_id, DecisionId::from_u128(3));
@@ -237,7 +242,7 @@ mod tests {
         tricky.workflow = Some("wf".to_owned());
         tricky.outcome = Outcome::Pending;
         tricky.reason = Some(r#"says "agent":"bot-2" inside"#.to_owned());
-        let line = EventLine::new(&tricky).unwrap().json;
+        let line = EventLine::new(&tricky).json;
         let filter = EventFilter {
             agent: tricky.agent.clone(),
             workflow: tricky.workflow.clone(),
@@ -278,7 +283,7 @@ mod tests {
     fn a_newline_inside_a_value_stays_inside_its_line() {
         let mut odd = event(1, 1, "a");
         odd.reason = Some("two\nlines".to_owned());
-        let lines = EventLine::all(std::slice::from_ref(&odd)).unwrap();
+        let lines = EventLine::all(std::slice::from_ref(&odd));
         let block = Block::new(&lines).unwrap();
         let read: Vec<Event> = super::lines(&block.text)
             .map(|line| serde_json::from_str(line).unwrap())
