@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn assert_unambiguous(path: &SafePath, data: &[u8]) {
+fn assert_unambiguous(path: &SafePath<'_>, data: &[u8]) {
     assert_eq!(path.raw().as_bytes(), data);
     for segment in path.segments() {
         assert!(!segment.is_empty(), "empty segment in {:?}", path.raw());

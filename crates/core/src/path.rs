@@ -11,20 +11,23 @@
 mod routes;
 mod template;
 
+use std::borrow::Cow;
+
 pub use routes::RouteTable;
 pub use template::{PathTemplate, TemplateError};
 
 /// The longest request path accepted, in bytes.
 pub const MAX_PATH_LEN: usize = 4096;
 
-/// A request path (the part after `/tools/{tool}`, raw as received, without the query)
-/// that is unambiguous once decoded.
+/// A request path (raw as received, without the query) that is unambiguous once decoded.
+/// It borrows the request's bytes: a segment is copied only when it had escapes to decode,
+/// since this runs on every call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SafePath {
-    raw: String,
+pub struct SafePath<'a> {
+    raw: &'a str,
     // INVARIANT: each segment is non-empty, is neither `.` nor `..`, and contains no
     // `/`, `\` or control character; `/` alone has no segments.
-    segments: Vec<String>,
+    segments: Vec<Cow<'a, str>>,
 }
 
 /// Why a request path was refused.
@@ -63,7 +66,7 @@ pub enum PathError {
 }
 
 /// Checks and decodes a raw request path.
-pub fn parse_request_path(raw: &[u8]) -> Result<SafePath, PathError> {
+pub fn parse_request_path(raw: &[u8]) -> Result<SafePath<'_>, PathError> {
     if raw.len() > MAX_PATH_LEN {
         return Err(PathError::TooLong { len: raw.len() });
     }
@@ -79,26 +82,23 @@ pub fn parse_request_path(raw: &[u8]) -> Result<SafePath, PathError> {
     };
     // Every byte was checked to be ASCII above, so this cannot fail.
     let raw = std::str::from_utf8(raw).map_err(|_| PathError::NonAscii)?;
-    Ok(SafePath {
-        raw: raw.to_owned(),
-        segments,
-    })
+    Ok(SafePath { raw, segments })
 }
 
-impl SafePath {
+impl<'a> SafePath<'a> {
     /// The path exactly as received.
-    pub fn raw(&self) -> &str {
-        &self.raw
+    pub fn raw(&self) -> &'a str {
+        self.raw
     }
 
     /// The percent-decoded segments; none for `/`.
-    pub fn segments(&self) -> &[String] {
+    pub fn segments(&self) -> &[Cow<'a, str>] {
         &self.segments
     }
 
     /// The path below its first `skip` segments (`/` when none are left), without parsing
     /// again: encoded slashes are refused, so every raw `/` is a segment boundary.
-    pub fn below(&self, skip: usize) -> SafePath {
+    pub fn below(mut self, skip: usize) -> SafePath<'a> {
         let start = self
             .raw
             .match_indices('/')
@@ -109,16 +109,17 @@ impl SafePath {
             .get(start..)
             .filter(|rest| !rest.is_empty())
             .unwrap_or("/");
+        // INVARIANT: a tail of valid segments is valid.
+        self.segments.drain(..skip.min(self.segments.len()));
         SafePath {
-            raw: raw.to_owned(),
-            // INVARIANT: a tail of valid segments is valid.
-            segments: self.segments.iter().skip(skip).cloned().collect(),
+            raw,
+            segments: self.segments,
         }
     }
 }
 
-/// Checks and decodes one raw segment.
-fn segment(raw: &[u8]) -> Result<String, PathError> {
+/// Checks and decodes one raw segment, borrowing it when it has nothing to decode.
+fn segment(raw: &[u8]) -> Result<Cow<'_, str>, PathError> {
     if raw.is_empty() {
         return Err(PathError::EmptySegment);
     }
@@ -130,11 +131,19 @@ fn segment(raw: &[u8]) -> Result<String, PathError> {
         b".." => return Err(PathError::ParentSegment),
         _ => {}
     }
+    if !raw.contains(&b'%') {
+        for &byte in raw {
+            raw_byte(byte)?;
+        }
+        // Every byte is printable ASCII (raw_byte), so this cannot fail.
+        let text = std::str::from_utf8(raw).map_err(|_| PathError::NonAscii)?;
+        return Ok(Cow::Borrowed(text));
+    }
     let decoded = String::from_utf8(percent_decode(raw)?).map_err(|_| PathError::InvalidUtf8)?;
     if decoded.chars().any(char::is_control) {
         return Err(PathError::ControlCharacter);
     }
-    Ok(decoded)
+    Ok(Cow::Owned(decoded))
 }
 
 /// Percent-decodes one segment, refusing raw bytes that do not belong in a path and

@@ -39,7 +39,7 @@ impl<T> RouteTable<T> {
     }
 
     /// The value of the most specific route for `method` (uppercase) and `path`.
-    pub fn lookup(&self, method: &str, path: &SafePath) -> Option<&T> {
+    pub fn lookup(&self, method: &str, path: &SafePath<'_>) -> Option<&T> {
         self.routes
             .iter()
             .find(|entry| entry.method == method && entry.template.matches(path))

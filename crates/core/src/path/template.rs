@@ -57,7 +57,7 @@ impl PathTemplate {
         })
     }
 
-    pub fn matches(&self, path: &SafePath) -> bool {
+    pub fn matches(&self, path: &SafePath<'_>) -> bool {
         let segments = path.segments();
         let fits = match self.parts.last() {
             Some(Part::Rest(_)) => segments.len() >= self.parts.len(),
@@ -172,9 +172,10 @@ fn literal(segment: &str) -> Result<String, TemplateError> {
         segment: segment.to_owned(),
         reason,
     };
-    let path = parse_request_path(format!("/{segment}").as_bytes()).map_err(unsafe_literal)?;
+    let absolute = format!("/{segment}");
+    let path = parse_request_path(absolute.as_bytes()).map_err(unsafe_literal)?;
     match path.segments() {
-        [decoded] => Ok(decoded.clone()),
+        [decoded] => Ok(decoded.clone().into_owned()),
         _ => Err(unsafe_literal(PathError::EmptySegment)),
     }
 }

@@ -3,7 +3,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn parse(raw: &str) -> Result<SafePath, PathError> {
+fn parse(raw: &str) -> Result<SafePath<'_>, PathError> {
     parse_request_path(raw.as_bytes())
 }
 
@@ -11,7 +11,7 @@ fn template(text: &str) -> PathTemplate {
     PathTemplate::parse(text).unwrap()
 }
 
-fn path(raw: &str) -> SafePath {
+fn path(raw: &str) -> SafePath<'_> {
     parse(raw).unwrap()
 }
 
@@ -270,7 +270,7 @@ const SEGMENT: &AsciiSet = &CONTROLS
     .add(b'?')
     .add(b'#');
 
-fn assert_unambiguous(safe: &SafePath) -> Result<(), TestCaseError> {
+fn assert_unambiguous(safe: &SafePath<'_>) -> Result<(), TestCaseError> {
     let joined = format!("/{}", safe.segments().join("/"));
     prop_assert!(!joined.contains("//") || safe.segments().is_empty());
     for segment in safe.segments() {
