@@ -9,8 +9,7 @@
 //! Calls with `args` (MCP) always build their own.
 
 use std::collections::BTreeMap;
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use cedar_policy::{Context, RestrictedExpression};
@@ -46,17 +45,37 @@ struct Entry {
 #[derive(Debug)]
 pub(crate) struct Slots<T> {
     slots: Box<[Mutex<Option<T>>]>,
+    /// Seeded per process, so nobody can choose inputs that all land in one slot. A fast
+    /// hash rather than SipHash: it runs twice per call, and a slot is only a hint (its
+    /// value is compared in full before use).
+    seed: foldhash::fast::RandomState,
 }
 
 impl<T> Default for Slots<T> {
     fn default() -> Self {
         Self {
             slots: (0..SLOTS).map(|_| Mutex::new(None)).collect(),
+            seed: foldhash::fast::RandomState::default(),
         }
     }
 }
 
 impl<T> Slots<T> {
+    /// A hasher fed with everything an argument-less record depends on; add what else the
+    /// value depends on, then `finish` it for [`Slots::find`] and [`Slots::store`].
+    pub(crate) fn hasher(&self, context: &DecisionContext<'_>) -> impl Hasher + use<T> {
+        let mut hasher = self.seed.build_hasher();
+        context.now.secs().hash(&mut hasher);
+        context.workflow.hash(&mut hasher);
+        context.task_class.hash(&mut hasher);
+        context.segment.hash(&mut hasher);
+        context.data_class.hash(&mut hasher);
+        context.tier.hash(&mut hasher);
+        context.write.hash(&mut hasher);
+        context.args.hash(&mut hasher);
+        hasher
+    }
+
     /// What `read` makes of the value in the slot of `hash`, if there is one.
     pub(crate) fn find<R>(&self, hash: u64, read: impl FnOnce(&T) -> Option<R>) -> Option<R> {
         let slot = self.slot(hash)?;
@@ -130,7 +149,7 @@ impl ContextCache {
         if context.args.is_some() {
             return build(context, args_in);
         }
-        let hash = hash_of(context).finish();
+        let hash = self.slots.hasher(context).finish();
         let cached = self.slots.find(hash, |entry| {
             entry.key.matches(context).then(|| entry.context.clone())
         });
@@ -145,20 +164,6 @@ impl ContextCache {
         self.slots.store(hash, entry);
         Ok(built)
     }
-}
-
-/// A hasher fed with everything an argument-less record depends on.
-pub(crate) fn hash_of(context: &DecisionContext<'_>) -> DefaultHasher {
-    let mut hasher = DefaultHasher::new();
-    context.now.secs().hash(&mut hasher);
-    context.workflow.hash(&mut hasher);
-    context.task_class.hash(&mut hasher);
-    context.segment.hash(&mut hasher);
-    context.data_class.hash(&mut hasher);
-    context.tier.hash(&mut hasher);
-    context.write.hash(&mut hasher);
-    context.args.hash(&mut hasher);
-    hasher
 }
 
 /// The most argument text a remembered decision keeps: an agent repeating a call with a

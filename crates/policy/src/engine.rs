@@ -147,7 +147,7 @@ impl PolicyEngine {
             Err(error) => return PolicyDecision::refused(error),
         };
         let nodes = (agent.index, intent.index, tool.index);
-        let mut hasher = context::hash_of(&request.context);
+        let mut hasher = self.recent.hasher(&request.context);
         nodes.hash(&mut hasher);
         let hash = hasher.finish();
         let remembered = self.recent.find(hash, |recent| {

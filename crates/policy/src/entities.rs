@@ -29,13 +29,17 @@ impl Node {
     }
 }
 
+/// Entities by name. Looked up on every call, with names from configuration and verified
+/// credentials only, so a fast hash (seeded per process) serves better than SipHash.
+pub(crate) type NodeMap<K> = HashMap<K, Node, foldhash::fast::RandomState>;
+
 /// Every agent, intent and tool, and the Cedar entity store holding them.
 #[derive(Debug)]
 pub(crate) struct Universe {
     pub(crate) entities: Entities,
-    pub(crate) agents: HashMap<AgentId, Node>,
-    pub(crate) intents: HashMap<Intent, Node>,
-    pub(crate) tools: HashMap<ToolName, Node>,
+    pub(crate) agents: NodeMap<AgentId>,
+    pub(crate) intents: NodeMap<Intent>,
+    pub(crate) tools: NodeMap<ToolName>,
 }
 
 impl Universe {
@@ -95,7 +99,7 @@ pub(crate) fn type_name(kind: &str) -> EntityTypeName {
 
 fn nodes<K: std::hash::Hash + Eq>(
     items: impl Iterator<Item = (K, EntityUid, Vec<EntityUid>)>,
-) -> HashMap<K, Node> {
+) -> NodeMap<K> {
     items
         .zip(0_u32..)
         .map(|((key, uid, parents), index)| {
@@ -111,9 +115,9 @@ fn nodes<K: std::hash::Hash + Eq>(
 
 /// Replaces the configured parents by the transitive ancestors the store computed.
 fn with_ancestors<K: std::hash::Hash + Eq>(
-    mut nodes: HashMap<K, Node>,
+    mut nodes: NodeMap<K>,
     entities: &Entities,
-) -> HashMap<K, Node> {
+) -> NodeMap<K> {
     for node in nodes.values_mut() {
         if let Some(ancestors) = entities.ancestors(&node.uid) {
             node.ancestors = ancestors.cloned().collect();
@@ -125,8 +129,8 @@ fn with_ancestors<K: std::hash::Hash + Eq>(
 fn entity_list(
     config: &Config,
     schema: &BuiltSchema,
-    agents: &HashMap<AgentId, Node>,
-    tools: &HashMap<ToolName, Node>,
+    agents: &NodeMap<AgentId>,
+    tools: &NodeMap<ToolName>,
 ) -> Result<Vec<Entity>, PolicyErrors> {
     let mut list = Vec::new();
     let mut errors = Vec::new();
