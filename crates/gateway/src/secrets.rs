@@ -2,16 +2,17 @@
 //! re-read periodically, so a rotated secret takes effect without a restart. Values are
 //! [`Secret`]s and never print.
 
-use std::collections::HashMap;
 use std::sync::RwLock;
 
 use gatehouse_core::config::{Config, McpTransport, Secret, UpstreamAuth};
 use gatehouse_core::model::ToolName;
 
+use crate::state::ConfigMap;
+
 /// The current secret of each tool that has one.
 #[derive(Debug, Default)]
 pub struct Secrets {
-    current: RwLock<HashMap<ToolName, Secret>>,
+    current: RwLock<ConfigMap<ToolName, Secret>>,
 }
 
 impl Secrets {

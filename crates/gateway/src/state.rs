@@ -60,6 +60,10 @@ impl ToolRuntime {
     }
 }
 
+/// A map keyed by names from configuration, looked up on every call: nobody outside can
+/// add keys, so a fast hash (seeded per process) serves better than SipHash.
+pub type ConfigMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Shared runtime state.
 #[derive(Debug)]
 pub struct State {
@@ -70,7 +74,7 @@ pub struct State {
     pub events: EventSink,
     pub clock: SharedClock,
     pub credentials: CredentialCache,
-    pub tools: HashMap<ToolName, ToolRuntime>,
+    pub tools: ConfigMap<ToolName, ToolRuntime>,
     pub upstream: UpstreamClient,
     pub workflows: Workflows,
     pub revocations: Revocations,

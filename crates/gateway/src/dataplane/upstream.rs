@@ -9,7 +9,6 @@
 //! per call raced every checkout against a lazily started connect and spawned a task to
 //! watch the connection become idle again; here a checkout is a lock and a pop.
 
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll, ready};
@@ -24,6 +23,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
 use crate::body::ResponseBody;
+use crate::state::ConfigMap;
 
 /// Idle connections kept per authority; more are closed when they come back.
 const MAX_IDLE_PER_AUTHORITY: usize = 512;
@@ -60,7 +60,8 @@ pub struct UpstreamClient {
 
 #[derive(Debug)]
 struct Pool {
-    idle: Mutex<HashMap<Box<str>, Vec<Idle>>>,
+    /// By the tools' configured authorities.
+    idle: Mutex<ConfigMap<Box<str>, Vec<Idle>>>,
     idle_timeout: Duration,
 }
 
@@ -149,7 +150,7 @@ impl UpstreamClient {
 }
 
 impl Pool {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Vec<Idle>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConfigMap<Box<str>, Vec<Idle>>> {
         // The map holds no invariant a panicking holder could have broken halfway.
         self.idle
             .lock()
