@@ -63,7 +63,10 @@ impl<T> Default for Slots<T> {
 impl<T> Slots<T> {
     /// A hasher fed with everything an argument-less record depends on; add what else the
     /// value depends on, then `finish` it for [`Slots::find`] and [`Slots::store`].
-    pub(crate) fn hasher(&self, context: &DecisionContext<'_>) -> impl Hasher + use<T> {
+    pub(crate) fn hasher(
+        &self,
+        context: &DecisionContext<'_>,
+    ) -> foldhash::fast::FoldHasher<'static> {
         let mut hasher = self.seed.build_hasher();
         context.now.secs().hash(&mut hasher);
         context.workflow.hash(&mut hasher);
