@@ -9,6 +9,7 @@
 
 mod approval;
 mod error;
+mod postgres;
 mod revocation;
 mod sqlite;
 mod store;
@@ -16,6 +17,7 @@ mod workflow;
 
 pub use approval::ApprovalFilter;
 pub use error::StoreError;
+pub use postgres::PostgresStore;
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
 pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};

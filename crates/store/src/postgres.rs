@@ -1,0 +1,201 @@
+//! The shared store for several replicas: one PostgreSQL database (DESIGN.md §6).
+//!
+//! The gateway calls the store from its own blocking threads, so this backend uses the
+//! synchronous `postgres` client over a small pool of connections. A connection that
+//! fails is dropped and replaced on next use, so a restarted database is picked up
+//! without restarting Gatehouse. Every statement names its columns; documents that are
+//! only ever read whole (a workflow, an approval) are kept as JSON beside the columns
+//! that queries filter and sort on.
+
+mod approvals;
+mod claims;
+mod events;
+mod migrate;
+mod pool;
+mod revocations;
+mod workflows;
+
+use std::fmt::Display;
+
+use gatehouse_core::approval::Approval;
+use gatehouse_core::event::{Event, EventFilter, EventLine};
+use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::WorkflowId;
+use gatehouse_core::workflow::Workflow;
+
+use crate::approval::ApprovalFilter;
+use crate::error::StoreError;
+use crate::revocation::{Revocation, RevocationKind};
+use crate::store::Store;
+use crate::workflow::WorkflowFilter;
+use pool::Pool;
+
+/// Connections kept open to the database: enough for the event writer, the workflow
+/// flusher and a few control-plane reads at once.
+const CONNECTIONS: usize = 4;
+
+/// A [`Store`] in one PostgreSQL database, shared by every replica that names it.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db`, or a key=value
+    /// connection string) and brings its schema up to date. Replicas starting together
+    /// migrate one at a time. Refuses a database written by a newer Gatehouse.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = Pool::new(url, CONNECTIONS)?;
+        pool.with(migrate::run)
+            .map_err(|error| error.at(pool.location()))?;
+        Ok(Self { pool })
+    }
+
+    /// Where the store lives, without credentials: for messages.
+    pub fn location(&self) -> &str {
+        self.pool.location()
+    }
+
+    /// Runs `work` on a pooled connection, naming the store in its error.
+    fn run<T>(
+        &self,
+        work: impl FnOnce(&mut postgres::Client) -> Result<T, Failure>,
+    ) -> Result<T, StoreError> {
+        self.pool
+            .with(work)
+            .map_err(|error| error.at(self.pool.location()))
+    }
+}
+
+impl Store for PostgresStore {
+    fn append_lines(&self, lines: &[EventLine<'_>]) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.run(|client| events::insert(client, lines))
+    }
+
+    fn query_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        self.run(|client| events::select(client, filter))
+    }
+
+    fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
+        self.run(|client| events::one(client, id))
+    }
+
+    fn claim_jti(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now_secs: i64,
+    ) -> Result<bool, StoreError> {
+        self.run(|client| claims::claim(client, issuer, jti, expires_at, now_secs))
+    }
+
+    fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        self.run(|client| workflows::put(client, workflow))
+    }
+
+    fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
+        self.run(|client| workflows::create(client, workflow))
+    }
+
+    fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        self.run(|client| workflows::one(client, id))
+    }
+
+    fn list_workflows(&self, filter: &WorkflowFilter) -> Result<Vec<Workflow>, StoreError> {
+        self.run(|client| workflows::select(client, filter))
+    }
+
+    fn put_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        self.run(|client| revocations::put(client, revocation))
+    }
+
+    fn delete_revocation(&self, kind: RevocationKind, subject: &str) -> Result<bool, StoreError> {
+        self.run(|client| revocations::delete(client, kind, subject))
+    }
+
+    fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
+        self.run(|client| revocations::live(client, now_secs))
+    }
+
+    fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
+        self.run(|client| approvals::put(client, approval))
+    }
+
+    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        self.run(|client| approvals::one(client, id))
+    }
+
+    fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
+        self.run(|client| approvals::select(client, filter))
+    }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.run(|client| {
+            client.query_one("SELECT count(*) FROM schema_version", &[])?;
+            Ok(())
+        })
+    }
+}
+
+/// Why one operation failed, before the store's location is attached.
+#[derive(Debug)]
+enum Failure {
+    /// The database said no, or could not be reached.
+    Database(postgres::Error),
+    /// A stored value this Gatehouse cannot read.
+    Invalid(String),
+    /// An event id that is already stored (or twice in one batch).
+    Conflict(DecisionId),
+    /// The schema is newer than this Gatehouse knows.
+    NewerSchema { found: i64, known: i64 },
+}
+
+impl Failure {
+    fn invalid(what: impl Display) -> Self {
+        Self::Invalid(what.to_string())
+    }
+
+    fn at(self, location: &str) -> StoreError {
+        let location = location.to_owned();
+        match self {
+            Self::Database(error) => StoreError::Unavailable {
+                location,
+                detail: database_detail(&error),
+            },
+            Self::Invalid(detail) => StoreError::Unavailable { location, detail },
+            Self::Conflict(id) => StoreError::Conflict { location, id },
+            Self::NewerSchema { found, known } => StoreError::NewerSchema {
+                location,
+                found,
+                known,
+            },
+        }
+    }
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(error: postgres::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+/// The database's own message where it sent one (it names the constraint or column),
+/// else the client's description of the failure.
+fn database_detail(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error.to_string(),
+    }
+}
+
+/// The serde name of a unit enum variant (`"pending"`), which is what columns store.
+fn serde_name<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    match serde_json::to_value(value).map_err(Failure::invalid)? {
+        serde_json::Value::String(name) => Ok(name),
+        other => Err(Failure::invalid(format!("`{other}` is not a name"))),
+    }
+}

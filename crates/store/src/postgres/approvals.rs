@@ -1,0 +1,104 @@
+//! Confirmations and approvals: the approval as a JSON document without its bodies,
+//! which are kept as bytes beside it (a megabyte body stays a megabyte), and the columns
+//! listings filter and sort on.
+
+use gatehouse_core::approval::Approval;
+use postgres::types::ToSql;
+use postgres::{Client, Row};
+
+use super::{Failure, serde_name};
+use crate::approval::ApprovalFilter;
+
+const UPSERT: &str = "INSERT INTO approvals (id, checkpoint, status, agent, workflow, \
+     created_at, call_body, response_body, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (id) DO UPDATE SET checkpoint = excluded.checkpoint, status = \
+     excluded.status, agent = excluded.agent, workflow = excluded.workflow, created_at = \
+     excluded.created_at, call_body = excluded.call_body, response_body = \
+     excluded.response_body, doc = excluded.doc";
+
+const COLUMNS: &str = "SELECT doc, call_body, response_body FROM approvals";
+
+pub(super) fn put(client: &mut Client, approval: &Approval) -> Result<(), Failure> {
+    let checkpoint = serde_name(&approval.checkpoint)?;
+    let status = serde_name(&approval.status)?;
+    let call_body = approval.call.body.as_slice();
+    let response_body = approval
+        .response
+        .as_ref()
+        .map(|response| response.body.as_slice());
+    let doc = serde_json::to_string(&without_bodies(approval)).map_err(Failure::invalid)?;
+    client.execute(
+        UPSERT,
+        &[
+            &approval.id,
+            &checkpoint,
+            &status,
+            &approval.agent,
+            &approval.workflow,
+            &approval.created_at,
+            &call_body,
+            &response_body,
+            &doc,
+        ],
+    )?;
+    Ok(())
+}
+
+pub(super) fn one(client: &mut Client, id: &str) -> Result<Option<Approval>, Failure> {
+    client
+        .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[&id])?
+        .map(|row| decode(&row))
+        .transpose()
+}
+
+pub(super) fn select(
+    client: &mut Client,
+    filter: &ApprovalFilter,
+) -> Result<Vec<Approval>, Failure> {
+    let status = filter.status.as_ref().map(serde_name).transpose()?;
+    let checkpoint = filter.checkpoint.as_ref().map(serde_name).transpose()?;
+    let mut sql = format!("{COLUMNS} WHERE true");
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    let narrowing = [
+        ("status", status.as_ref()),
+        ("workflow", filter.workflow.as_ref()),
+        ("agent", filter.agent.as_ref()),
+        ("checkpoint", checkpoint.as_ref()),
+    ];
+    for (column, value) in narrowing {
+        if let Some(value) = value {
+            params.push(value);
+            sql.push_str(&format!(" AND {column} = ${}", params.len()));
+        }
+    }
+    let limit = i64::from(filter.effective_limit());
+    params.push(&limit);
+    sql.push_str(&format!(
+        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        params.len()
+    ));
+    client.query(&sql, &params)?.iter().map(decode).collect()
+}
+
+/// The approval with empty bodies: the document part of its row.
+fn without_bodies(approval: &Approval) -> Approval {
+    let mut stored = approval.clone();
+    stored.call.body = Vec::new();
+    if let Some(response) = &mut stored.response {
+        response.body = Vec::new();
+    }
+    stored
+}
+
+fn decode(row: &Row) -> Result<Approval, Failure> {
+    let doc: String = row.try_get(0)?;
+    let mut approval: Approval = serde_json::from_str(&doc).map_err(|error| {
+        Failure::invalid(format!("a stored approval does not read back: {error}"))
+    })?;
+    approval.call.body = row.try_get(1)?;
+    let response_body: Option<Vec<u8>> = row.try_get(2)?;
+    if let (Some(response), Some(body)) = (&mut approval.response, response_body) {
+        response.body = body;
+    }
+    Ok(approval)
+}

@@ -1,0 +1,162 @@
+//! The event log: one row per event, its JSON line beside the columns queries filter on.
+//! A batch is one statement over arrays (one round trip however large the batch), and
+//! ids sort as text in `C` collation, which is their time order.
+
+use std::collections::HashSet;
+
+use gatehouse_core::event::{Event, EventFilter, EventLine};
+use gatehouse_core::ids::DecisionId;
+use postgres::Client;
+use postgres::error::SqlState;
+use postgres::types::ToSql;
+
+use super::Failure;
+use crate::store::effective_limit;
+
+const INSERT: &str = "INSERT INTO events (id, time_ms, agent, workflow, tool, intent, \
+     outcome, line) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[])";
+
+/// The first of the batch's ids already stored, after a unique violation.
+const TAKEN: &str = "SELECT id FROM events WHERE id = ANY($1) ORDER BY id LIMIT 1";
+
+const BY_ID: &str = "SELECT line FROM events WHERE id = $1";
+
+/// Writes the whole batch, or nothing of it and the conflicting id.
+pub(super) fn insert(client: &mut Client, lines: &[EventLine<'_>]) -> Result<(), Failure> {
+    let columns = Columns::new(lines)?;
+    match client.execute(INSERT, &columns.params()) {
+        Ok(_) => Ok(()),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            Err(conflict(client, &columns.ids).unwrap_or(Failure::Database(error)))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(super) fn one(client: &mut Client, id: DecisionId) -> Result<Option<Event>, Failure> {
+    client
+        .query_opt(BY_ID, &[&id.to_string()])?
+        .map(|row| decode(&row.try_get::<_, String>(0)?))
+        .transpose()
+}
+
+/// The newest matching events; with `after`, the oldest ones after it (newest first).
+pub(super) fn select(client: &mut Client, filter: &EventFilter) -> Result<Vec<Event>, Failure> {
+    let outcome = filter.outcome.map(|outcome| outcome.as_str().to_owned());
+    let after = filter.after.map(|id| id.to_string());
+    let limit = i64::from(effective_limit(filter));
+    let mut sql = String::from("SELECT line FROM events WHERE true");
+    let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+    let equal = [
+        ("agent", filter.agent.as_ref()),
+        ("workflow", filter.workflow.as_ref()),
+        ("tool", filter.tool.as_ref()),
+        ("intent", filter.intent.as_ref()),
+        ("outcome", outcome.as_ref()),
+    ];
+    for (column, value) in equal {
+        if let Some(value) = value {
+            params.push(value);
+            sql.push_str(&format!(" AND {column} = ${}", params.len()));
+        }
+    }
+    let bounds = [
+        (
+            "time_ms >=",
+            filter.since_ms.as_ref().map(|v| v as &(dyn ToSql + Sync)),
+        ),
+        (
+            "time_ms <",
+            filter.until_ms.as_ref().map(|v| v as &(dyn ToSql + Sync)),
+        ),
+        ("id >", after.as_ref().map(|v| v as &(dyn ToSql + Sync))),
+    ];
+    for (test, value) in bounds {
+        if let Some(value) = value {
+            params.push(value);
+            sql.push_str(&format!(" AND {test} ${}", params.len()));
+        }
+    }
+    params.push(&limit);
+    let order = if after.is_some() { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY id {order} LIMIT ${}", params.len()));
+    let mut events = client
+        .query(&sql, &params)?
+        .iter()
+        .map(|row| decode(&row.try_get::<_, String>(0)?))
+        .collect::<Result<Vec<_>, _>>()?;
+    if after.is_some() {
+        events.reverse();
+    }
+    Ok(events)
+}
+
+/// A batch as one array per column.
+struct Columns {
+    ids: Vec<String>,
+    times: Vec<i64>,
+    agents: Vec<Option<String>>,
+    workflows: Vec<Option<String>>,
+    tools: Vec<Option<String>>,
+    intents: Vec<Option<String>>,
+    outcomes: Vec<&'static str>,
+    lines: Vec<String>,
+}
+
+impl Columns {
+    /// Refuses a batch naming one id twice before the database sees it.
+    fn new(lines: &[EventLine<'_>]) -> Result<Self, Failure> {
+        let mut seen = HashSet::with_capacity(lines.len());
+        let mut columns = Self {
+            ids: Vec::with_capacity(lines.len()),
+            times: Vec::with_capacity(lines.len()),
+            agents: Vec::with_capacity(lines.len()),
+            workflows: Vec::with_capacity(lines.len()),
+            tools: Vec::with_capacity(lines.len()),
+            intents: Vec::with_capacity(lines.len()),
+            outcomes: Vec::with_capacity(lines.len()),
+            lines: Vec::with_capacity(lines.len()),
+        };
+        for line in lines {
+            let event = line.event;
+            if !seen.insert(event.id) {
+                return Err(Failure::Conflict(event.id));
+            }
+            columns.ids.push(event.id.to_string());
+            columns.times.push(event.time_ms);
+            columns.agents.push(event.agent.clone());
+            columns.workflows.push(event.workflow.clone());
+            columns.tools.push(event.tool.clone());
+            columns.intents.push(event.intent.clone());
+            columns.outcomes.push(event.outcome.as_str());
+            columns.lines.push(line.json.clone());
+        }
+        Ok(columns)
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.ids,
+            &self.times,
+            &self.agents,
+            &self.workflows,
+            &self.tools,
+            &self.intents,
+            &self.outcomes,
+            &self.lines,
+        ]
+    }
+}
+
+/// The stored id that made the batch conflict, if it can be named.
+fn conflict(client: &mut Client, ids: &[String]) -> Option<Failure> {
+    let row = client.query_opt(TAKEN, &[&ids]).ok()??;
+    let text: String = row.try_get(0).ok()?;
+    DecisionId::parse(&text).map(Failure::Conflict)
+}
+
+fn decode(line: &str) -> Result<Event, Failure> {
+    serde_json::from_str(line)
+        .map_err(|error| Failure::invalid(format!("a stored event does not read back: {error}")))
+}

@@ -1,0 +1,122 @@
+//! The schema, as numbered steps applied in order at start-up. Replicas that start
+//! together take a transaction-scoped advisory lock first, so exactly one of them
+//! applies each missing step and the others then find it applied.
+
+use postgres::Client;
+
+use super::Failure;
+
+/// Any fixed number shared by every Gatehouse: the advisory lock migrations hold.
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573; // "gatehous"
+
+/// One step: its version and the statements that take the schema there.
+struct Migration {
+    version: i64,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
+CREATE TABLE events (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    agent TEXT,
+    workflow TEXT,
+    tool TEXT,
+    intent TEXT,
+    outcome TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX events_time ON events (time_ms);
+CREATE INDEX events_agent ON events (agent, id);
+CREATE INDEX events_workflow ON events (workflow, id);
+CREATE INDEX events_tool ON events (tool, id);
+CREATE INDEX events_intent ON events (intent, id);
+CREATE INDEX events_outcome ON events (outcome, id);
+
+CREATE TABLE jti_claims (
+    issuer TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (issuer, jti)
+);
+CREATE INDEX jti_claims_expiry ON jti_claims (expires_at);
+
+CREATE TABLE workflows (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    agent TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX workflows_newest ON workflows (created_at DESC, id DESC);
+CREATE INDEX workflows_agent ON workflows (agent, created_at DESC, id DESC);
+CREATE INDEX workflows_status ON workflows (status, created_at DESC, id DESC);
+
+CREATE TABLE revocations (
+    kind TEXT COLLATE "C" NOT NULL,
+    subject TEXT COLLATE "C" NOT NULL,
+    at_ms BIGINT NOT NULL,
+    revoked_by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    expires_at BIGINT,
+    PRIMARY KEY (kind, subject)
+);
+
+CREATE TABLE approvals (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    checkpoint TEXT NOT NULL,
+    status TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    call_body BYTEA NOT NULL,
+    response_body BYTEA,
+    doc TEXT NOT NULL
+);
+CREATE INDEX approvals_newest ON approvals (created_at DESC, id DESC);
+CREATE INDEX approvals_status ON approvals (status, created_at DESC, id DESC);
+CREATE INDEX approvals_workflow ON approvals (workflow, created_at DESC, id DESC);
+CREATE INDEX approvals_agent ON approvals (agent, created_at DESC, id DESC);
+"#,
+}];
+
+/// Applies every step the database has not seen, in one transaction.
+pub(super) fn run(client: &mut Client) -> Result<(), Failure> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY)")?;
+    let found: i64 = tx
+        .query_one("SELECT COALESCE(max(version), 0) FROM schema_version", &[])?
+        .get(0);
+    let known = known_version();
+    if found > known {
+        return Err(Failure::NewerSchema { found, known });
+    }
+    for migration in MIGRATIONS.iter().filter(|step| step.version > found) {
+        tx.batch_execute(migration.sql)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES ($1)",
+            &[&migration.version],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn known_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |step| step.version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_count_up_from_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! A few connections to PostgreSQL, each used by one caller at a time. A connection the
+//! database or the network closed is replaced on its next use, so the store recovers by
+//! itself after a database restart; the failed operation itself reports unavailable.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use postgres::{Client, Config, NoTls};
+
+use super::Failure;
+use crate::error::StoreError;
+
+/// How long a connection attempt may take before the store reports unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) struct Pool {
+    config: Config,
+    location: String,
+    /// Never empty: the first connection, then the others.
+    first: Mutex<Option<Client>>,
+    others: Vec<Mutex<Option<Client>>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("location", &self.location)
+            .field("connections", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// Parses `url` and connects once, so a wrong address fails at start-up.
+    pub(super) fn new(url: &str, size: usize) -> Result<Self, StoreError> {
+        let mut config: Config = url.parse().map_err(|error| StoreError::Unavailable {
+            location: "postgres".to_owned(),
+            detail: format!("not a PostgreSQL connection string: {error}"),
+        })?;
+        if config.get_application_name().is_none() {
+            // Operators see Gatehouse's connections by name in `pg_stat_activity`.
+            config.application_name("gatehouse");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let location = describe(&config);
+        let pool = Self {
+            config,
+            location,
+            first: Mutex::new(None),
+            others: (1..size).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+        };
+        pool.with(|_| Ok(()))
+            .map_err(|error| error.at(&pool.location))?;
+        Ok(pool)
+    }
+
+    /// Host, port and database, never the password.
+    pub(super) fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Runs `work` on a free connection (or waits for one), connecting first if needed.
+    /// A connection left closed by a failure is dropped, so the next use reconnects.
+    pub(super) fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Client) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let mut slot = self.slot();
+        let client = match slot.take() {
+            Some(client) if !client.is_closed() => client,
+            _ => self.config.connect(NoTls)?,
+        };
+        let mut client = client;
+        let result = work(&mut client);
+        if !client.is_closed() {
+            *slot = Some(client);
+        }
+        result
+    }
+
+    /// A free slot if there is one, else the next one in turn (waiting for it).
+    fn slot(&self) -> MutexGuard<'_, Option<Client>> {
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let size = self.size();
+        for offset in 0..size {
+            if let Ok(guard) = self.nth((start + offset) % size).try_lock() {
+                return guard;
+            }
+        }
+        self.nth(start % size)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn size(&self) -> usize {
+        self.others.len() + 1
+    }
+
+    fn nth(&self, index: usize) -> &Mutex<Option<Client>> {
+        match index.checked_sub(1) {
+            Some(other) => self.others.get(other).unwrap_or(&self.first),
+            None => &self.first,
+        }
+    }
+}
+
+fn describe(config: &Config) -> String {
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let database = config.get_dbname().unwrap_or("postgres");
+    format!("postgres://{host}:{port}/{database}")
+}
