@@ -17,5 +17,6 @@ pub use secret::Secret;
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSpec, Config, GatewaySettings, IntentInfo,
     Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator, PolicyFile, Role,
-    Route, SecretSource, Segment, StdioCommand, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    Route, SecretSource, Segment, StdioCommand, StoreLocation, TaskClass, Tool, UpstreamAuth,
+    UpstreamUrl,
 };

@@ -19,6 +19,37 @@ pub struct Revocations {
 
 impl Revocations {
     pub fn new(stored: Vec<Revocation>) -> Self {
+        let (tokens, agents) = Self::sets(stored);
+        Self {
+            tokens: RwLock::new(tokens),
+            agents: RwLock::new(agents),
+            epoch: watch::Sender::new(0),
+        }
+    }
+
+    /// Takes the stored revocations as the whole truth (another replica changed them),
+    /// cutting in-flight calls when anything changed.
+    pub fn replace(&self, stored: Vec<Revocation>) {
+        let (tokens, agents) = Self::sets(stored);
+        let mut held_tokens = self
+            .tokens
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut held_agents = self
+            .agents
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changed = *held_tokens != tokens || *held_agents != agents;
+        *held_tokens = tokens;
+        *held_agents = agents;
+        drop((held_tokens, held_agents));
+        if changed {
+            self.bump();
+        }
+    }
+
+    /// Token and agent revocations as the sets checked on every call.
+    fn sets(stored: Vec<Revocation>) -> (HashMap<String, i64>, HashSet<String>) {
         let mut tokens = HashMap::new();
         let mut agents = HashSet::new();
         for revocation in stored {
@@ -36,11 +67,7 @@ impl Revocations {
                 RevocationKind::Workflow => {}
             }
         }
-        Self {
-            tokens: RwLock::new(tokens),
-            agents: RwLock::new(agents),
-            epoch: watch::Sender::new(0),
-        }
+        (tokens, agents)
     }
 
     pub fn is_token_revoked(&self, jti: &str) -> bool {

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::clock::SharedClock;
-use gatehouse_core::config::Config;
+use gatehouse_core::config::{Config, StoreLocation};
 use gatehouse_policy::{PolicyEngine, PolicyErrors};
-use gatehouse_store::{SqliteStore, Store, StoreError};
+use gatehouse_store::{PostgresStore, SqliteStore, Store, StoreError};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::blocking::store_call;
 use crate::body::ResponseBody;
 use crate::events::EventWriter;
 use crate::keys::{KeyError, KeyRing};
@@ -53,6 +54,18 @@ pub enum StartError {
     },
 }
 
+/// Opens the configured store off the async workers: the PostgreSQL client runs a
+/// runtime of its own, which must not start on one.
+async fn open_store(location: StoreLocation) -> Result<Arc<dyn Store>, StoreError> {
+    store_call("store", move || {
+        Ok(match &location {
+            StoreLocation::Sqlite(path) => Arc::new(SqliteStore::open(path)?) as Arc<dyn Store>,
+            StoreLocation::Postgres(url) => Arc::new(PostgresStore::open(url.expose())?),
+        })
+    })
+    .await
+}
+
 /// A running gateway.
 #[derive(Debug)]
 pub struct Gateway {
@@ -62,6 +75,8 @@ pub struct Gateway {
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     maintenance: JoinHandle<()>,
+    /// Applies other replicas' changes, on a shared store.
+    follower: Option<JoinHandle<()>>,
     writer: EventWriter,
 }
 
@@ -70,7 +85,7 @@ impl Gateway {
     pub async fn start(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let policy = PolicyEngine::build(&config)?;
         let data_dir = config.gateway.data_dir.clone();
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("gatehouse.db"))?);
+        let store = open_store(config.gateway.store.clone()).await?;
         let keys = KeyRing::load_or_generate(
             &data_dir.join("keys"),
             config.segments.keys(),
@@ -81,7 +96,9 @@ impl Gateway {
         let data_listen = config.gateway.data_listen;
         let control_listen = config.gateway.control_listen;
         let max_header = config.gateway.limits.max_header_bytes;
-        let stored = store.revocations(clock.now().secs())?;
+        let now = clock.now().secs();
+        let revocations_store = Arc::clone(&store);
+        let stored = store_call("revocations", move || revocations_store.revocations(now)).await?;
         let state = Arc::new(State::new(Parts {
             config,
             policy,
@@ -101,6 +118,7 @@ impl Gateway {
         let data_state = Arc::clone(&state);
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
+        let follower = crate::replicas::follow(&state)?;
         let servers = vec![
             tokio::spawn(serve(data, stopped.clone(), max_header, move |request| {
                 crate::dataplane::handle(Arc::clone(&data_state), request)
@@ -117,6 +135,7 @@ impl Gateway {
             stop,
             servers,
             maintenance,
+            follower,
             writer,
         })
     }
@@ -143,6 +162,11 @@ impl Gateway {
         }
         if let Err(error) = self.maintenance.await {
             tracing::error!(%error, "maintenance task failed");
+        }
+        // It holds the state, which must be dropped below for the event writer to end.
+        if let Some(follower) = self.follower {
+            follower.abort();
+            let _ = follower.await;
         }
         if let Err(error) = self.state.workflows.flush().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");

@@ -228,6 +228,24 @@ impl Workflows {
         }
     }
 
+    /// Ids of the workflows held in memory.
+    pub fn cached_ids(&self) -> Vec<WorkflowId> {
+        let mut ids = Vec::new();
+        for shard in &self.shards {
+            let shard = shard
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            ids.extend(shard.keys().cloned());
+        }
+        ids
+    }
+
+    /// Ends the copy in memory, if any, of a workflow another replica ended (read back
+    /// from the store), so calls here stop too; true when it was live here.
+    pub fn end_if_cached(&self, id: &str, by: &str) -> bool {
+        self.cached(id).is_some_and(|live| live.end(by).is_ok())
+    }
+
     /// Ends every live workflow of `agent` (in memory and in the store).
     pub async fn end_all_of(&self, agent: &str, by: &str) -> Result<usize, StoreError> {
         let store = Arc::clone(&self.store);

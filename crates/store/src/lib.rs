@@ -20,5 +20,5 @@ pub use error::StoreError;
 pub use postgres::PostgresStore;
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
-pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};
+pub use store::{Change, ChangeHandler, DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};
 pub use workflow::WorkflowFilter;

@@ -10,12 +10,15 @@
 mod approvals;
 mod claims;
 mod events;
+mod listen;
 mod migrate;
 mod pool;
 mod revocations;
 mod workflows;
 
 use std::fmt::Display;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
@@ -26,7 +29,7 @@ use gatehouse_core::workflow::Workflow;
 use crate::approval::ApprovalFilter;
 use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
-use crate::store::Store;
+use crate::store::{ChangeHandler, Store};
 use crate::workflow::WorkflowFilter;
 use pool::Pool;
 
@@ -38,6 +41,14 @@ const CONNECTIONS: usize = 4;
 #[derive(Debug)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Set when the store is dropped: listener threads then end.
+    stopped: Arc<AtomicBool>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::Release);
+    }
 }
 
 impl PostgresStore {
@@ -48,7 +59,10 @@ impl PostgresStore {
         let pool = Pool::new(url, CONNECTIONS)?;
         pool.with(migrate::run)
             .map_err(|error| error.at(pool.location()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            stopped: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Where the store lives, without credentials: for messages.
@@ -138,6 +152,19 @@ impl Store for PostgresStore {
             client.query_one("SELECT count(*) FROM schema_version", &[])?;
             Ok(())
         })
+    }
+
+    fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {
+        listen::spawn(
+            self.pool.config().clone(),
+            handler,
+            Arc::clone(&self.stopped),
+        )
+        .map_err(|error| StoreError::Unavailable {
+            location: self.location().to_owned(),
+            detail: format!("cannot start the change listener: {error}"),
+        })?;
+        Ok(true)
     }
 }
 

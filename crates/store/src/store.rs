@@ -101,7 +101,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Readiness: a cheap query proving the store answers.
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// Asks to be told, through `handler`, of changes other replicas make to state this
+    /// one holds in memory. Returns whether this store can tell at all: the embedded
+    /// store has a single writer, so it never has anything to tell and returns `false`.
+    /// The handler runs on a thread of the store's; it must not block.
+    fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {
+        drop(handler);
+        Ok(false)
+    }
 }
+
+/// What another replica changed, or what happened to the feed of such changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Revocations changed: read them again.
+    Revocations,
+    /// This workflow ended (or otherwise changed state) on another replica.
+    Workflow(String),
+    /// Changes may have been missed (the feed reconnected): read everything again.
+    Resync,
+    /// The feed is live.
+    Connected,
+    /// The feed is lost (the reason); changes are not seen until it is back.
+    Lost(String),
+}
+
+/// Receives [`Change`]s; see [`Store::subscribe`].
+pub type ChangeHandler = Box<dyn Fn(Change) + Send + Sync + 'static>;
 
 /// How many events a query with this filter returns at most: its `limit`, or
 /// [`DEFAULT_LIMIT`], capped at [`MAX_LIMIT`].

@@ -11,6 +11,7 @@
 mod config_errors;
 mod lifecycle;
 mod quickstart;
+mod replicas;
 mod verbs;
 
 use std::path::{Path, PathBuf};

@@ -46,6 +46,9 @@ pub struct RawGateway {
     pub control_listen: Spanned<String>,
     #[serde(default = "default_data_dir")]
     pub data_dir: String,
+    /// `postgres://…` for a database shared by replicas; left out, the embedded SQLite
+    /// file under `data_dir`.
+    pub store: Option<String>,
     pub events_file: Option<String>,
     #[serde(default)]
     pub limits: RawLimits,

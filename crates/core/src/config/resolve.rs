@@ -17,7 +17,7 @@ use crate::config::raw::{RawGateway, RawOperator};
 use crate::config::{ApprovalSettings, IntentInfo};
 use crate::config::{
     Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Operator,
-    PolicyFile, RawConfig, Role, Segment,
+    PolicyFile, RawConfig, Role, Secret, Segment, StoreLocation,
 };
 use crate::model::{Intent, SegmentName};
 
@@ -129,15 +129,33 @@ impl<'a> Resolver<'a> {
             max_assertion_lifetime: Duration::from_secs(raw.limits.max_assertion_lifetime_secs),
         };
         self.check_limits(&limits);
+        let data_dir = self.path(&raw.data_dir);
+        let store = self.store_location(raw.store.as_deref(), &data_dir);
         Some(GatewaySettings {
             audience: raw.audience.clone(),
             data_listen: data_listen?,
             control_listen: control_listen?,
-            data_dir: self.path(&raw.data_dir),
+            data_dir,
+            store: store?,
             events_file: raw.events_file.as_deref().map(|file| self.path(file)),
             limits,
             secrets_reload: Duration::from_secs(raw.secrets_reload_secs.max(1)),
         })
+    }
+
+    /// The embedded SQLite file unless `store` names a PostgreSQL database.
+    fn store_location(&mut self, store: Option<&str>, data_dir: &Path) -> Option<StoreLocation> {
+        let Some(url) = store else {
+            return Some(StoreLocation::Sqlite(data_dir.join("gatehouse.db")));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Some(StoreLocation::Postgres(Secret::new(url.to_owned())));
+        }
+        self.error_at_field(
+            "gateway.store",
+            "must be a `postgres://` URL, or left out for the embedded SQLite store",
+        );
+        None
     }
 
     fn check_limits(&mut self, limits: &Limits) {

@@ -69,11 +69,23 @@ pub struct GatewaySettings {
     pub data_listen: SocketAddr,
     pub control_listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// Where state is kept.
+    pub store: StoreLocation,
     /// A JSON-lines file every event is appended to, if set.
     pub events_file: Option<PathBuf>,
     pub limits: Limits,
     /// How often upstream secrets are re-read.
     pub secrets_reload: Duration,
+}
+
+/// Where Gatehouse keeps its state (DESIGN.md §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded default: one SQLite file (`gatehouse.db` under the data directory).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by every replica; the URL may carry a password, so
+    /// it never prints.
+    Postgres(Secret),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

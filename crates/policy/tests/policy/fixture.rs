@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gatehouse_core::config::{
     Agent, AgentKey, ApprovalSettings, Config, GatewaySettings, IntentInfo, Limits, Notifications,
-    PolicyFile, Tool, UpstreamUrl,
+    PolicyFile, StoreLocation, Tool, UpstreamUrl,
 };
 use gatehouse_core::model::{Access, AgentId, AttrValue, GroupName, Intent, SegmentName, ToolName};
 
@@ -19,6 +19,7 @@ pub(crate) fn empty() -> Config {
             data_listen: ([127, 0, 0, 1], 0).into(),
             control_listen: ([127, 0, 0, 1], 0).into(),
             data_dir: PathBuf::from("data"),
+            store: StoreLocation::Sqlite(PathBuf::from("data/gatehouse.db")),
             events_file: None,
             limits: Limits {
                 max_header_bytes: 16 * 1024,

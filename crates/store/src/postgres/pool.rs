@@ -59,6 +59,11 @@ impl Pool {
         Ok(pool)
     }
 
+    /// The connection settings, for a connection of another use (the listener).
+    pub(super) fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Host, port and database, never the password.
     pub(super) fn location(&self) -> &str {
         &self.location
@@ -106,6 +111,26 @@ impl Pool {
             Some(other) => self.others.get(other).unwrap_or(&self.first),
             None => &self.first,
         }
+    }
+}
+
+impl Drop for Pool {
+    /// Closing a client runs the client's own little runtime, which must not happen on
+    /// an async worker (the last store handle may well be dropped on one): the clients
+    /// are closed on a thread of their own.
+    fn drop(&mut self) {
+        let mut clients: Vec<Client> = Vec::new();
+        for slot in std::iter::once(&mut self.first).chain(self.others.iter_mut()) {
+            let slot = slot
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            clients.extend(slot.take());
+        }
+        if clients.is_empty() {
+            return;
+        }
+        let closing = std::thread::spawn(move || drop(clients));
+        let _ = closing.join();
     }
 }
 

@@ -3,6 +3,7 @@
 use postgres::{Client, Row};
 
 use super::Failure;
+use super::listen::NOTIFY_REVOCATIONS;
 use crate::revocation::{Revocation, RevocationKind};
 
 const UPSERT: &str = "INSERT INTO revocations (kind, subject, at_ms, revoked_by, reason, \
@@ -14,8 +15,10 @@ const SWEEP: &str = "DELETE FROM revocations WHERE kind = 'token' AND expires_at
 const LIVE: &str = "SELECT kind, subject, at_ms, revoked_by, reason, expires_at \
      FROM revocations ORDER BY at_ms DESC, kind, subject";
 
+/// Stores the revocation and tells every replica, in one transaction.
 pub(super) fn put(client: &mut Client, revocation: &Revocation) -> Result<(), Failure> {
-    client.execute(
+    let mut tx = client.transaction()?;
+    tx.execute(
         UPSERT,
         &[
             &revocation.kind.as_str(),
@@ -26,6 +29,8 @@ pub(super) fn put(client: &mut Client, revocation: &Revocation) -> Result<(), Fa
             &revocation.expires_at,
         ],
     )?;
+    tx.execute(NOTIFY_REVOCATIONS, &[])?;
+    tx.commit()?;
     Ok(())
 }
 
@@ -34,7 +39,11 @@ pub(super) fn delete(
     kind: RevocationKind,
     subject: &str,
 ) -> Result<bool, Failure> {
-    Ok(client.execute(DELETE, &[&kind.as_str(), &subject])? > 0)
+    let mut tx = client.transaction()?;
+    let deleted = tx.execute(DELETE, &[&kind.as_str(), &subject])? > 0;
+    tx.execute(NOTIFY_REVOCATIONS, &[])?;
+    tx.commit()?;
+    Ok(deleted)
 }
 
 /// Drops spent token revocations, then lists the rest, in one transaction.

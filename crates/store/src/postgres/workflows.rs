@@ -2,10 +2,11 @@
 //! and sort on. Counters above `i64::MAX` are stored as `i64::MAX`, as in every backend.
 
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::{Budget, Usage, Workflow};
+use gatehouse_core::workflow::{Budget, Status, Usage, Workflow};
 use postgres::Client;
 use postgres::types::ToSql;
 
+use super::listen::NOTIFY_WORKFLOW;
 use super::{Failure, serde_name};
 use crate::workflow::WorkflowFilter;
 
@@ -21,9 +22,18 @@ const CREATE: &str = "INSERT INTO workflows (id, agent, status, created_at, doc)
 
 const BY_ID: &str = "SELECT doc FROM workflows WHERE id = $1";
 
+/// Writes the workflow; an ended one is announced to every replica in the same
+/// transaction, so their copies in memory stop serving it.
 pub(super) fn put(client: &mut Client, workflow: &Workflow) -> Result<(), Failure> {
     let row = Encoded::new(workflow)?;
-    client.execute(UPSERT, &row.params())?;
+    if workflow.status != Status::Ended {
+        client.execute(UPSERT, &row.params())?;
+        return Ok(());
+    }
+    let mut tx = client.transaction()?;
+    tx.execute(UPSERT, &row.params())?;
+    tx.execute(NOTIFY_WORKFLOW, &[&row.id])?;
+    tx.commit()?;
     Ok(())
 }
 

@@ -10,11 +10,14 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use gatehouse_core::event::EventFilter;
-use gatehouse_store::{PostgresStore, Store, StoreError, WorkflowFilter};
+use gatehouse_store::{
+    Change, ChangeHandler, PostgresStore, RevocationKind, Store, StoreError, WorkflowFilter,
+};
 
-use crate::{sample, workflows};
+use crate::{revocations, sample, workflows};
 
 /// A store in a fresh schema, dropped with it.
 pub(crate) struct Fixture {
@@ -214,4 +217,73 @@ fn a_wrong_address_is_unavailable_and_names_no_password() {
     assert!(text.contains("127.0.0.1:1"), "{text}");
     let error = PostgresStore::open("postgres://[not a url").unwrap_err();
     assert!(error.is_unavailable(), "{error}");
+}
+
+/// Collects what a subscription reports.
+fn subscribed(store: &PostgresStore) -> std::sync::mpsc::Receiver<Change> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let handler: ChangeHandler = Box::new(move |change| {
+        let _ = tx.lock().unwrap().send(change);
+    });
+    assert!(store.subscribe(handler).unwrap());
+    rx
+}
+
+/// The next report that is not about the feed's own health.
+fn next_change(rx: &std::sync::mpsc::Receiver<Change>) -> Change {
+    loop {
+        match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+            Change::Connected | Change::Lost(_) => continue,
+            change => return change,
+        }
+    }
+}
+
+#[test]
+fn a_revocation_written_by_one_replica_is_announced_to_another() {
+    let Some(fixture) = Fixture::open() else {
+        return;
+    };
+    let listener = PostgresStore::open(&fixture.url()).unwrap();
+    let changes = subscribed(&listener);
+    assert_eq!(
+        changes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Change::Connected
+    );
+    let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/a", 1);
+    fixture.store.put_revocation(&revocation).unwrap();
+    assert_eq!(next_change(&changes), Change::Revocations);
+    fixture
+        .store
+        .delete_revocation(RevocationKind::Agent, "spiffe://x/agent/a")
+        .unwrap();
+    assert_eq!(next_change(&changes), Change::Revocations);
+}
+
+#[test]
+fn a_lost_listener_reconnects_and_asks_for_a_full_read() {
+    let Some(fixture) = Fixture::open() else {
+        return;
+    };
+    let changes = subscribed(&fixture.store);
+    assert_eq!(
+        changes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Change::Connected
+    );
+    let mut admin = postgres::Client::connect(&fixture.admin, postgres::NoTls).unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE application_name = $1 AND query ILIKE 'LISTEN%'",
+            &[&fixture.schema],
+        )
+        .unwrap();
+    let lost = changes.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(matches!(lost, Change::Lost(_)), "{lost:?}");
+    assert_eq!(next_change(&changes), Change::Resync);
+    // And it listens again.
+    let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/b", 1);
+    fixture.store.put_revocation(&revocation).unwrap();
+    assert_eq!(next_change(&changes), Change::Revocations);
 }

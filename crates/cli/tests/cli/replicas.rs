@@ -1,0 +1,305 @@
+//! Two real `gatehouse serve` replicas on one PostgreSQL database: a credential minted
+//! by one is honoured by the other, an assertion is single-use across both, events from
+//! both land in one log, and a revocation or a workflow's end on one stops calls on the
+//! other within moments (announced through the database, not polled).
+//!
+//! Needs `GATEHOUSE_TEST_POSTGRES` (set by `scripts/test`); skips without it unless
+//! `GATEHOUSE_REQUIRE_POSTGRES=1`.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gatehouse_gateway::client::{Reply, send};
+use gatehouse_gateway::example_tool::ExampleTool;
+use gatehouse_gateway::server::spawn_server;
+use http::Method;
+
+use crate::{example, gatehouse};
+
+const AGENT: &str = "spiffe://acme/agent/triage-bot";
+
+struct Replica {
+    child: Child,
+    data: String,
+    control: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh schema in the test database, as a `store` URL; `None` when tests may skip.
+fn database() -> Option<(String, String)> {
+    let admin = match std::env::var("GATEHOUSE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            assert!(
+                std::env::var("GATEHOUSE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "GATEHOUSE_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES names no database"
+            );
+            eprintln!("skipped: GATEHOUSE_TEST_POSTGRES is not set (scripts/test sets it)");
+            return None;
+        }
+    };
+    let schema = format!("replicas_{}", std::process::id());
+    let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    let url = format!("{admin}{separator}options=-c%20search_path%3D{schema}");
+    Some((url, schema))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_tool(example: &Path) -> std::net::SocketAddr {
+    let secret = std::fs::read_to_string(example.join("secrets/tickets.secret")).unwrap();
+    let tool = Arc::new(ExampleTool::new("tickets", Some(secret.trim())));
+    let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |request| {
+        let tool = Arc::clone(&tool);
+        async move { tool.handle(request).await }
+    })
+    .await
+    .unwrap();
+    std::mem::forget(stop);
+    addr
+}
+
+/// One replica: the example's config on its own ports, on the shared store.
+async fn replica(example: &Path, name: &str, store: &str, tool: std::net::SocketAddr) -> Replica {
+    let (data, control) = (free_port(), free_port());
+    let text = std::fs::read_to_string(example.join("gatehouse.toml")).unwrap();
+    let text = text
+        .replace("127.0.0.1:8080", &format!("127.0.0.1:{data}"))
+        .replace("127.0.0.1:8081", &format!("127.0.0.1:{control}"))
+        .replace("http://127.0.0.1:8090", &format!("http://{tool}"))
+        .replacen(
+            "audience = \"gatehouse\"",
+            &format!("audience = \"gatehouse\"\nstore = \"{store}\""),
+            1,
+        );
+    let config = example.join(format!("{name}.toml"));
+    std::fs::write(&config, text).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["serve", "--config", config.to_str().unwrap()])
+        .env("GATEHOUSE_LOG", "info")
+        .stdout(std::fs::File::create(example.join(format!("{name}.out"))).unwrap())
+        .stderr(std::fs::File::create(example.join(format!("{name}.err"))).unwrap())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let replica = Replica {
+        child,
+        data: format!("http://127.0.0.1:{data}"),
+        control: format!("http://127.0.0.1:{control}"),
+    };
+    for _ in 0..400 {
+        if send(Method::GET, &format!("{}/readyz", replica.control), &[], "")
+            .await
+            .is_ok_and(|reply| reply.status == 200)
+        {
+            return replica;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let log = std::fs::read_to_string(example.join(format!("{name}.err"))).unwrap_or_default();
+    panic!("replica {name} did not come up:\n{log}");
+}
+
+fn assertion(example: &Path) -> String {
+    let key = example.join("keys/triage-bot.key");
+    let output = gatehouse(&[
+        "agent",
+        "assertion",
+        "--key",
+        key.to_str().unwrap(),
+        "--agent",
+        AGENT,
+    ]);
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+async fn exchange(replica: &Replica, assertion: &str, workflow: &str) -> Reply {
+    let body = format!("assertion={assertion}&workflow={workflow}&task_class=triage");
+    send(
+        Method::POST,
+        &format!("{}/v1/token", replica.data),
+        &[],
+        body,
+    )
+    .await
+    .unwrap()
+}
+
+async fn credential(example: &Path, replica: &Replica, workflow: &str) -> String {
+    let reply = exchange(replica, &assertion(example), workflow).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let token = reply.json().unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    format!("Bearer {token}")
+}
+
+async fn create_ticket(replica: &Replica, auth: &str) -> u16 {
+    send(
+        Method::POST,
+        &format!("{}/tools/tickets/tickets", replica.data),
+        &[("authorization", auth)],
+        r#"{"title":"x"}"#,
+    )
+    .await
+    .unwrap()
+    .status
+    .as_u16()
+}
+
+fn operator(example: &Path, replica: &Replica, args: &[&str]) {
+    let token_file = example.join("operator.token");
+    let mut all = args.to_vec();
+    all.extend([
+        "--control",
+        &replica.control,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ]);
+    let output = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(&all)
+        .env("GATEHOUSE_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Calls through `replica` until one is refused; how long that took.
+async fn until_refused(replica: &Replica, auth: &str) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let status = create_ticket(replica, auth).await;
+        if status == 401 {
+            return start.elapsed();
+        }
+        assert_eq!(status, 201);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("the other replica still served the call after 5 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_on_postgres_share_credentials_assertions_events_and_revocations() {
+    // The synchronous PostgreSQL client runs a runtime of its own: off this one's workers.
+    let Some((store, schema)) = tokio::task::block_in_place(database) else {
+        return;
+    };
+    let (_dir, example) = example();
+    let tool = start_tool(&example).await;
+    let a = replica(&example, "a", &store, tool).await;
+    let b = replica(&example, "b", &store, tool).await;
+
+    // A credential minted by A works on B, and the other way round.
+    let auth = credential(&example, &a, "wf-shared").await;
+    assert_eq!(create_ticket(&a, &auth).await, 201);
+    assert_eq!(create_ticket(&b, &auth).await, 201);
+    let from_b = credential(&example, &b, "wf-shared").await;
+    assert_eq!(create_ticket(&a, &from_b).await, 201);
+
+    // An assertion is single-use across replicas.
+    let once = assertion(&example);
+    assert_eq!(exchange(&a, &once, "wf-once").await.status, 200);
+    let replayed = exchange(&b, &once, "wf-once").await;
+    assert_eq!(replayed.status, 401, "{}", replayed.text());
+
+    // Events of calls on both replicas are in the one log, read through either.
+    let mut seen = 0;
+    for _ in 0..200 {
+        let reply = send(
+            Method::GET,
+            &format!("{}/v1/events?workflow=wf-shared&limit=100", b.control),
+            &[(
+                "authorization",
+                &format!("Bearer {}", operator_token(&example)),
+            )],
+            "",
+        )
+        .await
+        .unwrap();
+        seen = reply.json().unwrap()["events"]
+            .as_array()
+            .map_or(0, |events| {
+                events
+                    .iter()
+                    .filter(|event| event["intent"] == "ticket.create")
+                    .count()
+            });
+        if seen == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen, 3, "events of both replicas' calls");
+
+    // A workflow ended on A stops serving on B.
+    let ended = credential(&example, &a, "wf-ended").await;
+    assert_eq!(create_ticket(&b, &ended).await, 201);
+    operator(
+        &example,
+        &a,
+        &["workflows", "end", "wf-ended", "--reason", "test"],
+    );
+    let workflow_latency = until_refused(&b, &ended).await;
+
+    // An agent revoked on A is refused on B, mid-workflow.
+    assert_eq!(create_ticket(&b, &auth).await, 201);
+    let revoked_at = Instant::now();
+    operator(
+        &example,
+        &a,
+        &["revoke", "agent", AGENT, "--reason", "test"],
+    );
+    let revocation_latency = until_refused(&b, &auth).await;
+    let total = revoked_at.elapsed();
+    assert!(
+        revocation_latency < Duration::from_secs(1),
+        "{revocation_latency:?}"
+    );
+    eprintln!(
+        "propagation: workflow end {workflow_latency:?}, agent revocation {revocation_latency:?} \
+         after the CLI returned ({total:?} including the CLI)"
+    );
+    // And B refuses new credentials for it too.
+    let refused = exchange(&b, &assertion(&example), "wf-new").await;
+    assert_eq!(refused.status, 401);
+
+    drop((a, b));
+    tokio::task::block_in_place(|| {
+        let admin = std::env::var("GATEHOUSE_TEST_POSTGRES").unwrap();
+        if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    });
+}
+
+fn operator_token(example: &Path) -> String {
+    std::fs::read_to_string(example.join("operator.token"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}

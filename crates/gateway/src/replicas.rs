@@ -1,0 +1,77 @@
+//! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation
+//! or an ended workflow written by one replica must stop calls on every other: the
+//! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
+//! state again and applies it to what this replica holds in memory. After the feed was
+//! lost it reads everything again, since announcements made meanwhile are gone.
+//!
+//! The embedded store has one writer, so it announces nothing and nothing runs here.
+
+use std::sync::Arc;
+
+use gatehouse_core::workflow::Status;
+use gatehouse_store::{Change, StoreError};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::blocking::store_call;
+use crate::state::State;
+
+/// Subscribes to the store's change feed and starts applying it; `None` when the store
+/// has no other writers.
+pub(crate) fn follow(state: &Arc<State>) -> Result<Option<JoinHandle<()>>, StoreError> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let announced = state.store.subscribe(Box::new(move |change| {
+        // The receiver is gone only at shutdown, when nothing needs applying.
+        let _ = tx.send(change);
+    }))?;
+    if !announced {
+        return Ok(None);
+    }
+    Ok(Some(tokio::spawn(apply_all(Arc::clone(state), rx))))
+}
+
+async fn apply_all(state: Arc<State>, mut rx: mpsc::UnboundedReceiver<Change>) {
+    while let Some(change) = rx.recv().await {
+        match change {
+            Change::Revocations => reload_revocations(&state).await,
+            Change::Workflow(id) => reload_workflow(&state, id).await,
+            Change::Resync => {
+                reload_revocations(&state).await;
+                for id in state.workflows.cached_ids() {
+                    reload_workflow(&state, id.as_str().to_owned()).await;
+                }
+            }
+            Change::Connected => tracing::info!("following other replicas' changes"),
+            Change::Lost(reason) => {
+                tracing::warn!(%reason, "lost the feed of other replicas' changes; reconnecting");
+            }
+        }
+    }
+}
+
+async fn reload_revocations(state: &State) {
+    let store = Arc::clone(&state.store);
+    let now = state.clock.now().secs();
+    match store_call("revocations", move || store.revocations(now)).await {
+        Ok(stored) => state.revocations.replace(stored),
+        Err(error) => tracing::error!(%error, "cannot read revocations another replica changed"),
+    }
+}
+
+/// Ends this replica's copy of a workflow the store says is over.
+async fn reload_workflow(state: &State, id: String) {
+    let store = Arc::clone(&state.store);
+    let key = gatehouse_core::model::WorkflowId::new(id.as_str());
+    match store_call("workflow store", move || store.workflow(&key)).await {
+        Ok(Some(stored)) if matches!(stored.status, Status::Ended) => {
+            let by = stored.ended_by.as_deref().unwrap_or("another replica");
+            if state.workflows.end_if_cached(&id, by) {
+                tracing::info!(workflow = %id, %by, "workflow ended on another replica");
+            }
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, workflow = %id, "cannot read a workflow another replica changed")
+        }
+    }
+}
