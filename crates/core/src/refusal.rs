@@ -143,6 +143,9 @@ pub enum Refusal {
     UpstreamTimeout,
     /// Gatehouse itself failed (500); the reason goes only to the event.
     Internal { reason: String },
+    /// This replica has not heard other replicas' changes (revocations) for longer than
+    /// allowed, so it cannot know the call is still permitted (503).
+    StaleState { for_ms: u64 },
 }
 
 impl Refusal {
@@ -171,6 +174,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
             Self::Internal { .. } => 500,
+            Self::StaleState { .. } => 503,
             Self::UpstreamUnavailable { .. } => 502,
             Self::UpstreamTimeout => 504,
         }
@@ -207,6 +211,7 @@ impl Refusal {
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::Internal { .. } => "internal",
+            Self::StaleState { .. } => "stale-state",
         }
     }
 
@@ -245,6 +250,7 @@ impl Refusal {
             Self::UpstreamUnavailable { .. } => "tool unavailable",
             Self::UpstreamTimeout => "tool did not answer in time",
             Self::Internal { .. } => "internal error",
+            Self::StaleState { .. } => "gateway temporarily unavailable",
         }
     }
 
@@ -302,6 +308,9 @@ impl Refusal {
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),
             Self::UpstreamTimeout => "the tool did not answer in time".to_owned(),
             Self::Internal { .. } => "the gateway failed to handle the request".to_owned(),
+            Self::StaleState { .. } => {
+                "this gateway replica cannot confirm current revocations; retry, another replica may answer".to_owned()
+            }
         }
     }
 
@@ -340,6 +349,10 @@ impl Refusal {
             Self::UpstreamUnavailable { reason } | Self::Internal { reason } => {
                 format!("{}: {reason}", self.kind())
             }
+            Self::StaleState { for_ms } => format!(
+                "{}: no news of other replicas' changes for {for_ms} ms",
+                self.kind()
+            ),
             _ => format!("{}: {}", self.kind(), self.detail()),
         }
     }

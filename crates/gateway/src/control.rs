@@ -177,6 +177,12 @@ async fn route(
 }
 
 async fn ready(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlError> {
+    let max = state.config.gateway.max_staleness;
+    if let Some(for_ms) = state.feed.stale_for(state.clock.now().millis(), max) {
+        return Err(ControlError::Unavailable {
+            reason: format!("no news of other replicas' changes for {for_ms} ms"),
+        });
+    }
     let store = Arc::clone(&state.store);
     blocking(move || store.ping()).await?;
     Ok(ok_json(&serde_json::json!({ "status": "ready" })))

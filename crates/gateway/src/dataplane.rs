@@ -39,6 +39,10 @@ use crate::workflows::LiveWorkflow;
 
 /// Routes one data-plane request.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+    if let Some(refusal) = stale(&state) {
+        let draft = EventDraft::begin(&state, &request, "dataplane");
+        return draft.refuse(&state, &refusal);
+    }
     let path = request.uri().path();
     if path.starts_with("/tools/") || path == "/tools" {
         return tool_call(state, request).await;
@@ -63,6 +67,13 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
             draft.refuse(&state, &Refusal::NoRoute)
         }
     }
+}
+
+/// A replica that cannot know current revocations decides nothing (DESIGN.md §6).
+fn stale(state: &State) -> Option<Refusal> {
+    let max = state.config.gateway.max_staleness;
+    let for_ms = state.feed.stale_for(state.clock.now().millis(), max)?;
+    Some(Refusal::StaleState { for_ms })
 }
 
 /// One tool call, start to end.

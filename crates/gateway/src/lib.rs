@@ -21,7 +21,7 @@ pub mod keys;
 pub mod mcp;
 pub mod notify;
 pub mod problem;
-mod replicas;
+pub mod replicas;
 pub mod revocations;
 pub mod secrets;
 pub mod server;

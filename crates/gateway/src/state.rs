@@ -87,6 +87,8 @@ pub struct State {
     pub console: crate::console::Sessions,
     /// MCP upstream clients and agent sessions.
     pub mcp: crate::mcp::Mcp,
+    /// Whether other replicas' changes reach this one (on a shared store).
+    pub feed: crate::replicas::Feed,
     ids: IdGenerator,
 }
 
@@ -140,6 +142,7 @@ impl State {
             credentials: CredentialCache::default(),
             tools,
             upstream,
+            feed: crate::replicas::Feed::default(),
             ids: IdGenerator::default(),
         }
     }

@@ -34,7 +34,7 @@ impl Drop for Replica {
 }
 
 /// A fresh schema in the test database, as a `store` URL; `None` when tests may skip.
-fn database() -> Option<(String, String)> {
+fn database_named(name: &str) -> Option<(String, String)> {
     let admin = match std::env::var("GATEHOUSE_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => url,
         _ => {
@@ -46,7 +46,7 @@ fn database() -> Option<(String, String)> {
             return None;
         }
     };
-    let schema = format!("replicas_{}", std::process::id());
+    let schema = format!("{name}_{}", std::process::id());
     let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
     client
         .batch_execute(&format!(
@@ -206,7 +206,7 @@ async fn until_refused(replica: &Replica, auth: &str) -> Duration {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_on_postgres_share_credentials_assertions_events_and_revocations() {
     // The synchronous PostgreSQL client runs a runtime of its own: off this one's workers.
-    let Some((store, schema)) = tokio::task::block_in_place(database) else {
+    let Some((store, schema)) = tokio::task::block_in_place(|| database_named("replicas")) else {
         return;
     };
     let (_dir, example) = example();
@@ -302,4 +302,111 @@ fn operator_token(example: &Path) -> String {
         .unwrap()
         .trim()
         .to_owned()
+}
+
+/// Runs SQL as the test database's administrator (off the async workers).
+fn admin_sql(sql: &str) {
+    let admin = std::env::var("GATEHOUSE_TEST_POSTGRES").unwrap();
+    let sql = sql.to_owned();
+    tokio::task::block_in_place(move || {
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+        client.batch_execute(&sql).unwrap();
+    });
+}
+
+async fn ready_status(replica: &Replica) -> u16 {
+    send(Method::GET, &format!("{}/readyz", replica.control), &[], "")
+        .await
+        .map_or(0, |reply| reply.status.as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_cut_off_from_postgres_refuses_calls_and_recovers_by_itself() {
+    let Some((store, schema)) = tokio::task::block_in_place(|| database_named("stale")) else {
+        return;
+    };
+    // The replica logs in as a role of its own, which the test can lock out of the
+    // database without touching other tests' connections.
+    let role = format!("{schema}_replica");
+    let Some(as_role) = store
+        .contains("://postgres@")
+        .then(|| store.replacen("://postgres@", &format!("://{role}@"), 1))
+    else {
+        eprintln!("skipped: the test database URL does not log in as `postgres`");
+        return;
+    };
+    admin_sql(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; \
+         GRANT ALL ON SCHEMA {schema} TO {role}"
+    ));
+    let (_dir, example) = example();
+    rewrite_staleness(&example, 300);
+    let tool = start_tool(&example).await;
+    let a = replica(&example, "a", &as_role, tool).await;
+    let auth = credential(&example, &a, "wf-stale").await;
+    assert_eq!(create_ticket(&a, &auth).await, 201);
+
+    admin_sql(&format!(
+        "ALTER ROLE {role} NOLOGIN; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'"
+    ));
+    let cut = Instant::now();
+    let mut refused = None;
+    while cut.elapsed() < Duration::from_secs(10) {
+        let reply = send(
+            Method::POST,
+            &format!("{}/tools/tickets/tickets", a.data),
+            &[("authorization", &auth)],
+            r#"{"title":"x"}"#,
+        )
+        .await
+        .unwrap();
+        if reply.status == 503 {
+            refused = Some(reply);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = refused.expect("a deaf replica kept serving calls");
+    let refused_after = cut.elapsed();
+    let problem = refused.json().unwrap();
+    assert_eq!(
+        problem["type"], "urn:gatehouse:problem:stale-state",
+        "{problem}"
+    );
+    assert_eq!(ready_status(&a).await, 503);
+
+    admin_sql(&format!("ALTER ROLE {role} LOGIN"));
+    let back = Instant::now();
+    let mut recovered = false;
+    while back.elapsed() < Duration::from_secs(10) {
+        if create_ticket(&a, &auth).await == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recovered, "the replica did not recover by itself");
+    assert_eq!(ready_status(&a).await, 200);
+    eprintln!(
+        "staleness: refused {refused_after:?} after the cut (max 300 ms), serving again {:?} after the database let it back",
+        back.elapsed()
+    );
+    drop(a);
+    admin_sql(&format!(
+        "DROP SCHEMA {schema} CASCADE; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'; \
+         DROP ROLE {role}"
+    ));
+}
+
+fn rewrite_staleness(example: &Path, ms: u64) {
+    let path = example.join("gatehouse.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "audience = \"gatehouse\"",
+        &format!("audience = \"gatehouse\"\nmax_staleness_ms = {ms}"),
+        1,
+    );
+    std::fs::write(path, text).unwrap();
 }

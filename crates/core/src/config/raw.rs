@@ -49,6 +49,10 @@ pub struct RawGateway {
     /// `postgres://…` for a database shared by replicas; left out, the embedded SQLite
     /// file under `data_dir`.
     pub store: Option<String>,
+    /// On a shared store: how long this replica may go without the feed of other
+    /// replicas' changes (revocations) before it refuses calls rather than guess.
+    #[serde(default = "default_max_staleness_ms")]
+    pub max_staleness_ms: u64,
     pub events_file: Option<String>,
     #[serde(default)]
     pub limits: RawLimits,
@@ -322,6 +326,10 @@ fn default_data_listen() -> Spanned<String> {
 
 fn default_control_listen() -> Spanned<String> {
     Spanned::new(0..0, "127.0.0.1:8081".to_owned())
+}
+
+fn default_max_staleness_ms() -> u64 {
+    5_000
 }
 
 fn default_data_dir() -> String {

@@ -137,6 +137,7 @@ impl<'a> Resolver<'a> {
             control_listen: control_listen?,
             data_dir,
             store: store?,
+            max_staleness: Duration::from_millis(raw.max_staleness_ms.max(1)),
             events_file: raw.events_file.as_deref().map(|file| self.path(file)),
             limits,
             secrets_reload: Duration::from_secs(raw.secrets_reload_secs.max(1)),

@@ -71,6 +71,9 @@ pub struct GatewaySettings {
     pub data_dir: PathBuf,
     /// Where state is kept.
     pub store: StoreLocation,
+    /// On a shared store, the longest time without other replicas' changes before calls
+    /// are refused.
+    pub max_staleness: Duration,
     /// A JSON-lines file every event is appended to, if set.
     pub events_file: Option<PathBuf>,
     pub limits: Limits,

@@ -257,7 +257,8 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         Refusal::ApprovalPending { .. } => Outcome::Pending,
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
-        | Refusal::Internal { .. } => Outcome::Error,
+        | Refusal::Internal { .. }
+        | Refusal::StaleState { .. } => Outcome::Error,
         Refusal::Unauthenticated(_)
         | Refusal::InvalidAssertion(_)
         | Refusal::BadTokenRequest { .. }

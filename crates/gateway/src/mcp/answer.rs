@@ -95,6 +95,7 @@ pub fn answer(
         Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
+        Refusal::StaleState { .. } => error_with(code::INTERNAL_ERROR, refusal.detail(), 503),
         Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRequired { .. }

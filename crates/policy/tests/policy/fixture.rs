@@ -20,6 +20,7 @@ pub(crate) fn empty() -> Config {
             control_listen: ([127, 0, 0, 1], 0).into(),
             data_dir: PathBuf::from("data"),
             store: StoreLocation::Sqlite(PathBuf::from("data/gatehouse.db")),
+            max_staleness: Duration::from_secs(5),
             events_file: None,
             limits: Limits {
                 max_header_bytes: 16 * 1024,
