@@ -2,9 +2,10 @@
 //! control plane, executed once by Gatehouse itself, awaited or polled by the agent.
 //!
 //! The state machine is `gatehouse_core::approval`; this module keeps approvals in the
-//! store and serialises their transitions. They are rare and never on the path of a
-//! low-tier call, so one lock for transitions is enough (several replicas will need
-//! the store to compare-and-set instead).
+//! store and applies each transition as a compare-and-set ([`Store::replace_approval`]):
+//! read, transition, write only if nobody (no other replica) wrote in between, else read
+//! again. Within one replica a lock also serialises transitions, so retries happen only
+//! between replicas. Approvals are rare and never on the path of a low-tier call.
 
 pub mod execute;
 
@@ -17,8 +18,9 @@ use tokio::sync::{Mutex, watch};
 
 use crate::blocking::store_call;
 
-/// One transition of an approval, applied under the transitions lock.
-pub type Transition<'a, T> = Box<dyn FnOnce(&mut Approval) -> Result<T, ApprovalError> + Send + 'a>;
+/// One transition of an approval, applied under the transitions lock. It may run more
+/// than once: again on what another replica wrote, when that replica won the race.
+pub type Transition<'a, T> = Box<dyn FnMut(&mut Approval) -> Result<T, ApprovalError> + Send + 'a>;
 
 /// Why an approval could not be changed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,20 @@ pub enum UpdateError {
     Refused(#[from] ApprovalError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// How often a transition is tried again after other replicas changed the approval
+/// under it; more means something is writing it in a loop.
+const CONTENDED_RETRIES: usize = 8;
+
+/// Another writer kept changing the approval: the caller may try again.
+fn contended(id: &str) -> StoreError {
+    StoreError::Unavailable {
+        location: "approval store".to_owned(),
+        detail: format!(
+            "approval `{id}` was changed by another replica at the same time; try again"
+        ),
+    }
 }
 
 /// All approvals, through the store.
@@ -67,36 +83,50 @@ impl Approvals {
     }
 
     /// Applies one transition to the stored approval; stores it only if it succeeded.
+    /// Another replica's write in between makes the transition run again on what it
+    /// wrote (which may now refuse it: approved twice, say).
     pub async fn update<T>(
         &self,
         id: &str,
         transition: Transition<'_, T>,
     ) -> Result<(Approval, T), UpdateError> {
         let _held = self.transitions.lock().await;
-        let mut approval = self
-            .get(id)
-            .await?
-            .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
-        let outcome = transition(&mut approval)?;
-        self.put(approval.clone()).await?;
-        Ok((approval, outcome))
+        let mut transition = transition;
+        for _ in 0..CONTENDED_RETRIES {
+            let current = self
+                .get(id)
+                .await?
+                .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
+            let mut next = current.clone();
+            let outcome = transition(&mut next)?;
+            if self.replace(current, next.clone()).await? {
+                return Ok((next, outcome));
+            }
+        }
+        Err(contended(id).into())
     }
 
-    /// Applies a transition that may change nothing (expiry, cancellation); stores it if it did.
+    /// Applies a transition that may change nothing (expiry, cancellation); stores it if
+    /// it did, retrying on what another replica wrote in between.
     pub async fn touch(
         &self,
         id: &str,
-        transition: Box<dyn FnOnce(&mut Approval) -> bool + Send + '_>,
+        transition: Box<dyn Fn(&mut Approval) -> bool + Send + Sync + '_>,
     ) -> Result<Option<Approval>, StoreError> {
         let _held = self.transitions.lock().await;
-        let Some(mut approval) = self.get(id).await? else {
-            return Ok(None);
-        };
-        if transition(&mut approval) {
-            self.put(approval.clone()).await?;
-            return Ok(Some(approval));
+        for _ in 0..CONTENDED_RETRIES {
+            let Some(current) = self.get(id).await? else {
+                return Ok(None);
+            };
+            let mut next = current.clone();
+            if !transition(&mut next) {
+                return Ok(None);
+            }
+            if self.replace(current, next.clone()).await? {
+                return Ok(Some(next));
+            }
         }
-        Ok(None)
+        Err(contended(id))
     }
 
     /// Waits up to `timeout` for the approval to be final (or executed); returns it as it is then.
@@ -155,6 +185,20 @@ impl Approvals {
             cancelled.extend(self.touch(&approval.id, Box::new(Approval::cancel)).await?);
         }
         Ok(cancelled)
+    }
+
+    /// Compare-and-set through the store; tells waiters when it wrote.
+    async fn replace(&self, current: Approval, next: Approval) -> Result<bool, StoreError> {
+        let store = Arc::clone(&self.store);
+        let written = store_call("approval store", move || {
+            store.replace_approval(&current, &next)
+        })
+        .await?;
+        if written {
+            self.changed
+                .send_modify(|version| *version = version.wrapping_add(1));
+        }
+        Ok(written)
     }
 
     async fn put(&self, approval: Approval) -> Result<(), StoreError> {

@@ -288,6 +288,13 @@ mod tests {
         fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {
             self.inner.put_approval(approval)
         }
+        fn replace_approval(
+            &self,
+            current: &Approval,
+            next: &Approval,
+        ) -> Result<bool, StoreError> {
+            self.inner.replace_approval(current, next)
+        }
         fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
             self.inner.approval(id)
         }

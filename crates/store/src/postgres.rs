@@ -139,6 +139,10 @@ impl Store for PostgresStore {
         self.run(|client| approvals::put(client, approval))
     }
 
+    fn replace_approval(&self, current: &Approval, next: &Approval) -> Result<bool, StoreError> {
+        self.run(|client| approvals::replace(client, current, next))
+    }
+
     fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         self.run(|client| approvals::one(client, id))
     }

@@ -158,6 +158,10 @@ impl Store for SqliteStore {
         approvals::put(&self.writer(), approval).or_unavailable(&self.location)
     }
 
+    fn replace_approval(&self, current: &Approval, next: &Approval) -> Result<bool, StoreError> {
+        approvals::replace(&mut self.writer(), current, next).or_unavailable(&self.location)
+    }
+
     fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         approvals::one(&self.reader(), id).or_unavailable(&self.location)
     }

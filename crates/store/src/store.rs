@@ -92,6 +92,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// exactly as written, whatever they contain.
     fn put_approval(&self, approval: &Approval) -> Result<(), StoreError>;
 
+    /// Replaces the stored approval with `next` only if it is still exactly `current` (as
+    /// the caller last read it), atomically: `Ok(false)` when another writer (another
+    /// replica) changed or removed it since, so the caller reads again and retries. This
+    /// is what keeps an approval's state machine exact when several replicas share a
+    /// store: two approvers on two replicas cannot both move one approval.
+    fn replace_approval(&self, current: &Approval, next: &Approval) -> Result<bool, StoreError>;
+
     /// One approval by id.
     fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError>;
 

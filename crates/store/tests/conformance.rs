@@ -84,6 +84,8 @@ macro_rules! conformance_tests {
                     a_one_mib_body_reads_back_byte_for_byte,
                     an_unknown_id_is_none,
                     put_replaces_status_verdicts_and_response,
+                    replace_changes_only_what_was_read,
+                    concurrent_replaces_of_one_approval_let_exactly_one_win,
                     listing_filters_by_status_workflow_agent_and_checkpoint,
                     listing_is_newest_first_with_ids_breaking_ties,
                     listing_limit_defaults_to_100_and_is_capped_at_1000,

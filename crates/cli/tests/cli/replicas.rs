@@ -410,3 +410,93 @@ fn rewrite_staleness(example: &Path, ms: u64) {
     );
     std::fs::write(path, text).unwrap();
 }
+
+async fn approve_on(example: &Path, replica: &Replica, id: &str) -> u16 {
+    send(
+        Method::POST,
+        &format!("{}/v1/approvals/{id}/approve", replica.control),
+        &[
+            (
+                "authorization",
+                &format!("Bearer {}", operator_token(example)),
+            ),
+            ("content-type", "application/json"),
+        ],
+        r#"{"reason":"looks fine"}"#,
+    )
+    .await
+    .unwrap()
+    .status
+    .as_u16()
+}
+
+async fn park(replica: &Replica, auth: &str) -> String {
+    let parked = send(
+        Method::GET,
+        &format!("{}/tools/tickets/tickets", replica.data),
+        &[("authorization", auth)],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(parked.status, 202, "{}", parked.text());
+    parked.json().unwrap()["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parked_call_outlives_its_replica_and_two_approvers_on_two_replicas_run_it_once() {
+    let Some((store, schema)) = tokio::task::block_in_place(|| database_named("approvals")) else {
+        return;
+    };
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace(
+            r#"intent = "ticket.list", data_class = "internal" }"#,
+            r#"intent = "ticket.list", data_class = "internal", tier = "high" }"#,
+        )
+    });
+    let tool = start_tool(&example).await;
+    let a = replica(&example, "a", &store, tool).await;
+    let b = replica(&example, "b", &store, tool).await;
+    let auth = credential(&example, &a, "wf-approvals").await;
+
+    // Approved on both replicas at the same instant: exactly one approval counts.
+    for _ in 0..5 {
+        let id = park(&a, &auth).await;
+        let (on_a, on_b) =
+            tokio::join!(approve_on(&example, &a, &id), approve_on(&example, &b, &id));
+        let mut statuses = [on_a, on_b];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 409],
+            "one approval wins, the other is told it lost"
+        );
+    }
+
+    // Parked on A, which then dies: approved on B, run by B, its result served by B.
+    let id = park(&a, &auth).await;
+    drop(a);
+    assert_eq!(approve_on(&example, &b, &id).await, 200);
+    let poll = format!("{}/v1/approvals/{id}", b.data);
+    let mut answer = send(Method::GET, &poll, &[("authorization", &auth)], "")
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if answer.status != 202 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        answer = send(Method::GET, &poll, &[("authorization", &auth)], "")
+            .await
+            .unwrap();
+    }
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(answer.text().contains("tickets"), "{}", answer.text());
+
+    drop(b);
+    admin_sql(&format!("DROP SCHEMA {schema} CASCADE"));
+}

@@ -32,7 +32,7 @@ pub async fn execute(state: Arc<State>, id: String) {
         .approvals
         .update(
             &id,
-            Box::new(move |approval| approval.finish_execution(response)),
+            Box::new(move |approval| approval.finish_execution(response.clone())),
         )
         .await;
     if let Err(error) = finished {

@@ -4,7 +4,7 @@
 
 use gatehouse_core::approval::Approval;
 use postgres::types::ToSql;
-use postgres::{Client, Row};
+use postgres::{Client, GenericClient, Row};
 
 use super::{Failure, serde_name};
 use crate::approval::ApprovalFilter;
@@ -19,6 +19,33 @@ const UPSERT: &str = "INSERT INTO approvals (id, checkpoint, status, agent, work
 const COLUMNS: &str = "SELECT doc, call_body, response_body FROM approvals";
 
 pub(super) fn put(client: &mut Client, approval: &Approval) -> Result<(), Failure> {
+    write(client, approval)
+}
+
+/// Compare-and-set: the row is locked (`FOR UPDATE`) while it is compared and written,
+/// so of two replicas moving one approval at once, the second sees the first's change.
+pub(super) fn replace(
+    client: &mut Client,
+    current: &Approval,
+    next: &Approval,
+) -> Result<bool, Failure> {
+    let mut tx = client.transaction()?;
+    let stored = tx
+        .query_opt(
+            &format!("{COLUMNS} WHERE id = $1 FOR UPDATE"),
+            &[&current.id],
+        )?
+        .map(|row| decode(&row))
+        .transpose()?;
+    if stored.as_ref() != Some(current) {
+        return Ok(false);
+    }
+    write(&mut tx, next)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Failure> {
     let checkpoint = serde_name(&approval.checkpoint)?;
     let status = serde_name(&approval.status)?;
     let call_body = approval.call.body.as_slice();

@@ -4,7 +4,7 @@
 mod row;
 
 use gatehouse_core::approval::Approval;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::listing::{Listing, text};
 use crate::approval::ApprovalFilter;
@@ -38,6 +38,21 @@ pub(super) fn put(conn: &Connection, approval: &Approval) -> rusqlite::Result<()
     let encoded = row::Encoded::new(approval)?;
     conn.prepare_cached(UPSERT)?.execute(encoded.params())?;
     Ok(())
+}
+
+/// Compare-and-set in one immediate transaction: the writer lock makes it atomic.
+pub(super) fn replace(
+    conn: &mut Connection,
+    current: &Approval,
+    next: &Approval,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if one(&tx, &current.id)?.as_ref() != Some(current) {
+        return Ok(false);
+    }
+    put(&tx, next)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 pub(super) fn one(conn: &Connection, id: &str) -> rusqlite::Result<Option<Approval>> {

@@ -317,3 +317,54 @@ pub(crate) fn listing_limit_defaults_to_100_and_is_capped_at_1000(store: &dyn St
         expected(&stored, &newest)
     );
 }
+
+pub(crate) fn replace_changes_only_what_was_read(store: &dyn Store) {
+    let read = sample(0);
+    assert_eq!(read.status, ApprovalStatus::Pending);
+    store.put_approval(&read).unwrap();
+    let mut approved = read.clone();
+    approved.status = ApprovalStatus::Approved;
+    approved.verdicts = verdicts(ApprovalStatus::Approved, read.created_at);
+    assert!(store.replace_approval(&read, &approved).unwrap());
+    assert_reads_back(store, &approved);
+    // A second writer that read the approval before the first one's change loses.
+    let mut denied = read.clone();
+    denied.status = ApprovalStatus::Denied;
+    assert!(!store.replace_approval(&read, &denied).unwrap());
+    assert_reads_back(store, &approved);
+    // An approval that is not stored is not created by a replace.
+    let absent = sample(7);
+    assert!(!store.replace_approval(&absent, &absent).unwrap());
+    assert_eq!(store.approval(&absent.id).unwrap(), None);
+}
+
+pub(crate) fn concurrent_replaces_of_one_approval_let_exactly_one_win(store: &dyn Store) {
+    let read = sample(3);
+    store.put_approval(&read).unwrap();
+    let wins: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|n| {
+                let read = &read;
+                scope.spawn(move || {
+                    let mut next = read.clone();
+                    next.verdicts.push(Verdict {
+                        by: format!("approver-{n}"),
+                        approve: true,
+                        reason: String::new(),
+                        at: read.created_at + 1,
+                    });
+                    usize::from(store.replace_approval(read, &next).unwrap())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .sum()
+    });
+    assert_eq!(wins, 1);
+    assert_eq!(
+        store.approval(&read.id).unwrap().unwrap().verdicts.len(),
+        read.verdicts.len() + 1
+    );
+}
