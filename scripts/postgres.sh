@@ -3,6 +3,7 @@
 #
 #   eval "$(scripts/postgres.sh start)"   # sets GATEHOUSE_TEST_POSTGRES and GATEHOUSE_PG_DIR
 #   scripts/postgres.sh stop "$GATEHOUSE_PG_DIR"
+#   scripts/postgres.sh restart "$GATEHOUSE_PG_DIR"   # (fault tests)
 #
 # Installs Debian's `postgresql` package when no server is installed (as root, once).
 # The cluster lives in a fresh directory under /tmp, listens on loopback only, trusts
@@ -11,7 +12,8 @@
 # When GATEHOUSE_TEST_POSTGRES is already set, nothing is started: tests use that one.
 set -euo pipefail
 
-port="${GATEHOUSE_PG_PORT:-54329}"
+# Below the kernel's ephemeral range (32768-60999), where a client socket could hold it.
+port="${GATEHOUSE_PG_PORT:-25432}"
 
 server_bin() {
   local dir
@@ -52,12 +54,14 @@ start() {
   [ "$(id -u)" = 0 ] && chown postgres "$dir"
   as_owner "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
+    rm -rf "$dir"
     exit 1
   }
   as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" \
     start >&2 || {
     cat "$dir/server.log" >&2
+    rm -rf "$dir"
     exit 1
   }
   echo "export GATEHOUSE_PG_DIR='$dir'"
@@ -73,11 +77,19 @@ stop() {
   rm -rf "$dir"
 }
 
+restart() {
+  local dir="${1:-}" bin
+  [ -n "$dir" ] && [ -d "$dir/data" ] || { echo "postgres.sh: no cluster in '$dir'" >&2; exit 1; }
+  bin="$(server_bin)"
+  as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 restart >&2
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop "${2:-}" ;;
+  restart) restart "${2:-}" ;;
   *)
-    echo "usage: scripts/postgres.sh start | stop DIR" >&2
+    echo "usage: scripts/postgres.sh start | stop DIR | restart DIR" >&2
     exit 64
     ;;
 esac

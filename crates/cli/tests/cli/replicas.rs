@@ -33,19 +33,24 @@ impl Drop for Replica {
     }
 }
 
-/// A fresh schema in the test database, as a `store` URL; `None` when tests may skip.
-fn database_named(name: &str) -> Option<(String, String)> {
-    let admin = match std::env::var("GATEHOUSE_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => url,
+/// The test database, or `None` (after saying so) when tests may skip.
+fn admin_url() -> Option<String> {
+    match std::env::var("GATEHOUSE_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
                 std::env::var("GATEHOUSE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
                 "GATEHOUSE_REQUIRE_POSTGRES=1 but GATEHOUSE_TEST_POSTGRES names no database"
             );
             eprintln!("skipped: GATEHOUSE_TEST_POSTGRES is not set (scripts/test sets it)");
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// A fresh schema in the test database, as a `store` URL; `None` when tests may skip.
+fn database_named(name: &str) -> Option<(String, String)> {
+    let admin = admin_url()?;
     let schema = format!("{name}_{}", std::process::id());
     let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
     client
@@ -266,7 +271,7 @@ async fn two_replicas_on_postgres_share_credentials_assertions_events_and_revoca
     );
     let workflow_latency = until_refused(&b, &ended).await;
 
-    // An agent revoked on A is refused on B, mid-workflow.
+    // An agent revoked on A is refused on B: its calls mid-workflow, and new credentials.
     assert_eq!(create_ticket(&b, &auth).await, 201);
     let revoked_at = Instant::now();
     operator(
@@ -274,19 +279,25 @@ async fn two_replicas_on_postgres_share_credentials_assertions_events_and_revoca
         &a,
         &["revoke", "agent", AGENT, "--reason", "test"],
     );
-    let revocation_latency = until_refused(&b, &auth).await;
-    let total = revoked_at.elapsed();
-    assert!(
-        revocation_latency < Duration::from_secs(1),
-        "{revocation_latency:?}"
-    );
+    let cli_returned = revoked_at.elapsed();
+    let calls_refused = until_refused(&b, &auth).await;
+    let exchange_refused = loop {
+        let reply = exchange(&b, &assertion(&example), "wf-new").await;
+        if reply.status == 401 {
+            break revoked_at.elapsed();
+        }
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert!(
+            revoked_at.elapsed() < Duration::from_secs(2),
+            "B still issues credentials"
+        );
+    };
+    assert!(calls_refused < Duration::from_secs(1), "{calls_refused:?}");
     eprintln!(
-        "propagation: workflow end {workflow_latency:?}, agent revocation {revocation_latency:?} \
-         after the CLI returned ({total:?} including the CLI)"
+        "propagation: workflow end refused on B {workflow_latency:?} after the CLI returned; \
+         agent revocation: CLI took {cli_returned:?}, B refused calls {calls_refused:?} after \
+         that and new credentials {exchange_refused:?} after the CLI started"
     );
-    // And B refuses new credentials for it too.
-    let refused = exchange(&b, &assertion(&example), "wf-new").await;
-    assert_eq!(refused.status, 401);
 
     drop((a, b));
     tokio::task::block_in_place(|| {
@@ -499,4 +510,184 @@ async fn a_parked_call_outlives_its_replica_and_two_approvers_on_two_replicas_ru
 
     drop(b);
     admin_sql(&format!("DROP SCHEMA {schema} CASCADE"));
+}
+
+/// A PostgreSQL of this test's own (it gets restarted), from `scripts/postgres.sh`.
+struct OwnDatabase {
+    url: String,
+    dir: String,
+}
+
+impl OwnDatabase {
+    fn start() -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres.sh");
+        // Below the ephemeral port range, away from the shared test database's port.
+        let port = 26_000 + std::process::id() % 6_000;
+        let output = Command::new(script)
+            .arg("start")
+            .env_remove("GATEHOUSE_TEST_POSTGRES")
+            .env("GATEHOUSE_PG_PORT", port.to_string())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let exports = String::from_utf8(output.stdout).unwrap();
+        let value = |name: &str| {
+            exports
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("export {name}='")))
+                .and_then(|rest| rest.strip_suffix('\''))
+                .unwrap()
+                .to_owned()
+        };
+        Self {
+            url: value("GATEHOUSE_TEST_POSTGRES"),
+            dir: value("GATEHOUSE_PG_DIR"),
+        }
+    }
+
+    fn restart(&self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres.sh");
+        let status = Command::new(script)
+            .args(["restart", &self.dir])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnDatabase {
+    fn drop(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/postgres.sh");
+        let _ = Command::new(script).args(["stop", &self.dir]).status();
+    }
+}
+
+/// An upstream that only counts what reaches it.
+async fn counting_upstream() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = Arc::clone(&count);
+    let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |_request| {
+        let seen = Arc::clone(&seen);
+        async move {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            http::Response::new(gatehouse_gateway::body::full(r#"{"id":1}"#))
+        }
+    })
+    .await
+    .unwrap();
+    std::mem::forget(stop);
+    (addr, count)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_restart_under_load_loses_no_event_overspends_nothing_and_the_replica_recovers()
+{
+    // This test restarts a PostgreSQL of its own, but runs only where the others do.
+    if admin_url().is_none() {
+        return;
+    }
+    let database = tokio::task::block_in_place(OwnDatabase::start);
+    const BUDGET: u64 = 300;
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace("calls = 500", &format!("calls = {BUDGET}"))
+    });
+    let (upstream, reached) = counting_upstream().await;
+    let a = replica(&example, "a", &database.url, upstream).await;
+    let auth = credential(&example, &a, "wf-restart").await;
+    let url = format!("{}/tools/tickets/tickets/1", a.data);
+
+    let load = |url: String, auth: String| async move {
+        let (mut ok, mut refused) = (0_u64, 0_u64);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            let status = send(Method::GET, &url, &[("authorization", &auth)], "")
+                .await
+                .map_or(0, |reply| reply.status.as_u16());
+            match status {
+                200 => ok += 1,
+                429 => return (ok, refused),
+                _ => refused += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        (ok, refused)
+    };
+    let clients: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(load(url.clone(), auth.clone())))
+        .collect();
+    while reached.load(std::sync::atomic::Ordering::SeqCst) < 100 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let restart = Instant::now();
+    tokio::task::block_in_place(|| database.restart());
+    let restarted_in = restart.elapsed();
+    let (mut answered, mut refused) = (0, 0);
+    for client in clients {
+        let (ok, no) = client.await.unwrap();
+        answered += ok;
+        refused += no;
+    }
+    let upstream_saw = reached.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        upstream_saw <= BUDGET,
+        "{upstream_saw} calls reached the upstream on a budget of {BUDGET}"
+    );
+    assert_eq!(
+        answered, upstream_saw,
+        "every call the upstream answered reached its agent"
+    );
+
+    // Every forwarded call's event reaches the database once it is back.
+    let drain = Instant::now();
+    let mut recorded = 0;
+    while drain.elapsed() < Duration::from_secs(20) {
+        let reply = send(
+            Method::GET,
+            &format!(
+                "{}/v1/events?workflow=wf-restart&decision=allow&intent=ticket.read&limit=1000",
+                a.control
+            ),
+            &[(
+                "authorization",
+                &format!("Bearer {}", operator_token(&example)),
+            )],
+            "",
+        )
+        .await
+        .unwrap();
+        if reply.status == 200 {
+            recorded = reply.json().unwrap()["events"]
+                .as_array()
+                .map_or(0, |events| {
+                    events
+                        .iter()
+                        .filter(|event| event["intent"] == "ticket.read")
+                        .count()
+                }) as u64;
+            if recorded == upstream_saw {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if recorded != upstream_saw {
+        let log = std::fs::read_to_string(example.join("a.err")).unwrap_or_default();
+        let tail: Vec<_> = log.lines().rev().take(30).collect();
+        panic!(
+            "{recorded} events of {upstream_saw} forwarded calls after the restart; the replica's log ends:\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert_eq!(ready_status(&a).await, 200);
+    eprintln!(
+        "postgres restart: {upstream_saw} calls reached the upstream (budget {BUDGET}), {refused} \
+         refused while the database was away, restart took {restarted_in:?}, all {recorded} \
+         events stored {:?} after the load ended",
+        drain.elapsed()
+    );
 }

@@ -10,9 +10,13 @@ use super::listen::NOTIFY_WORKFLOW;
 use super::{Failure, serde_name};
 use crate::workflow::WorkflowFilter;
 
+/// Writes the whole workflow, unless the stored one has ended: ending is final, and
+/// another replica's write-behind of its older copy (still active in its memory) must
+/// not bring an ended workflow back.
 const UPSERT: &str = "INSERT INTO workflows (id, agent, status, created_at, doc) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, \
-     status = excluded.status, created_at = excluded.created_at, doc = excluded.doc";
+     status = excluded.status, created_at = excluded.created_at, doc = excluded.doc \
+     WHERE workflows.status <> 'ended'";
 
 /// Inserts, or leaves the stored row; the stored document comes back either way, so two
 /// replicas creating one workflow at once agree on it.
