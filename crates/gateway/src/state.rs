@@ -87,6 +87,9 @@ pub struct State {
     pub console: crate::console::Sessions,
     /// MCP upstream clients and agent sessions.
     pub mcp: crate::mcp::Mcp,
+    /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
+    /// their events recorded, before the process exits.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     ids: IdGenerator,
 }
 
@@ -138,6 +141,7 @@ impl State {
             events,
             clock,
             credentials: CredentialCache::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             tools,
             upstream,
             ids: IdGenerator::default(),

@@ -275,7 +275,7 @@ async fn settle(
         workflow: Some(workflow.id.to_string()),
         detail,
     };
-    audit::record(state, action);
+    audit::record_durable(state, action).await;
     Ok(ok_json(&serde_json::json!(workflow)))
 }
 
