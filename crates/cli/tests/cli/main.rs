@@ -9,6 +9,7 @@
 )]
 
 mod config_errors;
+mod crash;
 mod lifecycle;
 mod quickstart;
 mod verbs;
