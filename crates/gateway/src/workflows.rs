@@ -268,6 +268,18 @@ impl Workflows {
         Ok(self.remember(stored))
     }
 
+    /// Workflows read from the store, as this gateway holds them now: the store counts
+    /// durable leases as spent (what a crash would leave), memory knows what was spent.
+    pub fn as_held(&self, stored: Vec<Workflow>) -> Vec<Workflow> {
+        stored
+            .into_iter()
+            .map(|workflow| match self.cached(workflow.id.as_str()) {
+                Some(live) => live.snapshot(),
+                None => workflow,
+            })
+            .collect()
+    }
+
     /// Writes every changed workflow to the store.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let dirty: Vec<Workflow> = self.take_dirty();

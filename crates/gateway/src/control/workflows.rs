@@ -104,6 +104,7 @@ async fn list(
     state.workflows.flush().await.map_err(unavailable)?;
     let store = Arc::clone(&state.store);
     let workflows = blocking(move || store.list_workflows(&filter)).await?;
+    let workflows = state.workflows.as_held(workflows);
     Ok(ok_json(&serde_json::json!({ "workflows": workflows })))
 }
 
