@@ -148,12 +148,15 @@ impl Gateway {
 
     /// Stops accepting, waits for in-flight calls, then writes every queued event.
     pub async fn shutdown(self) {
+        self.shutdown_within(DRAIN_TIMEOUT).await;
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting `drain` for in-flight calls before cutting
+    /// them (each still records its event).
+    pub async fn shutdown_within(self, drain: Duration) {
         let _ = self.stop.send(true);
         let mut servers = Box::pin(join_servers(self.servers));
-        if tokio::time::timeout(DRAIN_TIMEOUT, &mut servers)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(drain, &mut servers).await.is_err() {
             // Calls still streaming are cut now, each recording its event as cut by
             // shutdown, so none is lost when the process exits.
             tracing::warn!("cutting calls still in flight after the drain timeout");
