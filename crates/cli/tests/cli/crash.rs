@@ -192,6 +192,59 @@ async fn client(
     }
 }
 
+/// Opens workflow `wf-revoked-{number}`, makes one call, and revokes it; its credential
+/// once the revocation was answered.
+async fn revoke(
+    key: &Path,
+    data: &str,
+    control: &str,
+    operator: &str,
+    number: usize,
+) -> Option<String> {
+    let workflow = format!("wf-revoked-{number}");
+    let token = credential(key, data, &workflow).await?;
+    let url = format!("{data}/tools/tickets/tickets");
+    get_with_token(&url, &token).await.ok()?;
+    let body = format!(r#"{{"kind":"workflow","subject":"{workflow}","reason":"crash test"}}"#);
+    let authorization = format!("Bearer {operator}");
+    let reply = send(
+        Method::POST,
+        &format!("{control}/v1/revocations"),
+        &[
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body,
+    )
+    .await
+    .ok()?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    Some(token)
+}
+
+/// Revocations a restart forgot: the credential works again, or the audit event is gone.
+async fn forgotten(
+    data: &str,
+    control: &str,
+    operator: &str,
+    revoked: &[(String, String)],
+) -> usize {
+    let url = format!("{data}/tools/tickets/tickets");
+    let mut forgotten = 0;
+    for (workflow, token) in revoked {
+        let reply = get_with_token(&url, token).await.unwrap();
+        let events = events_of(control, operator, workflow).await;
+        let audited = events
+            .iter()
+            .filter(|(_, reason)| reason.contains("crash test"))
+            .count();
+        if reply.status != 401 || audited != 1 {
+            forgotten += 1;
+        }
+    }
+    forgotten
+}
+
 /// Every event of `workflow`, by id, with its reason.
 async fn events_of(control: &str, operator: &str, workflow: &str) -> Vec<(String, String)> {
     let url = format!("{control}/v1/events?workflow={workflow}&limit=1000");
@@ -239,10 +292,17 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
             ))
         })
         .collect();
-    for _ in 0..KILLS {
+    let mut revoked = Vec::new();
+    for kill in 0..KILLS {
         let mut gateway = start(&config, ports, &log).await;
         let under_load = rand::thread_rng().gen_range(30..250u64);
         tokio::time::sleep(Duration::from_millis(under_load)).await;
+        // A revocation answered, then the kill within 10 ms.
+        if let Some(token) = revoke(&key, &data, &gateway.control, operator, kill).await {
+            revoked.push((format!("wf-revoked-{kill}"), token));
+        }
+        let after = rand::thread_rng().gen_range(0..10u64);
+        tokio::time::sleep(Duration::from_millis(after)).await;
         gateway.child.kill().unwrap();
         gateway.child.wait().unwrap();
     }
@@ -292,11 +352,14 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
             .filter(|(_, reason)| reason.contains("agent disconnected"))
             .count();
     }
+    let revocations_forgotten = forgotten(&data, &gateway.control, operator, &revoked).await;
     println!(
-        "kill -9 under load: kills {KILLS}, calls received by the upstream {}, answered 200 {}, \
+        "kill -9 under load: kills {KILLS}, revocations answered then killed within 10 ms {}, \
+         forgotten (call allowed or audit event missing) {revocations_forgotten}, calls received by the upstream {}, answered 200 {}, \
          workflows {} (budget {BUDGET} calls each), overspend {overspend}, events lost {}, \
          recorded at restart as stopped mid-call {recovered}, agent left mid-call {left}, \
          {:.1} s",
+        revoked.len(),
         calls.len(),
         answered.load(Ordering::Relaxed),
         per_workflow.len(),
@@ -306,6 +369,8 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     assert!(calls.len() > 200, "too little load to prove anything");
     assert_eq!(overspend, 0, "{per_workflow:?}");
     assert!(lost.is_empty(), "calls without an event: {lost:?}");
+    assert!(revoked.len() >= KILLS / 2, "too few revocations answered");
+    assert_eq!(revocations_forgotten, 0);
     for workflow in per_workflow.keys() {
         assert!(
             !workflow.is_empty(),
