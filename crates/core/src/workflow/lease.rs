@@ -43,15 +43,17 @@ impl Lease {
             .all(|kind| usage.of(kind) <= self.durable.of(kind))
     }
 
-    /// The lease to write so that `usage` is covered: each kind past the durable lease
-    /// gets a slice more than it spent, never past its limit (nor below what is spent).
+    /// The lease to write so that `usage` is covered: every kind is leased a slice past
+    /// what it spent (never past its limit, nor below what is spent or already leased).
+    /// Kinds that did not run out are topped up too, so the one write also covers the
+    /// bytes a response is about to stream.
     pub fn next(self, usage: Usage, budget: Budget) -> Usage {
         let grow = |kind: BudgetKind| {
             let (used, held, limit) = (usage.of(kind), self.durable.of(kind), budget.of(kind));
-            if used <= held {
-                return held;
-            }
-            used.saturating_add(slice(limit)).min(limit).max(used)
+            used.saturating_add(slice(limit))
+                .min(limit)
+                .max(used)
+                .max(held)
         };
         Usage {
             calls: grow(BudgetKind::Calls),

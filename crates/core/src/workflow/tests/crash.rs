@@ -214,3 +214,19 @@ fn a_lease_never_goes_past_the_limit() {
         }
     );
 }
+
+#[test]
+fn a_lease_written_for_a_call_also_covers_the_next_slice_of_bytes() {
+    let mut world = World::new(budget(160, 16, 1600));
+    world.apply(&Op::Reserve {
+        write: false,
+        bytes: 0,
+    });
+    assert_eq!(world.lease_writes, 1);
+    world.apply(&Op::AddBytes(slice(1600)));
+    assert_eq!(
+        world.lease_writes, 1,
+        "the response's bytes needed a write of their own"
+    );
+    assert_eq!(world.lease.durable().writes, slice(16));
+}
