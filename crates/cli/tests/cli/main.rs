@@ -12,6 +12,7 @@ mod config_errors;
 mod crash;
 mod lifecycle;
 mod quickstart;
+mod store;
 mod verbs;
 
 use std::path::{Path, PathBuf};
