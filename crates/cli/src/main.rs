@@ -1,5 +1,5 @@
 //! The `gatehouse` binary: local verbs (`serve`, `quickstart`, `policy check`, `keys`,
-//! `agent assertion`) and clients of the control plane (`events`).
+//! `agent assertion`, `store init`) and clients of the control plane (`events`).
 
 mod agent;
 mod approvals;
@@ -9,6 +9,7 @@ mod keys;
 mod policy;
 mod quickstart;
 mod serve;
+mod store;
 mod workflows;
 
 use std::process::ExitCode;
@@ -51,6 +52,10 @@ enum Command {
     /// Agent-side helpers for demos and tests (real agents sign their own assertions).
     #[command(subcommand)]
     Agent(agent::Command),
+    /// Initialise the store: required after damage, or when it is missing where
+    /// Gatehouse ran before.
+    #[command(subcommand)]
+    Store(store::Command),
     /// Query events on the control plane.
     Events(events::Args),
     /// List, show, end and resume workflows.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Policy(command) => policy::run(&command),
         Command::Keys(command) => keys::run(&command).map_err(Failure::from),
         Command::Agent(command) => agent::run(&command).map_err(Failure::from),
+        Command::Store(command) => store::run(&command),
         Command::Events(args) => events::run(&args).map_err(Failure::from),
         Command::Workflows(args) => workflows::run(&args).map_err(Failure::from),
         Command::Revoke(args) => workflows::revoke(&args).map_err(Failure::from),

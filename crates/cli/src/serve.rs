@@ -15,10 +15,18 @@ pub(crate) struct Args {
     /// The config file.
     #[arg(long, default_value = "gatehouse.toml")]
     config: PathBuf,
+    /// Initialise the store first (as `gatehouse store init`): create a missing one, or
+    /// move a damaged one aside and start with a new, empty store.
+    #[arg(long)]
+    init: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let config = load_config(&args.config)?;
+    if args.init {
+        let outcome = crate::store::init(&config.gateway.data_dir)?;
+        tracing::warn!("{outcome}");
+    }
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let gateway = start(config).await?;

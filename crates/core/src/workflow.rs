@@ -15,8 +15,11 @@
 //! - bytes are counted twice over a call's life: the request body at [`Workflow::reserve`],
 //!   streamed bytes at [`Workflow::add_bytes`], which cuts the stream at the limit.
 //! - nothing is ever counted past a limit: a refused reservation counts nothing.
+//! - what survives a crash is a durable lease of budget slices ([`Lease`]): after a
+//!   restart usage is at least the lease, so a crash may under-spend, never over-spend.
 
 mod error;
+mod lease;
 
 use std::fmt;
 
@@ -25,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AgentId, SegmentName, TaskClassName, WorkflowId};
 
 pub use error::{BudgetRefusal, BytesCut, TransitionError};
+pub use lease::{Lease, SLICES, slice};
 
 /// Budget limits, or an extension to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

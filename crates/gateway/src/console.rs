@@ -200,7 +200,8 @@ async fn workflows(state: &Arc<State>) -> Result<Vec<Workflow>, ControlError> {
     // Usage is written behind; flush so the page shows what was spent up to now.
     state.workflows.flush().await.map_err(unavailable_store)?;
     let store = Arc::clone(&state.store);
-    blocking(move || store.list_workflows(&WorkflowFilter::default())).await
+    let stored = blocking(move || store.list_workflows(&WorkflowFilter::default())).await?;
+    Ok(state.workflows.as_held(stored))
 }
 
 fn unavailable_store(error: impl std::fmt::Display) -> ControlError {

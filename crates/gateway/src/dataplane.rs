@@ -120,7 +120,7 @@ async fn phases(
             return Ok(response);
         }
     };
-    budget::reserve(state, &workflow, call.route.access, declared)?;
+    budget::reserve(state, &workflow, call.route.access, declared).await?;
     let message = forward::Message {
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),

@@ -2,6 +2,10 @@
 //! one writer task batches them into the store (one transaction per batch) and the
 //! JSON-lines file. A failing store is retried with back-off, never dropped: events wait
 //! in memory until it answers again.
+//!
+//! A forwarded call is journaled before it goes upstream (`journal.rs`), so a `kill -9`
+//! with its event still queued here loses nothing: its journal segment stays until the
+//! event is written, and the next start records it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,9 +14,11 @@ use std::time::Duration;
 
 use gatehouse_core::event::{Event, EventLine};
 use gatehouse_store::Store;
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use crate::journal::{Journal, Ticket};
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 4096;
@@ -33,15 +39,78 @@ const LINES_BUFFER: usize = 256 * 1024;
 /// Where the request path hands its events. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EventSink {
-    tx: mpsc::UnboundedSender<Event>,
+    tx: mpsc::UnboundedSender<Queued>,
+    journal: Option<Arc<Journal>>,
+}
+
+/// One event on its way to the store, and what to do once it is there.
+#[derive(Debug)]
+struct Queued {
+    event: Event,
+    after: After,
+}
+
+#[derive(Debug)]
+enum After {
+    Nothing,
+    /// A journaled call: its segment may go once the event is stored.
+    Release(
+        #[expect(
+            dead_code,
+            reason = "held, never read: dropping it releases the segment"
+        )]
+        Ticket,
+    ),
+    /// Someone waits for the event to be durable (a control-plane answer).
+    Notify(oneshot::Sender<()>),
 }
 
 impl EventSink {
     /// Queues `event` for writing. The queue only closes at shutdown, after every
     /// listener stopped, so a failure here means the event was emitted too late.
     pub fn emit(&self, event: Event) {
-        if let Err(error) = self.tx.send(event) {
-            tracing::error!(event = ?error.0, "event emitted after shutdown");
+        self.queue(event, After::Nothing);
+    }
+
+    /// Journals a call about to be forwarded (its draft event, in one write); `None` when
+    /// the gateway runs without a journal. The ticket goes with the final event.
+    pub fn journal(&self, draft: &Event) -> std::io::Result<Option<Ticket>> {
+        self.journal
+            .as_ref()
+            .map(|journal| journal.append(draft))
+            .transpose()
+    }
+
+    /// Starts a new journal segment when the current one grew large or, with `any`, holds
+    /// anything: old segments go once their calls' events are stored.
+    pub fn rotate_journal(&self, any: bool) {
+        if let Some(journal) = &self.journal {
+            if any {
+                journal.rotate(0);
+            } else {
+                journal.rotate_large();
+            }
+        }
+    }
+
+    /// The final event of a journaled call.
+    pub fn emit_journaled(&self, event: Event, ticket: Ticket) {
+        self.queue(event, After::Release(ticket));
+    }
+
+    /// Queues `event` and resolves once it is in the store (or after `wait`, logged): for
+    /// answers that must not precede their audit event, like a revocation's.
+    pub async fn emit_durable(&self, event: Event, wait: Duration) {
+        let (done, written) = oneshot::channel();
+        self.queue(event, After::Notify(done));
+        if tokio::time::timeout(wait, written).await.is_err() {
+            tracing::error!("an audit event is not in the store yet; answering anyway");
+        }
+    }
+
+    fn queue(&self, event: Event, after: After) {
+        if let Err(error) = self.tx.send(Queued { event, after }) {
+            tracing::error!(event = ?error.0.event, "event emitted after shutdown");
         }
     }
 }
@@ -53,10 +122,14 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    pub fn spawn(store: Arc<dyn Store>, file: Option<PathBuf>) -> (EventSink, Self) {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        file: Option<PathBuf>,
+        journal: Option<Arc<Journal>>,
+    ) -> (EventSink, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(rx, store, file));
-        (EventSink { tx }, Self { task })
+        (EventSink { tx, journal }, Self { task })
     }
 
     /// Waits until every queued event is written.
@@ -67,11 +140,38 @@ impl EventWriter {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file: Option<PathBuf>) {
+/// Events gathered for one write, and what follows each once written.
+#[derive(Debug, Default)]
+struct Batch {
+    events: Vec<Event>,
+    after: Vec<After>,
+}
+
+impl Batch {
+    fn push(&mut self, queued: Queued) {
+        self.events.push(queued.event);
+        if !matches!(queued.after, After::Nothing) {
+            self.after.push(queued.after);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+}
+
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Queued>,
+    store: Arc<dyn Store>,
+    file: Option<PathBuf>,
+) {
     let mut lines = JsonLines::new(file);
     let mut window = BATCH_WINDOW;
     while let Some(first) = rx.recv().await {
-        let mut batch = Vec::with_capacity(MAX_BATCH.min(256));
+        let mut batch = Batch {
+            events: Vec::with_capacity(MAX_BATCH.min(256)),
+            after: Vec::new(),
+        };
         batch.push(first);
         let closed = gather(&mut rx, &mut batch, window).await;
         window = if batch.len() >= BUSY_BATCH {
@@ -79,7 +179,13 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file
         } else {
             BATCH_WINDOW
         };
-        lines = write_batch(Arc::clone(&store), lines, batch).await;
+        lines = write_batch(Arc::clone(&store), lines, batch.events).await;
+        // Written: journal segments may go, waiters may answer.
+        for after in batch.after {
+            if let After::Notify(done) = after {
+                let _ = done.send(());
+            }
+        }
         if closed {
             break;
         }
@@ -89,8 +195,8 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Event>, store: Arc<dyn Store>, file
 /// Adds what arrives within the batch window, up to a full batch; true once every sink
 /// is gone (shutdown, when the queue is drained at once rather than waited on).
 async fn gather(
-    rx: &mut mpsc::UnboundedReceiver<Event>,
-    batch: &mut Vec<Event>,
+    rx: &mut mpsc::UnboundedReceiver<Queued>,
+    batch: &mut Batch,
     window: Duration,
 ) -> bool {
     let window = tokio::time::sleep(window);
@@ -107,7 +213,7 @@ async fn gather(
             biased;
             () = &mut window => return false,
             received = rx.recv() => match received {
-                Some(event) => batch.push(event),
+                Some(queued) => batch.push(queued),
                 None => return true,
             },
         }
@@ -115,10 +221,10 @@ async fn gather(
 }
 
 /// Adds what is queued, up to a full batch; true once every sink is gone.
-fn drain(rx: &mut mpsc::UnboundedReceiver<Event>, batch: &mut Vec<Event>) -> bool {
+fn drain(rx: &mut mpsc::UnboundedReceiver<Queued>, batch: &mut Batch) -> bool {
     while batch.len() < MAX_BATCH {
         match rx.try_recv() {
-            Ok(event) => batch.push(event),
+            Ok(queued) => batch.push(queued),
             Err(TryRecvError::Empty) => return false,
             Err(TryRecvError::Disconnected) => return true,
         }
@@ -216,7 +322,7 @@ mod tests {
     use gatehouse_core::event::EventFilter;
     use gatehouse_core::ids::{DecisionId, IdGenerator};
     use gatehouse_core::model::WorkflowId;
-    use gatehouse_core::workflow::Workflow;
+    use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
         ApprovalFilter, Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter,
     };
@@ -265,6 +371,12 @@ mod tests {
         }
         fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
             self.inner.create_workflow(workflow)
+        }
+        fn put_lease(&self, id: &WorkflowId, lease: Usage) -> Result<(), StoreError> {
+            self.inner.put_lease(id, lease)
+        }
+        fn release_leases(&self) -> Result<(), StoreError> {
+            self.inner.release_leases()
         }
         fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
             self.inner.workflow(id)
@@ -319,7 +431,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("events.jsonl");
-        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()));
+        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()), None);
         let ids = IdGenerator::default();
         for _ in 0..50 {
             sink.emit(event(ids.next(UnixTime::from_secs(1))));

@@ -70,9 +70,20 @@ impl KeyRing {
         now_secs: i64,
     ) -> Result<Self, KeyError> {
         let mut ring = Ring::default();
+        // Keys existed before: a missing one was deleted, not never made. Say so loudly:
+        // credentials it signed stop verifying, and it may be a sign of tampering.
+        let existed = dir.exists();
         for segment in segments {
             let path = active_path(dir, segment);
             if !path.exists() {
+                if existed {
+                    tracing::warn!(
+                        path = %path.display(),
+                        %segment,
+                        "the segment's key is missing: generating a new one; credentials signed \
+                         with the old key no longer verify"
+                    );
+                }
                 write_new_key(&path)?;
             }
             let key = Arc::new(read_key(&path, segment, None)?);

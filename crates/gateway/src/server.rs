@@ -5,13 +5,14 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::clock::SharedClock;
 use gatehouse_core::config::{Config, StoreLocation};
 use gatehouse_policy::{PolicyEngine, PolicyErrors};
-use gatehouse_store::{PostgresStore, SqliteStore, Store, StoreError};
+use gatehouse_store::{PostgresStore, Store, StoreError};
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -24,7 +25,8 @@ use tokio::task::JoinHandle;
 
 use crate::blocking::store_call;
 use crate::body::ResponseBody;
-use crate::events::EventWriter;
+use crate::events::{EventSink, EventWriter};
+use crate::journal::{Journal, Recovered};
 use crate::keys::{KeyError, KeyRing};
 use crate::revocations::Revocations;
 use crate::state::{Parts, State};
@@ -46,7 +48,14 @@ pub enum StartError {
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error(transparent)]
+    DataDir(#[from] crate::datadir::DataDirError),
+    #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("cannot open the journal of forwarded calls in `{dir}`: {source}")]
+    Journal {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on `{addr}`: {source}")]
     Bind {
         addr: SocketAddr,
@@ -54,16 +63,28 @@ pub enum StartError {
     },
 }
 
-/// Opens the configured store off the async workers: the PostgreSQL client runs a
-/// runtime of its own, which must not start on one.
-async fn open_store(location: StoreLocation) -> Result<Arc<dyn Store>, StoreError> {
-    store_call("store", move || {
-        Ok(match &location {
-            StoreLocation::Sqlite(path) => Arc::new(SqliteStore::open(path)?) as Arc<dyn Store>,
-            StoreLocation::Postgres(url) => Arc::new(PostgresStore::open(url.expose())?),
-        })
+/// Opens the configured store off the async workers (the PostgreSQL client runs a
+/// runtime of its own, which must not start on one): the data directory's SQLite file,
+/// verified (`datadir`), or the shared PostgreSQL database.
+async fn open_store(
+    location: StoreLocation,
+    data_dir: PathBuf,
+) -> Result<Arc<dyn Store>, StartError> {
+    let opened = tokio::task::spawn_blocking(move || match &location {
+        StoreLocation::Sqlite(_) => crate::datadir::open(&data_dir)
+            .map(|store| Arc::new(store) as Arc<dyn Store>)
+            .map_err(StartError::from),
+        StoreLocation::Postgres(url) => PostgresStore::open(url.expose())
+            .map(|store| Arc::new(store) as Arc<dyn Store>)
+            .map_err(StartError::from),
     })
-    .await
+    .await;
+    opened.map_err(|error| {
+        StartError::Store(StoreError::Unavailable {
+            location: "store".to_owned(),
+            detail: error.to_string(),
+        })
+    })?
 }
 
 /// A running gateway.
@@ -85,14 +106,19 @@ impl Gateway {
     pub async fn start(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let policy = PolicyEngine::build(&config)?;
         let data_dir = config.gateway.data_dir.clone();
-        let store = open_store(config.gateway.store.clone()).await?;
+        let store = open_store(config.gateway.store.clone(), data_dir.clone()).await?;
         let keys = KeyRing::load_or_generate(
             &data_dir.join("keys"),
             config.segments.keys(),
             clock.now().secs(),
         )?;
-        let (sink, writer) =
-            EventWriter::spawn(Arc::clone(&store), config.gateway.events_file.clone());
+        let journal = open_journal(&data_dir.join("journal"), &store)?;
+        let (sink, writer) = EventWriter::spawn(
+            Arc::clone(&store),
+            config.gateway.events_file.clone(),
+            Some(Arc::clone(&journal.0)),
+        );
+        record_recovered(&sink, journal.1);
         let data_listen = config.gateway.data_listen;
         let control_listen = config.gateway.control_listen;
         let max_header = config.gateway.limits.max_header_bytes;
@@ -154,11 +180,20 @@ impl Gateway {
 
     /// Stops accepting, waits for in-flight calls, then writes every queued event.
     pub async fn shutdown(self) {
+        self.shutdown_within(DRAIN_TIMEOUT).await;
+    }
+
+    /// [`shutdown`](Self::shutdown), waiting `drain` for in-flight calls before cutting
+    /// them (each still records its event).
+    pub async fn shutdown_within(self, drain: Duration) {
         let _ = self.stop.send(true);
-        for server in self.servers {
-            if let Err(error) = server.await {
-                tracing::error!(%error, "listener task failed");
-            }
+        let mut servers = Box::pin(join_servers(self.servers));
+        if tokio::time::timeout(drain, &mut servers).await.is_err() {
+            // Calls still streaming are cut now, each recording its event as cut by
+            // shutdown, so none is lost when the process exits.
+            tracing::warn!("cutting calls still in flight after the drain timeout");
+            self.state.stopping.send_replace(true);
+            servers.await;
         }
         if let Err(error) = self.maintenance.await {
             tracing::error!(%error, "maintenance task failed");
@@ -168,7 +203,7 @@ impl Gateway {
             follower.abort();
             let _ = follower.await;
         }
-        if let Err(error) = self.state.workflows.flush().await {
+        if let Err(error) = self.state.workflows.flush_and_release().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");
         }
         self.state.mcp.upstreams.shutdown().await;
@@ -180,6 +215,48 @@ impl Gateway {
         {
             tracing::error!("events still queued at shutdown could not all be written");
         }
+    }
+}
+
+/// Waits for every listener task, logging any that failed.
+async fn join_servers(servers: Vec<JoinHandle<()>>) {
+    for server in servers {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "listener task failed");
+        }
+    }
+}
+
+/// Opens the journal of forwarded calls, finding the calls an earlier run forwarded
+/// without recording their events.
+fn open_journal(
+    dir: &std::path::Path,
+    store: &Arc<dyn Store>,
+) -> Result<(Arc<Journal>, Recovered), StartError> {
+    let recorded = |event: &gatehouse_core::event::Event| {
+        store
+            .event(event.id)
+            .map(|found| found.is_some())
+            .map_err(std::io::Error::other)
+    };
+    let (journal, recovered) =
+        Journal::open(dir, recorded).map_err(|source| StartError::Journal {
+            dir: dir.to_owned(),
+            source,
+        })?;
+    Ok((Arc::new(journal), recovered))
+}
+
+/// Records the calls an earlier run was stopped in the middle of.
+fn record_recovered(sink: &EventSink, recovered: Recovered) {
+    if !recovered.events.is_empty() {
+        tracing::warn!(
+            calls = recovered.events.len(),
+            "the last run stopped with forwarded calls unrecorded; recording them now"
+        );
+    }
+    for (event, ticket) in recovered.events {
+        sink.emit_journaled(event, ticket);
     }
 }
 
@@ -196,10 +273,12 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 if let Err(error) = state.workflows.flush().await {
                     tracing::error!(%error, "cannot write workflow state; will retry");
                 }
+                state.events.rotate_journal(false);
             }
             _ = reload.tick() => state.secrets.reload(&state.config),
             _ = housekeeping.tick() => {
                 let now = state.clock.now().secs();
+                state.events.rotate_journal(true);
                 state.keys.retire_due(now);
                 state.revocations.forget_expired(now);
                 state.upstream.close_expired();

@@ -89,6 +89,9 @@ pub struct State {
     pub mcp: crate::mcp::Mcp,
     /// Whether other replicas' changes reach this one (on a shared store).
     pub feed: crate::replicas::Feed,
+    /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
+    /// their events recorded, before the process exits.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     ids: IdGenerator,
 }
 
@@ -140,6 +143,7 @@ impl State {
             events,
             clock,
             credentials: CredentialCache::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             tools,
             upstream,
             feed: crate::replicas::Feed::default(),

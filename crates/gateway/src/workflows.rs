@@ -5,6 +5,11 @@
 //! map under read locks, and each workflow has its own mutex, held only for the few
 //! instructions of a reservation. A workflow missing from memory (after a restart) is
 //! loaded from the store on first use.
+//!
+//! Write-behind alone would lose spending to a `kill -9`, so a call goes upstream only
+//! once a durable lease covers what it spent (`gatehouse_core::workflow::Lease`): a store
+//! write once per slice of the budget, not per call. After a crash the store reads usage
+//! as at least the lease; a clean shutdown writes usage and releases the leases.
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -14,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{
-    Budget, BudgetRefusal, BytesCut, Status, TransitionError, Workflow,
+    Budget, BudgetRefusal, BytesCut, Lease, Status, TransitionError, Workflow,
 };
 use gatehouse_store::{Store, StoreError};
 use tokio::sync::watch;
@@ -26,76 +31,143 @@ const SHARDS: usize = 32;
 /// One workflow in memory.
 #[derive(Debug)]
 pub struct LiveWorkflow {
-    state: Mutex<Workflow>,
+    state: Mutex<Held>,
+    /// One lease write at a time per workflow: calls that need a lease while another is
+    /// being written wait for it and usually find themselves covered.
+    leasing: Mutex<()>,
     /// Changed since last written to the store.
     dirty: AtomicBool,
     /// Turns true when the workflow ends or expires; in-flight calls listen to cut.
     over: watch::Sender<bool>,
 }
 
+/// The workflow and what the store durably holds of its spending, under one lock so the
+/// hot path learns whether a call is covered in the same few instructions that count it.
+#[derive(Debug)]
+struct Held {
+    workflow: Workflow,
+    lease: Lease,
+}
+
+/// Whether what a call just spent is within the durable lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Cover {
+    /// The call may go upstream.
+    Durable,
+    /// A larger lease must be written first ([`LiveWorkflow::extend_lease`]).
+    NeedsLease,
+}
+
 impl LiveWorkflow {
+    /// A workflow as read from the store, whose usage there is durable.
     fn new(workflow: Workflow) -> Self {
         let over = !workflow.is_live();
+        let lease = Lease::held(&workflow);
         Self {
-            state: Mutex::new(workflow),
+            state: Mutex::new(Held { workflow, lease }),
+            leasing: Mutex::new(()),
             dirty: AtomicBool::new(false),
             over: watch::Sender::new(over),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Workflow> {
+    fn lock(&self) -> MutexGuard<'_, Held> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn snapshot(&self) -> Workflow {
-        self.lock().clone()
+        self.lock().workflow.clone()
     }
 
-    /// Counts one call against the budget before it is forwarded.
+    /// Counts one call against the budget before it is forwarded; the call may go
+    /// upstream once its [`Cover`] is durable.
     pub fn reserve(
         &self,
         now_secs: i64,
         write: bool,
         request_bytes: u64,
-    ) -> Result<(), BudgetRefusal> {
-        let result = self.lock().reserve(now_secs, write, request_bytes);
-        self.changed();
-        result
+    ) -> Result<Cover, BudgetRefusal> {
+        let mut held = self.lock();
+        let result = held.workflow.reserve(now_secs, write, request_bytes);
+        let (cover, live) = (held.cover(), held.workflow.is_live());
+        drop(held);
+        self.changed_to(live);
+        result.map(|()| cover)
     }
 
-    /// Counts streamed bytes; the cut says how many of them still fit.
-    pub fn add_bytes(&self, bytes: u64) -> Result<(), BytesCut> {
+    /// Counts streamed bytes; the cut says how many of them still fit. Bytes past the
+    /// durable lease are leased first, with a store write on this thread (once per slice
+    /// of the byte budget: a response body is polled synchronously); when that write
+    /// fails, nothing more is let through.
+    pub fn add_bytes(&self, bytes: u64, store: &dyn Store) -> Result<(), BytesCut> {
         if bytes == 0 {
             return Ok(());
         }
-        let result = self.lock().add_bytes(bytes);
-        self.changed();
+        let mut held = self.lock();
+        let result = held.workflow.add_bytes(bytes);
+        let (cover, live) = (held.cover(), held.workflow.is_live());
+        let (usage, budget) = (held.workflow.usage, held.workflow.budget);
+        drop(held);
+        self.changed_to(live);
+        if cover == Cover::NeedsLease
+            && let Err(error) = self.extend_lease(store)
+        {
+            tracing::error!(%error, "cannot lease the byte budget; cutting the stream");
+            return Err(BytesCut {
+                allowed: 0,
+                usage,
+                budget,
+            });
+        }
         result
     }
 
+    /// Writes a lease covering what is spent now, unless one already does; blocking.
+    pub fn extend_lease(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let _one = self
+            .leasing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (id, next) = {
+            let held = self.lock();
+            if held.cover() == Cover::Durable {
+                return Ok(());
+            }
+            let workflow = &held.workflow;
+            (
+                workflow.id.clone(),
+                held.lease.next(workflow.usage, workflow.budget),
+            )
+        };
+        store.put_lease(&id, next)?;
+        self.lock().lease.granted(next);
+        Ok(())
+    }
+
     pub fn end(&self, by: &str) -> Result<(), TransitionError> {
-        let result = self.lock().end(by);
+        let result = self.lock().workflow.end(by);
         self.changed();
         result
     }
 
     pub fn resume(&self, now_secs: i64, extension: Budget) -> Result<(), TransitionError> {
-        let result = self.lock().resume(now_secs, extension);
+        let result = self.lock().workflow.resume(now_secs, extension);
         self.changed();
         result
     }
 
     /// Expires the workflow if due; true when it is (now) expired or ended.
     pub fn is_over(&self, now_secs: i64) -> bool {
-        let mut workflow = self.lock();
-        if workflow.expire_if_due(now_secs) {
-            drop(workflow);
+        let mut held = self.lock();
+        if held.workflow.expire_if_due(now_secs) {
+            drop(held);
             self.changed();
             return true;
         }
-        !workflow.is_live()
+        !held.workflow.is_live()
     }
 
     /// Resolves once the workflow has ended or expired.
@@ -104,10 +176,24 @@ impl LiveWorkflow {
     }
 
     fn changed(&self) {
+        let live = self.lock().workflow.is_live();
+        self.changed_to(live);
+    }
+
+    fn changed_to(&self, live: bool) {
         self.dirty.store(true, Ordering::Release);
-        let live = self.lock().is_live();
         if !live {
             self.over.send_replace(true);
+        }
+    }
+}
+
+impl Held {
+    fn cover(&self) -> Cover {
+        if self.lease.covers(self.workflow.usage) {
+            Cover::Durable
+        } else {
+            Cover::NeedsLease
         }
     }
 }
@@ -182,6 +268,18 @@ impl Workflows {
         Ok(self.remember(stored))
     }
 
+    /// Workflows read from the store, as this gateway holds them now: the store counts
+    /// durable leases as spent (what a crash would leave), memory knows what was spent.
+    pub fn as_held(&self, stored: Vec<Workflow>) -> Vec<Workflow> {
+        stored
+            .into_iter()
+            .map(|workflow| match self.cached(workflow.id.as_str()) {
+                Some(live) => live.snapshot(),
+                None => workflow,
+            })
+            .collect()
+    }
+
     /// Writes every changed workflow to the store.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let dirty: Vec<Workflow> = self.take_dirty();
@@ -244,6 +342,14 @@ impl Workflows {
     /// from the store), so calls here stop too; true when it was live here.
     pub fn end_if_cached(&self, id: &str, by: &str) -> bool {
         self.cached(id).is_some_and(|live| live.end(by).is_ok())
+    }
+
+    /// For a clean shutdown: writes every changed workflow, then releases the leases,
+    /// since the usage written is now exact. Leases stay when the write failed.
+    pub async fn flush_and_release(&self) -> Result<(), StoreError> {
+        self.flush().await?;
+        let store = Arc::clone(&self.store);
+        store_call("workflow store", move || store.release_leases()).await
     }
 
     /// Ends every live workflow of `agent` (in memory and in the store).

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// A write collides with stored data: an event with this id already exists.
     #[error("event `{id}` already exists in store `{location}`")]
     Conflict { location: String, id: DecisionId },
+    /// The database file is empty or fails its integrity check: refused, never repaired
+    /// or replaced silently (an empty store would forget every revocation).
+    #[error("store `{location}` is damaged: {detail}")]
+    Damaged { location: String, detail: String },
     /// The database was written by a newer Gatehouse; this one refuses to touch it.
     #[error(
         "store `{location}` has schema version {found}, newer than version {known} known to \
@@ -30,6 +34,9 @@ impl StoreError {
     /// Whether this error means the store cannot answer (as opposed to refusing one
     /// request it did understand).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::NewerSchema { .. })
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::NewerSchema { .. } | Self::Damaged { .. }
+        )
     }
 }

@@ -24,7 +24,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::Workflow;
+use gatehouse_core::workflow::{Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
 use crate::error::StoreError;
@@ -71,9 +71,9 @@ impl PostgresStore {
     }
 
     /// Runs `work` on a pooled connection, naming the store in its error.
-    fn run<T>(
+    fn run<T: Send>(
         &self,
-        work: impl FnOnce(&mut postgres::Client) -> Result<T, Failure>,
+        work: impl FnOnce(&mut postgres::Client) -> Result<T, Failure> + Send,
     ) -> Result<T, StoreError> {
         self.pool
             .with(work)
@@ -113,6 +113,17 @@ impl Store for PostgresStore {
 
     fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
         self.run(|client| workflows::create(client, workflow))
+    }
+
+    fn put_lease(&self, id: &WorkflowId, lease: Usage) -> Result<(), StoreError> {
+        self.run(|client| workflows::lease(client, id, lease))
+    }
+
+    /// Releases every replica's leases, as the contract says. On a shared store another
+    /// replica may still hold unwritten usage under its lease: a clean shutdown of one
+    /// replica then lets a later crash of another forget up to one slice.
+    fn release_leases(&self) -> Result<(), StoreError> {
+        self.run(workflows::release)
     }
 
     fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {

@@ -24,7 +24,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::Workflow;
+use gatehouse_core::workflow::{Usage, Workflow};
 use rusqlite::Connection;
 
 use crate::approval::ApprovalFilter;
@@ -55,6 +55,28 @@ impl SqliteStore {
         let location = path.display().to_string();
         connect::create_parent(path).or_unavailable(&location)?;
         let mut writer = connect::writer(path).or_unavailable(&location)?;
+        migrate::run(&mut writer, &location)?;
+        let reader = connect::reader(path).or_unavailable(&location)?;
+        Ok(Self::assemble(location, writer, Some(reader)))
+    }
+
+    /// Opens the database at `path`, which must exist: an empty (0-byte) file or one that
+    /// fails SQLite's `quick_check` is refused as [`StoreError::Damaged`], so a damaged
+    /// or truncated store never silently becomes an empty one.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        let location = path.display().to_string();
+        let damaged = |detail: String| StoreError::Damaged {
+            location: location.clone(),
+            detail,
+        };
+        let size = std::fs::metadata(path)
+            .map_err(|error| damaged(format!("cannot read the file: {error}")))?
+            .len();
+        if size == 0 {
+            return Err(damaged("the file is empty (0 bytes)".to_owned()));
+        }
+        let mut writer = connect::writer(path).map_err(|error| damaged(error.to_string()))?;
+        connect::quick_check(&writer).map_err(damaged)?;
         migrate::run(&mut writer, &location)?;
         let reader = connect::reader(path).or_unavailable(&location)?;
         Ok(Self::assemble(location, writer, Some(reader)))
@@ -132,6 +154,14 @@ impl Store for SqliteStore {
 
     fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError> {
         workflows::create(&self.writer(), workflow).or_unavailable(&self.location)
+    }
+
+    fn put_lease(&self, id: &WorkflowId, lease: Usage) -> Result<(), StoreError> {
+        workflows::lease(&self.writer(), id, lease).or_unavailable(&self.location)
+    }
+
+    fn release_leases(&self) -> Result<(), StoreError> {
+        workflows::release(&self.writer()).or_unavailable(&self.location)
     }
 
     fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {

@@ -5,7 +5,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::Workflow;
+use gatehouse_core::workflow::{Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
 use crate::error::StoreError;
@@ -69,7 +69,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// id (two first token exchanges naming one workflow) get the same answer.
     fn create_workflow(&self, workflow: &Workflow) -> Result<Workflow, StoreError>;
 
-    /// One workflow by id.
+    /// Raises the durable lease of workflow `id` to at least `lease` in each kind (a
+    /// lease never shrinks here). Reads count usage as at least the lease.
+    fn put_lease(&self, id: &WorkflowId, lease: Usage) -> Result<(), StoreError>;
+
+    /// Drops every lease: for a clean shutdown, once every workflow's usage is written.
+    fn release_leases(&self) -> Result<(), StoreError>;
+
+    /// One workflow by id; its usage is at least its durable lease.
     fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError>;
 
     /// Workflows matching every field of `filter`, newest first (by `created_at`, then by

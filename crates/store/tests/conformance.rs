@@ -60,6 +60,7 @@ macro_rules! conformance_tests {
                     a_workflow_reads_back_every_field,
                     budgets_beyond_i64_read_back_as_i64_max,
                     put_replaces_every_field,
+                    usage_reads_as_at_least_its_lease_until_released,
                     create_inserts_only_if_absent,
                     two_threads_creating_one_workflow_agree,
                     listing_filters_by_agent_and_status,

@@ -9,9 +9,11 @@
 )]
 
 mod config_errors;
+mod crash;
 mod lifecycle;
 mod quickstart;
 mod replicas;
+mod store;
 mod verbs;
 
 use std::path::{Path, PathBuf};

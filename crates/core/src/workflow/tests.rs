@@ -1,5 +1,6 @@
 use super::*;
 
+mod crash;
 mod props;
 
 const NOW: i64 = 1_000;

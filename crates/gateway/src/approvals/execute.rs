@@ -83,7 +83,7 @@ async fn replay(
     draft.call(&call);
     let workflow = live_workflow(state, approval).await?;
     let declared = parked.body.len() as u64;
-    budget::reserve(state, &workflow, call.route.access, declared)?;
+    budget::reserve(state, &workflow, call.route.access, declared).await?;
     let mut headers = HeaderMap::new();
     if let Some(content_type) = parked
         .content_type

@@ -1,5 +1,7 @@
 //! Control-plane actions as events: who did what to which workflow or agent.
 
+use std::time::Duration;
+
 use gatehouse_core::event::{Event, Outcome};
 use http::{Method, Uri};
 
@@ -19,9 +21,24 @@ pub(crate) struct Action<'a> {
     pub(crate) detail: String,
 }
 
+/// How long a control-plane answer waits for its audit event to be stored.
+const DURABLE_WAIT: Duration = Duration::from_secs(10);
+
+/// Queues the action's event without waiting (Gatehouse's own actions).
 pub(crate) fn record(state: &State, action: Action<'_>) {
+    state.events.emit(event(state, action));
+}
+
+/// Records the action and returns once its event is in the store (bounded, logged): an
+/// operator's change is answered only once a `kill -9` can no longer lose its record.
+pub(crate) async fn record_durable(state: &State, action: Action<'_>) {
+    let event = event(state, action);
+    state.events.emit_durable(event, DURABLE_WAIT).await;
+}
+
+fn event(state: &State, action: Action<'_>) -> Event {
     let now = state.clock.now();
-    state.events.emit(Event {
+    Event {
         id: state.next_id(),
         time_ms: now.millis(),
         kind: "control".to_owned(),
@@ -45,5 +62,5 @@ pub(crate) fn record(state: &State, action: Action<'_>) {
         latency_us: 0,
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
-    });
+    }
 }

@@ -77,7 +77,7 @@ async fn revoke(
     };
     let store = Arc::clone(&state.store);
     blocking(move || store.put_revocation(&stored)).await?;
-    audit::record(state, audited(action, &revocation));
+    audit::record_durable(state, audited(action, &revocation)).await;
     Ok(ok_json(&serde_json::json!(revocation)))
 }
 
@@ -210,7 +210,7 @@ async fn reinstate(
         workflow: None,
         detail: format!("reinstated agent `{agent}`: it may obtain new credentials"),
     };
-    audit::record(state, action);
+    audit::record_durable(state, action).await;
     Ok(ok_json(&serde_json::json!({ "reinstated": agent })))
 }
 

@@ -104,6 +104,7 @@ async fn list(
     state.workflows.flush().await.map_err(unavailable)?;
     let store = Arc::clone(&state.store);
     let workflows = blocking(move || store.list_workflows(&filter)).await?;
+    let workflows = state.workflows.as_held(workflows);
     Ok(ok_json(&serde_json::json!({ "workflows": workflows })))
 }
 
@@ -275,7 +276,7 @@ async fn settle(
         workflow: Some(workflow.id.to_string()),
         detail,
     };
-    audit::record(state, action);
+    audit::record_durable(state, action).await;
     Ok(ok_json(&serde_json::json!(workflow)))
 }
 

@@ -1,7 +1,8 @@
 //! Phase 6: the workflow's budget. A call is counted, atomically, just before it is
 //! forwarded — its call, its write, its declared request bytes — so with a budget of k
 //! calls exactly k reach the upstream however many arrive at once. Exhaustion pauses the
-//! workflow and tells its agent's owner.
+//! workflow and tells its agent's owner. The call goes upstream only once a durable lease
+//! covers what it spent.
 
 use std::sync::Arc;
 
@@ -10,8 +11,9 @@ use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::{BudgetKind, BudgetRefusal, Workflow};
 use http::{HeaderMap, header};
 
+use crate::blocking::store_call;
 use crate::state::State;
-use crate::workflows::LiveWorkflow;
+use crate::workflows::{Cover, LiveWorkflow};
 
 /// The declared request body size, refused when over the limit (before any budget is spent).
 pub fn check_declared_body(state: &State, headers: &HeaderMap) -> Result<u64, Refusal> {
@@ -27,8 +29,11 @@ pub fn check_declared_body(state: &State, headers: &HeaderMap) -> Result<u64, Re
     Ok(declared)
 }
 
-/// Counts the call (a write when `access` is) against its workflow.
-pub fn reserve(
+/// Counts the call (a write when `access` is) against its workflow, and returns once what
+/// it spent is durable: the first call past the durable lease writes the next slice (a
+/// store write per slice, not per call), so a `kill -9` never forgets spending that
+/// reached the upstream.
+pub async fn reserve(
     state: &State,
     workflow: &Arc<LiveWorkflow>,
     access: Access,
@@ -36,9 +41,18 @@ pub fn reserve(
 ) -> Result<(), Refusal> {
     let write = access == Access::Write;
     let now = state.clock.now().secs();
-    workflow
+    let cover = workflow
         .reserve(now, write, declared)
-        .map_err(|refusal| refused(state, workflow, refusal))
+        .map_err(|refusal| refused(state, workflow, refusal))?;
+    if cover == Cover::Durable {
+        return Ok(());
+    }
+    let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
+    store_call("workflow lease", move || live.extend_lease(&*store))
+        .await
+        .map_err(|error| Refusal::Internal {
+            reason: format!("cannot lease the workflow's budget: {error}"),
+        })
 }
 
 /// Maps a budget refusal to the agent's refusal, telling the owner when it paused now.

@@ -101,6 +101,7 @@ pub async fn forward(
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    draft.journal(state)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.upstream.timeout,
@@ -113,10 +114,7 @@ pub async fn forward(
     let mut cancel: Cancellation = Box::pin(cancellation(state, guarded));
     let outcome = tokio::select! {
         outcome = sent => outcome,
-        reason = &mut cancel => {
-            draft.note(&reason);
-            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
-        }
+        reason = &mut cancel => return Err(cancelled(draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     draft.bytes_in(meter.bytes());
@@ -141,17 +139,32 @@ pub async fn forward(
     ))
 }
 
+/// Why a call in flight was cut when shutdown stopped waiting for it.
+pub const SHUT_DOWN: &str = "the gateway shut down";
+
 /// A call's pending cancellation: resolves, with a reason, when the call is revoked.
 type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 
+/// The refusal of a call cancelled before the upstream answered.
+pub(crate) fn cancelled(draft: &mut EventDraft, reason: &str) -> Refusal {
+    draft.note(reason);
+    if reason == SHUT_DOWN {
+        return Refusal::UpstreamUnavailable {
+            reason: SHUT_DOWN.to_owned(),
+        };
+    }
+    Refusal::Unauthenticated(AuthFailure::Revoked)
+}
+
 /// Resolves, with a reason, once the call's workflow ends or its credential or agent is
-/// revoked; pending otherwise.
+/// revoked, or shutdown stops waiting for it; pending otherwise.
 pub(crate) fn cancellation(
     state: &Arc<State>,
     guarded: Guarded<'_>,
 ) -> impl Future<Output = String> + Send + 'static {
     let mut over = guarded.workflow.over_signal();
     let mut epoch = state.revocations.epoch();
+    let mut stopping = state.stopping.subscribe();
     let state = Arc::clone(state);
     let jti = guarded.caller.jti.map(str::to_owned);
     let agent = guarded.caller.agent.to_owned();
@@ -161,6 +174,12 @@ pub(crate) fn cancellation(
                 ended = async { over.wait_for(|over| *over).await.is_ok() } => {
                     if ended {
                         return "the workflow ended".to_owned();
+                    }
+                    std::future::pending::<()>().await;
+                }
+                stopped = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
+                    if stopped {
+                        return SHUT_DOWN.to_owned();
                     }
                     std::future::pending::<()>().await;
                 }
@@ -303,7 +322,8 @@ fn agent_response(
         move |bytes, end| {
             // Streamed request bytes beyond the declared length count now: the request already
             // happened, so they can only be counted, not refused.
-            let _ = workflow.add_bytes(meter.bytes().saturating_sub(declared));
+            let _ =
+                workflow.add_bytes(meter.bytes().saturating_sub(declared), &*finish_state.store);
             let mut draft = draft;
             draft.bytes_in(meter.bytes());
             draft.complete(&finish_state, status, bytes, &end);
@@ -344,10 +364,12 @@ fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) 
     let workflow = Arc::clone(guarded.workflow);
     let notify_state = Arc::clone(state);
     StreamGuard::boxed(cancel, move |bytes| {
-        workflow.add_bytes(bytes).map_err(|cut| {
-            notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
-            cut.allowed
-        })
+        workflow
+            .add_bytes(bytes, &*notify_state.store)
+            .map_err(|cut| {
+                notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
+                cut.allowed
+            })
     })
 }
 

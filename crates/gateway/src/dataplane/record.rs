@@ -1,7 +1,9 @@
 //! Phase 8: the event. A draft starts when the request arrives, each phase adds what it
 //! learned, and it is emitted once: at the refusal, or when the response body has ended
-//! (so streamed bytes and mid-stream failures are counted).
+//! (so streamed bytes and mid-stream failures are counted). A forwarded call is journaled
+//! first, and its draft records an event even when dropped unfinished.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_core::config::{McpMapping, McpServer};
@@ -14,17 +16,59 @@ use http::{Request, Response};
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
 use crate::dataplane::classify::Call;
+use crate::dataplane::forward::SHUT_DOWN;
+use crate::journal::Ticket;
 use crate::problem::problem_response;
 use crate::state::State;
 
 /// Longest request path kept in an event.
 const MAX_RECORDED_PATH: usize = 1024;
 
+/// What the event of a call the agent left while the upstream was still answering says.
+pub const AGENT_LEFT: &str = "the agent disconnected before the upstream answered: the call \
+     was forwarded and charged, its answer was not delivered";
+
 /// An event under construction.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EventDraft {
     event: Event,
     started: Instant,
+    /// Set once the call is journaled, i.e. about to be forwarded: from then on the
+    /// draft records an event even if it is dropped unfinished (the agent went away).
+    journaled: Option<Journaled>,
+}
+
+#[derive(Debug)]
+struct Journaled {
+    ticket: Ticket,
+    state: Arc<State>,
+}
+
+impl Clone for EventDraft {
+    /// A copy never owns the journaled call: only the original records its end.
+    fn clone(&self) -> Self {
+        Self {
+            event: self.event.clone(),
+            started: self.started,
+            journaled: None,
+        }
+    }
+}
+
+impl Drop for EventDraft {
+    fn drop(&mut self) {
+        let Some(journaled) = self.journaled.take() else {
+            return;
+        };
+        self.event.outcome = Outcome::Error;
+        self.event.status = 0;
+        self.note(AGENT_LEFT);
+        let event = self.finished();
+        journaled
+            .state
+            .events
+            .emit_journaled(event, journaled.ticket);
+    }
 }
 
 impl EventDraft {
@@ -42,6 +86,7 @@ impl EventDraft {
         Self {
             event,
             started: Instant::now(),
+            journaled: None,
         }
     }
 
@@ -61,8 +106,26 @@ impl EventDraft {
                 String::new(),
             ),
             started: self.started,
+            journaled: None,
         };
         std::mem::replace(self, spent)
+    }
+
+    /// Journals the call just before it is forwarded (one write of the draft, durable
+    /// against `kill -9`), so that a call the upstream saw always gets its event: at its
+    /// end, when the agent leaves first, or at the next start after a crash.
+    pub fn journal(&mut self, state: &Arc<State>) -> Result<(), Refusal> {
+        let ticket = state
+            .events
+            .journal(&self.event)
+            .map_err(|error| Refusal::Internal {
+                reason: format!("cannot journal the call before forwarding it: {error}"),
+            })?;
+        self.journaled = ticket.map(|ticket| Journaled {
+            ticket,
+            state: Arc::clone(state),
+        });
+        Ok(())
     }
 
     pub fn credential(&mut self, credential: &Credential) {
@@ -200,6 +263,10 @@ impl EventDraft {
                 self.event.refusal = Some("upstream-unavailable".to_owned());
                 self.event.reason = Some(format!("upstream failed mid-response: {error}"));
             }
+            BodyEnd::Revoked(reason) if reason == SHUT_DOWN => {
+                self.event.outcome = Outcome::Error;
+                self.event.reason = Some(format!("response cut mid-stream: {reason}"));
+            }
             BodyEnd::Revoked(reason) => {
                 self.event.outcome = Outcome::Error;
                 self.event.refusal = Some("unauthenticated".to_owned());
@@ -234,9 +301,26 @@ impl EventDraft {
     }
 
     fn emit(mut self, state: &State) {
+        let journaled = self.journaled.take();
+        let event = self.finished();
+        match journaled {
+            Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
+            None => state.events.emit(event),
+        }
+    }
+
+    /// The event with its latency, leaving an empty one behind (no allocation).
+    fn finished(&mut self) -> Event {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
-        state.events.emit(self.event);
+        let blank = Event::blank(
+            self.event.id,
+            self.event.time_ms,
+            String::new(),
+            String::new(),
+            String::new(),
+        );
+        std::mem::replace(&mut self.event, blank)
     }
 }
 

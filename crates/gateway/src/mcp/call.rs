@@ -166,7 +166,8 @@ pub async fn gated(
         caller.workflow,
         mapping.access,
         body.len() as u64,
-    )?;
+    )
+    .await?;
     draft.bytes_in(body.len() as u64);
     let on_behalf = OnBehalf::of(caller.credential);
     let upcall = Upcall {

@@ -15,9 +15,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
     time_ms BIGINT NOT NULL,
@@ -80,7 +81,19 @@ CREATE INDEX approvals_status ON approvals (status, created_at DESC, id DESC);
 CREATE INDEX approvals_workflow ON approvals (workflow, created_at DESC, id DESC);
 CREATE INDEX approvals_agent ON approvals (agent, created_at DESC, id DESC);
 "#,
-}];
+    },
+    // Durable leases of budget slices (gatehouse_core::workflow::Lease): reads count a
+    // workflow's usage as at least its lease, so a crash never forgets spending that
+    // reached an upstream. A clean shutdown releases them (0).
+    Migration {
+        version: 2,
+        sql: r#"
+ALTER TABLE workflows ADD COLUMN lease_calls BIGINT NOT NULL DEFAULT 0 CHECK (lease_calls >= 0);
+ALTER TABLE workflows ADD COLUMN lease_writes BIGINT NOT NULL DEFAULT 0 CHECK (lease_writes >= 0);
+ALTER TABLE workflows ADD COLUMN lease_bytes BIGINT NOT NULL DEFAULT 0 CHECK (lease_bytes >= 0);
+"#,
+    },
+];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {

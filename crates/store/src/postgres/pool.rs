@@ -71,21 +71,25 @@ impl Pool {
 
     /// Runs `work` on a free connection (or waits for one), connecting first if needed.
     /// A connection left closed by a failure is dropped, so the next use reconnects.
-    pub(super) fn with<T>(
+    ///
+    /// The work runs on a short-lived thread of its own while the caller waits: the
+    /// synchronous client drives a runtime of its own, which refuses to start on a thread
+    /// that already drives one, and callers (an async worker that must block briefly, as
+    /// with the embedded store) cannot always avoid that. A thread costs tens of
+    /// microseconds, small beside a database round trip.
+    pub(super) fn with<T: Send>(
         &self,
-        work: impl FnOnce(&mut Client) -> Result<T, Failure>,
+        work: impl FnOnce(&mut Client) -> Result<T, Failure> + Send,
     ) -> Result<T, Failure> {
         let mut slot = self.slot();
-        let client = match slot.take() {
-            Some(client) if !client.is_closed() => client,
-            _ => self.config.connect(NoTls)?,
-        };
-        let mut client = client;
-        let result = work(&mut client);
-        if !client.is_closed() {
-            *slot = Some(client);
-        }
-        result
+        let held: &mut Option<Client> = &mut slot;
+        let config = &self.config;
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || run(config, held, work))
+                .join()
+                .unwrap_or_else(|_| Err(Failure::invalid("a store operation panicked")))
+        })
     }
 
     /// A free slot if there is one, else the next one in turn (waiting for it).
@@ -112,6 +116,23 @@ impl Pool {
             None => &self.first,
         }
     }
+}
+
+/// One operation on the slot's connection (a new one if it has none, or a closed one).
+fn run<T>(
+    config: &Config,
+    slot: &mut Option<Client>,
+    work: impl FnOnce(&mut Client) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    let mut client = match slot.take() {
+        Some(client) if !client.is_closed() => client,
+        _ => config.connect(NoTls)?,
+    };
+    let result = work(&mut client);
+    if !client.is_closed() {
+        *slot = Some(client);
+    }
+    result
 }
 
 impl Drop for Pool {

@@ -22,9 +22,19 @@ const UPSERT: &str = "INSERT INTO workflows (id, agent, status, created_at, doc)
 /// replicas creating one workflow at once agree on it.
 const CREATE: &str = "INSERT INTO workflows (id, agent, status, created_at, doc) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET id = workflows.id \
-     RETURNING doc";
+     RETURNING doc, lease_calls, lease_writes, lease_bytes";
 
-const BY_ID: &str = "SELECT doc FROM workflows WHERE id = $1";
+const BY_ID: &str =
+    "SELECT doc, lease_calls, lease_writes, lease_bytes FROM workflows WHERE id = $1";
+
+/// Leases only grow: a slower writer of a smaller lease cannot shrink it.
+const LEASE: &str = "UPDATE workflows SET lease_calls = GREATEST(lease_calls, $2), \
+     lease_writes = GREATEST(lease_writes, $3), lease_bytes = GREATEST(lease_bytes, $4) \
+     WHERE id = $1";
+
+/// After a clean shutdown has written every workflow's usage, no lease is outstanding.
+const RELEASE: &str = "UPDATE workflows SET lease_calls = 0, lease_writes = 0, lease_bytes = 0 \
+     WHERE lease_calls > 0 OR lease_writes > 0 OR lease_bytes > 0";
 
 /// Writes the workflow; an ended one is announced to every replica in the same
 /// transaction, so their copies in memory stop serving it.
@@ -44,14 +54,26 @@ pub(super) fn put(client: &mut Client, workflow: &Workflow) -> Result<(), Failur
 pub(super) fn create(client: &mut Client, workflow: &Workflow) -> Result<Workflow, Failure> {
     let row = Encoded::new(workflow)?;
     let stored = client.query_one(CREATE, &row.params())?;
-    decode(&stored.try_get::<_, String>(0)?)
+    decode(&stored)
 }
 
 pub(super) fn one(client: &mut Client, id: &WorkflowId) -> Result<Option<Workflow>, Failure> {
     client
         .query_opt(BY_ID, &[&id.as_str()])?
-        .map(|row| decode(&row.try_get::<_, String>(0)?))
+        .map(|row| decode(&row))
         .transpose()
+}
+
+pub(super) fn lease(client: &mut Client, id: &WorkflowId, lease: Usage) -> Result<(), Failure> {
+    let [calls, writes, bytes] =
+        [lease.calls, lease.writes, lease.bytes].map(|n| n.min(CAP) as i64);
+    client.execute(LEASE, &[&id.as_str(), &calls, &writes, &bytes])?;
+    Ok(())
+}
+
+pub(super) fn release(client: &mut Client) -> Result<(), Failure> {
+    client.execute(RELEASE, &[])?;
+    Ok(())
 }
 
 pub(super) fn select(
@@ -59,7 +81,9 @@ pub(super) fn select(
     filter: &WorkflowFilter,
 ) -> Result<Vec<Workflow>, Failure> {
     let status = filter.status.as_ref().map(serde_name).transpose()?;
-    let mut sql = String::from("SELECT doc FROM workflows WHERE true");
+    let mut sql = String::from(
+        "SELECT doc, lease_calls, lease_writes, lease_bytes FROM workflows WHERE true",
+    );
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
     if let Some(agent) = &filter.agent {
         params.push(agent);
@@ -75,11 +99,7 @@ pub(super) fn select(
         " ORDER BY created_at DESC, id DESC LIMIT ${}",
         params.len()
     ));
-    client
-        .query(&sql, &params)?
-        .iter()
-        .map(|row| decode(&row.try_get::<_, String>(0)?))
-        .collect()
+    client.query(&sql, &params)?.iter().map(decode).collect()
 }
 
 /// One workflow's column values.
@@ -137,7 +157,21 @@ fn clamped_usage(usage: Usage) -> Usage {
     }
 }
 
-fn decode(doc: &str) -> Result<Workflow, Failure> {
-    serde_json::from_str(doc)
-        .map_err(|error| Failure::invalid(format!("a stored workflow does not read back: {error}")))
+/// A row of `doc` and the three lease columns: the workflow, its usage at least its
+/// durable lease (what a crash leaves as spent).
+fn decode(row: &postgres::Row) -> Result<Workflow, Failure> {
+    let doc: String = row.try_get(0)?;
+    let mut workflow: Workflow = serde_json::from_str(&doc).map_err(|error| {
+        Failure::invalid(format!("a stored workflow does not read back: {error}"))
+    })?;
+    let count = |index: usize| -> Result<u64, Failure> {
+        let value: i64 = row.try_get(index)?;
+        Ok(value.unsigned_abs())
+    };
+    workflow.recover(Usage {
+        calls: count(1)?,
+        writes: count(2)?,
+        bytes: count(3)?,
+    });
+    Ok(workflow)
 }

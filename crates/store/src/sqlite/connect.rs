@@ -43,6 +43,22 @@ pub(super) fn reader(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// SQLite's `quick_check` (every page, index and constraint but not index contents):
+/// `Err` with what it found unless the database is sound.
+pub(super) fn quick_check(conn: &Connection) -> Result<(), String> {
+    let mut statement = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|error| error.to_string())?;
+    let found: Vec<String> = statement
+        .query_map([], |row| row.get::<_, String>(0))
+        .and_then(|rows| rows.collect())
+        .map_err(|error| error.to_string())?;
+    if found.len() == 1 && found.first().is_some_and(|line| line == "ok") {
+        return Ok(());
+    }
+    Err(format!("integrity check failed: {}", found.join("; ")))
+}
+
 pub(super) fn in_memory() -> rusqlite::Result<Connection> {
     let conn = Connection::open_in_memory()?;
     configure(&conn)?;

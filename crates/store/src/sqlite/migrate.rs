@@ -51,6 +51,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("../migrations/sqlite/0009_event_blocks.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../migrations/sqlite/0010_workflow_leases.sql"),
+    },
 ];
 
 const CREATE_VERSION_TABLE: &str =

@@ -3,9 +3,10 @@
 mod row;
 
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::Workflow;
+use gatehouse_core::workflow::{Usage, Workflow};
 use rusqlite::{Connection, OptionalExtension};
 
+use super::column::clamp;
 use super::listing::{Listing, text};
 use crate::workflow::WorkflowFilter;
 
@@ -15,6 +16,16 @@ macro_rules! columns {
     () => {
         "id, agent, task_class, segment, status, budget_calls, budget_writes, budget_bytes, \
          used_calls, used_writes, used_bytes, created_at, expires_at, paused_for, ended_by"
+    };
+}
+
+/// The columns read back: usage is at least the durable lease, which is what a crash
+/// leaves as spent (`gatehouse_core::workflow::Lease`).
+macro_rules! read_columns {
+    () => {
+        "id, agent, task_class, segment, status, budget_calls, budget_writes, budget_bytes, \
+         MAX(used_calls, lease_calls), MAX(used_writes, lease_writes), \
+         MAX(used_bytes, lease_bytes), created_at, expires_at, paused_for, ended_by"
     };
 }
 
@@ -39,17 +50,37 @@ const CREATE: &str = concat!(
     columns!(),
     ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
      ON CONFLICT (id) DO UPDATE SET id = workflows.id RETURNING ",
-    columns!()
+    read_columns!()
 );
 
-const BY_ID: &str = concat!("SELECT ", columns!(), " FROM workflows WHERE id = ?1");
+const BY_ID: &str = concat!("SELECT ", read_columns!(), " FROM workflows WHERE id = ?1");
 
 /// The head of every listing.
-const SELECT: &str = concat!("SELECT ", columns!(), " FROM workflows WHERE 1 = 1");
+const SELECT: &str = concat!("SELECT ", read_columns!(), " FROM workflows WHERE 1 = 1");
 
 pub(super) fn put(conn: &Connection, workflow: &Workflow) -> rusqlite::Result<()> {
     let encoded = row::Encoded::new(workflow);
     conn.prepare_cached(UPSERT)?.execute(encoded.params())?;
+    Ok(())
+}
+
+/// Leases only grow: a slower writer of a smaller lease cannot shrink it.
+const LEASE: &str = "UPDATE workflows SET lease_calls = MAX(lease_calls, ?2), \
+     lease_writes = MAX(lease_writes, ?3), lease_bytes = MAX(lease_bytes, ?4) WHERE id = ?1";
+
+/// After a clean shutdown has written every workflow's usage, no lease is outstanding.
+const RELEASE: &str = "UPDATE workflows SET lease_calls = 0, lease_writes = 0, lease_bytes = 0 \
+     WHERE lease_calls > 0 OR lease_writes > 0 OR lease_bytes > 0";
+
+pub(super) fn lease(conn: &Connection, id: &WorkflowId, lease: Usage) -> rusqlite::Result<()> {
+    let [calls, writes, bytes] = [lease.calls, lease.writes, lease.bytes].map(clamp);
+    conn.prepare_cached(LEASE)?
+        .execute(rusqlite::params![id.as_str(), calls, writes, bytes])?;
+    Ok(())
+}
+
+pub(super) fn release(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(RELEASE)?.execute([])?;
     Ok(())
 }
 

@@ -147,6 +147,45 @@ pub(crate) fn put_replaces_every_field(store: &dyn Store) {
     assert_eq!(listed.len(), 1);
 }
 
+/// A lease is what a crash leaves as spent: reads count usage as at least the lease, a
+/// smaller lease never shrinks it, a later write-behind of smaller usage does not lower
+/// it, and releasing leases (a clean shutdown) leaves the written usage.
+pub(crate) fn usage_reads_as_at_least_its_lease_until_released(store: &dyn Store) {
+    let workflow = sample(4);
+    store.put_workflow(&workflow).unwrap();
+    let lease = Usage {
+        calls: workflow.usage.calls + 10,
+        writes: workflow.usage.writes,
+        bytes: workflow.usage.bytes + 5000,
+    };
+    store.put_lease(&workflow.id, lease).unwrap();
+    store.put_lease(&workflow.id, Usage::default()).unwrap();
+    store.put_workflow(&workflow).unwrap();
+    let read = store.workflow(&workflow.id).unwrap().unwrap();
+    assert_eq!(read.usage, lease);
+    let listed = store.list_workflows(&WorkflowFilter::default()).unwrap();
+    assert_eq!(listed[0].usage, lease);
+    let created = store
+        .create_workflow(&sample(9).with_id(&workflow.id))
+        .unwrap();
+    assert_eq!(created.usage, lease);
+    store.release_leases().unwrap();
+    assert_eq!(store.workflow(&workflow.id).unwrap(), Some(workflow));
+}
+
+trait WithId {
+    fn with_id(self, id: &WorkflowId) -> Self;
+}
+
+impl WithId for Workflow {
+    fn with_id(self, id: &WorkflowId) -> Self {
+        Workflow {
+            id: id.clone(),
+            ..self
+        }
+    }
+}
+
 pub(crate) fn create_inserts_only_if_absent(store: &dyn Store) {
     let first = sample(0);
     assert_eq!(store.create_workflow(&first).unwrap(), first);

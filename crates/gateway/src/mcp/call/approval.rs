@@ -140,7 +140,7 @@ pub async fn replay(
     let (mapping, _) = classify(server, kind, &params)?;
     draft.mcp(server, Some(mapping));
     draft.rpc_method(kind.method());
-    budget::reserve(state, workflow, mapping.access, parked.body.len() as u64)?;
+    budget::reserve(state, workflow, mapping.access, parked.body.len() as u64).await?;
     let on_behalf = OnBehalf::parked(approval);
     let reply = forward(
         state,
@@ -159,6 +159,6 @@ pub async fn replay(
     let response = crate::problem::json_response(http::StatusCode::OK, &body, "application/json");
     // HTTP replays record when their body ends; this answer is whole, so record now.
     let length = serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
-    draft.clone().answered(state, 200, length as u64);
+    draft.take().answered(state, 200, length as u64);
     Ok(response)
 }

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_core::config::{McpServer, McpTransport};
-use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
 use super::{Reply, Upcall};
 use crate::dataplane::budget;
-use crate::dataplane::forward::{Guarded, OnBehalf, cancellation};
+use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::dataplane::record::EventDraft;
 use crate::mcp::upstream::UpstreamError;
 use crate::state::State;
@@ -43,6 +43,7 @@ pub async fn forward(
         workflow,
         declared: 0,
     };
+    draft.journal(state)?;
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
     let Upcall {
@@ -53,10 +54,7 @@ pub async fn forward(
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
-        reason = cancel => {
-            draft.note(&reason);
-            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
-        }
+        reason = cancel => return Err(cancelled(draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let reply = match outcome {
@@ -82,7 +80,7 @@ pub async fn forward(
         Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
         Reply::Error(_) => 0,
     };
-    if workflow.add_bytes(size as u64).is_err() {
+    if workflow.add_bytes(size as u64, &*state.store).is_err() {
         let snapshot = workflow.snapshot();
         budget::notify_paused(state, &snapshot, BudgetKind::Bytes);
         draft.note(&format!("the server's answer of {size} bytes was withheld"));
