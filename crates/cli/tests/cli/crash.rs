@@ -297,8 +297,11 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
         let mut gateway = start(&config, ports, &log).await;
         let under_load = rand::thread_rng().gen_range(30..250u64);
         tokio::time::sleep(Duration::from_millis(under_load)).await;
-        // A revocation answered, then the kill within 10 ms.
-        if let Some(token) = revoke(&key, &data, &gateway.control, operator, kill).await {
+        // Every other cycle, a revocation answered, then the kill within 10 ms. (Not every
+        // cycle: a revocation writes all workflows' usage, which would hide a lost one.)
+        if kill % 2 == 0
+            && let Some(token) = revoke(&key, &data, &gateway.control, operator, kill).await
+        {
             revoked.push((format!("wf-revoked-{kill}"), token));
         }
         let after = rand::thread_rng().gen_range(0..10u64);
@@ -324,6 +327,7 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
         .values()
         .map(|ids| (ids.len() as u64).saturating_sub(BUDGET))
         .sum();
+    let most = per_workflow.values().map(Vec::len).max().unwrap_or(0);
     let mut lost = Vec::new();
     let mut recovered = 0;
     let mut left = 0;
@@ -356,7 +360,7 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     println!(
         "kill -9 under load: kills {KILLS}, revocations answered then killed within 10 ms {}, \
          forgotten (call allowed or audit event missing) {revocations_forgotten}, calls received by the upstream {}, answered 200 {}, \
-         workflows {} (budget {BUDGET} calls each), overspend {overspend}, events lost {}, \
+         workflows {} (budget {BUDGET} calls each, most received by one {most}), overspend {overspend}, events lost {}, \
          recorded at restart as stopped mid-call {recovered}, agent left mid-call {left}, \
          {:.1} s",
         revoked.len(),
@@ -369,7 +373,7 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     assert!(calls.len() > 200, "too little load to prove anything");
     assert_eq!(overspend, 0, "{per_workflow:?}");
     assert!(lost.is_empty(), "calls without an event: {lost:?}");
-    assert!(revoked.len() >= KILLS / 2, "too few revocations answered");
+    assert!(revoked.len() >= KILLS / 3, "too few revocations answered");
     assert_eq!(revocations_forgotten, 0);
     for workflow in per_workflow.keys() {
         assert!(
