@@ -25,7 +25,7 @@ const ROTATE_BYTES: u64 = 64 * 1024;
 
 /// What the event of a call the gateway stopped in the middle of says.
 pub const STOPPED_MID_CALL: &str = "the gateway stopped mid-call (crash or kill): the call \
-     was forwarded to the upstream, its answer and byte counts are unknown";
+     was charged and may have reached the upstream; its answer and byte counts are unknown";
 
 /// Keeps a call's journal segment until the call's event is in the store.
 pub type Ticket = Arc<Segment>;

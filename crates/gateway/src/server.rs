@@ -195,6 +195,9 @@ impl Gateway {
             self.state.stopping.send_replace(true);
             servers.await;
         }
+        // A connection that outlived a listener's own drain is cut now too: its body ends,
+        // recording its event, and lets go of the state the event writer waits on.
+        self.state.stopping.send_replace(true);
         if let Err(error) = self.maintenance.await {
             tracing::error!(%error, "maintenance task failed");
         }

@@ -39,6 +39,9 @@ pub struct LiveWorkflow {
     dirty: AtomicBool,
     /// Turns true when the workflow ends or expires; in-flight calls listen to cut.
     over: watch::Sender<bool>,
+    /// Shared by every workflow: set when shutdown writes usage for the last time and
+    /// releases the leases; from then on nothing more is spent.
+    closed: Arc<AtomicBool>,
 }
 
 /// The workflow and what the store durably holds of its spending, under one lock so the
@@ -57,11 +60,13 @@ pub enum Cover {
     Durable,
     /// A larger lease must be written first ([`LiveWorkflow::extend_lease`]).
     NeedsLease,
+    /// Nothing was reserved: the gateway is shutting down and has written its last usage.
+    Closing,
 }
 
 impl LiveWorkflow {
     /// A workflow as read from the store, whose usage there is durable.
-    fn new(workflow: Workflow) -> Self {
+    fn new(workflow: Workflow, closed: Arc<AtomicBool>) -> Self {
         let over = !workflow.is_live();
         let lease = Lease::held(&workflow);
         Self {
@@ -69,6 +74,7 @@ impl LiveWorkflow {
             leasing: Mutex::new(()),
             dirty: AtomicBool::new(false),
             over: watch::Sender::new(over),
+            closed,
         }
     }
 
@@ -91,10 +97,15 @@ impl LiveWorkflow {
         request_bytes: u64,
     ) -> Result<Cover, BudgetRefusal> {
         let mut held = self.lock();
+        // Under the lock, so a reservation is either in shutdown's last write or refused.
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(Cover::Closing);
+        }
         let result = held.workflow.reserve(now_secs, write, request_bytes);
         let (cover, live) = (held.cover(), held.workflow.is_live());
-        drop(held);
+        // Marked dirty before the lock goes, so a concurrent write-behind cannot miss it.
         self.changed_to(live);
+        drop(held);
         result.map(|()| cover)
     }
 
@@ -107,11 +118,19 @@ impl LiveWorkflow {
             return Ok(());
         }
         let mut held = self.lock();
+        let (usage, budget) = (held.workflow.usage, held.workflow.budget);
+        if self.closed.load(Ordering::Acquire) {
+            return Err(BytesCut {
+                allowed: 0,
+                usage,
+                budget,
+            });
+        }
         let result = held.workflow.add_bytes(bytes);
         let (cover, live) = (held.cover(), held.workflow.is_live());
         let (usage, budget) = (held.workflow.usage, held.workflow.budget);
-        drop(held);
         self.changed_to(live);
+        drop(held);
         if cover == Cover::NeedsLease
             && let Err(error) = self.extend_lease(store)
         {
@@ -203,6 +222,8 @@ impl Held {
 pub struct Workflows {
     shards: [RwLock<HashMap<WorkflowId, Arc<LiveWorkflow>>>; SHARDS],
     store: Arc<dyn Store>,
+    /// Set by [`flush_and_release`](Self::flush_and_release); see [`Cover::Closing`].
+    closed: Arc<AtomicBool>,
 }
 
 impl Workflows {
@@ -210,6 +231,7 @@ impl Workflows {
         Self {
             shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             store,
+            closed: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -252,7 +274,7 @@ impl Workflows {
         Arc::clone(
             shard
                 .entry(id)
-                .or_insert_with(|| Arc::new(LiveWorkflow::new(workflow))),
+                .or_insert_with(|| Arc::new(LiveWorkflow::new(workflow, Arc::clone(&self.closed)))),
         )
     }
 
@@ -344,9 +366,11 @@ impl Workflows {
         self.cached(id).is_some_and(|live| live.end(by).is_ok())
     }
 
-    /// For a clean shutdown: writes every changed workflow, then releases the leases,
-    /// since the usage written is now exact. Leases stay when the write failed.
+    /// For a clean shutdown: stops all spending, writes every changed workflow, then
+    /// releases the leases, since the usage written is now exact. Leases stay when the
+    /// write failed.
     pub async fn flush_and_release(&self) -> Result<(), StoreError> {
+        self.closed.store(true, Ordering::Release);
         self.flush().await?;
         let store = Arc::clone(&self.store);
         store_call("workflow store", move || store.release_leases()).await
@@ -380,3 +404,6 @@ impl Workflows {
         Ok(ended)
     }
 }
+
+#[cfg(test)]
+mod tests;

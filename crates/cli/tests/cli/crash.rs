@@ -23,14 +23,23 @@ use crate::{example, gatehouse, rewrite};
 const AGENT: &str = "spiffe://acme/agent/triage-bot";
 /// Calls per workflow: a lease slice is 4 calls.
 const BUDGET: u64 = 64;
+/// Writes per workflow, for the clients that write.
+const WRITES: u64 = 16;
+/// Bytes per workflow: the clients reading large tickets run out of these first.
+const BYTES: u64 = 65_536;
+/// The size of one large ticket.
+const BIG: usize = 2048;
 const KILLS: usize = 24;
 const CLIENTS: usize = 6;
 
-/// What the upstream received: per workflow, the decision id of each call.
+/// What the upstream received: per call its workflow, decision id and whether it wrote.
 #[derive(Debug, Default)]
 struct Received {
-    calls: Mutex<Vec<(String, String)>>,
+    calls: Mutex<Vec<(String, String, bool)>>,
 }
+
+/// What clients received: response body bytes per workflow, counted frame by frame.
+type Delivered = Arc<Mutex<BTreeMap<String, u64>>>;
 
 async fn counting_upstream() -> (SocketAddr, Arc<Received>) {
     let received = Arc::new(Received::default());
@@ -46,10 +55,17 @@ async fn counting_upstream() -> (SocketAddr, Arc<Received>) {
                     .unwrap_or("")
                     .to_owned()
             };
+            let write = request.method() == Method::POST;
             let call = (
                 header("gatehouse-workflow"),
                 header("gatehouse-decision-id"),
+                write,
             );
+            let body = if request.uri().path().starts_with("/tickets/") {
+                vec![b't'; BIG]
+            } else {
+                b"[]".to_vec()
+            };
             seen.calls.lock().unwrap().push(call);
             // Keep calls in flight for a moment, so kills land mid-call.
             let pause = rand::thread_rng().gen_range(0..4u64);
@@ -57,7 +73,7 @@ async fn counting_upstream() -> (SocketAddr, Arc<Received>) {
             Response::builder()
                 .status(200)
                 .header("content-type", "application/json")
-                .body(full("[]"))
+                .body(full(body))
                 .unwrap()
         }
     })
@@ -96,7 +112,7 @@ fn configure(example: &Path, upstream: SocketAddr) -> (u16, u16) {
             .replace("http://127.0.0.1:8090", &format!("http://{upstream}"))
             .replace(
                 "budget = { calls = 500, writes = 50, bytes = 10485760 }",
-                &format!("budget = {{ calls = {BUDGET}, writes = 50, bytes = 10485760 }}"),
+                &format!("budget = {{ calls = {BUDGET}, writes = {WRITES}, bytes = {BYTES} }}"),
             )
     });
     (data, control)
@@ -157,6 +173,52 @@ async fn credential(key: &Path, data: &str, workflow: &str) -> Option<String> {
     Some(token)
 }
 
+type Client = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// What a client of each kind calls: the ticket list (tiny answers), a write every third
+/// call, or a large ticket (2 KiB answers, so the byte budget runs out first).
+fn request(number: usize, seq: u64, data: &str) -> (Method, String, &'static str) {
+    match number % 3 {
+        1 if seq.is_multiple_of(3) => (Method::POST, format!("{data}/tools/tickets/tickets"), "{}"),
+        2 => (Method::GET, format!("{data}/tools/tickets/tickets/7"), ""),
+        _ => (Method::GET, format!("{data}/tools/tickets/tickets"), ""),
+    }
+}
+
+/// One call; the status and the response body bytes that arrived before it ended or
+/// broke off.
+async fn call(
+    client: &Client,
+    (method, url, body): (Method, String, &'static str),
+    token: &str,
+) -> Option<(u16, u64)> {
+    use http_body_util::BodyExt;
+    let request = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            body.as_bytes(),
+        )))
+        .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(5), client.request(request))
+        .await
+        .ok()?
+        .ok()?;
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    let mut bytes = 0;
+    while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_secs(5), body.frame()).await
+    {
+        bytes += frame.data_ref().map_or(0, |data| data.len() as u64);
+    }
+    Some((status, bytes))
+}
+
 /// One client: calls with its workflow until the budget refuses, then opens the next.
 async fn client(
     number: usize,
@@ -164,10 +226,14 @@ async fn client(
     data: String,
     running: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
+    delivered: Delivered,
 ) {
+    let client: Client =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
     let mut generation = 0;
+    let mut seq = 0;
     let mut token = None;
-    let url = format!("{data}/tools/tickets/tickets");
     while running.load(Ordering::Relaxed) {
         let workflow = format!("wf-{number}-{generation}");
         let Some(current) = token.clone() else {
@@ -177,17 +243,20 @@ async fn client(
             }
             continue;
         };
-        match get_with_token(&url, &current).await {
-            Ok(reply) if reply.status == 429 => {
+        seq += 1;
+        match call(&client, request(number, seq, &data), &current).await {
+            Some((429, _)) => {
                 generation += 1;
                 token = None;
             }
-            Ok(reply) => {
-                if reply.status == 200 {
+            Some((status, bytes)) => {
+                // A refusal's problem document is not spending; a 200 cut short is.
+                if status == 200 {
                     answered.fetch_add(1, Ordering::Relaxed);
+                    *delivered.lock().unwrap().entry(workflow).or_default() += bytes;
                 }
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            None => tokio::time::sleep(Duration::from_millis(5)).await,
         }
     }
 }
@@ -280,6 +349,7 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     let operator = operator.trim();
     let running = Arc::new(AtomicBool::new(true));
     let answered = Arc::new(AtomicU64::new(0));
+    let delivered = Delivered::default();
     let data = format!("http://127.0.0.1:{}", ports.0);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|number| {
@@ -289,6 +359,7 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
                 data.clone(),
                 Arc::clone(&running),
                 Arc::clone(&answered),
+                Arc::clone(&delivered),
             ))
         })
         .collect();
@@ -297,8 +368,11 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
         let mut gateway = start(&config, ports, &log).await;
         let under_load = rand::thread_rng().gen_range(30..250u64);
         tokio::time::sleep(Duration::from_millis(under_load)).await;
-        // A revocation answered, then the kill within 10 ms.
-        if let Some(token) = revoke(&key, &data, &gateway.control, operator, kill).await {
+        // Every other cycle, a revocation answered, then the kill within 10 ms. (Not every
+        // cycle: a revocation writes all workflows' usage, which would hide a lost one.)
+        if kill.is_multiple_of(2)
+            && let Some(token) = revoke(&key, &data, &gateway.control, operator, kill).await
+        {
             revoked.push((format!("wf-revoked-{kill}"), token));
         }
         let after = rand::thread_rng().gen_range(0..10u64);
@@ -314,16 +388,26 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     let gateway = start(&config, ports, &log).await;
     let calls = received.calls.lock().unwrap().clone();
     let mut per_workflow: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (workflow, decision) in &calls {
+    let mut writes: BTreeMap<String, u64> = BTreeMap::new();
+    for (workflow, decision, write) in &calls {
         per_workflow
             .entry(workflow.clone())
             .or_default()
             .push(decision.clone());
+        *writes.entry(workflow.clone()).or_default() += u64::from(*write);
     }
-    let overspend: u64 = per_workflow
+    let over = |spent: u64, limit: u64| spent.saturating_sub(limit);
+    let overspent_calls: u64 = per_workflow
         .values()
-        .map(|ids| (ids.len() as u64).saturating_sub(BUDGET))
+        .map(|ids| over(ids.len() as u64, BUDGET))
         .sum();
+    let overspent_writes: u64 = writes.values().map(|&spent| over(spent, WRITES)).sum();
+    let delivered = delivered.lock().unwrap().clone();
+    let overspent_bytes: u64 = delivered.values().map(|&spent| over(spent, BYTES)).sum();
+    let overspend = overspent_calls + overspent_writes + overspent_bytes;
+    let most_bytes = delivered.values().max().copied().unwrap_or(0);
+    let written: u64 = writes.values().sum();
+    let most = per_workflow.values().map(Vec::len).max().unwrap_or(0);
     let mut lost = Vec::new();
     let mut recovered = 0;
     let mut left = 0;
@@ -356,7 +440,10 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
     println!(
         "kill -9 under load: kills {KILLS}, revocations answered then killed within 10 ms {}, \
          forgotten (call allowed or audit event missing) {revocations_forgotten}, calls received by the upstream {}, answered 200 {}, \
-         workflows {} (budget {BUDGET} calls each), overspend {overspend}, events lost {}, \
+         workflows {} (budget {BUDGET} calls, {WRITES} writes, {BYTES} bytes each; most calls \
+         one received {most}, writes received {written}, most response bytes one delivered \
+         {most_bytes}), overspend {overspend} (calls {overspent_calls}, writes \
+         {overspent_writes}, bytes {overspent_bytes}), events lost {}, \
          recorded at restart as stopped mid-call {recovered}, agent left mid-call {left}, \
          {:.1} s",
         revoked.len(),
@@ -367,9 +454,13 @@ async fn kill_9_under_load_never_overspends_a_budget_or_loses_an_event() {
         started.elapsed().as_secs_f64(),
     );
     assert!(calls.len() > 200, "too little load to prove anything");
-    assert_eq!(overspend, 0, "{per_workflow:?}");
+    assert_eq!(overspend, 0, "{per_workflow:?} {writes:?} {delivered:?}");
+    assert!(
+        written > 0 && most_bytes > BYTES / 2,
+        "writes and bytes were not exercised"
+    );
     assert!(lost.is_empty(), "calls without an event: {lost:?}");
-    assert!(revoked.len() >= KILLS / 2, "too few revocations answered");
+    assert!(revoked.len() >= KILLS / 3, "too few revocations answered");
     assert_eq!(revocations_forgotten, 0);
     for workflow in per_workflow.keys() {
         assert!(

@@ -12,6 +12,7 @@ use gatehouse_core::workflow::{BudgetKind, BudgetRefusal, Workflow};
 use http::{HeaderMap, header};
 
 use crate::blocking::store_call;
+use crate::dataplane::forward::SHUT_DOWN;
 use crate::state::State;
 use crate::workflows::{Cover, LiveWorkflow};
 
@@ -44,8 +45,14 @@ pub async fn reserve(
     let cover = workflow
         .reserve(now, write, declared)
         .map_err(|refusal| refused(state, workflow, refusal))?;
-    if cover == Cover::Durable {
-        return Ok(());
+    match cover {
+        Cover::Durable => return Ok(()),
+        Cover::Closing => {
+            return Err(Refusal::UpstreamUnavailable {
+                reason: SHUT_DOWN.to_owned(),
+            });
+        }
+        Cover::NeedsLease => {}
     }
     let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
     store_call("workflow lease", move || live.extend_lease(&*store))

@@ -26,7 +26,7 @@ const MAX_RECORDED_PATH: usize = 1024;
 
 /// What the event of a call the agent left while the upstream was still answering says.
 pub const AGENT_LEFT: &str = "the agent disconnected before the upstream answered: the call \
-     was forwarded and charged, its answer was not delivered";
+     was charged and may have reached the upstream; no answer was delivered";
 
 /// An event under construction.
 #[derive(Debug)]

@@ -67,7 +67,14 @@ pub(super) fn one(client: &mut Client, id: &WorkflowId) -> Result<Option<Workflo
 pub(super) fn lease(client: &mut Client, id: &WorkflowId, lease: Usage) -> Result<(), Failure> {
     let [calls, writes, bytes] =
         [lease.calls, lease.writes, lease.bytes].map(|n| n.min(CAP) as i64);
-    client.execute(LEASE, &[&id.as_str(), &calls, &writes, &bytes])?;
+    let changed = client.execute(LEASE, &[&id.as_str(), &calls, &writes, &bytes])?;
+    // A lease of no stored workflow would be durable nowhere: never report it written.
+    if changed == 0 {
+        return Err(Failure::invalid(format!(
+            "no stored workflow `{}` to lease budget for",
+            id.as_str()
+        )));
+    }
     Ok(())
 }
 

@@ -74,8 +74,16 @@ const RELEASE: &str = "UPDATE workflows SET lease_calls = 0, lease_writes = 0, l
 
 pub(super) fn lease(conn: &Connection, id: &WorkflowId, lease: Usage) -> rusqlite::Result<()> {
     let [calls, writes, bytes] = [lease.calls, lease.writes, lease.bytes].map(clamp);
-    conn.prepare_cached(LEASE)?
-        .execute(rusqlite::params![id.as_str(), calls, writes, bytes])?;
+    let changed = conn.prepare_cached(LEASE)?.execute(rusqlite::params![
+        id.as_str(),
+        calls,
+        writes,
+        bytes
+    ])?;
+    // A lease of no stored workflow would be durable nowhere: never report it written.
+    if changed == 0 {
+        return Err(rusqlite::Error::QueryReturnedNoRows);
+    }
     Ok(())
 }
 

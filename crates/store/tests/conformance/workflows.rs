@@ -171,6 +171,11 @@ pub(crate) fn usage_reads_as_at_least_its_lease_until_released(store: &dyn Store
     assert_eq!(created.usage, lease);
     store.release_leases().unwrap();
     assert_eq!(store.workflow(&workflow.id).unwrap(), Some(workflow));
+    let unknown = WorkflowId::new("wf-never-stored");
+    assert!(
+        store.put_lease(&unknown, lease).is_err(),
+        "a lease of nothing is not durable"
+    );
 }
 
 trait WithId {
