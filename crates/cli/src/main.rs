@@ -3,6 +3,7 @@
 
 mod agent;
 mod approvals;
+mod audit;
 mod control;
 mod events;
 mod keys;
@@ -63,6 +64,8 @@ enum Command {
     Approvals(approvals::ApprovalsArgs),
     /// Confirm (or reject) a medium-tier call as the workflow's confirmer.
     Confirm(approvals::ConfirmArgs),
+    /// Prove the event log's hash chain unbroken.
+    Audit(audit::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Reinstate(args) => workflows::reinstate(&args).map_err(Failure::from),
         Command::Approvals(args) => approvals::run(&args).map_err(Failure::from),
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
+        Command::Audit(args) => audit::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@
 mod approvals;
 pub(crate) mod audit;
 mod auth;
+mod chain;
 mod json;
 mod query;
 mod revocations;
@@ -161,6 +162,7 @@ async fn route(
     match (request.method(), path) {
         (&Method::GET, "/healthz") => Ok(ok_json(&serde_json::json!({ "status": "ok" }))),
         (&Method::GET, "/readyz") => ready(state).await,
+        (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
         (&Method::GET, "/v1/events") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             let filter = query::event_filter(request.uri().query().unwrap_or(""))?;

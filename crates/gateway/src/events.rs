@@ -218,7 +218,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::Workflow;
     use gatehouse_store::{
-        ApprovalFilter, Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter,
+        ApprovalFilter, ChainCheck, Revocation, RevocationKind, SqliteStore, StoreError,
+        WorkflowFilter,
     };
 
     use super::*;
@@ -247,6 +248,9 @@ mod tests {
         }
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
+        }
+        fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
+            self.inner.verify_chain(since_ms)
         }
         fn claim_jti(
             &self,

@@ -8,6 +8,7 @@
 //! know no database at all.
 
 mod approval;
+mod chain;
 mod error;
 mod revocation;
 mod sqlite;
@@ -15,6 +16,7 @@ mod store;
 mod workflow;
 
 pub use approval::ApprovalFilter;
+pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;

@@ -28,6 +28,7 @@ use gatehouse_core::workflow::Workflow;
 use rusqlite::Connection;
 
 use crate::approval::ApprovalFilter;
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
@@ -106,6 +107,10 @@ impl Store for SqliteStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         events::one(&self.reader(), &self.location, id)
+    }
+
+    fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
+        events::verify(&self.reader(), &self.location, since_ms)
     }
 
     fn claim_jti(

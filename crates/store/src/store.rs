@@ -8,6 +8,7 @@ use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::Workflow;
 
 use crate::approval::ApprovalFilter;
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
@@ -46,6 +47,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// Recomputes the events' hash chain (`crate::chain`) in store order, from the
+    /// first event or from the first block reaching `since_ms` (trusting the link
+    /// before it), and names the first broken link.
+    fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError>;
 
     /// Claims the single-use assertion id `jti` of `issuer`, remembered until
     /// `expires_at` (Unix seconds: the last moment the assertion could still be accepted,

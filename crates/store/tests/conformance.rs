@@ -12,6 +12,8 @@
 
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/chain.rs"]
+mod chain;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -73,6 +75,14 @@ macro_rules! conformance_tests {
                     spent_token_revocations_are_dropped,
                     workflow_and_agent_revocations_never_expire,
                     no_revocations_is_an_empty_list,
+                );
+            }
+            mod chain {
+                conformance_tests!(@each $open; crate::chain;
+                    an_empty_store_has_an_unbroken_empty_chain,
+                    an_unbroken_chain_verifies_to_the_head_of_its_lines,
+                    verifying_since_starts_at_the_first_block_reaching_it,
+                    the_chain_continues_across_batches_of_late_events,
                 );
             }
             mod approvals {

@@ -8,6 +8,7 @@
     reason = "tests fail loudly at the first surprise"
 )]
 
+mod audit;
 mod config_errors;
 mod lifecycle;
 mod quickstart;

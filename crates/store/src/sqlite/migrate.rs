@@ -51,7 +51,15 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("../migrations/sqlite/0009_event_blocks.sql"),
     },
+    Migration {
+        version: 10,
+        sql: EVENT_CHAIN,
+    },
 ];
+
+/// The step that adds the events' hash chain; after it, the events stored before are
+/// linked in store order (`events::chain::backfill`), in the same transaction.
+const EVENT_CHAIN: &str = include_str!("../migrations/sqlite/0010_event_chain.sql");
 
 const CREATE_VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)";
@@ -108,6 +116,9 @@ fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 fn apply(conn: &Connection, migration: &Migration) -> rusqlite::Result<()> {
     conn.execute_batch(migration.sql)?;
+    if migration.sql == EVENT_CHAIN {
+        super::events::chain::backfill(conn)?;
+    }
     conn.execute(
         "INSERT INTO schema_version (version) VALUES (?1)",
         [migration.version],
