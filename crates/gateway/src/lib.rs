@@ -21,6 +21,7 @@ pub mod keys;
 pub mod mcp;
 pub mod notify;
 pub mod problem;
+pub mod quarantines;
 pub mod revocations;
 pub mod secrets;
 pub mod server;

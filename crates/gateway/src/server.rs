@@ -82,6 +82,7 @@ impl Gateway {
         let control_listen = config.gateway.control_listen;
         let max_header = config.gateway.limits.max_header_bytes;
         let stored = store.revocations(clock.now().secs())?;
+        let quarantined = store.quarantines(clock.now().millis())?;
         let state = Arc::new(State::new(Parts {
             config,
             policy,
@@ -91,6 +92,7 @@ impl Gateway {
             clock,
             revocations: Revocations::new(stored),
         }));
+        state.quarantines.restore(quarantined);
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -178,6 +180,8 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let now = state.clock.now().secs();
                 state.keys.retire_due(now);
                 state.revocations.forget_expired(now);
+                let ended = state.quarantines.take_ended(state.clock.now().millis());
+                crate::control::quarantines::record_ended(&state, &ended);
                 state.upstream.close_expired();
                 match state.approvals.expire_due(now).await {
                     Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),

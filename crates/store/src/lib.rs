@@ -10,6 +10,7 @@
 mod approval;
 mod chain;
 mod error;
+mod quarantine;
 mod revocation;
 mod sqlite;
 mod store;
@@ -18,6 +19,7 @@ mod workflow;
 pub use approval::ApprovalFilter;
 pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
+pub use quarantine::{Quarantine, QuarantineKind};
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
 pub use store::{DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};

@@ -10,6 +10,7 @@ use gatehouse_core::workflow::Workflow;
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
@@ -92,6 +93,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// kind and subject). Token revocations spent by then ([`Revocation::is_spent`]) are
     /// left out and deleted; workflow and agent revocations stay until deleted.
     fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Records a quarantine, replacing the one with its id.
+    fn put_quarantine(&self, quarantine: &Quarantine) -> Result<(), StoreError>;
+
+    /// Removes a quarantine (lifting it); returns whether it was stored.
+    fn delete_quarantine(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Every quarantine still holding at `now_ms`, newest first (by `at_ms`, then id);
+    /// ended ones are left out and deleted.
+    fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError>;
 
     /// Inserts the approval, or replaces every field of the one with its id (status,
     /// verdicts and response change over its life). Bodies are bytes and come back

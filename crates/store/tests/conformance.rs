@@ -14,6 +14,8 @@
 mod approvals;
 #[path = "conformance/chain.rs"]
 mod chain;
+#[path = "conformance/quarantines.rs"]
+mod quarantines;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -83,6 +85,13 @@ macro_rules! conformance_tests {
                     an_unbroken_chain_verifies_to_the_head_of_its_lines,
                     verifying_since_starts_at_the_first_block_reaching_it,
                     the_chain_continues_across_batches_of_late_events,
+                );
+            }
+            mod quarantines {
+                conformance_tests!(@each $open; crate::quarantines;
+                    quarantines_read_back_every_field_newest_first,
+                    ended_quarantines_are_left_out_and_deleted,
+                    lifting_a_quarantine_says_whether_it_was_there,
                 );
             }
             mod approvals {

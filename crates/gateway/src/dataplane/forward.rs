@@ -23,6 +23,7 @@ use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
 use crate::problem::{decision_header, decision_value, insert_decision_header};
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -84,6 +85,8 @@ pub struct Guarded<'a> {
     pub workflow: &'a Arc<LiveWorkflow>,
     /// Request bytes already counted by the budget phase.
     pub declared: u64,
+    /// What the call reaches: a quarantine covering it cuts the call.
+    pub reach: Reach<'a>,
 }
 
 pub async fn forward(
@@ -115,7 +118,7 @@ pub async fn forward(
         outcome = sent => outcome,
         reason = &mut cancel => {
             draft.note(&reason);
-            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+            return Err(cut_refusal(state, guarded));
         }
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
@@ -141,11 +144,23 @@ pub async fn forward(
     ))
 }
 
+/// Why a call was cut before its answer: a quarantine now covering it, or else a
+/// revocation (or the workflow's end).
+pub(crate) fn cut_refusal(state: &State, guarded: Guarded<'_>) -> Refusal {
+    match state
+        .quarantines
+        .covering(guarded.reach, state.clock.as_ref())
+    {
+        Some(id) => Refusal::Quarantined { id },
+        None => Refusal::Unauthenticated(AuthFailure::Revoked),
+    }
+}
+
 /// A call's pending cancellation: resolves, with a reason, when the call is revoked.
 type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 
-/// Resolves, with a reason, once the call's workflow ends or its credential or agent is
-/// revoked; pending otherwise.
+/// Resolves, with a reason, once the call's workflow ends, its credential or agent is
+/// revoked or a quarantine covers it; pending otherwise.
 pub(crate) fn cancellation(
     state: &Arc<State>,
     guarded: Guarded<'_>,
@@ -155,9 +170,14 @@ pub(crate) fn cancellation(
     let state = Arc::clone(state);
     let jti = guarded.caller.jti.map(str::to_owned);
     let agent = guarded.caller.agent.to_owned();
+    let reach = guarded.reach.owned();
     async move {
+        // Inside this future, so watching for quarantines allocates nothing more.
+        let quarantined = crate::quarantines::cut(&state, reach.with(&agent));
+        tokio::pin!(quarantined);
         loop {
             tokio::select! {
+                reason = &mut quarantined => return reason,
                 ended = async { over.wait_for(|over| *over).await.is_ok() } => {
                     if ended {
                         return "the workflow ended".to_owned();

@@ -268,6 +268,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::SegmentMismatch { .. }
         | Refusal::OutOfScope { .. }
         | Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRejected { .. }
         | Refusal::ApprovalDenied { .. }

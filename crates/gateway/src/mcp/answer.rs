@@ -66,6 +66,7 @@ pub fn answer(
     let error = |rpc: i64, message: String| error_with(rpc, message, http_status(era, rpc));
     match refusal {
         Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRequired { .. }
         | Refusal::ConfirmationRejected { .. }
@@ -96,6 +97,7 @@ pub fn answer(
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRequired { .. }
         | Refusal::ConfirmationRejected { .. }

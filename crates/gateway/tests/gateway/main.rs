@@ -16,4 +16,5 @@ mod harness;
 mod mcp_face;
 mod mcp_upstream;
 mod paths;
+mod quarantines;
 mod workflows;

@@ -55,6 +55,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: EVENT_CHAIN,
     },
+    Migration {
+        version: 11,
+        sql: include_str!("../migrations/sqlite/0011_quarantines.sql"),
+    },
 ];
 
 /// The step that adds the events' hash chain; after it, the events stored before are

@@ -4,14 +4,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_core::config::{McpServer, McpTransport};
-use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
 use super::{Reply, Upcall};
 use crate::dataplane::budget;
-use crate::dataplane::forward::{Guarded, OnBehalf, cancellation};
+use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cut_refusal};
 use crate::dataplane::record::EventDraft;
 use crate::mcp::upstream::UpstreamError;
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -42,6 +43,12 @@ pub async fn forward(
         caller: on_behalf,
         workflow,
         declared: 0,
+        reach: Reach {
+            agent: on_behalf.agent,
+            tool: &server.name,
+            segment: &server.segment,
+            intent: upcall.intent,
+        },
     };
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
@@ -49,13 +56,14 @@ pub async fn forward(
         method,
         params,
         relay,
+        intent: _,
     } = upcall;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
         reason = cancel => {
             draft.note(&reason);
-            return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+            return Err(cut_refusal(state, guarded));
         }
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
