@@ -8,6 +8,7 @@ mod control;
 mod events;
 mod keys;
 mod policy;
+mod quarantine;
 mod quickstart;
 mod serve;
 mod workflows;
@@ -66,6 +67,8 @@ enum Command {
     Confirm(approvals::ConfirmArgs),
     /// Prove the event log's hash chain unbroken.
     Audit(audit::Args),
+    /// Add, list and lift temporary denies on a segment, tool, intent or agent.
+    Quarantine(quarantine::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Approvals(args) => approvals::run(&args).map_err(Failure::from),
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
+        Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

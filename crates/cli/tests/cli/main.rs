@@ -11,6 +11,7 @@
 mod audit;
 mod config_errors;
 mod lifecycle;
+mod quarantine;
 mod quickstart;
 mod verbs;
 
