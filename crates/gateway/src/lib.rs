@@ -19,6 +19,7 @@ pub mod example_mcp;
 pub mod example_tool;
 pub mod keys;
 pub mod mcp;
+pub mod metrics;
 pub mod notify;
 pub mod problem;
 pub mod quarantines;

@@ -79,6 +79,8 @@ pub struct State {
     pub upstream: UpstreamClient,
     pub workflows: Workflows,
     pub revocations: Revocations,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
     /// Loaded from the store by the server at start (`Quarantines::restore`).
     pub quarantines: Quarantines,
     pub secrets: Secrets,
@@ -133,6 +135,7 @@ impl State {
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),
+            metrics: crate::metrics::Metrics::default(),
             secrets,
             notifier,
             config,

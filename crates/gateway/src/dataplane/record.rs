@@ -25,6 +25,8 @@ const MAX_RECORDED_PATH: usize = 1024;
 pub struct EventDraft {
     event: Event,
     started: Instant,
+    /// Microseconds from the start to forwarding, once the call was forwarded.
+    decided_us: Option<u64>,
 }
 
 impl EventDraft {
@@ -42,6 +44,7 @@ impl EventDraft {
         Self {
             event,
             started: Instant::now(),
+            decided_us: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl EventDraft {
                 String::new(),
             ),
             started: self.started,
+            decided_us: None,
         };
         std::mem::replace(self, spent)
     }
@@ -159,8 +163,12 @@ impl EventDraft {
         self.event.bytes_in = bytes;
     }
 
+    /// The tool's time to answer; what came before it is the time Gatehouse took to
+    /// decide, for the metrics.
     pub fn upstream_us(&mut self, micros: u64) {
         self.event.upstream_us = Some(micros);
+        let elapsed = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.decided_us = Some(elapsed.saturating_sub(micros));
     }
 
     /// Ends the call with `refusal`: the problem document for the agent, the full
@@ -236,6 +244,7 @@ impl EventDraft {
     fn emit(mut self, state: &State) {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
+        state.metrics.observe(&self.event, self.decided_us);
         state.events.emit(self.event);
     }
 }

@@ -15,6 +15,7 @@ mod control;
 mod harness;
 mod mcp_face;
 mod mcp_upstream;
+mod metrics;
 mod paths;
 mod quarantines;
 mod workflows;
