@@ -28,14 +28,15 @@ async fn stored(example: &Path, served: &Served, count: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn audit_verify_proves_the_chain_and_names_an_edited_event() {
+async fn audit_verify_proves_the_chain_and_names_an_edited_event_and_a_removed_block() {
     let (_dir, example) = example();
     let tool = start_tool(&example).await;
     let served = serve(&example, tool).await;
     let (token, _) = credential(&example, &served, "wf-audit").await;
     let auth = format!("Bearer {token}");
     let url = format!("{}/tools/tickets/tickets", served.data);
-    for _ in 0..3 {
+    // Each call waits for its event to be stored, so the log has several blocks.
+    for n in 0..3 {
         let reply = send(
             Method::POST,
             &url,
@@ -45,8 +46,8 @@ async fn audit_verify_proves_the_chain_and_names_an_edited_event() {
         .await
         .unwrap();
         assert_eq!(reply.status, 201);
+        stored(&example, &served, n + 2).await;
     }
-    stored(&example, &served, 4).await;
 
     let verified = operator(&example, &served, &["audit", "verify"]);
     let out = String::from_utf8_lossy(&verified.stdout);
@@ -96,4 +97,25 @@ async fn audit_verify_proves_the_chain_and_names_an_edited_event() {
     assert_eq!(answer["unbroken"], false);
     assert_eq!(answer["first_break"]["event"], id.as_str());
     assert_eq!(answer["first_break"]["kind"], "mismatch");
+
+    // Put the line back: the chain holds again. Then remove the first block whole.
+    db.execute(
+        "UPDATE event_lines SET lines = ?2 WHERE block = ?1",
+        rusqlite::params![block, text],
+    )
+    .unwrap();
+    assert!(
+        operator(&example, &served, &["audit", "verify"])
+            .status
+            .success()
+    );
+    db.execute("DELETE FROM event_lines WHERE block = 1", [])
+        .unwrap();
+    let gap = operator(&example, &served, &["audit", "verify"]);
+    let err = String::from_utf8_lossy(&gap.stderr);
+    assert_eq!(gap.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("block 2, position 0") && err.contains("blocks before this one are missing"),
+        "{err}"
+    );
 }

@@ -153,6 +153,18 @@ async fn a_quarantine_ends_by_itself_when_its_time_is_up() {
         200
     );
     assert!(listed(&harness).await.is_empty());
+    // Housekeeping (every 5 s) drops it and records its end as Gatehouse's own action.
+    let mut ended = Vec::new();
+    for _ in 0..100 {
+        ended = harness.events_now("intent=quarantine.end").await;
+        if !ended.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ended.len(), 1, "no `quarantine.end` event");
+    assert_eq!(ended[0].actor.as_deref(), Some("gatehouse"));
+    assert_eq!(ended[0].kind, "control");
     harness.stop().await;
 }
 
