@@ -183,6 +183,10 @@ impl Quarantines {
     }
 }
 
+/// How the reason of a cut by quarantine begins, so that the event of a response cut
+/// mid-stream names the refusal `quarantined` rather than a revocation.
+pub(crate) const CUT: &str = "quarantine";
+
 /// Resolves, with a reason, once a quarantine covers `reach`; pending otherwise. Checks
 /// once at its first poll too, so a quarantine added between the call's contain phase
 /// and the start of this watch is not missed.
@@ -190,7 +194,7 @@ pub(crate) async fn cut(state: &crate::state::State, reach: Reach<'_>) -> String
     let mut epoch = state.quarantines.epoch();
     loop {
         if let Some(id) = state.quarantines.covering(reach, state.clock.as_ref()) {
-            return format!("quarantine `{id}` began");
+            return format!("{CUT} `{id}` began");
         }
         if epoch.changed().await.is_err() {
             std::future::pending::<()>().await;

@@ -210,7 +210,12 @@ impl EventDraft {
             }
             BodyEnd::Revoked(reason) => {
                 self.event.outcome = Outcome::Error;
-                self.event.refusal = Some("unauthenticated".to_owned());
+                let refusal = if reason.starts_with(crate::quarantines::CUT) {
+                    "quarantined"
+                } else {
+                    "unauthenticated"
+                };
+                self.event.refusal = Some(refusal.to_owned());
                 self.event.reason = Some(format!("response cut mid-stream: {reason}"));
             }
             BodyEnd::BudgetCut => {

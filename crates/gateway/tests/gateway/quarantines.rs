@@ -203,6 +203,7 @@ async fn a_quarantine_cuts_a_response_already_streaming() {
     assert!(received < 4000, "received {received} of 4000 bytes");
     assert!(started.elapsed() < Duration::from_secs(1));
     let event = harness.event(&id).await;
+    assert_eq!(event.refusal.as_deref(), Some("quarantined"));
     let reason = event.reason.unwrap_or_default();
     assert!(
         reason.contains(&format!(
