@@ -257,6 +257,112 @@ mod tests {
         assert_eq!(check.events, 4);
     }
 
+    /// A change made to the stored log behind the store's back.
+    #[derive(Debug, Clone)]
+    enum Tamper {
+        /// Flips one character of one line.
+        Edit { block: usize, line: usize },
+        /// Swaps two distinct lines of one block.
+        Swap { block: usize, line: usize },
+        /// Removes one line.
+        Delete { block: usize, line: usize },
+        /// Removes one whole block that is not the newest.
+        Drop { block: usize },
+    }
+
+    fn tamper() -> impl proptest::strategy::Strategy<Value = Tamper> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..8usize, 0..8usize).prop_map(|(block, line)| Tamper::Edit { block, line }),
+            (0..8usize, 0..8usize).prop_map(|(block, line)| Tamper::Swap { block, line }),
+            (0..8usize, 0..8usize).prop_map(|(block, line)| Tamper::Delete { block, line }),
+            (0..8usize).prop_map(|block| Tamper::Drop { block }),
+        ]
+    }
+
+    fn stored_lines(conn: &Connection, block: i64) -> Vec<String> {
+        let text: String = conn
+            .query_row(
+                "SELECT lines FROM event_lines WHERE block = ?1",
+                [block],
+                |row| row.get(0),
+            )
+            .unwrap();
+        block::lines(&text).map(str::to_owned).collect()
+    }
+
+    fn store_lines(conn: &Connection, block: i64, lines: &[String]) {
+        let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        conn.execute(
+            "UPDATE event_lines SET lines = ?2 WHERE block = ?1",
+            params![block, text],
+        )
+        .unwrap();
+    }
+
+    /// Applies `tamper` to the log of blocks of `sizes` lines (a swap in a block of
+    /// one line changes nothing).
+    fn apply(conn: &Connection, sizes: &[usize], tamper: &Tamper) {
+        let pick = |block: usize| {
+            (
+                block % sizes.len(),
+                i64::try_from(block % sizes.len()).unwrap() + 1,
+            )
+        };
+        match *tamper {
+            Tamper::Edit { block, line } => {
+                let (index, number) = pick(block);
+                let mut lines = stored_lines(conn, number);
+                let line = &mut lines[line % sizes[index]];
+                *line = line.replacen("\"GET\"", "\"PUT\"", 1);
+                store_lines(conn, number, &lines);
+            }
+            Tamper::Swap { block, line } => {
+                let (index, number) = pick(block);
+                let mut lines = stored_lines(conn, number);
+                let first = line % sizes[index];
+                lines.swap(first, (first + 1) % sizes[index]);
+                store_lines(conn, number, &lines);
+            }
+            Tamper::Delete { block, line } => {
+                let (index, number) = pick(block);
+                let mut lines = stored_lines(conn, number);
+                lines.remove(line % sizes[index]);
+                store_lines(conn, number, &lines);
+            }
+            Tamper::Drop { block } => {
+                let number = i64::try_from(block % (sizes.len() - 1)).unwrap() + 1;
+                conn.execute("DELETE FROM event_lines WHERE block = ?1", [number])
+                    .unwrap();
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any one edit, swap or deletion of a line, or removal of a block before the
+        /// newest, breaks the chain; untouched, it holds.
+        #[test]
+        fn any_single_tampering_breaks_the_chain(
+            sizes in proptest::collection::vec(1..5usize, 2..6),
+            tamper in tamper(),
+        ) {
+            let mut conn = Connection::open_in_memory().unwrap();
+            migrate::run(&mut conn, "test").unwrap();
+            let mut n = 0;
+            for size in &sizes {
+                let batch: Vec<Event> = (0..*size).map(|_| { n += 1; event(n) }).collect();
+                super::super::insert(&mut conn, "test", &EventLine::all(&batch)).unwrap();
+            }
+            let clean = verify(&conn, None).unwrap();
+            proptest::prop_assert!(clean.is_unbroken());
+            proptest::prop_assert_eq!(clean.events, n as u64);
+            let swaps_nothing = matches!(tamper, Tamper::Swap { block, .. } if sizes[block % sizes.len()] == 1);
+            apply(&conn, &sizes, &tamper);
+            let check = verify(&conn, None).unwrap();
+            proptest::prop_assert_eq!(check.is_unbroken(), swaps_nothing, "{:?}", check);
+        }
+    }
+
     #[test]
     fn a_block_without_links_is_reported() {
         let conn = Connection::open_in_memory().unwrap();
