@@ -148,6 +148,7 @@ pub async fn replay(
         intent: Some(&mapping.intent),
     };
     state.quarantines.check(reach, state.clock.as_ref())?;
+    // The mapping borrows `params`, which the upcall takes.
     let intent = mapping.intent.clone();
     budget::reserve(state, workflow, mapping.access, parked.body.len() as u64)?;
     let on_behalf = OnBehalf::parked(approval);
