@@ -72,7 +72,7 @@ fn query(args: &Args) -> anyhow::Result<String> {
         .join("&"))
 }
 
-fn parse_age_ms(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_age_ms(text: &str) -> anyhow::Result<i64> {
     let split = text.len().saturating_sub(1);
     let (number, unit) = text.split_at(split);
     let number: i64 = number

@@ -3,10 +3,12 @@
 
 mod agent;
 mod approvals;
+mod audit;
 mod control;
 mod events;
 mod keys;
 mod policy;
+mod quarantine;
 mod quickstart;
 mod serve;
 mod store;
@@ -68,6 +70,10 @@ enum Command {
     Approvals(approvals::ApprovalsArgs),
     /// Confirm (or reject) a medium-tier call as the workflow's confirmer.
     Confirm(approvals::ConfirmArgs),
+    /// Prove the event log's hash chain unbroken.
+    Audit(audit::Args),
+    /// Add, list and lift temporary denies on a segment, tool, intent or agent.
+    Quarantine(quarantine::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -99,6 +105,8 @@ fn main() -> ExitCode {
         Command::Reinstate(args) => workflows::reinstate(&args).map_err(Failure::from),
         Command::Approvals(args) => approvals::run(&args).map_err(Failure::from),
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
+        Command::Audit(args) => audit::run(&args).map_err(Failure::from),
+        Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -100,6 +100,9 @@ pub enum Refusal {
     OutOfScope { intent: String },
     /// Policy denied the call (403); the ids of the determining policies go to the event.
     PolicyDenied,
+    /// An operator's quarantine covers the call's agent, tool, segment or intent (403):
+    /// a temporary deny that wins over every permit. `id` names the quarantine.
+    Quarantined { id: String },
     /// The workflow's budget is spent, so it is paused until an operator resumes it (429).
     BudgetExhausted {
         workflow: String,
@@ -164,6 +167,7 @@ impl Refusal {
             | Self::SegmentMismatch { .. }
             | Self::OutOfScope { .. }
             | Self::PolicyDenied
+            | Self::Quarantined { .. }
             | Self::ConfirmationRejected { .. }
             | Self::ApprovalDenied { .. }
             | Self::ApprovalExpired { .. }
@@ -194,6 +198,7 @@ impl Refusal {
             Self::SegmentMismatch { .. } => "segment-mismatch",
             Self::OutOfScope { .. } => "out-of-scope",
             Self::PolicyDenied => "policy-denied",
+            Self::Quarantined { .. } => "quarantined",
             Self::BudgetExhausted { .. } => "budget-exhausted",
             Self::ConfirmationRequired { .. } => "confirmation-required",
             Self::ConfirmationRejected { .. } => "confirmation-rejected",
@@ -233,6 +238,7 @@ impl Refusal {
             Self::SegmentMismatch { .. } => "credential not valid for this tool's segment",
             Self::OutOfScope { .. } => "intent outside the credential's scope",
             Self::PolicyDenied => "denied by policy",
+            Self::Quarantined { .. } => "quarantined",
             Self::BudgetExhausted { .. } => "workflow budget exhausted",
             Self::ConfirmationRequired { .. } => "confirmation required",
             Self::ConfirmationRejected { .. } => "confirmation not accepted",
@@ -273,6 +279,9 @@ impl Refusal {
                 format!("intent `{intent}` is not in the credential's scope")
             }
             Self::PolicyDenied => "policy does not allow this call".to_owned(),
+            Self::Quarantined { .. } => {
+                "an operator has quarantined what this call reaches; it is refused until the quarantine ends".to_owned()
+            }
             Self::BudgetExhausted {
                 workflow,
                 kind,
@@ -330,6 +339,7 @@ impl Refusal {
                 ),
             ],
             Self::ConfirmationRequired { id } => vec![("confirmation_id", id.as_str().into())],
+            Self::Quarantined { id } => vec![("quarantine_id", id.as_str().into())],
             Self::ApprovalPending { id } => vec![("approval_id", id.as_str().into())],
             Self::ApprovalDenied { id }
             | Self::ApprovalExpired { id }

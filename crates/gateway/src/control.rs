@@ -4,7 +4,9 @@
 mod approvals;
 pub(crate) mod audit;
 mod auth;
+mod chain;
 mod json;
+pub(crate) mod quarantines;
 mod query;
 mod revocations;
 mod workflows;
@@ -88,6 +90,8 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         workflows::route(&state, request, rest).await
     } else if path.starts_with("/v1/approvals") || path.starts_with("/v1/confirmations/") {
         approvals::route(&state, request, &path).await
+    } else if let Some(rest) = path.strip_prefix("/v1/quarantines") {
+        quarantines::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/revocations") {
         revocations::route(&state, request, rest).await
     } else if let Some(segment) = path
@@ -161,6 +165,11 @@ async fn route(
     match (request.method(), path) {
         (&Method::GET, "/healthz") => Ok(ok_json(&serde_json::json!({ "status": "ok" }))),
         (&Method::GET, "/readyz") => ready(state).await,
+        (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
+        (&Method::GET, "/metrics") => {
+            auth::require(state, request, &[Role::Auditor, Role::Operator])?;
+            metrics(state).await
+        }
         (&Method::GET, "/v1/events") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             let filter = query::event_filter(request.uri().query().unwrap_or(""))?;
@@ -174,6 +183,40 @@ async fn route(
         }
         _ => Err(ControlError::NotFound),
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition; gauges are read now.
+async fn metrics(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlError> {
+    let store = Arc::clone(&state.store);
+    let (store_up, pending) = tokio::task::spawn_blocking(move || {
+        let filter = gatehouse_store::ApprovalFilter {
+            status: Some(gatehouse_core::approval::ApprovalStatus::Pending),
+            limit: Some(gatehouse_store::MAX_LIMIT),
+            ..gatehouse_store::ApprovalFilter::default()
+        };
+        let pending = store
+            .list_approvals(&filter)
+            .ok()
+            .map(|listed| listed.len());
+        (store.ping().is_ok(), pending)
+    })
+    .await
+    .unwrap_or((false, None));
+    let (revoked_tokens, revoked_agents) = state.revocations.counts();
+    let gauges = crate::metrics::Gauges {
+        pending_approvals: pending,
+        revoked_tokens,
+        revoked_agents,
+        quarantines: state.quarantines.list(state.clock.now().millis()).len(),
+        store_up,
+    };
+    let text = state.metrics.render(&gauges);
+    let mut response = Response::new(crate::body::full(text));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 async fn ready(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlError> {

@@ -34,6 +34,7 @@ use crate::credential::{self, Credential};
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::problem::json_response;
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -97,6 +98,8 @@ async fn phases(
     let call = classify::classify(state, &parts.method, &parts.uri)?;
     draft.call(&call);
     contain(&credential, &call)?;
+    let reach = reach(&credential, &call);
+    state.quarantines.check(reach, state.clock.as_ref())?;
     let verdict = decide::decide(state, &credential, &call);
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();
@@ -130,6 +133,7 @@ async fn phases(
         caller: forward::OnBehalf::of(&credential),
         workflow: &workflow,
         declared,
+        reach,
     };
     forward::forward(state, message, guard, &call, draft).await
 }
@@ -181,7 +185,18 @@ pub(crate) async fn authenticate<B>(
     Ok((credential, workflow))
 }
 
+/// What a quarantine may name of this call (checked in phase 3, watched in flight).
+fn reach<'a>(credential: &'a Credential, call: &Call<'a>) -> Reach<'a> {
+    Reach {
+        agent: &credential.claims.sub,
+        tool: &call.tool.tool.name,
+        segment: &call.tool.tool.segment,
+        intent: Some(&call.route.intent),
+    }
+}
+
 /// Phase 3: the credential's segment is the tool's, and the intent is in its scope.
+/// (No live quarantine covering the call is the phase's last check, in `phases`.)
 fn contain(credential: &Credential, call: &Call<'_>) -> Result<(), Refusal> {
     if credential.segment != call.tool.tool.segment {
         return Err(Refusal::SegmentMismatch {

@@ -324,7 +324,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
-        ApprovalFilter, Revocation, RevocationKind, SqliteStore, StoreError, WorkflowFilter,
+        ApprovalFilter, ChainCheck, Quarantine, Revocation, RevocationKind, SqliteStore,
+        StoreError, WorkflowFilter,
     };
 
     use super::*;
@@ -353,6 +354,18 @@ mod tests {
         }
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
+        }
+        fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
+            self.inner.verify_chain(since_ms)
+        }
+        fn put_quarantine(&self, quarantine: &Quarantine) -> Result<(), StoreError> {
+            self.inner.put_quarantine(quarantine)
+        }
+        fn delete_quarantine(&self, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete_quarantine(id)
+        }
+        fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
+            self.inner.quarantines(now_ms)
         }
         fn claim_jti(
             &self,

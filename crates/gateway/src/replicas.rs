@@ -1,5 +1,5 @@
-//! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation
-//! or an ended workflow written by one replica must stop calls on every other: the
+//! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation,
+//! a quarantine or an ended workflow written by one replica must stop calls on every other: the
 //! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
 //! state again and applies it to what this replica holds in memory. After the feed was
 //! lost it reads everything again, since announcements made meanwhile are gone.
@@ -70,9 +70,11 @@ async fn apply_all(state: Arc<State>, mut rx: mpsc::UnboundedReceiver<Change>) {
     while let Some(change) = rx.recv().await {
         match change {
             Change::Revocations => reload_revocations(&state).await,
+            Change::Quarantines => reload_quarantines(&state).await,
             Change::Workflow(id) => reload_workflow(&state, id).await,
             Change::Resync => {
                 reload_revocations(&state).await;
+                reload_quarantines(&state).await;
                 for id in state.workflows.cached_ids() {
                     reload_workflow(&state, id.as_str().to_owned()).await;
                 }
@@ -96,6 +98,15 @@ async fn reload_revocations(state: &State) {
     match store_call("revocations", move || store.revocations(now)).await {
         Ok(stored) => state.revocations.replace(stored),
         Err(error) => tracing::error!(%error, "cannot read revocations another replica changed"),
+    }
+}
+
+async fn reload_quarantines(state: &State) {
+    let store = Arc::clone(&state.store);
+    let now = state.clock.now().millis();
+    match store_call("quarantines", move || store.quarantines(now)).await {
+        Ok(stored) => state.quarantines.restore(stored),
+        Err(error) => tracing::error!(%error, "cannot read quarantines another replica changed"),
     }
 }
 

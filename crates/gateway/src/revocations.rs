@@ -119,6 +119,21 @@ impl Revocations {
             .retain(|_, expires_at| *expires_at > now_secs);
     }
 
+    /// How many credentials and agents are revoked, for the metrics.
+    pub fn counts(&self) -> (usize, usize) {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        let agents = self
+            .agents
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        (tokens, agents)
+    }
+
     /// Changes whenever anything is revoked.
     pub fn epoch(&self) -> watch::Receiver<u64> {
         self.epoch.subscribe()

@@ -122,9 +122,13 @@ impl Gateway {
         let data_listen = config.gateway.data_listen;
         let control_listen = config.gateway.control_listen;
         let max_header = config.gateway.limits.max_header_bytes;
-        let now = clock.now().secs();
+        let now = clock.now();
         let revocations_store = Arc::clone(&store);
-        let stored = store_call("revocations", move || revocations_store.revocations(now)).await?;
+        let (stored, quarantined) = store_call("revocations and quarantines", move || {
+            let revoked = revocations_store.revocations(now.secs())?;
+            Ok((revoked, revocations_store.quarantines(now.millis())?))
+        })
+        .await?;
         let state = Arc::new(State::new(Parts {
             config,
             policy,
@@ -134,6 +138,7 @@ impl Gateway {
             clock,
             revocations: Revocations::new(stored),
         }));
+        state.quarantines.restore(quarantined);
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -284,6 +289,8 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 state.events.rotate_journal(true);
                 state.keys.retire_due(now);
                 state.revocations.forget_expired(now);
+                let ended = state.quarantines.take_ended(state.clock.now().millis());
+                crate::control::quarantines::record_ended(&state, &ended);
                 state.upstream.close_expired();
                 match state.approvals.expire_due(now).await {
                     Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),

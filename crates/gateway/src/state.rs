@@ -19,6 +19,7 @@ use crate::dataplane::upstream::UpstreamClient;
 use crate::events::EventSink;
 use crate::keys::KeyRing;
 use crate::notify::Notifier;
+use crate::quarantines::Quarantines;
 use crate::revocations::Revocations;
 use crate::secrets::Secrets;
 use crate::workflows::Workflows;
@@ -78,6 +79,10 @@ pub struct State {
     pub upstream: UpstreamClient,
     pub workflows: Workflows,
     pub revocations: Revocations,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Loaded from the store by the server at start (`Quarantines::restore`).
+    pub quarantines: Quarantines,
     pub secrets: Secrets,
     pub notifier: Notifier,
     pub approvals: Approvals,
@@ -134,6 +139,8 @@ impl State {
             mcp: crate::mcp::Mcp::start(&config),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
+            quarantines: Quarantines::default(),
+            metrics: crate::metrics::Metrics::default(),
             secrets,
             notifier,
             config,

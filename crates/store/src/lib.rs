@@ -8,16 +8,20 @@
 //! know no database at all.
 
 mod approval;
+mod chain;
 mod error;
 mod postgres;
+mod quarantine;
 mod revocation;
 mod sqlite;
 mod store;
 mod workflow;
 
 pub use approval::ApprovalFilter;
+pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
 pub use postgres::PostgresStore;
+pub use quarantine::{Quarantine, QuarantineKind};
 pub use revocation::{Revocation, RevocationKind};
 pub use sqlite::SqliteStore;
 pub use store::{Change, ChangeHandler, DEFAULT_LIMIT, MAX_LIMIT, Store, effective_limit};

@@ -8,11 +8,13 @@
 //! that queries filter and sort on.
 
 mod approvals;
+mod chain;
 mod claims;
 mod events;
 mod listen;
 mod migrate;
 mod pool;
+mod quarantines;
 mod revocations;
 mod workflows;
 
@@ -27,7 +29,9 @@ use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
 use crate::workflow::WorkflowFilter;
@@ -167,6 +171,22 @@ impl Store for PostgresStore {
             client.query_one("SELECT count(*) FROM schema_version", &[])?;
             Ok(())
         })
+    }
+
+    fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
+        self.run(|client| chain::verify(client, since_ms))
+    }
+
+    fn put_quarantine(&self, quarantine: &Quarantine) -> Result<(), StoreError> {
+        self.run(|client| quarantines::put(client, quarantine))
+    }
+
+    fn delete_quarantine(&self, id: &str) -> Result<bool, StoreError> {
+        self.run(|client| quarantines::delete(client, id))
+    }
+
+    fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
+        self.run(|client| quarantines::live(client, now_ms))
     }
 
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {

@@ -12,6 +12,7 @@ mod connect;
 mod events;
 mod listing;
 mod migrate;
+mod quarantines;
 mod revocations;
 mod workflows;
 
@@ -28,7 +29,9 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use rusqlite::Connection;
 
 use crate::approval::ApprovalFilter;
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
 use crate::workflow::WorkflowFilter;
@@ -130,6 +133,10 @@ impl Store for SqliteStore {
         events::one(&self.reader(), &self.location, id)
     }
 
+    fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
+        events::verify(&self.reader(), &self.location, since_ms)
+    }
+
     fn claim_jti(
         &self,
         issuer: &str,
@@ -182,6 +189,18 @@ impl Store for SqliteStore {
 
     fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError> {
         revocations::live(&mut self.writer(), now_secs).or_unavailable(&self.location)
+    }
+
+    fn put_quarantine(&self, quarantine: &Quarantine) -> Result<(), StoreError> {
+        quarantines::put(&self.writer(), quarantine).or_unavailable(&self.location)
+    }
+
+    fn delete_quarantine(&self, id: &str) -> Result<bool, StoreError> {
+        quarantines::delete(&self.writer(), id).or_unavailable(&self.location)
+    }
+
+    fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
+        quarantines::live(&mut self.writer(), now_ms).or_unavailable(&self.location)
     }
 
     fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {

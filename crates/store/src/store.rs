@@ -8,7 +8,9 @@ use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
@@ -46,6 +48,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// Recomputes the events' hash chain (`crate::chain`) in store order, from the
+    /// first event or from the first block reaching `since_ms` (trusting the link
+    /// before it), and names the first broken link.
+    fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError>;
 
     /// Claims the single-use assertion id `jti` of `issuer`, remembered until
     /// `expires_at` (Unix seconds: the last moment the assertion could still be accepted,
@@ -94,6 +101,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// left out and deleted; workflow and agent revocations stay until deleted.
     fn revocations(&self, now_secs: i64) -> Result<Vec<Revocation>, StoreError>;
 
+    /// Records a quarantine, replacing the one with its id.
+    fn put_quarantine(&self, quarantine: &Quarantine) -> Result<(), StoreError>;
+
+    /// Removes a quarantine (lifting it); returns whether it was stored.
+    fn delete_quarantine(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Every quarantine still holding at `now_ms`, newest first (by `at_ms`, then id);
+    /// ended ones are left out and deleted.
+    fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError>;
+
     /// Inserts the approval, or replaces every field of the one with its id (status,
     /// verdicts and response change over its life). Bodies are bytes and come back
     /// exactly as written, whatever they contain.
@@ -131,6 +148,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub enum Change {
     /// Revocations changed: read them again.
     Revocations,
+    /// Quarantines changed: read them again.
+    Quarantines,
     /// This workflow ended (or otherwise changed state) on another replica.
     Workflow(String),
     /// Changes may have been missed (the feed reconnected): read everything again.

@@ -12,8 +12,12 @@
 
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/chain.rs"]
+mod chain;
 #[path = "conformance/postgres.rs"]
 mod pg;
+#[path = "conformance/quarantines.rs"]
+mod quarantines;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -77,6 +81,21 @@ macro_rules! conformance_tests {
                     spent_token_revocations_are_dropped,
                     workflow_and_agent_revocations_never_expire,
                     no_revocations_is_an_empty_list,
+                );
+            }
+            mod chain {
+                conformance_tests!(@each $open; crate::chain;
+                    an_empty_store_has_an_unbroken_empty_chain,
+                    an_unbroken_chain_verifies_to_the_head_of_its_lines,
+                    verifying_since_starts_at_the_first_block_reaching_it,
+                    the_chain_continues_across_batches_of_late_events,
+                );
+            }
+            mod quarantines {
+                conformance_tests!(@each $open; crate::quarantines;
+                    quarantines_read_back_every_field_newest_first,
+                    ended_quarantines_are_left_out_and_deleted,
+                    lifting_a_quarantine_says_whether_it_was_there,
                 );
             }
             mod approvals {

@@ -14,12 +14,12 @@ use http::Method;
 
 use crate::{example, gatehouse, rewrite};
 
-const AGENT: &str = "spiffe://acme/agent/triage-bot";
+pub(crate) const AGENT: &str = "spiffe://acme/agent/triage-bot";
 
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    data: String,
-    control: String,
+    pub(crate) data: String,
+    pub(crate) control: String,
 }
 
 impl Drop for Served {
@@ -38,7 +38,7 @@ fn free_port() -> u16 {
 }
 
 /// Points the example at free ports and at an example tool run by this test, then serves it.
-async fn serve(example: &Path, tool: SocketAddr) -> Served {
+pub(crate) async fn serve(example: &Path, tool: SocketAddr) -> Served {
     let (data, control) = (free_port(), free_port());
     rewrite(&example.join("gatehouse.toml"), |text| {
         text.replace("127.0.0.1:8080", &format!("127.0.0.1:{data}"))
@@ -71,7 +71,7 @@ async fn serve(example: &Path, tool: SocketAddr) -> Served {
     panic!("gatehouse serve did not come up");
 }
 
-async fn start_tool(example: &Path) -> SocketAddr {
+pub(crate) async fn start_tool(example: &Path) -> SocketAddr {
     let secret = std::fs::read_to_string(example.join("secrets/tickets.secret")).unwrap();
     let tool = Arc::new(ExampleTool::new("tickets", Some(secret.trim())));
     let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |request| {
@@ -84,7 +84,7 @@ async fn start_tool(example: &Path) -> SocketAddr {
     addr
 }
 
-async fn credential(example: &Path, served: &Served, workflow: &str) -> (String, Reply) {
+pub(crate) async fn credential(example: &Path, served: &Served, workflow: &str) -> (String, Reply) {
     let key = example.join("keys/triage-bot.key");
     let output = gatehouse(&[
         "agent",
@@ -114,7 +114,7 @@ async fn credential(example: &Path, served: &Served, workflow: &str) -> (String,
     (token, reply)
 }
 
-fn operator(example: &Path, served: &Served, args: &[&str]) -> std::process::Output {
+pub(crate) fn operator(example: &Path, served: &Served, args: &[&str]) -> std::process::Output {
     let token_file = example.join("operator.token");
     let mut all = args.to_vec();
     all.extend([

@@ -8,9 +8,11 @@
     reason = "tests fail loudly at the first surprise"
 )]
 
+mod audit;
 mod config_errors;
 mod crash;
 mod lifecycle;
+mod quarantine;
 mod quickstart;
 mod replicas;
 mod store;

@@ -15,6 +15,7 @@ use crate::credential;
 use crate::dataplane::forward::{self, Guarded, Message, OnBehalf};
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::{budget, classify, tier};
+use crate::quarantines::Reach;
 use crate::state::State;
 
 /// Executes approval `id` if it is approved and has not run; records its own event.
@@ -81,6 +82,14 @@ async fn replay(
         .map_err(|_| internal("stored method"))?;
     let call = classify::classify(state, &method, &uri)?;
     draft.call(&call);
+    // An approval is a permit, and a quarantine wins over every permit.
+    let reach = Reach {
+        agent: &approval.agent,
+        tool: &call.tool.tool.name,
+        segment: &call.tool.tool.segment,
+        intent: Some(&call.route.intent),
+    };
+    state.quarantines.check(reach, state.clock.as_ref())?;
     let workflow = live_workflow(state, approval).await?;
     let declared = parked.body.len() as u64;
     budget::reserve(state, &workflow, call.route.access, declared).await?;
@@ -101,6 +110,7 @@ async fn replay(
         caller: OnBehalf::parked(approval),
         workflow: &workflow,
         declared,
+        reach,
     };
     forward::forward(state, message, guarded, &call, draft).await
 }

@@ -80,6 +80,7 @@ pub fn refused(state: &State, workflow: &LiveWorkflow, refusal: BudgetRefusal) -
 
 /// The owner of the workflow's agent hears that it paused.
 pub fn notify_paused(state: &State, workflow: &Workflow, kind: BudgetKind) {
+    state.metrics.budget_paused();
     let owner = state
         .config
         .agents

@@ -23,6 +23,7 @@ use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
 use crate::problem::{decision_header, decision_value, insert_decision_header};
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -84,6 +85,8 @@ pub struct Guarded<'a> {
     pub workflow: &'a Arc<LiveWorkflow>,
     /// Request bytes already counted by the budget phase.
     pub declared: u64,
+    /// What the call reaches: a quarantine covering it cuts the call.
+    pub reach: Reach<'a>,
 }
 
 pub async fn forward(
@@ -114,7 +117,7 @@ pub async fn forward(
     let mut cancel: Cancellation = Box::pin(cancellation(state, guarded));
     let outcome = tokio::select! {
         outcome = sent => outcome,
-        reason = &mut cancel => return Err(cancelled(draft, &reason)),
+        reason = &mut cancel => return Err(cancelled(state, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     draft.bytes_in(meter.bytes());
@@ -142,22 +145,40 @@ pub async fn forward(
 /// Why a call in flight was cut when shutdown stopped waiting for it.
 pub const SHUT_DOWN: &str = "the gateway shut down";
 
+/// Why a call was cut before its answer: a quarantine now covering it, or else a
+/// revocation (or the workflow's end).
+pub(crate) fn cut_refusal(state: &State, guarded: Guarded<'_>) -> Refusal {
+    match state
+        .quarantines
+        .covering(guarded.reach, state.clock.as_ref())
+    {
+        Some(id) => Refusal::Quarantined { id },
+        None => Refusal::Unauthenticated(AuthFailure::Revoked),
+    }
+}
+
 /// A call's pending cancellation: resolves, with a reason, when the call is revoked.
 type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 
-/// The refusal of a call cancelled before the upstream answered.
-pub(crate) fn cancelled(draft: &mut EventDraft, reason: &str) -> Refusal {
+/// The refusal of a call cancelled before the upstream answered: cut by shutdown, by a
+/// quarantine, or by a revocation (or its workflow's end).
+pub(crate) fn cancelled(
+    state: &State,
+    guarded: Guarded<'_>,
+    draft: &mut EventDraft,
+    reason: &str,
+) -> Refusal {
     draft.note(reason);
     if reason == SHUT_DOWN {
         return Refusal::UpstreamUnavailable {
             reason: SHUT_DOWN.to_owned(),
         };
     }
-    Refusal::Unauthenticated(AuthFailure::Revoked)
+    cut_refusal(state, guarded)
 }
 
-/// Resolves, with a reason, once the call's workflow ends or its credential or agent is
-/// revoked, or shutdown stops waiting for it; pending otherwise.
+/// Resolves, with a reason, once the call's workflow ends, its credential or agent is
+/// revoked, a quarantine covers it, or shutdown stops waiting for it; pending otherwise.
 pub(crate) fn cancellation(
     state: &Arc<State>,
     guarded: Guarded<'_>,
@@ -168,9 +189,14 @@ pub(crate) fn cancellation(
     let state = Arc::clone(state);
     let jti = guarded.caller.jti.map(str::to_owned);
     let agent = guarded.caller.agent.to_owned();
+    let reach = guarded.reach.owned();
     async move {
+        // Inside this future, so watching for quarantines allocates nothing more.
+        let quarantined = crate::quarantines::cut(&state, reach.with(&agent));
+        tokio::pin!(quarantined);
         loop {
             tokio::select! {
+                reason = &mut quarantined => return reason,
                 ended = async { over.wait_for(|over| *over).await.is_ok() } => {
                     if ended {
                         return "the workflow ended".to_owned();

@@ -33,6 +33,8 @@ pub const AGENT_LEFT: &str = "the agent disconnected before the upstream answere
 pub struct EventDraft {
     event: Event,
     started: Instant,
+    /// Microseconds from the start to forwarding, once the call was forwarded.
+    decided_us: Option<u64>,
     /// Set once the call is journaled, i.e. about to be forwarded: from then on the
     /// draft records an event even if it is dropped unfinished (the agent went away).
     journaled: Option<Journaled>,
@@ -50,6 +52,7 @@ impl Clone for EventDraft {
         Self {
             event: self.event.clone(),
             started: self.started,
+            decided_us: self.decided_us,
             journaled: None,
         }
     }
@@ -64,6 +67,7 @@ impl Drop for EventDraft {
         self.event.status = 0;
         self.note(AGENT_LEFT);
         let event = self.finished();
+        journaled.state.metrics.observe(&event, self.decided_us);
         journaled
             .state
             .events
@@ -86,6 +90,7 @@ impl EventDraft {
         Self {
             event,
             started: Instant::now(),
+            decided_us: None,
             journaled: None,
         }
     }
@@ -106,6 +111,7 @@ impl EventDraft {
                 String::new(),
             ),
             started: self.started,
+            decided_us: None,
             journaled: None,
         };
         std::mem::replace(self, spent)
@@ -222,8 +228,12 @@ impl EventDraft {
         self.event.bytes_in = bytes;
     }
 
+    /// The tool's time to answer; what came before it is the time Gatehouse took to
+    /// decide, for the metrics.
     pub fn upstream_us(&mut self, micros: u64) {
         self.event.upstream_us = Some(micros);
+        let elapsed = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.decided_us = Some(elapsed.saturating_sub(micros));
     }
 
     /// Ends the call with `refusal`: the problem document for the agent, the full
@@ -269,7 +279,12 @@ impl EventDraft {
             }
             BodyEnd::Revoked(reason) => {
                 self.event.outcome = Outcome::Error;
-                self.event.refusal = Some("unauthenticated".to_owned());
+                let refusal = if reason.starts_with(crate::quarantines::CUT) {
+                    "quarantined"
+                } else {
+                    "unauthenticated"
+                };
+                self.event.refusal = Some(refusal.to_owned());
                 self.event.reason = Some(format!("response cut mid-stream: {reason}"));
             }
             BodyEnd::BudgetCut => {
@@ -303,6 +318,7 @@ impl EventDraft {
     fn emit(mut self, state: &State) {
         let journaled = self.journaled.take();
         let event = self.finished();
+        state.metrics.observe(&event, self.decided_us);
         match journaled {
             Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
             None => state.events.emit(event),
@@ -353,6 +369,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::SegmentMismatch { .. }
         | Refusal::OutOfScope { .. }
         | Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRejected { .. }
         | Refusal::ApprovalDenied { .. }

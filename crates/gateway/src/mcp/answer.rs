@@ -66,6 +66,7 @@ pub fn answer(
     let error = |rpc: i64, message: String| error_with(rpc, message, http_status(era, rpc));
     match refusal {
         Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRequired { .. }
         | Refusal::ConfirmationRejected { .. }
@@ -97,6 +98,7 @@ pub fn answer(
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::StaleState { .. } => error_with(code::INTERNAL_ERROR, refusal.detail(), 503),
         Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }
         | Refusal::ConfirmationRequired { .. }
         | Refusal::ConfirmationRejected { .. }

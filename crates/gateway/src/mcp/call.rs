@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gatehouse_core::config::{McpMapping, McpServer};
-use gatehouse_core::model::{AgentId, AttrValue, Tier};
+use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 use serde_json::{Map, Value};
@@ -23,6 +23,7 @@ use crate::dataplane::{budget, decide, tier};
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp::upstream::Relay;
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -63,6 +64,8 @@ pub struct Upcall<'a> {
     pub method: &'a str,
     pub params: Value,
     pub relay: Option<Relay>,
+    /// The gated call's intent, which a quarantine may name; `None` for the rest.
+    pub intent: Option<&'a Intent>,
 }
 
 impl<'a> Upcall<'a> {
@@ -72,6 +75,15 @@ impl<'a> Upcall<'a> {
             method,
             params,
             relay: None,
+            intent: None,
+        }
+    }
+
+    /// The same request, for a gated call of `intent`.
+    pub fn of_intent(self, intent: &'a Intent) -> Self {
+        Self {
+            intent: Some(intent),
+            ..self
         }
     }
 }
@@ -127,6 +139,16 @@ pub async fn gated(
     let typed = args::typed(&mapping.args, &arguments)
         .map_err(|reason| Refusal::BadArguments { reason })?;
     contain(caller, kind, mapping, name, draft)?;
+    let reach = Reach {
+        agent: &caller.credential.claims.sub,
+        tool: &caller.server.name,
+        segment: &caller.server.segment,
+        intent: Some(&mapping.intent),
+    };
+    caller
+        .state
+        .quarantines
+        .check(reach, caller.state.clock.as_ref())?;
     let verdict = decide(caller, mapping, &typed);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
@@ -174,6 +196,7 @@ pub async fn gated(
         method: kind.method(),
         params: forwarded,
         relay,
+        intent: Some(&mapping.intent),
     };
     let reply = forward(
         caller.state,

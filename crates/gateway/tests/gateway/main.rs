@@ -15,6 +15,8 @@ mod control;
 mod harness;
 mod mcp_face;
 mod mcp_upstream;
+mod metrics;
 mod paths;
+mod quarantines;
 mod unfinished;
 mod workflows;

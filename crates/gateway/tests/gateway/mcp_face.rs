@@ -1284,3 +1284,82 @@ permit (principal, action == Gatehouse::Action::"fixture.tools", resource);
     remote.stop().await;
     fixture.stop().await;
 }
+
+async fn quarantine(harness: &Harness, kind: &str, subject: &str) -> String {
+    let body = json!({"kind": kind, "subject": subject, "for_secs": 600, "reason": "test"});
+    let reply = harness
+        .control(Method::POST, "/v1/quarantines", &body.to_string())
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json().unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_quarantined_mcp_intent_or_server_refuses_an_allowed_call_as_a_tool_error_until_lifted() {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let echo = json!({"name": "echo", "arguments": {"message": "hi"}});
+    for (n, (kind, subject)) in [("intent", "everything.echo"), ("tool", "everything")]
+        .into_iter()
+        .enumerate()
+    {
+        let id = quarantine(&harness, kind, subject).await;
+        let base = 10 * (n as u64 + 1);
+        let refused =
+            in_session(&harness, &token, &session, base, "tools/call", echo.clone()).await;
+        let refusal = refusal_of(&refused);
+        assert_eq!(refusal["refusal"], "quarantined", "{kind}: {refusal}");
+        let lifted = harness
+            .control(Method::DELETE, &format!("/v1/quarantines/{id}"), "")
+            .await;
+        assert_eq!(lifted.status, 200);
+        let allowed = in_session(
+            &harness,
+            &token,
+            &session,
+            base + 1,
+            "tools/call",
+            echo.clone(),
+        )
+        .await;
+        let body = allowed.json().unwrap();
+        assert_eq!(
+            body["result"]["content"][0]["text"], "Echo: hi",
+            "{kind}: {body}"
+        );
+    }
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_quarantine_mid_call_ends_the_stream_with_the_refusal_as_its_last_event() {
+    let harness = start_with_progress().await;
+    let token = harness.token_for("mcp").await;
+    let session = session(&harness, &token).await;
+    let arguments = json!({"duration": 10, "steps": 20});
+    let call = tool_call(
+        1,
+        "trigger-long-running-operation",
+        arguments,
+        Some(json!("p")),
+    );
+    let headers = [("mcp-session-id", session.as_str()), ("accept", SSE)];
+    let (first, progressed) = oneshot::channel();
+    let started = Instant::now();
+    let quarantined = async {
+        progressed.await.unwrap();
+        quarantine(&harness, "tool", "everything").await;
+    };
+    let streaming = post_streaming(&harness, "everything", &token, &headers, &call, Some(first));
+    let (streamed, ()) = tokio::join!(streaming, quarantined);
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the call was not ended"
+    );
+    let last = streamed.last();
+    assert_eq!(last["id"], 1, "{last}");
+    assert_eq!(last["result"]["isError"], true, "{last}");
+    let event = harness.event(&streamed.decision).await;
+    assert_eq!(event.refusal.as_deref(), Some("quarantined"));
+    harness.stop().await;
+}

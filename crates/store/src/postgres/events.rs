@@ -10,23 +10,42 @@ use postgres::Client;
 use postgres::error::SqlState;
 use postgres::types::ToSql;
 
-use super::Failure;
+use super::{Failure, chain};
 use crate::store::effective_limit;
 
 const INSERT: &str = "INSERT INTO events (id, time_ms, agent, workflow, tool, intent, \
-     outcome, line) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], \
-     $5::text[], $6::text[], $7::text[], $8::text[])";
+     outcome, line, link, block, position) SELECT u.id, u.t, u.a, u.w, u.tl, u.i, u.o, u.l, \
+     u.k, $10::bigint, (u.ord - 1)::int FROM unnest($1::text[], $2::bigint[], $3::text[], \
+     $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[]) \
+     WITH ORDINALITY AS u(id, t, a, w, tl, i, o, l, k, ord)";
 
 /// The first of the batch's ids already stored, after a unique violation.
 const TAKEN: &str = "SELECT id FROM events WHERE id = ANY($1) ORDER BY id LIMIT 1";
 
 const BY_ID: &str = "SELECT line FROM events WHERE id = $1";
 
-/// Writes the whole batch, or nothing of it and the conflicting id.
+/// Writes the whole batch as the next block of the chain, or nothing of it and the
+/// conflicting id. The chain's head is locked for the transaction, so appends from
+/// several replicas take turns.
 pub(super) fn insert(client: &mut Client, lines: &[EventLine<'_>]) -> Result<(), Failure> {
-    let columns = Columns::new(lines)?;
-    match client.execute(INSERT, &columns.params()) {
-        Ok(_) => Ok(()),
+    let mut columns = Columns::new(lines)?;
+    let written = {
+        let mut tx = client.transaction()?;
+        let (block, previous) = chain::lock_head(&mut tx)?;
+        let last = columns.link(previous);
+        let mut params = columns.params();
+        params.push(&block);
+        match tx.execute(INSERT, &params) {
+            Ok(_) => {
+                chain::move_head(&mut tx, block, &last)?;
+                tx.commit()?;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    };
+    match written {
+        Ok(()) => Ok(()),
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             Err(conflict(client, &columns.ids).unwrap_or(Failure::Database(error)))
         }
@@ -92,7 +111,8 @@ pub(super) fn select(client: &mut Client, filter: &EventFilter) -> Result<Vec<Ev
     Ok(events)
 }
 
-/// A batch as one array per column.
+/// A batch as one array per column, in id order (a block's lines are, as in every
+/// backend).
 struct Columns {
     ids: Vec<String>,
     times: Vec<i64>,
@@ -102,12 +122,15 @@ struct Columns {
     intents: Vec<Option<String>>,
     outcomes: Vec<&'static str>,
     lines: Vec<String>,
+    links: Vec<Vec<u8>>,
 }
 
 impl Columns {
     /// Refuses a batch naming one id twice before the database sees it.
     fn new(lines: &[EventLine<'_>]) -> Result<Self, Failure> {
         let mut seen = HashSet::with_capacity(lines.len());
+        let mut ordered: Vec<&EventLine<'_>> = lines.iter().collect();
+        ordered.sort_by_key(|line| line.event.id);
         let mut columns = Self {
             ids: Vec::with_capacity(lines.len()),
             times: Vec::with_capacity(lines.len()),
@@ -117,8 +140,9 @@ impl Columns {
             intents: Vec::with_capacity(lines.len()),
             outcomes: Vec::with_capacity(lines.len()),
             lines: Vec::with_capacity(lines.len()),
+            links: Vec::new(),
         };
-        for line in lines {
+        for line in ordered {
             let event = line.event;
             if !seen.insert(event.id) {
                 return Err(Failure::Conflict(event.id));
@@ -135,8 +159,22 @@ impl Columns {
         Ok(columns)
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 8] {
-        [
+    /// Links every line after `previous`; returns the last link.
+    fn link(&mut self, previous: chain::Link) -> chain::Link {
+        let mut link = previous;
+        self.links = self
+            .lines
+            .iter()
+            .map(|line| {
+                link = chain::next(&link, line);
+                link.to_vec()
+            })
+            .collect();
+        link
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
             &self.ids,
             &self.times,
             &self.agents,
@@ -145,6 +183,7 @@ impl Columns {
             &self.intents,
             &self.outcomes,
             &self.lines,
+            &self.links,
         ]
     }
 }

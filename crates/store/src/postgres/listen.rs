@@ -19,6 +19,9 @@ pub(super) const CHANNEL: &str = "gatehouse_changes";
 /// Sent (on commit) by a transaction that changed revocations.
 pub(super) const NOTIFY_REVOCATIONS: &str = "SELECT pg_notify('gatehouse_changes', 'revocations')";
 
+/// Sent (on commit) by a transaction that changed quarantines.
+pub(super) const NOTIFY_QUARANTINES: &str = "SELECT pg_notify('gatehouse_changes', 'quarantines')";
+
 /// The payload announcing that one workflow ended: this prefix, then its id.
 pub(super) const WORKFLOW_PREFIX: &str = "workflow:";
 
@@ -88,6 +91,7 @@ fn relay(
             while let Some(notification) = batch.next()? {
                 match notification.payload() {
                     "revocations" => handler(Change::Revocations),
+                    "quarantines" => handler(Change::Quarantines),
                     payload => {
                         if let Some(id) = payload.strip_prefix(WORKFLOW_PREFIX) {
                             handler(Change::Workflow(id.to_owned()));

@@ -15,20 +15,32 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        sql: r#"
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
+    -- Store order, which the hash chain follows: the appended batch, then the line in it.
+    block BIGINT NOT NULL,
+    position INTEGER NOT NULL,
     time_ms BIGINT NOT NULL,
     agent TEXT,
     workflow TEXT,
     tool TEXT,
     intent TEXT,
     outcome TEXT NOT NULL,
-    line TEXT NOT NULL
+    line TEXT NOT NULL,
+    -- SHA-256 of the previous event's link and this line (crate::chain).
+    link BYTEA NOT NULL
 );
+CREATE UNIQUE INDEX events_order ON events (block, position);
+-- The chain's head: the last block written and its last link. Appends lock it.
+CREATE TABLE event_chain (
+    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+    block BIGINT NOT NULL,
+    link BYTEA NOT NULL
+);
+INSERT INTO event_chain (block, link) VALUES (0, decode(repeat('00', 32), 'hex'));
 CREATE INDEX events_time ON events (time_ms);
 CREATE INDEX events_agent ON events (agent, id);
 CREATE INDEX events_workflow ON events (workflow, id);
@@ -49,7 +61,12 @@ CREATE TABLE workflows (
     agent TEXT NOT NULL,
     status TEXT NOT NULL,
     created_at BIGINT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    -- Durable leases of budget slices (gatehouse_core::workflow::Lease): reads count
+    -- usage as at least the lease. A clean shutdown releases them (0).
+    lease_calls BIGINT NOT NULL DEFAULT 0 CHECK (lease_calls >= 0),
+    lease_writes BIGINT NOT NULL DEFAULT 0 CHECK (lease_writes >= 0),
+    lease_bytes BIGINT NOT NULL DEFAULT 0 CHECK (lease_bytes >= 0)
 );
 CREATE INDEX workflows_newest ON workflows (created_at DESC, id DESC);
 CREATE INDEX workflows_agent ON workflows (agent, created_at DESC, id DESC);
@@ -80,20 +97,18 @@ CREATE INDEX approvals_newest ON approvals (created_at DESC, id DESC);
 CREATE INDEX approvals_status ON approvals (status, created_at DESC, id DESC);
 CREATE INDEX approvals_workflow ON approvals (workflow, created_at DESC, id DESC);
 CREATE INDEX approvals_agent ON approvals (agent, created_at DESC, id DESC);
+
+CREATE TABLE quarantines (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    quarantined_by TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    until_ms BIGINT NOT NULL
+);
 "#,
-    },
-    // Durable leases of budget slices (gatehouse_core::workflow::Lease): reads count a
-    // workflow's usage as at least its lease, so a crash never forgets spending that
-    // reached an upstream. A clean shutdown releases them (0).
-    Migration {
-        version: 2,
-        sql: r#"
-ALTER TABLE workflows ADD COLUMN lease_calls BIGINT NOT NULL DEFAULT 0 CHECK (lease_calls >= 0);
-ALTER TABLE workflows ADD COLUMN lease_writes BIGINT NOT NULL DEFAULT 0 CHECK (lease_writes >= 0);
-ALTER TABLE workflows ADD COLUMN lease_bytes BIGINT NOT NULL DEFAULT 0 CHECK (lease_bytes >= 0);
-"#,
-    },
-];
+}];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {

@@ -2,8 +2,10 @@
 //! text), with an index from every event id to its block and one from every value a
 //! query filters on to the blocks holding it. Writing an event costs one index entry
 //! instead of a row and six index entries; queries read whole blocks (see `walk`).
+//! Each block also keeps the hash-chain links of its lines (see `chain`).
 
 mod block;
+pub(super) mod chain;
 mod walk;
 
 use std::sync::OnceLock;
@@ -13,6 +15,7 @@ use gatehouse_core::ids::DecisionId;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior, params};
 
 use super::{OrUnavailable, unavailable};
+use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::sqlite::column::decision_id;
 use crate::store::effective_limit;
@@ -22,7 +25,7 @@ use block::Block;
 const REACH: &str = "SELECT reach_id, reach_time_ms FROM event_blocks ORDER BY block DESC LIMIT 1";
 const HEADER: &str = "INSERT INTO event_blocks (first_id, last_id, reach_id, min_time_ms, \
      max_time_ms, reach_time_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const LINES: &str = "INSERT INTO event_lines (block, lines) VALUES (?1, ?2)";
+const LINES: &str = "INSERT INTO event_lines (block, lines, chain) VALUES (?1, ?2, ?3)";
 const KEY: &str = "INSERT INTO event_keys (field, value, block) VALUES (?1, ?2, ?3)";
 const ID: &str = "INSERT INTO event_ids (id, block) VALUES (?1, ?2)";
 
@@ -78,9 +81,13 @@ fn insert_block(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .or_unavailable(location)?;
+    // The link before this block is read inside the write transaction, so no other
+    // block can come between: the chain follows store order.
+    let previous = chain::head(&tx).or_unavailable(location)?;
+    let (links, _) = chain::links(previous, block.events.iter().map(|line| &*line.json));
     let number = insert_header(&tx, block).or_unavailable(location)?;
     tx.prepare_cached(LINES)
-        .and_then(|mut statement| statement.execute(params![number, block.text]))
+        .and_then(|mut statement| statement.execute(params![number, block.text, links]))
         .or_unavailable(location)?;
     match ids {
         Ids::Chunked => {
@@ -208,6 +215,19 @@ pub(super) fn select(
     .or_unavailable(location)?;
     tx.finish().or_unavailable(location)?;
     Ok(events)
+}
+
+/// Checks the hash chain, in one read transaction so that every block is from the same
+/// moment.
+pub(super) fn verify(
+    conn: &Connection,
+    location: &str,
+    since_ms: Option<i64>,
+) -> Result<ChainCheck, StoreError> {
+    let tx = conn.unchecked_transaction().or_unavailable(location)?;
+    let check = chain::verify(&tx, since_ms).or_unavailable(location)?;
+    tx.finish().or_unavailable(location)?;
+    Ok(check)
 }
 
 /// A constraint violation while inserting an id can only be a duplicate id.

@@ -55,7 +55,19 @@ const MIGRATIONS: &[Migration] = &[
         version: 10,
         sql: include_str!("../migrations/sqlite/0010_workflow_leases.sql"),
     },
+    Migration {
+        version: 11,
+        sql: EVENT_CHAIN,
+    },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/sqlite/0012_quarantines.sql"),
+    },
 ];
+
+/// The step that adds the events' hash chain; after it, the events stored before are
+/// linked in store order (`events::chain::backfill`), in the same transaction.
+const EVENT_CHAIN: &str = include_str!("../migrations/sqlite/0011_event_chain.sql");
 
 const CREATE_VERSION_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY)";
@@ -112,6 +124,9 @@ fn current_version(conn: &Connection) -> rusqlite::Result<i64> {
 
 fn apply(conn: &Connection, migration: &Migration) -> rusqlite::Result<()> {
     conn.execute_batch(migration.sql)?;
+    if migration.sql == EVENT_CHAIN {
+        super::events::chain::backfill(conn)?;
+    }
     conn.execute(
         "INSERT INTO schema_version (version) VALUES (?1)",
         [migration.version],

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use gatehouse_core::event::EventFilter;
 use gatehouse_store::{
-    Change, ChangeHandler, PostgresStore, RevocationKind, Store, StoreError, WorkflowFilter,
+    BreakKind, Change, ChangeHandler, PostgresStore, RevocationKind, Store, StoreError,
+    WorkflowFilter,
 };
 
 use crate::{revocations, sample, workflows};
@@ -306,4 +307,56 @@ fn an_ended_workflow_is_not_brought_back_by_another_replicas_older_copy() {
     stale.usage.calls += 3;
     fixture.store.put_workflow(&stale).unwrap();
     assert_eq!(fixture.store.workflow(&active.id).unwrap(), Some(ended));
+}
+
+/// Events in three batches, then `tamper` run on the database directly; what a check says.
+fn chain_after(tamper: &str) -> Option<gatehouse_store::ChainCheck> {
+    let fixture = Fixture::open()?;
+    for range in [0..4, 4..7, 7..10] {
+        fixture.store.append_events(&sample::events(range)).unwrap();
+    }
+    assert!(fixture.store.verify_chain(None).unwrap().is_unbroken());
+    let mut client = postgres::Client::connect(&fixture.url(), postgres::NoTls).unwrap();
+    client.batch_execute(tamper).unwrap();
+    Some(fixture.store.verify_chain(None).unwrap())
+}
+
+#[test]
+fn an_edited_event_breaks_the_chain_where_it_was_edited() {
+    let Some(check) = chain_after(
+        "UPDATE events SET line = replace(line, '\"status\":', '\"status\": ') \
+         WHERE block = 2 AND position = 1",
+    ) else {
+        return;
+    };
+    let found = check.first_break.unwrap();
+    assert_eq!(
+        (found.block, found.position, found.kind),
+        (2, 1, BreakKind::Mismatch)
+    );
+}
+
+#[test]
+fn a_deleted_event_and_a_deleted_batch_are_found() {
+    let Some(check) = chain_after("DELETE FROM events WHERE block = 2 AND position = 0") else {
+        return;
+    };
+    let found = check.first_break.unwrap();
+    assert_eq!((found.block, found.position), (2, 0));
+    let Some(check) = chain_after("DELETE FROM events WHERE block = 2") else {
+        return;
+    };
+    assert_eq!(check.first_break.unwrap().kind, BreakKind::Gap);
+}
+
+#[test]
+fn events_removed_from_the_end_are_found_against_the_head() {
+    let Some(check) = chain_after("DELETE FROM events WHERE block = 3 AND position = 2") else {
+        return;
+    };
+    assert_eq!(check.first_break.unwrap().kind, BreakKind::Missing);
+    let Some(check) = chain_after("DELETE FROM events") else {
+        return;
+    };
+    assert_eq!(check.first_break.unwrap().kind, BreakKind::Missing);
 }

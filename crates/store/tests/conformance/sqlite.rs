@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use gatehouse_core::event::EventFilter;
 use gatehouse_store::{
-    ApprovalFilter, RevocationKind, SqliteStore, Store, StoreError, WorkflowFilter,
+    ApprovalFilter, QuarantineKind, RevocationKind, SqliteStore, Store, StoreError, WorkflowFilter,
 };
 use tempfile::TempDir;
 
-use crate::{approvals, revocations, sample, workflows};
+use crate::{approvals, quarantines, revocations, sample, workflows};
 
 /// A store for one test, with the directory its file lives in.
 pub(crate) struct Fixture {
@@ -96,6 +96,19 @@ fn reopening_a_file_keeps_workflows_and_revocations() {
     let listed = store.list_workflows(&WorkflowFilter::default()).unwrap();
     assert_eq!(listed.len(), stored.len());
     assert_eq!(store.revocations(1_700_000_000).unwrap(), revoked);
+}
+
+#[test]
+fn reopening_a_file_keeps_quarantines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let stored = quarantines::quarantine("q1", QuarantineKind::Tool, 5, 10_000);
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.put_quarantine(&stored).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.quarantines(6).unwrap(), vec![stored]);
 }
 
 #[test]

@@ -140,6 +140,16 @@ pub async fn replay(
     let (mapping, _) = classify(server, kind, &params)?;
     draft.mcp(server, Some(mapping));
     draft.rpc_method(kind.method());
+    // An approval is a permit, and a quarantine wins over every permit.
+    let reach = crate::quarantines::Reach {
+        agent: &approval.agent,
+        tool: &server.name,
+        segment: &server.segment,
+        intent: Some(&mapping.intent),
+    };
+    state.quarantines.check(reach, state.clock.as_ref())?;
+    // The mapping borrows `params`, which the upcall takes.
+    let intent = mapping.intent.clone();
     budget::reserve(state, workflow, mapping.access, parked.body.len() as u64).await?;
     let on_behalf = OnBehalf::parked(approval);
     let reply = forward(
@@ -147,7 +157,7 @@ pub async fn replay(
         server,
         workflow,
         on_behalf,
-        Upcall::new(kind.method(), Value::Object(params)),
+        Upcall::new(kind.method(), Value::Object(params)).of_intent(&intent),
         draft,
     )
     .await

@@ -12,6 +12,7 @@ use crate::dataplane::budget;
 use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::dataplane::record::EventDraft;
 use crate::mcp::upstream::UpstreamError;
+use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -42,6 +43,12 @@ pub async fn forward(
         caller: on_behalf,
         workflow,
         declared: 0,
+        reach: Reach {
+            agent: on_behalf.agent,
+            tool: &server.name,
+            segment: &server.segment,
+            intent: upcall.intent,
+        },
     };
     draft.journal(state)?;
     let started = Instant::now();
@@ -50,11 +57,12 @@ pub async fn forward(
         method,
         params,
         relay,
+        intent: _,
     } = upcall;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
-        reason = cancel => return Err(cancelled(draft, &reason)),
+        reason = cancel => return Err(cancelled(state, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let reply = match outcome {
