@@ -37,28 +37,75 @@ use crate::problem::json_response;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
+/// Every door of the data plane. A new surface is a new variant, and the door test
+/// (`tests/gateway/doors.rs`) matches on it exhaustively: it cannot compile until it says
+/// how to knock on the new door with a revoked credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `/tools/{tool}/…`: a tool call.
+    Tool,
+    /// `/mcp/{server}`: the MCP face.
+    Mcp,
+    /// `POST /v1/token`: an identity assertion, not a credential.
+    Token,
+    /// `GET /v1/approvals/{id}`: an approved call's result.
+    ApprovalPoll,
+    /// `GET /v1/jwks.json`: public keys, no credential.
+    Jwks,
+    /// Anything else: refused without reading a credential.
+    Unknown,
+}
+
+impl Door {
+    pub const ALL: [Self; 6] = [
+        Self::Tool,
+        Self::Mcp,
+        Self::Token,
+        Self::ApprovalPoll,
+        Self::Jwks,
+        Self::Unknown,
+    ];
+
+    /// The door a request knocks on.
+    pub fn of(method: &Method, path: &str) -> Self {
+        if path.starts_with("/tools/") || path == "/tools" {
+            return Self::Tool;
+        }
+        if path.starts_with("/mcp/") {
+            return Self::Mcp;
+        }
+        match (method, path) {
+            (&Method::POST, "/v1/token") => Self::Token,
+            (&Method::GET, _) if path.starts_with("/v1/approvals/") => Self::ApprovalPoll,
+            (&Method::GET, "/v1/jwks.json") => Self::Jwks,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether the door takes a task credential, and so goes through [`authenticate`].
+    pub fn takes_credential(self) -> bool {
+        match self {
+            Self::Tool | Self::Mcp | Self::ApprovalPoll => true,
+            Self::Token | Self::Jwks | Self::Unknown => false,
+        }
+    }
+}
+
 /// Routes one data-plane request.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    let path = request.uri().path();
-    if path.starts_with("/tools/") || path == "/tools" {
-        return tool_call(state, request).await;
-    }
-    // The other surfaces' futures are larger than a tool call's: on the heap, so this
-    // future (moved a few times per request) is the size of a tool call's.
-    if path.starts_with("/mcp/") {
-        return Box::pin(crate::mcp::face::handle(state, request)).await;
-    }
-    match (request.method(), path) {
-        (&Method::POST, "/v1/token") => Box::pin(crate::broker::exchange(state, request)).await,
-        (&Method::GET, _) if path.starts_with("/v1/approvals/") => {
-            Box::pin(crate::approvals::execute::poll(state, request)).await
-        }
-        (&Method::GET, "/v1/jwks.json") => json_response(
+    match Door::of(request.method(), request.uri().path()) {
+        Door::Tool => tool_call(state, request).await,
+        // The other surfaces' futures are larger than a tool call's: on the heap, so this
+        // future (moved a few times per request) is the size of a tool call's.
+        Door::Mcp => Box::pin(crate::mcp::face::handle(state, request)).await,
+        Door::Token => Box::pin(crate::broker::exchange(state, request)).await,
+        Door::ApprovalPoll => Box::pin(crate::approvals::execute::poll(state, request)).await,
+        Door::Jwks => json_response(
             StatusCode::OK,
             &state.keys.jwks(),
             "application/jwk-set+json",
         ),
-        _ => {
+        Door::Unknown => {
             let draft = EventDraft::begin(&state, &request, "dataplane");
             draft.refuse(&state, &Refusal::NoRoute)
         }
