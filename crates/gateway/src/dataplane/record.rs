@@ -234,6 +234,11 @@ impl EventDraft {
     }
 
     fn emit(mut self, state: &State) {
+        // Only events with a reason carry text from outside (an upstream's error message);
+        // an allowed call's event has none and pays nothing here.
+        if let Some(reason) = &mut self.event.reason {
+            state.secrets.redact(reason);
+        }
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
         state.events.emit(self.event);
