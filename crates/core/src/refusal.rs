@@ -133,6 +133,12 @@ pub enum Refusal {
     BadArguments { reason: String },
     /// A browser `Origin` or `Host` that could be DNS rebinding (403).
     OriginRejected { origin: String },
+    /// A request the tool could read differently from what was decided: a method-override
+    /// or URL-rewrite header, a `_method` parameter, a connection upgrade (400).
+    UnsafeRequest { reason: String },
+    /// The request body could not be read as framed: bad chunking, shorter than its
+    /// `Content-Length` (400). Nothing is counted against the budget.
+    MalformedBody { reason: String },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -153,7 +159,9 @@ impl Refusal {
             Self::BadTokenRequest { .. }
             | Self::AmbiguousPath { .. }
             | Self::BadMessage { .. }
-            | Self::BadArguments { .. } => 400,
+            | Self::BadArguments { .. }
+            | Self::UnsafeRequest { .. }
+            | Self::MalformedBody { .. } => 400,
             Self::ApprovalPending { .. } => 202,
             Self::UnknownMethod { .. } | Self::SessionUnknown => 404,
             Self::OriginRejected { .. } => 403,
@@ -202,6 +210,8 @@ impl Refusal {
             Self::SessionUnknown => "session-unknown",
             Self::BadArguments { .. } => "bad-arguments",
             Self::OriginRejected { .. } => "origin-rejected",
+            Self::UnsafeRequest { .. } => "unsafe-request",
+            Self::MalformedBody { .. } => "malformed-body",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -240,6 +250,8 @@ impl Refusal {
             Self::SessionUnknown => "unknown MCP session",
             Self::BadArguments { .. } => "arguments not accepted",
             Self::OriginRejected { .. } => "origin not allowed",
+            Self::UnsafeRequest { .. } => "request could change meaning at the tool",
+            Self::MalformedBody { .. } => "malformed request body",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -289,7 +301,10 @@ impl Refusal {
             Self::ApprovalPending { id } => format!(
                 "this call was parked as approval `{id}`; it runs once approvers approve it: send the same call again with `_meta` `gatehouse/approval` = `{id}` (or poll GET /v1/approvals/{id}) for its result"
             ),
-            Self::BadMessage { reason, .. } | Self::BadArguments { reason } => reason.clone(),
+            Self::BadMessage { reason, .. }
+            | Self::BadArguments { reason }
+            | Self::UnsafeRequest { reason }
+            | Self::MalformedBody { reason } => reason.clone(),
             Self::UnknownMethod { method } => format!("method `{method}` is not available"),
             Self::SessionUnknown => {
                 "the MCP session is unknown or has ended: initialize a new one".to_owned()

@@ -33,6 +33,7 @@ use crate::body::ResponseBody;
 use crate::credential::{self, Credential};
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
+use crate::peer::Peer;
 use crate::problem::json_response;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -92,9 +93,13 @@ impl Door {
 }
 
 /// Routes one data-plane request.
-pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    peer: Arc<Peer>,
+) -> Response<ResponseBody> {
     match Door::of(request.method(), request.uri().path()) {
-        Door::Tool => tool_call(state, request).await,
+        Door::Tool => tool_call(state, request, peer).await,
         // The other surfaces' futures are larger than a tool call's: on the heap, so this
         // future (moved a few times per request) is the size of a tool call's.
         Door::Mcp => Box::pin(crate::mcp::face::handle(state, request)).await,
@@ -113,9 +118,13 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
 }
 
 /// One tool call, start to end.
-async fn tool_call(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+async fn tool_call(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    peer: Arc<Peer>,
+) -> Response<ResponseBody> {
     let mut draft = EventDraft::begin(&state, &request, "tool");
-    match phases(&state, request, &mut draft).await {
+    match phases(&state, request, peer, &mut draft).await {
         Ok(response) => response,
         Err(refusal) => draft.refuse(&state, &refusal),
     }
@@ -124,6 +133,7 @@ async fn tool_call(state: Arc<State>, request: Request<Incoming>) -> Response<Re
 async fn phases(
     state: &Arc<State>,
     request: Request<Incoming>,
+    peer: Arc<Peer>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     check_header_size(state, &request)?;
@@ -132,6 +142,7 @@ async fn phases(
     let (mut parts, body) = request.into_parts();
     let call = classify::classify(state, &parts.method, &parts.uri)?;
     draft.call(&call);
+    forward::check_headers(&parts.headers)?;
     contain(&credential, &call)?;
     let verdict = decide::decide(state, &credential, &call);
     // Fail closed: a policy that errored might have been the forbid that applied.
@@ -161,6 +172,7 @@ async fn phases(
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         body,
+        peer: Some(peer),
     };
     let guard = forward::Guarded {
         caller: forward::OnBehalf::of(&credential),

@@ -20,6 +20,7 @@ pub mod example_tool;
 pub mod keys;
 pub mod mcp;
 pub mod notify;
+pub mod peer;
 pub mod problem;
 pub mod revocations;
 pub mod secrets;

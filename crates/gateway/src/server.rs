@@ -25,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::body::ResponseBody;
 use crate::events::EventWriter;
 use crate::keys::{KeyError, KeyRing};
+use crate::peer::Peer;
 use crate::revocations::Revocations;
 use crate::state::{Parts, State};
 
@@ -102,10 +103,15 @@ impl Gateway {
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let servers = vec![
-            tokio::spawn(serve(data, stopped.clone(), max_header, move |request| {
-                crate::dataplane::handle(Arc::clone(&data_state), request)
-            })),
-            tokio::spawn(serve(control, stopped, max_header, move |request| {
+            tokio::spawn(serve(
+                data,
+                stopped.clone(),
+                max_header,
+                move |request, peer| {
+                    crate::dataplane::handle(Arc::clone(&data_state), request, peer)
+                },
+            )),
+            tokio::spawn(serve(control, stopped, max_header, move |request, _| {
                 crate::control::handle(Arc::clone(&control_state), request)
             })),
         ];
@@ -201,14 +207,15 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, St
         .map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serves `handler` on every connection of `listener` until `stop` turns true.
+/// Serves `handler` on every connection of `listener` until `stop` turns true; the
+/// handler learns each request's [`Peer`].
 pub async fn serve<H, F>(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
     max_header: usize,
     handler: H,
 ) where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
@@ -216,11 +223,13 @@ pub async fn serve<H, F>(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, addr)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().unwrap_or(addr);
+                let peer = Arc::new(Peer::new(addr, local));
                 let handler = handler.clone();
                 let service = service_fn(move |request| {
-                    let response = handler(request);
+                    let response = handler(request, Arc::clone(&peer));
                     async move { Ok::<_, Infallible>(response.await) }
                 });
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
@@ -272,6 +281,8 @@ where
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, stopped, 64 * 1024, handler));
+    let task = tokio::spawn(serve(listener, stopped, 64 * 1024, move |request, _| {
+        handler(request)
+    }));
     Ok((local, stop, task))
 }

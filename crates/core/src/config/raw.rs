@@ -302,6 +302,12 @@ pub struct RawRoute {
     #[serde(default = "default_tier")]
     pub tier: crate::model::Tier,
     pub access: Option<crate::model::Access>,
+    /// Danger, opt-in: let a `_method` query parameter reach the tool.
+    #[serde(default)]
+    pub method_param: bool,
+    /// Danger, opt-in: let path segments carry `;` (matrix or path parameters).
+    #[serde(default)]
+    pub matrix_params: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -196,6 +196,10 @@ pub struct Route {
     pub data_class: DataClass,
     pub tier: Tier,
     pub access: Access,
+    /// A `_method` query parameter may reach the tool (refused otherwise).
+    pub method_param: bool,
+    /// Path segments may carry `;` (refused otherwise).
+    pub matrix_params: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -95,6 +95,7 @@ async fn replay(
         method,
         headers,
         body: crate::body::full(parked.body.clone()),
+        peer: None,
     };
     let guarded = Guarded {
         caller: OnBehalf::parked(approval),

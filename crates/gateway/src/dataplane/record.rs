@@ -283,6 +283,8 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::SessionUnknown
         | Refusal::BadArguments { .. }
         | Refusal::OriginRejected { .. }
+        | Refusal::UnsafeRequest { .. }
+        | Refusal::MalformedBody { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

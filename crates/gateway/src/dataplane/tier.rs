@@ -11,7 +11,8 @@ use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall,
 use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, Method, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body::Body as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use rand::RngCore;
 
@@ -51,6 +52,14 @@ pub async fn gate(
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     if checked.tier == Tier::Low {
+        if body.size_hint().exact().is_none() {
+            // No length (chunked, or HTTP/2 without `content-length`): read it whole, up
+            // to the limit, so its size is counted against the budget before the tool
+            // sees a byte and bad framing is the agent's 400, never half-forwarded.
+            let bytes = read_body(state, body).await?;
+            let length = bytes.len() as u64;
+            return Ok(Gate::Proceed(crate::body::full(bytes), length));
+        }
         let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
     }
@@ -107,7 +116,15 @@ async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
         .collect()
         .await
         .map(|collected| collected.to_bytes())
-        .map_err(|_| Refusal::BodyTooLarge { limit })
+        .map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                Refusal::BodyTooLarge { limit }
+            } else {
+                Refusal::MalformedBody {
+                    reason: format!("the request body could not be read: {error}"),
+                }
+            }
+        })
 }
 
 fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {

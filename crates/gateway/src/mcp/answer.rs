@@ -91,6 +91,9 @@ pub fn answer(
             error(code::INVALID_PARAMS, format!("Unknown tool: {tool}"))
         }
         Refusal::BadArguments { reason } => error(code::INVALID_PARAMS, reason.clone()),
+        Refusal::UnsafeRequest { reason } | Refusal::MalformedBody { reason } => {
+            error_with(code::INVALID_REQUEST, reason.clone(), 400)
+        }
         Refusal::SessionUnknown => error_with(code::REFUSED, "Session not found".to_owned(), 404),
         Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
