@@ -14,6 +14,7 @@ mod calls;
 mod control;
 mod doors;
 mod harness;
+mod hostile;
 mod mcp_face;
 mod mcp_upstream;
 mod paths;
