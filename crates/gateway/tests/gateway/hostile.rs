@@ -456,3 +456,77 @@ fn reply_decision(head: &str) -> String {
         })
         .unwrap()
 }
+
+/// A gateway with one HTTP MCP server (never reached: Gatehouse answers `initialize`).
+async fn with_mcp() -> Harness {
+    let unreachable = "127.0.0.1:9".parse().unwrap();
+    Harness::builder()
+        .mcp(
+            &crate::mcp_upstream::servers::http(
+                "remote",
+                unreachable,
+                "[mcp_servers.remote.tools.echo]\nintent = \"remote.read\"\naccess = \"read\"",
+            ),
+            &["remote.read"],
+            "",
+        )
+        .start()
+        .await
+}
+
+/// An `initialize` over HTTP/2 (prior knowledge) to `uri`, whose authority becomes
+/// `:authority`; no `Host` header is sent.
+async fn h2_initialize(harness: &Harness, uri: &str, token: &str) -> http::StatusCode {
+    use http_body_util::Full;
+    let stream = TcpStream::connect(harness.gateway().data_addr())
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "h2", "version": "1"}}});
+    let request = http::Request::post(uri)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(Full::new(bytes::Bytes::from(body.to_string())))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert!(!response.headers().contains_key("host"));
+    response.status()
+}
+
+#[tokio::test]
+async fn an_http2_authority_is_checked_against_dns_rebinding_as_host_is() {
+    let harness = with_mcp().await;
+    let token = harness.token_for("mcp").await;
+    let port = harness.gateway().data_addr().port();
+    let foreign = h2_initialize(
+        &harness,
+        &format!("http://rebound.example:{port}/mcp/remote"),
+        &token,
+    )
+    .await;
+    assert_eq!(foreign, 403);
+    let local = h2_initialize(
+        &harness,
+        &format!("http://127.0.0.1:{port}/mcp/remote"),
+        &token,
+    )
+    .await;
+    assert_eq!(local, 200);
+    let events = harness
+        .events_until(
+            "decision=deny",
+            |event| event.refusal.as_deref() == Some("origin-rejected"),
+            1,
+        )
+        .await;
+    assert!(!events.is_empty());
+}
