@@ -530,3 +530,40 @@ async fn an_http2_authority_is_checked_against_dns_rebinding_as_host_is() {
         .await;
     assert!(!events.is_empty());
 }
+
+#[tokio::test]
+async fn underscore_and_case_variants_of_the_tools_secret_header_never_reach_it() {
+    let harness = Harness::builder()
+        .edit(
+            r#"auth = { secret_file = "tickets.secret" }"#,
+            r#"auth = { header = "x-api-key", prefix = "", secret_file = "tickets.secret" }"#,
+        )
+        .start()
+        .await;
+    let token = harness.token().await;
+    let reply = call_with(
+        &harness,
+        Method::GET,
+        "/tools/tickets/tickets/1",
+        &token,
+        &[
+            ("X_API_KEY", "agent-chosen"),
+            ("x_api-key", "agent-chosen"),
+            ("X-Api-Key", "agent-chosen"),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = tool_seen(&harness);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(values(&seen[0].headers, "x-api-key"), [SECRET]);
+    assert!(!seen[0].headers.contains_key("authorization"));
+    assert!(
+        seen[0]
+            .headers
+            .keys()
+            .all(|name| !name.as_str().contains('_')),
+        "{:?}",
+        seen[0].headers
+    );
+}
