@@ -67,6 +67,12 @@ pub struct RawLimits {
     pub upstream_timeout_ms: u64,
     #[serde(default = "default_max_assertion_lifetime_secs")]
     pub max_assertion_lifetime_secs: u64,
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    #[serde(default = "default_max_data_connections")]
+    pub max_data_connections: usize,
+    #[serde(default = "default_max_control_connections")]
+    pub max_control_connections: usize,
 }
 
 impl Default for RawLimits {
@@ -77,6 +83,9 @@ impl Default for RawLimits {
             max_response_body: default_max_response_body(),
             upstream_timeout_ms: default_upstream_timeout_ms(),
             max_assertion_lifetime_secs: default_max_assertion_lifetime_secs(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            max_data_connections: default_max_data_connections(),
+            max_control_connections: default_max_control_connections(),
         }
     }
 }
@@ -353,6 +362,20 @@ fn default_upstream_timeout_ms() -> u64 {
 
 fn default_max_assertion_lifetime_secs() -> u64 {
     300
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Below the usual soft limit of 1024 open files, leaving room for the control plane,
+/// the store and upstream connections.
+fn default_max_data_connections() -> usize {
+    768
+}
+
+fn default_max_control_connections() -> usize {
+    64
 }
 
 fn default_workflow_ttl_minutes() -> u64 {

@@ -127,6 +127,9 @@ impl<'a> Resolver<'a> {
             max_response_body: raw.limits.max_response_body,
             upstream_timeout: Duration::from_millis(raw.limits.upstream_timeout_ms),
             max_assertion_lifetime: Duration::from_secs(raw.limits.max_assertion_lifetime_secs),
+            idle_timeout: Duration::from_millis(raw.limits.idle_timeout_ms),
+            max_data_connections: raw.limits.max_data_connections,
+            max_control_connections: raw.limits.max_control_connections,
         };
         self.check_limits(&limits);
         Some(GatewaySettings {
@@ -146,6 +149,15 @@ impl<'a> Resolver<'a> {
         }
         if limits.upstream_timeout.is_zero() {
             self.error_at_field("gateway.limits.upstream_timeout_ms", "must be positive");
+        }
+        if limits.idle_timeout.is_zero() {
+            self.error_at_field("gateway.limits.idle_timeout_ms", "must be positive");
+        }
+        if limits.max_data_connections == 0 {
+            self.error_at_field("gateway.limits.max_data_connections", "must be positive");
+        }
+        if limits.max_control_connections == 0 {
+            self.error_at_field("gateway.limits.max_control_connections", "must be positive");
         }
         let lifetime = limits.max_assertion_lifetime.as_secs();
         if lifetime == 0 || lifetime > 300 {

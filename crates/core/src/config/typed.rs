@@ -84,6 +84,13 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Longest lifetime (`exp - iat`) of an identity assertion.
     pub max_assertion_lifetime: Duration,
+    /// A connection that sends no byte of its first request, or of its next request
+    /// headers, for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections per listener; past the cap a new connection is closed at once.
+    /// Separate caps keep the control plane reachable when the data plane is saturated.
+    pub max_data_connections: usize,
+    pub max_control_connections: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

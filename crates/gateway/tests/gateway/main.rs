@@ -18,4 +18,5 @@ mod hostile;
 mod mcp_face;
 mod mcp_upstream;
 mod paths;
+mod resources;
 mod workflows;

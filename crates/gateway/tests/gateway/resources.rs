@@ -1,0 +1,91 @@
+//! Bounded resources (issue 13 item 1): idle connections are closed, and each listener
+//! has its own connection cap, so a saturated data plane leaves the control plane
+//! reachable.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gatehouse_gateway::client::get_with_token;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::{Harness, OPERATOR_TOKEN};
+
+async fn with_limits(limits: &str) -> Harness {
+    Harness::builder()
+        .edit(
+            "upstream_timeout_ms = 1000",
+            &format!("upstream_timeout_ms = 1000\n{limits}"),
+        )
+        .start()
+        .await
+}
+
+/// Reads until the peer closes; `None` if it is still open after `wait`.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    let mut read = Vec::new();
+    tokio::time::timeout(wait, stream.read_to_end(&mut read))
+        .await
+        .ok()
+        .map(|_| read)
+}
+
+#[tokio::test]
+async fn a_connection_that_never_sends_a_byte_is_closed_on_both_listeners() {
+    let harness = with_limits("idle_timeout_ms = 300").await;
+    let gateway = harness.gateway();
+    for addr in [gateway.data_addr(), gateway.control_addr()] {
+        let started = Instant::now();
+        let mut silent = TcpStream::connect(addr).await.unwrap();
+        let read = closed_within(&mut silent, Duration::from_secs(5)).await;
+        assert_eq!(read, Some(Vec::new()), "{addr} kept a silent connection");
+        assert!(started.elapsed() >= Duration::from_millis(250));
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_that_goes_quiet_is_closed() {
+    let harness = with_limits("idle_timeout_ms = 300").await;
+    let mut stream = TcpStream::connect(harness.gateway().control_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let read = closed_within(&mut stream, Duration::from_secs(5)).await;
+    let text = String::from_utf8(read.expect("the idle connection stayed open")).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+/// Connections that hold a slot without sending anything.
+async fn hold(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..count {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // Let the gateway accept them all before the next one arrives.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held
+}
+
+#[tokio::test]
+async fn a_saturated_data_plane_refuses_new_connections_and_the_control_plane_still_answers() {
+    let harness = with_limits("max_data_connections = 4\nmax_control_connections = 4").await;
+    let data = harness.gateway().data_addr();
+    let mut held = hold(data, 4).await;
+    let mut extra = TcpStream::connect(data).await.unwrap();
+    let read = closed_within(&mut extra, Duration::from_secs(2)).await;
+    assert_eq!(read, Some(Vec::new()), "a fifth data connection was kept");
+    let health = get_with_token(&harness.control_url("/healthz"), OPERATOR_TOKEN)
+        .await
+        .unwrap();
+    assert_eq!(health.status, 200);
+    // A slot freed is a slot usable.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let keys = get_with_token(&harness.data_url("/v1/jwks.json"), "")
+        .await
+        .unwrap();
+    assert_eq!(keys.status, 200);
+}
