@@ -345,6 +345,13 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
                 rpc_code: code::INVALID_REQUEST,
                 reason: format!("request id {id} was already used in this session"),
             },
+            SessionError::IdTooLong => Refusal::BadMessage {
+                rpc_code: code::INVALID_REQUEST,
+                reason: format!(
+                    "request ids in a session are at most {} bytes",
+                    crate::mcp::session::MAX_ID_BYTES
+                ),
+            },
         })?;
     // Any served handshake revision is accepted, as the reference SDKs do; one Gatehouse
     // does not speak is refused.
