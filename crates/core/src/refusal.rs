@@ -139,6 +139,8 @@ pub enum Refusal {
     /// The request body could not be read as framed: bad chunking, shorter than its
     /// `Content-Length` (400). Nothing is counted against the budget.
     MalformedBody { reason: String },
+    /// Too many token requests from one peer address (429); try again later.
+    RateLimited,
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -174,7 +176,7 @@ impl Refusal {
             | Self::ApprovalExpired { .. }
             | Self::ApprovalCancelled { .. } => 403,
             Self::ConfirmationRequired { .. } => 428,
-            Self::BudgetExhausted { .. } => 429,
+            Self::BudgetExhausted { .. } | Self::RateLimited => 429,
             Self::UnknownTool { .. } | Self::NoRoute => 404,
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
@@ -212,6 +214,7 @@ impl Refusal {
             Self::OriginRejected { .. } => "origin-rejected",
             Self::UnsafeRequest { .. } => "unsafe-request",
             Self::MalformedBody { .. } => "malformed-body",
+            Self::RateLimited => "rate-limited",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -252,6 +255,7 @@ impl Refusal {
             Self::OriginRejected { .. } => "origin not allowed",
             Self::UnsafeRequest { .. } => "request could change meaning at the tool",
             Self::MalformedBody { .. } => "malformed request body",
+            Self::RateLimited => "too many requests",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -311,6 +315,9 @@ impl Refusal {
             }
             Self::OriginRejected { origin } => {
                 format!("requests from origin `{origin}` are not accepted")
+            }
+            Self::RateLimited => {
+                "too many token requests from this address: slow down and try again".to_owned()
             }
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),

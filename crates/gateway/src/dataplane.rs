@@ -103,7 +103,7 @@ pub async fn handle(
         // The other surfaces' futures are larger than a tool call's: on the heap, so this
         // future (moved a few times per request) is the size of a tool call's.
         Door::Mcp => Box::pin(crate::mcp::face::handle(state, request)).await,
-        Door::Token => Box::pin(crate::broker::exchange(state, request)).await,
+        Door::Token => Box::pin(crate::broker::exchange(state, request, &peer)).await,
         Door::ApprovalPoll => Box::pin(crate::approvals::execute::poll(state, request)).await,
         Door::Jwks => json_response(
             StatusCode::OK,

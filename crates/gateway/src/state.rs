@@ -87,6 +87,8 @@ pub struct State {
     pub console: crate::console::Sessions,
     /// MCP upstream clients and agent sessions.
     pub mcp: crate::mcp::Mcp,
+    /// Per-peer limits on `POST /v1/token`.
+    pub token_throttle: crate::broker::Throttle,
     ids: IdGenerator,
 }
 
@@ -127,6 +129,10 @@ impl State {
             policy_version,
             console: crate::console::Sessions::default(),
             mcp: crate::mcp::Mcp::start(&config),
+            token_throttle: crate::broker::Throttle::new(
+                config.gateway.limits.token_rate_per_peer,
+                config.gateway.limits.token_burst_per_peer,
+            ),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             secrets,

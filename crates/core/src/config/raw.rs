@@ -73,6 +73,10 @@ pub struct RawLimits {
     pub max_data_connections: usize,
     #[serde(default = "default_max_control_connections")]
     pub max_control_connections: usize,
+    #[serde(default = "default_token_rate_per_peer")]
+    pub token_rate_per_peer: u32,
+    #[serde(default = "default_token_burst_per_peer")]
+    pub token_burst_per_peer: u32,
 }
 
 impl Default for RawLimits {
@@ -86,6 +90,8 @@ impl Default for RawLimits {
             idle_timeout_ms: default_idle_timeout_ms(),
             max_data_connections: default_max_data_connections(),
             max_control_connections: default_max_control_connections(),
+            token_rate_per_peer: default_token_rate_per_peer(),
+            token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
 }
@@ -376,6 +382,14 @@ fn default_max_data_connections() -> usize {
 
 fn default_max_control_connections() -> usize {
     64
+}
+
+fn default_token_rate_per_peer() -> u32 {
+    20
+}
+
+fn default_token_burst_per_peer() -> u32 {
+    40
 }
 
 fn default_workflow_ttl_minutes() -> u64 {

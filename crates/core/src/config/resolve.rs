@@ -130,6 +130,8 @@ impl<'a> Resolver<'a> {
             idle_timeout: Duration::from_millis(raw.limits.idle_timeout_ms),
             max_data_connections: raw.limits.max_data_connections,
             max_control_connections: raw.limits.max_control_connections,
+            token_rate_per_peer: raw.limits.token_rate_per_peer,
+            token_burst_per_peer: raw.limits.token_burst_per_peer,
         };
         self.check_limits(&limits);
         Some(GatewaySettings {
@@ -155,6 +157,12 @@ impl<'a> Resolver<'a> {
         }
         if limits.max_data_connections == 0 {
             self.error_at_field("gateway.limits.max_data_connections", "must be positive");
+        }
+        if limits.token_rate_per_peer == 0 || limits.token_burst_per_peer == 0 {
+            self.error_at_field(
+                "gateway.limits.token_rate_per_peer",
+                "`token_rate_per_peer` and `token_burst_per_peer` must be positive",
+            );
         }
         if limits.max_control_connections == 0 {
             self.error_at_field("gateway.limits.max_control_connections", "must be positive");

@@ -91,6 +91,9 @@ pub struct Limits {
     /// Separate caps keep the control plane reachable when the data plane is saturated.
     pub max_data_connections: usize,
     pub max_control_connections: usize,
+    /// Token exchanges per second per peer address, after a burst of `token_burst_per_peer`.
+    pub token_rate_per_peer: u32,
+    pub token_burst_per_peer: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

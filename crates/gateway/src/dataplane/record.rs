@@ -285,6 +285,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::OriginRejected { .. }
         | Refusal::UnsafeRequest { .. }
         | Refusal::MalformedBody { .. }
+        | Refusal::RateLimited
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

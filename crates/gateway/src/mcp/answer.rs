@@ -97,6 +97,7 @@ pub fn answer(
         Refusal::SessionUnknown => error_with(code::REFUSED, "Session not found".to_owned(), 404),
         Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
+        Refusal::RateLimited => error_with(code::REFUSED, refusal.detail(), 429),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }

@@ -89,3 +89,28 @@ async fn a_saturated_data_plane_refuses_new_connections_and_the_control_plane_st
         .unwrap();
     assert_eq!(keys.status, 200);
 }
+
+#[tokio::test]
+async fn token_requests_past_a_peers_burst_are_refused_before_their_assertion_is_read() {
+    let harness = with_limits("token_rate_per_peer = 1\ntoken_burst_per_peer = 2").await;
+    let token = harness.token_in("triage", "wf-burst-1").await;
+    let _ = harness.token_in("triage", "wf-burst-2").await;
+    // The third is refused whatever it carries: nothing in it is read.
+    let assertion = harness.assertion();
+    let refused = harness.exchange(&assertion, "wf-burst-3", "triage").await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(crate::harness::problem_kind(&refused), "rate-limited");
+    let event = harness.event(&crate::harness::decision_id(&refused)).await;
+    assert_eq!(event.refusal.as_deref(), Some("rate-limited"));
+    // Its assertion was not spent: once the bucket refills it still buys a credential.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = harness.exchange(&assertion, "wf-burst-3", "triage").await;
+    assert_eq!(later.status, 200, "{}", later.text());
+    // Tool calls are not the token endpoint's business.
+    for _ in 0..4 {
+        let reply = harness
+            .call(http::Method::GET, "/tools/tickets/tickets/1", &token, "")
+            .await;
+        assert_eq!(reply.status, 200);
+    }
+}

@@ -29,6 +29,8 @@ pub(crate) fn empty() -> Config {
                 idle_timeout: Duration::from_secs(10),
                 max_data_connections: 768,
                 max_control_connections: 64,
+                token_rate_per_peer: 20,
+                token_burst_per_peer: 40,
             },
             secrets_reload: Duration::from_secs(60),
         },
