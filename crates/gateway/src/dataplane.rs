@@ -24,6 +24,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
+use gatehouse_core::model::Tier;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::Status;
 use http::{Method, Request, Response, StatusCode};
@@ -153,6 +154,9 @@ async fn phases(
         return Err(Refusal::PolicyDenied);
     }
     draft.tier(tier);
+    if tier != Tier::Low {
+        budget::ensure_active(state, &workflow)?;
+    }
     let checked = tier::Checked {
         credential: &credential,
         call: &call,

@@ -65,6 +65,13 @@ impl LiveWorkflow {
         result
     }
 
+    /// Refuses, counting nothing, unless the workflow is active.
+    pub fn ensure_active(&self, now_secs: i64) -> Result<(), BudgetRefusal> {
+        // Expires it first if due, as `reserve` would.
+        let _ = self.is_over(now_secs);
+        self.lock().ensure_active()
+    }
+
     /// Counts streamed bytes; the cut says how many of them still fit.
     pub fn add_bytes(&self, bytes: u64) -> Result<(), BytesCut> {
         if bytes == 0 {

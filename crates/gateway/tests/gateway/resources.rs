@@ -114,3 +114,49 @@ async fn token_requests_past_a_peers_burst_are_refused_before_their_assertion_is
         assert_eq!(reply.status, 200);
     }
 }
+
+#[tokio::test]
+async fn a_paused_workflow_parks_no_approval_and_the_tool_sees_nothing_more() {
+    let harness = Harness::builder()
+        .edit(
+            r#"intents = ["ticket.read", "ticket.create", "stream.read", "big.read"]"#,
+            r#"intents = ["ticket.read", "ticket.create", "stream.read", "big.read", "refund.create"]"#,
+        )
+        .start()
+        .await;
+    let token = harness.token_in("tiny", "wf-paused").await;
+    // The tiny class allows 5 calls; the sixth pauses the workflow.
+    for _ in 0..5 {
+        let reply = harness
+            .call(http::Method::GET, "/tools/tickets/tickets/1", &token, "")
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let sixth = harness
+        .call(http::Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
+    assert_eq!(sixth.status, 429);
+    let seen = harness.upstream.seen().len();
+    let parked = harness
+        .call(http::Method::POST, "/tools/tickets/refunds", &token, "{}")
+        .await;
+    assert_eq!(parked.status, 429, "{}", parked.text());
+    assert_eq!(crate::harness::problem_kind(&parked), "budget-exhausted");
+    let approvals = harness
+        .control(http::Method::GET, "/v1/approvals", "")
+        .await
+        .json()
+        .unwrap();
+    assert_eq!(
+        approvals["approvals"].as_array().map(Vec::len),
+        Some(0),
+        "{approvals}"
+    );
+    // Only the owner's webhook may have been called since; never the tool.
+    assert!(
+        harness.upstream.seen()[seen..]
+            .iter()
+            .all(|seen| !seen.uri.starts_with("/api/")),
+        "the paused workflow reached the tool"
+    );
+}
