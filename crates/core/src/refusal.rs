@@ -141,6 +141,8 @@ pub enum Refusal {
     MalformedBody { reason: String },
     /// Too many token requests from one peer address (429); try again later.
     RateLimited,
+    /// The workflow already has `limit` calls waiting for approval (429).
+    TooManyPending { limit: usize },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -176,7 +178,7 @@ impl Refusal {
             | Self::ApprovalExpired { .. }
             | Self::ApprovalCancelled { .. } => 403,
             Self::ConfirmationRequired { .. } => 428,
-            Self::BudgetExhausted { .. } | Self::RateLimited => 429,
+            Self::BudgetExhausted { .. } | Self::RateLimited | Self::TooManyPending { .. } => 429,
             Self::UnknownTool { .. } | Self::NoRoute => 404,
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
@@ -215,6 +217,7 @@ impl Refusal {
             Self::UnsafeRequest { .. } => "unsafe-request",
             Self::MalformedBody { .. } => "malformed-body",
             Self::RateLimited => "rate-limited",
+            Self::TooManyPending { .. } => "too-many-pending",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -256,6 +259,7 @@ impl Refusal {
             Self::UnsafeRequest { .. } => "request could change meaning at the tool",
             Self::MalformedBody { .. } => "malformed request body",
             Self::RateLimited => "too many requests",
+            Self::TooManyPending { .. } => "too many calls waiting for approval",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -319,6 +323,9 @@ impl Refusal {
             Self::RateLimited => {
                 "too many token requests from this address: slow down and try again".to_owned()
             }
+            Self::TooManyPending { limit } => format!(
+                "this workflow already has {limit} calls waiting for approval: wait until they are decided"
+            ),
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),

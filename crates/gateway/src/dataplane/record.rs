@@ -286,6 +286,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::UnsafeRequest { .. }
         | Refusal::MalformedBody { .. }
         | Refusal::RateLimited
+        | Refusal::TooManyPending { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

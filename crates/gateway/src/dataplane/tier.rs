@@ -26,6 +26,10 @@ use crate::state::State;
 /// The header carrying a confirmation id on the re-sent call.
 pub const CONFIRMATION_HEADER: &str = "gatehouse-confirmation";
 
+/// Calls one workflow may have waiting for approval at once: each is a stored row and a
+/// notification, so a workflow cannot flood approvers or the store.
+pub const MAX_PENDING_PER_WORKFLOW: usize = 32;
+
 /// What the tier phase decided.
 #[derive(Debug)]
 pub enum Gate {
@@ -199,11 +203,15 @@ pub async fn park(
     draft: &mut EventDraft,
 ) -> Result<Approval, Refusal> {
     let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
+    let now = state.clock.now().secs();
     let approval = state
         .approvals
-        .create(approval)
+        .create_bounded(approval, MAX_PENDING_PER_WORKFLOW, now)
         .await
-        .map_err(store_failure)?;
+        .map_err(store_failure)?
+        .ok_or(Refusal::TooManyPending {
+            limit: MAX_PENDING_PER_WORKFLOW,
+        })?;
     state
         .notifier
         .approval_pending(&approval, state.config.approvals.console_url.as_deref());

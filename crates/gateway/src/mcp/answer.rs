@@ -98,6 +98,10 @@ pub fn answer(
         Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
         Refusal::RateLimited => error_with(code::REFUSED, refusal.detail(), 429),
+        Refusal::TooManyPending { .. } if tool_call => {
+            Answer::ToolError(tool_error(refusal, &data, structured))
+        }
+        Refusal::TooManyPending { .. } => error_with(code::REFUSED, refusal.detail(), 429),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::PolicyDenied
         | Refusal::BudgetExhausted { .. }

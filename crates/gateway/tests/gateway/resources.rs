@@ -160,3 +160,36 @@ async fn a_paused_workflow_parks_no_approval_and_the_tool_sees_nothing_more() {
         "the paused workflow reached the tool"
     );
 }
+
+#[tokio::test]
+async fn a_workflow_has_a_bounded_number_of_calls_waiting_for_approval() {
+    let harness = Harness::start().await;
+    let token = harness.token().await;
+    let limit = gatehouse_gateway::dataplane::tier::MAX_PENDING_PER_WORKFLOW;
+    for index in 0..limit {
+        let body = format!(r#"{{"amount":{index}}}"#);
+        let reply = harness
+            .call(http::Method::POST, "/tools/tickets/refunds", &token, &body)
+            .await;
+        assert_eq!(reply.status, 202, "{index}: {}", reply.text());
+    }
+    let over = harness
+        .call(http::Method::POST, "/tools/tickets/refunds", &token, "{}")
+        .await;
+    assert_eq!(over.status, 429, "{}", over.text());
+    assert_eq!(crate::harness::problem_kind(&over), "too-many-pending");
+    // Another workflow of the same agent has its own bound.
+    let other = harness.token_in("triage", "wf-other").await;
+    let reply = harness
+        .call(http::Method::POST, "/tools/tickets/refunds", &other, "{}")
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.text());
+    assert!(
+        harness
+            .upstream
+            .seen()
+            .iter()
+            .all(|seen| seen.uri != "/api/refunds"),
+        "a parked call reached the tool"
+    );
+}
