@@ -56,13 +56,12 @@ pub async fn gate(
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     if checked.tier == Tier::Low {
-        if body.size_hint().exact().is_none() {
-            // No length (chunked, or HTTP/2 without `content-length`): read it whole, up
-            // to the limit, so its size is counted against the budget before the tool
-            // sees a byte and bad framing is the agent's 400, never half-forwarded.
-            let bytes = read_body(state, body).await?;
-            let length = bytes.len() as u64;
-            return Ok(Gate::Proceed(crate::body::full(bytes), length));
+        // No length (chunked, or HTTP/2 without `content-length`): read it whole, up to
+        // the limit, so its size is counted against the budget before the tool sees a
+        // byte and bad framing is the agent's 400, never half-forwarded. A form body is
+        // read whole too, for the `_method` it may carry.
+        if body.size_hint().exact().is_none() || form_override_possible(&checked) {
+            return Box::pin(read_whole(state, &checked, body)).await;
         }
         let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
@@ -79,6 +78,7 @@ async fn confirm_or_park(
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     let bytes = read_body(state, body).await?;
+    check_form_override(&checked, &bytes)?;
     let parked = parked_call(&checked, &bytes);
     let gatekeeping = Gatekeeping {
         credential: checked.credential,
@@ -111,6 +111,50 @@ pub struct Gatekeeping<'a> {
     pub confirmation: Option<&'a str>,
     /// How long the agent asked to wait for a parked call's outcome.
     pub wait: Duration,
+}
+
+/// A low-tier body read whole before it is forwarded.
+async fn read_whole(state: &State, checked: &Checked<'_>, body: Incoming) -> Result<Gate, Refusal> {
+    let bytes = read_body(state, body).await?;
+    check_form_override(checked, &bytes)?;
+    let length = bytes.len() as u64;
+    Ok(Gate::Proceed(crate::body::full(bytes), length))
+}
+
+/// Rack (Rails) and Laravel read `_method` from a POST form body as they do from the
+/// query: such a body may make the tool run another method than the one decided,
+/// unless the route opts in (`method_param`).
+fn form_override_possible(checked: &Checked<'_>) -> bool {
+    *checked.method == Method::POST
+        && !checked.call.route.method_param
+        && checked
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(';').next().unwrap_or("").trim())
+            .is_some_and(|essence| {
+                essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                    || essence.eq_ignore_ascii_case("multipart/form-data")
+            })
+}
+
+fn check_form_override(checked: &Checked<'_>, body: &[u8]) -> Result<(), Refusal> {
+    if !form_override_possible(checked) {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(body);
+    let multipart = text.to_ascii_lowercase().contains("name=\"_method\"");
+    if multipart
+        || text
+            .split('&')
+            .any(gatehouse_core::headers::has_method_param)
+    {
+        return Err(Refusal::UnsafeRequest {
+            reason: "a `_method` field in a form body (a method override to some frameworks)"
+                .to_owned(),
+        });
+    }
+    Ok(())
 }
 
 async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {

@@ -567,3 +567,44 @@ async fn underscore_and_case_variants_of_the_tools_secret_header_never_reach_it(
         seen[0].headers
     );
 }
+
+#[tokio::test]
+async fn a_method_field_in_a_form_body_is_refused_and_other_forms_pass_whole() {
+    let harness = Harness::start().await;
+    let token = harness.token().await;
+    let auth = format!("Bearer {token}");
+    let url = harness.data_url("/tools/tickets/tickets");
+    let form = "application/x-www-form-urlencoded";
+    let multipart = "multipart/form-data; boundary=XyZ";
+    let multipart_body =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"_method\"\r\n\r\nDELETE\r\n--XyZ--\r\n";
+    for (content_type, body) in [
+        (form, "title=x&_method=DELETE"),
+        (form, "%5Fmethod=PUT"),
+        (multipart, multipart_body),
+    ] {
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", content_type),
+        ];
+        let reply = send(Method::POST, &url, &headers, body.to_owned())
+            .await
+            .unwrap();
+        assert_eq!(reply.status, 400, "{body}: {}", reply.text());
+        assert_eq!(problem_kind(&reply), "unsafe-request");
+    }
+    assert!(tool_seen(&harness).is_empty(), "{:?}", tool_seen(&harness));
+    let headers = [("authorization", auth.as_str()), ("content-type", form)];
+    let reply = send(
+        Method::POST,
+        &url,
+        &headers,
+        "title=disk+full&method=x".to_owned(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let seen = tool_seen(&harness);
+    assert_eq!(seen.len(), 1);
+    assert_eq!(&seen[0].body[..], b"title=disk+full&method=x");
+}
