@@ -10,6 +10,7 @@ pub mod approval;
 pub mod clock;
 pub mod config;
 pub mod event;
+pub mod headers;
 pub mod ids;
 pub mod mcp;
 pub mod model;

@@ -63,6 +63,8 @@ pub enum PathError {
     NonAscii,
     #[error("character `{0}` is not allowed in a path")]
     ForbiddenCharacter(char),
+    #[error("`U+{code:04X}` is a compatibility form of `{plain}`")]
+    CompatibilityForm { code: u32, plain: char },
 }
 
 /// Checks and decodes a raw request path.
@@ -140,8 +142,16 @@ fn segment(raw: &[u8]) -> Result<Cow<'_, str>, PathError> {
         return Ok(Cow::Borrowed(text));
     }
     let decoded = String::from_utf8(percent_decode(raw)?).map_err(|_| PathError::InvalidUtf8)?;
-    if decoded.chars().any(char::is_control) {
-        return Err(PathError::ControlCharacter);
+    for char in decoded.chars() {
+        if char.is_control() {
+            return Err(PathError::ControlCharacter);
+        }
+        if let Some(plain) = compatibility_form(char) {
+            return Err(PathError::CompatibilityForm {
+                code: u32::from(char),
+                plain,
+            });
+        }
     }
     Ok(Cow::Owned(decoded))
 }
@@ -166,6 +176,35 @@ fn percent_decode(raw: &[u8]) -> Result<Vec<u8>, PathError> {
         }
     }
     Ok(decoded)
+}
+
+/// The ASCII character that `char` becomes under Unicode compatibility normalisation
+/// (NFKC), for the characters that give a path structure: an upstream that normalises
+/// would read `%EF%BC%8E%EF%BC%8E` (`．．`) as `..`. Only decoded escapes can hold them,
+/// since raw non-ASCII is refused.
+fn compatibility_form(char: char) -> Option<char> {
+    Some(match char {
+        '\u{FF0E}' | '\u{FE52}' | '\u{2024}' | '\u{2025}' | '\u{2026}' => '.',
+        '\u{FF0F}' => '/',
+        '\u{FF3C}' | '\u{FE68}' => '\\',
+        '\u{FF05}' | '\u{FE6A}' => '%',
+        '\u{FF1B}' | '\u{FE54}' => ';',
+        '\u{FF03}' | '\u{FE5F}' => '#',
+        '\u{FF1F}' | '\u{FE56}' => '?',
+        _ => return None,
+    })
+}
+
+/// Whether a raw path carries a `;`, raw or encoded (`%3b`): servlet containers strip
+/// what follows as a path parameter, so the tool may see another path than the one
+/// decided. Refused unless the route allows matrix parameters.
+pub fn has_semicolon(raw: &str) -> bool {
+    raw.contains(';')
+        || (raw.contains('%')
+            && raw
+                .as_bytes()
+                .windows(3)
+                .any(|window| window.eq_ignore_ascii_case(b"%3b")))
 }
 
 /// A byte that may appear unencoded in a segment.

@@ -136,6 +136,16 @@ pub enum Refusal {
     BadArguments { reason: String },
     /// A browser `Origin` or `Host` that could be DNS rebinding (403).
     OriginRejected { origin: String },
+    /// A request the tool could read differently from what was decided: a method-override
+    /// or URL-rewrite header, a `_method` parameter, a connection upgrade (400).
+    UnsafeRequest { reason: String },
+    /// The request body could not be read as framed: bad chunking, shorter than its
+    /// `Content-Length` (400). Nothing is counted against the budget.
+    MalformedBody { reason: String },
+    /// Too many token requests from one peer address (429); try again later.
+    RateLimited,
+    /// The workflow already has `limit` calls waiting for approval (429).
+    TooManyPending { limit: usize },
     /// A request header section exceeded the limit (431).
     HeadersTooLarge,
     /// A request body exceeded the limit (413).
@@ -159,7 +169,9 @@ impl Refusal {
             Self::BadTokenRequest { .. }
             | Self::AmbiguousPath { .. }
             | Self::BadMessage { .. }
-            | Self::BadArguments { .. } => 400,
+            | Self::BadArguments { .. }
+            | Self::UnsafeRequest { .. }
+            | Self::MalformedBody { .. } => 400,
             Self::ApprovalPending { .. } => 202,
             Self::UnknownMethod { .. } | Self::SessionUnknown => 404,
             Self::OriginRejected { .. } => 403,
@@ -173,7 +185,7 @@ impl Refusal {
             | Self::ApprovalExpired { .. }
             | Self::ApprovalCancelled { .. } => 403,
             Self::ConfirmationRequired { .. } => 428,
-            Self::BudgetExhausted { .. } => 429,
+            Self::BudgetExhausted { .. } | Self::RateLimited | Self::TooManyPending { .. } => 429,
             Self::UnknownTool { .. } | Self::NoRoute => 404,
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
@@ -211,6 +223,10 @@ impl Refusal {
             Self::SessionUnknown => "session-unknown",
             Self::BadArguments { .. } => "bad-arguments",
             Self::OriginRejected { .. } => "origin-rejected",
+            Self::UnsafeRequest { .. } => "unsafe-request",
+            Self::MalformedBody { .. } => "malformed-body",
+            Self::RateLimited => "rate-limited",
+            Self::TooManyPending { .. } => "too-many-pending",
             Self::HeadersTooLarge => "headers-too-large",
             Self::BodyTooLarge { .. } => "body-too-large",
             Self::UpstreamUnavailable { .. } => "upstream-unavailable",
@@ -251,6 +267,10 @@ impl Refusal {
             Self::SessionUnknown => "unknown MCP session",
             Self::BadArguments { .. } => "arguments not accepted",
             Self::OriginRejected { .. } => "origin not allowed",
+            Self::UnsafeRequest { .. } => "request could change meaning at the tool",
+            Self::MalformedBody { .. } => "malformed request body",
+            Self::RateLimited => "too many requests",
+            Self::TooManyPending { .. } => "too many calls waiting for approval",
             Self::HeadersTooLarge => "request headers too large",
             Self::BodyTooLarge { .. } => "request body too large",
             Self::UpstreamUnavailable { .. } => "tool unavailable",
@@ -304,7 +324,10 @@ impl Refusal {
             Self::ApprovalPending { id } => format!(
                 "this call was parked as approval `{id}`; it runs once approvers approve it: send the same call again with `_meta` `gatehouse/approval` = `{id}` (or poll GET /v1/approvals/{id}) for its result"
             ),
-            Self::BadMessage { reason, .. } | Self::BadArguments { reason } => reason.clone(),
+            Self::BadMessage { reason, .. }
+            | Self::BadArguments { reason }
+            | Self::UnsafeRequest { reason }
+            | Self::MalformedBody { reason } => reason.clone(),
             Self::UnknownMethod { method } => format!("method `{method}` is not available"),
             Self::SessionUnknown => {
                 "the MCP session is unknown or has ended: initialize a new one".to_owned()
@@ -312,6 +335,12 @@ impl Refusal {
             Self::OriginRejected { origin } => {
                 format!("requests from origin `{origin}` are not accepted")
             }
+            Self::RateLimited => {
+                "too many token requests from this address: slow down and try again".to_owned()
+            }
+            Self::TooManyPending { limit } => format!(
+                "this workflow already has {limit} calls waiting for approval: wait until they are decided"
+            ),
             Self::HeadersTooLarge => "the request headers exceed the limit".to_owned(),
             Self::BodyTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
             Self::UpstreamUnavailable { .. } => "the tool could not be reached".to_owned(),

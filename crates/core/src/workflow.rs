@@ -242,7 +242,9 @@ impl Workflow {
         }
     }
 
-    fn ensure_active(&self) -> Result<(), BudgetRefusal> {
+    /// `Ok` while the workflow is active: paused, ended and expired ones are refused as
+    /// [`reserve`](Self::reserve) would refuse them, without counting anything.
+    pub fn ensure_active(&self) -> Result<(), BudgetRefusal> {
         match self.status {
             Status::Active => Ok(()),
             Status::Paused => Err(BudgetRefusal::Paused {

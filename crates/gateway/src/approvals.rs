@@ -71,6 +71,36 @@ impl Approvals {
         Ok(approval)
     }
 
+    /// Stores a new approval unless its workflow already has `max` live ones waiting
+    /// (`Ok(None)` then). Counted under the transitions lock, so parallel calls cannot
+    /// all squeeze past the bound.
+    pub async fn create_bounded(
+        &self,
+        approval: Approval,
+        max: usize,
+        now_secs: i64,
+    ) -> Result<Option<Approval>, StoreError> {
+        let _held = self.transitions.lock().await;
+        let filter = ApprovalFilter {
+            status: Some(ApprovalStatus::Pending),
+            workflow: Some(approval.workflow.clone()),
+            checkpoint: Some(approval.checkpoint),
+            limit: u32::try_from(max.saturating_add(1)).ok(),
+            ..ApprovalFilter::default()
+        };
+        let waiting = self
+            .list(filter)
+            .await?
+            .iter()
+            .filter(|pending| pending.expires_at > now_secs)
+            .count();
+        if waiting >= max {
+            return Ok(None);
+        }
+        self.put(approval.clone()).await?;
+        Ok(Some(approval))
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         let store = Arc::clone(&self.store);
         let id = id.to_owned();

@@ -35,20 +35,32 @@ pub struct LimitExceeded {
     pub limit: u64,
 }
 
-/// Shared view of a capped request body: bytes seen and whether the cap was hit.
+/// Shared view of a capped request body: bytes seen, whether the cap was hit, and
+/// whether the agent's own stream failed (bad chunking, a short body).
 #[derive(Debug, Clone, Default)]
 pub struct BodyMeter {
-    bytes: Arc<AtomicU64>,
-    tripped: Arc<AtomicBool>,
+    shared: Arc<Metered>,
+}
+
+#[derive(Debug, Default)]
+struct Metered {
+    bytes: AtomicU64,
+    tripped: AtomicBool,
+    failed: AtomicBool,
 }
 
 impl BodyMeter {
     pub fn bytes(&self) -> u64 {
-        self.bytes.load(Ordering::Relaxed)
+        self.shared.bytes.load(Ordering::Relaxed)
     }
 
     pub fn tripped(&self) -> bool {
-        self.tripped.load(Ordering::Relaxed)
+        self.shared.tripped.load(Ordering::Relaxed)
+    }
+
+    /// The agent's body failed: the agent's fault, not the upstream's.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Relaxed)
     }
 }
 
@@ -83,12 +95,15 @@ impl Body for CappedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         let Poll::Ready(Some(Ok(frame))) = polled else {
+            if let Poll::Ready(Some(Err(_))) = &polled {
+                self.meter.shared.failed.store(true, Ordering::Relaxed);
+            }
             return polled;
         };
         let len = frame.data_ref().map_or(0, |data| data.len() as u64);
-        let total = self.meter.bytes.fetch_add(len, Ordering::Relaxed) + len;
+        let total = self.meter.shared.bytes.fetch_add(len, Ordering::Relaxed) + len;
         if total > self.limit {
-            self.meter.tripped.store(true, Ordering::Relaxed);
+            self.meter.shared.tripped.store(true, Ordering::Relaxed);
             let error = LimitExceeded { limit: self.limit };
             return Poll::Ready(Some(Err(Box::new(error))));
         }
@@ -174,6 +189,8 @@ pub struct MeteredBody {
     guard: Option<StreamGuard>,
     /// Set after a final, truncated chunk: the next poll ends the stream with it.
     pending_end: Option<BodyEnd>,
+    /// Whether the stream already yielded once before ending with `pending_end`.
+    yielded: bool,
 }
 
 impl std::fmt::Debug for MeteredBody {
@@ -198,6 +215,7 @@ impl MeteredBody {
             finish: Some(Box::new(finish)),
             guard: None,
             pending_end: None,
+            yielded: false,
         }
     }
 
@@ -243,7 +261,8 @@ impl MeteredBody {
             return self.fail(BodyEnd::BudgetCut);
         };
         if allowed == 0 {
-            return self.fail(BodyEnd::BudgetCut);
+            self.pending_end = Some(BodyEnd::BudgetCut);
+            return Poll::Ready(Some(Ok(Frame::data(Bytes::new()))));
         }
         data.truncate(usize::try_from(allowed).unwrap_or(usize::MAX));
         self.bytes += data.len() as u64;
@@ -274,6 +293,15 @@ impl Body for MeteredBody {
             return Poll::Ready(None);
         }
         if let Some(end) = self.pending_end.take() {
+            // Yield once before failing: the server flushes what it has buffered (the
+            // status line, headers and the bytes that fit) when a body is pending, and
+            // would drop it all if the failure came in the same write.
+            if !self.yielded {
+                self.yielded = true;
+                self.pending_end = Some(end);
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             return self.fail(end);
         }
         let cancelled = match &self.guard {

@@ -4,6 +4,7 @@
 
 mod assertion;
 mod request;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -18,15 +19,29 @@ use rand::RngCore;
 
 use crate::body::ResponseBody;
 use crate::dataplane::record::EventDraft;
+use crate::peer::Peer;
 use crate::problem::{insert_decision_header, json_response};
 use crate::state::State;
 
 pub use request::TokenRequest;
+pub use throttle::Throttle;
 
-/// Handles one token request; every outcome is an event.
-pub async fn exchange(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+/// Handles one token request from `peer`; every outcome is an event.
+pub async fn exchange(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    peer: &Peer,
+) -> Response<ResponseBody> {
     let mut draft = EventDraft::begin(&state, &request, "token");
     draft.intent("token.exchange");
+    // Before the body is read or a signature checked: that is the cost being limited.
+    if !state
+        .token_throttle
+        .admit(peer.addr.ip(), std::time::Instant::now())
+    {
+        draft.note(&format!("from `{}`", peer.addr.ip()));
+        return draft.refuse(&state, &Refusal::RateLimited);
+    }
     match issue(&state, request, &mut draft).await {
         Ok(body) => {
             let mut response = json_response(StatusCode::OK, &body, "application/json");

@@ -24,6 +24,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
+use gatehouse_core::model::Tier;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::Status;
 use http::{Method, Request, Response, StatusCode};
@@ -33,37 +34,89 @@ use crate::body::ResponseBody;
 use crate::credential::{self, Credential};
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
+use crate::peer::Peer;
 use crate::problem::json_response;
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
+/// Every door of the data plane. A new surface is a new variant, and the door test
+/// (`tests/gateway/doors.rs`) matches on it exhaustively: it cannot compile until it says
+/// how to knock on the new door with a revoked credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `/tools/{tool}/…`: a tool call.
+    Tool,
+    /// `/mcp/{server}`: the MCP face.
+    Mcp,
+    /// `POST /v1/token`: an identity assertion, not a credential.
+    Token,
+    /// `GET /v1/approvals/{id}`: an approved call's result.
+    ApprovalPoll,
+    /// `GET /v1/jwks.json`: public keys, no credential.
+    Jwks,
+    /// Anything else: refused without reading a credential.
+    Unknown,
+}
+
+impl Door {
+    pub const ALL: [Self; 6] = [
+        Self::Tool,
+        Self::Mcp,
+        Self::Token,
+        Self::ApprovalPoll,
+        Self::Jwks,
+        Self::Unknown,
+    ];
+
+    /// The door a request knocks on.
+    pub fn of(method: &Method, path: &str) -> Self {
+        if path.starts_with("/tools/") || path == "/tools" {
+            return Self::Tool;
+        }
+        if path.starts_with("/mcp/") {
+            return Self::Mcp;
+        }
+        match (method, path) {
+            (&Method::POST, "/v1/token") => Self::Token,
+            (&Method::GET, _) if path.starts_with("/v1/approvals/") => Self::ApprovalPoll,
+            (&Method::GET, "/v1/jwks.json") => Self::Jwks,
+            _ => Self::Unknown,
+        }
+    }
+
+    /// Whether the door takes a task credential, and so goes through [`authenticate`].
+    pub fn takes_credential(self) -> bool {
+        match self {
+            Self::Tool | Self::Mcp | Self::ApprovalPoll => true,
+            Self::Token | Self::Jwks | Self::Unknown => false,
+        }
+    }
+}
+
 /// Routes one data-plane request.
-pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+pub async fn handle(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    peer: Arc<Peer>,
+) -> Response<ResponseBody> {
     if let Some(refusal) = stale(&state) {
         let draft = EventDraft::begin(&state, &request, "dataplane");
         return draft.refuse(&state, &refusal);
     }
-    let path = request.uri().path();
-    if path.starts_with("/tools/") || path == "/tools" {
-        return tool_call(state, request).await;
-    }
-    // The other surfaces' futures are larger than a tool call's: on the heap, so this
-    // future (moved a few times per request) is the size of a tool call's.
-    if path.starts_with("/mcp/") {
-        return Box::pin(crate::mcp::face::handle(state, request)).await;
-    }
-    match (request.method(), path) {
-        (&Method::POST, "/v1/token") => Box::pin(crate::broker::exchange(state, request)).await,
-        (&Method::GET, _) if path.starts_with("/v1/approvals/") => {
-            Box::pin(crate::approvals::execute::poll(state, request)).await
-        }
-        (&Method::GET, "/v1/jwks.json") => json_response(
+    match Door::of(request.method(), request.uri().path()) {
+        Door::Tool => tool_call(state, request, peer).await,
+        // The other surfaces' futures are larger than a tool call's: on the heap, so this
+        // future (moved a few times per request) is the size of a tool call's.
+        Door::Mcp => Box::pin(crate::mcp::face::handle(state, request)).await,
+        Door::Token => Box::pin(crate::broker::exchange(state, request, &peer)).await,
+        Door::ApprovalPoll => Box::pin(crate::approvals::execute::poll(state, request)).await,
+        Door::Jwks => json_response(
             StatusCode::OK,
             &state.keys.jwks(),
             "application/jwk-set+json",
         ),
-        _ => {
+        Door::Unknown => {
             let draft = EventDraft::begin(&state, &request, "dataplane");
             draft.refuse(&state, &Refusal::NoRoute)
         }
@@ -78,9 +131,13 @@ fn stale(state: &State) -> Option<Refusal> {
 }
 
 /// One tool call, start to end.
-async fn tool_call(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
+async fn tool_call(
+    state: Arc<State>,
+    request: Request<Incoming>,
+    peer: Arc<Peer>,
+) -> Response<ResponseBody> {
     let mut draft = EventDraft::begin(&state, &request, "tool");
-    match phases(&state, request, &mut draft).await {
+    match phases(&state, request, peer, &mut draft).await {
         Ok(response) => response,
         Err(refusal) => draft.refuse(&state, &refusal),
     }
@@ -89,6 +146,7 @@ async fn tool_call(state: Arc<State>, request: Request<Incoming>) -> Response<Re
 async fn phases(
     state: &Arc<State>,
     request: Request<Incoming>,
+    peer: Arc<Peer>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     check_header_size(state, &request)?;
@@ -97,6 +155,7 @@ async fn phases(
     let (mut parts, body) = request.into_parts();
     let call = classify::classify(state, &parts.method, &parts.uri)?;
     draft.call(&call);
+    forward::check_headers(&parts.headers)?;
     contain(&credential, &call)?;
     let reach = reach(&credential, &call);
     state.quarantines.check(reach, state.clock.as_ref())?;
@@ -109,6 +168,9 @@ async fn phases(
         return Err(Refusal::PolicyDenied);
     }
     draft.tier(tier);
+    if tier != Tier::Low {
+        budget::ensure_active(state, &workflow)?;
+    }
     let checked = tier::Checked {
         credential: &credential,
         call: &call,
@@ -128,6 +190,7 @@ async fn phases(
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         body,
+        peer: Some(peer),
     };
     let guard = forward::Guarded {
         caller: forward::OnBehalf::of(&credential),

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
+pub mod peer;
 pub mod problem;
 pub mod quarantines;
 pub mod replicas;

@@ -20,7 +20,7 @@ const OUTCOMES: [Outcome; 5] = [
 /// Every refusal kind an event can carry (`Refusal::kind`, and the ends of a forwarded
 /// response that are not refusals of their own), plus `none` first and `other` last.
 /// A unit test holds this list to `Refusal`.
-pub(crate) const REFUSALS: [&str; 32] = [
+pub(crate) const REFUSALS: [&str; 36] = [
     "none",
     "unauthenticated",
     "invalid-assertion",
@@ -51,6 +51,10 @@ pub(crate) const REFUSALS: [&str; 32] = [
     "upstream-timeout",
     "internal",
     "stale-state",
+    "unsafe-request",
+    "malformed-body",
+    "rate-limited",
+    "too-many-pending",
     "response-too-large",
     "other",
 ];
@@ -352,6 +356,14 @@ mod tests {
                 reason: String::new(),
             },
             Refusal::StaleState { for_ms: 0 },
+            Refusal::UnsafeRequest {
+                reason: String::new(),
+            },
+            Refusal::MalformedBody {
+                reason: String::new(),
+            },
+            Refusal::RateLimited,
+            Refusal::TooManyPending { limit: 0 },
         ];
         for refusal in &all {
             match refusal {
@@ -383,7 +395,11 @@ mod tests {
                 | Refusal::UpstreamUnavailable { .. }
                 | Refusal::UpstreamTimeout
                 | Refusal::Internal { .. }
-                | Refusal::StaleState { .. } => {}
+                | Refusal::StaleState { .. }
+                | Refusal::UnsafeRequest { .. }
+                | Refusal::MalformedBody { .. }
+                | Refusal::RateLimited
+                | Refusal::TooManyPending { .. } => {}
             }
         }
         all

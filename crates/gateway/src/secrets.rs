@@ -9,6 +9,12 @@ use gatehouse_core::model::ToolName;
 
 use crate::state::ConfigMap;
 
+/// What stands in for a secret in redacted text.
+pub const REDACTED: &str = "[redacted]";
+
+/// Shorter values are not redacted (see [`Secrets::redact`]).
+const MIN_REDACTED: usize = 4;
+
 /// The current secret of each tool that has one.
 #[derive(Debug, Default)]
 pub struct Secrets {
@@ -31,6 +37,22 @@ impl Secrets {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(tool)
             .cloned()
+    }
+
+    /// Replaces every current secret found in `text` (an upstream's error echoing the
+    /// header Gatehouse injected, say) so it never reaches an event.
+    pub fn redact(&self, text: &mut String) {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for secret in current.values() {
+            let value = secret.expose();
+            // A value this short would redact ordinary words; no real secret is one.
+            if value.len() >= MIN_REDACTED && text.contains(value) {
+                *text = text.replace(value, REDACTED);
+            }
+        }
     }
 
     /// Re-reads every source; a source that is gone keeps the last good value (and says so).
@@ -73,4 +95,22 @@ fn authed(config: &Config) -> impl Iterator<Item = (&ToolName, &UpstreamAuth)> {
             McpTransport::Http { auth: None, .. } | McpTransport::Stdio(_) => None,
         });
     tools.chain(servers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_occurrence_of_a_current_secret_is_redacted_and_short_values_are_left() {
+        let mut current = ConfigMap::default();
+        current.insert(ToolName::new("a"), Secret::new("s3cr3t-value".to_owned()));
+        current.insert(ToolName::new("b"), Secret::new("ab".to_owned()));
+        let secrets = Secrets {
+            current: RwLock::new(current),
+        };
+        let mut text = "401: bad header `Bearer s3cr3t-value` (s3cr3t-value) ab".to_owned();
+        secrets.redact(&mut text);
+        assert_eq!(text, "401: bad header `Bearer [redacted]` ([redacted]) ab");
+    }
 }

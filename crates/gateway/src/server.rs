@@ -18,9 +18,9 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::blocking::store_call;
@@ -28,6 +28,7 @@ use crate::body::ResponseBody;
 use crate::events::{EventSink, EventWriter};
 use crate::journal::{Journal, Recovered};
 use crate::keys::{KeyError, KeyRing};
+use crate::peer::Peer;
 use crate::revocations::Revocations;
 use crate::state::{Parts, State};
 
@@ -37,8 +38,6 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
-/// Time allowed for a client to send its request headers.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +120,16 @@ impl Gateway {
         record_recovered(&sink, journal.1);
         let data_listen = config.gateway.data_listen;
         let control_listen = config.gateway.control_listen;
-        let max_header = config.gateway.limits.max_header_bytes;
+        let limits = &config.gateway.limits;
+        let data_listening = Listening {
+            max_header: limits.max_header_bytes,
+            idle_timeout: limits.idle_timeout,
+            max_connections: limits.max_data_connections,
+        };
+        let control_listening = Listening {
+            max_connections: limits.max_control_connections,
+            ..data_listening
+        };
         let now = clock.now();
         let revocations_store = Arc::clone(&store);
         let (stored, quarantined) = store_call("revocations and quarantines", move || {
@@ -151,12 +159,20 @@ impl Gateway {
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
         let servers = vec![
-            tokio::spawn(serve(data, stopped.clone(), max_header, move |request| {
-                crate::dataplane::handle(Arc::clone(&data_state), request)
-            })),
-            tokio::spawn(serve(control, stopped, max_header, move |request| {
-                crate::control::handle(Arc::clone(&control_state), request)
-            })),
+            tokio::spawn(serve(
+                data,
+                stopped.clone(),
+                data_listening,
+                move |request, peer| {
+                    crate::dataplane::handle(Arc::clone(&data_state), request, peer)
+                },
+            )),
+            tokio::spawn(serve(
+                control,
+                stopped,
+                control_listening,
+                move |request, _| crate::control::handle(Arc::clone(&control_state), request),
+            )),
         ];
         tracing::info!(%data_addr, %control_addr, "gatehouse listening");
         Ok(Self {
@@ -314,35 +330,48 @@ fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, St
         .map_err(|source| StartError::Bind { addr, source })
 }
 
-/// Serves `handler` on every connection of `listener` until `stop` turns true.
+/// How one listener treats its connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    /// Largest request header section (hyper's own cap is set well above it).
+    pub max_header: usize,
+    /// A connection that sends no byte of its first request, or of its next request's
+    /// headers, for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections; past this a new connection is closed at once.
+    pub max_connections: usize,
+}
+
+/// Serves `handler` on every connection of `listener` until `stop` turns true; the
+/// handler learns each request's [`Peer`].
 pub async fn serve<H, F>(
     listener: TcpListener,
     mut stop: watch::Receiver<bool>,
-    max_header: usize,
+    listening: Listening,
     handler: H,
 ) where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let builder = connection_builder(max_header);
+    let builder = connection_builder(&listening);
+    let slots = Arc::new(Semaphore::new(listening.max_connections));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let handler = handler.clone();
-                let service = service_fn(move |request| {
-                    let response = handler(request);
-                    async move { Ok::<_, Infallible>(response.await) }
-                });
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "connection ended with an error");
-                    }
-                });
+                let Ok((stream, addr)) = accepted else { continue };
+                // Past the cap the connection is closed at once: its descriptor comes
+                // back, and the other listener (with its own cap) keeps answering.
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::debug!(%addr, "connection cap reached; closing a new connection");
+                    continue;
+                };
+                let connection = Connection {
+                    builder: builder.clone(),
+                    watcher: graceful.watcher(),
+                    idle_timeout: listening.idle_timeout,
+                };
+                tokio::spawn(connection.serve(stream, addr, handler.clone(), slot));
             }
             _ = stop.changed() => break,
         }
@@ -356,15 +385,58 @@ pub async fn serve<H, F>(
     }
 }
 
-fn connection_builder(max_header: usize) -> auto::Builder<TokioExecutor> {
+/// One accepted connection, before it is served.
+struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+    idle_timeout: Duration,
+}
+
+impl Connection {
+    async fn serve<H, F>(
+        self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        handler: H,
+        slot: OwnedSemaphorePermit,
+    ) where
+        H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<ResponseBody>> + Send + 'static,
+    {
+        // The slot is held for as long as the connection lives.
+        let _slot = slot;
+        // A client that connects and never sends a byte would otherwise hold its
+        // descriptor forever: hyper's version detection waits without a timer.
+        let first = tokio::time::timeout(self.idle_timeout, stream.peek(&mut [0u8; 1])).await;
+        if !matches!(first, Ok(Ok(read)) if read > 0) {
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(addr);
+        let peer = Arc::new(Peer::new(addr, local));
+        let service = service_fn(move |request| {
+            let response = handler(request, Arc::clone(&peer));
+            async move { Ok::<_, Infallible>(response.await) }
+        });
+        let connection = self
+            .builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        if let Err(error) = self.watcher.watch(connection).await {
+            tracing::debug!(%error, "connection ended with an error");
+        }
+    }
+}
+
+fn connection_builder(listening: &Listening) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // hyper's own cap sits well above ours so oversize headers reach the gateway's
     // check and get a problem document and an event, not a bare 431.
-    let buffer = (max_header * 4).max(16 * 1024);
+    let buffer = (listening.max_header * 4).max(16 * 1024);
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(listening.idle_timeout)
         .max_buf_size(buffer);
     builder
         .http2()
@@ -385,6 +457,13 @@ where
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, stopped, 64 * 1024, handler));
+    let listening = Listening {
+        max_header: 64 * 1024,
+        idle_timeout: Duration::from_secs(10),
+        max_connections: 1024,
+    };
+    let task = tokio::spawn(serve(listener, stopped, listening, move |request, _| {
+        handler(request)
+    }));
     Ok((local, stop, task))
 }

@@ -97,6 +97,8 @@ pub struct State {
     /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
     /// their events recorded, before the process exits.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Per-peer limits on `POST /v1/token`.
+    pub token_throttle: crate::broker::Throttle,
     ids: IdGenerator,
 }
 
@@ -137,6 +139,10 @@ impl State {
             policy_version,
             console: crate::console::Sessions::default(),
             mcp: crate::mcp::Mcp::start(&config),
+            token_throttle: crate::broker::Throttle::new(
+                config.gateway.limits.token_rate_per_peer,
+                config.gateway.limits.token_burst_per_peer,
+            ),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),

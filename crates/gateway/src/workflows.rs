@@ -109,6 +109,13 @@ impl LiveWorkflow {
         result.map(|()| cover)
     }
 
+    /// Refuses, counting nothing, unless the workflow is active.
+    pub fn ensure_active(&self, now_secs: i64) -> Result<(), BudgetRefusal> {
+        // Expires it first if due, as `reserve` would.
+        let _ = self.is_over(now_secs);
+        self.lock().workflow.ensure_active()
+    }
+
     /// Counts streamed bytes; the cut says how many of them still fit. Bytes past the
     /// durable lease are leased first, with a store write on this thread (once per slice
     /// of the byte budget: a response body is polled synchronously); when that write

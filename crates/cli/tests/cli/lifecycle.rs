@@ -102,7 +102,7 @@ pub(crate) async fn credential(example: &Path, served: &Served, workflow: &str) 
     let reply = send(
         Method::POST,
         &format!("{}/v1/token", served.data),
-        &[],
+        &[("content-type", "application/x-www-form-urlencoded")],
         body,
     )
     .await

@@ -89,7 +89,8 @@ impl Quickstart {
             assertion.trim()
         );
         let url = format!("{}/v1/token", self.data);
-        let reply = send(Method::POST, &url, &[], body).await.unwrap();
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        let reply = send(Method::POST, &url, &form, body).await.unwrap();
         assert_eq!(reply.status, 200, "{}", reply.text());
         reply.json().unwrap()["access_token"]
             .as_str()

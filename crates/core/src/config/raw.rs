@@ -74,6 +74,16 @@ pub struct RawLimits {
     pub upstream_timeout_ms: u64,
     #[serde(default = "default_max_assertion_lifetime_secs")]
     pub max_assertion_lifetime_secs: u64,
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    #[serde(default = "default_max_data_connections")]
+    pub max_data_connections: usize,
+    #[serde(default = "default_max_control_connections")]
+    pub max_control_connections: usize,
+    #[serde(default = "default_token_rate_per_peer")]
+    pub token_rate_per_peer: u32,
+    #[serde(default = "default_token_burst_per_peer")]
+    pub token_burst_per_peer: u32,
 }
 
 impl Default for RawLimits {
@@ -84,6 +94,11 @@ impl Default for RawLimits {
             max_response_body: default_max_response_body(),
             upstream_timeout_ms: default_upstream_timeout_ms(),
             max_assertion_lifetime_secs: default_max_assertion_lifetime_secs(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            max_data_connections: default_max_data_connections(),
+            max_control_connections: default_max_control_connections(),
+            token_rate_per_peer: default_token_rate_per_peer(),
+            token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
 }
@@ -309,6 +324,12 @@ pub struct RawRoute {
     #[serde(default = "default_tier")]
     pub tier: crate::model::Tier,
     pub access: Option<crate::model::Access>,
+    /// Danger, opt-in: let a `_method` query parameter reach the tool.
+    #[serde(default)]
+    pub method_param: bool,
+    /// Danger, opt-in: let path segments carry `;` (matrix or path parameters).
+    #[serde(default)]
+    pub matrix_params: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -358,6 +379,28 @@ fn default_upstream_timeout_ms() -> u64 {
 
 fn default_max_assertion_lifetime_secs() -> u64 {
     300
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    10_000
+}
+
+/// Below the usual soft limit of 1024 open files, leaving room for the control plane,
+/// the store and upstream connections.
+fn default_max_data_connections() -> usize {
+    768
+}
+
+fn default_max_control_connections() -> usize {
+    64
+}
+
+fn default_token_rate_per_peer() -> u32 {
+    20
+}
+
+fn default_token_burst_per_peer() -> u32 {
+    40
 }
 
 fn default_workflow_ttl_minutes() -> u64 {

@@ -127,6 +127,11 @@ impl<'a> Resolver<'a> {
             max_response_body: raw.limits.max_response_body,
             upstream_timeout: Duration::from_millis(raw.limits.upstream_timeout_ms),
             max_assertion_lifetime: Duration::from_secs(raw.limits.max_assertion_lifetime_secs),
+            idle_timeout: Duration::from_millis(raw.limits.idle_timeout_ms),
+            max_data_connections: raw.limits.max_data_connections,
+            max_control_connections: raw.limits.max_control_connections,
+            token_rate_per_peer: raw.limits.token_rate_per_peer,
+            token_burst_per_peer: raw.limits.token_burst_per_peer,
         };
         self.check_limits(&limits);
         let data_dir = self.path(&raw.data_dir);
@@ -165,6 +170,21 @@ impl<'a> Resolver<'a> {
         }
         if limits.upstream_timeout.is_zero() {
             self.error_at_field("gateway.limits.upstream_timeout_ms", "must be positive");
+        }
+        if limits.idle_timeout.is_zero() {
+            self.error_at_field("gateway.limits.idle_timeout_ms", "must be positive");
+        }
+        if limits.max_data_connections == 0 {
+            self.error_at_field("gateway.limits.max_data_connections", "must be positive");
+        }
+        if limits.token_rate_per_peer == 0 || limits.token_burst_per_peer == 0 {
+            self.error_at_field(
+                "gateway.limits.token_rate_per_peer",
+                "`token_rate_per_peer` and `token_burst_per_peer` must be positive",
+            );
+        }
+        if limits.max_control_connections == 0 {
+            self.error_at_field("gateway.limits.max_control_connections", "must be positive");
         }
         let lifetime = limits.max_assertion_lifetime.as_secs();
         if lifetime == 0 || lifetime > 300 {

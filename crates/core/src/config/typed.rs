@@ -99,6 +99,16 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Longest lifetime (`exp - iat`) of an identity assertion.
     pub max_assertion_lifetime: Duration,
+    /// A connection that sends no byte of its first request, or of its next request
+    /// headers, for this long is closed.
+    pub idle_timeout: Duration,
+    /// Open connections per listener; past the cap a new connection is closed at once.
+    /// Separate caps keep the control plane reachable when the data plane is saturated.
+    pub max_data_connections: usize,
+    pub max_control_connections: usize,
+    /// Token exchanges per second per peer address, after a burst of `token_burst_per_peer`.
+    pub token_rate_per_peer: u32,
+    pub token_burst_per_peer: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,6 +221,10 @@ pub struct Route {
     pub data_class: DataClass,
     pub tier: Tier,
     pub access: Access,
+    /// A `_method` query parameter may reach the tool (refused otherwise).
+    pub method_param: bool,
+    /// Path segments may carry `;` (refused otherwise).
+    pub matrix_params: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

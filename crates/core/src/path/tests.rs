@@ -336,3 +336,34 @@ fn below_is_the_same_as_parsing_the_tail() {
         assert_eq!(below, path(tail), "{whole} below {skip}");
     }
 }
+
+#[test]
+fn compatibility_forms_of_dot_slash_and_friends_are_refused() {
+    for (raw, plain) in [
+        ("/a/%EF%BC%8E%EF%BC%8E/etc", '.'),
+        ("/a/x%EF%BC%8Fy", '/'),
+        ("/a/%EF%BC%BCx", '\\'),
+        ("/a/%E2%80%A5", '.'),
+        ("/a/%EF%B9%92", '.'),
+        ("/a/%EF%BC%9Bjsessionid", ';'),
+        ("/a/%EF%BC%83frag", '#'),
+    ] {
+        assert!(
+            matches!(parse(raw), Err(PathError::CompatibilityForm { plain: p, .. }) if p == plain),
+            "{raw}: {:?}",
+            parse(raw)
+        );
+    }
+    // Other non-ASCII text is data.
+    assert!(parse("/a/caf%C3%A9").is_ok());
+}
+
+#[test]
+fn semicolons_raw_or_encoded_are_found() {
+    for raw in ["/a;b", "/a/%3bx", "/a/%3B", "/x;"] {
+        assert!(has_semicolon(raw), "{raw}");
+    }
+    for raw in ["/a/b", "/a/%3c", "/a/3b"] {
+        assert!(!has_semicolon(raw), "{raw}");
+    }
+}

@@ -11,7 +11,6 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
-use crate::credential;
 use crate::dataplane::forward::{self, Guarded, Message, OnBehalf};
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::{budget, classify, tier};
@@ -105,6 +104,7 @@ async fn replay(
         method,
         headers,
         body: crate::body::full(parked.body.clone()),
+        peer: None,
     };
     let guarded = Guarded {
         caller: OnBehalf::parked(approval),
@@ -214,9 +214,10 @@ async fn poll_phases(
     request: &Request<Incoming>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
-    let header = request.headers().get(header::AUTHORIZATION);
-    let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
-    let credential = credential::verify(state, token).map_err(Refusal::Unauthenticated)?;
+    // The same door as a tool call: a revoked credential or agent, or an ended workflow,
+    // fetches nothing, not even the stored result of a call approved before.
+    crate::dataplane::check_header_size(state, request)?;
+    let (credential, _) = crate::dataplane::authenticate(state, request).await?;
     draft.credential(&credential);
     let id = request.uri().path().trim_start_matches("/v1/approvals/");
     let now = state.clock.now().secs();

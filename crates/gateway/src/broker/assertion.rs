@@ -3,7 +3,7 @@
 //! gateway's audience, and single-use: its `jti` is claimed in the store only after the
 //! signature verified, so nobody can burn another agent's `jti`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use gatehouse_core::config::{Agent, AgentKey};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
@@ -23,15 +23,35 @@ pub(super) async fn verify<'a>(
     let jwt = token::decode(assertion).map_err(Refusal::InvalidAssertion)?;
     let claims: AssertionClaims = jwt.claims().map_err(Refusal::InvalidAssertion)?;
     draft.agent(&claims.sub);
-    let agent = state
-        .config
-        .agents
-        .get(claims.sub.as_str())
-        .ok_or(Refusal::InvalidAssertion(AuthFailure::UnknownAgent))?;
-    check_signed(state, agent, &jwt, &claims).map_err(Refusal::InvalidAssertion)?;
+    let Some(agent) = state.config.agents.get(claims.sub.as_str()) else {
+        // As much work as a known agent's bad signature, so timing tells nothing either.
+        let _ = jwt.verify(&decoy_key());
+        return Err(unverified(draft, AuthFailure::UnknownAgent));
+    };
+    check_signed(state, agent, &jwt, &claims).map_err(|failure| unverified(draft, failure))?;
     check_claims(state, &claims).map_err(Refusal::InvalidAssertion)?;
     claim_jti(state, &claims).await?;
     Ok(agent)
+}
+
+/// Until the signature verifies, every failure looks the same to the caller: an unknown
+/// agent, a key it does not have and a bad signature must not tell agent ids apart.
+/// The event keeps the real failure.
+fn unverified(draft: &mut EventDraft, failure: AuthFailure) -> Refusal {
+    if failure != AuthFailure::BadSignature {
+        draft.note(&format!(
+            "before the signature verified: {}",
+            failure.label()
+        ));
+    }
+    Refusal::InvalidAssertion(AuthFailure::BadSignature)
+}
+
+/// A fixed key no assertion is signed with, verified against for unknown agents.
+fn decoy_key() -> VerifyKey {
+    static DECOY: LazyLock<ed25519_dalek::VerifyingKey> =
+        LazyLock::new(|| ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32]).verifying_key());
+    VerifyKey::Ed25519(*DECOY)
 }
 
 fn check_signed(

@@ -20,12 +20,15 @@ pub struct TokenRequest {
     pub task_class: String,
 }
 
+/// The two body encodings a token request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Json,
+    Form,
+}
+
 pub(super) async fn read(request: Request<Incoming>) -> Result<TokenRequest, Refusal> {
-    let is_json = request
-        .headers()
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+    let encoding = encoding(request.headers().get(http::header::CONTENT_TYPE))?;
     let bytes = Limited::new(request.into_body(), MAX_BODY)
         .collect()
         .await
@@ -36,12 +39,29 @@ pub(super) async fn read(request: Request<Incoming>) -> Result<TokenRequest, Ref
         })?
         .to_bytes();
     let text = std::str::from_utf8(&bytes).map_err(|_| bad("the body is not UTF-8".to_owned()))?;
-    let fields = if is_json {
-        json_fields(text)?
-    } else {
-        form_fields(text)?
+    let fields = match encoding {
+        Encoding::Json => json_fields(text)?,
+        Encoding::Form => form_fields(text)?,
     };
     TokenRequest::from_fields(&fields)
+}
+
+/// The media type, exactly (case aside); parameters such as `charset` are allowed. A
+/// near miss (`application/jsonx`, `text/json`) or no `Content-Type` at all is refused
+/// rather than guessed at.
+fn encoding(value: Option<&http::HeaderValue>) -> Result<Encoding, Refusal> {
+    let text = value.and_then(|value| value.to_str().ok()).unwrap_or("");
+    let essence = text.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(Encoding::Json)
+    } else if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok(Encoding::Form)
+    } else {
+        Err(bad(format!(
+            "`Content-Type` must be `application/json` or `application/x-www-form-urlencoded`, not `{}`",
+            text.get(..64).unwrap_or(text)
+        )))
+    }
 }
 
 impl TokenRequest {
@@ -78,15 +98,49 @@ impl TokenRequest {
 }
 
 fn json_fields(text: &str) -> Result<Vec<(String, String)>, Refusal> {
-    let value: serde_json::Map<String, serde_json::Value> =
+    let Fields(fields) =
         serde_json::from_str(text).map_err(|error| bad(format!("invalid JSON: {error}")))?;
-    value
-        .into_iter()
-        .map(|(key, value)| match value {
-            serde_json::Value::String(text) => Ok((key, text)),
-            _ => Err(bad(format!("field `{key}` must be a string"))),
-        })
-        .collect()
+    Ok(fields)
+}
+
+/// A JSON object of string fields, each key once: a repeated key is refused, not
+/// resolved first-wins or last-wins (two parsers could disagree on which one counts).
+struct Fields(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
+struct FieldsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
+    type Value = Fields;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("an object of string fields")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+        use serde::de::Error;
+        let mut fields: Vec<(String, String)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fields.iter().any(|(seen, _)| *seen == key) {
+                return Err(A::Error::custom(format_args!("field `{key}` is repeated")));
+            }
+            let value = match map.next_value::<serde_json::Value>()? {
+                serde_json::Value::String(text) => text,
+                _ => {
+                    return Err(A::Error::custom(format_args!(
+                        "field `{key}` must be a string"
+                    )));
+                }
+            };
+            fields.push((key, value));
+        }
+        Ok(Fields(fields))
+    }
 }
 
 fn form_fields(text: &str) -> Result<Vec<(String, String)>, Refusal> {

@@ -62,6 +62,14 @@ pub async fn reserve(
         })
 }
 
+/// Refuses a call of a workflow that is not active (paused for its budget, say) without
+/// counting it: a paused workflow parks no approval and gets no confirmation.
+pub fn ensure_active(state: &State, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
+    workflow
+        .ensure_active(state.clock.now().secs())
+        .map_err(|refusal| refused(state, workflow, refusal))
+}
+
 /// Maps a budget refusal to the agent's refusal, telling the owner when it paused now.
 pub fn refused(state: &State, workflow: &LiveWorkflow, refusal: BudgetRefusal) -> Refusal {
     let snapshot = workflow.snapshot();

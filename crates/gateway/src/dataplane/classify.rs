@@ -2,7 +2,8 @@
 //! and access. Paths that are ambiguous once decoded are refused, never guessed at.
 
 use gatehouse_core::config::Route;
-use gatehouse_core::path::parse_request_path;
+use gatehouse_core::headers::has_method_param;
+use gatehouse_core::path::{has_semicolon, parse_request_path};
 use gatehouse_core::refusal::Refusal;
 use http::{Method, Uri};
 
@@ -45,10 +46,28 @@ pub fn classify<'a>(state: &'a State, method: &Method, uri: &'a Uri) -> Result<C
         .lookup(method.as_str(), &safe)
         .ok_or(Refusal::NoRoute)?;
     let route = tool.route(*index).ok_or(Refusal::NoRoute)?;
+    let query = uri.query();
+    check_rewrites(route, tool_path, query)?;
     Ok(Call {
         tool,
         route,
         tool_path,
-        query: uri.query(),
+        query,
     })
+}
+
+/// What some upstream frameworks would read as another path or method than the one
+/// decided, unless the route opts in: a `;` path parameter and a `_method` parameter.
+fn check_rewrites(route: &Route, tool_path: &str, query: Option<&str>) -> Result<(), Refusal> {
+    if !route.matrix_params && has_semicolon(tool_path) {
+        return Err(Refusal::AmbiguousPath {
+            reason: "`;` in a path segment (a path parameter to some servers)".to_owned(),
+        });
+    }
+    if !route.method_param && query.is_some_and(has_method_param) {
+        return Err(Refusal::UnsafeRequest {
+            reason: "a `_method` query parameter (a method override to some frameworks)".to_owned(),
+        });
+    }
+    Ok(())
 }

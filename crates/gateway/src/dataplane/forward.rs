@@ -10,6 +10,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use gatehouse_core::config::Secret;
+use gatehouse_core::headers::{self, Verdict};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::BudgetKind;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -22,12 +23,13 @@ use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
+use crate::peer::{Peer, SCHEME};
 use crate::problem::{decision_header, decision_value, insert_decision_header};
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+/// Headers of a response that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
@@ -47,6 +49,9 @@ pub struct Message {
     pub headers: HeaderMap,
     /// Streamed from the agent, or a stored body replayed for an approval.
     pub body: ResponseBody,
+    /// The agent's connection, for the forwarding headers; `None` when Gatehouse itself
+    /// replays an approved call.
+    pub peer: Option<Arc<Peer>>,
 }
 
 /// On whose behalf a call is forwarded: the agent's own credential, or (for an approved
@@ -124,6 +129,13 @@ pub async fn forward(
     let response = match outcome {
         Err(_) => return Err(Refusal::UpstreamTimeout),
         Ok(Err(_)) if meter.tripped() => return Err(Refusal::BodyTooLarge { limit }),
+        Ok(Err(error)) if meter.failed() => {
+            draft.note(&error_chain(&error));
+            return Err(Refusal::MalformedBody {
+                reason: "the request body ended before its declared length or was badly framed"
+                    .to_owned(),
+            });
+        }
         Ok(Err(error)) => {
             return Err(Refusal::UpstreamUnavailable {
                 reason: error_chain(&error),
@@ -240,6 +252,9 @@ fn upstream_request(
     *upstream.version_mut() = Version::HTTP_11;
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
     inject(upstream.headers_mut(), caller, call, draft, secret)?;
+    if let Some(peer) = &message.peer {
+        inject_forwarding(upstream.headers_mut(), peer);
+    }
     Ok((upstream, meter))
 }
 
@@ -259,31 +274,47 @@ fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
     })
 }
 
-/// The agent's headers minus hop-by-hop ones, its credential, `Host`, anything that
-/// would impersonate the tool's own credential header or Gatehouse's headers.
+/// Refuses a request whose headers ask the tool for another method or URL than the
+/// request line's, or for a connection upgrade (`docs/configuration.md`, "What reaches
+/// the tool").
+pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), Refusal> {
+    for name in headers.keys() {
+        if let Some(reason) = headers::refused(name.as_str()) {
+            return Err(Refusal::UnsafeRequest {
+                reason: format!("header `{name}`: {reason}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The agent's headers minus hop-by-hop ones, its credential, anything Gatehouse sets
+/// itself and anything that would impersonate the tool's own credential header or
+/// Gatehouse's headers, names compared with `_` folded to `-`.
 fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
-    strip_hop_by_hop(&mut headers);
-    let auth = call
-        .tool
-        .tool
-        .auth
-        .as_ref()
-        .map(|auth| auth.header.as_str());
+    strip_named_by_connection(&mut headers);
+    let secret = call.tool.auth_header.as_ref().map(HeaderName::as_str);
     // One pass over the (few) names present rather than a lookup per name to drop.
     let dropped: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| {
-            *name == header::AUTHORIZATION
-                || *name == header::HOST
-                || auth.is_some_and(|auth| name.as_str().eq_ignore_ascii_case(auth))
-                || name.as_str().starts_with("gatehouse-")
-        })
+        .filter(|name| headers::judge(name.as_str(), secret) != Verdict::Keep)
         .cloned()
         .collect();
     for name in dropped {
         headers.remove(name);
     }
     headers
+}
+
+/// Gatehouse's own account of where the call came from, built once per connection.
+fn inject_forwarding(headers: &mut HeaderMap, peer: &Peer) {
+    const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    const HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+    const PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    headers.insert(header::FORWARDED, peer.forwarded.clone());
+    headers.insert(FOR, peer.forwarded_for.clone());
+    headers.insert(HOST, peer.forwarded_host.clone());
+    headers.insert(PROTO, SCHEME);
 }
 
 fn inject(
@@ -370,6 +401,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     {
         return;
     }
+    strip_named_by_connection(headers);
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Removes every header the `Connection` header names (RFC 9110 §7.6.1).
+fn strip_named_by_connection(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::CONNECTION) {
+        return;
+    }
     let named_by_connection: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -378,9 +420,6 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
         .collect();
     for name in named_by_connection {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }

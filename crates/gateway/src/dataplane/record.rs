@@ -317,6 +317,11 @@ impl EventDraft {
 
     fn emit(mut self, state: &State) {
         let journaled = self.journaled.take();
+        // Only events with a reason carry text from outside (an upstream's error message);
+        // an allowed call's event has none and pays nothing here.
+        if let Some(reason) = &mut self.event.reason {
+            state.secrets.redact(reason);
+        }
         let event = self.finished();
         state.metrics.observe(&event, self.decided_us);
         match journaled {
@@ -380,6 +385,10 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::SessionUnknown
         | Refusal::BadArguments { .. }
         | Refusal::OriginRejected { .. }
+        | Refusal::UnsafeRequest { .. }
+        | Refusal::MalformedBody { .. }
+        | Refusal::RateLimited
+        | Refusal::TooManyPending { .. }
         | Refusal::HeadersTooLarge
         | Refusal::BodyTooLarge { .. } => Outcome::Deny,
     }

@@ -11,7 +11,8 @@ use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall,
 use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, Method, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body::Body as _;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use rand::RngCore;
 
@@ -24,6 +25,10 @@ use crate::state::State;
 
 /// The header carrying a confirmation id on the re-sent call.
 pub const CONFIRMATION_HEADER: &str = "gatehouse-confirmation";
+
+/// Calls one workflow may have waiting for approval at once: each is a stored row and a
+/// notification, so a workflow cannot flood approvers or the store.
+pub const MAX_PENDING_PER_WORKFLOW: usize = 32;
 
 /// What the tier phase decided.
 #[derive(Debug)]
@@ -51,6 +56,13 @@ pub async fn gate(
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     if checked.tier == Tier::Low {
+        // No length (chunked, or HTTP/2 without `content-length`): read it whole, up to
+        // the limit, so its size is counted against the budget before the tool sees a
+        // byte and bad framing is the agent's 400, never half-forwarded. A form body is
+        // read whole too, for the `_method` it may carry.
+        if body.size_hint().exact().is_none() || form_override_possible(&checked) {
+            return Box::pin(read_whole(state, &checked, body)).await;
+        }
         let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
     }
@@ -66,6 +78,7 @@ async fn confirm_or_park(
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     let bytes = read_body(state, body).await?;
+    check_form_override(&checked, &bytes)?;
     let parked = parked_call(&checked, &bytes);
     let gatekeeping = Gatekeeping {
         credential: checked.credential,
@@ -100,6 +113,50 @@ pub struct Gatekeeping<'a> {
     pub wait: Duration,
 }
 
+/// A low-tier body read whole before it is forwarded.
+async fn read_whole(state: &State, checked: &Checked<'_>, body: Incoming) -> Result<Gate, Refusal> {
+    let bytes = read_body(state, body).await?;
+    check_form_override(checked, &bytes)?;
+    let length = bytes.len() as u64;
+    Ok(Gate::Proceed(crate::body::full(bytes), length))
+}
+
+/// Rack (Rails) and Laravel read `_method` from a POST form body as they do from the
+/// query: such a body may make the tool run another method than the one decided,
+/// unless the route opts in (`method_param`).
+fn form_override_possible(checked: &Checked<'_>) -> bool {
+    *checked.method == Method::POST
+        && !checked.call.route.method_param
+        && checked
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(';').next().unwrap_or("").trim())
+            .is_some_and(|essence| {
+                essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                    || essence.eq_ignore_ascii_case("multipart/form-data")
+            })
+}
+
+fn check_form_override(checked: &Checked<'_>, body: &[u8]) -> Result<(), Refusal> {
+    if !form_override_possible(checked) {
+        return Ok(());
+    }
+    let text = String::from_utf8_lossy(body);
+    let multipart = text.to_ascii_lowercase().contains("name=\"_method\"");
+    if multipart
+        || text
+            .split('&')
+            .any(gatehouse_core::headers::has_method_param)
+    {
+        return Err(Refusal::UnsafeRequest {
+            reason: "a `_method` field in a form body (a method override to some frameworks)"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
     let limit = state.config.gateway.limits.max_request_body;
     let capped = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -107,7 +164,15 @@ async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
         .collect()
         .await
         .map(|collected| collected.to_bytes())
-        .map_err(|_| Refusal::BodyTooLarge { limit })
+        .map_err(|error| {
+            if error.is::<LengthLimitError>() {
+                Refusal::BodyTooLarge { limit }
+            } else {
+                Refusal::MalformedBody {
+                    reason: format!("the request body could not be read: {error}"),
+                }
+            }
+        })
 }
 
 fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
@@ -182,11 +247,15 @@ pub async fn park(
     draft: &mut EventDraft,
 ) -> Result<Approval, Refusal> {
     let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
+    let now = state.clock.now().secs();
     let approval = state
         .approvals
-        .create(approval)
+        .create_bounded(approval, MAX_PENDING_PER_WORKFLOW, now)
         .await
-        .map_err(store_failure)?;
+        .map_err(store_failure)?
+        .ok_or(Refusal::TooManyPending {
+            limit: MAX_PENDING_PER_WORKFLOW,
+        })?;
     state
         .notifier
         .approval_pending(&approval, state.config.approvals.console_url.as_deref());

@@ -92,9 +92,17 @@ pub fn answer(
             error(code::INVALID_PARAMS, format!("Unknown tool: {tool}"))
         }
         Refusal::BadArguments { reason } => error(code::INVALID_PARAMS, reason.clone()),
+        Refusal::UnsafeRequest { reason } | Refusal::MalformedBody { reason } => {
+            error_with(code::INVALID_REQUEST, reason.clone(), 400)
+        }
         Refusal::SessionUnknown => error_with(code::REFUSED, "Session not found".to_owned(), 404),
         Refusal::BodyTooLarge { .. } => error_with(code::INVALID_REQUEST, refusal.detail(), 413),
         Refusal::HeadersTooLarge => error_with(code::INVALID_REQUEST, refusal.detail(), 431),
+        Refusal::RateLimited => error_with(code::REFUSED, refusal.detail(), 429),
+        Refusal::TooManyPending { .. } if tool_call => {
+            Answer::ToolError(tool_error(refusal, &data, structured))
+        }
+        Refusal::TooManyPending { .. } => error_with(code::REFUSED, refusal.detail(), 429),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
         Refusal::StaleState { .. } => error_with(code::INTERNAL_ERROR, refusal.detail(), 503),
         Refusal::PolicyDenied

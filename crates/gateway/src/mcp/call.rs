@@ -177,9 +177,16 @@ pub async fn gated(
     };
     match tier {
         Tier::Low => {}
-        Tier::Medium => tier::confirm(caller.state, &gatekeeping, parked, draft).await?,
+        Tier::Medium => {
+            budget::ensure_active(caller.state, caller.workflow)?;
+            tier::confirm(caller.state, &gatekeeping, parked, draft).await?;
+        }
         Tier::High => {
             let presented = meta_text(meta, APPROVAL_META);
+            // Asking for an approved call's result is fine; parking a new one is not.
+            if presented.is_none() {
+                budget::ensure_active(caller.state, caller.workflow)?;
+            }
             return approval_outcome(caller, &gatekeeping, parked, presented, draft).await;
         }
     }

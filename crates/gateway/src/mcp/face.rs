@@ -75,7 +75,7 @@ async fn admit<'s>(
     draft: &mut EventDraft,
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>, &'s McpServer), Refusal> {
     crate::dataplane::check_header_size(state, request)?;
-    check_origin(state, request.headers())?;
+    check_origin(state, request)?;
     let (credential, workflow) = crate::dataplane::authenticate(state, request).await?;
     draft.credential(&credential);
     let name = request
@@ -101,22 +101,26 @@ async fn admit<'s>(
 }
 
 /// DNS rebinding defence: a browser page on another origin must not reach the face. A
-/// loopback listener answers only loopback `Host` names; an `Origin`, when present, must
-/// name the same host the request was sent to.
-fn check_origin(state: &State, headers: &HeaderMap) -> Result<(), Refusal> {
-    let host = headers
+/// loopback listener answers only loopback host names; an `Origin`, when present, must
+/// name the same host the request was sent to. The host is read from `Host` and from
+/// the request's authority (HTTP/2 `:authority`, or an absolute-form target): every one
+/// present must pass, so neither can smuggle a foreign name past the other.
+fn check_origin<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
+    let header_host = request
+        .headers()
         .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
+        .map(|value| value.to_str().unwrap_or("(not ASCII)"));
+    let authority = request.uri().authority().map(http::uri::Authority::as_str);
+    let hosts = [header_host, authority];
+    let present = || hosts.iter().flatten().filter(|host| !host.is_empty());
     if state.config.gateway.data_listen.ip().is_loopback()
-        && !host.is_empty()
-        && !is_loopback_host(host)
+        && let Some(foreign) = present().find(|host| !is_loopback_host(host))
     {
         return Err(Refusal::OriginRejected {
-            origin: host.chars().take(128).collect(),
+            origin: foreign.chars().take(128).collect(),
         });
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
+    let Some(origin) = request.headers().get(header::ORIGIN) else {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("(not ASCII)");
@@ -124,7 +128,11 @@ fn check_origin(state: &State, headers: &HeaderMap) -> Result<(), Refusal> {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
         .unwrap_or_default();
-    if origin_host.is_empty() || !origin_host.eq_ignore_ascii_case(host) {
+    let mut hosts = present().peekable();
+    if origin_host.is_empty()
+        || hosts.peek().is_none()
+        || hosts.any(|host| !origin_host.eq_ignore_ascii_case(host))
+    {
         return Err(Refusal::OriginRejected {
             origin: origin.chars().take(128).collect(),
         });
@@ -336,6 +344,13 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
             SessionError::IdReused => Refusal::BadMessage {
                 rpc_code: code::INVALID_REQUEST,
                 reason: format!("request id {id} was already used in this session"),
+            },
+            SessionError::IdTooLong => Refusal::BadMessage {
+                rpc_code: code::INVALID_REQUEST,
+                reason: format!(
+                    "request ids in a session are at most {} bytes",
+                    crate::mcp::session::MAX_ID_BYTES
+                ),
             },
         })?;
     // Any served handshake revision is accepted, as the reference SDKs do; one Gatehouse

@@ -212,6 +212,8 @@ async fn fetch_all(
     listing: Listing,
     draft: &mut EventDraft,
 ) -> Result<Vec<Value>, Refusal> {
+    // Listings are not counted, so a workflow that may not spend may not list either.
+    crate::dataplane::budget::ensure_active(caller.state, caller.workflow)?;
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {

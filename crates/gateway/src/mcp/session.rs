@@ -20,6 +20,9 @@ const IDLE: Duration = Duration::from_secs(30 * 60);
 const PER_WORKFLOW: usize = 32;
 /// Request ids remembered per session for reuse detection.
 const REMEMBERED_IDS: usize = 4096;
+/// Longest text request id a session accepts: with [`REMEMBERED_IDS`], a session's
+/// memory of ids stays near a megabyte whatever the agent sends.
+pub const MAX_ID_BYTES: usize = 128;
 
 /// Who a session belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +50,8 @@ pub enum SessionError {
     Unknown,
     /// The request id was already used in this session.
     IdReused,
+    /// The request id is longer than [`MAX_ID_BYTES`].
+    IdTooLong,
 }
 
 /// Every open session.
@@ -97,6 +102,11 @@ impl Sessions {
         owner: &Owner,
         request_id: Option<&Id>,
     ) -> Result<String, SessionError> {
+        if let Some(Id::Text(text)) = request_id
+            && text.len() > MAX_ID_BYTES
+        {
+            return Err(SessionError::IdTooLong);
+        }
         let now = Instant::now();
         let mut open = self.lock();
         let session = open.get_mut(id).ok_or(SessionError::Unknown)?;
@@ -219,6 +229,24 @@ mod tests {
         );
         let text = Id::Text("1".to_owned());
         assert!(sessions.use_session(&id, &owner("a"), Some(&text)).is_ok());
+    }
+
+    #[test]
+    fn a_request_id_longer_than_the_bound_is_refused_and_not_remembered() {
+        let sessions = Sessions::default();
+        let bot = owner("bot");
+        let id = sessions.open(bot.clone(), "2025-11-25");
+        let long = Id::Text("x".repeat(30_000));
+        assert_eq!(
+            sessions.use_session(&id, &bot, Some(&long)),
+            Err(SessionError::IdTooLong)
+        );
+        let longest = Id::Text("y".repeat(MAX_ID_BYTES));
+        assert!(sessions.use_session(&id, &bot, Some(&longest)).is_ok());
+        assert_eq!(
+            sessions.use_session(&id, &bot, Some(&longest)),
+            Err(SessionError::IdReused)
+        );
     }
 
     #[test]

@@ -263,10 +263,21 @@ async fn ending_the_workflow_cancels_its_parked_calls() {
     harness
         .control(Method::POST, "/v1/workflows/wf-1/end", "{}")
         .await;
+    // The ended workflow's credential opens no door, the poll included (issue 13 item 0);
+    // the operator sees the approval cancelled.
     let reply = poll(&harness, &token, &id).await;
     assert_eq!(
         (reply.status.as_u16(), problem_kind(&reply).as_str()),
-        (403, "approval-cancelled")
+        (401, "unauthenticated")
+    );
+    let shown = harness
+        .control(Method::GET, &format!("/v1/approvals/{id}"), "")
+        .await;
+    assert_eq!(
+        shown.json().unwrap()["status"],
+        "cancelled",
+        "{}",
+        shown.text()
     );
     assert_eq!(
         verdict(&harness, APPROVER_TOKEN, &id, "approve")

@@ -136,6 +136,7 @@ fn streaming() -> Response<ResponseBody> {
 pub(crate) struct Builder {
     policy: Option<String>,
     mcp: Option<(String, String)>,
+    edits: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -151,6 +152,12 @@ impl Builder {
             intents.join(", ")
         );
         self.mcp = Some((config, policy.to_owned()));
+        self
+    }
+
+    /// Replaces `from` (which must be there) with `to` in the generated config.
+    pub(crate) fn edit(mut self, from: &str, to: &str) -> Self {
+        self.edits.push((from.to_owned(), to.to_owned()));
         self
     }
 
@@ -206,6 +213,13 @@ impl Harness {
             );
             config_text.push_str(mcp);
             std::fs::write(dir.path().join("policies/mcp.cedar"), mcp_policy).unwrap();
+        }
+        for (from, to) in &builder.edits {
+            assert!(
+                config_text.contains(from.as_str()),
+                "no `{from}` in the config"
+            );
+            config_text = config_text.replace(from.as_str(), to);
         }
         std::fs::write(dir.path().join("gatehouse.toml"), config_text).unwrap();
         let config = config::load(&dir.path().join("gatehouse.toml")).unwrap();

@@ -542,6 +542,11 @@ async fn mcp_calls_spend_the_workflow_budget_and_other_segments_are_refused_at_t
     assert_eq!(id, 7);
     assert_eq!(refusal["refusal"], "budget-exhausted");
     assert_eq!(refusal["budget"]["kind"], "calls");
+    // Paused now: listings, which are not counted, reach the server no more.
+    let listed = in_session(&harness, &token, &session, 100, "tools/list", json!({})).await;
+    let body = listed.json().unwrap();
+    assert!(body["result"].is_null(), "{body}");
+    assert!(body.to_string().contains("budget-exhausted"), "{body}");
 
     // `ops` lives in segment `control`; this credential is bound to `data`.
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {

@@ -194,6 +194,8 @@ impl Resolver<'_> {
             intent: Intent::new(intent.as_str()),
             data_class: DataClass::new(raw.data_class.as_str()),
             tier: raw.tier,
+            method_param: raw.method_param,
+            matrix_params: raw.matrix_params,
         })
     }
 
