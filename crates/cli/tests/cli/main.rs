@@ -10,6 +10,7 @@
 
 mod config_errors;
 mod lifecycle;
+mod logs;
 mod quickstart;
 mod verbs;
 

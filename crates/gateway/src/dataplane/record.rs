@@ -236,7 +236,39 @@ impl EventDraft {
     fn emit(mut self, state: &State) {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
+        access_line(&self.event);
         state.events.emit(self.event);
+    }
+}
+
+/// The operator's access log: one line per call, from the event's own fields (nothing
+/// is formatted unless a subscriber wants the line). A call that failed (502, 504, an
+/// MCP server that cannot start, a secret that cannot be read) is a warning carrying
+/// its cause.
+fn access_line(event: &Event) {
+    macro_rules! line {
+        ($level:expr, $reason:expr) => {
+            tracing::event!(
+                target: "gatehouse::access",
+                $level,
+                decision = %event.id,
+                kind = event.kind.as_str(),
+                agent = event.agent.as_deref(),
+                workflow = event.workflow.as_deref(),
+                tool = event.tool.as_deref(),
+                intent = event.intent.as_deref(),
+                outcome = event.outcome.as_str(),
+                status = event.status,
+                latency_us = event.latency_us,
+                refusal = event.refusal.as_deref(),
+                reason = $reason,
+            )
+        };
+    }
+    if event.outcome == Outcome::Error {
+        line!(tracing::Level::WARN, event.reason.as_deref());
+    } else {
+        line!(tracing::Level::INFO, None::<&str>);
     }
 }
 
