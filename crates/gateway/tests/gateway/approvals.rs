@@ -108,6 +108,21 @@ async fn a_high_tier_call_parks_and_runs_exactly_once_after_approval() {
     );
     let verdicts = harness.events("intent=approval.approve", 1).await;
     assert_eq!(verdicts[0].actor.as_deref(), Some("alice"));
+    // The executed call is attributed to the agent and workflow it ran for.
+    let is_execution = |event: &gatehouse_core::event::Event| event.kind == "approval";
+    let trail = harness
+        .events_until("intent=refund.create", is_execution, 1)
+        .await;
+    let parked = trail.iter().find(|event| event.outcome == Outcome::Pending);
+    let executed = trail.iter().find(|event| is_execution(event));
+    let (parked, executed) = (parked.unwrap(), executed.unwrap());
+    assert!(
+        executed.agent.is_some() && executed.workflow.is_some(),
+        "{executed:?}"
+    );
+    assert_eq!(executed.agent, parked.agent);
+    assert_eq!(executed.workflow, parked.workflow);
+    assert_eq!(executed.task_class, parked.task_class);
 }
 
 #[tokio::test]
