@@ -248,6 +248,9 @@ mod tests {
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
         }
+        fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+            self.inner.delete_events_before(cutoff_ms)
+        }
         fn claim_jti(
             &self,
             issuer: &str,

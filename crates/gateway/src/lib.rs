@@ -5,6 +5,7 @@
 //! the control plane ([`control`]) for operators. Every call ends as one event
 //! ([`events`]).
 
+pub mod anonymous;
 pub mod approvals;
 mod blocking;
 pub mod body;
@@ -21,6 +22,7 @@ pub mod keys;
 pub mod mcp;
 pub mod notify;
 pub mod problem;
+pub mod retention;
 pub mod revocations;
 pub mod secrets;
 pub mod server;

@@ -87,6 +87,8 @@ pub struct State {
     pub console: crate::console::Sessions,
     /// MCP upstream clients and agent sessions.
     pub mcp: crate::mcp::Mcp,
+    /// Unauthenticated requests, sampled into events.
+    pub anonymous: crate::anonymous::AnonymousEvents,
     ids: IdGenerator,
 }
 
@@ -127,6 +129,9 @@ impl State {
             policy_version,
             console: crate::console::Sessions::default(),
             mcp: crate::mcp::Mcp::start(&config),
+            anonymous: crate::anonymous::AnonymousEvents::new(
+                config.gateway.anonymous_events_per_minute,
+            ),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             secrets,

@@ -108,6 +108,10 @@ impl Store for SqliteStore {
         events::one(&self.reader(), &self.location, id)
     }
 
+    fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        events::delete_before(&mut self.writer(), &self.location, cutoff_ms)
+    }
+
     fn claim_jti(
         &self,
         issuer: &str,

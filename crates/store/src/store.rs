@@ -47,6 +47,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
 
+    /// Retention: deletes events older than `cutoff_ms` (Unix milliseconds), a bounded
+    /// number per call, and returns how many went (0 once none is left). A store may
+    /// keep an event a little past the cutoff (one written in the same batch as a newer
+    /// one), never delete one at or after it.
+    fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
+
     /// Claims the single-use assertion id `jti` of `issuer`, remembered until
     /// `expires_at` (Unix seconds: the last moment the assertion could still be accepted,
     /// leeway included). Returns `Ok(true)` if it was fresh, `Ok(false)` if it was claimed

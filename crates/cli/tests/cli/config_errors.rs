@@ -142,3 +142,18 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+#[test]
+fn a_zero_event_retention_names_the_field() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\nevent_retention_days = 0",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`gateway.event_retention_days`: must be between 1 and 36500"),
+        "{stderr}"
+    );
+}

@@ -237,7 +237,9 @@ impl EventDraft {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
         access_line(&self.event);
-        state.events.emit(self.event);
+        if state.anonymous.admit(state, &self.event) {
+            state.events.emit(self.event);
+        }
     }
 }
 

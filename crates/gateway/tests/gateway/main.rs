@@ -12,6 +12,7 @@ mod approvals;
 mod broker;
 mod calls;
 mod control;
+mod events;
 mod harness;
 mod mcp_face;
 mod mcp_upstream;

@@ -28,6 +28,8 @@ pub(crate) fn empty() -> Config {
                 max_assertion_lifetime: Duration::from_secs(300),
             },
             secrets_reload: Duration::from_secs(60),
+            event_retention: None,
+            anonymous_events_per_minute: 20,
         },
         segments: BTreeMap::new(),
         agents: BTreeMap::new(),

@@ -4,7 +4,10 @@
 //! instead of a row and six index entries; queries read whole blocks (see `walk`).
 
 mod block;
+mod retention;
 mod walk;
+
+pub(super) use retention::delete_before;
 
 use std::sync::OnceLock;
 
