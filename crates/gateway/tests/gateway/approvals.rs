@@ -24,6 +24,10 @@ async fn park(harness: &Harness, token: &str, body: &str) -> String {
         .call(Method::POST, "/tools/tickets/refunds", token, body)
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text());
+    assert!(
+        !reply.headers.contains_key("preference-applied"),
+        "no wait was asked for"
+    );
     reply.json().unwrap()["approval_id"]
         .as_str()
         .unwrap()
@@ -134,7 +138,8 @@ async fn an_agent_that_asked_to_wait_receives_the_upstreams_response() {
     let waiting = {
         let (url, auth) = (url.clone(), auth.clone());
         tokio::spawn(async move {
-            let headers = [("authorization", auth.as_str()), ("prefer", "wait=8")];
+            // More than the harness's `max_wait_secs` (10): the answer says what was applied.
+            let headers = [("authorization", auth.as_str()), ("prefer", "wait=3600")];
             gatehouse_gateway::client::send(Method::POST, &url, &headers, r#"{"amount":7}"#)
                 .await
                 .unwrap()
@@ -163,6 +168,7 @@ async fn an_agent_that_asked_to_wait_receives_the_upstreams_response() {
     let reply = waiting.await.unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.headers["gatehouse-approval-id"], id.as_str());
+    assert_eq!(reply.headers["preference-applied"], "wait=10");
 }
 
 #[tokio::test]
