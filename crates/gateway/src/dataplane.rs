@@ -53,6 +53,9 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         (&Method::GET, _) if path.starts_with("/v1/approvals/") => {
             Box::pin(crate::approvals::execute::poll(state, request)).await
         }
+        (&Method::GET, _) if path.starts_with("/.well-known/") => {
+            crate::mcp::discovery::handle(&state, request.headers(), path)
+        }
         (&Method::GET, "/v1/jwks.json") => json_response(
             StatusCode::OK,
             &state.keys.jwks(),

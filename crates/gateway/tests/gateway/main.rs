@@ -12,6 +12,7 @@ mod approvals;
 mod broker;
 mod calls;
 mod control;
+mod discovery;
 mod events;
 mod harness;
 mod mcp_face;
