@@ -2,7 +2,8 @@
 # The agent examples (examples/agents/) against a real quickstart gateway: writes the
 # quickstart into a temporary directory, moves every listener (gateway, example tools,
 # example MCP server) to free loopback ports, serves it, runs the Python and the Node
-# example, and checks what each printed. The Python example's one dependency,
+# example, checks what each printed, and walks MCP authorization discovery with the
+# Python MCP SDK's own functions (tests/mcp/discovery.py). The Python example's one dependency,
 # `cryptography`, is installed into target/agents-venv when missing.
 #
 # Each check prints `agents: PASS name` or `agents: FAIL name: why`; the last line is
@@ -89,6 +90,13 @@ check node "$(node examples/agents/agent.mjs 2>&1 || true)" "${expected[@]}"
 # quickstart's: OpenSSL 3 too.
 "$bin" keys agent fresh --out "$work" >/dev/null
 check openssl "$(openssl pkey -in "$work/fresh.key" -noout 2>&1 && echo readable)" '^readable$'
+
+# MCP authorization discovery as the Python MCP SDK performs it (its venv comes from
+# scripts/mcp-deps.sh, which does nothing when it is up to date).
+scripts/mcp-deps.sh
+check mcp-discovery \
+  "$(target/mcp-venv/bin/python tests/mcp/discovery.py "http://127.0.0.1:$data" helpdesk 2>&1 || true)" \
+  "^token_endpoint: http://127.0.0.1:$data/v1/token\$"
 
 echo "agents: $passed passed, $failed failed"
 if [ "$failed" != 0 ]; then
