@@ -11,6 +11,7 @@
 mod config_errors;
 mod lifecycle;
 mod logs;
+mod probe;
 mod quickstart;
 mod verbs;
 
