@@ -1,7 +1,7 @@
 //! `gatehouse events`: query the control plane's event store; a table by default,
 //! JSON with `--json`.
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow};
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::event::Event;
 
@@ -62,7 +62,10 @@ fn query(args: &Args) -> anyhow::Result<String> {
         }
     }
     if let Some(since) = &args.since {
-        let since_ms = SystemClock.now().millis() - parse_age_ms(since)?;
+        let since_ms = SystemClock
+            .now()
+            .millis()
+            .saturating_sub(parse_age_ms(since)?);
         pairs.push(("since".to_owned(), since_ms.to_string()));
     }
     Ok(pairs
@@ -72,20 +75,41 @@ fn query(args: &Args) -> anyhow::Result<String> {
         .join("&"))
 }
 
+/// An age like `30s`, `15m`, `2h`, `7d` or `1h30m`: groups of ASCII digits and a unit,
+/// read byte by byte so no input (multi-byte characters included) can split a char.
 pub(crate) fn parse_age_ms(text: &str) -> anyhow::Result<i64> {
-    let split = text.len().saturating_sub(1);
-    let (number, unit) = text.split_at(split);
-    let number: i64 = number
-        .parse()
-        .with_context(|| format!("`{text}` is not an age like `15m`"))?;
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => bail!("`{text}` is not an age like `30s`, `15m`, `2h` or `1d`"),
-    };
-    Ok(number.saturating_mul(unit_ms))
+    let refuse = || anyhow!("`{text}` is not an age like `30s`, `15m`, `2h`, `7d` or `1h30m`");
+    let mut total: i64 = 0;
+    let mut number: Option<i64> = None;
+    for byte in text.bytes() {
+        if byte.is_ascii_digit() {
+            let digit = i64::from(byte - b'0');
+            let so_far = number.unwrap_or(0);
+            number = Some(
+                so_far
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(digit))
+                    .ok_or_else(refuse)?,
+            );
+            continue;
+        }
+        let unit_ms: i64 = match byte {
+            b's' => 1_000,
+            b'm' => 60_000,
+            b'h' => 3_600_000,
+            b'd' => 86_400_000,
+            _ => return Err(refuse()),
+        };
+        let group = number.take().ok_or_else(refuse)?;
+        total = group
+            .checked_mul(unit_ms)
+            .and_then(|ms| total.checked_add(ms))
+            .ok_or_else(refuse)?;
+    }
+    if number.is_some() || text.is_empty() {
+        return Err(refuse());
+    }
+    Ok(total)
 }
 
 /// A fixed-width table, newest first.
@@ -161,5 +185,20 @@ mod tests {
     fn parses_ages() {
         assert_eq!(parse_age_ms("15m").unwrap(), 900_000);
         assert!(parse_age_ms("15x").is_err());
+        assert_eq!(parse_age_ms("1h30m").unwrap(), 5_400_000);
+        assert_eq!(parse_age_ms("7d").unwrap(), 604_800_000);
+        for bad in [
+            "",
+            "1\u{e9}",
+            "\u{e9}",
+            "15",
+            "m",
+            "-5m",
+            "1.5h",
+            "5 m",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_age_ms(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod control;
 mod events;
 mod keys;
+mod logging;
 mod policy;
 mod quarantine;
 mod quickstart;
@@ -37,6 +38,10 @@ const EXIT_CONFIG: u8 = 64;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How log lines are written to stderr (filter them with `GATEHOUSE_LOG`, e.g.
+    /// `info`, `warn,gatehouse::access=info`).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +96,7 @@ impl From<anyhow::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let _log = logging::init(cli.log_format);
     let result = match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Quickstart(args) => quickstart::run(&args),
@@ -119,15 +124,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// A multi-threaded runtime for the verbs that need one.

@@ -5,6 +5,7 @@
 //! events and metrics. The agent sees the kind and a short detail; the event gets the
 //! full reason through [`Refusal::reason`].
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why a credential or assertion was not accepted.
@@ -12,8 +13,12 @@ use std::fmt;
 pub enum AuthFailure {
     /// No `Authorization: Bearer` header.
     Missing,
-    /// Not a well-formed compact JWT, or claims of the wrong shape.
+    /// Not a well-formed compact JWT, or claims that are not a JSON object.
     Malformed,
+    /// A required claim is absent (its name, from a fixed set, is safe to show).
+    MissingClaim(&'static str),
+    /// A claim has the wrong type (its name, from a fixed set, is safe to show).
+    BadClaim(&'static str),
     /// An algorithm other than the ones Gatehouse accepts (`none`, `HS256`, …).
     DisallowedAlgorithm,
     /// No key with that id, or no key for that issuer.
@@ -39,10 +44,16 @@ pub enum AuthFailure {
 }
 
 impl AuthFailure {
-    pub fn detail(self) -> &'static str {
-        match self {
+    pub fn detail(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Self::Missing => "no bearer credential was presented",
             Self::Malformed => "the token is malformed",
+            Self::MissingClaim(claim) => {
+                return Cow::Owned(format!("the token lacks the required `{claim}` claim"));
+            }
+            Self::BadClaim(claim) => {
+                return Cow::Owned(format!("the token's `{claim}` claim has the wrong type"));
+            }
             Self::DisallowedAlgorithm => "the token's signing algorithm is not accepted",
             Self::UnknownKey => "the token is signed with an unknown key",
             Self::BadSignature => "the token's signature does not verify",
@@ -54,13 +65,15 @@ impl AuthFailure {
             Self::UnknownAgent => "the identity is not registered",
             Self::WrongTokenType => "the token is not of the expected kind",
             Self::Revoked => "the credential has been revoked",
-        }
+        })
     }
 
     pub fn label(self) -> &'static str {
         match self {
             Self::Missing => "missing",
             Self::Malformed => "malformed",
+            Self::MissingClaim(_) => "missing_claim",
+            Self::BadClaim(_) => "bad_claim",
             Self::DisallowedAlgorithm => "disallowed_algorithm",
             Self::UnknownKey => "unknown_key",
             Self::BadSignature => "bad_signature",
@@ -284,7 +297,7 @@ impl Refusal {
     pub fn detail(&self) -> String {
         match self {
             Self::Unauthenticated(failure) | Self::InvalidAssertion(failure) => {
-                failure.detail().to_owned()
+                failure.detail().into_owned()
             }
             Self::BadTokenRequest { reason } | Self::AmbiguousPath { reason } => reason.clone(),
             Self::TaskClassNotAllowed { task_class } => {

@@ -156,6 +156,12 @@ impl UnverifiedJwt {
         serde_json::from_slice(&self.claims).map_err(|_| AuthFailure::Malformed)
     }
 
+    /// The claims of an identity assertion, before verification, naming the claim that
+    /// is missing or of the wrong type.
+    pub fn assertion_claims(&self) -> Result<AssertionClaims, AuthFailure> {
+        AssertionClaims::parse(&self.claims)
+    }
+
     /// Checks the signature with `key`. A key of another type than the header's
     /// algorithm is refused as [`AuthFailure::DisallowedAlgorithm`]: the key decides the
     /// algorithm, the token may only agree.

@@ -55,17 +55,20 @@ pub enum Door {
     ApprovalPoll,
     /// `GET /v1/jwks.json`: public keys, no credential.
     Jwks,
+    /// `GET /.well-known/…`: OAuth metadata for MCP clients (RFC 9728), no credential.
+    Discovery,
     /// Anything else: refused without reading a credential.
     Unknown,
 }
 
 impl Door {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Tool,
         Self::Mcp,
         Self::Token,
         Self::ApprovalPoll,
         Self::Jwks,
+        Self::Discovery,
         Self::Unknown,
     ];
 
@@ -81,6 +84,7 @@ impl Door {
             (&Method::POST, "/v1/token") => Self::Token,
             (&Method::GET, _) if path.starts_with("/v1/approvals/") => Self::ApprovalPoll,
             (&Method::GET, "/v1/jwks.json") => Self::Jwks,
+            (&Method::GET, _) if path.starts_with("/.well-known/") => Self::Discovery,
             _ => Self::Unknown,
         }
     }
@@ -89,7 +93,7 @@ impl Door {
     pub fn takes_credential(self) -> bool {
         match self {
             Self::Tool | Self::Mcp | Self::ApprovalPoll => true,
-            Self::Token | Self::Jwks | Self::Unknown => false,
+            Self::Token | Self::Jwks | Self::Discovery | Self::Unknown => false,
         }
     }
 }
@@ -116,6 +120,9 @@ pub async fn handle(
             &state.keys.jwks(),
             "application/jwk-set+json",
         ),
+        Door::Discovery => {
+            crate::mcp::discovery::handle(&state, request.headers(), request.uri().path())
+        }
         Door::Unknown => {
             let draft = EventDraft::begin(&state, &request, "dataplane");
             draft.refuse(&state, &Refusal::NoRoute)

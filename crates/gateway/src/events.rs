@@ -367,6 +367,9 @@ mod tests {
         fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
             self.inner.quarantines(now_ms)
         }
+        fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+            self.inner.delete_events_before(cutoff_ms)
+        }
         fn claim_jti(
             &self,
             issuer: &str,

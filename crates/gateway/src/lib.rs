@@ -5,6 +5,7 @@
 //! the control plane ([`control`]) for operators. Every call ends as one event
 //! ([`events`]).
 
+pub mod anonymous;
 pub mod approvals;
 mod blocking;
 pub mod body;
@@ -27,6 +28,7 @@ pub mod peer;
 pub mod problem;
 pub mod quarantines;
 pub mod replicas;
+pub mod retention;
 pub mod revocations;
 pub mod secrets;
 pub mod server;

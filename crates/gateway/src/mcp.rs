@@ -6,6 +6,7 @@ pub use gatehouse_core::mcp::{args, jsonrpc};
 
 pub mod answer;
 pub mod call;
+pub mod discovery;
 pub mod era;
 pub mod face;
 pub mod methods;

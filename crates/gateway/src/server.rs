@@ -291,8 +291,12 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut flush = tokio::time::interval(WORKFLOW_FLUSH);
     let mut reload = tokio::time::interval(state.config.gateway.secrets_reload);
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+    let mut retention = tokio::time::interval(crate::retention::EVERY);
     loop {
         tokio::select! {
+            _ = retention.tick() => {
+                crate::retention::prune(&state).await;
+            }
             _ = flush.tick() => {
                 if let Err(error) = state.workflows.flush().await {
                     tracing::error!(%error, "cannot write workflow state; will retry");
@@ -308,6 +312,7 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let ended = state.quarantines.take_ended(state.clock.now().millis());
                 crate::control::quarantines::record_ended(&state, &ended);
                 state.upstream.close_expired();
+                state.anonymous.summarise_due(&state);
                 match state.approvals.expire_due(now).await {
                     Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),
                     Err(error) => tracing::error!(%error, "cannot expire approvals; will retry"),

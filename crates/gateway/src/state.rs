@@ -99,6 +99,8 @@ pub struct State {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Per-peer limits on `POST /v1/token`.
     pub token_throttle: crate::broker::Throttle,
+    /// Unauthenticated requests, sampled into events.
+    pub anonymous: crate::anonymous::AnonymousEvents,
     ids: IdGenerator,
 }
 
@@ -142,6 +144,9 @@ impl State {
             token_throttle: crate::broker::Throttle::new(
                 config.gateway.limits.token_rate_per_peer,
                 config.gateway.limits.token_burst_per_peer,
+            ),
+            anonymous: crate::anonymous::AnonymousEvents::new(
+                config.gateway.anonymous_events_per_minute,
             ),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,

@@ -97,6 +97,10 @@ impl Store for PostgresStore {
         self.run(|client| events::select(client, filter))
     }
 
+    fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.run(|client| chain::delete_before(client, cutoff_ms))
+    }
+
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         self.run(|client| events::one(client, id))
     }

@@ -137,6 +137,10 @@ impl Store for SqliteStore {
         events::verify(&self.reader(), &self.location, since_ms)
     }
 
+    fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        events::delete_before(&mut self.writer(), &self.location, cutoff_ms)
+    }
+
     fn claim_jti(
         &self,
         issuer: &str,

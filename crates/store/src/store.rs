@@ -53,6 +53,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// first event or from the first block reaching `since_ms` (trusting the link
     /// before it), and names the first broken link.
     fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError>;
+    /// Retention: deletes events older than `cutoff_ms` (Unix milliseconds), a bounded
+    /// number per call, and returns how many went (0 once none is left). A store may
+    /// keep an event a little past the cutoff (one written in the same batch as a newer
+    /// one), never delete one at or after it.
+    fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError>;
 
     /// Claims the single-use assertion id `jti` of `issuer`, remembered until
     /// `expires_at` (Unix seconds: the last moment the assertion could still be accepted,

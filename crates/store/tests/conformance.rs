@@ -58,6 +58,7 @@ macro_rules! conformance_tests {
                 ping_answers,
                 checkpoint_outcomes_read_back_and_filter,
                 late_events_across_batches_answer_every_query_as_the_contract_says,
+                retention_deletes_whole_batches_older_than_the_cutoff,
             );
             mod workflows {
                 conformance_tests!(@each $open; crate::workflows;
@@ -89,6 +90,7 @@ macro_rules! conformance_tests {
                     an_unbroken_chain_verifies_to_the_head_of_its_lines,
                     verifying_since_starts_at_the_first_block_reaching_it,
                     the_chain_continues_across_batches_of_late_events,
+                    retention_keeps_the_rest_of_the_chain_provable,
                 );
             }
             mod quarantines {
@@ -525,4 +527,48 @@ fn concurrent_appends_from_8_threads_lose_nothing(store: &dyn Store) {
 
 fn ping_answers(store: &dyn Store) {
     store.ping().unwrap();
+}
+
+fn retention_deletes_whole_batches_older_than_the_cutoff(store: &dyn Store) {
+    // Three batches, 10 ms apart per event: times 0..90, 100..190, 200..290 after BASE.
+    for range in [0..10, 10..20, 20..30] {
+        store.append_events(&sample::events(range)).unwrap();
+    }
+    // Only the first batch is wholly older than BASE + 150.
+    let cutoff = sample::BASE_MS + 150;
+    assert_eq!(store.delete_events_before(cutoff).unwrap(), 10);
+    assert_eq!(store.delete_events_before(cutoff).unwrap(), 0);
+    let kept = sample::events(10..30);
+    assert_eq!(all(store), expected(&kept, &EventFilter::default()));
+    assert_eq!(store.event(sample::event(3).id).unwrap(), None);
+    assert_eq!(
+        store.event(sample::event(13).id).unwrap(),
+        Some(sample::event(13))
+    );
+    let by_agent = EventFilter {
+        agent: Some("spiffe://acme/agent/bot-1".to_owned()),
+        ..EventFilter::default()
+    };
+    assert_eq!(
+        store.query_events(&by_agent).unwrap(),
+        expected(&kept, &by_agent)
+    );
+    // Everything, then writing and reading go on as before.
+    let mut deleted = 0;
+    loop {
+        let now = store
+            .delete_events_before(sample::BASE_MS + 1_000_000)
+            .unwrap();
+        if now == 0 {
+            break;
+        }
+        deleted += now;
+    }
+    assert_eq!(deleted, 20);
+    assert!(all(store).is_empty());
+    store.append_events(&sample::events(30..35)).unwrap();
+    assert_eq!(
+        all(store),
+        expected(&sample::events(30..35), &EventFilter::default())
+    );
 }

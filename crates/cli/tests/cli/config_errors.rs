@@ -142,3 +142,55 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+#[test]
+fn a_zero_event_retention_names_the_field() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\nevent_retention_days = 0",
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`gateway.event_retention_days`: must be between 1 and 36500"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn every_refused_field_is_reported_at_once_with_its_line() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\ncolour = \"red\"",
+        )
+        .replace("ttl_minutes = 60", "ttl_minutes = \"sixty\"")
+        .replace("description = \"data-plane APIs\"", "descripton = \"typo\"")
+        .replace("[approvals]\n", "[approvals]\nwait_forever = true\n")
+    });
+    assert_eq!(code, 64);
+    let problems = stderr
+        .lines()
+        .filter(|line| line.contains("gatehouse.toml:"));
+    assert_eq!(problems.count(), 4, "{stderr}");
+    assert!(
+        stderr.contains("gatehouse.toml:4: unknown field `colour`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `descripton`"), "{stderr}");
+    assert!(
+        stderr.contains("invalid type: string \"sixty\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("unknown field `wait_forever`"), "{stderr}");
+}
+
+#[test]
+fn a_syntax_error_is_reported_once_without_a_cascade() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace("audience = \"gatehouse\"", "audience = \"gatehouse")
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("gatehouse.toml:3"), "{stderr}");
+}

@@ -29,7 +29,7 @@ impl Drop for Served {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -39,6 +39,16 @@ fn free_port() -> u16 {
 
 /// Points the example at free ports and at an example tool run by this test, then serves it.
 pub(crate) async fn serve(example: &Path, tool: SocketAddr) -> Served {
+    serve_logging(example, tool, &[], "debug").await
+}
+
+/// As [`serve`], with extra arguments and the `GATEHOUSE_LOG` filter.
+pub(crate) async fn serve_logging(
+    example: &Path,
+    tool: SocketAddr,
+    args: &[&str],
+    log: &str,
+) -> Served {
     let (data, control) = (free_port(), free_port());
     rewrite(&example.join("gatehouse.toml"), |text| {
         text.replace("127.0.0.1:8080", &format!("127.0.0.1:{data}"))
@@ -48,7 +58,8 @@ pub(crate) async fn serve(example: &Path, tool: SocketAddr) -> Served {
     let config = example.join("gatehouse.toml");
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .env("GATEHOUSE_LOG", "debug")
+        .args(args)
+        .env("GATEHOUSE_LOG", log)
         .stdout(std::fs::File::create(example.join("stdout.log")).unwrap())
         .stderr(std::fs::File::create(example.join("stderr.log")).unwrap())
         .stdin(Stdio::null())

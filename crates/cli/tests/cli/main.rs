@@ -12,6 +12,8 @@ mod audit;
 mod config_errors;
 mod crash;
 mod lifecycle;
+mod logs;
+mod probe;
 mod quarantine;
 mod quickstart;
 mod replicas;

@@ -76,3 +76,52 @@ fn events_against_a_dead_control_plane_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot reach"));
 }
+
+#[test]
+fn keys_agent_writes_pkcs8_v1_that_other_stacks_read() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    assert!(
+        gatehouse(&["keys", "agent", "bot", "--out", out])
+            .status
+            .success()
+    );
+    let pem = std::fs::read_to_string(dir.path().join("bot.key")).unwrap();
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    // RFC 8410 §7: SEQUENCE { INTEGER 0 (v1), AlgorithmIdentifier Ed25519, OCTET STRING
+    // { OCTET STRING seed } }, 48 bytes, no public key (v2's `[1]` field is refused by
+    // OpenSSL 3, Node and Python `cryptography`).
+    assert_eq!(der.len(), 48, "{der:02x?}");
+    assert_eq!(der.get(..5), Some(&[0x30, 0x2e, 0x02, 0x01, 0x00][..]));
+}
+
+#[test]
+fn events_since_refuses_an_age_it_cannot_read_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("operator.token");
+    std::fs::write(&token, "t").unwrap();
+    for age in ["1\u{e9}", "\u{e9}", "15", "1.5h"] {
+        let output = gatehouse(&[
+            "events",
+            "--since",
+            age,
+            "--control",
+            "http://127.0.0.1:9",
+            "--token-file",
+            token.to_str().unwrap(),
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{age}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("`{age}` is not an age like `30s`")),
+            "{stderr}"
+        );
+    }
+}

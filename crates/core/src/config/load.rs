@@ -28,14 +28,74 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     resolver.resolve(raw, policies, schema)
 }
 
+/// Most TOML documents parse; an error is then a field the schema refuses (unknown,
+/// of the wrong type or value). To report every such field at once, not only the
+/// first, the line of each refused field is blanked and the document read again, up to
+/// [`MAX_PARSE_ERRORS`] times. A syntax error or a missing field cannot be blanked away:
+/// it is reported and ends the search, and a missing field found after a blanked line
+/// is not reported at all (the blanking may have caused it).
 fn parse_named(path: &Path, text: &str) -> Result<RawConfig, ConfigErrors> {
-    toml::from_str(text).map_err(|error| {
-        let mut problem = ConfigError::new(path, error.message().to_owned());
-        if let Some(span) = error.span() {
-            problem = problem.at_line(line_of(text, span.start));
+    let mut errors = Vec::new();
+    let mut current = text.to_owned();
+    for _ in 0..MAX_PARSE_ERRORS {
+        let error = match toml::from_str::<RawConfig>(&current) {
+            Ok(raw) if errors.is_empty() => return Ok(raw),
+            Ok(_) => break,
+            Err(error) => error,
+        };
+        let message = error.message();
+        let missing = message.starts_with("missing field");
+        if missing && !errors.is_empty() {
+            break;
         }
-        ConfigErrors::from(problem)
-    })
+        let mut problem = ConfigError::new(path, message.to_owned());
+        let span = error.span();
+        if let Some(span) = &span {
+            // Blanking keeps every line where it was, so lines of `current` are the file's.
+            problem = problem.at_line(line_of(&current, span.start));
+        }
+        errors.push(problem);
+        let blanked = match span {
+            Some(span) if !missing && !is_syntax_error(message) => blank_lines(&current, span),
+            _ => None,
+        };
+        match blanked {
+            Some(blanked) => current = blanked,
+            None => break,
+        }
+    }
+    Err(ConfigErrors(errors))
+}
+
+/// Field errors reported before giving up on a document.
+const MAX_PARSE_ERRORS: usize = 20;
+
+/// The schema's messages name a field or a type; the parser's describe text.
+fn is_syntax_error(message: &str) -> bool {
+    !(message.starts_with("unknown field")
+        || message.starts_with("invalid type")
+        || message.starts_with("invalid value")
+        || message.starts_with("unknown variant")
+        || message.starts_with("invalid length"))
+}
+
+/// `text` with every line touched by `span` turned into spaces (newlines kept, so line
+/// numbers stay those of the file); `None` when nothing would change.
+fn blank_lines(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let start = text.get(..span.start)?.rfind('\n').map_or(0, |at| at + 1);
+    let end = text
+        .get(span.end.max(span.start)..)?
+        .find('\n')
+        .map_or(text.len(), |at| span.end.max(span.start) + at);
+    let lines = text.get(start..end)?;
+    if lines.bytes().all(|byte| byte.is_ascii_whitespace()) {
+        return None;
+    }
+    let blank: String = lines
+        .chars()
+        .map(|c| if c == '\n' { '\n' } else { ' ' })
+        .collect();
+    Some(format!("{}{blank}{}", text.get(..start)?, text.get(end..)?))
 }
 
 /// The 1-based line holding byte `offset` of `text`.

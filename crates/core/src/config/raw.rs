@@ -59,6 +59,16 @@ pub struct RawGateway {
     /// How often upstream secrets are re-read from their files and variables.
     #[serde(default = "default_secrets_reload_secs")]
     pub secrets_reload_secs: u64,
+    /// Events older than this many days are deleted; absent keeps every event.
+    pub event_retention_days: Option<u64>,
+    /// Unauthenticated requests stored as events one by one per minute; the rest are
+    /// counted and summarised in one event per minute.
+    #[serde(default = "default_anonymous_events_per_minute")]
+    pub anonymous_events_per_minute: u32,
+}
+
+fn default_anonymous_events_per_minute() -> u32 {
+    20
 }
 
 #[derive(Debug, Deserialize)]

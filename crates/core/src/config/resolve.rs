@@ -146,6 +146,8 @@ impl<'a> Resolver<'a> {
             events_file: raw.events_file.as_deref().map(|file| self.path(file)),
             limits,
             secrets_reload: Duration::from_secs(raw.secrets_reload_secs.max(1)),
+            event_retention: self.event_retention(raw.event_retention_days),
+            anonymous_events_per_minute: raw.anonymous_events_per_minute,
         })
     }
 
@@ -162,6 +164,18 @@ impl<'a> Resolver<'a> {
             "must be a `postgres://` URL, or left out for the embedded SQLite store",
         );
         None
+    }
+
+    fn event_retention(&mut self, days: Option<u64>) -> Option<Duration> {
+        let days = days?;
+        if days == 0 || days > 36_500 {
+            self.error_at_field(
+                "gateway.event_retention_days",
+                "must be between 1 and 36500 (leave it out to keep every event)",
+            );
+            return None;
+        }
+        Some(Duration::from_secs(days.saturating_mul(86_400)))
     }
 
     fn check_limits(&mut self, limits: &Limits) {

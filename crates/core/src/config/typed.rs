@@ -79,6 +79,10 @@ pub struct GatewaySettings {
     pub limits: Limits,
     /// How often upstream secrets are re-read.
     pub secrets_reload: Duration,
+    /// How long events are kept; `None` keeps them all.
+    pub event_retention: Option<Duration>,
+    /// Unauthenticated requests stored one by one per minute (the rest are counted).
+    pub anonymous_events_per_minute: u32,
 }
 
 /// Where Gatehouse keeps its state (DESIGN.md §6).

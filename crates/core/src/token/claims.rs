@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::clock::UnixTime;
 use crate::refusal::AuthFailure;
@@ -28,12 +30,49 @@ pub struct AssertionClaims {
 }
 
 impl AssertionClaims {
+    /// Parses the claims, naming the first required claim that is missing or of the
+    /// wrong type so an agent's developer can fix the assertion; unknown claims are
+    /// ignored.
+    pub fn parse(json: &[u8]) -> Result<Self, AuthFailure> {
+        let mut map: Map<String, Value> =
+            serde_json::from_slice(json).map_err(|_| AuthFailure::Malformed)?;
+        Ok(Self {
+            iss: required(&mut map, "iss")?,
+            sub: required(&mut map, "sub")?,
+            aud: required(&mut map, "aud")?,
+            exp: required(&mut map, "exp")?,
+            iat: optional(&mut map, "iat")?,
+            nbf: optional(&mut map, "nbf")?,
+            jti: optional(&mut map, "jti")?,
+        })
+    }
+
     pub fn times(&self) -> TimeClaims {
         TimeClaims {
             iat: self.iat,
             nbf: self.nbf,
             exp: self.exp,
         }
+    }
+}
+
+fn required<T: DeserializeOwned>(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<T, AuthFailure> {
+    optional(map, claim)?.ok_or(AuthFailure::MissingClaim(claim))
+}
+
+/// A claim that is absent or `null` is `None`.
+fn optional<T: DeserializeOwned>(
+    map: &mut Map<String, Value>,
+    claim: &'static str,
+) -> Result<Option<T>, AuthFailure> {
+    match map.remove(claim) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|_| AuthFailure::BadClaim(claim)),
     }
 }
 
@@ -125,6 +164,28 @@ pub fn check_times(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assertion_claims_name_the_missing_or_mistyped_claim() {
+        let parse = |json: &str| AssertionClaims::parse(json.as_bytes());
+        let full = r#"{"iss":"a","sub":"a","aud":"g","exp":5,"jti":"j","extra":1}"#;
+        assert_eq!(parse(full).unwrap().jti.as_deref(), Some("j"));
+        assert_eq!(
+            parse(r#"{"iss":"a","aud":"g","exp":5}"#),
+            Err(AuthFailure::MissingClaim("sub"))
+        );
+        assert_eq!(
+            parse(r#"{"iss":"a","sub":"a","aud":"g","exp":"5"}"#),
+            Err(AuthFailure::BadClaim("exp"))
+        );
+        assert_eq!(
+            parse(r#"{"iss":"a","sub":"a","aud":["g"],"exp":5,"nbf":null}"#)
+                .unwrap()
+                .nbf,
+            None
+        );
+        assert_eq!(parse("[1]"), Err(AuthFailure::Malformed));
+    }
 
     const NOW: i64 = 1_800_000_000;
 

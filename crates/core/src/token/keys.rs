@@ -9,6 +9,7 @@ use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::spki::der::zeroize::Zeroizing;
 use ed25519_dalek::pkcs8::{
     DecodePrivateKey as _, DecodePublicKey as _, EncodePrivateKey as _, EncodePublicKey as _,
+    KeypairBytes,
 };
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::rngs::OsRng;
@@ -63,8 +64,17 @@ pub fn generate_pem() -> Result<KeyPairPem, KeyError> {
     })
 }
 
+/// PKCS#8 v1 (RFC 8410: the seed alone, no public key), the form OpenSSL 3, Node's
+/// `crypto` and Python `cryptography` read; v2 with the public key is refused by all
+/// three. [`load_signing_key_pem`] reads both.
 pub fn signing_key_pem(key: &SigningKey) -> Result<Zeroizing<String>, KeyError> {
-    key.to_pkcs8_pem(LineEnding::LF).map_err(KeyError::Private)
+    let bytes = KeypairBytes {
+        secret_key: key.to_bytes(),
+        public_key: None,
+    };
+    bytes
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(KeyError::Private)
 }
 
 pub fn verifying_key_pem(key: &VerifyingKey) -> Result<String, KeyError> {
@@ -119,6 +129,26 @@ mod tests {
         assert_eq!(pair.kid, key_id(&verifying));
         assert!(pair.private_pem.starts_with("-----BEGIN PRIVATE KEY-----"));
         assert!(pair.public_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    }
+
+    /// RFC 8410 section 10.3's example key, v1 (seed only).
+    const RFC8410_V1: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n\
+        -----END PRIVATE KEY-----\n";
+
+    #[test]
+    fn written_keys_are_pkcs8_v1_as_in_rfc_8410() {
+        let seed = load_signing_key_pem(RFC8410_V1).unwrap();
+        let pem = signing_key_pem(&seed).unwrap();
+        assert_eq!(pem.as_str(), RFC8410_V1);
+    }
+
+    #[test]
+    fn pkcs8_v2_keys_with_the_public_key_still_load() {
+        let key = generate();
+        let v2 = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+        assert_ne!(v2.as_str(), signing_key_pem(&key).unwrap().as_str());
+        assert_eq!(load_signing_key_pem(&v2).unwrap(), key);
     }
 
     #[test]

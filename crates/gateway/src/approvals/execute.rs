@@ -49,6 +49,13 @@ async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
         format!("/tools/{}{}", call.tool, call.path)
     };
     let mut draft = EventDraft::synthetic(state, "approval", &call.method, &path);
+    // The call runs for the agent and workflow that made it, not for nobody.
+    draft.identity(
+        &approval.agent,
+        &approval.workflow,
+        &approval.task_class,
+        &approval.segment,
+    );
     draft.note(&format!(
         "executes approval `{}` of decision `{}`, approved by {}",
         approval.id,

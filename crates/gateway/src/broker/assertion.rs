@@ -21,7 +21,7 @@ pub(super) async fn verify<'a>(
     draft: &mut EventDraft,
 ) -> Result<&'a Agent, Refusal> {
     let jwt = token::decode(assertion).map_err(Refusal::InvalidAssertion)?;
-    let claims: AssertionClaims = jwt.claims().map_err(Refusal::InvalidAssertion)?;
+    let claims = jwt.assertion_claims().map_err(Refusal::InvalidAssertion)?;
     draft.agent(&claims.sub);
     let Some(agent) = state.config.agents.get(claims.sub.as_str()) else {
         // As much work as a known agent's bad signature, so timing tells nothing either.
@@ -100,7 +100,7 @@ fn check_claims(state: &State, claims: &AssertionClaims) -> Result<(), AuthFailu
     let max = state.config.gateway.limits.max_assertion_lifetime;
     token::check_times(&times, state.clock.now(), LEEWAY_SECS, Some(max))?;
     if claims.jti.as_deref().is_none_or(str::is_empty) {
-        return Err(AuthFailure::Malformed);
+        return Err(AuthFailure::MissingClaim("jti"));
     }
     Ok(())
 }

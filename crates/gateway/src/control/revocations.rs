@@ -66,15 +66,16 @@ async fn revoke(
         workflow: None,
         detail: String::new(),
     };
-    let revocation = match body.kind {
-        RevocationKind::Token => revoke_token(state, &body)?,
-        RevocationKind::Workflow => revoke_workflow(state, &caller, &body).await?,
-        RevocationKind::Agent => revoke_agent(state, &caller, &body).await?,
-    };
-    let stored = Revocation {
+    let revocation = Revocation {
+        // Who revoked is part of the record, the answer and the event's story.
         by: caller.name.clone(),
-        ..revocation.clone()
+        ..match body.kind {
+            RevocationKind::Token => revoke_token(state, &body)?,
+            RevocationKind::Workflow => revoke_workflow(state, &caller, &body).await?,
+            RevocationKind::Agent => revoke_agent(state, &caller, &body).await?,
+        }
     };
+    let stored = revocation.clone();
     let store = Arc::clone(&state.store);
     blocking(move || store.put_revocation(&stored)).await?;
     audit::record_durable(state, audited(action, &revocation)).await;
@@ -93,9 +94,10 @@ fn audited<'a>(mut action: Action<'a>, revocation: &Revocation) -> Action<'a> {
         RevocationKind::Token => {}
     }
     action.detail = format!(
-        "revoked {} `{}`: {}",
+        "revoked {} `{}` by `{}`: {}",
         revocation.kind.as_str(),
         revocation.subject,
+        revocation.by,
         revocation.reason
     );
     action

@@ -67,6 +67,7 @@ impl Drop for EventDraft {
         self.event.status = 0;
         self.note(AGENT_LEFT);
         let event = self.finished();
+        access_line(&event);
         journaled.state.metrics.observe(&event, self.decided_us);
         journaled
             .state
@@ -323,10 +324,16 @@ impl EventDraft {
             state.secrets.redact(reason);
         }
         let event = self.finished();
+        access_line(&event);
         state.metrics.observe(&event, self.decided_us);
         match journaled {
             Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
-            None => state.events.emit(event),
+            // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.
+            None => {
+                if state.anonymous.admit(state, &event) {
+                    state.events.emit(event);
+                }
+            }
         }
     }
 
@@ -342,6 +349,37 @@ impl EventDraft {
             String::new(),
         );
         std::mem::replace(&mut self.event, blank)
+    }
+}
+
+/// The operator's access log: one line per call, from the event's own fields (nothing
+/// is formatted unless a subscriber wants the line). A call that failed (502, 504, an
+/// MCP server that cannot start, a secret that cannot be read) is a warning carrying
+/// its cause.
+fn access_line(event: &Event) {
+    macro_rules! line {
+        ($level:expr, $reason:expr) => {
+            tracing::event!(
+                target: "gatehouse::access",
+                $level,
+                decision = %event.id,
+                kind = event.kind.as_str(),
+                agent = event.agent.as_deref(),
+                workflow = event.workflow.as_deref(),
+                tool = event.tool.as_deref(),
+                intent = event.intent.as_deref(),
+                outcome = event.outcome.as_str(),
+                status = event.status,
+                latency_us = event.latency_us,
+                refusal = event.refusal.as_deref(),
+                reason = $reason,
+            )
+        };
+    }
+    if event.outcome == Outcome::Error {
+        line!(tracing::Level::WARN, event.reason.as_deref());
+    } else {
+        line!(tracing::Level::INFO, None::<&str>);
     }
 }
 

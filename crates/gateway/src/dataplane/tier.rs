@@ -10,7 +10,7 @@ use bytes::Bytes;
 use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall, call_digest};
 use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
-use http::{HeaderMap, Method, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -96,8 +96,23 @@ async fn confirm_or_park(
         let length = bytes.len() as u64;
         return Ok(Gate::Proceed(crate::body::full(bytes), length));
     }
+    let wait = gatekeeping.wait;
     let settled = park(state, &gatekeeping, parked, draft).await?;
-    outcome_response(&settled, draft.id()).map(Gate::Parked)
+    let mut response = outcome_response(&settled, draft.id())?;
+    applied_wait(&mut response, wait, state.config.approvals.max_wait);
+    Ok(Gate::Parked(response))
+}
+
+/// `Preference-Applied: wait=N` (RFC 7240) when the agent asked to wait: the seconds
+/// honoured, so an agent that asked for more than `max_wait_secs` learns it was capped.
+fn applied_wait(response: &mut Response<ResponseBody>, asked: Duration, max: Duration) {
+    if asked.is_zero() {
+        return;
+    }
+    let applied = asked.min(max).as_secs();
+    if let Ok(value) = HeaderValue::from_str(&format!("wait={applied}")) {
+        response.headers_mut().insert("preference-applied", value);
+    }
 }
 
 /// What confirmation and approval need to know about a call, whatever its transport.

@@ -42,7 +42,7 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
     let admitted = admit(&state, &request, &mut draft).await;
     let (credential, workflow, server) = match admitted {
         Ok(admitted) => admitted,
-        Err(refusal) => return draft.refuse(&state, &refusal),
+        Err(refusal) => return refused(&state, &request, draft, &refusal),
     };
     let caller = Caller {
         state: &state,
@@ -65,6 +65,31 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
             response
         }
     }
+}
+
+/// A refusal at the door; a missing or failed credential also says where to learn how
+/// to get one (RFC 9728 §5.1), as the MCP authorization specification asks.
+fn refused(
+    state: &State,
+    request: &Request<Incoming>,
+    draft: EventDraft,
+    refusal: &Refusal,
+) -> Response<ResponseBody> {
+    let mut response = draft.refuse(state, refusal);
+    if matches!(refusal, Refusal::Unauthenticated(_)) {
+        let server = request
+            .uri()
+            .path()
+            .strip_prefix(PREFIX)
+            .unwrap_or_default();
+        let headers = request.headers();
+        if let Some(value) = crate::mcp::discovery::challenge(state, headers, server) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
 }
 
 /// The door: bounded headers, no foreign origin, a live credential, a known server in
@@ -140,7 +165,7 @@ fn check_origin<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),

@@ -24,6 +24,10 @@ async fn park(harness: &Harness, token: &str, body: &str) -> String {
         .call(Method::POST, "/tools/tickets/refunds", token, body)
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text());
+    assert!(
+        !reply.headers.contains_key("preference-applied"),
+        "no wait was asked for"
+    );
     reply.json().unwrap()["approval_id"]
         .as_str()
         .unwrap()
@@ -108,6 +112,21 @@ async fn a_high_tier_call_parks_and_runs_exactly_once_after_approval() {
     );
     let verdicts = harness.events("intent=approval.approve", 1).await;
     assert_eq!(verdicts[0].actor.as_deref(), Some("alice"));
+    // The executed call is attributed to the agent and workflow it ran for.
+    let is_execution = |event: &gatehouse_core::event::Event| event.kind == "approval";
+    let trail = harness
+        .events_until("intent=refund.create", is_execution, 1)
+        .await;
+    let parked = trail.iter().find(|event| event.outcome == Outcome::Pending);
+    let executed = trail.iter().find(|event| is_execution(event));
+    let (parked, executed) = (parked.unwrap(), executed.unwrap());
+    assert!(
+        executed.agent.is_some() && executed.workflow.is_some(),
+        "{executed:?}"
+    );
+    assert_eq!(executed.agent, parked.agent);
+    assert_eq!(executed.workflow, parked.workflow);
+    assert_eq!(executed.task_class, parked.task_class);
 }
 
 #[tokio::test]
@@ -119,7 +138,8 @@ async fn an_agent_that_asked_to_wait_receives_the_upstreams_response() {
     let waiting = {
         let (url, auth) = (url.clone(), auth.clone());
         tokio::spawn(async move {
-            let headers = [("authorization", auth.as_str()), ("prefer", "wait=8")];
+            // More than the harness's `max_wait_secs` (10): the answer says what was applied.
+            let headers = [("authorization", auth.as_str()), ("prefer", "wait=3600")];
             gatehouse_gateway::client::send(Method::POST, &url, &headers, r#"{"amount":7}"#)
                 .await
                 .unwrap()
@@ -148,6 +168,7 @@ async fn an_agent_that_asked_to_wait_receives_the_upstreams_response() {
     let reply = waiting.await.unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.headers["gatehouse-approval-id"], id.as_str());
+    assert_eq!(reply.headers["preference-applied"], "wait=10");
 }
 
 #[tokio::test]

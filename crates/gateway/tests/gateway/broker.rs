@@ -123,6 +123,52 @@ async fn malformed_assertions_are_refused() {
 }
 
 #[tokio::test]
+async fn an_assertion_missing_or_mistyping_a_claim_is_refused_naming_the_claim() {
+    let harness = Harness::start().await;
+    let cases = [
+        (
+            "exp",
+            None,
+            "missing_claim",
+            "the token lacks the required `exp` claim",
+        ),
+        (
+            "jti",
+            None,
+            "missing_claim",
+            "the token lacks the required `jti` claim",
+        ),
+        (
+            "aud",
+            None,
+            "missing_claim",
+            "the token lacks the required `aud` claim",
+        ),
+        (
+            "exp",
+            Some(serde_json::json!("soon")),
+            "bad_claim",
+            "the token's `exp` claim has the wrong type",
+        ),
+    ];
+    for (claim, value, label, detail) in cases {
+        let mut claims = serde_json::to_value(harness.claims()).unwrap();
+        match value {
+            Some(value) => claims[claim] = value,
+            None => drop(claims.as_object_mut().unwrap().remove(claim)),
+        }
+        let assertion =
+            gatehouse_core::token::sign_eddsa("JWT", None, &claims, &harness.agent_key).unwrap();
+        let reply = harness.exchange(&assertion, "wf-1", "triage").await;
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        assert_eq!(reply.json().unwrap()["detail"], detail);
+        let event = harness.event(&decision_id(&reply)).await;
+        let reason = format!("invalid-assertion: {label}");
+        assert_eq!(event.reason.as_deref(), Some(reason.as_str()));
+    }
+}
+
+#[tokio::test]
 async fn a_replayed_assertion_is_refused() {
     let harness = Harness::start().await;
     let assertion = harness.assertion();

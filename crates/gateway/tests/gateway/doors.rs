@@ -74,7 +74,7 @@ async fn knock(harness: &Harness, door: Door, token: &str, approval: &str) -> Op
             format!("/v1/approvals/{approval}"),
             String::new(),
         ),
-        Door::Token | Door::Jwks | Door::Unknown => return None,
+        Door::Token | Door::Jwks | Door::Discovery | Door::Unknown => return None,
     };
     let reply = send(method, &harness.data_url(&path), &headers, body)
         .await
@@ -158,7 +158,10 @@ async fn every_door_that_takes_a_credential_refuses_it_once_revoked_its_agent_re
 #[test]
 fn doors_without_a_credential_are_the_token_endpoint_the_key_set_and_nothing() {
     for door in Door::ALL {
-        let expected = !matches!(door, Door::Token | Door::Jwks | Door::Unknown);
+        let expected = !matches!(
+            door,
+            Door::Token | Door::Jwks | Door::Discovery | Door::Unknown
+        );
         assert_eq!(door.takes_credential(), expected, "{door:?}");
     }
     assert_eq!(

@@ -470,6 +470,7 @@ data_dir = "data"
 events_file = "data/events.jsonl"
 
 secrets_reload_secs = 1
+event_retention_days = 30
 
 [gateway.limits]
 max_request_body = 1024

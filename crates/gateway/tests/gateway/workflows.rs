@@ -310,6 +310,15 @@ async fn a_revoked_agent_gets_nothing_until_reinstated() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
+        reply.json().unwrap()["by"],
+        "admin",
+        "the answer names who revoked"
+    );
+    let event = &harness.events("intent=revoke.agent", 1).await[0];
+    assert_eq!(event.actor.as_deref(), Some("admin"));
+    let reason = event.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("by `admin`: compromised"), "{reason}");
+    assert_eq!(
         harness
             .call(Method::GET, "/tools/tickets/tickets/1", &token, "")
             .await

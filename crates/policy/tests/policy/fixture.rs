@@ -35,6 +35,8 @@ pub(crate) fn empty() -> Config {
                 token_burst_per_peer: 40,
             },
             secrets_reload: Duration::from_secs(60),
+            event_retention: None,
+            anonymous_events_per_minute: 20,
         },
         segments: BTreeMap::new(),
         agents: BTreeMap::new(),

@@ -26,6 +26,18 @@ const HEAD: &str = "SELECT block, link FROM event_chain";
 const MOVE_HEAD: &str = "UPDATE event_chain SET block = $1, link = $2";
 const FIRST: &str = "SELECT min(block) FROM events";
 const FIRST_SINCE: &str = "SELECT min(block) FROM events WHERE time_ms >= $1";
+const ANCHOR: &str = "SELECT block, link FROM event_chain_anchor";
+/// Retention: the oldest blocks with their newest time (those due are a prefix).
+const OLDEST: &str =
+    "SELECT block, max(time_ms) FROM events GROUP BY block ORDER BY block LIMIT $1";
+const LAST_OF: &str = "SELECT link FROM events WHERE block = $1 ORDER BY position DESC LIMIT 1";
+const MOVE_ANCHOR: &str = "INSERT INTO event_chain_anchor (block, link) VALUES ($1, $2) \
+     ON CONFLICT (one) DO UPDATE SET block = excluded.block, link = excluded.link";
+const DELETE_UPTO: &str = "DELETE FROM events WHERE block <= $1";
+
+/// Blocks deleted per call of [`delete_before`].
+const BLOCKS_PER_CALL: i64 = 500;
+
 const BEFORE: &str = "SELECT block, link FROM events WHERE block < $1 \
      ORDER BY block DESC, position DESC LIMIT 1";
 const WALK: &str = "SELECT block, position, id, line, link FROM events \
@@ -137,8 +149,18 @@ impl Walk {
                 }
                 self.previous = as_link(row.try_get(1)?)?;
             }
-            None if start != 1 => self.broken(start, 0, None, BreakKind::Gap),
-            None => {}
+            None if start == 1 => {}
+            // Nothing before `start`: retention deleted the blocks before it, and the
+            // anchor must say so (its block is the one just before, its link the last).
+            None => {
+                let anchor = client.query_opt(ANCHOR, &[])?;
+                match anchor {
+                    Some(row) if row.try_get::<_, i64>(0)? == start - 1 => {
+                        self.previous = as_link(row.try_get(1)?)?;
+                    }
+                    _ => self.broken(start, 0, None, BreakKind::Gap),
+                }
+            }
         }
         Ok(())
     }
@@ -194,4 +216,27 @@ impl Walk {
             kind,
         });
     }
+}
+
+/// Retention: deletes the oldest blocks whose every event is older than `cutoff_ms`, in
+/// order (at most [`BLOCKS_PER_CALL`]), and moves the chain's anchor to the end of the
+/// newest one deleted, so what remains still verifies. Returns how many events went.
+pub(super) fn delete_before(client: &mut Client, cutoff_ms: i64) -> Result<u64, Failure> {
+    let mut tx = client.transaction()?;
+    let mut last_due = None;
+    for row in tx.query(OLDEST, &[&BLOCKS_PER_CALL])? {
+        let (block, newest): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        if newest >= cutoff_ms {
+            break;
+        }
+        last_due = Some(block);
+    }
+    let Some(last_due) = last_due else {
+        return Ok(0);
+    };
+    let link: Vec<u8> = tx.query_one(LAST_OF, &[&last_due])?.try_get(0)?;
+    tx.execute(MOVE_ANCHOR, &[&last_due, &link])?;
+    let deleted = tx.execute(DELETE_UPTO, &[&last_due])?;
+    tx.commit()?;
+    Ok(deleted)
 }

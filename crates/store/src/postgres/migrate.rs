@@ -41,6 +41,12 @@ CREATE TABLE event_chain (
     link BYTEA NOT NULL
 );
 INSERT INTO event_chain (block, link) VALUES (0, decode(repeat('00', 32), 'hex'));
+-- Where retention left the chain's start: the newest deleted block and its last link.
+CREATE TABLE event_chain_anchor (
+    one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+    block BIGINT NOT NULL,
+    link BYTEA NOT NULL
+);
 CREATE INDEX events_time ON events (time_ms);
 CREATE INDEX events_agent ON events (agent, id);
 CREATE INDEX events_workflow ON events (workflow, id);

@@ -6,7 +6,10 @@
 
 mod block;
 pub(super) mod chain;
+mod retention;
 mod walk;
+
+pub(super) use retention::delete_before;
 
 use std::sync::OnceLock;
 

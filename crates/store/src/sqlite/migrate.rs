@@ -63,6 +63,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("../migrations/sqlite/0012_quarantines.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("../migrations/sqlite/0013_chain_anchor.sql"),
+    },
 ];
 
 /// The step that adds the events' hash chain; after it, the events stored before are

@@ -47,6 +47,20 @@ pub(crate) fn an_unbroken_chain_verifies_to_the_head_of_its_lines(store: &dyn St
     assert_eq!(check.head, Some(head_of(&events)));
 }
 
+/// Retention deletes the oldest blocks, and the rest of the chain still verifies from the
+/// anchor they leave: only an earlier link than the first kept block's can be trusted.
+pub(crate) fn retention_keeps_the_rest_of_the_chain_provable(store: &dyn Store) {
+    let events = three_batches(store);
+    // Blocks 1 and 2 end at events 4 and 9; event 10 opens block 3.
+    let deleted = store.delete_events_before(events[10].time_ms).unwrap();
+    assert_eq!(deleted, 10);
+    let check = store.verify_chain(None).unwrap();
+    assert!(check.is_unbroken(), "{check:?}");
+    assert_eq!((check.blocks, check.events), (1, 5));
+    assert_eq!(check.head, Some(head_of(&events)));
+    assert_eq!(store.delete_events_before(events[10].time_ms).unwrap(), 0);
+}
+
 pub(crate) fn verifying_since_starts_at_the_first_block_reaching_it(store: &dyn Store) {
     let events = three_batches(store);
     let since = events[7].time_ms;

@@ -23,6 +23,8 @@ const HEAD: &str = "SELECT substr(chain, -32) FROM event_lines ORDER BY block DE
 const BEFORE: &str = "SELECT block, substr(chain, -32) FROM event_lines WHERE block < ?1 \
      ORDER BY block DESC LIMIT 1";
 const FIRST: &str = "SELECT min(block) FROM event_lines";
+/// Where retention left the chain's start: the newest deleted block and its last link.
+const ANCHOR: &str = "SELECT block, link FROM event_chain_anchor";
 const FIRST_SINCE: &str = "SELECT min(block) FROM event_blocks WHERE reach_time_ms >= ?1";
 const WALK: &str = "SELECT block, lines, chain FROM event_lines WHERE block >= ?1 ORDER BY block";
 
@@ -143,7 +145,21 @@ impl Walk {
             }
             // A hole before `start` is reported when the walk reaches it.
             Some((number, _)) => self.expected = number + 1,
-            None => {}
+            // Nothing before `start`: it must be the first block ever written, or the
+            // first after those retention deleted (which the anchor names).
+            None if start == FIRST_BLOCK => {}
+            None => {
+                let anchor: Option<(i64, Vec<u8>)> = conn
+                    .query_row(ANCHOR, [], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                if let Some((block, link)) = anchor
+                    && block == start - 1
+                    && let Some(link) = as_link(link)
+                {
+                    self.expected = start;
+                    self.previous = link;
+                }
+            }
         }
         Ok(())
     }
