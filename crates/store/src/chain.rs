@@ -10,9 +10,24 @@
 //! head of an earlier check ([`ChainCheck::head`]) can prove nothing before it changed.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// The length of one link (a SHA-256 digest).
 pub const LINK_LEN: usize = 32;
+
+/// One link: SHA-256 of the previous link and a line.
+pub(crate) type Link = [u8; LINK_LEN];
+
+/// The link before the first event.
+pub(crate) const GENESIS: Link = [0; LINK_LEN];
+
+/// The link after `previous` for `line` (the line exactly as stored, no newline).
+pub(crate) fn next(previous: &Link, line: &str) -> Link {
+    let mut hasher = Sha256::new();
+    hasher.update(previous);
+    hasher.update(line.as_bytes());
+    hasher.finalize().into()
+}
 
 /// What a walk along the chain found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +46,17 @@ pub struct ChainCheck {
 }
 
 impl ChainCheck {
+    /// A check about to walk from `from_block` (none: there is nothing to walk).
+    pub(crate) fn starting_at(from_block: Option<i64>) -> Self {
+        Self {
+            blocks: 0,
+            events: 0,
+            from_block,
+            head: None,
+            first_break: None,
+        }
+    }
+
     /// Whether the chain held from the start of the walk to its end.
     pub fn is_unbroken(&self) -> bool {
         self.first_break.is_none()

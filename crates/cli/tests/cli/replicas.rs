@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatehouse_gateway::client::{Reply, send};
-use gatehouse_gateway::example_tool::ExampleTool;
 use gatehouse_gateway::server::spawn_server;
 use http::Method;
 
+use crate::lifecycle::{free_port, start_tool};
 use crate::{example, gatehouse};
 
 const AGENT: &str = "spiffe://acme/agent/triage-bot";
@@ -61,27 +61,6 @@ fn database_named(name: &str) -> Option<(String, String)> {
     let separator = if admin.contains('?') { '&' } else { '?' };
     let url = format!("{admin}{separator}options=-c%20search_path%3D{schema}");
     Some((url, schema))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_tool(example: &Path) -> std::net::SocketAddr {
-    let secret = std::fs::read_to_string(example.join("secrets/tickets.secret")).unwrap();
-    let tool = Arc::new(ExampleTool::new("tickets", Some(secret.trim())));
-    let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |request| {
-        let tool = Arc::clone(&tool);
-        async move { tool.handle(request).await }
-    })
-    .await
-    .unwrap();
-    std::mem::forget(stop);
-    addr
 }
 
 /// One replica: the example's config on its own ports, on the shared store.

@@ -7,16 +7,10 @@
 //! the newest block are found too.
 
 use postgres::{Client, GenericClient};
-use sha2::{Digest, Sha256};
 
 use super::Failure;
-use crate::chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN, hex};
-
-/// One link: SHA-256 of the previous link and a line.
-pub(super) type Link = [u8; LINK_LEN];
-
-/// The link before the first event.
-pub(super) const GENESIS: Link = [0; LINK_LEN];
+use crate::chain::{BreakKind, ChainBreak, ChainCheck, hex};
+pub(super) use crate::chain::{GENESIS, Link, next};
 
 /// Rows read per page of a check.
 const PAGE: i64 = 2048;
@@ -42,14 +36,6 @@ const BEFORE: &str = "SELECT block, link FROM events WHERE block < $1 \
      ORDER BY block DESC, position DESC LIMIT 1";
 const WALK: &str = "SELECT block, position, id, line, link FROM events \
      WHERE (block, position) > ($1, $2) ORDER BY block, position LIMIT $3";
-
-/// The link after `previous` for `line`.
-pub(super) fn next(previous: &Link, line: &str) -> Link {
-    let mut hasher = Sha256::new();
-    hasher.update(previous);
-    hasher.update(line.as_bytes());
-    hasher.finalize().into()
-}
 
 /// The head, locked until the appending transaction ends: the next block's number and
 /// the link its first line follows.
@@ -81,13 +67,7 @@ pub(super) fn verify(client: &mut Client, since_ms: Option<i64>) -> Result<Chain
         None => client.query_one(FIRST, &[])?.try_get(0)?,
     };
     let mut walk = Walk {
-        check: ChainCheck {
-            blocks: 0,
-            events: 0,
-            from_block: start,
-            head: None,
-            first_break: None,
-        },
+        check: ChainCheck::starting_at(start),
         previous: GENESIS,
         block: 0,
         position: -1,

@@ -6,16 +6,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::block;
-use crate::chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN, hex};
-
-/// One link: SHA-256 of the previous link and a line.
-pub(super) type Link = [u8; LINK_LEN];
-
-/// The link before the first event.
-const GENESIS: Link = [0; LINK_LEN];
+pub(super) use crate::chain::Link;
+use crate::chain::{BreakKind, ChainBreak, ChainCheck, GENESIS, LINK_LEN, hex, next};
 
 /// The last link of the newest block (`substr` of a blob counts bytes).
 const HEAD: &str = "SELECT substr(chain, -32) FROM event_lines ORDER BY block DESC LIMIT 1";
@@ -30,14 +24,6 @@ const WALK: &str = "SELECT block, lines, chain FROM event_lines WHERE block >= ?
 
 /// The number of the first block a store ever writes.
 const FIRST_BLOCK: i64 = 1;
-
-/// The link after `previous` for `line`.
-fn next(previous: &Link, line: &str) -> Link {
-    let mut hasher = Sha256::new();
-    hasher.update(previous);
-    hasher.update(line.as_bytes());
-    hasher.finalize().into()
-}
 
 /// The links of `lines` following `previous`, as one blob, and the last of them.
 pub(super) fn links<'a>(previous: Link, lines: impl Iterator<Item = &'a str>) -> (Vec<u8>, Link) {
@@ -92,13 +78,7 @@ pub(super) fn verify(conn: &Connection, since_ms: Option<i64>) -> rusqlite::Resu
         None => conn.query_row(FIRST, [], |row| row.get(0))?,
     };
     let mut walk = Walk {
-        check: ChainCheck {
-            blocks: 0,
-            events: 0,
-            from_block: start,
-            head: None,
-            first_break: None,
-        },
+        check: ChainCheck::starting_at(start),
         previous: GENESIS,
         expected: FIRST_BLOCK,
     };
