@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The agent examples (examples/agents/) against a real quickstart gateway: writes the
 # quickstart into a temporary directory, moves every listener (gateway, example tools,
-# example MCP server) to free loopback ports, serves it, runs the Python and the Node
-# example, checks what each printed, and walks MCP authorization discovery with the
+# example MCP server) to free loopback ports, serves it, runs the Python and the
+# TypeScript example (compiled by `tsc` from examples/agents/package-lock.json), checks what each printed, and walks MCP authorization discovery with the
 # Python MCP SDK's own functions (tests/mcp/discovery.py). The Python example's one dependency,
 # `cryptography`, is installed into target/agents-venv when missing.
 #
@@ -14,6 +14,16 @@ cd "$root"
 
 [ -x target/debug/gatehouse ] || cargo build --locked -p gatehouse
 command -v node >/dev/null || { echo "the agent examples need node 20 or later" >&2; exit 1; }
+# The TypeScript example: its compiler from the npm lock (installed when the lock changed),
+# then compiled afresh.
+ts_dir=examples/agents
+ts_stamp="$ts_dir/node_modules/.lock-sha256"
+ts_sum="$(sha256sum "$ts_dir/package-lock.json" | cut -d' ' -f1)"
+if [ ! -d "$ts_dir/node_modules" ] || [ "$(cat "$ts_stamp" 2>/dev/null)" != "$ts_sum" ]; then
+  (cd "$ts_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$ts_sum" >"$ts_stamp"
+fi
+(cd "$ts_dir" && npx --no-install tsc)
 venv="$root/target/agents-venv"
 if ! "$venv/bin/python" -c 'import cryptography' 2>/dev/null; then
   python3 -m venv "$venv"
@@ -85,7 +95,7 @@ expected=(
   '^mcp: 200 isError=False .*"title":"printer on fire"'
 )
 check python "$("$venv/bin/python" examples/agents/agent.py 2>&1 || true)" "${expected[@]}"
-check node "$(node examples/agents/agent.mjs 2>&1 || true)" "${expected[@]}"
+check typescript "$(node examples/agents/dist/agent.js 2>&1 || true)" "${expected[@]}"
 # The keys every stack reads are the ones `gatehouse keys agent` writes, not only the
 # quickstart's: OpenSSL 3 too.
 "$bin" keys agent fresh --out "$work" >/dev/null

@@ -1,7 +1,7 @@
-// A Gatehouse agent in JavaScript (Node 20 or later, built-in modules only): sign an
-// identity assertion with the key written by `gatehouse keys agent`, exchange it at
-// /v1/token for a task credential, call an HTTP tool and an MCP server through the
-// gateway. The same code is valid TypeScript once the types are added.
+// A Gatehouse agent in TypeScript (Node 20 or later, built-in modules only at run time):
+// sign an identity assertion with the key written by `gatehouse keys agent`, exchange it
+// at /v1/token for a task credential, call an HTTP tool and an MCP server through the
+// gateway. Build with `npm ci && npx tsc` in this directory, run `node dist/agent.js`.
 //
 // Configured by the environment (defaults fit `gatehouse quickstart`):
 //   GATEHOUSE_URL       the data plane, default http://127.0.0.1:8080
@@ -20,11 +20,14 @@ const AUDIENCE = env.GATEHOUSE_AUDIENCE ?? "gatehouse";
 const WORKFLOW = env.GATEHOUSE_WORKFLOW ?? "wf-node";
 const MCP_VERSION = "2026-07-28";
 
-const b64url = (data) => Buffer.from(data).toString("base64url");
+const b64url = (data: string | Uint8Array): string => Buffer.from(data).toString("base64url");
+
+/** What the gateway answers: the status and the JSON body, if any. */
+type Reply = [status: number, body: any];
 
 // An EdDSA JWT: iss = sub = the agent, aud = the gateway, at most 5 minutes, a fresh jti
 // (each assertion is accepted once).
-function assertion() {
+function assertion(): string {
   const key = createPrivateKey(readFileSync(KEY));
   const now = Math.floor(Date.now() / 1000);
   const header = { alg: "EdDSA", typ: "JWT" };
@@ -34,13 +37,18 @@ function assertion() {
   return `${input}.${b64url(sign(null, Buffer.from(input), key))}`;
 }
 
-async function request(method, path, body, headers) {
+async function request(
+  method: string,
+  path: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+): Promise<Reply> {
   const response = await fetch(URL_ + path, { method, body, headers });
   const text = await response.text();
   return [response.status, text ? JSON.parse(text) : null];
 }
 
-async function taskCredential() {
+async function taskCredential(): Promise<string> {
   const form = new URLSearchParams({ assertion: assertion(), workflow: WORKFLOW,
                                      task_class: "triage" });
   const [status, body] = await request("POST", "/v1/token", form.toString(),
@@ -50,11 +58,11 @@ async function taskCredential() {
 }
 
 // Sorted keys, so the output compares equal to the Python example's.
-const sorted = (value) => JSON.stringify(value, (_, v) =>
+const sorted = (value: unknown): string => JSON.stringify(value, (_, v) =>
   v && typeof v === "object" && !Array.isArray(v)
-    ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
+    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : v);
 
-async function callTool(token) {
+async function callTool(token: string): Promise<void> {
   const [status, body] = await request("POST", "/tools/tickets/tickets",
     JSON.stringify({ title: "disk full" }),
     { Authorization: `Bearer ${token}`, "Content-Type": "application/json" });
@@ -62,7 +70,7 @@ async function callTool(token) {
 }
 
 // One stateless (2026-07-28) MCP tools/call; no handshake needed.
-async function callMcp(token) {
+async function callMcp(token: string): Promise<void> {
   const message = { jsonrpc: "2.0", id: 1, method: "tools/call", params: {
     name: "create_ticket", arguments: { title: "printer on fire" },
     _meta: { "io.modelcontextprotocol/protocolVersion": MCP_VERSION,
