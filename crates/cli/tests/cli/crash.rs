@@ -166,7 +166,8 @@ async fn credential(key: &Path, data: &str, workflow: &str) -> Option<String> {
         "assertion={}&workflow={workflow}&task_class=triage",
         assertion.trim()
     );
-    let reply = send(Method::POST, &format!("{data}/v1/token"), &[], body)
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let reply = send(Method::POST, &format!("{data}/v1/token"), &form, body)
         .await
         .ok()?;
     let token = reply.json()?["access_token"].as_str()?.to_owned();

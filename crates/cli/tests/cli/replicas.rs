@@ -122,7 +122,7 @@ async fn exchange(replica: &Replica, assertion: &str, workflow: &str) -> Reply {
     send(
         Method::POST,
         &format!("{}/v1/token", replica.data),
-        &[],
+        &[("content-type", "application/x-www-form-urlencoded")],
         body,
     )
     .await
