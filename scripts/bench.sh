@@ -24,7 +24,8 @@
 #
 # --micro also runs the micro-benchmarks (credential verification, policy decision)
 # pinned to core 0. Environment: WARMUP (2), DURATION (10), DATA_PORT (18080),
-# CONTROL_PORT (18081), NGINX_PORT (8088), MCP_PORT (8092), EXCHANGES (3000, 0 skips the
+# CONTROL_PORT (18081), NGINX_PORT (8088), MCP_PORT (8092), BENCH_STORE (a postgres://
+# URL: the gateway's store; default the embedded SQLite file), EXCHANGES (3000, 0 skips the
 # token-exchange line), MCP (1, 0 skips the MCP round trip), KEEP=1 keeps the temporary
 # directory, BENCH_OUT=DIR saves the raw wrk outputs, ROUNDS (9) and ROUND_SECONDS (5) set
 # the alternating rounds below.
@@ -127,6 +128,12 @@ start_gatehouse() {
   sed -i -E '/^budget *=/ { s/calls *= *[0-9]+/calls = 1000000000/; s/bytes *= *[0-9]+/bytes = 1000000000000/ }' "$config"
   if grep -E '^budget *=' "$config" | grep -qvE 'calls = 1000000000\b'; then
     fail "could not raise the example's workflow budget in $config"
+  fi
+  # BENCH_STORE=postgres://… runs the same benchmark on a PostgreSQL store.
+  if [ -n "${BENCH_STORE:-}" ]; then
+    awk -v store="$BENCH_STORE" '{ print } !done && /^audience = / { print "store = \"" store "\""; done = 1 }' \
+      "$config" >"$config.new" && mv "$config.new" "$config"
+    grep -q '^store = "postgres' "$config" || fail "could not point $config at $BENCH_STORE"
   fi
   # The token-exchange line is one load generator on one address: lift the per-peer
   # exchange limit, which would otherwise measure itself.
