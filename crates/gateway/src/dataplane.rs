@@ -89,7 +89,7 @@ impl Door {
         }
     }
 
-    /// Whether the door takes a task credential, and so goes through [`authenticate`].
+    /// Whether the door takes a task credential, and so goes through `authenticate`.
     pub fn takes_credential(self) -> bool {
         match self {
             Self::Tool | Self::Mcp | Self::ApprovalPoll => true,

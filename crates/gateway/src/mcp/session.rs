@@ -20,7 +20,7 @@ const IDLE: Duration = Duration::from_secs(30 * 60);
 const PER_WORKFLOW: usize = 32;
 /// Request ids remembered per session for reuse detection.
 const REMEMBERED_IDS: usize = 4096;
-/// Longest text request id a session accepts: with [`REMEMBERED_IDS`], a session's
+/// Longest text request id a session accepts: with `REMEMBERED_IDS`, a session's
 /// memory of ids stays near a megabyte whatever the agent sends.
 pub const MAX_ID_BYTES: usize = 128;
 
