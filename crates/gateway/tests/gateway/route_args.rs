@@ -29,6 +29,14 @@ permit (
   resource in Gatehouse::Segment::"data"
 ) when { context.args.amount > 500 };
 
+@id("mid-refunds-need-confirmation")
+@tier("medium")
+permit (
+  principal in Gatehouse::Group::"triage",
+  action == Gatehouse::Action::"order.refund",
+  resource in Gatehouse::Segment::"data"
+) when { context.args.amount > 200 };
+
 @id("orders-but-not-the-vault")
 permit (
   principal in Gatehouse::Group::"triage",
@@ -206,4 +214,69 @@ async fn an_approved_large_refund_runs_with_the_exact_bytes_parked() {
     let seen = seen_under(&harness, "/api/orders/");
     assert_eq!(seen.len(), 1, "runs exactly once after approval");
     assert_eq!(seen[0].body.as_ref(), body.as_bytes());
+}
+
+#[tokio::test]
+async fn a_confirmation_of_a_mid_refund_fits_its_exact_bytes_only() {
+    let harness = orders().await;
+    let token = harness.token().await;
+    let path = "/tools/tickets/orders/7/refund";
+    let body = r#"{"amount":300}"#;
+    let first = harness.call(Method::POST, path, &token, body).await;
+    assert_eq!(
+        (first.status.as_u16(), problem_kind(&first).as_str()),
+        (428, "confirmation-required")
+    );
+    let id = first.json().unwrap()["confirmation_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let confirmed = harness
+        .control_as(
+            "orchestrator-token",
+            Method::POST,
+            &format!("/v1/confirmations/{id}/confirm"),
+            "{}",
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text());
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("gatehouse-confirmation", id.as_str()),
+    ];
+    let url = harness.data_url(path);
+    let send = |body: &'static str| {
+        gatehouse_gateway::client::send(Method::POST, &url, &headers, body.to_owned())
+    };
+    // The same arguments in other bytes are another call.
+    let respaced = send(r#"{"amount": 300}"#).await.unwrap();
+    assert_eq!(
+        (respaced.status.as_u16(), problem_kind(&respaced).as_str()),
+        (403, "confirmation-rejected")
+    );
+    let same = send(r#"{"amount":300}"#).await.unwrap();
+    assert_eq!(same.status, 200, "{}", same.text());
+    let seen = seen_under(&harness, "/api/orders/");
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].body.as_ref(), body.as_bytes());
+}
+
+#[tokio::test]
+async fn a_body_with_arguments_is_read_only_up_to_the_limit() {
+    let harness = orders().await;
+    let token = harness.token().await;
+    let body = format!(r#"{{"amount": 1, "reason": "{}"}}"#, "x".repeat(2000));
+    let reply = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/orders/7/refund",
+            &token,
+            &body,
+        )
+        .await;
+    assert_eq!(reply.status, 413, "{}", reply.text());
+    assert_eq!(problem_kind(&reply), "body-too-large");
+    assert!(seen_under(&harness, "/api/orders/").is_empty());
 }
