@@ -101,7 +101,12 @@ fn decode(text: &str) -> Result<String, String> {
 /// (or `true`/`false`) stays text, so typing refuses it with the argument's name.
 fn from_text(kind: ArgKind, text: String) -> Value {
     let parsed = match kind {
-        ArgKind::Long => text.parse::<i64>().ok().map(Value::from),
+        // Only the canonical spelling: `+5` or `05` may mean something else to the tool.
+        ArgKind::Long => text
+            .parse::<i64>()
+            .ok()
+            .filter(|number| number.to_string() == text)
+            .map(Value::from),
         ArgKind::Bool => match text.as_str() {
             "true" => Some(Value::Bool(true)),
             "false" => Some(Value::Bool(false)),

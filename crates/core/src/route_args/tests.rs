@@ -99,6 +99,8 @@ fn wrongly_typed_or_missing_arguments_are_refused_by_name() {
             r#"{"amount": 1}"#,
             "`dry`",
         ),
+        ("/orders/+1/refund", None, r#"{"amount": 1}"#, "`id`"),
+        ("/orders/01/refund", None, r#"{"amount": 1}"#, "`id`"),
     ];
     for (path, query, body, named) in cases {
         let error = run(&refund(), path, query, body).unwrap_err();
@@ -136,4 +138,29 @@ fn query_values_are_form_decoded() {
     let typed = run(&route, "/orders/1/refund", Some("q=a%2Fb+c"), "").unwrap();
     assert_eq!(typed.get("q"), Some(&AttrValue::String("a/b c".to_owned())));
     assert!(run(&route, "/orders/1/refund", Some("q=%FF"), "").is_err());
+}
+
+proptest::proptest! {
+    /// Whatever an agent sends, typing answers (typed or refused) and never panics.
+    #[test]
+    fn any_request_is_typed_or_refused(
+        id in "[!-~]{1,12}",
+        query in "[ -~]{0,64}",
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96),
+    ) {
+        let path = format!("/orders/{id}/refund");
+        let Ok(safe) = parse_request_path(path.as_bytes()) else {
+            return Ok(());
+        };
+        let request = Request { path: &safe, query: Some(&query), body: Some(&body) };
+        let _ = typed(&refund(), request);
+    }
+
+    /// A declared number is the number sent, however the JSON around it is spaced.
+    #[test]
+    fn a_body_number_reads_back_exactly(amount in proptest::prelude::any::<i64>(), gap in " {0,3}") {
+        let body = format!("{{{gap}\"amount\"{gap}:{gap}{amount}{gap}}}");
+        let typed = run(&refund(), "/orders/1/refund", None, &body).unwrap();
+        proptest::prop_assert_eq!(typed.get("amount"), Some(&AttrValue::Long(amount)));
+    }
 }
