@@ -269,3 +269,19 @@ fn route_argument_mistakes_name_their_field() {
         }
     }
 }
+
+#[test]
+fn routes_sharing_an_intent_declare_the_same_args() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            r#"intent = "ticket.read", data_class = "internal" },"#,
+            r#"intent = "ticket.read", data_class = "internal", args = { id = { path = "long" } } },
+  { method = "HEAD", path = "/tickets/{id}", intent = "ticket.read", data_class = "internal" },"#,
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`tools.tickets.routes[3].args`: intent `ticket.read` declares other `args` on another route"),
+        "{stderr}"
+    );
+}
