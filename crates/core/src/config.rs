@@ -15,8 +15,8 @@ pub use load::{load, parse_document};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use typed::{
-    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSpec, Config, GatewaySettings, IntentInfo,
-    Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator, PolicyFile, Role,
-    Route, SecretSource, Segment, StdioCommand, StoreLocation, TaskClass, Tool, UpstreamAuth,
-    UpstreamUrl,
+    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
+    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
+    PolicyFile, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation, Surface,
+    TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

@@ -16,5 +16,6 @@ pub mod mcp;
 pub mod model;
 pub mod path;
 pub mod refusal;
+pub mod route_args;
 pub mod token;
 pub mod workflow;

@@ -8,12 +8,15 @@
 //! 3. **classify** before contain, since containment needs the tool's segment and the
 //!    route's intent;
 //! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
+//!    then the route's declared **arguments** are typed (a `bad-arguments` call never
+//!    reaches policy), reading the body first only if the route declares body arguments;
 //! 5. **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
 //!    is parked for approval and never forwarded from here;
 //! 6. **budget**: only a call that would be forwarded is counted, and the declared body
 //!    size is checked first so an oversize upload spends nothing;
 //! 7. **forward**, then **record** when the response body has ended.
 
+pub mod args;
 pub mod budget;
 pub mod classify;
 pub mod decide;
@@ -166,7 +169,13 @@ async fn phases(
     contain(&credential, &call)?;
     let reach = reach(&credential, &call);
     state.quarantines.check(reach, state.clock.as_ref())?;
-    let verdict = decide::decide(state, &credential, &call);
+    let (args, body) = if call.route.args.is_empty() {
+        (None, tier::CallBody::Streaming(body))
+    } else {
+        let (args, body) = Box::pin(args::gather(state, &call, &parts.headers, body)).await?;
+        (Some(args), body)
+    };
+    let verdict = decide::decide(state, &credential, &call, args.as_ref());
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let tier = decide::effective_tier(call.route.tier, &verdict);

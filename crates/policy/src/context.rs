@@ -1,12 +1,12 @@
 //! The Cedar `context` record of a call, and a small cache of built records.
 //!
 //! Building a `Context` evaluates every field into Cedar values, which costs more than
-//! evaluating a few policies. Without `args` (every HTTP call) the record depends only on
-//! the workflow, task class, segment, data class, tier, access and the current second, so
-//! a workflow's calls within one second share one record. The cache is direct-mapped:
+//! evaluating a few policies. Without `args` (HTTP routes declaring none) the record
+//! depends only on the workflow, task class, segment, data class, tier, access and the
+//! current second, so a workflow's calls within one second share one record. The cache is direct-mapped:
 //! a fixed number of slots, each holding the last record built for the keys that hash to
 //! it, so it never grows and needs no eviction; a collision only means building again.
-//! Calls with `args` (MCP) always build their own.
+//! Calls with `args` (MCP, and routes declaring them) always build their own.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -111,7 +111,7 @@ pub(crate) struct Key {
     data_class: Box<str>,
     tier: Tier,
     write: bool,
-    /// An MCP call's typed arguments; only small ones are remembered (see
+    /// The call's typed arguments; only small ones are remembered (see
     /// [`small_args`]).
     args: Option<BTreeMap<String, AttrValue>>,
 }

@@ -51,8 +51,8 @@ pub struct DecisionContext<'a> {
     pub data_class: &'a str,
     pub tier: Tier,
     pub write: bool,
-    /// An MCP call's declared arguments, already type-checked against the mapping;
-    /// `None` for HTTP calls, whose context has no `args`.
+    /// The call's declared arguments (an MCP mapping's or an HTTP route's), already
+    /// type-checked; `None` for routes declaring none, whose context has no `args`.
     pub args: Option<&'a BTreeMap<String, AttrValue>>,
 }
 
@@ -130,7 +130,7 @@ impl PolicyEngine {
     }
 
     /// [`Self::decide`], answered from memory when the call repeats one decided within
-    /// the same second: same agent, intent, tool and context, MCP arguments included
+    /// the same second: same agent, intent, tool and context, arguments included
     /// (calls with large arguments are always decided afresh). Cedar is deterministic over
     /// the static entities and policies, so the remembered decision is the one evaluating
     /// again would give. For the data plane, where an agent's calls come in bursts.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use cedar_policy::{Schema, SchemaFragment};
-use gatehouse_core::config::{ArgSpec, Config, PolicyFile};
+use gatehouse_core::config::{ArgSpec, Config, PolicyFile, Surface};
 use gatehouse_core::model::{Access, Intent};
 use serde_json::{Map, Value};
 
@@ -26,7 +26,8 @@ namespace Gatehouse {
 }
 ";
 
-/// The fields every call's context has; MCP intents add `args`.
+/// The fields every call's context has; MCP intents and HTTP routes with declared
+/// arguments add `args`.
 const CONTEXT_FIELDS: &str = "    now: { unix: Long, hour: Long, weekday: Long },
     workflow: String,
     task_class: String,
@@ -91,8 +92,12 @@ fn actions_text(config: &Config) -> Result<String, PolicyErrors> {
         let context = match &info.args {
             None => "Context".to_owned(),
             Some(args) => {
-                let name = format!("McpContext{index}");
-                push_mcp_context(&mut text, &name, args);
+                let face = match info.surface {
+                    Surface::Mcp => "Mcp",
+                    Surface::Http => "Route",
+                };
+                let name = format!("{face}Context{index}");
+                push_args_context(&mut text, &name, args);
                 name
             }
         };
@@ -113,9 +118,10 @@ fn push_action(text: &mut String, intent: &Intent, access: Access, context: &str
     );
 }
 
-/// An MCP intent's context: the common fields plus its declared, typed arguments, so a
-/// policy reading an undeclared argument fails validation instead of erroring per call.
-fn push_mcp_context(text: &mut String, name: &str, args: &BTreeMap<String, ArgSpec>) {
+/// The context of an intent with arguments (MCP, or an HTTP route declaring `args`): the
+/// common fields plus its declared, typed arguments, so a policy reading an undeclared
+/// argument fails validation instead of erroring per call.
+fn push_args_context(text: &mut String, name: &str, args: &BTreeMap<String, ArgSpec>) {
     let fields: Vec<String> = args
         .iter()
         .map(|(arg, spec)| {

@@ -194,3 +194,94 @@ fn a_syntax_error_is_reported_once_without_a_cascade() {
     assert_eq!(code, 64);
     assert!(stderr.contains("gatehouse.toml:3"), "{stderr}");
 }
+
+/// `policy check` on the example after declaring `args` on the `ticket.read` route and
+/// adding `policy` to the triage policies.
+fn check_with_route_args(args: &str, policy: &str) -> (i32, String) {
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace(
+            r#"intent = "ticket.read", data_class = "internal" }"#,
+            &format!(r#"intent = "ticket.read", data_class = "internal", args = {args} }}"#),
+        )
+    });
+    crate::rewrite(&example.join("policies/triage.cedar"), |text| {
+        format!("{text}\n{policy}\n")
+    });
+    let config = example.join("gatehouse.toml");
+    let output = gatehouse(&["policy", "check", "--config", config.to_str().unwrap()]);
+    (
+        output.status.code().unwrap(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const READS_ID: &str = r#"forbid (principal, action == Gatehouse::Action::"ticket.read", resource)
+when { context.args.id == "vault" };"#;
+
+const READS_OWNER: &str = r#"forbid (principal, action == Gatehouse::Action::"ticket.read", resource)
+when { context.args.owner == "vault" };"#;
+
+#[test]
+fn a_policy_may_read_a_declared_route_argument() {
+    let (code, stderr) = check_with_route_args(r#"{ id = { path = "string" } }"#, READS_ID);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn a_policy_reading_an_undeclared_route_argument_fails_the_check() {
+    let (code, stderr) = check_with_route_args(r#"{ id = { path = "string" } }"#, READS_OWNER);
+    assert_eq!(code, 64);
+    assert!(stderr.contains("triage.cedar"), "{stderr}");
+    assert!(stderr.contains("owner"), "{stderr}");
+    // A route without `args` has no `context.args` at all.
+    let (code, stderr) = check_with_route_args("{}", READS_ID);
+    assert_eq!(code, 64, "{stderr}");
+}
+
+#[test]
+fn route_argument_mistakes_name_their_field() {
+    let field = "tools.tickets.routes[2].args";
+    for (args, message) in [
+        (
+            r#"{ owner = { path = "string" } }"#,
+            "the route's path has no `{owner}` parameter",
+        ),
+        (
+            r#"{ id = { path = "string", query = "string" } }"#,
+            "set exactly one of `path`, `query` or `body`",
+        ),
+        (
+            r#"{ id = { query = "number" } }"#,
+            "unknown argument type `number`",
+        ),
+        (r#"{ id = { path = "string?" } }"#, "always present"),
+        (
+            r#"{ id = { header = "string" } }"#,
+            "unknown field `header`",
+        ),
+    ] {
+        let (code, stderr) = check_with_route_args(args, "");
+        assert_eq!(code, 64, "{args}: {stderr}");
+        assert!(stderr.contains(message), "{args}: {stderr}");
+        if !message.starts_with("unknown field") {
+            assert!(stderr.contains(field), "{args}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn routes_sharing_an_intent_declare_the_same_args() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            r#"intent = "ticket.read", data_class = "internal" },"#,
+            r#"intent = "ticket.read", data_class = "internal", args = { id = { path = "long" } } },
+  { method = "HEAD", path = "/tickets/{id}", intent = "ticket.read", data_class = "internal" },"#,
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`tools.tickets.routes[3].args`: intent `ticket.read` declares other `args` on another route"),
+        "{stderr}"
+    );
+}

@@ -340,6 +340,22 @@ pub struct RawRoute {
     /// Danger, opt-in: let path segments carry `;` (matrix or path parameters).
     #[serde(default)]
     pub matrix_params: bool,
+    /// Argument name → where it is read from and its type, written as for MCP:
+    /// `{ path = "long" }`, `{ query = "string?" }` or `{ body = "long" }`.
+    #[serde(default)]
+    pub args: BTreeMap<String, RawRouteArg>,
+}
+
+/// One argument of an HTTP route: exactly one source, whose value is the argument type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteArg {
+    /// A `{name}` parameter of the route's path template.
+    pub path: Option<Spanned<String>>,
+    /// A query parameter.
+    pub query: Option<Spanned<String>>,
+    /// A top-level field of a JSON object body.
+    pub body: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 
 mod identity;
 mod mcp;
+mod route_args;
 mod tools;
 
 use std::collections::BTreeMap;

@@ -229,14 +229,60 @@ pub struct Route {
     pub method_param: bool,
     /// Path segments may carry `;` (refused otherwise).
     pub matrix_params: bool,
+    /// Arguments exposed to policy as `context.args`, typed as MCP arguments are; empty
+    /// when the route declares none (its context then has no `args`).
+    pub args: BTreeMap<String, ArgSpec>,
+    /// Where each argument of `args` is read from.
+    pub arg_sources: BTreeMap<String, ArgSource>,
+}
+
+impl Route {
+    /// Whether a call must have its body read and parsed before policy decides.
+    pub fn reads_body(&self) -> bool {
+        !self.args.is_empty() && self.arg_sources.values().any(|s| *s == ArgSource::Body)
+    }
+}
+
+/// Where an HTTP route's argument comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgSource {
+    /// A `{name}` parameter of the path template.
+    Path,
+    /// A query parameter.
+    Query,
+    /// A top-level field of a JSON object body.
+    Body,
+}
+
+impl ArgSource {
+    /// The key used in config files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::Query => "query",
+            Self::Body => "body",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntentInfo {
     pub access: Access,
     /// The typed call arguments policy sees as `context.args`: `Some` for MCP intents
-    /// (possibly empty), `None` for HTTP routes, whose context has no `args`.
+    /// (possibly empty) and HTTP routes declaring arguments, `None` for HTTP routes
+    /// without, whose context has no `args`.
     pub args: Option<BTreeMap<String, ArgSpec>>,
+    /// Which face names the intent: an intent belongs to HTTP routes or to MCP, not both.
+    pub surface: Surface,
+}
+
+/// The face of the gateway a call arrives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `/tools/{tool}/…` routes.
+    Http,
+    /// `/mcp/{server}` mappings.
+    Mcp,
 }
 
 /// An MCP server behind `/mcp/{name}`.

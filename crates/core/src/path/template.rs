@@ -70,6 +70,29 @@ impl PathTemplate {
             .all(|(part, segment)| part.matches(segment))
     }
 
+    /// Whether the template has a `{name}` or `{name*}` parameter.
+    pub fn has_param(&self, name: &str) -> bool {
+        self.param_index(name).is_some()
+    }
+
+    /// The decoded value of parameter `name` in `path` (which the template matches): one
+    /// segment, or for `{name*}` the remaining segments joined with `/`.
+    pub fn param(&self, name: &str, path: &SafePath<'_>) -> Option<String> {
+        let index = self.param_index(name)?;
+        let segments = path.segments().get(index..)?;
+        match self.parts.get(index)? {
+            Part::Rest(_) => Some(segments.join("/")),
+            _ => segments.first().map(|segment| segment.clone().into_owned()),
+        }
+    }
+
+    fn param_index(&self, name: &str) -> Option<usize> {
+        self.parts.iter().position(|part| match part {
+            Part::Param(param) | Part::Rest(param) => param == name,
+            Part::Literal(_) => false,
+        })
+    }
+
     /// The template as written.
     pub fn as_str(&self) -> &str {
         &self.text

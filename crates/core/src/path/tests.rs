@@ -367,3 +367,15 @@ fn semicolons_raw_or_encoded_are_found() {
         assert!(!has_semicolon(raw), "{raw}");
     }
 }
+
+#[test]
+fn template_parameters_are_read_decoded() {
+    let template = PathTemplate::parse("/orders/{id}/files/{rest*}").unwrap();
+    let path = parse("/orders/a%20b/files/x/y.txt").unwrap();
+    assert!(template.matches(&path));
+    assert!(template.has_param("id") && template.has_param("rest"));
+    assert!(!template.has_param("orders"));
+    assert_eq!(template.param("id", &path).as_deref(), Some("a b"));
+    assert_eq!(template.param("rest", &path).as_deref(), Some("x/y.txt"));
+    assert_eq!(template.param("missing", &path), None);
+}

@@ -1,7 +1,9 @@
 //! Phase 4: Cedar decides, by intent, with the call's context. Default deny; evaluation
 //! errors deny too, and their text goes to the event.
 
-use gatehouse_core::model::Access;
+use std::collections::BTreeMap;
+
+use gatehouse_core::model::{Access, AttrValue};
 use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 
 use crate::credential::Credential;
@@ -9,9 +11,15 @@ use crate::dataplane::classify::Call;
 use crate::state::State;
 
 /// The policy decision for `call`; the caller records its policy ids either way. A call
-/// that repeats one of the same second (same agent, route and context) reuses its
+/// that repeats one of the same second (same agent, route, context and arguments) reuses its
 /// decision, which evaluating again would reproduce exactly.
-pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> PolicyDecision {
+/// `args` are the route's typed arguments, `None` when it declares none.
+pub fn decide(
+    state: &State,
+    credential: &Credential,
+    call: &Call<'_>,
+    args: Option<&BTreeMap<String, AttrValue>>,
+) -> PolicyDecision {
     let claims = &credential.claims;
     let request = DecisionRequest {
         agent: &credential.agent,
@@ -25,7 +33,7 @@ pub fn decide(state: &State, credential: &Credential, call: &Call<'_>) -> Policy
             data_class: call.route.data_class.as_str(),
             tier: call.route.tier,
             write: call.route.access == Access::Write,
-            args: None,
+            args,
         },
     };
     state.policy.decide_recent(&request)

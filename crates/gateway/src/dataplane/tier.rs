@@ -39,6 +39,14 @@ pub enum Gate {
     Parked(Response<ResponseBody>),
 }
 
+/// A call's request body: still streaming, or already read whole because its route
+/// declares body arguments (these exact bytes were decided on, and are the ones sent).
+#[derive(Debug)]
+pub enum CallBody {
+    Streaming(Incoming),
+    Read(Bytes),
+}
+
 /// Everything the tier phase needs to know about the call.
 #[derive(Debug)]
 pub struct Checked<'a> {
@@ -52,10 +60,14 @@ pub struct Checked<'a> {
 pub async fn gate(
     state: &Arc<State>,
     checked: Checked<'_>,
-    body: Incoming,
+    body: CallBody,
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
     if checked.tier == Tier::Low {
+        let body = match body {
+            CallBody::Read(bytes) => return proceed_whole(&checked, bytes),
+            CallBody::Streaming(body) => body,
+        };
         // No length (chunked, or HTTP/2 without `content-length`): read it whole, up to
         // the limit, so its size is counted against the budget before the tool sees a
         // byte and bad framing is the agent's 400, never half-forwarded. A form body is
@@ -74,10 +86,13 @@ pub async fn gate(
 async fn confirm_or_park(
     state: &Arc<State>,
     checked: Checked<'_>,
-    body: Incoming,
+    body: CallBody,
     draft: &mut EventDraft,
 ) -> Result<Gate, Refusal> {
-    let bytes = read_body(state, body).await?;
+    let bytes = match body {
+        CallBody::Read(bytes) => bytes,
+        CallBody::Streaming(body) => read_body(state, body).await?,
+    };
     check_form_override(&checked, &bytes)?;
     let parked = parked_call(&checked, &bytes);
     let gatekeeping = Gatekeeping {
@@ -131,6 +146,11 @@ pub struct Gatekeeping<'a> {
 /// A low-tier body read whole before it is forwarded.
 async fn read_whole(state: &State, checked: &Checked<'_>, body: Incoming) -> Result<Gate, Refusal> {
     let bytes = read_body(state, body).await?;
+    proceed_whole(checked, bytes)
+}
+
+/// A body already read whole goes on as it is.
+fn proceed_whole(checked: &Checked<'_>, bytes: Bytes) -> Result<Gate, Refusal> {
     check_form_override(checked, &bytes)?;
     let length = bytes.len() as u64;
     Ok(Gate::Proceed(crate::body::full(bytes), length))
@@ -172,7 +192,8 @@ fn check_form_override(checked: &Checked<'_>, body: &[u8]) -> Result<(), Refusal
     Ok(())
 }
 
-async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
+/// The whole body, up to `max_request_body`.
+pub(crate) async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Refusal> {
     let limit = state.config.gateway.limits.max_request_body;
     let capped = usize::try_from(limit).unwrap_or(usize::MAX);
     Limited::new(body, capped)

@@ -23,5 +23,6 @@ mod metrics;
 mod paths;
 mod quarantines;
 mod resources;
+mod route_args;
 mod unfinished;
 mod workflows;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gatehouse_core::config::{
     Agent, AgentKey, ApprovalSettings, Config, GatewaySettings, IntentInfo, Limits, Notifications,
-    PolicyFile, StoreLocation, Tool, UpstreamUrl,
+    PolicyFile, StoreLocation, Surface, Tool, UpstreamUrl,
 };
 use gatehouse_core::model::{Access, AgentId, AttrValue, GroupName, Intent, SegmentName, ToolName};
 
@@ -95,9 +95,14 @@ pub(crate) fn add_tool(config: &mut Config, name: &str, segment: &str) {
 }
 
 pub(crate) fn add_intent(config: &mut Config, intent: &str, access: Access) {
-    config
-        .intents
-        .insert(Intent::new(intent), IntentInfo { access, args: None });
+    config.intents.insert(
+        Intent::new(intent),
+        IntentInfo {
+            access,
+            args: None,
+            surface: Surface::Http,
+        },
+    );
 }
 
 pub(crate) fn add_policy(config: &mut Config, path: &str, text: &str) {

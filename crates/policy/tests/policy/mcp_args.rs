@@ -1,7 +1,7 @@
 //! MCP intents: typed `context.args`, argument constraints, `@tier` raised by arguments,
 //! and least visibility (`visible`) evaluated with the arguments unknown.
 
-use gatehouse_core::config::{ArgKind, ArgSpec, Config, IntentInfo};
+use gatehouse_core::config::{ArgKind, ArgSpec, Config, IntentInfo, Surface};
 use gatehouse_core::model::{Access, Intent};
 use gatehouse_core::model::{AttrValue, Tier};
 
@@ -158,6 +158,7 @@ fn add_mcp_intent(config: &mut Config, intent: &str, args: &[(&str, ArgKind, boo
     let info = IntentInfo {
         access: Access::Write,
         args: Some(args),
+        surface: Surface::Mcp,
     };
     config.intents.insert(Intent::new(intent), info);
 }

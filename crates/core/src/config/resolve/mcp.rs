@@ -10,7 +10,8 @@ use crate::config::raw::{RawMcpFeature, RawMcpServer, RawMcpTool};
 use crate::config::resolve::Resolver;
 use crate::config::resolve::tools::{is_intent, is_tool_name, parse_upstream_url};
 use crate::config::{
-    ArgKind, ArgSpec, IntentInfo, McpMapping, McpServer, McpTransport, Segment, StdioCommand, Tool,
+    ArgKind, ArgSpec, IntentInfo, McpMapping, McpServer, McpTransport, Segment, StdioCommand,
+    Surface, Tool,
 };
 use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
 
@@ -240,9 +241,10 @@ impl Resolver<'_> {
         let info = IntentInfo {
             access: mapping.access,
             args: Some(mapping.args.clone()),
+            surface: Surface::Mcp,
         };
         match intents.get(&mapping.intent) {
-            Some(seen) if seen.args.is_none() => {
+            Some(seen) if seen.surface == Surface::Http => {
                 let message = format!(
                     "intent `{}` also names an HTTP route; an MCP intent needs its own name",
                     mapping.intent
@@ -263,7 +265,7 @@ impl Resolver<'_> {
     }
 }
 
-fn parse_arg_spec(text: &str) -> Option<ArgSpec> {
+pub(super) fn parse_arg_spec(text: &str) -> Option<ArgSpec> {
     let (kind, required) = match text.strip_suffix('?') {
         Some(kind) => (kind, false),
         None => (text, true),
@@ -274,7 +276,7 @@ fn parse_arg_spec(text: &str) -> Option<ArgSpec> {
     })
 }
 
-fn is_arg_name(name: &str) -> bool {
+pub(super) fn is_arg_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes
         .next()

@@ -8,7 +8,7 @@ use toml::Spanned;
 use crate::config::raw::{RawRoute, RawTool, RawUpstreamAuth};
 use crate::config::resolve::Resolver;
 use crate::config::{
-    IntentInfo, Route, Secret, SecretSource, Segment, Tool, UpstreamAuth, UpstreamUrl,
+    IntentInfo, Route, Secret, SecretSource, Segment, Surface, Tool, UpstreamAuth, UpstreamUrl,
 };
 use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
 use crate::path::PathTemplate;
@@ -187,6 +187,7 @@ impl Resolver<'_> {
                 None
             }
         };
+        let (args, arg_sources) = self.route_args(field, &raw.args, template.as_ref());
         Some(Route {
             access: raw.access.unwrap_or_else(|| default_access(&method)),
             method,
@@ -196,10 +197,14 @@ impl Resolver<'_> {
             tier: raw.tier,
             method_param: raw.method_param,
             matrix_params: raw.matrix_params,
+            args,
+            arg_sources,
         })
     }
 
-    /// An intent means one thing everywhere: it reads or it writes, on every route.
+    /// An intent means one thing everywhere: it reads or it writes on every route, and
+    /// its routes declare the same arguments, since policy reads them through one
+    /// `context` type.
     fn record_intent(
         &mut self,
         field: &str,
@@ -209,10 +214,11 @@ impl Resolver<'_> {
     ) {
         let info = IntentInfo {
             access: route.access,
-            args: None,
+            args: (!route.args.is_empty()).then(|| route.args.clone()),
+            surface: Surface::Http,
         };
         match intents.get(&route.intent) {
-            Some(seen) if seen.args.is_some() => {
+            Some(seen) if seen.surface == Surface::Mcp => {
                 let message = format!(
                     "intent `{}` also names an MCP mapping; an HTTP route needs its own intent",
                     route.intent
@@ -227,6 +233,13 @@ impl Resolver<'_> {
                     seen.access.as_str()
                 );
                 self.error_at(&format!("{field}.access"), &raw.intent, message);
+            }
+            Some(seen) if seen.args != info.args => {
+                let message = format!(
+                    "intent `{}` declares other `args` on another route; give this route its own intent or the same arguments",
+                    route.intent
+                );
+                self.error_at(&format!("{field}.args"), &raw.intent, message);
             }
             _ => {
                 intents.insert(route.intent.clone(), info);
