@@ -309,6 +309,10 @@ async fn forgotten(
             .filter(|(_, reason)| reason.contains("crash test"))
             .count();
         if reply.status != 401 || audited != 1 {
+            eprintln!(
+                "forgotten revocation of {workflow}: the call answered {}, {audited} audit events: {events:?}",
+                reply.status
+            );
             forgotten += 1;
         }
     }

@@ -29,6 +29,9 @@ macro_rules! read_columns {
     };
 }
 
+/// Writes the whole workflow, unless the stored one has ended: ending is final, and a
+/// write-behind of an older copy (taken before the end, landing after it) must not bring
+/// it back.
 const UPSERT: &str = concat!(
     "INSERT INTO workflows (",
     columns!(),
@@ -39,7 +42,7 @@ const UPSERT: &str = concat!(
      budget_bytes = excluded.budget_bytes, used_calls = excluded.used_calls, used_writes = \
      excluded.used_writes, used_bytes = excluded.used_bytes, created_at = \
      excluded.created_at, expires_at = excluded.expires_at, paused_for = \
-     excluded.paused_for, ended_by = excluded.ended_by"
+     excluded.paused_for, ended_by = excluded.ended_by WHERE workflows.status <> 'ended'"
 );
 
 /// Inserts a new workflow, or leaves the stored one as it is; either way one statement

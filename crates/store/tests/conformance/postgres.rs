@@ -289,26 +289,6 @@ fn a_lost_listener_reconnects_and_asks_for_a_full_read() {
     assert_eq!(next_change(&changes), Change::Revocations);
 }
 
-#[test]
-fn an_ended_workflow_is_not_brought_back_by_another_replicas_older_copy() {
-    let Some(fixture) = Fixture::open() else {
-        return;
-    };
-    let mut active = workflows::sample(0);
-    active.status = gatehouse_core::workflow::Status::Active;
-    active.ended_by = None;
-    fixture.store.put_workflow(&active).unwrap();
-    let mut ended = active.clone();
-    ended.status = gatehouse_core::workflow::Status::Ended;
-    ended.ended_by = Some("operator `alice`".to_owned());
-    fixture.store.put_workflow(&ended).unwrap();
-    // The other replica still holds the active copy and writes it behind.
-    let mut stale = active.clone();
-    stale.usage.calls += 3;
-    fixture.store.put_workflow(&stale).unwrap();
-    assert_eq!(fixture.store.workflow(&active.id).unwrap(), Some(ended));
-}
-
 /// Events in three batches, then `tamper` run on the database directly; what a check says.
 fn chain_after(tamper: &str) -> Option<gatehouse_store::ChainCheck> {
     let fixture = Fixture::open()?;

@@ -318,3 +318,21 @@ pub(crate) fn listing_limit_defaults_to_100_and_is_capped_at_1000(store: &dyn St
         expected(&stored, &newest)
     );
 }
+
+/// Ending is final: a later write of an older copy (a write-behind taken before the end,
+/// or another replica's) does not bring an ended workflow back.
+pub(crate) fn an_ended_workflow_is_not_brought_back_by_an_older_copy(store: &dyn Store) {
+    let mut active = sample(0);
+    active.status = Status::Active;
+    active.ended_by = None;
+    active.paused_for = None;
+    store.put_workflow(&active).unwrap();
+    let mut ended = active.clone();
+    ended.status = Status::Ended;
+    ended.ended_by = Some("operator `alice`".to_owned());
+    store.put_workflow(&ended).unwrap();
+    let mut stale = active.clone();
+    stale.usage.calls += 3;
+    store.put_workflow(&stale).unwrap();
+    assert_eq!(store.workflow(&active.id).unwrap(), Some(ended));
+}
