@@ -329,12 +329,16 @@ check_mcp() {
 }
 
 # Every measured call through Gatehouse must have been allowed and answered 200, from its
-# events: a refused tools/call is an HTTP 200 too.
+# events: a refused tools/call is an HTTP 200 too. The calls wrk still has in flight when a
+# run ends are abandoned (the connection closes first); their events say so, and they are
+# not refusals.
 check_mcp_events() {
   sleep 1 # the event writer is asynchronous
   local events="$tmp/quickstart/data/events.jsonl" bad
   mcp_events="$(grep -c '"workflow":"wf-bench-mcp"' "$events" || true)"
-  bad="$(grep '"workflow":"wf-bench-mcp"' "$events" | grep -vc '"outcome":"allow".*"status":200' || true)"
+  abandoned="$(grep '"workflow":"wf-bench-mcp"' "$events" | grep -c 'the agent disconnected before the upstream answered' || true)"
+  bad="$(grep '"workflow":"wf-bench-mcp"' "$events" | grep -v 'the agent disconnected before the upstream answered' |
+    grep -vc '"outcome":"allow".*"status":200' || true)"
   [ "${mcp_events:-0}" -gt 0 ] || fail "no events for the MCP run"
   [ "${bad:-0}" -eq 0 ] || fail "$bad of $mcp_events MCP calls through gatehouse were not allowed with 200"
 }
@@ -342,7 +346,7 @@ check_mcp_events() {
 print_mcp_table() {
   [ -f "$tmp/mcp-direct-1.txt" ] || return 0
   echo
-  echo "MCP tools/call round trip (get_ticket; $mcp_events calls through gatehouse, all allowed)"
+  echo "MCP tools/call round trip (get_ticket; $mcp_events calls through gatehouse, all allowed but $abandoned abandoned by wrk in flight at the end of a run)"
   printf '%-14s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
   local name c
   for c in 1 64; do

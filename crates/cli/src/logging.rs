@@ -13,6 +13,9 @@ use tracing_subscriber::fmt::MakeWriter;
 /// Lines queued for the writer thread before callers wait for it.
 const QUEUE_LINES: usize = 8192;
 
+/// How long the writer sleeps when the queue is empty.
+const WRITE_PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, Default, clap::ValueEnum)]
 pub(crate) enum LogFormat {
@@ -67,23 +70,31 @@ pub(crate) fn init(format: LogFormat) -> LogGuard {
 /// Writes each queued line to stderr, flushing whenever the queue is empty; an empty
 /// line stops it.
 fn write_lines(receiver: &Receiver<Vec<u8>>) {
-    // Not `lock()` for the thread's life: `eprintln!` elsewhere would wait for it forever.
     let mut stderr = std::io::BufWriter::new(std::io::stderr());
-    while let Ok(line) = receiver.recv() {
-        if line.is_empty() {
-            break;
-        }
-        let _ = stderr.write_all(&line);
-        while let Ok(line) = receiver.try_recv() {
-            if line.is_empty() {
-                let _ = stderr.flush();
-                return;
+    loop {
+        // Drains what is queued, then sleeps rather than blocking on the queue: a writer
+        // blocked in `recv` is woken (a futex call and a context switch) by every line,
+        // which on a busy gateway costs more than the line itself. Lines wait at most
+        // one pause.
+        loop {
+            match receiver.try_recv() {
+                Ok(line) if line.is_empty() => {
+                    let _ = stderr.flush();
+                    return;
+                }
+                Ok(line) => {
+                    let _ = stderr.write_all(&line);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    let _ = stderr.flush();
+                    return;
+                }
             }
-            let _ = stderr.write_all(&line);
         }
         let _ = stderr.flush();
+        std::thread::sleep(WRITE_PAUSE);
     }
-    let _ = stderr.flush();
 }
 
 #[derive(Clone)]
