@@ -17,9 +17,12 @@
 //! - nothing is ever counted past a limit: a refused reservation counts nothing.
 //! - what survives a crash is a durable lease of budget slices ([`Lease`]): after a
 //!   restart usage is at least the lease, so a crash may under-spend, never over-spend.
+//! - several replicas on one shared store spend from one [`Pool`] per workflow, each
+//!   from slices it reserved there ([`Share`]), so together they never pass a limit.
 
 mod error;
 mod lease;
+mod pool;
 
 use std::fmt;
 
@@ -29,6 +32,7 @@ use crate::model::{AgentId, SegmentName, TaskClassName, WorkflowId};
 
 pub use error::{BudgetRefusal, BytesCut, TransitionError};
 pub use lease::{Lease, SLICES, slice};
+pub use pool::{Ask, Claim, Pool, Share};
 
 /// Budget limits, or an extension to them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

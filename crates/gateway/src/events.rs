@@ -394,6 +394,23 @@ mod tests {
         fn release_leases(&self) -> Result<(), StoreError> {
             self.inner.release_leases()
         }
+        fn claim_budget(
+            &self,
+            id: &WorkflowId,
+            ask: gatehouse_core::workflow::Ask,
+        ) -> Result<gatehouse_core::workflow::Claim, StoreError> {
+            self.inner.claim_budget(id, ask)
+        }
+        fn settle_budget(&self, id: &WorkflowId, unspent: Usage) -> Result<(), StoreError> {
+            self.inner.settle_budget(id, unspent)
+        }
+        fn extend_budget(
+            &self,
+            id: &WorkflowId,
+            extension: gatehouse_core::workflow::Budget,
+        ) -> Result<(), StoreError> {
+            self.inner.extend_budget(id, extension)
+        }
         fn workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
             self.inner.workflow(id)
         }

@@ -8,6 +8,7 @@
 //! that queries filter and sort on.
 
 mod approvals;
+mod budgets;
 mod chain;
 mod claims;
 mod events;
@@ -26,7 +27,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::{Usage, Workflow};
+use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
@@ -204,6 +205,22 @@ impl Store for PostgresStore {
             detail: format!("cannot start the change listener: {error}"),
         })?;
         Ok(true)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn claim_budget(&self, id: &WorkflowId, ask: Ask) -> Result<Claim, StoreError> {
+        self.run(|client| budgets::claim(client, id, ask))
+    }
+
+    fn settle_budget(&self, id: &WorkflowId, unspent: Usage) -> Result<(), StoreError> {
+        self.run(|client| budgets::settle(client, id, unspent))
+    }
+
+    fn extend_budget(&self, id: &WorkflowId, extension: Budget) -> Result<(), StoreError> {
+        self.run(|client| budgets::extend(client, id, extension))
     }
 }
 

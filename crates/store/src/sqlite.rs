@@ -6,6 +6,7 @@
 //! connection would open another, empty, database.
 
 mod approvals;
+mod budgets;
 mod claims;
 mod column;
 mod connect;
@@ -25,7 +26,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::{Usage, Workflow};
+use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 use rusqlite::Connection;
 
 use crate::approval::ApprovalFilter;
@@ -213,6 +214,23 @@ impl Store for SqliteStore {
 
     fn replace_approval(&self, current: &Approval, next: &Approval) -> Result<bool, StoreError> {
         approvals::replace(&mut self.writer(), current, next).or_unavailable(&self.location)
+    }
+
+    fn claim_budget(&self, id: &WorkflowId, ask: Ask) -> Result<Claim, StoreError> {
+        budgets::claim(&mut self.writer(), id, ask)
+            .or_unavailable(&self.location)?
+            .ok_or_else(|| StoreError::Unavailable {
+                location: self.location.clone(),
+                detail: format!("no stored workflow `{}` to reserve budget for", id.as_str()),
+            })
+    }
+
+    fn settle_budget(&self, id: &WorkflowId, unspent: Usage) -> Result<(), StoreError> {
+        budgets::settle(&mut self.writer(), id, unspent).or_unavailable(&self.location)
+    }
+
+    fn extend_budget(&self, id: &WorkflowId, extension: Budget) -> Result<(), StoreError> {
+        budgets::extend(&mut self.writer(), id, extension).or_unavailable(&self.location)
     }
 
     fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {

@@ -5,7 +5,7 @@ use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
-use gatehouse_core::workflow::{Usage, Workflow};
+use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
@@ -146,6 +146,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         drop(handler);
         Ok(false)
     }
+
+    /// Whether several gateways share this store, so each must spend a workflow's budget
+    /// from slices of its pool ([`claim_budget`](Self::claim_budget)) rather than count
+    /// it alone. The embedded store has one gateway.
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Reserves from the budget pool of workflow `id` what `ask` needs plus an adaptive
+    /// slice (`gatehouse_core::workflow::Pool::claim`), atomically with respect to every
+    /// other gateway on this store; the answer carries the pool as it is after. The pool
+    /// is created by the first claim from the stored workflow (its budget as the limits,
+    /// its usage as already reserved); a workflow not stored is an error. Reserved counts
+    /// as spent until settled.
+    fn claim_budget(&self, id: &WorkflowId, ask: Ask) -> Result<Claim, StoreError>;
+
+    /// Returns to the pool of workflow `id` what a gateway reserved and did not spend
+    /// (at a clean shutdown). Nothing happens when it has no pool.
+    fn settle_budget(&self, id: &WorkflowId, unspent: Usage) -> Result<(), StoreError>;
+
+    /// Raises the limits of the pool of workflow `id` by `extension` (a resume), and
+    /// tells other gateways the workflow changed. Nothing is extended when it has no pool
+    /// yet: its first claim reads the stored budget, which the resume wrote.
+    fn extend_budget(&self, id: &WorkflowId, extension: Budget) -> Result<(), StoreError>;
 }
 
 /// What another replica changed, or what happened to the feed of such changes.

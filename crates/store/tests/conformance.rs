@@ -12,6 +12,8 @@
 
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/budgets.rs"]
+mod budgets;
 #[path = "conformance/chain.rs"]
 mod chain;
 #[path = "conformance/postgres.rs"]
@@ -72,6 +74,14 @@ macro_rules! conformance_tests {
                     listing_filters_by_agent_and_status,
                     listing_is_newest_first_with_ids_breaking_ties,
                     listing_limit_defaults_to_100_and_is_capped_at_1000,
+                );
+            }
+            mod budgets {
+                conformance_tests!(@each $open; crate::budgets;
+                    a_first_claim_creates_the_pool_from_the_stored_workflow,
+                    claiming_for_an_unknown_workflow_is_an_error,
+                    concurrent_claims_never_reserve_past_the_limit,
+                    settling_returns_what_was_not_spent_and_extending_raises_limits,
                 );
             }
             mod revocations {

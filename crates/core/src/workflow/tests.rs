@@ -1,6 +1,7 @@
 use super::*;
 
 mod crash;
+mod pool;
 mod props;
 
 const NOW: i64 = 1_000;

@@ -15,9 +15,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
     -- Store order, which the hash chain follows: the appended batch, then the line in it.
@@ -114,7 +115,25 @@ CREATE TABLE quarantines (
     until_ms BIGINT NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"
+-- The budget each workflow's replicas share (gatehouse_core::workflow::Pool): its limits
+-- and what the replicas together reserved in slices, spent or not. Created by a
+-- workflow's first claim from its stored budget and usage.
+CREATE TABLE budget_pools (
+    workflow TEXT COLLATE "C" PRIMARY KEY,
+    limit_calls BIGINT NOT NULL CHECK (limit_calls >= 0),
+    limit_writes BIGINT NOT NULL CHECK (limit_writes >= 0),
+    limit_bytes BIGINT NOT NULL CHECK (limit_bytes >= 0),
+    reserved_calls BIGINT NOT NULL CHECK (reserved_calls >= 0),
+    reserved_writes BIGINT NOT NULL CHECK (reserved_writes >= 0),
+    reserved_bytes BIGINT NOT NULL CHECK (reserved_bytes >= 0)
+);
+"#,
+    },
+];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {

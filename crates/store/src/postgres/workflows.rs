@@ -3,8 +3,8 @@
 
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Budget, Status, Usage, Workflow};
-use postgres::Client;
 use postgres::types::ToSql;
+use postgres::{Client, GenericClient};
 
 use super::listen::NOTIFY_WORKFLOW;
 use super::{Failure, serde_name};
@@ -57,7 +57,10 @@ pub(super) fn create(client: &mut Client, workflow: &Workflow) -> Result<Workflo
     decode(&stored)
 }
 
-pub(super) fn one(client: &mut Client, id: &WorkflowId) -> Result<Option<Workflow>, Failure> {
+pub(super) fn one(
+    client: &mut impl GenericClient,
+    id: &WorkflowId,
+) -> Result<Option<Workflow>, Failure> {
     client
         .query_opt(BY_ID, &[&id.as_str()])?
         .map(|row| decode(&row))
