@@ -261,6 +261,12 @@ impl Workflow {
         }
     }
 
+    /// Whether a call (a write if `write`, with `request_bytes`) fits under every limit,
+    /// whatever the status: what [`reserve`](Self::reserve) would check of the budget.
+    pub fn fits(&self, write: bool, request_bytes: u64) -> bool {
+        self.overrun(write, request_bytes).is_none()
+    }
+
     /// The first limit (calls, writes, bytes) this call would go past, if any.
     fn overrun(&self, write: bool, request_bytes: u64) -> Option<BudgetKind> {
         let past = |used: u64, more: u64, limit: u64| {

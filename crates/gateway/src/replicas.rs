@@ -1,5 +1,6 @@
 //! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation,
-//! a quarantine or an ended workflow written by one replica must stop calls on every other: the
+//! a quarantine or an ended workflow written by one replica must stop calls on every
+//! other, and a resumed one must serve again everywhere: the
 //! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
 //! state again and applies it to what this replica holds in memory. After the feed was
 //! lost it reads everything again, since announcements made meanwhile are gone.
@@ -110,7 +111,8 @@ async fn reload_quarantines(state: &State) {
     }
 }
 
-/// Ends this replica's copy of a workflow the store says is over.
+/// Ends this replica's copy of a workflow the store says is over, or resumes it when
+/// another replica extended the budget it was paused for.
 async fn reload_workflow(state: &State, id: String) {
     let store = Arc::clone(&state.store);
     let key = gatehouse_core::model::WorkflowId::new(id.as_str());
@@ -121,7 +123,12 @@ async fn reload_workflow(state: &State, id: String) {
                 tracing::info!(workflow = %id, %by, "workflow ended on another replica");
             }
         }
-        Ok(_) => {}
+        Ok(Some(stored)) => {
+            if state.workflows.adopt_if_cached(&stored) {
+                tracing::info!(workflow = %id, "workflow resumed on another replica");
+            }
+        }
+        Ok(None) => {}
         Err(error) => {
             tracing::error!(%error, workflow = %id, "cannot read a workflow another replica changed")
         }

@@ -10,6 +10,9 @@
 //! once a durable lease covers what it spent (`gatehouse_core::workflow::Lease`): a store
 //! write once per slice of the budget, not per call. After a crash the store reads usage
 //! as at least the lease; a clean shutdown writes usage and releases the leases.
+//!
+//! On a store shared by several replicas, each spends only from slices of the
+//! workflow's budget it reserved in the store (`slices`), so together they stay exact.
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -25,6 +28,10 @@ use gatehouse_store::{Store, StoreError};
 use tokio::sync::watch;
 
 use crate::blocking::store_call;
+
+mod slices;
+
+use slices::Shared;
 
 const SHARDS: usize = 32;
 
@@ -50,6 +57,9 @@ pub struct LiveWorkflow {
 struct Held {
     workflow: Workflow,
     lease: Lease,
+    /// On a shared store: this replica's slices of the workflow's budget pool, which
+    /// stand in for the lease.
+    shared: Option<Shared>,
 }
 
 /// Whether what a call just spent is within the durable lease.
@@ -60,17 +70,25 @@ pub enum Cover {
     Durable,
     /// A larger lease must be written first ([`LiveWorkflow::extend_lease`]).
     NeedsLease,
+    /// Nothing was reserved: this replica's share of a shared budget must grow first
+    /// ([`LiveWorkflow::claim_slice`]); then reserve again.
+    NeedsSlice,
     /// Nothing was reserved: the gateway is shutting down and has written its last usage.
     Closing,
 }
 
 impl LiveWorkflow {
     /// A workflow as read from the store, whose usage there is durable.
-    fn new(workflow: Workflow, closed: Arc<AtomicBool>) -> Self {
+    fn new(workflow: Workflow, closed: Arc<AtomicBool>, shared: bool) -> Self {
         let over = !workflow.is_live();
         let lease = Lease::held(&workflow);
+        let shared = shared.then(Shared::default);
         Self {
-            state: Mutex::new(Held { workflow, lease }),
+            state: Mutex::new(Held {
+                workflow,
+                lease,
+                shared,
+            }),
             leasing: Mutex::new(()),
             dirty: AtomicBool::new(false),
             over: watch::Sender::new(over),
@@ -101,7 +119,17 @@ impl LiveWorkflow {
         if self.closed.load(Ordering::Acquire) {
             return Ok(Cover::Closing);
         }
+        if let Some(shared) = &held.shared
+            && shared.needs_slice(&held.workflow, write, request_bytes)
+        {
+            return Ok(Cover::NeedsSlice);
+        }
         let result = held.workflow.reserve(now_secs, write, request_bytes);
+        if result.is_ok()
+            && let Some(shared) = held.shared.as_mut()
+        {
+            shared.spend(write, request_bytes);
+        }
         let (cover, live) = (held.cover(), held.workflow.is_live());
         // Marked dirty before the lock goes, so a concurrent write-behind cannot miss it.
         self.changed_to(live);
@@ -125,6 +153,10 @@ impl LiveWorkflow {
             return Ok(());
         }
         let mut held = self.lock();
+        if held.shared.is_some() && !self.closed.load(Ordering::Acquire) {
+            drop(held);
+            return self.add_shared_bytes(bytes, store);
+        }
         let (usage, budget) = (held.workflow.usage, held.workflow.budget);
         if self.closed.load(Ordering::Acquire) {
             return Err(BytesCut {
@@ -216,7 +248,8 @@ impl LiveWorkflow {
 
 impl Held {
     fn cover(&self) -> Cover {
-        if self.lease.covers(self.workflow.usage) {
+        // A shared budget's slices are durable in the store before they are spent.
+        if self.shared.is_some() || self.lease.covers(self.workflow.usage) {
             Cover::Durable
         } else {
             Cover::NeedsLease
@@ -231,14 +264,18 @@ pub struct Workflows {
     store: Arc<dyn Store>,
     /// Set by [`flush_and_release`](Self::flush_and_release); see [`Cover::Closing`].
     closed: Arc<AtomicBool>,
+    /// Other replicas share the store: budgets are spent from slices of its pools.
+    shared: bool,
 }
 
 impl Workflows {
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let shared = store.is_shared();
         Self {
             shards: std::array::from_fn(|_| RwLock::new(HashMap::new())),
             store,
             closed: Arc::new(AtomicBool::new(false)),
+            shared,
         }
     }
 
@@ -278,11 +315,13 @@ impl Workflows {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let id = workflow.id.clone();
-        Arc::clone(
-            shard
-                .entry(id)
-                .or_insert_with(|| Arc::new(LiveWorkflow::new(workflow, Arc::clone(&self.closed)))),
-        )
+        Arc::clone(shard.entry(id).or_insert_with(|| {
+            Arc::new(LiveWorkflow::new(
+                workflow,
+                Arc::clone(&self.closed),
+                self.shared,
+            ))
+        }))
     }
 
     /// The workflow named by a token exchange: the stored one if it exists, else
@@ -355,6 +394,18 @@ impl Workflows {
         }
     }
 
+    /// The workflows held in memory.
+    fn all(&self) -> Vec<Arc<LiveWorkflow>> {
+        let mut all = Vec::new();
+        for shard in &self.shards {
+            let shard = shard
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            all.extend(shard.values().cloned());
+        }
+        all
+    }
+
     /// Ids of the workflows held in memory.
     pub fn cached_ids(&self) -> Vec<WorkflowId> {
         let mut ids = Vec::new();
@@ -375,10 +426,14 @@ impl Workflows {
 
     /// For a clean shutdown: stops all spending, writes every changed workflow, then
     /// releases the leases, since the usage written is now exact. Leases stay when the
-    /// write failed.
+    /// write failed. On a shared store, what this replica reserved and did not spend
+    /// goes back to each pool.
     pub async fn flush_and_release(&self) -> Result<(), StoreError> {
         self.closed.store(true, Ordering::Release);
         self.flush().await?;
+        if self.shared {
+            self.settle_shares().await?;
+        }
         let store = Arc::clone(&self.store);
         store_call("workflow store", move || store.release_leases()).await
     }

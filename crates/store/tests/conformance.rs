@@ -82,6 +82,7 @@ macro_rules! conformance_tests {
                     claiming_for_an_unknown_workflow_is_an_error,
                     concurrent_claims_never_reserve_past_the_limit,
                     settling_returns_what_was_not_spent_and_extending_raises_limits,
+                    a_workflow_reads_its_pools_limits_and_reservations,
                 );
             }
             mod revocations {

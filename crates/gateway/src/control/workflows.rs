@@ -236,6 +236,13 @@ async fn resume(
     let live = live(state, id).await?;
     live.resume(state.clock.now().secs(), body.extend.into())
         .map_err(transition)?;
+    // Written first, so a replica told of the extension reads the resumed workflow.
+    state.workflows.flush().await.map_err(unavailable)?;
+    state
+        .workflows
+        .extend_shared(&live.snapshot().id, body.extend.into())
+        .await
+        .map_err(unavailable)?;
     let extend = body.extend;
     let detail = format!(
         "resumed with extension calls +{}, writes +{}, bytes +{}",

@@ -41,25 +41,51 @@ pub async fn reserve(
     declared: u64,
 ) -> Result<(), Refusal> {
     let write = access == Access::Write;
-    let now = state.clock.now().secs();
-    let cover = workflow
-        .reserve(now, write, declared)
-        .map_err(|refusal| refused(state, workflow, refusal))?;
-    match cover {
-        Cover::Durable => return Ok(()),
-        Cover::Closing => {
-            return Err(Refusal::UpstreamUnavailable {
-                reason: SHUT_DOWN.to_owned(),
-            });
+    // Each turn either counts the call, refuses it, or grows this replica's share of a
+    // shared budget (which the pool's limit bounds), so the loop ends.
+    loop {
+        let now = state.clock.now().secs();
+        let cover = workflow
+            .reserve(now, write, declared)
+            .map_err(|refusal| refused(state, workflow, refusal))?;
+        match cover {
+            Cover::Durable => return Ok(()),
+            Cover::Closing => {
+                return Err(Refusal::UpstreamUnavailable {
+                    reason: SHUT_DOWN.to_owned(),
+                });
+            }
+            Cover::NeedsLease => return lease(state, workflow).await,
+            Cover::NeedsSlice => claim(state, workflow, write, declared).await?,
         }
-        Cover::NeedsLease => {}
     }
+}
+
+/// Writes the next durable lease of the workflow's budget (one node).
+async fn lease(state: &State, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
     let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
     store_call("workflow lease", move || live.extend_lease(&*store))
         .await
         .map_err(|error| Refusal::Internal {
             reason: format!("cannot lease the workflow's budget: {error}"),
         })
+}
+
+/// Reserves a slice of a budget shared with other replicas, covering this call.
+async fn claim(
+    state: &State,
+    workflow: &Arc<LiveWorkflow>,
+    write: bool,
+    declared: u64,
+) -> Result<(), Refusal> {
+    let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
+    store_call("workflow budget", move || {
+        live.claim_slice(&*store, write, declared)
+    })
+    .await
+    .map_err(|error| Refusal::Internal {
+        reason: format!("cannot reserve the workflow's budget: {error}"),
+    })
 }
 
 /// Refuses a call of a workflow that is not active (paused for its budget, say) without

@@ -22,10 +22,16 @@ const UPSERT: &str = "INSERT INTO workflows (id, agent, status, created_at, doc)
 /// replicas creating one workflow at once agree on it.
 const CREATE: &str = "INSERT INTO workflows (id, agent, status, created_at, doc) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET id = workflows.id \
-     RETURNING doc, lease_calls, lease_writes, lease_bytes";
+     RETURNING doc, lease_calls, lease_writes, lease_bytes, \
+     (SELECT ARRAY[limit_calls, limit_writes, limit_bytes, reserved_calls, \
+     reserved_writes, reserved_bytes] FROM budget_pools WHERE workflow = workflows.id)";
 
-const BY_ID: &str =
-    "SELECT doc, lease_calls, lease_writes, lease_bytes FROM workflows WHERE id = $1";
+/// What every read returns: the document, the lease, and the budget pool replicas
+/// share, when one exists (its limits and reservations are the truth of the budget).
+const READ: &str = "SELECT doc, lease_calls, lease_writes, lease_bytes, \
+     CASE WHEN p.workflow IS NULL THEN NULL ELSE ARRAY[p.limit_calls, p.limit_writes, \
+     p.limit_bytes, p.reserved_calls, p.reserved_writes, p.reserved_bytes] END \
+     FROM workflows LEFT JOIN budget_pools p ON p.workflow = workflows.id";
 
 /// Leases only grow: a slower writer of a smaller lease cannot shrink it.
 const LEASE: &str = "UPDATE workflows SET lease_calls = GREATEST(lease_calls, $2), \
@@ -62,7 +68,7 @@ pub(super) fn one(
     id: &WorkflowId,
 ) -> Result<Option<Workflow>, Failure> {
     client
-        .query_opt(BY_ID, &[&id.as_str()])?
+        .query_opt(&format!("{READ} WHERE workflows.id = $1"), &[&id.as_str()])?
         .map(|row| decode(&row))
         .transpose()
 }
@@ -91,22 +97,20 @@ pub(super) fn select(
     filter: &WorkflowFilter,
 ) -> Result<Vec<Workflow>, Failure> {
     let status = filter.status.as_ref().map(serde_name).transpose()?;
-    let mut sql = String::from(
-        "SELECT doc, lease_calls, lease_writes, lease_bytes FROM workflows WHERE true",
-    );
+    let mut sql = format!("{READ} WHERE true");
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
     if let Some(agent) = &filter.agent {
         params.push(agent);
-        sql.push_str(&format!(" AND agent = ${}", params.len()));
+        sql.push_str(&format!(" AND workflows.agent = ${}", params.len()));
     }
     if let Some(status) = &status {
         params.push(status);
-        sql.push_str(&format!(" AND status = ${}", params.len()));
+        sql.push_str(&format!(" AND workflows.status = ${}", params.len()));
     }
     let limit = i64::from(filter.effective_limit());
     params.push(&limit);
     sql.push_str(&format!(
-        " ORDER BY created_at DESC, id DESC LIMIT ${}",
+        " ORDER BY workflows.created_at DESC, workflows.id DESC LIMIT ${}",
         params.len()
     ));
     client.query(&sql, &params)?.iter().map(decode).collect()
@@ -167,8 +171,10 @@ fn clamped_usage(usage: Usage) -> Usage {
     }
 }
 
-/// A row of `doc` and the three lease columns: the workflow, its usage at least its
-/// durable lease (what a crash leaves as spent).
+/// A row of `doc`, the three lease columns and the pool: the workflow, its usage at
+/// least its durable lease (what a crash leaves as spent) and, with a pool, its budget
+/// the pool's limits and its usage at least what replicas reserved (unspent slices
+/// count as spent until settled).
 fn decode(row: &postgres::Row) -> Result<Workflow, Failure> {
     let doc: String = row.try_get(0)?;
     let mut workflow: Workflow = serde_json::from_str(&doc).map_err(|error| {
@@ -183,5 +189,18 @@ fn decode(row: &postgres::Row) -> Result<Workflow, Failure> {
         writes: count(2)?,
         bytes: count(3)?,
     });
+    let pool: Option<Vec<i64>> = row.try_get(4)?;
+    if let Some(&[calls, writes, bytes, used_calls, used_writes, used_bytes]) = pool.as_deref() {
+        workflow.budget = Budget {
+            calls: calls.unsigned_abs(),
+            writes: writes.unsigned_abs(),
+            bytes: bytes.unsigned_abs(),
+        };
+        workflow.recover(Usage {
+            calls: used_calls.unsigned_abs(),
+            writes: used_writes.unsigned_abs(),
+            bytes: used_bytes.unsigned_abs(),
+        });
+    }
     Ok(workflow)
 }

@@ -20,12 +20,22 @@ macro_rules! columns {
 }
 
 /// The columns read back: usage is at least the durable lease, which is what a crash
-/// leaves as spent (`gatehouse_core::workflow::Lease`).
+/// leaves as spent (`gatehouse_core::workflow::Lease`); with a budget pool (gateways
+/// sharing the store), the budget is the pool's limits and usage at least what was
+/// reserved from it.
 macro_rules! read_columns {
     () => {
-        "id, agent, task_class, segment, status, budget_calls, budget_writes, budget_bytes, \
-         MAX(used_calls, lease_calls), MAX(used_writes, lease_writes), \
-         MAX(used_bytes, lease_bytes), created_at, expires_at, paused_for, ended_by"
+        "id, agent, task_class, segment, status, \
+         COALESCE((SELECT limit_calls FROM budget_pools WHERE workflow = id), budget_calls), \
+         COALESCE((SELECT limit_writes FROM budget_pools WHERE workflow = id), budget_writes), \
+         COALESCE((SELECT limit_bytes FROM budget_pools WHERE workflow = id), budget_bytes), \
+         MAX(used_calls, lease_calls, \
+             COALESCE((SELECT reserved_calls FROM budget_pools WHERE workflow = id), 0)), \
+         MAX(used_writes, lease_writes, \
+             COALESCE((SELECT reserved_writes FROM budget_pools WHERE workflow = id), 0)), \
+         MAX(used_bytes, lease_bytes, \
+             COALESCE((SELECT reserved_bytes FROM budget_pools WHERE workflow = id), 0)), \
+         created_at, expires_at, paused_for, ended_by"
     };
 }
 

@@ -110,3 +110,27 @@ pub(crate) fn settling_returns_what_was_not_spent_and_extending_raises_limits(st
         reserved.calls - 1 + granted.calls
     );
 }
+
+pub(crate) fn a_workflow_reads_its_pools_limits_and_reservations(store: &dyn Store) {
+    let workflow = stored(store, 50, 5);
+    assert_eq!(store.workflow(&workflow.id).unwrap().unwrap(), workflow);
+    let claim = store.claim_budget(&workflow.id, one_call()).unwrap();
+    let extension = Budget {
+        calls: 10,
+        writes: 1,
+        bytes: 0,
+    };
+    store.extend_budget(&workflow.id, extension).unwrap();
+    // A replica's write-behind of its older copy changes neither.
+    store.put_workflow(&workflow).unwrap();
+    let read = store.workflow(&workflow.id).unwrap().unwrap();
+    assert_eq!(read.budget, workflow.budget.extended_by(extension));
+    assert_eq!(
+        read.usage.calls, claim.pool.reserved.calls,
+        "reserved counts as spent"
+    );
+    let listed = store
+        .list_workflows(&gatehouse_store::WorkflowFilter::default())
+        .unwrap();
+    assert_eq!(listed, vec![read]);
+}
