@@ -713,3 +713,192 @@ async fn a_postgres_restart_under_load_loses_no_event_overspends_nothing_and_the
         drain.elapsed()
     );
 }
+
+/// An upstream that records the decision id of every call that reaches it and answers
+/// `/big` with 1,000 bytes, anything else with 8.
+async fn sizing_upstream() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    let (addr, stop, _) = spawn_server("127.0.0.1:0".parse().unwrap(), move |request| {
+        let record = Arc::clone(&record);
+        async move {
+            let decision = request
+                .headers()
+                .get("gatehouse-decision-id")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            record.lock().unwrap().push(decision);
+            let body = if request.uri().path().ends_with("/big") {
+                format!("\"{}\"", "x".repeat(998))
+            } else {
+                r#"{"id":1}"#.to_owned()
+            };
+            http::Response::new(gatehouse_gateway::body::full(body))
+        }
+    })
+    .await
+    .unwrap();
+    std::mem::forget(stop);
+    (addr, seen)
+}
+
+/// `calls` GETs of `path` by `clients` concurrent clients, each turning over the
+/// replicas; the status of every call and the body bytes of those answered 200.
+async fn spread_calls(
+    replicas: &[Replica],
+    auth: &str,
+    path: &str,
+    clients: usize,
+    calls: usize,
+) -> (Vec<u16>, u64) {
+    let urls: Vec<String> = replicas
+        .iter()
+        .map(|replica| format!("{}{path}", replica.data))
+        .collect();
+    let tasks: Vec<_> = (0..clients)
+        .map(|client| {
+            let (urls, auth) = (urls.clone(), auth.to_owned());
+            tokio::spawn(async move {
+                let (mut statuses, mut bytes) = (Vec::new(), 0_u64);
+                for n in 0..calls / clients {
+                    let url = &urls[(client + n) % urls.len()];
+                    let reply = send(Method::GET, url, &[("authorization", &auth)], "").await;
+                    let status = reply.as_ref().map_or(0, |reply| reply.status.as_u16());
+                    if let Ok(reply) = &reply
+                        && reply.status == 200
+                    {
+                        bytes += reply.body.len() as u64;
+                    }
+                    statuses.push(status);
+                }
+                (statuses, bytes)
+            })
+        })
+        .collect();
+    let (mut statuses, mut bytes) = (Vec::new(), 0);
+    for task in tasks {
+        let (more, sent) = task.await.unwrap();
+        statuses.extend(more);
+        bytes += sent;
+    }
+    (statuses, bytes)
+}
+
+async fn stored_workflow(example: &Path, replica: &Replica, id: &str) -> serde_json::Value {
+    let reply = send(
+        Method::GET,
+        &format!("{}/v1/workflows/{id}", replica.control),
+        &[(
+            "authorization",
+            &format!("Bearer {}", operator_token(example)),
+        )],
+        "",
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_let_exactly_the_budget_through_however_calls_are_spread() {
+    let Some((store, schema)) = tokio::task::block_in_place(|| database_named("budgets")) else {
+        return;
+    };
+    const CALLS: u64 = 150;
+    const BYTES: u64 = 40_000;
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace(
+            "budget = { calls = 500, writes = 50, bytes = 10485760 }",
+            &format!("budget = {{ calls = {CALLS}, writes = 50, bytes = {BYTES} }}"),
+        )
+    });
+    let (upstream, reached) = sizing_upstream().await;
+    let mut replicas = Vec::new();
+    for name in ["a", "b", "c"] {
+        replicas.push(replica(&example, name, &store, upstream).await);
+    }
+
+    // 450 calls, 30 at a time, spread over three replicas, on a budget of 150 calls.
+    let auth = credential(&example, &replicas[0], "wf-exact").await;
+    let (statuses, _) = spread_calls(&replicas, &auth, "/tools/tickets/tickets/1", 30, 450).await;
+    let ok = statuses.iter().filter(|&&status| status == 200).count() as u64;
+    let exhausted = statuses.iter().filter(|&&status| status == 429).count() as u64;
+    let upstream_saw = reached.lock().unwrap().len() as u64;
+    assert_eq!(upstream_saw, CALLS, "calls that reached the upstream");
+    assert_eq!((ok, exhausted), (CALLS, 450 - CALLS), "{statuses:?}");
+    let stored = stored_workflow(&example, &replicas[1], "wf-exact").await;
+    assert_eq!(stored["usage"]["calls"], CALLS, "{stored}");
+
+    // Resumed on C with 30 more calls: B, paused too, hears of it and serves again, and
+    // exactly 30 more calls reach the upstream over the three.
+    operator(
+        &example,
+        &replicas[2],
+        &["workflows", "resume", "wf-exact", "--calls", "30"],
+    );
+    let resumed = Instant::now();
+    let on_b = format!("{}/tools/tickets/tickets/1", replicas[1].data);
+    loop {
+        let reply = send(Method::GET, &on_b, &[("authorization", &auth)], "").await;
+        if reply.is_ok_and(|reply| reply.status == 200) {
+            break;
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(2),
+            "B still refuses the resumed workflow"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let resume_seen = resumed.elapsed();
+    let (statuses, _) = spread_calls(&replicas, &auth, "/tools/tickets/tickets/1", 30, 150).await;
+    let ok = statuses.iter().filter(|&&status| status == 200).count() as u64;
+    assert_eq!(
+        ok, 29,
+        "the 30 calls of the extension, one of them the probe on B"
+    );
+    assert_eq!(reached.lock().unwrap().len() as u64, CALLS + 30);
+
+    // Responses of 1,000 bytes on a byte budget of 40,000: never a byte more.
+    reached.lock().unwrap().clear();
+    let auth = credential(&example, &replicas[2], "wf-bytes").await;
+    let (statuses, received) =
+        spread_calls(&replicas, &auth, "/tools/tickets/tickets/big", 30, 150).await;
+    let ok = statuses.iter().filter(|&&status| status == 200).count() as u64;
+    assert!(
+        received <= BYTES,
+        "{received} body bytes on a budget of {BYTES}"
+    );
+    assert!(
+        ok >= 30,
+        "most of the byte budget was used: {ok} calls answered"
+    );
+    let stored = stored_workflow(&example, &replicas[0], "wf-bytes").await;
+    assert!(
+        stored["usage"]["bytes"].as_u64().unwrap() <= BYTES,
+        "{stored}"
+    );
+    eprintln!(
+        "three replicas: {CALLS} of 450 calls reached the upstream on a budget of {CALLS}, \
+         and 30 more after a resume on C (B served again {resume_seen:?} after the CLI \
+         returned); {ok} responses of 1,000 bytes ({received} bytes) on a byte budget of \
+         {BYTES}"
+    );
+
+    drop(replicas);
+    drop_schema(&schema);
+}
+
+/// Drops a test's schema; a replica's connection still closing may hold a lock on it
+/// (the drop then fails harmlessly: the schema is the test's own).
+fn drop_schema(schema: &str) {
+    let admin = std::env::var("GATEHOUSE_TEST_POSTGRES").unwrap();
+    let sql = format!("DROP SCHEMA {schema} CASCADE");
+    tokio::task::block_in_place(move || {
+        if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
+            let _ = client.batch_execute(&sql);
+        }
+    });
+}
