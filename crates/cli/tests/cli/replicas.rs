@@ -65,9 +65,20 @@ fn database_named(name: &str) -> Option<(String, String)> {
 
 /// One replica: the example's config on its own ports, on the shared store.
 async fn replica(example: &Path, name: &str, store: &str, tool: std::net::SocketAddr) -> Replica {
+    replica_with(example, name, store, tool, str::to_owned).await
+}
+
+/// One replica, its config text changed by `edit` first.
+async fn replica_with(
+    example: &Path,
+    name: &str,
+    store: &str,
+    tool: std::net::SocketAddr,
+    edit: impl FnOnce(&str) -> String,
+) -> Replica {
     let (data, control) = (free_port(), free_port());
     let text = std::fs::read_to_string(example.join("gatehouse.toml")).unwrap();
-    let text = text
+    let text = edit(&text)
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{data}"))
         .replace("127.0.0.1:8081", &format!("127.0.0.1:{control}"))
         .replace("http://127.0.0.1:8090", &format!("http://{tool}"))
@@ -901,4 +912,190 @@ fn drop_schema(schema: &str) {
             let _ = client.batch_execute(&sql);
         }
     });
+}
+
+/// A replica with a data directory of its own (journal, event file, segment keys: the
+/// keys copied from `keys_from`'s, so credentials are honoured across replicas).
+async fn own_replica(
+    example: &Path,
+    name: &str,
+    store: &str,
+    tool: std::net::SocketAddr,
+    keys_from: Option<&str>,
+) -> Replica {
+    let dir = format!("data-{name}");
+    if let Some(from) = keys_from {
+        let (from, to) = (
+            example.join(from).join("keys"),
+            example.join(&dir).join("keys"),
+        );
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+    replica_with(example, name, store, tool, |text| {
+        text.replace("data_dir = \"data\"", &format!("data_dir = \"{dir}\""))
+            .replace("data/events.jsonl", &format!("{dir}/events.jsonl"))
+    })
+    .await
+}
+
+/// Decision ids among `ids` with no stored event after `within`.
+async fn without_events(
+    control: &str,
+    operator: &str,
+    ids: &[String],
+    within: Duration,
+) -> Vec<String> {
+    let start = Instant::now();
+    let mut missing = ids.to_vec();
+    while !missing.is_empty() && start.elapsed() < within {
+        let mut still = Vec::new();
+        for id in missing {
+            let reply = send(
+                Method::GET,
+                &format!("{control}/v1/events/{id}"),
+                &[("authorization", operator)],
+                "",
+            )
+            .await;
+            if !reply.is_ok_and(|reply| reply.status == 200) {
+                still.push(id);
+            }
+        }
+        missing = still;
+        if !missing.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    missing
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_replicas_outlive_a_postgres_restart_and_a_killed_replica_within_the_budget() {
+    // This test restarts a PostgreSQL of its own, but runs only where the others do.
+    if admin_url().is_none() {
+        return;
+    }
+    let database = tokio::task::block_in_place(OwnDatabase::start);
+    const BUDGET: u64 = 400;
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace("calls = 500", &format!("calls = {BUDGET}"))
+    });
+    let (upstream, reached) = counting_upstream().await;
+    let store = database.url.clone();
+    let mut a = own_replica(&example, "a", &store, upstream, None).await;
+    let b = own_replica(&example, "b", &store, upstream, Some("data-a")).await;
+    let c = own_replica(&example, "c", &store, upstream, Some("data-a")).await;
+    let auth = credential(&example, &a, "wf-faults").await;
+    let urls: Vec<String> = [&a, &b, &c]
+        .iter()
+        .map(|replica| format!("{}/tools/tickets/tickets/1", replica.data))
+        .collect();
+    let a_dead = Arc::new(std::sync::atomic::AtomicBool::new(false));
+
+    // Twelve clients over the three replicas (over B and C once A is dead), each until
+    // the budget refuses it eight times in a row.
+    let clients: Vec<_> = (0..12)
+        .map(|client| {
+            let (urls, auth, a_dead) = (urls.clone(), auth.clone(), Arc::clone(&a_dead));
+            tokio::spawn(async move {
+                let (mut ok, mut failed, mut exhausted) = (0_u64, 0_u64, 0);
+                let start = Instant::now();
+                for n in 0.. {
+                    if exhausted >= 8 || start.elapsed() > Duration::from_secs(30) {
+                        break;
+                    }
+                    let mut at = (client + n) % 3;
+                    if at == 0 && a_dead.load(std::sync::atomic::Ordering::Acquire) {
+                        at = 1 + n % 2;
+                    }
+                    let reply = send(Method::GET, &urls[at], &[("authorization", &auth)], "").await;
+                    match reply.map_or(0, |reply| reply.status.as_u16()) {
+                        200 => (ok, exhausted) = (ok + 1, 0),
+                        429 => exhausted += 1,
+                        _ => failed += 1,
+                    }
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+    let until_reached = |count: usize| {
+        let reached = Arc::clone(&reached);
+        async move {
+            let start = Instant::now();
+            while reached.lock().unwrap().len() < count {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "calls stopped reaching the upstream"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+
+    // kill -9 of A, holding a slice of the budget, in the middle of the load.
+    until_reached(100).await;
+    a_dead.store(true, std::sync::atomic::Ordering::Release);
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+
+    // Then PostgreSQL restarts under the load: B and C recover by themselves.
+    until_reached(160).await;
+    let restart = Instant::now();
+    tokio::task::block_in_place(|| database.restart());
+    let restarted_in = restart.elapsed();
+    let back = Instant::now();
+    while ready_status(&b).await != 200 || ready_status(&c).await != 200 {
+        assert!(
+            back.elapsed() < Duration::from_secs(20),
+            "B and C did not recover"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let recovered_in = back.elapsed();
+
+    let (mut answered, mut failed) = (0, 0);
+    for client in clients {
+        let (ok, no) = client.await.unwrap();
+        answered += ok;
+        failed += no;
+    }
+    let received = reached.lock().unwrap().clone();
+    let upstream_saw = received.len() as u64;
+    assert!(
+        upstream_saw <= BUDGET,
+        "{upstream_saw} calls reached the upstream on a budget of {BUDGET}"
+    );
+    assert!(answered <= upstream_saw);
+    // A's unspent slice stays spent, and so may the slices of calls refused while the
+    // database was away: at most a few slices of the budget are forfeit.
+    assert!(
+        upstream_saw + 3 * gatehouse_core::workflow::slice(BUDGET) >= BUDGET,
+        "{upstream_saw} of {BUDGET}"
+    );
+
+    // A restarts on its data directory: its journal accounts for the calls it was
+    // killed in, so every call that reached the upstream has its event.
+    let a = own_replica(&example, "a", &store, upstream, None).await;
+    let operator = format!("Bearer {}", operator_token(&example));
+    let missing = without_events(&b.control, &operator, &received, Duration::from_secs(20)).await;
+    assert!(
+        missing.is_empty(),
+        "{} of {upstream_saw} calls have no event",
+        missing.len()
+    );
+    eprintln!(
+        "faults: {upstream_saw} calls reached the upstream on a budget of {BUDGET} ({} forfeit \
+         with A's slice), {answered} answered 200, {failed} failed while A died or the \
+         database was away; postgres restart took {restarted_in:?}, B and C ready again \
+         {recovered_in:?} after it",
+        BUDGET - upstream_saw
+    );
+    drop((a, b, c));
 }
