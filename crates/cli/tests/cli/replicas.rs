@@ -1099,3 +1099,123 @@ async fn three_replicas_outlive_a_postgres_restart_and_a_killed_replica_within_t
     );
     drop((a, b, c));
 }
+
+/// An operator's JSON request to a replica's control plane; the reply's JSON.
+async fn control(
+    example: &Path,
+    replica: &Replica,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let reply = send(
+        method,
+        &format!("{}{path}", replica.control),
+        &[
+            (
+                "authorization",
+                &format!("Bearer {}", operator_token(example)),
+            ),
+            ("content-type", "application/json"),
+        ],
+        body.to_string(),
+    )
+    .await
+    .unwrap();
+    assert!(reply.status.is_success(), "{}", reply.text());
+    reply.json().unwrap_or_default()
+}
+
+/// Lists tickets through `replica`: the answer's status, 0 when cut off.
+async fn read_ticket(replica: &Replica, auth: &str) -> u16 {
+    send(
+        Method::GET,
+        &format!("{}/tools/tickets/tickets", replica.data),
+        &[("authorization", auth)],
+        "",
+    )
+    .await
+    .map_or(0, |reply| reply.status.as_u16())
+}
+
+/// Reads through `replica` until the answer is `status`; how long since `since`.
+async fn until_status(replica: &Replica, auth: &str, status: u16, since: Instant) -> Duration {
+    loop {
+        if read_ticket(replica, auth).await == status {
+            return since.elapsed();
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(5),
+            "B did not answer {status} within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// p50, p90, p99 and max of `samples`, sorted in place.
+fn percentiles(samples: &mut [Duration]) -> [Duration; 4] {
+    samples.sort_unstable();
+    let at = |q: usize| samples[(samples.len() * q / 100).min(samples.len() - 1)];
+    [at(50), at(90), at(99), samples[samples.len() - 1]]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revocations_and_quarantines_on_one_replica_refuse_on_another_within_100_ms_at_p99() {
+    let Some((store, schema)) = tokio::task::block_in_place(|| database_named("propagation"))
+    else {
+        return;
+    };
+    const TRIALS: usize = 200;
+    let (_dir, example) = example();
+    crate::rewrite(&example.join("gatehouse.toml"), |text| {
+        format!(
+            "{}\n[gateway.limits]\ntoken_rate_per_peer = 10000\ntoken_burst_per_peer = 10000\n",
+            text.replace("calls = 500, writes = 50", "calls = 100000, writes = 50")
+        )
+    });
+    let tool = start_tool(&example).await;
+    let a = replica(&example, "a", &store, tool).await;
+    let b = replica(&example, "b", &store, tool).await;
+
+    // Each trial: a credential served by B, revoked on A; timed from the control-plane
+    // call on A until B refuses it.
+    let mut revocations = Vec::new();
+    for n in 0..TRIALS {
+        let token = credential(&example, &a, &format!("wf-prop-{n}")).await;
+        assert_eq!(read_ticket(&b, &token).await, 200);
+        let jwt = token.trim_start_matches("Bearer ").to_owned();
+        let start = Instant::now();
+        let body = serde_json::json!({ "kind": "token", "subject": jwt, "reason": "trial" });
+        control(&example, &a, Method::POST, "/v1/revocations", body).await;
+        revocations.push(until_status(&b, &token, 401, start).await);
+    }
+
+    // Each trial: the agent quarantined on A until B refuses its call, then lifted.
+    let auth = credential(&example, &a, "wf-prop-quarantine").await;
+    let mut quarantines = Vec::new();
+    for _ in 0..TRIALS {
+        assert_eq!(read_ticket(&b, &auth).await, 200);
+        let start = Instant::now();
+        let body = serde_json::json!({
+            "kind": "agent", "subject": AGENT, "for_secs": 60, "reason": "trial"
+        });
+        let added = control(&example, &a, Method::POST, "/v1/quarantines", body).await;
+        quarantines.push(until_status(&b, &auth, 403, start).await);
+        let id = added["id"].as_str().unwrap().to_owned();
+        let lift = format!("/v1/quarantines/{id}");
+        control(&example, &a, Method::DELETE, &lift, serde_json::Value::Null).await;
+        until_status(&b, &auth, 200, Instant::now()).await;
+    }
+
+    let [r50, r90, r99, rmax] = percentiles(&mut revocations);
+    let [q50, q90, q99, qmax] = percentiles(&mut quarantines);
+    eprintln!(
+        "propagation over {TRIALS} trials each, from the control-plane call on A to refusal \
+         on B: token revocation p50 {r50:?} p90 {r90:?} p99 {r99:?} max {rmax:?}; agent \
+         quarantine p50 {q50:?} p90 {q90:?} p99 {q99:?} max {qmax:?}"
+    );
+    assert!(r99 <= Duration::from_millis(100), "revocation p99 {r99:?}");
+    assert!(q99 <= Duration::from_millis(100), "quarantine p99 {q99:?}");
+    drop((a, b));
+    drop_schema(&schema);
+}
