@@ -348,8 +348,12 @@ impl Workflows {
             .collect()
     }
 
-    /// Writes every changed workflow to the store.
+    /// Writes every changed workflow to the store (and, on a shared store, returns the
+    /// budget slices left idle).
     pub async fn flush(&self) -> Result<(), StoreError> {
+        if self.shared {
+            self.settle_idle().await;
+        }
         let dirty: Vec<Workflow> = self.take_dirty();
         if dirty.is_empty() {
             return Ok(());

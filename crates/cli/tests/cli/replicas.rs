@@ -882,20 +882,20 @@ async fn three_replicas_let_exactly_the_budget_through_however_calls_are_spread(
         received <= BYTES,
         "{received} body bytes on a budget of {BYTES}"
     );
+    // The responses cut where the budget ends spend bytes too (as on one node), so a
+    // few fewer than 40 arrive whole.
     assert!(
         ok >= 30,
         "most of the byte budget was used: {ok} calls answered"
     );
     let stored = stored_workflow(&example, &replicas[0], "wf-bytes").await;
-    assert!(
-        stored["usage"]["bytes"].as_u64().unwrap() <= BYTES,
-        "{stored}"
-    );
+    let spent = stored["usage"]["bytes"].as_u64().unwrap();
+    assert!(spent <= BYTES, "{stored}");
     eprintln!(
         "three replicas: {CALLS} of 450 calls reached the upstream on a budget of {CALLS}, \
          and 30 more after a resume on C (B served again {resume_seen:?} after the CLI \
-         returned); {ok} responses of 1,000 bytes ({received} bytes) on a byte budget of \
-         {BYTES}"
+         returned); {ok} responses of 1,000 bytes arrived whole ({received} bytes, {spent} \
+         counted as spent) on a byte budget of {BYTES}"
     );
 
     drop(replicas);

@@ -9,7 +9,9 @@
 //! budget runs out, to one call at a time near the end) and tries again. A slice is
 //! durable in the store before any call spends it, so no lease is needed: a replica
 //! killed with a slice outstanding leaves it counted as spent (under-spending, never
-//! over-spending); a clean shutdown settles what it did not spend.
+//! over-spending); a clean shutdown settles what it did not spend, and so does a
+//! replica whose slice sat unspent for [`IDLE_FLUSHES`] write-behind ticks (the calls
+//! went to other replicas), so the others can still spend it.
 
 use std::sync::Arc;
 
@@ -22,12 +24,18 @@ use gatehouse_store::{Store, StoreError};
 use super::{Held, LiveWorkflow, Workflows};
 use crate::blocking::store_call;
 
+/// Write-behind ticks (200 ms each) without a call spending from a slice before its
+/// unspent part goes back to the pool: about two seconds.
+pub(super) const IDLE_FLUSHES: u8 = 10;
+
 /// This replica's part of a workflow's budget pool.
 #[derive(Debug, Default)]
 pub(super) struct Shared {
     share: Share,
     /// The pool as the last claim left it.
     pool: Pool,
+    /// Write-behind ticks since a call last spent here.
+    idle: u8,
 }
 
 impl Shared {
@@ -41,6 +49,7 @@ impl Shared {
     /// Counts a call the workflow reserved (its share covered it).
     pub(super) fn spend(&mut self, write: bool, bytes: u64) {
         self.share.spend(Share::cost(write, 1, bytes));
+        self.idle = 0;
     }
 }
 
@@ -102,26 +111,42 @@ impl LiveWorkflow {
 
     /// Streamed bytes on a shared store: what this replica's share covers goes through,
     /// claiming more first when it does not (taking what is left when less than asked
-    /// remains); the cut says how many fit.
+    /// remains); the cut says how many fit. A grant that a concurrent response on this
+    /// replica spent first is claimed again, so a stream is cut only where the pool ends
+    /// (or when the store cannot be reached).
     pub(super) fn add_shared_bytes(&self, bytes: u64, store: &dyn Store) -> Result<(), BytesCut> {
         let cost = Share::cost(false, 0, bytes);
-        if let Err(error) = self.claim(store, cost, true) {
-            tracing::error!(%error, "cannot reserve the byte budget; cutting the stream");
-            return self.cut_bytes_to(0, bytes);
-        }
-        let covered = {
-            let held = self.lock();
-            held.shared
+        let mut last = false;
+        loop {
+            if let Some(result) = self.spend_bytes(bytes, last) {
+                return result;
+            }
+            if let Err(error) = self.claim(store, cost, true) {
+                tracing::error!(%error, "cannot reserve the byte budget; cutting the stream");
+                last = true;
+                continue;
+            }
+            last = self
+                .lock()
+                .shared
                 .as_ref()
-                .map_or(0, |shared| shared.share.unspent().bytes)
-        };
-        self.cut_bytes_to(covered.min(bytes), bytes)
+                .is_none_or(|shared| shared.pool.free(BudgetKind::Bytes) == 0);
+        }
     }
 
-    /// Counts `bytes`, letting through only `allowed` of them: when fewer than all, the
-    /// workflow's view is set so its own check cuts exactly there (and pauses it).
-    fn cut_bytes_to(&self, allowed: u64, bytes: u64) -> Result<(), BytesCut> {
+    /// Counts `bytes` when this replica's share covers them; when it does not, and this
+    /// is the `last` try, lets through what it covers, setting the workflow's view so its
+    /// own check cuts exactly there (and pauses it). `None`: claim more first.
+    fn spend_bytes(&self, bytes: u64, last: bool) -> Option<Result<(), BytesCut>> {
         let mut held = self.lock();
+        let unspent = held
+            .shared
+            .as_ref()
+            .map_or(0, |shared| shared.share.unspent().bytes);
+        if unspent < bytes && !last {
+            return None;
+        }
+        let allowed = unspent.min(bytes);
         if allowed < bytes {
             let workflow = &mut held.workflow;
             workflow.usage.bytes = workflow.budget.bytes.saturating_sub(allowed);
@@ -129,10 +154,12 @@ impl LiveWorkflow {
         let result = held.workflow.add_bytes(bytes);
         if let Some(shared) = held.shared.as_mut() {
             shared.share.spend(Share::cost(false, 0, allowed));
+            shared.idle = 0;
         }
         let live = held.workflow.is_live();
+        drop(held);
         self.changed_to(live);
-        result
+        Some(result)
     }
 
     /// What this replica reserved and did not spend, on a shared store.
@@ -147,6 +174,23 @@ impl LiveWorkflow {
         if let Some(shared) = self.lock().shared.as_mut() {
             shared.share.settled();
         }
+    }
+
+    /// One write-behind tick: after [`IDLE_FLUSHES`] of them with nothing spent here,
+    /// takes this replica's unspent slice out of its share (no call here can spend it
+    /// from now on) for the caller to settle.
+    fn take_idle(&self) -> Option<Usage> {
+        let mut held = self.lock();
+        let shared = held.shared.as_mut()?;
+        shared.idle = shared.idle.saturating_add(1);
+        let unspent = shared.share.unspent();
+        if shared.idle < IDLE_FLUSHES || unspent == Usage::default() {
+            return None;
+        }
+        shared.share.settled();
+        // The pool as seen here loses it too, so this replica's view of the usage stays.
+        shared.pool.settle(unspent);
+        Some(unspent)
     }
 
     /// Resumes this copy, paused for a budget, when the stored workflow (read after
@@ -192,6 +236,28 @@ impl Workflows {
             Ok(())
         })
         .await
+    }
+
+    /// Returns the slices no call spent from for a while (see [`IDLE_FLUSHES`]). A
+    /// failed settlement leaves them reserved: under-spending, never over-spending.
+    pub(super) async fn settle_idle(&self) {
+        let idle: Vec<(WorkflowId, Usage)> = self
+            .all()
+            .into_iter()
+            .filter_map(|live| Some((live.snapshot().id, live.take_idle()?)))
+            .collect();
+        if idle.is_empty() {
+            return;
+        }
+        let store = Arc::clone(&self.store);
+        let settled = store_call("workflow store", move || {
+            idle.iter()
+                .try_for_each(|(id, unspent)| store.settle_budget(id, *unspent))
+        })
+        .await;
+        if let Err(error) = settled {
+            tracing::warn!(%error, "cannot return idle budget slices; they stay spent");
+        }
     }
 
     /// After an operator's resume here: raises the workflow's pool by `extension` and

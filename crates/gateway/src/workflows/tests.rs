@@ -172,3 +172,27 @@ async fn a_clean_shutdown_returns_unspent_slices_to_the_pool() {
     workflows.flush_and_release().await.unwrap();
     assert_eq!(stored_usage(&store).calls, 1, "only the spent call stays");
 }
+
+#[tokio::test]
+async fn a_slice_left_idle_goes_back_to_the_pool_for_the_other_replicas() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let replica = || Workflows {
+        shared: true,
+        ..Workflows::new(Arc::clone(&store))
+    };
+    let (a, b) = (replica(), replica());
+    let on_a = a.open(candidate(64)).await.unwrap();
+    assert!(
+        call(&on_a, &*store, 0),
+        "A reserves a slice and spends one call of it"
+    );
+    for _ in 0..slices::IDLE_FLUSHES {
+        a.flush().await.unwrap();
+    }
+    let on_b = b.get("wf-lease").await.unwrap().unwrap();
+    let mut through = 0;
+    while call(&on_b, &*store, 0) {
+        through += 1;
+    }
+    assert_eq!(through, 63, "B spends everything A did not");
+}
