@@ -7,8 +7,6 @@
 //! again. Within one replica a lock also serialises transitions, so retries happen only
 //! between replicas. Approvals are rare and never on the path of a low-tier call.
 
-pub mod execute;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -247,7 +245,7 @@ pub fn record_settled(state: &crate::state::State, approvals: &[Approval], inten
         http::Uri::from_static("/internal/approvals"),
     );
     for approval in approvals {
-        let action = crate::control::audit::Action {
+        let action = crate::audit::Action {
             actor: "gatehouse",
             method: &method,
             uri: &uri,
@@ -262,7 +260,7 @@ pub fn record_settled(state: &crate::state::State, approvals: &[Approval], inten
                 approval.status.as_str()
             ),
         };
-        crate::control::audit::record(state, action);
+        crate::audit::record(state, action);
     }
 }
 

@@ -3,12 +3,11 @@
 //! logged, never blocks a call.
 
 use std::sync::Arc;
-
-use gatehouse_core::approval::Approval;
-use gatehouse_core::workflow::{BudgetKind, Workflow};
 use std::time::Duration;
 
 use bytes::Bytes;
+use gatehouse_core::approval::Approval;
+use gatehouse_core::workflow::{BudgetKind, Workflow};
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;

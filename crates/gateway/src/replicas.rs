@@ -1,4 +1,4 @@
-//! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation,
+//! Following what other replicas change (ARCHITECTURE.md, "State and events"). On a shared store, a revocation,
 //! a quarantine or an ended workflow written by one replica must stop calls on every other: the
 //! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
 //! state again and applies it to what this replica holds in memory. After the feed was

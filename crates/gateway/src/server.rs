@@ -163,9 +163,7 @@ impl Gateway {
                 data,
                 stopped.clone(),
                 data_listening,
-                move |request, peer| {
-                    crate::dataplane::handle(Arc::clone(&data_state), request, peer)
-                },
+                move |request, peer| crate::router::handle(Arc::clone(&data_state), request, peer),
             )),
             tokio::spawn(serve(
                 control,

@@ -1,4 +1,4 @@
-//! The embedded store: one SQLite file under the data directory (DESIGN.md §6).
+//! The embedded store: one SQLite file under the data directory (ARCHITECTURE.md, "State and events").
 //!
 //! Writes go through one connection behind a mutex (SQLite admits one writer at a time
 //! anyway); reads use a second connection, so in WAL mode a query never waits for an

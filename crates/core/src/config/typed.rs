@@ -85,7 +85,7 @@ pub struct GatewaySettings {
     pub anonymous_events_per_minute: u32,
 }
 
-/// Where Gatehouse keeps its state (DESIGN.md §6).
+/// Where Gatehouse keeps its state (ARCHITECTURE.md, "State and events").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// The embedded default: one SQLite file (`gatehouse.db` under the data directory).

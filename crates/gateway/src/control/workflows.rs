@@ -10,8 +10,8 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::{ControlError, auth, blocking, json, ok_json, query};
 use crate::problem::json_response;
 use crate::state::State;

@@ -23,13 +23,13 @@ use serde_json::{Map, Value};
 
 use crate::body::ResponseBody;
 use crate::credential::Credential;
-use crate::dataplane::record::EventDraft;
 use crate::mcp::answer::{Answer, answer};
 use crate::mcp::call::{Caller, Reply};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
 use crate::mcp::session::{Owner, SessionError};
+use crate::pipeline::record::EventDraft;
 use crate::problem::insert_decision_header;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -99,9 +99,10 @@ async fn admit<'s>(
     request: &Request<Incoming>,
     draft: &mut EventDraft,
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>, &'s McpServer), Refusal> {
-    crate::dataplane::check_header_size(state, request)?;
+    crate::pipeline::authenticate::check_header_size(state, request)?;
     check_origin(state, request)?;
-    let (credential, workflow) = crate::dataplane::authenticate(state, request).await?;
+    let (credential, workflow) =
+        crate::pipeline::authenticate::authenticate(state, request).await?;
     draft.credential(&credential);
     let name = request
         .uri()

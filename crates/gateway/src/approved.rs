@@ -11,9 +11,11 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
-use crate::dataplane::forward::{self, Guarded, Message, OnBehalf};
-use crate::dataplane::record::EventDraft;
-use crate::dataplane::{budget, classify, tier};
+use crate::dataplane::forward::{self, Message};
+use crate::dataplane::{classify, tier};
+use crate::pipeline::budget;
+use crate::pipeline::cancel::{Guarded, OnBehalf};
+use crate::pipeline::record::EventDraft;
 use crate::quarantines::Reach;
 use crate::state::State;
 
@@ -87,7 +89,7 @@ async fn replay(
         .parse()
         .map_err(|_| internal("stored method"))?;
     let call = classify::classify(state, &method, &uri)?;
-    draft.call(&call);
+    draft.target(&call.target());
     // An approval is a permit, and a quarantine wins over every permit.
     let reach = Reach {
         agent: &approval.agent,
@@ -223,8 +225,8 @@ async fn poll_phases(
 ) -> Result<Response<ResponseBody>, Refusal> {
     // The same door as a tool call: a revoked credential or agent, or an ended workflow,
     // fetches nothing, not even the stored result of a call approved before.
-    crate::dataplane::check_header_size(state, request)?;
-    let (credential, _) = crate::dataplane::authenticate(state, request).await?;
+    crate::pipeline::authenticate::check_header_size(state, request)?;
+    let (credential, _) = crate::pipeline::authenticate::authenticate(state, request).await?;
     draft.credential(&credential);
     let id = request.uri().path().trim_start_matches("/v1/approvals/");
     let now = state.clock.now().secs();

@@ -15,9 +15,9 @@ use http::{Request, Response};
 
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
-use crate::dataplane::classify::Call;
-use crate::dataplane::forward::SHUT_DOWN;
 use crate::journal::Ticket;
+use crate::pipeline::Target;
+use crate::pipeline::cancel::SHUT_DOWN;
 use crate::problem::problem_response;
 use crate::state::State;
 
@@ -155,12 +155,12 @@ impl EventDraft {
         self.event.agent = Some(agent.to_owned());
     }
 
-    pub fn call(&mut self, call: &Call<'_>) {
-        set(&mut self.event.tool, call.tool.tool.name.as_str());
-        set(&mut self.event.segment, call.tool.tool.segment.as_str());
-        set(&mut self.event.intent, call.route.intent.as_str());
-        set(&mut self.event.tier, call.route.tier.as_str());
-        set(&mut self.event.data_class, call.route.data_class.as_str());
+    pub fn target(&mut self, target: &Target<'_>) {
+        set(&mut self.event.tool, target.tool.as_str());
+        set(&mut self.event.segment, target.segment.as_str());
+        set(&mut self.event.intent, target.intent.as_str());
+        set(&mut self.event.tier, target.tier.as_str());
+        set(&mut self.event.data_class, target.data_class.as_str());
     }
 
     /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
