@@ -7,7 +7,7 @@
 //! again. Within one replica a lock also serialises transitions, so retries happen only
 //! between replicas. Approvals are rare and never on the path of a low-tier call.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
@@ -51,6 +51,18 @@ pub struct Approvals {
     store: Arc<dyn Store>,
     transitions: Mutex<()>,
     changed: watch::Sender<u64>,
+    /// Runs an approved call: set once at start-up by the composition root, which alone
+    /// knows the faces that can replay a parked call (`approved.rs`).
+    runner: OnceLock<Runner>,
+}
+
+/// Starts the execution of approval `id` in the background.
+pub struct Runner(pub Box<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runner")
+    }
 }
 
 impl Approvals {
@@ -59,6 +71,25 @@ impl Approvals {
             store,
             transitions: Mutex::new(()),
             changed: watch::Sender::new(0),
+            runner: OnceLock::new(),
+        }
+    }
+
+    /// Sets what runs approved calls; only the first call has effect.
+    pub fn set_runner(&self, runner: Runner) {
+        if self.runner.set(runner).is_err() {
+            tracing::warn!("the approved-call runner was set twice; the first is kept");
+        }
+    }
+
+    /// An approval just became `approved`: run it, exactly once (the execution itself
+    /// claims it in the store, so a second start is a no-op).
+    pub fn run_approved(&self, id: &str) {
+        match self.runner.get() {
+            Some(Runner(run)) => run(id.to_owned()),
+            None => {
+                tracing::error!(approval = %id, "no runner for approved calls: it stays approved, not run")
+            }
         }
     }
 

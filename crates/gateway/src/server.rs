@@ -147,6 +147,7 @@ impl Gateway {
             revocations: Revocations::new(stored),
         }));
         state.quarantines.restore(quarantined);
+        crate::approved::install_runner(&state);
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);

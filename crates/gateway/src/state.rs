@@ -85,9 +85,9 @@ pub struct State {
     /// SHA-256 of every policy file's text, recorded with each parked call.
     pub policy_version: String,
     /// Signed-in web console sessions.
-    pub console: crate::control::console::Sessions,
+    pub console: crate::sessions::Sessions,
     /// MCP upstream clients and agent sessions.
-    pub mcp: crate::mcp::Mcp,
+    pub mcp: crate::mcp_state::Mcp,
     /// Whether other replicas' changes reach this one (on a shared store).
     pub feed: crate::replicas::Feed,
     /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
@@ -135,8 +135,8 @@ impl State {
         Self {
             approvals: Approvals::new(Arc::clone(&store)),
             policy_version,
-            console: crate::control::console::Sessions::default(),
-            mcp: crate::mcp::Mcp::start(&config),
+            console: crate::sessions::Sessions::default(),
+            mcp: crate::mcp_state::Mcp::start(&config),
             token_throttle: crate::throttle::Throttle::new(
                 config.gateway.limits.token_rate_per_peer,
                 config.gateway.limits.token_burst_per_peer,

@@ -183,7 +183,7 @@ pub(crate) async fn decide_approval(
     let updated = transition(state, caller, id, approve, reason, &approval.agent).await?;
     record(state, caller, method, uri, &updated, approve, reason);
     if updated.status == ApprovalStatus::Approved {
-        tokio::spawn(crate::approved::execute(Arc::clone(state), id.to_owned()));
+        state.approvals.run_approved(id);
     }
     Ok(updated)
 }

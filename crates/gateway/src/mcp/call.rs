@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::credential::Credential;
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
-use crate::mcp::upstream::Relay;
+use crate::mcp_upstream::Relay;
 use crate::pipeline::cancel::OnBehalf;
 use crate::pipeline::record::EventDraft;
 use crate::pipeline::{Target, budget, decide, tier};

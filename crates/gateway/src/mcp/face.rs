@@ -28,7 +28,7 @@ use crate::mcp::call::{Caller, Reply};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
-use crate::mcp::session::{Owner, SessionError};
+use crate::mcp_sessions::{Owner, SessionError};
 use crate::pipeline::record::EventDraft;
 use crate::problem::insert_decision_header;
 use crate::state::State;
@@ -375,7 +375,7 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
                 rpc_code: code::INVALID_REQUEST,
                 reason: format!(
                     "request ids in a session are at most {} bytes",
-                    crate::mcp::session::MAX_ID_BYTES
+                    crate::mcp_sessions::MAX_ID_BYTES
                 ),
             },
         })?;

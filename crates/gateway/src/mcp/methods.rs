@@ -10,8 +10,8 @@ use gatehouse_core::refusal::Refusal;
 
 use crate::mcp::call::{self, Caller, Gated, Reply, Upcall};
 use crate::mcp::era::{self, Era};
-use crate::mcp::upstream::Relay;
-use crate::mcp::upstream::relay::LOG_LEVELS;
+use crate::mcp_upstream::Relay;
+use crate::mcp_upstream::relay::LOG_LEVELS;
 use crate::pipeline::cancel::OnBehalf;
 use crate::pipeline::record::EventDraft;
 

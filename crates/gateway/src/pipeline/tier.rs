@@ -145,6 +145,13 @@ fn random_id() -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// A parked call that cannot be replayed as stored.
+pub(crate) fn replay_failure(what: &str) -> Refusal {
+    Refusal::Internal {
+        reason: format!("cannot replay the parked call: {what}"),
+    }
+}
+
 pub(crate) fn store_failure(error: gatehouse_store::StoreError) -> Refusal {
     Refusal::Internal {
         reason: format!("approval store: {error}"),

@@ -129,7 +129,7 @@ pub async fn replay(
     draft: &mut EventDraft,
 ) -> Result<http::Response<crate::body::ResponseBody>, Refusal> {
     let parked = &approval.call;
-    let stored = || crate::approved::internal("stored MCP call");
+    let stored = || crate::pipeline::tier::replay_failure("stored MCP call");
     let server = state
         .config
         .mcp_servers

@@ -8,7 +8,7 @@ use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
 use super::{Reply, Upcall};
-use crate::mcp::upstream::UpstreamError;
+use crate::mcp_upstream::UpstreamError;
 use crate::pipeline::budget;
 use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
