@@ -243,7 +243,7 @@ async fn poll_phases(
         .touch(id, Box::new(move |approval| approval.expire_if_due(now)))
         .await
     {
-        crate::approvals::record_settled(state, expired.as_slice(), "approval.expire");
+        crate::audit::record_settled(state, expired.as_slice(), "approval.expire");
     }
     let approval = state
         .approvals

@@ -226,6 +226,11 @@ async fn ready(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlErro
             reason: format!("no news of other replicas' changes for {for_ms} ms"),
         });
     }
+    if let Some(queued) = state.events.full() {
+        return Err(ControlError::Unavailable {
+            reason: format!("{queued} events wait to be stored; calls are refused until they are"),
+        });
+    }
     let store = Arc::clone(&state.store);
     blocking(move || store.ping()).await?;
     Ok(ok_json(&serde_json::json!({ "status": "ready" })))

@@ -18,6 +18,7 @@ pub mod credential;
 pub mod datadir;
 pub mod dataplane;
 pub mod events;
+pub mod feed;
 pub mod journal;
 pub mod keys;
 pub mod mcp;

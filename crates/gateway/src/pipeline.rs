@@ -36,3 +36,6 @@ pub struct Target<'a> {
     pub tier: Tier,
     pub access: Access,
 }
+
+/// Why a call in flight was cut when shutdown stopped waiting for it.
+pub const SHUT_DOWN: &str = "the gateway shut down";

@@ -89,7 +89,7 @@ pub struct State {
     /// MCP upstream clients and agent sessions.
     pub mcp: crate::mcp_state::Mcp,
     /// Whether other replicas' changes reach this one (on a shared store).
-    pub feed: crate::replicas::Feed,
+    pub feed: crate::feed::Feed,
     /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
     /// their events recorded, before the process exits.
     pub stopping: tokio::sync::watch::Sender<bool>,
@@ -160,12 +160,23 @@ impl State {
             stopping: tokio::sync::watch::Sender::new(false),
             tools,
             upstream,
-            feed: crate::replicas::Feed::default(),
+            feed: crate::feed::Feed::default(),
             ids: IdGenerator::default(),
         }
     }
 
     /// A fresh decision id.
+    /// What verifying a task credential reads, at the current time.
+    pub fn verifier(&self) -> crate::credential::Verifier<'_> {
+        crate::credential::Verifier {
+            keys: &self.keys,
+            cache: &self.credentials,
+            audience: &self.config.gateway.audience,
+            agents: &self.config.agents,
+            now: self.clock.now(),
+        }
+    }
+
     pub fn next_id(&self) -> DecisionId {
         self.next_id_at(self.clock.now())
     }

@@ -223,6 +223,15 @@ impl Store for SqliteStore {
         approvals::select(&self.reader(), filter).or_unavailable(&self.location)
     }
 
+    fn checkpoint(&self) -> Result<u64, StoreError> {
+        let wal = format!("{}-wal", self.location);
+        let before = std::fs::metadata(&wal).map_or(0, |meta| meta.len());
+        self.writer()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .or_unavailable(&self.location)?;
+        Ok(before)
+    }
+
     fn ping(&self) -> Result<(), StoreError> {
         self.reader()
             .prepare_cached("SELECT count(*) FROM schema_version")

@@ -113,6 +113,9 @@ pub struct Limits {
     /// Token exchanges per second per peer address, after a burst of `token_burst_per_peer`.
     pub token_rate_per_peer: u32,
     pub token_burst_per_peer: u32,
+    /// Events waiting to be stored before calls that must be recorded are refused
+    /// (503 `unrecordable`); refusals beyond twice this are counted, not queued.
+    pub max_queued_events: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

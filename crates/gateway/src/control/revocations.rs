@@ -148,7 +148,7 @@ async fn revoke_workflow(
         .ok_or(ControlError::NotFound)?;
     // Ending is idempotent; an expired workflow is already dead, which is what was asked.
     let _ = live.end(&format!("revocation by operator `{}`", caller.name));
-    crate::approvals::cancel_for(state, Some(&body.subject), None).await;
+    crate::audit::cancel_for(state, Some(&body.subject), None).await;
     state.workflows.flush().await.map_err(unavailable)?;
     Ok(revocation(
         state,
@@ -179,7 +179,7 @@ async fn revoke_agent(
         .end_all_of(&body.subject, &by)
         .await
         .map_err(unavailable)?;
-    crate::approvals::cancel_for(state, None, Some(&body.subject)).await;
+    crate::audit::cancel_for(state, None, Some(&body.subject)).await;
     Ok(revocation(
         state,
         RevocationKind::Agent,

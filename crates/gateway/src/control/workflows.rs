@@ -211,7 +211,7 @@ async fn end(
     let live = live(state, id).await?;
     live.end(&format!("operator `{}`", caller.name))
         .map_err(transition)?;
-    crate::approvals::cancel_for(state, Some(id), None).await;
+    crate::audit::cancel_for(state, Some(id), None).await;
     let detail = format!(
         "ended; every credential of the workflow is revoked. {}",
         body.reason

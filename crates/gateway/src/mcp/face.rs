@@ -29,6 +29,7 @@ use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
 use crate::mcp_sessions::{Owner, SessionError};
+use crate::peer::is_loopback_host;
 use crate::pipeline::record::EventDraft;
 use crate::problem::insert_decision_header;
 use crate::state::State;
@@ -164,17 +165,6 @@ fn check_origin<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
         });
     }
     Ok(())
-}
-
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One JSON-RPC message in, one answer out.

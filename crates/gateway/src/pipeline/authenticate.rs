@@ -34,7 +34,8 @@ pub(crate) async fn authenticate<B>(
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>), Refusal> {
     let header = request.headers().get(http::header::AUTHORIZATION);
     let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
-    let credential = credential::verify(state, token).map_err(Refusal::Unauthenticated)?;
+    let credential =
+        credential::verify(state.verifier(), token).map_err(Refusal::Unauthenticated)?;
     let claims = &credential.claims;
     if state.revocations.is_token_revoked(&claims.jti)
         || state.revocations.is_agent_revoked(&claims.sub)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 
 use crate::credential::Credential;
+use crate::pipeline::SHUT_DOWN;
 use crate::pipeline::record::EventDraft;
 use crate::quarantines::Reach;
 use crate::state::State;
@@ -54,9 +55,6 @@ pub struct Guarded<'a> {
     /// What the call reaches: a quarantine covering it cuts the call.
     pub reach: Reach<'a>,
 }
-
-/// Why a call in flight was cut when shutdown stopped waiting for it.
-pub const SHUT_DOWN: &str = "the gateway shut down";
 
 /// Why a call was cut before its answer: a quarantine now covering it, or else a
 /// revocation (or the workflow's end).
@@ -105,7 +103,8 @@ pub(crate) fn cancellation(
     let reach = guarded.reach.owned();
     async move {
         // Inside this future, so watching for quarantines allocates nothing more.
-        let quarantined = crate::quarantines::cut(&state, reach.with(&agent));
+        let quarantined =
+            crate::quarantines::cut(&state.quarantines, state.clock.as_ref(), reach.with(&agent));
         tokio::pin!(quarantined);
         loop {
             tokio::select! {

@@ -13,11 +13,12 @@ use gatehouse_core::refusal::Refusal;
 use gatehouse_policy::PolicyDecision;
 use http::{Request, Response};
 
+use crate::anonymous::summary_event;
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
 use crate::journal::Ticket;
+use crate::pipeline::SHUT_DOWN;
 use crate::pipeline::Target;
-use crate::pipeline::cancel::SHUT_DOWN;
 use crate::problem::problem_response;
 use crate::state::State;
 
@@ -122,6 +123,9 @@ impl EventDraft {
     /// against `kill -9`), so that a call the upstream saw always gets its event: at its
     /// end, when the agent leaves first, or at the next start after a crash.
     pub fn journal(&mut self, state: &Arc<State>) -> Result<(), Refusal> {
+        if let Some(queued) = state.events.full() {
+            return Err(Refusal::Unrecordable { queued });
+        }
         let ticket = state
             .events
             .journal(&self.event)
@@ -330,7 +334,12 @@ impl EventDraft {
             Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
             // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.
             None => {
-                if state.anonymous.admit(state, &event) {
+                let (stored, closed) = state.anonymous.admit(&event);
+                if let Some(summary) = closed {
+                    let id = state.next_id();
+                    state.events.emit(summary_event(id, summary, event.time_ms));
+                }
+                if stored {
                     state.events.emit(event);
                 }
             }
@@ -401,7 +410,8 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
         | Refusal::Internal { .. }
-        | Refusal::StaleState { .. } => Outcome::Error,
+        | Refusal::StaleState { .. }
+        | Refusal::Unrecordable { .. } => Outcome::Error,
         Refusal::Unauthenticated(_)
         | Refusal::InvalidAssertion(_)
         | Refusal::BadTokenRequest { .. }
