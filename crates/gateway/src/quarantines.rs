@@ -6,7 +6,7 @@
 //! With none held, the check is one atomic load: no lock, no clock read.
 
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gatehouse_core::clock::Clock;
 use gatehouse_core::model::{Intent, SegmentName, ToolName};
@@ -73,6 +73,9 @@ pub struct Quarantines {
     held: AtomicUsize,
     list: RwLock<Vec<Quarantine>>,
     epoch: watch::Sender<u64>,
+    /// Counts changes, moved under the list's lock: a re-read of the store taken before
+    /// a change here must not replace it ([`restore_read_after`](Self::restore_read_after)).
+    changes: AtomicU64,
 }
 
 impl Default for Quarantines {
@@ -81,6 +84,7 @@ impl Default for Quarantines {
             held: AtomicUsize::new(0),
             list: RwLock::new(Vec::new()),
             epoch: watch::Sender::new(0),
+            changes: AtomicU64::new(0),
         }
     }
 }
@@ -88,7 +92,27 @@ impl Default for Quarantines {
 impl Quarantines {
     /// Replaces what is held with `stored` (at start, from the store).
     pub fn restore(&self, stored: Vec<Quarantine>) {
-        self.change(|list| *list = stored);
+        self.change(|list, _| *list = stored);
+    }
+
+    /// How many changes were made here so far; see
+    /// [`restore_read_after`](Self::restore_read_after).
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
+    /// Replaces what is held with `stored`, read from the store after
+    /// [`changes`](Self::changes) answered `seen`, unless a change was made here since:
+    /// the read may predate that change's write, and would undo it. `false`: read again.
+    pub fn restore_read_after(&self, stored: Vec<Quarantine>, seen: u64) -> bool {
+        let mut applied = false;
+        self.change(|list, changes| {
+            if changes == seen {
+                *list = stored;
+                applied = true;
+            }
+        });
+        applied
     }
 
     /// The id of a live quarantine covering `reach`, if any.
@@ -112,7 +136,7 @@ impl Quarantines {
     }
 
     pub fn add(&self, quarantine: Quarantine) {
-        self.change(|list| {
+        self.change(|list, _| {
             list.retain(|held| held.id != quarantine.id);
             list.push(quarantine);
         });
@@ -121,7 +145,7 @@ impl Quarantines {
     /// Removes one; returns it if it was held.
     pub fn lift(&self, id: &str) -> Option<Quarantine> {
         let mut lifted = None;
-        self.change(|list| {
+        self.change(|list, _| {
             if let Some(index) = list.iter().position(|held| held.id == id) {
                 lifted = Some(list.remove(index));
             }
@@ -147,7 +171,7 @@ impl Quarantines {
             return Vec::new();
         }
         let mut ended = Vec::new();
-        self.change(|list| {
+        self.change(|list, _| {
             let (gone, kept) = std::mem::take(list)
                 .into_iter()
                 .partition(|quarantine| !quarantine.is_live(now_ms));
@@ -168,14 +192,15 @@ impl Quarantines {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Applies `edit`, then publishes the new count and moves the epoch.
-    fn change(&self, edit: impl FnOnce(&mut Vec<Quarantine>)) {
+    /// Applies `edit` (told how many changes came before), then publishes the new count
+    /// and moves the epoch.
+    fn change(&self, edit: impl FnOnce(&mut Vec<Quarantine>, u64)) {
         {
             let mut list = self
                 .list
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            edit(&mut list);
+            edit(&mut list, self.changes.fetch_add(1, Ordering::AcqRel));
             self.held.store(list.len(), Ordering::Release);
         }
         self.epoch
@@ -296,5 +321,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_re_read_taken_before_a_change_here_does_not_undo_it() {
+        let quarantines = Quarantines::default();
+        let seen = quarantines.changes();
+        quarantines.add(quarantine("q1", QuarantineKind::Agent, "bot", i64::MAX));
+        assert!(!quarantines.restore_read_after(Vec::new(), seen));
+        assert_eq!(quarantines.list(0).len(), 1, "the add stands");
+        assert!(quarantines.restore_read_after(Vec::new(), quarantines.changes()));
+        assert!(quarantines.list(0).is_empty());
     }
 }

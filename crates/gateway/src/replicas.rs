@@ -57,21 +57,46 @@ async fn apply_all(state: Arc<State>, mut rx: mpsc::UnboundedReceiver<Change>) {
     }
 }
 
+/// How many times a re-read is tried when changes made here keep landing during it; the
+/// changes' own announcements bring another re-read anyway.
+const REREADS: usize = 5;
+
+/// Re-reads revocations; a read overtaken by a revocation made here is read again, so it
+/// cannot undo it.
 async fn reload_revocations(state: &State) {
-    let store = Arc::clone(&state.store);
-    let now = state.clock.now().secs();
-    match store_call("revocations", move || store.revocations(now)).await {
-        Ok(stored) => state.revocations.replace(stored),
-        Err(error) => tracing::error!(%error, "cannot read revocations another replica changed"),
+    for _ in 0..REREADS {
+        let (store, seen) = (Arc::clone(&state.store), state.revocations.changes());
+        let now = state.clock.now().secs();
+        match store_call("revocations", move || store.revocations(now)).await {
+            Ok(stored) => {
+                if state.revocations.replace(stored, seen) {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read revocations another replica changed");
+                return;
+            }
+        }
     }
 }
 
+/// Re-reads quarantines, as [`reload_revocations`] re-reads revocations.
 async fn reload_quarantines(state: &State) {
-    let store = Arc::clone(&state.store);
-    let now = state.clock.now().millis();
-    match store_call("quarantines", move || store.quarantines(now)).await {
-        Ok(stored) => state.quarantines.restore(stored),
-        Err(error) => tracing::error!(%error, "cannot read quarantines another replica changed"),
+    for _ in 0..REREADS {
+        let (store, seen) = (Arc::clone(&state.store), state.quarantines.changes());
+        let now = state.clock.now().millis();
+        match store_call("quarantines", move || store.quarantines(now)).await {
+            Ok(stored) => {
+                if state.quarantines.restore_read_after(stored, seen) {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot read quarantines another replica changed");
+                return;
+            }
+        }
     }
 }
 

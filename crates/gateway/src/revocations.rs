@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gatehouse_store::{Revocation, RevocationKind};
 use tokio::sync::watch;
@@ -15,6 +16,9 @@ pub struct Revocations {
     tokens: RwLock<HashMap<String, i64>>,
     agents: RwLock<HashSet<String>>,
     epoch: watch::Sender<u64>,
+    /// Counts revocations and reinstatements made here, moved under the lock they take:
+    /// a re-read of the store taken before one must not undo it (see [`replace`](Self::replace)).
+    changes: AtomicU64,
 }
 
 impl Revocations {
@@ -24,12 +28,20 @@ impl Revocations {
             tokens: RwLock::new(tokens),
             agents: RwLock::new(agents),
             epoch: watch::Sender::new(0),
+            changes: AtomicU64::new(0),
         }
     }
 
+    /// How many revocations and reinstatements were made here so far.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
+    }
+
     /// Takes the stored revocations as the whole truth (another replica changed them),
-    /// cutting in-flight calls when anything changed.
-    pub fn replace(&self, stored: Vec<Revocation>) {
+    /// cutting in-flight calls when anything changed, unless a change was made here
+    /// since [`changes`](Self::changes) answered `seen` before the store was read: that
+    /// read may predate the change's write and would undo it. `false`: read again.
+    pub fn replace(&self, stored: Vec<Revocation>, seen: u64) -> bool {
         let (tokens, agents) = Self::sets(stored);
         let mut held_tokens = self
             .tokens
@@ -39,6 +51,9 @@ impl Revocations {
             .agents
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.changes() != seen {
+            return false;
+        }
         let changed = *held_tokens != tokens || *held_agents != agents;
         *held_tokens = tokens;
         *held_agents = agents;
@@ -46,6 +61,7 @@ impl Revocations {
         if changed {
             self.bump();
         }
+        true
     }
 
     /// Token and agent revocations as the sets checked on every call.
@@ -85,28 +101,36 @@ impl Revocations {
     }
 
     pub fn revoke_token(&self, jti: &str, expires_at: i64) {
-        self.tokens
+        let mut tokens = self
+            .tokens
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(jti.to_owned(), expires_at);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        tokens.insert(jti.to_owned(), expires_at);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        drop(tokens);
         self.bump();
     }
 
     pub fn revoke_agent(&self, agent: &str) {
-        self.agents
+        let mut agents = self
+            .agents
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(agent.to_owned());
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        agents.insert(agent.to_owned());
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        drop(agents);
         self.bump();
     }
 
     /// Returns whether the agent was revoked.
     pub fn reinstate_agent(&self, agent: &str) -> bool {
-        let removed = self
+        let mut agents = self
             .agents
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(agent);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let removed = agents.remove(agent);
+        self.changes.fetch_add(1, Ordering::AcqRel);
+        drop(agents);
         self.bump();
         removed
     }
@@ -212,5 +236,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_re_read_taken_before_a_revocation_here_does_not_undo_it() {
+        let revocations = Revocations::new(Vec::new());
+        let seen = revocations.changes();
+        revocations.revoke_token("jti-1", i64::MAX);
+        revocations.revoke_agent("bot");
+        assert!(!revocations.replace(Vec::new(), seen));
+        assert!(revocations.is_token_revoked("jti-1"));
+        assert!(revocations.is_agent_revoked("bot"));
+        assert!(revocations.replace(Vec::new(), revocations.changes()));
+        assert!(!revocations.is_token_revoked("jti-1"));
     }
 }

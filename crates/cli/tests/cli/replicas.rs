@@ -1109,7 +1109,7 @@ async fn control(
     body: serde_json::Value,
 ) -> serde_json::Value {
     let reply = send(
-        method,
+        method.clone(),
         &format!("{}{path}", replica.control),
         &[
             (
@@ -1122,7 +1122,11 @@ async fn control(
     )
     .await
     .unwrap();
-    assert!(reply.status.is_success(), "{}", reply.text());
+    assert!(
+        reply.status.is_success(),
+        "{method} {path}: {}",
+        reply.text()
+    );
     reply.json().unwrap_or_default()
 }
 

@@ -97,10 +97,21 @@ async fn lift(
     uri: &Uri,
     id: String,
 ) -> Result<Response<ResponseBody>, ControlError> {
+    // On a shared store, a re-read prompted by another change may drop it from memory
+    // between the store's delete and the lift below: the copy held before answers then.
+    let held = state
+        .quarantines
+        .list(0)
+        .into_iter()
+        .find(|held| held.id == id);
     let store = Arc::clone(&state.store);
     let key = id.clone();
     blocking(move || store.delete_quarantine(&key)).await?;
-    let lifted = state.quarantines.lift(&id).ok_or(ControlError::NotFound)?;
+    let lifted = state
+        .quarantines
+        .lift(&id)
+        .or(held)
+        .ok_or(ControlError::NotFound)?;
     let detail = format!(
         "quarantine `{}` of {} `{}` lifted",
         lifted.id, lifted.kind, lifted.subject
