@@ -119,8 +119,11 @@ impl LiveWorkflow {
         if self.closed.load(Ordering::Acquire) {
             return Ok(Cover::Closing);
         }
-        if let Some(shared) = &held.shared
-            && shared.needs_slice(&held.workflow, write, request_bytes)
+        let Held {
+            workflow, shared, ..
+        } = &mut *held;
+        if let Some(shared) = shared
+            && shared.needs_slice(workflow, now_secs, write, request_bytes)
         {
             return Ok(Cover::NeedsSlice);
         }

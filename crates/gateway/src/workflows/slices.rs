@@ -41,9 +41,19 @@ pub(super) struct Shared {
 impl Shared {
     /// Whether a call must claim a slice before it can be counted: this replica's share
     /// does not cover it, though the pool (as last seen) may. A call the pool cannot
-    /// cover either goes on to be refused by the workflow's own budget check.
-    pub(super) fn needs_slice(&self, workflow: &Workflow, write: bool, bytes: u64) -> bool {
-        !self.share.covers(Share::cost(write, 1, bytes)) && workflow.fits(write, bytes)
+    /// cover either, or of a workflow not active (expired by `now_secs`, say), goes on to
+    /// be refused by the workflow's own check, claiming nothing.
+    pub(super) fn needs_slice(
+        &self,
+        workflow: &mut Workflow,
+        now_secs: i64,
+        write: bool,
+        bytes: u64,
+    ) -> bool {
+        workflow.expire_if_due(now_secs);
+        workflow.status == Status::Active
+            && !self.share.covers(Share::cost(write, 1, bytes))
+            && workflow.fits(write, bytes)
     }
 
     /// Counts a call the workflow reserved (its share covered it).

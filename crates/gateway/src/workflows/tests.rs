@@ -196,3 +196,12 @@ async fn a_slice_left_idle_goes_back_to_the_pool_for_the_other_replicas() {
     }
     assert_eq!(through, 63, "B spends everything A did not");
 }
+
+#[test]
+fn an_expired_workflow_on_a_shared_store_claims_no_slice() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let copies = replicas(&store, 100, 1 << 20);
+    let expired = copies[0].reserve(NOW + 600, false, 0);
+    assert!(matches!(expired, Err(BudgetRefusal::Expired)), "{expired:?}");
+    assert_eq!(stored_usage(&store).calls, 0, "no slice was reserved for it");
+}
