@@ -202,6 +202,13 @@ fn an_expired_workflow_on_a_shared_store_claims_no_slice() {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
     let copies = replicas(&store, 100, 1 << 20);
     let expired = copies[0].reserve(NOW + 600, false, 0);
-    assert!(matches!(expired, Err(BudgetRefusal::Expired)), "{expired:?}");
-    assert_eq!(stored_usage(&store).calls, 0, "no slice was reserved for it");
+    assert!(
+        matches!(expired, Err(BudgetRefusal::Expired)),
+        "{expired:?}"
+    );
+    assert_eq!(
+        stored_usage(&store).calls,
+        0,
+        "no slice was reserved for it"
+    );
 }
