@@ -11,6 +11,7 @@ mod logging;
 mod policy;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod serve;
 mod store;
 mod workflows;
@@ -79,6 +80,9 @@ enum Command {
     Audit(audit::Args),
     /// Add, list and lift temporary denies on a segment, tool, intent or agent.
     Quarantine(quarantine::Args),
+    /// List an agent's recent decisions, or decide recorded calls again under candidate
+    /// policies and report what would change.
+    Replay(replay::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -112,6 +116,7 @@ fn main() -> ExitCode {
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
+        Command::Replay(args) => replay::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

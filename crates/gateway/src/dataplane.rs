@@ -175,7 +175,7 @@ async fn phases(
         let (args, body) = Box::pin(args::gather(state, &call, &parts.headers, body)).await?;
         (Some(args), body)
     };
-    let verdict = decide::decide(state, &credential, &call, args.as_ref());
+    let verdict = decide::decide(state, &credential, &call, args.as_ref(), draft);
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let tier = decide::effective_tier(call.route.tier, &verdict);

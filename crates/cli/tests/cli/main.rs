@@ -16,6 +16,7 @@ mod logs;
 mod probe;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod replicas;
 mod store;
 mod verbs;

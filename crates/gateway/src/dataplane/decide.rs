@@ -8,17 +8,20 @@ use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 
 use crate::credential::Credential;
 use crate::dataplane::classify::Call;
+use crate::dataplane::record::EventDraft;
 use crate::state::State;
 
 /// The policy decision for `call`; the caller records its policy ids either way. A call
 /// that repeats one of the same second (same agent, route, context and arguments) reuses its
 /// decision, which evaluating again would reproduce exactly.
-/// `args` are the route's typed arguments, `None` when it declares none.
+/// `args` are the route's typed arguments, `None` when it declares none. What Cedar was
+/// given goes to the event too, so that `gatehouse replay` can decide the call again.
 pub fn decide(
     state: &State,
     credential: &Credential,
     call: &Call<'_>,
     args: Option<&BTreeMap<String, AttrValue>>,
+    draft: &mut EventDraft,
 ) -> PolicyDecision {
     let claims = &credential.claims;
     let request = DecisionRequest {
@@ -36,7 +39,9 @@ pub fn decide(
             args,
         },
     };
-    state.policy.decide_recent(&request)
+    let verdict = state.policy.decide_recent(&request);
+    draft.decided(&request.context, &verdict);
+    verdict
 }
 
 /// The route's tier, raised by `@tier("…")` on the policies that permitted the call: the

@@ -10,7 +10,7 @@ use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::refusal::Refusal;
-use gatehouse_policy::PolicyDecision;
+use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
 
 use crate::body::{BodyEnd, ResponseBody};
@@ -186,6 +186,12 @@ impl EventDraft {
     /// The ids of the policies recorded so far.
     pub fn policy_ids(&self) -> &[String] {
         &self.event.policies
+    }
+
+    /// What the decide phase gave Cedar and whether it allowed the call, for replay.
+    pub fn decided(&mut self, context: &DecisionContext<'_>, decision: &PolicyDecision) {
+        let allowed = decision.allowed && decision.errors.is_empty();
+        self.event.decide = Some(context.input(allowed));
     }
 
     pub fn policies(&mut self, decision: PolicyDecision) {

@@ -149,7 +149,7 @@ pub async fn gated(
         .state
         .quarantines
         .check(reach, caller.state.clock.as_ref())?;
-    let verdict = decide(caller, mapping, &typed);
+    let verdict = decide_recorded(caller, mapping, &typed, draft);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
     let tier = decide::effective_tier(mapping.tier, &verdict);
@@ -324,6 +324,20 @@ pub fn decide(
     let agent = AgentId::new(claims.sub.as_str());
     let request = decision_request(caller, mapping, &agent, args);
     caller.state.policy.decide_recent(&request)
+}
+
+/// [`decide`] for a gated call, whose event keeps what Cedar was given (for replay).
+fn decide_recorded(
+    caller: Caller<'_>,
+    mapping: &McpMapping,
+    args: &BTreeMap<String, AttrValue>,
+    draft: &mut EventDraft,
+) -> PolicyDecision {
+    let agent = AgentId::new(caller.credential.claims.sub.as_str());
+    let request = decision_request(caller, mapping, &agent, args);
+    let verdict = caller.state.policy.decide_recent(&request);
+    draft.decided(&request.context, &verdict);
+    verdict
 }
 
 /// Whether some arguments could let this agent call the mapping (least visibility).
