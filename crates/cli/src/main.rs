@@ -8,6 +8,7 @@ mod control;
 mod events;
 mod keys;
 mod logging;
+mod playbook;
 mod policy;
 mod quarantine;
 mod quickstart;
@@ -83,6 +84,8 @@ enum Command {
     /// List an agent's recent decisions, or decide recorded calls again under candidate
     /// policies and report what would change.
     Replay(replay::Args),
+    /// Run an incident playbook (revoke, end workflows, quarantine, notify), or dry-run it.
+    Playbook(playbook::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
         Command::Replay(args) => replay::run(&args),
+        Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ mod config_errors;
 mod crash;
 mod lifecycle;
 mod logs;
+mod playbook;
 mod probe;
 mod quarantine;
 mod quickstart;
