@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod control;
 mod events;
+mod evidence;
 mod keys;
 mod logging;
 mod playbook;
@@ -86,6 +87,8 @@ enum Command {
     Replay(replay::Args),
     /// Run an incident playbook (revoke, end workflows, quarantine, notify), or dry-run it.
     Playbook(playbook::Args),
+    /// Export the evidence of a period (JSON and HTML) for auditors.
+    Evidence(evidence::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
         Command::Replay(args) => replay::run(&args),
         Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
+        Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

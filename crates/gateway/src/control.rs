@@ -5,6 +5,7 @@ mod approvals;
 pub(crate) mod audit;
 mod auth;
 mod chain;
+mod evidence;
 mod json;
 pub(crate) mod playbooks;
 pub(crate) mod quarantines;
@@ -169,6 +170,7 @@ async fn route(
         (&Method::GET, "/healthz") => Ok(ok_json(&serde_json::json!({ "status": "ok" }))),
         (&Method::GET, "/readyz") => ready(state).await,
         (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
+        (&Method::GET, "/v1/evidence") => evidence::export(state, request).await,
         (&Method::GET, "/metrics") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             metrics(state).await

@@ -11,6 +11,7 @@
 mod audit;
 mod config_errors;
 mod crash;
+mod evidence;
 mod lifecycle;
 mod logs;
 mod playbook;
