@@ -7,6 +7,7 @@ mod audit;
 mod control;
 mod events;
 mod evidence;
+mod forensics;
 mod keys;
 mod logging;
 mod playbook;
@@ -89,6 +90,10 @@ enum Command {
     Playbook(playbook::Args),
     /// Export the evidence of a period (JSON and HTML) for auditors.
     Evidence(evidence::Args),
+    /// Record an agent's or a workflow's tool calls whole (on, off, list).
+    Forensics(forensics::Args),
+    /// List and show recorded calls.
+    Recordings(forensics::RecordingsArgs),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -125,6 +130,8 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(&args),
         Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
         Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),
+        Command::Forensics(args) => forensics::run(&args).map_err(Failure::from),
+        Command::Recordings(args) => forensics::recordings(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

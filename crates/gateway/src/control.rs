@@ -6,6 +6,7 @@ pub(crate) mod audit;
 mod auth;
 mod chain;
 mod evidence;
+mod forensics;
 mod json;
 pub(crate) mod playbooks;
 pub(crate) mod quarantines;
@@ -94,6 +95,10 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         approvals::route(&state, request, &path).await
     } else if let Some(rest) = path.strip_prefix("/v1/quarantines") {
         quarantines::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/forensics") {
+        forensics::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/recordings") {
+        forensics::recordings(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/playbook-runs") {
         playbooks::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/revocations") {

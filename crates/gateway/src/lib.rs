@@ -19,6 +19,7 @@ pub mod dataplane;
 pub mod events;
 pub mod example_mcp;
 pub mod example_tool;
+pub mod forensics;
 pub mod journal;
 pub mod keys;
 pub mod mcp;

@@ -23,6 +23,7 @@ use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
+use crate::forensics;
 use crate::peer::{Peer, SCHEME};
 use crate::problem::{decision_header, decision_value, insert_decision_header};
 use crate::quarantines::Reach;
@@ -109,6 +110,9 @@ pub async fn forward(
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    let (caller, name) = (guarded.caller, tool.name.as_str());
+    let recorder = forensics::recorder(state, caller.agent, caller.workflow, name, draft);
+    let upstream_request = forensics::request(recorder.as_ref(), upstream_request);
     draft.journal(state)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
@@ -144,14 +148,8 @@ pub async fn forward(
         Ok(Ok(response)) => response,
     };
     // The draft now travels with the response body, which records the event when it ends.
-    Ok(agent_response(
-        state,
-        response,
-        draft.take(),
-        meter,
-        guarded,
-        cancel,
-    ))
+    let response = agent_response(state, response, draft.take(), meter, guarded, cancel);
+    Ok(forensics::response(recorder, response))
 }
 
 /// Why a call in flight was cut when shutdown stopped waiting for it.

@@ -100,6 +100,11 @@ impl EventDraft {
         self.event.id
     }
 
+    /// When the call arrived, Unix milliseconds.
+    pub fn time_ms(&self) -> i64 {
+        self.event.time_ms
+    }
+
     /// Moves the draft out, leaving an empty one that must not be emitted: for the
     /// response body of a forwarded call, which finishes the event when it ends.
     pub fn take(&mut self) -> Self {

@@ -11,6 +11,7 @@ use super::{Reply, Upcall};
 use crate::dataplane::budget;
 use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::dataplane::record::EventDraft;
+use crate::forensics;
 use crate::mcp::upstream::UpstreamError;
 use crate::quarantines::Reach;
 use crate::state::State;
@@ -50,6 +51,13 @@ pub async fn forward(
             intent: upcall.intent,
         },
     };
+    let recorder = forensics::recorder(
+        state,
+        on_behalf.agent,
+        on_behalf.workflow,
+        server.name.as_str(),
+        draft,
+    );
     draft.journal(state)?;
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
@@ -59,6 +67,7 @@ pub async fn forward(
         relay,
         intent: _,
     } = upcall;
+    forensics::mcp_request(recorder.as_ref(), method, &params);
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
@@ -84,6 +93,7 @@ pub async fn forward(
             });
         }
     };
+    forensics::mcp_reply(recorder, &reply);
     let size = match &reply {
         Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
         Reply::Error(_) => 0,

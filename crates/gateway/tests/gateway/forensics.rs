@@ -1,0 +1,114 @@
+//! Forensics mode: with it on for an agent, its HTTP call is recorded whole (request as
+//! sent to the tool, response as returned) under the call's decision id, with the
+//! injected secret and the named fields redacted; with it off, nothing is recorded.
+//! The MCP case is in `mcp_face.rs`, beside the MCP harness.
+
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{AGENT, Harness, SECRET, decision_id};
+
+/// The recording of `id`, waiting for it (it is stored when the response has ended).
+pub(crate) async fn recording(harness: &Harness, id: &str) -> Value {
+    for _ in 0..200 {
+        let reply = harness
+            .control(Method::GET, &format!("/v1/recordings/{id}"), "")
+            .await;
+        if reply.status == 200 {
+            return reply.json().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no recording of `{id}`");
+}
+
+#[tokio::test]
+async fn forensics_records_a_call_whole_with_the_secret_and_named_fields_redacted() {
+    let harness = Harness::start().await;
+    let token = harness.token().await;
+    let on = json!({ "kind": "agent", "subject": AGENT, "redact": ["password"] });
+    let turned_on = harness
+        .control(Method::POST, "/v1/forensics", &on.to_string())
+        .await;
+    assert_eq!(turned_on.status, 200, "{}", turned_on.text());
+    let reply = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/tickets?team=a",
+            &token,
+            r#"{"title":"disk full","password":"hunter2"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let id = decision_id(&reply);
+    let recorded = recording(&harness, &id).await;
+    let request = recorded["request"].as_str().unwrap();
+    let response = recorded["response"].as_str().unwrap();
+    assert!(
+        request.starts_with("POST /api/tickets?team=a HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("authorization: [redacted]\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("gatehouse-agent: {AGENT}\r\n")),
+        "{request}"
+    );
+    assert!(request.contains(r#""title":"disk full""#), "{request}");
+    assert!(request.contains(r#""password":"[redacted]""#), "{request}");
+    assert!(
+        !request.contains(SECRET) && !request.contains("hunter2"),
+        "{request}"
+    );
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.ends_with(&reply.text()),
+        "{response}\n---\n{}",
+        reply.text()
+    );
+    assert_eq!(recorded["agent"], AGENT);
+    assert_eq!(recorded["tool"], "tickets");
+
+    let off = json!({ "kind": "agent", "subject": AGENT });
+    let turned_off = harness
+        .control(Method::POST, "/v1/forensics/off", &off.to_string())
+        .await;
+    assert_eq!(turned_off.status, 200, "{}", turned_off.text());
+    let unrecorded = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/tickets",
+            &token,
+            r#"{"title":"x"}"#,
+        )
+        .await;
+    assert_eq!(unrecorded.status, 200);
+    harness.event(&decision_id(&unrecorded)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let missing = harness
+        .control(
+            Method::GET,
+            &format!("/v1/recordings/{}", decision_id(&unrecorded)),
+            "",
+        )
+        .await;
+    assert_eq!(
+        missing.status, 404,
+        "a call was recorded with forensics off"
+    );
+    let listed = harness.control(Method::GET, "/v1/recordings", "").await;
+    assert_eq!(
+        listed.json().unwrap()["recordings"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let events = harness.events_now("intent=forensics.on").await;
+    assert_eq!(events.len(), 1);
+    harness.stop().await;
+}
