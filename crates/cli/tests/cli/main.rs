@@ -12,6 +12,7 @@ mod audit;
 mod config_errors;
 mod crash;
 mod evidence;
+mod forensics;
 mod lifecycle;
 mod logs;
 mod playbook;
