@@ -13,6 +13,7 @@ mod capture;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use gatehouse_core::refusal::Refusal;
 use serde::{Deserialize, Serialize};
 
 pub use capture::Recorder;
@@ -108,15 +109,18 @@ impl Forensics {
     }
 }
 
-/// `request` with its recording begun, when the call is recorded.
-pub fn request(
+/// `request` with its recording begun, when the call is recorded; refused when its
+/// segment requires the recording and it cannot be written.
+pub async fn request(
     recorder: Option<&Recorder>,
     request: http::Request<crate::body::ResponseBody>,
-) -> http::Request<crate::body::ResponseBody> {
-    match recorder {
-        Some(recorder) => recorder.request(request),
-        None => request,
-    }
+) -> Result<http::Request<crate::body::ResponseBody>, Refusal> {
+    let Some(recorder) = recorder else {
+        return Ok(request);
+    };
+    let request = recorder.request(request);
+    recorder.ensure_written().await?;
+    Ok(request)
 }
 
 /// `response` recorded as it streams, when the call is recorded.
@@ -130,11 +134,17 @@ pub fn response(
     }
 }
 
-/// The MCP request, recorded when the call is.
-pub fn mcp_request(recorder: Option<&Recorder>, method: &str, params: &serde_json::Value) {
-    if let Some(recorder) = recorder {
-        recorder.mcp_request(method, params);
-    }
+/// The MCP request, recorded when the call is (see [`request`]).
+pub async fn mcp_request(
+    recorder: Option<&Recorder>,
+    method: &str,
+    params: &serde_json::Value,
+) -> Result<(), Refusal> {
+    let Some(recorder) = recorder else {
+        return Ok(());
+    };
+    recorder.mcp_request(method, params);
+    recorder.ensure_written().await
 }
 
 /// The MCP server's answer, recorded (and the recording stored) when the call is.

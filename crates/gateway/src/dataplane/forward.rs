@@ -112,7 +112,7 @@ pub async fn forward(
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
     let (caller, name) = (guarded.caller, tool.name.as_str());
     let recorder = forensics::recorder(state, caller.agent, caller.workflow, name, draft);
-    let upstream_request = forensics::request(recorder.as_ref(), upstream_request);
+    let upstream_request = forensics::request(recorder.as_ref(), upstream_request).await?;
     draft.journal(state)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(

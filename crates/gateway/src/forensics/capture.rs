@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use gatehouse_core::config::RecordingPolicy;
+use gatehouse_core::refusal::Refusal;
 use gatehouse_store::Recording;
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame, SizeHint};
@@ -35,6 +37,9 @@ pub struct Recorder {
     state: Arc<State>,
     recording: Recording,
     redact: Vec<String>,
+    /// The tool's segment says `recording = "required"`: the call proceeds only once
+    /// its recording has been written (see [`Recorder::ensure_written`]).
+    required: bool,
     capture: Arc<Mutex<Capture>>,
 }
 
@@ -69,12 +74,41 @@ impl Recorder {
             request: String::new(),
             response: String::new(),
         };
+        let required = segment_of(state, tool).is_some_and(|segment| {
+            state
+                .config
+                .segments
+                .get(segment)
+                .is_some_and(|segment| segment.recording == RecordingPolicy::Required)
+        });
         Self {
             state: Arc::clone(state),
             recording,
             redact,
+            required,
             capture: Arc::default(),
         }
+    }
+
+    /// For a segment requiring recordings: writes what is recorded so far (the request's
+    /// head) before the call goes on, and refuses the call when the store cannot take it.
+    /// The whole recording replaces it when the call ends.
+    pub async fn ensure_written(&self) -> Result<(), Refusal> {
+        if !self.required {
+            return Ok(());
+        }
+        let mut provisional = self.recording.clone();
+        provisional.request = self.with(|capture| self.side_text(&capture.request));
+        provisional.response = "(the call is in progress)".to_owned();
+        self.state.secrets.redact(&mut provisional.request);
+        let store = Arc::clone(&self.state.store);
+        crate::blocking::store_call("recordings", move || store.put_recording(&provisional))
+            .await
+            .map_err(|error| Refusal::Internal {
+                reason: format!(
+                    "the segment requires a forensic recording and it cannot be written: {error}"
+                ),
+            })
     }
 
     /// The request as it goes to the tool: its head now, its body as it streams.
@@ -128,8 +162,8 @@ impl Recorder {
         self.with(|capture| keep(&mut capture.response, reply.to_string()));
     }
 
-    fn with(&self, change: impl FnOnce(&mut Capture)) {
-        change(&mut self.capture.lock().unwrap_or_else(PoisonError::into_inner));
+    fn with<T>(&self, change: impl FnOnce(&mut Capture) -> T) -> T {
+        change(&mut self.capture.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     fn headers(&self, headers: &HeaderMap) -> String {
@@ -199,6 +233,18 @@ fn keep(side: &mut Side, text: String) {
     let mut bytes = text.into_bytes();
     bytes.truncate(MAX_BODY);
     side.kept = bytes;
+}
+
+/// The segment of a tool or MCP server.
+fn segment_of<'a>(state: &'a State, tool: &str) -> Option<&'a gatehouse_core::model::SegmentName> {
+    match state.config.tools.get(tool) {
+        Some(found) => Some(&found.segment),
+        None => state
+            .config
+            .mcp_servers
+            .get(tool)
+            .map(|server| &server.segment),
+    }
 }
 
 /// `text` with the values of the `fields` replaced, at any depth, if it is JSON and

@@ -112,3 +112,61 @@ async fn forensics_records_a_call_whole_with_the_secret_and_named_fields_redacte
     assert_eq!(events.len(), 1);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_segment_requiring_recordings_refuses_a_call_whose_recording_cannot_be_written() {
+    let harness = Harness::builder()
+        .edit(
+            "[segments.data]\n",
+            "[segments.data]\nrecording = \"required\"\n",
+        )
+        .start()
+        .await;
+    let token = harness.token().await;
+    let on = json!({ "kind": "agent", "subject": AGENT });
+    let turned_on = harness
+        .control(Method::POST, "/v1/forensics", &on.to_string())
+        .await;
+    assert_eq!(turned_on.status, 200, "{}", turned_on.text());
+    let recorded = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/tickets",
+            &token,
+            r#"{"title":"a"}"#,
+        )
+        .await;
+    assert_eq!(recorded.status, 200, "{}", recorded.text());
+    recording(&harness, &decision_id(&recorded)).await;
+
+    // The store can no longer take recordings: the next recorded call must not happen.
+    let db = harness.dir.path().join("data/gatehouse.db");
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute_batch("DROP TABLE recordings")
+        .unwrap();
+    let refused = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/tickets",
+            &token,
+            r#"{"title":"b"}"#,
+        )
+        .await;
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    assert_eq!(
+        harness.upstream.seen().len(),
+        1,
+        "the unrecordable call reached the tool"
+    );
+    let event = harness.event(&decision_id(&refused)).await;
+    assert!(
+        event
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("requires a forensic recording"),
+        "{event:?}"
+    );
+    harness.stop().await;
+}

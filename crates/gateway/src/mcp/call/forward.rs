@@ -67,7 +67,7 @@ pub async fn forward(
         relay,
         intent: _,
     } = upcall;
-    forensics::mcp_request(recorder.as_ref(), method, &params);
+    forensics::mcp_request(recorder.as_ref(), method, &params).await?;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
