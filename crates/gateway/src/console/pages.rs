@@ -46,7 +46,11 @@ pub(crate) fn login(error: Option<&str>) -> String {
 
 /// The overview: pending approvals, then recent events and workflows.
 pub(crate) fn overview(viewer: Viewer<'_>, data: &Overview) -> String {
-    let mut body = String::from("<h1>Overview</h1><h2>Pending approvals</h2>");
+    let mut body = String::from(
+        "<h1>Overview</h1><p><a href=\"/console/quarantines\">Quarantines</a> · \
+         <a href=\"/console/recordings\">Recordings</a> · \
+         <a href=\"/console/playbooks\">Playbook runs</a></p><h2>Pending approvals</h2>",
+    );
     body.push_str(&pending(&data.pending));
     if let Some(events) = &data.events {
         body.push_str("<h2>Recent events</h2>");

@@ -170,3 +170,108 @@ async fn a_segment_requiring_recordings_refuses_a_call_whose_recording_cannot_be
     );
     harness.stop().await;
 }
+
+/// Signs in to the console; the session cookie.
+async fn console_cookie(harness: &Harness) -> String {
+    let reply = gatehouse_gateway::client::send(
+        Method::POST,
+        &harness.control_url("/console/login"),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("token={}", crate::harness::OPERATOR_TOKEN),
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply.status, 303, "{}", reply.text());
+    let cookie = reply.headers["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn console_page(harness: &Harness, cookie: &str, path: &str) -> (u16, String) {
+    let reply = gatehouse_gateway::client::send(
+        Method::GET,
+        &harness.control_url(path),
+        &[("cookie", cookie)],
+        "",
+    )
+    .await
+    .unwrap();
+    (reply.status.as_u16(), reply.text())
+}
+
+#[tokio::test]
+async fn the_console_shows_quarantines_recordings_and_playbook_runs_escaped() {
+    let harness = Harness::start().await;
+    let token = harness.token().await;
+    let hostile = "<b>owned</b>";
+    let quarantine =
+        json!({ "kind": "intent", "subject": "ticket.delete", "for_secs": 600, "reason": hostile });
+    let added = harness
+        .control(Method::POST, "/v1/quarantines", &quarantine.to_string())
+        .await;
+    assert_eq!(added.status, 200, "{}", added.text());
+    let on = json!({ "kind": "agent", "subject": AGENT });
+    harness
+        .control(Method::POST, "/v1/forensics", &on.to_string())
+        .await;
+    let reply = harness
+        .call(
+            Method::POST,
+            "/tools/tickets/tickets",
+            &token,
+            r#"{"title":"<i>x</i>"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let id = decision_id(&reply);
+    recording(&harness, &id).await;
+    let run = "01KBM0000000000000000000RN";
+    let step = json!({ "playbook": "compromised-agent", "index": 1, "step": "revoke-agent", "agent": AGENT, "detail": hostile });
+    let reported = harness
+        .control(
+            Method::POST,
+            &format!("/v1/playbook-runs/{run}/steps"),
+            &step.to_string(),
+        )
+        .await;
+    assert_eq!(reported.status, 200, "{}", reported.text());
+
+    let cookie = console_cookie(&harness).await;
+    let (status, page) = console_page(&harness, &cookie, "/console/quarantines").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("ticket.delete") && page.contains("&lt;b&gt;owned&lt;/b&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains(hostile), "{page}");
+    let (_, page) = console_page(&harness, &cookie, "/console/recordings").await;
+    assert!(
+        page.contains(&format!("/console/recordings/{id}")),
+        "{page}"
+    );
+    let (status, page) =
+        console_page(&harness, &cookie, &format!("/console/recordings/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("POST /api/tickets HTTP/1.1"), "{page}");
+    assert!(
+        page.contains("&lt;i&gt;x&lt;/i&gt;") && !page.contains("<i>x</i>"),
+        "{page}"
+    );
+    assert!(!page.contains(SECRET), "{page}");
+    let (_, page) = console_page(&harness, &cookie, "/console/playbooks").await;
+    assert!(
+        page.contains(run) && page.contains("compromised-agent"),
+        "{page}"
+    );
+    assert!(!page.contains(hostile), "{page}");
+    let (status, _) = console_page(
+        &harness,
+        &cookie,
+        "/console/recordings/01KBM0000000000000000000ZZ",
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) =
+        console_page(&harness, "gatehouse_session=nope", "/console/quarantines").await;
+    assert_eq!(status, 303, "signed out, the page redirects to sign-in");
+    harness.stop().await;
+}
