@@ -38,6 +38,11 @@ pub(crate) enum Change {
         target: &'static str,
         subject: String,
     },
+    ForensicsOn {
+        agent: String,
+        for_secs: u64,
+        redact: Vec<String>,
+    },
     Notify {
         url: String,
     },
@@ -81,6 +86,12 @@ impl Change {
             Self::AlreadyQuarantined { target, subject } => {
                 format!("{target} `{subject}` is already quarantined: no change")
             }
+            Self::ForensicsOn {
+                agent, for_secs, ..
+            } => format!(
+                "{} forensics recording of agent `{agent}` for {for_secs}s",
+                verb("turn on", "turned on")
+            ),
             Self::Notify { url } => format!("{} the run to `{url}`", verb("post", "posted")),
             Self::Nothing { why } => format!("no change: {why}"),
         }
@@ -136,6 +147,15 @@ pub(crate) fn plan(control: &ControlArgs, step: &Step) -> anyhow::Result<Vec<Cha
             let subjects = BTreeSet::from([subject.clone()]);
             quarantines(control, *target, subjects, *hold_secs, reason)?
         }
+        Step::ForensicsOn {
+            agent,
+            hold_secs,
+            redact,
+        } => vec![Change::ForensicsOn {
+            agent: agent.clone(),
+            for_secs: *hold_secs,
+            redact: redact.clone(),
+        }],
         Step::Notify { url } => vec![match url {
             Some(url) => Change::Notify { url: url.clone() },
             None => Change::Nothing {
@@ -266,6 +286,14 @@ pub(crate) fn apply(control: &ControlArgs, change: &Change, report: &Value) -> a
         } => {
             let body = json!({ "kind": target, "subject": subject, "for_secs": for_secs, "reason": reason });
             control.request(Method::POST, "/v1/quarantines", Some(body))?;
+        }
+        Change::ForensicsOn {
+            agent,
+            for_secs,
+            redact,
+        } => {
+            let body = json!({ "kind": "agent", "subject": agent, "for_secs": for_secs, "redact": redact });
+            control.request(Method::POST, "/v1/forensics", Some(body))?;
         }
         Change::Notify { url } => notify(url, report)?,
         Change::AlreadyQuarantined { .. } | Change::Nothing { .. } => {}

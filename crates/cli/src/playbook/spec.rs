@@ -48,6 +48,14 @@ enum RawStep {
         hold: String,
         reason: String,
     },
+    ForensicsOn {
+        /// How long to record the agent's calls.
+        #[serde(rename = "for")]
+        hold: String,
+        /// JSON fields and header names to redact in the recordings.
+        #[serde(default)]
+        redact: Vec<String>,
+    },
     Notify {
         /// A webhook URL; an empty value skips the step.
         url: String,
@@ -87,6 +95,11 @@ pub(crate) enum Step {
         hold_secs: u64,
         reason: String,
     },
+    ForensicsOn {
+        agent: String,
+        hold_secs: u64,
+        redact: Vec<String>,
+    },
     Notify {
         url: Option<String>,
     },
@@ -119,6 +132,7 @@ impl Step {
             Self::EndWorkflows { .. } => "end-workflows",
             Self::QuarantineTouched { .. } => "quarantine-touched",
             Self::Quarantine { .. } => "quarantine",
+            Self::ForensicsOn { .. } => "forensics-on",
             Self::Notify { .. } => "notify",
         }
     }
@@ -273,6 +287,11 @@ fn step(
             subject: value("subject", &subject)?,
             hold_secs: secs("for", &hold)?,
             reason: value("reason", &reason)?,
+        },
+        RawStep::ForensicsOn { hold, redact } => Step::ForensicsOn {
+            agent: value("agent", "$agent")?,
+            hold_secs: secs("for", &hold)?,
+            redact,
         },
         RawStep::Notify { url } => {
             let url = value("url", &url)?;

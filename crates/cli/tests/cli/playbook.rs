@@ -32,6 +32,28 @@ fn run(example: &Path, served: &Served, extra: &[&str]) -> std::process::Output 
     operator(example, served, &args)
 }
 
+/// `playbook run compromised-agent --json`, started and left running.
+fn spawn_run(example: &Path, served: &Served) -> std::process::Child {
+    let dir = playbooks();
+    let token_file = example.join("operator.token");
+    std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args([
+            "playbook",
+            "run",
+            "compromised-agent",
+            "--agent",
+            AGENT,
+            "--json",
+        ])
+        .args(["--dir", dir.to_str().unwrap(), "--control", &served.control])
+        .args(["--token-file", token_file.to_str().unwrap()])
+        .env("GATEHOUSE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn text(output: &std::process::Output) -> String {
     assert!(
         output.status.success(),
@@ -84,7 +106,7 @@ async fn a_dry_run_changes_nothing_and_the_run_cuts_the_agent_off() {
         "{dry}"
     );
     assert!(
-        dry.contains("step 3 notify: no change: no webhook given"),
+        dry.contains("step 4 notify: no change: no webhook given"),
         "{dry}"
     );
     assert_eq!(
@@ -94,13 +116,35 @@ async fn a_dry_run_changes_nothing_and_the_run_cuts_the_agent_off() {
     );
     let quarantines = text(&operator(&example, &served, &["quarantine", "list"]));
     assert!(!quarantines.contains("tickets"), "{quarantines}");
+    assert!(
+        dry.contains(&format!(
+            "step 3 forensics-on: turn on forensics recording of agent `{AGENT}` for 7200s"
+        )),
+        "{dry}"
+    );
+    let recorded = text(&operator(&example, &served, &["forensics", "list"]));
+    assert!(
+        !recorded.contains(AGENT),
+        "the dry run turned forensics on: {recorded}"
+    );
 
+    // The agent keeps calling while the playbook runs: how long until it is cut off?
     let started = Instant::now();
-    let ran = run(&example, &served, &["--json"]);
-    let refused = list().await.unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(refused.status, 401, "{}", refused.text());
-    eprintln!("playbook run compromised-agent to the next call refused: {elapsed:?}");
+    let child = spawn_run(&example, &served);
+    let mut refused_after = None;
+    while started.elapsed() < Duration::from_secs(20) {
+        if list().await.unwrap().status == 401 {
+            refused_after = Some(started.elapsed());
+            break;
+        }
+    }
+    let ran = child.wait_with_output().unwrap();
+    let whole = started.elapsed();
+    let refused_after = refused_after.expect("the agent was never refused");
+    eprintln!(
+        "playbook run compromised-agent: agent refused after {refused_after:?}, run done after {whole:?}"
+    );
+    assert_eq!(list().await.unwrap().status, 401);
     let report: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
     let run_id = report["run"].as_str().unwrap().to_owned();
     assert_eq!(report["steps"][1]["changes"][0]["subject"], "tickets");
@@ -112,7 +156,9 @@ async fn a_dry_run_changes_nothing_and_the_run_cuts_the_agent_off() {
         &["events", "--json", "--intent", "playbook.step"],
     );
     let steps: Vec<serde_json::Value> = serde_json::from_slice(&steps.stdout).unwrap();
-    assert_eq!(steps.len(), 3, "{steps:?}");
+    assert_eq!(steps.len(), 4, "{steps:?}");
+    let recorded = text(&operator(&example, &served, &["forensics", "list"]));
+    assert!(recorded.contains(AGENT), "{recorded}");
     for step in &steps {
         assert_eq!(step["path"], format!("/v1/playbook-runs/{run_id}/steps"));
         assert_eq!(step["actor"], "admin");

@@ -1405,5 +1405,12 @@ async fn forensics_records_an_mcp_call_as_the_json_rpc_exchange() {
         "Echo: for the record"
     );
     assert_eq!(recorded["tool"], "everything");
+    // The event keeps what the decide phase gave Cedar, arguments included, for replay.
+    let decide = harness.event(&id).await.decide.unwrap();
+    assert!(decide.allowed);
+    assert_eq!(
+        decide.args.unwrap()["message"],
+        gatehouse_core::model::AttrValue::String("for the record".to_owned())
+    );
     harness.stop().await;
 }
