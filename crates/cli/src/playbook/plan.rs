@@ -302,7 +302,7 @@ pub(crate) fn apply(control: &ControlArgs, change: &Change, report: &Value) -> a
 }
 
 fn notify(url: &str, report: &Value) -> anyhow::Result<()> {
-    let reply = crate::runtime()?.block_on(gatehouse_gateway::client::send(
+    let reply = crate::runtime()?.block_on(gatehouse_kit::client::send(
         Method::POST,
         url,
         &[("content-type", "application/json")],

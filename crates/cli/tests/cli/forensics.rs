@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::example;

@@ -9,8 +9,8 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::{ControlError, auth, blocking, json, ok_json};
 use crate::forensics::{Target, TargetKind};
 use crate::state::State;

@@ -173,7 +173,7 @@ async fn a_segment_requiring_recordings_refuses_a_call_whose_recording_cannot_be
 
 /// Signs in to the console; the session cookie.
 async fn console_cookie(harness: &Harness) -> String {
-    let reply = gatehouse_gateway::client::send(
+    let reply = gatehouse_kit::client::send(
         Method::POST,
         &harness.control_url("/console/login"),
         &[("content-type", "application/x-www-form-urlencoded")],
@@ -187,7 +187,7 @@ async fn console_cookie(harness: &Harness) -> String {
 }
 
 async fn console_page(harness: &Harness, cookie: &str, path: &str) -> (u16, String) {
-    let reply = gatehouse_gateway::client::send(
+    let reply = gatehouse_kit::client::send(
         Method::GET,
         &harness.control_url(path),
         &[("cookie", cookie)],

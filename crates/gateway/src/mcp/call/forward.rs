@@ -8,11 +8,11 @@ use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
 use super::{Reply, Upcall};
-use crate::dataplane::budget;
-use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cancelled};
-use crate::dataplane::record::EventDraft;
-use crate::forensics;
-use crate::mcp::upstream::UpstreamError;
+use crate::mcp_upstream::UpstreamError;
+use crate::pipeline::budget;
+use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
+use crate::pipeline::record::EventDraft;
+use crate::pipeline::recording;
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -51,7 +51,7 @@ pub async fn forward(
             intent: upcall.intent,
         },
     };
-    let recorder = forensics::recorder(
+    let recorder = recording::recorder(
         state,
         on_behalf.agent,
         on_behalf.workflow,
@@ -67,7 +67,7 @@ pub async fn forward(
         relay,
         intent: _,
     } = upcall;
-    forensics::mcp_request(recorder.as_ref(), method, &params).await?;
+    recording::mcp_request(recorder.as_ref(), method, &params).await?;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
@@ -93,7 +93,7 @@ pub async fn forward(
             });
         }
     };
-    forensics::mcp_reply(recorder, &reply);
+    recording::mcp_reply(recorder, reply_json(&reply));
     let size = match &reply {
         Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
         Reply::Error(_) => 0,
@@ -110,4 +110,15 @@ pub async fn forward(
         });
     }
     Ok(reply)
+}
+
+/// The server's answer as the JSON-RPC member it was (`result` or `error`), for a
+/// forensic recording.
+fn reply_json(reply: &Reply) -> serde_json::Value {
+    match reply {
+        Reply::Result(result) => serde_json::json!({ "result": result }),
+        Reply::Error(error) => serde_json::json!({
+            "error": { "code": error.code, "message": error.message, "data": error.data },
+        }),
+    }
 }

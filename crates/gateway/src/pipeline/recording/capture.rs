@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 
 use super::MAX_BODY;
 use crate::body::{BoxError, ResponseBody};
-use crate::dataplane::record::EventDraft;
+use crate::pipeline::record::EventDraft;
 use crate::state::State;
 
 const REDACTED: &str = "[redacted]";

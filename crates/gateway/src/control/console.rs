@@ -12,7 +12,6 @@ mod form;
 mod html;
 mod incident;
 mod pages;
-mod session;
 #[cfg(test)]
 mod tests;
 
@@ -28,12 +27,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::body::{ResponseBody, full};
-use crate::console::pages::{Notice, Overview, Viewer};
-use crate::console::session::Session;
+use crate::control::console::pages::{Notice, Overview, Viewer};
 use crate::control::{ControlError, blocking};
+use crate::sessions::{self as session, Session};
 use crate::state::State;
 
-pub use session::Sessions;
+pub use crate::sessions::Sessions;
 
 /// Who may read approvals (as on the JSON API).
 const READERS: [Role; 3] = [Role::Approver, Role::Operator, Role::Auditor];
