@@ -17,6 +17,7 @@ mod quickstart;
 mod replay;
 mod serve;
 mod store;
+mod table;
 mod workflows;
 
 use std::process::ExitCode;
