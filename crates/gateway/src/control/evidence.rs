@@ -57,16 +57,22 @@ pub(super) async fn export(
     })))
 }
 
+/// The one parameter, `since` (Unix milliseconds), required.
 fn since(query: &str) -> Result<i64, ControlError> {
-    let value = query
-        .strip_prefix("since=")
-        .filter(|value| !value.contains('&'))
-        .ok_or_else(|| ControlError::BadRequest {
-            reason: "`since` (Unix milliseconds) is required and the only parameter".to_owned(),
-        })?;
-    value.parse().map_err(|_| ControlError::BadRequest {
-        reason: format!("`since` must be Unix milliseconds, not `{value}`"),
-    })
+    let bad = |reason: String| ControlError::BadRequest { reason };
+    let pairs =
+        gatehouse_core::form::distinct_pairs(query).map_err(|error| bad(error.to_string()))?;
+    let [(key, value)] = pairs.as_slice() else {
+        return Err(bad(
+            "`since` (Unix milliseconds) is required and the only parameter".to_owned(),
+        ));
+    };
+    if key != "since" {
+        return Err(bad(format!("unknown query parameter `{key}`")));
+    }
+    value
+        .parse()
+        .map_err(|_| bad(format!("`since` must be Unix milliseconds, not `{value}`")))
 }
 
 /// The version in force (the hash approvals record), each policy file's SHA-256, and the

@@ -183,15 +183,13 @@ pub(super) async fn recordings(
 
 fn list_query(query: &str) -> Result<(Option<String>, u32), ControlError> {
     let (mut agent, mut limit) = (None, 100);
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = percent_encoding::percent_decode_str(value)
-            .decode_utf8()
-            .map_err(|_| ControlError::BadRequest {
-                reason: "a query value is not UTF-8".to_owned(),
-            })?;
-        match key {
-            "agent" => agent = Some(value.into_owned()),
+    let pairs =
+        gatehouse_core::form::distinct_pairs(query).map_err(|error| ControlError::BadRequest {
+            reason: error.to_string(),
+        })?;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "agent" => agent = Some(value),
             "limit" => {
                 limit = value.parse().map_err(|_| ControlError::BadRequest {
                     reason: format!("invalid value `{value}` for `limit`"),
