@@ -143,6 +143,10 @@ impl Default for RawPolicy {
 pub struct RawSegment {
     #[serde(default)]
     pub description: String,
+    /// `required`: a call recorded in forensics mode fails when its recording cannot be
+    /// written. `optional` (the default) records what it can and logs what it cannot.
+    #[serde(default)]
+    pub recording: crate::config::RecordingPolicy,
 }
 
 #[derive(Debug, Deserialize)]

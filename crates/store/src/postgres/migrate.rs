@@ -15,9 +15,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
     -- Store order, which the hash chain follows: the appended batch, then the line in it.
@@ -114,7 +115,24 @@ CREATE TABLE quarantines (
     until_ms BIGINT NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"
+CREATE TABLE recordings (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE INDEX recordings_newest ON recordings (time_ms DESC, id DESC);
+CREATE INDEX recordings_agent ON recordings (agent, time_ms DESC, id DESC);
+"#,
+    },
+];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {
