@@ -11,6 +11,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::quarantine::Quarantine;
+use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
@@ -154,6 +155,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         drop(handler);
         Ok(false)
     }
+
+    /// Stores a forensic recording, replacing the one with its id.
+    fn put_recording(&self, recording: &Recording) -> Result<(), StoreError>;
+
+    /// One recording by its call's decision id.
+    fn recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
+
+    /// Recordings, of one agent or all, newest first (by `time_ms`, then id), at most
+    /// `limit` (capped at [`MAX_LIMIT`]).
+    fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError>;
 
     /// Whether several gateways share this store, so each must spend a workflow's budget
     /// from slices of its pool ([`claim_budget`](Self::claim_budget)) rather than count

@@ -69,7 +69,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 14,
-        sql: include_str!("../migrations/sqlite/0014_budget_pools.sql"),
+        sql: include_str!("../migrations/sqlite/0014_recordings.sql"),
+    },
+    Migration {
+        version: 15,
+        sql: include_str!("../migrations/sqlite/0015_budget_pools.sql"),
     },
 ];
 
