@@ -324,8 +324,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
-        ApprovalFilter, ChainCheck, Quarantine, Revocation, RevocationKind, SqliteStore,
-        StoreError, WorkflowFilter,
+        ApprovalFilter, ChainCheck, Position, Quarantine, Revocation, RevocationKind, SqliteStore,
+        StoreError, StoredLine, WorkflowFilter,
     };
 
     use super::*;
@@ -428,6 +428,25 @@ mod tests {
         }
         fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
             self.inner.list_approvals(filter)
+        }
+        fn events_after(
+            &self,
+            after: Option<Position>,
+            limit: u32,
+        ) -> Result<Vec<StoredLine>, StoreError> {
+            self.inner.events_after(after, limit)
+        }
+        fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError> {
+            self.inner.count_after(after)
+        }
+        fn head_position(&self) -> Result<Option<Position>, StoreError> {
+            self.inner.head_position()
+        }
+        fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError> {
+            self.inner.sink_cursor(sink)
+        }
+        fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError> {
+            self.inner.put_sink_cursor(sink, position)
         }
     }
 

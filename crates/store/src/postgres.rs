@@ -13,6 +13,7 @@ mod claims;
 mod events;
 mod listen;
 mod migrate;
+mod outbox;
 mod pool;
 mod quarantines;
 mod revocations;
@@ -31,6 +32,7 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::outbox::{Position, StoredLine};
 use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
@@ -191,6 +193,30 @@ impl Store for PostgresStore {
 
     fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
         self.run(|client| quarantines::live(client, now_ms))
+    }
+
+    fn events_after(
+        &self,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<StoredLine>, StoreError> {
+        self.run(|client| outbox::after(client, after, limit))
+    }
+
+    fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError> {
+        self.run(|client| outbox::count_after(client, after))
+    }
+
+    fn head_position(&self) -> Result<Option<Position>, StoreError> {
+        self.run(outbox::head)
+    }
+
+    fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError> {
+        self.run(|client| outbox::cursor(client, sink))
+    }
+
+    fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError> {
+        self.run(|client| outbox::put_cursor(client, sink, position))
     }
 
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {

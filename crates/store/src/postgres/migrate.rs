@@ -15,9 +15,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
     -- Store order, which the hash chain follows: the appended batch, then the line in it.
@@ -114,7 +115,19 @@ CREATE TABLE quarantines (
     until_ms BIGINT NOT NULL
 );
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        sql: r#"
+-- Each configured sink's cursor: the store position of the last event it delivered.
+CREATE TABLE sink_cursors (
+    sink TEXT COLLATE "C" PRIMARY KEY,
+    block BIGINT NOT NULL,
+    position INTEGER NOT NULL
+);
+"#,
+    },
+];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {
