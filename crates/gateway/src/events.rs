@@ -15,7 +15,7 @@ use std::time::Duration;
 use gatehouse_core::event::{Event, EventLine};
 use gatehouse_store::Store;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::journal::{Journal, Ticket};
@@ -41,6 +41,8 @@ const LINES_BUFFER: usize = 256 * 1024;
 pub struct EventSink {
     tx: mpsc::UnboundedSender<Queued>,
     journal: Option<Arc<Journal>>,
+    /// Counts batches stored: sinks and live tails wake on it instead of polling.
+    stored: watch::Receiver<u64>,
 }
 
 /// One event on its way to the store, and what to do once it is there.
@@ -108,6 +110,12 @@ impl EventSink {
         }
     }
 
+    /// Changes after every batch the writer stores, and closes when the writer ends: a
+    /// reader of the store's positions waits on it for news.
+    pub fn stored(&self) -> watch::Receiver<u64> {
+        self.stored.clone()
+    }
+
     fn queue(&self, event: Event, after: After) {
         if let Err(error) = self.tx.send(Queued { event, after }) {
             tracing::error!(event = ?error.0.event, "event emitted after shutdown");
@@ -128,8 +136,16 @@ impl EventWriter {
         journal: Option<Arc<Journal>>,
     ) -> (EventSink, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rx, store, file));
-        (EventSink { tx, journal }, Self { task })
+        let (stored_tx, stored) = watch::channel(0);
+        let task = tokio::spawn(run(rx, store, file, stored_tx));
+        (
+            EventSink {
+                tx,
+                journal,
+                stored,
+            },
+            Self { task },
+        )
     }
 
     /// Waits until every queued event is written.
@@ -164,6 +180,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Queued>,
     store: Arc<dyn Store>,
     file: Option<PathBuf>,
+    stored: watch::Sender<u64>,
 ) {
     let mut lines = JsonLines::new(file);
     let mut window = BATCH_WINDOW;
@@ -180,6 +197,7 @@ async fn run(
             BATCH_WINDOW
         };
         lines = write_batch(Arc::clone(&store), lines, batch.events).await;
+        stored.send_modify(|batches| *batches = batches.wrapping_add(1));
         // Written: journal segments may go, waiters may answer.
         for after in batch.after {
             if let After::Notify(done) = after {

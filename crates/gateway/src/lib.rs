@@ -7,6 +7,7 @@
 
 pub mod anonymous;
 pub mod approvals;
+mod backoff;
 mod blocking;
 pub mod body;
 pub mod broker;
@@ -32,6 +33,7 @@ pub mod retention;
 pub mod revocations;
 pub mod secrets;
 pub mod server;
+pub mod sinks;
 pub mod state;
 pub mod workflows;
 

@@ -101,6 +101,8 @@ pub struct State {
     pub token_throttle: crate::broker::Throttle,
     /// Unauthenticated requests, sampled into events.
     pub anonymous: crate::anonymous::AnonymousEvents,
+    /// What each configured event sink has delivered (`sinks.rs`).
+    pub sinks: crate::sinks::SinkStatuses,
     ids: IdGenerator,
 }
 
@@ -148,6 +150,7 @@ impl State {
             anonymous: crate::anonymous::AnonymousEvents::new(
                 config.gateway.anonymous_events_per_minute,
             ),
+            sinks: crate::sinks::SinkStatuses::new(&config.sinks),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),

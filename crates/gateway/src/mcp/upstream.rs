@@ -11,7 +11,6 @@
 //! caller only through a [`Relay`] given with the request, and only those that belong
 //! to it (see [`relay`]); the rest are dropped.
 
-mod backoff;
 mod handshake;
 mod http;
 mod lines;

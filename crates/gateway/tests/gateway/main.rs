@@ -24,5 +24,6 @@ mod paths;
 mod quarantines;
 mod resources;
 mod route_args;
+mod sinks;
 mod unfinished;
 mod workflows;
