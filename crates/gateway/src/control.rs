@@ -9,6 +9,7 @@ mod json;
 pub(crate) mod quarantines;
 mod query;
 mod revocations;
+mod stream;
 mod workflows;
 
 use std::sync::Arc;
@@ -174,6 +175,10 @@ async fn route(
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             let filter = query::event_filter(request.uri().query().unwrap_or(""))?;
             events(state, filter).await
+        }
+        (&Method::GET, "/v1/events/stream") => {
+            auth::require(state, request, &[Role::Auditor, Role::Operator])?;
+            stream::open(state, request).await
         }
         (&Method::GET, _) if path.starts_with("/v1/events/") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;

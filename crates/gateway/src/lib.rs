@@ -35,6 +35,7 @@ pub mod secrets;
 pub mod server;
 pub mod sinks;
 pub mod state;
+pub mod tail;
 pub mod workflows;
 
 pub use server::{Gateway, StartError};

@@ -219,6 +219,8 @@ impl Gateway {
     /// [`shutdown`](Self::shutdown), waiting `drain` for in-flight calls before cutting
     /// them (each still records its event).
     pub async fn shutdown_within(self, drain: Duration) {
+        // Live tails never end by themselves; the control listener's drain must not wait.
+        self.state.tails.close();
         let _ = self.stop.send(true);
         let mut servers = Box::pin(join_servers(self.servers));
         if tokio::time::timeout(drain, &mut servers).await.is_err() {

@@ -103,6 +103,8 @@ pub struct State {
     pub anonymous: crate::anonymous::AnonymousEvents,
     /// What each configured event sink has delivered (`sinks.rs`).
     pub sinks: crate::sinks::SinkStatuses,
+    /// Open live tails of the event log (`tail.rs`), ended first at shutdown.
+    pub tails: crate::tail::Tails,
     ids: IdGenerator,
 }
 
@@ -151,6 +153,7 @@ impl State {
                 config.gateway.anonymous_events_per_minute,
             ),
             sinks: crate::sinks::SinkStatuses::new(&config.sinks),
+            tails: crate::tail::Tails::default(),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),

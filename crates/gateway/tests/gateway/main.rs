@@ -26,5 +26,6 @@ mod quarantines;
 mod resources;
 mod route_args;
 mod sinks;
+mod tail;
 mod unfinished;
 mod workflows;
