@@ -18,6 +18,7 @@ mod quarantine;
 mod quickstart;
 mod replicas;
 mod store;
+mod tail;
 mod verbs;
 
 use std::path::{Path, PathBuf};
