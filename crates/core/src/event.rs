@@ -83,6 +83,13 @@ pub struct Event {
     /// The operator who caused a control-plane event; `None` for agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The caller's W3C trace id (32 lowercase hex) when its call carried a valid
+    /// `traceparent`; otherwise the call's trace is its own, named by its decision id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The caller's span (16 lowercase hex), the parent of Gatehouse's span for the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
 }
 
 impl Event {
@@ -113,6 +120,8 @@ impl Event {
             latency_us: 0,
             upstream_us: None,
             actor: None,
+            trace_id: None,
+            parent_span_id: None,
         }
     }
 }

@@ -36,6 +36,7 @@ pub mod server;
 pub mod sinks;
 pub mod state;
 pub mod tail;
+mod trace;
 pub mod workflows;
 
 pub use server::{Gateway, StartError};

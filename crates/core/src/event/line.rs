@@ -52,6 +52,16 @@ pub(super) fn encode(event: &Event) -> String {
     if event.actor.is_some() {
         field(&mut out, ",\"actor\":", event.actor.as_deref());
     }
+    if event.trace_id.is_some() {
+        field(&mut out, ",\"trace_id\":", event.trace_id.as_deref());
+    }
+    if event.parent_span_id.is_some() {
+        field(
+            &mut out,
+            ",\"parent_span_id\":",
+            event.parent_span_id.as_deref(),
+        );
+    }
     out.push('}');
     out
 }
@@ -149,11 +159,13 @@ mod tests {
             (data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) in
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
+            (trace_id, parent_span_id) in (maybe_text(), maybe_text()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
                 tool, segment, method, path, intent, outcome, refusal, reason, policies,
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
+                trace_id, parent_span_id,
             }
         }
     }

@@ -62,5 +62,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         latency_us: 0,
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
+        trace_id: None,
+        parent_span_id: None,
     }
 }

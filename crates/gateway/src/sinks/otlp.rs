@@ -2,7 +2,9 @@
 //! (its line as the body, its decision as attributes), and one span per call with the
 //! decision as attributes, named after semantic conventions where they exist
 //! (`gen_ai.tool.name`, `http.request.method`, `url.path`, `http.response.status_code`)
-//! and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex.
+//! and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex. A
+//! span is the one the tool saw as its parent (`trace.rs`): under the caller's trace
+//! when it sent a valid `traceparent`, its parent then the caller's span.
 
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_store::StoredLine;
@@ -103,6 +105,7 @@ fn span(event: &Event) -> Value {
     json!({
         "traceId": trace_id(event),
         "spanId": span_id(event),
+        "parentSpanId": event.parent_span_id.clone().unwrap_or_default(),
         "name": name,
         "kind": 2,
         "startTimeUnixNano": start.to_string(),
@@ -167,14 +170,12 @@ fn nanos(time_ms: i64) -> i128 {
     i128::from(time_ms) * 1_000_000
 }
 
-/// The call's trace: its decision id's 128 bits, which are unique and never all zero.
+/// The call's trace: the caller's (from its `traceparent`) or its own.
 fn trace_id(event: &Event) -> String {
-    format!("{:032x}", event.id.as_u128())
+    format!("{:032x}", crate::trace::span_of(event).trace_id)
 }
 
-/// The call's span: the low 64 bits of its decision id (random in the id's layout), or 1
-/// in the unlikely case they are all zero (an invalid span id).
+/// Gatehouse's span for the call, the parent the tool saw in its `traceparent`.
 fn span_id(event: &Event) -> String {
-    let low = u64::try_from(event.id.as_u128() & u128::from(u64::MAX)).unwrap_or(1);
-    format!("{:016x}", low.max(1))
+    format!("{:016x}", crate::trace::span_of(event).span_id)
 }

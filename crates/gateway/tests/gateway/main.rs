@@ -27,5 +27,6 @@ mod resources;
 mod route_args;
 mod sinks;
 mod tail;
+mod trace_context;
 mod unfinished;
 mod workflows;

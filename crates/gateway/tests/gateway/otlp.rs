@@ -109,9 +109,17 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
     );
     let harness = Harness::builder().append(&sinks).start().await;
     let token = harness.token().await;
-    let allowed = harness
-        .call(Method::GET, "/tools/tickets/tickets/7", &token, "")
-        .await;
+    // The agent's trace: the allowed call's span is its child.
+    let auth = format!("Bearer {token}");
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let allowed = gatehouse_gateway::client::send(
+        Method::GET,
+        &harness.data_url("/tools/tickets/tickets/7"),
+        &[("authorization", &auth), ("traceparent", traceparent)],
+        "",
+    )
+    .await
+    .unwrap();
     assert_eq!(allowed.status, 200);
     let denied = harness
         .call(Method::DELETE, "/tools/tickets/tickets/7", &token, "")
@@ -146,14 +154,23 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
     assert_eq!(spans.len(), events.len());
     for (event, line) in &events {
         let id = event.id.to_string();
-        let trace = format!("{:032x}", event.id.as_u128());
+        let trace = event
+            .trace_id
+            .clone()
+            .unwrap_or_else(|| format!("{:032x}", event.id.as_u128()));
+        let own_span = format!("{:016x}", event.id.as_u128() & u128::from(u64::MAX));
         let log = &logs[&id];
         assert_eq!(log["body"], line.as_str(), "the stored line is the body");
         assert_eq!(log["trace_id"], trace.as_str());
         assert_eq!(log["resource"]["service.name"], "gatehouse");
         let span = &spans[&id];
         assert_eq!(span["trace_id"], trace.as_str());
-        assert_eq!(span["span_id"], log["span_id"]);
+        assert_eq!(span["span_id"], own_span.as_str());
+        assert_eq!(log["span_id"], own_span.as_str());
+        assert_eq!(
+            span["parent_span_id"],
+            event.parent_span_id.as_deref().unwrap_or("")
+        );
         assert_eq!(span["kind"], 2, "a server span");
         let start = span["start_time_unix_nano"].as_u64().unwrap();
         assert_eq!(start, u64::try_from(event.time_ms).unwrap() * 1_000_000);
@@ -184,6 +201,20 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
             );
         }
     }
+    let traced: Vec<&Event> = events
+        .iter()
+        .map(|(event, _)| event)
+        .filter(|event| event.trace_id.is_some())
+        .collect();
+    assert_eq!(
+        traced.len(),
+        1,
+        "only the allowed call carried a traceparent"
+    );
+    let span = &spans[&traced[0].id.to_string()];
+    assert_eq!(span["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(span["parent_span_id"], "00f067aa0ba902b7");
+    assert_eq!(span["attributes"]["gatehouse.decision"], "allow");
     let denied_event = events
         .iter()
         .find(|(event, _)| event.status == 403)

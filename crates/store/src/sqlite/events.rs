@@ -276,6 +276,8 @@ mod tests {
             latency_us: 1,
             upstream_us: Some(1),
             actor: None,
+            trace_id: None,
+            parent_span_id: None,
         }
     }
 
