@@ -282,3 +282,54 @@ async fn a_sink_resumes_from_its_saved_cursor_after_a_restart() {
     assert_eq!(after, all);
     gateway.shutdown().await;
 }
+
+/// A figure, not a check (run with `--ignored --nocapture`): events per second stored
+/// and delivered to two sinks (a rotated file and a webhook), emitted as fast as the
+/// writer takes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; prints events per second"]
+async fn events_per_second_with_two_sinks() {
+    let receiver = Receiver::start().await;
+    receiver.refusing.store(false, Ordering::SeqCst);
+    let sinks = format!(
+        "\n[[sinks]]\nname = \"siem\"\nkind = \"webhook\"\nurl = \"http://{}/ingest\"\nbatch = 1000\n\n[[sinks]]\nname = \"archive\"\nkind = \"file\"\npath = \"archive/events.jsonl\"\nmax_bytes = 16777216\n",
+        receiver.addr
+    );
+    let harness = Harness::builder().append(&sinks).start().await;
+    let state = Arc::clone(harness.gateway().state());
+    let total: usize = 50_000;
+    let started = std::time::Instant::now();
+    for n in 0..total {
+        let mut event = gatehouse_core::event::Event::blank(
+            gatehouse_core::ids::DecisionId::from_u128(1 << 100 | n as u128),
+            1_700_000_000_000,
+            "tool".to_owned(),
+            "GET".to_owned(),
+            format!("/tools/tickets/tickets/{n}"),
+        );
+        event.agent = Some("spiffe://test/agent/bot".to_owned());
+        event.tool = Some("tickets".to_owned());
+        event.intent = Some("ticket.read".to_owned());
+        event.status = 200;
+        state.events.emit(event);
+    }
+    let store = Arc::clone(&state.store);
+    loop {
+        let stored = store.count_after(None).unwrap() as usize;
+        let delivered = state
+            .sinks
+            .iter()
+            .map(|sink| sink.delivered_total() as usize)
+            .min()
+            .unwrap();
+        if stored >= total && delivered >= stored {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{total} events stored and delivered to two sinks in {seconds:.2} s: {:.0} events/s",
+        total as f64 / seconds
+    );
+}
