@@ -152,7 +152,7 @@ impl Resolver<'_> {
     ) -> Option<UpstreamUrl> {
         let field = format!("{field}.{name}");
         let Some(raw) = raw else {
-            self.error_at_field(&field, format!("this kind of sink needs a `{name}`"));
+            self.error_at_field(&field, format!("this kind of sink needs `{name}`"));
             return None;
         };
         let parsed = parse_upstream_url(raw.get_ref());
