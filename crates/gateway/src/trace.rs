@@ -10,6 +10,7 @@
 use gatehouse_core::event::Event;
 use gatehouse_core::trace::{CallSpan, TraceParent, tracestate_is_valid};
 use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Map, Value};
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -66,5 +67,86 @@ pub(crate) fn inject(headers: &mut HeaderMap, span: &CallSpan, state: Option<Hea
     }
     if let Some(state) = state {
         headers.insert(TRACESTATE, state);
+    }
+}
+
+/// An MCP call's params with the child `traceparent` in `_meta`, where OpenTelemetry's
+/// MCP conventions carry trace context: one upstream session serves every agent, so the
+/// transport's headers cannot. The call's digest is taken before, so confirmations and
+/// approvals do not depend on it.
+pub(crate) fn into_meta(mut params: Value, span: &CallSpan) -> Value {
+    if let Value::Object(object) = &mut params
+        && let Value::Object(meta) = object
+            .entry("_meta")
+            .or_insert_with(|| Value::Object(Map::new()))
+    {
+        meta.insert("traceparent".to_owned(), Value::String(span.child_header()));
+    }
+    params
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::ids::DecisionId;
+    use serde_json::json;
+
+    use super::*;
+
+    fn event(headers: &[(&str, &str)]) -> Event {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let mut event = Event::blank(
+            DecisionId::from_u128(0xabc0_0000_0000_0000_1234),
+            1,
+            "mcp".to_owned(),
+            "POST".to_owned(),
+            "/mcp/x".to_owned(),
+        );
+        record_incoming(&mut event, &map);
+        event
+    }
+
+    const GOOD: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_valid_traceparent_is_recorded_and_two_are_none() {
+        let one = event(&[("traceparent", GOOD)]);
+        assert_eq!(
+            one.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(one.parent_span_id.as_deref(), Some("00f067aa0ba902b7"));
+        let two = event(&[("traceparent", GOOD), ("traceparent", GOOD)]);
+        assert_eq!(two.trace_id, None);
+        let span = span_of(&one);
+        assert_eq!(span.trace_id, 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736);
+        assert_eq!(span.parent_id, Some(0x00f0_67aa_0ba9_02b7));
+        assert_eq!(span.span_id, 0x1234);
+    }
+
+    #[test]
+    fn an_mcp_server_gets_the_child_in_meta_beside_what_is_there() {
+        let span = span_of(&event(&[("traceparent", GOOD)]));
+        let params = into_meta(
+            json!({"name": "echo", "_meta": {"progressToken": "t"}}),
+            &span,
+        );
+        assert_eq!(
+            params,
+            json!({"name": "echo", "_meta": {
+                "progressToken": "t",
+                "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000001234-01",
+            }})
+        );
+        let fresh = into_meta(json!({"name": "echo"}), &span_of(&event(&[])));
+        assert_eq!(
+            fresh["_meta"]["traceparent"],
+            "00-000000000000abc00000000000001234-0000000000001234-01"
+        );
     }
 }
