@@ -87,7 +87,7 @@ impl SinkTasks {
 #[derive(Debug)]
 enum Target {
     File(file::Lines),
-    Http(http::Poster),
+    Http(Box<http::Poster>),
 }
 
 impl Target {
@@ -99,12 +99,18 @@ impl Target {
                 keep,
             } => Self::File(file::Lines::rotating(path.clone(), *max_bytes, *keep)),
             SinkKind::Stdout => Self::File(file::Lines::stdout()),
-            SinkKind::Webhook { url, auth } => Self::Http(http::Poster::webhook(url, auth.clone())),
+            SinkKind::Webhook { url, auth } => {
+                Self::Http(Box::new(http::Poster::webhook(url, auth.clone())))
+            }
             SinkKind::Otlp {
                 endpoint,
                 auth,
                 traces,
-            } => Self::Http(http::Poster::otlp(endpoint, auth.clone(), *traces)),
+            } => Self::Http(Box::new(http::Poster::otlp(
+                endpoint,
+                auth.clone(),
+                *traces,
+            ))),
         }
     }
 

@@ -59,7 +59,7 @@ async fn follow(url: &str, authorization: &str, json: bool) -> anyhow::Result<()
         if let Some(last) = &last {
             headers.push(("last-event-id", last.as_str()));
         }
-        let mut stream = gatehouse_gateway::client::stream(url, &headers).await?;
+        let mut stream = gatehouse_kit::client::stream(url, &headers).await?;
         if !stream.status.is_success() {
             let mut body = Vec::new();
             while let Some(Ok(chunk)) = stream.chunk().await {

@@ -3,9 +3,16 @@
 //! spans). Any 2xx answer acknowledges the batch; anything else, or no answer, is a
 //! failed delivery retried from the same cursor.
 
+use std::time::Duration;
+
+use bytes::Bytes;
 use gatehouse_core::config::{UpstreamAuth, UpstreamUrl};
 use gatehouse_store::StoredLine;
-use http::Method;
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 use super::otlp;
 
@@ -21,6 +28,8 @@ enum Format {
 /// POSTs batches to one URL (or OTLP endpoint).
 #[derive(Debug)]
 pub(super) struct Poster {
+    /// Kept for the sink's life: its connections are reused between batches.
+    client: Client<HttpConnector, Full<Bytes>>,
     url: String,
     auth: Option<UpstreamAuth>,
     format: Format,
@@ -29,6 +38,7 @@ pub(super) struct Poster {
 impl Poster {
     pub(super) fn webhook(url: &UpstreamUrl, auth: Option<UpstreamAuth>) -> Self {
         Self {
+            client: client(),
             url: full(url),
             auth,
             format: Format::Webhook,
@@ -37,6 +47,7 @@ impl Poster {
 
     pub(super) fn otlp(endpoint: &UpstreamUrl, auth: Option<UpstreamAuth>, traces: bool) -> Self {
         Self {
+            client: client(),
             url: full(endpoint),
             auth,
             format: Format::Otlp { traces },
@@ -68,19 +79,36 @@ impl Poster {
                 format!("{}{}", auth.prefix, secret.expose()),
             )
         });
-        let mut headers = vec![("content-type", "application/json")];
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(http::header::CONTENT_TYPE, "application/json");
         if let Some((name, value)) = &auth {
-            headers.push((name.as_str(), value.as_str()));
+            request = request.header(name.as_str(), value.as_str());
         }
-        let reply = crate::client::send(Method::POST, url, &headers, body)
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|error| format!("cannot build a request to `{url}`: {error}"))?;
+        let response = tokio::time::timeout(TIMEOUT, self.client.request(request))
             .await
-            .map_err(|error| error.to_string())?;
-        if reply.status.is_success() {
+            .map_err(|_| format!("`{url}` did not answer within {} s", TIMEOUT.as_secs()))?
+            .map_err(|error| format!("`{url}`: {error}"))?;
+        let status = response.status();
+        // Read to the end, so the connection goes back to the pool.
+        let _ = response.into_body().collect().await;
+        if status.is_success() {
             Ok(())
         } else {
-            Err(format!("`{url}` answered {}", reply.status))
+            Err(format!("`{url}` answered {status}"))
         }
     }
+}
+
+/// The longest a delivery waits for its answer before it counts as failed.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
 }
 
 fn full(url: &UpstreamUrl) -> String {

@@ -112,7 +112,7 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
     // The agent's trace: the allowed call's span is its child.
     let auth = format!("Bearer {token}");
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    let allowed = gatehouse_gateway::client::send(
+    let allowed = gatehouse_kit::client::send(
         Method::GET,
         &harness.data_url("/tools/tickets/tickets/7"),
         &[("authorization", &auth), ("traceparent", traceparent)],

@@ -110,7 +110,7 @@ fn first_of_each(ids: &[String]) -> Vec<String> {
 
 async fn scrape(harness: &Harness) -> String {
     let url = harness.control_url("/metrics");
-    let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+    let reply = gatehouse_kit::client::get_with_token(&url, OPERATOR_TOKEN)
         .await
         .unwrap();
     reply.text()

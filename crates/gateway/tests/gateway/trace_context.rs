@@ -2,7 +2,7 @@
 //! tool receives a child of it (Gatehouse's span as parent); a malformed one is never
 //! forwarded, and the call starts a fresh trace instead.
 
-use gatehouse_gateway::client::{Reply, send};
+use gatehouse_kit::client::{Reply, send};
 use http::Method;
 
 use crate::harness::{Harness, decision_id};

@@ -11,8 +11,8 @@ use gatehouse_core::model::ToolName;
 use tokio::time::Instant;
 
 use crate::backoff::Backoff;
-use crate::mcp::upstream::UpstreamError;
-use crate::mcp::upstream::process::Process;
+use crate::mcp_upstream::UpstreamError;
+use crate::mcp_upstream::process::Process;
 
 #[derive(Debug)]
 pub(super) struct Supervisor {
