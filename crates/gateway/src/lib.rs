@@ -9,7 +9,6 @@ pub mod anonymous;
 pub mod approvals;
 pub mod approved;
 pub mod audit;
-mod backoff;
 mod blocking;
 pub mod body;
 pub mod broker;

@@ -11,6 +11,7 @@
 //! caller only through a [`Relay`] given with the request, and only those that belong
 //! to it (see [`relay`]); the rest are dropped.
 
+mod backoff;
 mod handshake;
 mod http;
 mod lines;
@@ -143,10 +144,6 @@ pub struct Upstream {
 }
 
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per server, living behind an Arc; boxing saves nothing"
-)]
 enum Transport {
     Http(HttpServer),
     Stdio(Supervisor),

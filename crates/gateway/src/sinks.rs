@@ -4,7 +4,7 @@
 //! (`events.rs`) as before, and each sink is a task of its own that reads the events
 //! after its cursor (`Store::events_after`), delivers them in store order, and only then
 //! moves its cursor (`Store::put_sink_cursor`). A failed delivery is retried with the
-//! shared back-off (`backoff.rs`) from the same cursor, so a sink that was down gets
+//! project's back-off (`core::backoff`) from the same cursor, so a sink that was down gets
 //! every event, in order, once it is back: at least once, since a batch delivered but
 //! not yet acknowledged is sent again (consumers de-duplicate by event id). A slow or
 //! dead sink delays nobody: it reads the store, never the request path, which only
@@ -20,16 +20,20 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gatehouse_core::backoff::Backoff;
 use gatehouse_core::config::{Sink, SinkKind};
 use gatehouse_store::{Position, Store, StoredLine};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::blocking::store_call;
 pub use status::{SinkStatus, SinkStatuses};
 
+/// A failed delivery waits this long before it is tried again, doubling up to
+/// `LAST_RETRY`; the first again after a success.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(10);
 /// How often a caught-up sink looks at the store without being woken: only events
 /// another replica stored (on a shared store) arrive without this replica's wake-up.
 const LOOK_AGAIN: Duration = Duration::from_secs(1);
@@ -137,7 +141,7 @@ impl Delivery {
         let Some(mut cursor) = self.load_cursor().await else {
             return;
         };
-        let mut backoff = Backoff::default();
+        let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
         loop {
             let store = Arc::clone(&self.store);
             let batch = self.batch;
@@ -179,7 +183,7 @@ impl Delivery {
 
     /// The stored cursor, retried until the store answers; `None` when stopped first.
     async fn load_cursor(&mut self) -> Option<Option<Position>> {
-        let mut backoff = Backoff::default();
+        let mut backoff = Backoff::new(FIRST_RETRY, LAST_RETRY);
         loop {
             let store = Arc::clone(&self.store);
             let name = self.status.name.clone();
@@ -242,10 +246,8 @@ impl Delivery {
         if *self.stopping.borrow() {
             return false;
         }
-        let now = Instant::now();
-        backoff.exited(now, Duration::ZERO);
         tokio::select! {
-            () = tokio::time::sleep(backoff.wait(now)) => true,
+            () = tokio::time::sleep(backoff.next_delay()) => true,
             _ = self.stopping.changed() => false,
         }
     }

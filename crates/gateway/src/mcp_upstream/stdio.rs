@@ -10,8 +10,8 @@ use gatehouse_core::config::StdioCommand;
 use gatehouse_core::model::ToolName;
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::mcp_upstream::UpstreamError;
+use crate::mcp_upstream::backoff::Backoff;
 use crate::mcp_upstream::process::Process;
 
 #[derive(Debug)]

@@ -1,9 +1,7 @@
-//! Exponential back-off shared by whatever retries something that failed: when a
-//! crashed stdio MCP server may be launched again, when a failed sink delivery is tried
-//! again. 100 ms after the first failure, doubling with each one up to 10 s, and back
-//! to 100 ms once a process has run healthily for a minute (or a delivery succeeded). A
-//! server that dies at once therefore costs a handful of launches a minute, and a dead
-//! sink a few attempts, never a spinning CPU.
+//! When a crashed stdio server may be launched again: 100 ms after its first crash,
+//! doubling with each crash up to 10 s, and back to 100 ms once a process has run
+//! healthily for a minute. A server that dies at once therefore costs a handful of
+//! launches a minute, never a spinning CPU.
 
 use std::time::Duration;
 
@@ -15,9 +13,9 @@ const MAX_DELAY: Duration = Duration::from_secs(10);
 const HEALTHY: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
-pub(crate) struct Backoff {
-    /// The wait imposed by the next crash.
-    delay: Duration,
+pub(super) struct Backoff {
+    /// The waits imposed by successive crashes.
+    delays: gatehouse_core::backoff::Backoff,
     /// No launch before this instant.
     not_before: Option<Instant>,
 }
@@ -25,7 +23,7 @@ pub(crate) struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Self {
-            delay: FIRST_DELAY,
+            delays: gatehouse_core::backoff::Backoff::new(FIRST_DELAY, MAX_DELAY),
             not_before: None,
         }
     }
@@ -33,21 +31,15 @@ impl Default for Backoff {
 
 impl Backoff {
     /// Records that a process (or a launch attempt) ended at `at` after running `uptime`.
-    pub(crate) fn exited(&mut self, at: Instant, uptime: Duration) {
+    pub(super) fn exited(&mut self, at: Instant, uptime: Duration) {
         if uptime >= HEALTHY {
-            self.delay = FIRST_DELAY;
+            self.delays.reset();
         }
-        self.not_before = Some(at + self.delay);
-        self.delay = (self.delay * 2).min(MAX_DELAY);
-    }
-
-    /// Starts afresh: the next failure waits the first delay again.
-    pub(crate) fn reset(&mut self) {
-        *self = Self::default();
+        self.not_before = Some(at + self.delays.next_delay());
     }
 
     /// How long a launch must still wait at `now`.
-    pub(crate) fn wait(&self, now: Instant) -> Duration {
+    pub(super) fn wait(&self, now: Instant) -> Duration {
         self.not_before.map_or(Duration::ZERO, |not_before| {
             not_before.saturating_duration_since(now)
         })
