@@ -110,12 +110,16 @@ fn print(data: &str, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let event: Event = serde_json::from_str(data).context("unexpected event format")?;
-    let table = super::table(std::slice::from_ref(&event));
-    // The table's second line is the event's row, its header dropped.
-    if let Some(row) = table.lines().nth(1) {
-        println_out(row);
+    if let Some(row) = row(&event) {
+        println_out(&row);
     }
     Ok(())
+}
+
+/// The event as a row of `gatehouse events`' table, its header dropped.
+fn row(event: &Event) -> Option<String> {
+    let table = super::table(std::slice::from_ref(event));
+    table.lines().nth(1).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -129,5 +133,24 @@ mod tests {
             Some(("4.2", "{\"a\":1}"))
         );
         assert_eq!(parse(": keep-alive\n\n"), None);
+    }
+
+    #[test]
+    fn a_row_is_the_event_without_the_header() {
+        let mut event = Event::blank(
+            gatehouse_core::ids::DecisionId::from_u128(7),
+            0,
+            "tool".to_owned(),
+            "GET".to_owned(),
+            "/".to_owned(),
+        );
+        event.refusal = Some("policy-denied".to_owned());
+        let row = row(&event).unwrap_or_default();
+        assert!(row.starts_with("1970-01-01 00:00:00"), "{row}");
+        assert!(
+            row.contains(&event.id.to_string()) && row.contains("deny"),
+            "{row}"
+        );
+        assert!(row.ends_with("policy-denied"), "{row}");
     }
 }
