@@ -7,6 +7,7 @@
 //! one small header value; two short strings on the event only when the caller sent a
 //! valid `traceparent`.
 
+use bytes::Bytes;
 use gatehouse_core::event::Event;
 use gatehouse_core::trace::{CallSpan, TraceParent, tracestate_is_valid};
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -62,7 +63,8 @@ pub(crate) fn passed_state(headers: &HeaderMap, span: &CallSpan) -> Option<Heade
 
 /// Sets the tool's `traceparent` (a child of `span`) and the passed-on `tracestate`.
 pub(crate) fn inject(headers: &mut HeaderMap, span: &CallSpan, state: Option<HeaderValue>) {
-    if let Ok(value) = HeaderValue::from_str(&span.child_header()) {
+    // The text becomes the header's bytes without a copy.
+    if let Ok(value) = HeaderValue::from_maybe_shared(Bytes::from(span.child_header())) {
         headers.insert(TRACEPARENT, value);
     }
     if let Some(state) = state {
