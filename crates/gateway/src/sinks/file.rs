@@ -97,19 +97,18 @@ fn append(
     text: &[u8],
 ) -> std::io::Result<()> {
     let adding = u64::try_from(text.len()).unwrap_or(u64::MAX);
-    if let Some((_, size)) = open
-        && *size > 0
-        && size.saturating_add(adding) > max_bytes
-    {
-        *open = None;
-        rotate(path, keep)?;
-    }
-    let (file, size) = match open {
-        Some(open) => open,
-        None => open.insert(open_file(path)?),
+    let (mut file, mut size) = match open.take() {
+        Some(held) => held,
+        None => open_file(path)?,
     };
+    // A file found too full at start-up is rotated before its first batch too.
+    if size > 0 && size.saturating_add(adding) > max_bytes {
+        drop(file);
+        rotate(path, keep)?;
+        (file, size) = open_file(path)?;
+    }
     file.write_all(text)?;
-    *size = size.saturating_add(adding);
+    *open = Some((file, size.saturating_add(adding)));
     Ok(())
 }
 
@@ -173,6 +172,20 @@ mod tests {
         assert_eq!(read(".1"), "{\"n\":0006}\n{\"n\":0007}\n{\"n\":0008}\n");
         assert_eq!(read(".2"), "{\"n\":0003}\n{\"n\":0004}\n{\"n\":0005}\n");
         assert!(!dir.path().join("events.jsonl.3").exists());
+    }
+
+    #[tokio::test]
+    async fn a_file_already_full_at_start_is_rotated_before_its_first_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        std::fs::write(&path, "x".repeat(39)).unwrap();
+        let sink = Lines::rotating(path.clone(), 40, 1);
+        sink.deliver(Arc::new(vec![line(1)])).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":0001}\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("events.jsonl.1")).unwrap(),
+            "x".repeat(39)
+        );
     }
 
     #[tokio::test]
