@@ -150,7 +150,7 @@ fn row(event: &Event) -> [String; 8] {
     ]
 }
 
-fn utc_time(millis: i64) -> String {
+pub(crate) fn utc_time(millis: i64) -> String {
     gatehouse_core::clock::UnixTime::from_nanos(millis.saturating_mul(1_000_000)).utc_text()
 }
 

@@ -6,11 +6,15 @@ mod approvals;
 mod audit;
 mod control;
 mod events;
+mod evidence;
+mod forensics;
 mod keys;
 mod logging;
+mod playbook;
 mod policy;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod serve;
 mod store;
 mod table;
@@ -80,6 +84,17 @@ enum Command {
     Audit(audit::Args),
     /// Add, list and lift temporary denies on a segment, tool, intent or agent.
     Quarantine(quarantine::Args),
+    /// List an agent's recent decisions, or decide recorded calls again under candidate
+    /// policies and report what would change.
+    Replay(replay::Args),
+    /// Run an incident playbook (revoke, end workflows, quarantine, notify), or dry-run it.
+    Playbook(playbook::Args),
+    /// Export the evidence of a period (JSON and HTML) for auditors.
+    Evidence(evidence::Args),
+    /// Record an agent's or a workflow's tool calls whole (on, off, list).
+    Forensics(forensics::Args),
+    /// List and show recorded calls.
+    Recordings(forensics::RecordingsArgs),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -113,6 +128,11 @@ fn main() -> ExitCode {
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
+        Command::Replay(args) => replay::run(&args),
+        Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
+        Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),
+        Command::Forensics(args) => forensics::run(&args).map_err(Failure::from),
+        Command::Recordings(args) => forensics::recordings(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,6 @@ pub use sink::{Sink, SinkKind};
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
-    PolicyFile, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation, Surface,
-    TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    PolicyFile, RecordingPolicy, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation,
+    Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

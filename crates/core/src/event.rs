@@ -1,10 +1,13 @@
 //! The audit record of one decision and what followed (ARCHITECTURE.md, "The request path", record).
 
+mod decide;
 mod line;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
+
+pub use decide::DecideInput;
 
 /// The outcome of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -83,6 +86,9 @@ pub struct Event {
     /// The operator who caused a control-plane event; `None` for agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// What the decide phase evaluated, for replay; only on calls that reached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide: Option<DecideInput>,
     /// The caller's W3C trace id (32 lowercase hex) when its call carried a valid
     /// `traceparent`; otherwise the call's trace is its own, named by its decision id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +126,7 @@ impl Event {
             latency_us: 0,
             upstream_us: None,
             actor: None,
+            decide: None,
             trace_id: None,
             parent_span_id: None,
         }

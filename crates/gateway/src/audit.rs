@@ -65,6 +65,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         latency_us: 0,
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
+        decide: None,
         trace_id: None,
         parent_span_id: None,
     }

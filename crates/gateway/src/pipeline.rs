@@ -20,6 +20,7 @@ pub mod cancel;
 pub mod contain;
 pub mod decide;
 pub mod record;
+pub mod recording;
 pub mod tier;
 
 use gatehouse_core::model::{Access, DataClass, Intent, SegmentName, Tier, ToolName};

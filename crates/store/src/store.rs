@@ -12,6 +12,7 @@ use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::quarantine::Quarantine;
+use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
@@ -155,6 +156,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         drop(handler);
         Ok(false)
     }
+
+    /// Stores a forensic recording, replacing the one with its id.
+    fn put_recording(&self, recording: &Recording) -> Result<(), StoreError>;
+
+    /// One recording by its call's decision id.
+    fn recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
+
+    /// Recordings, of one agent or all, newest first (by `time_ms`, then id), at most
+    /// `limit` (capped at [`MAX_LIMIT`]).
+    fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError>;
 
     /// Up to `limit` stored events after `after` (from the first when `None`), in store
     /// order (block, then index in it), each with its line exactly as stored: what a

@@ -20,6 +20,8 @@ mod outbox;
 mod pg;
 #[path = "conformance/quarantines.rs"]
 mod quarantines;
+#[path = "conformance/recordings.rs"]
+mod recordings;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -110,6 +112,12 @@ macro_rules! conformance_tests {
                     quarantines_read_back_every_field_newest_first,
                     ended_quarantines_are_left_out_and_deleted,
                     lifting_a_quarantine_says_whether_it_was_there,
+                );
+            }
+            mod recordings {
+                conformance_tests!(@each $open; crate::recordings;
+                    a_recording_reads_back_every_field,
+                    recordings_list_newest_first_by_agent_within_the_limit,
                 );
             }
             mod approvals {

@@ -11,11 +11,15 @@
 mod audit;
 mod config_errors;
 mod crash;
+mod evidence;
+mod forensics;
 mod lifecycle;
 mod logs;
+mod playbook;
 mod probe;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod replicas;
 mod store;
 mod tail;

@@ -98,6 +98,8 @@ pub struct RawLimits {
     pub token_burst_per_peer: u32,
     #[serde(default = "default_max_queued_events")]
     pub max_queued_events: usize,
+    #[serde(default = "default_response_idle_timeout_ms")]
+    pub response_idle_timeout_ms: u64,
 }
 
 impl Default for RawLimits {
@@ -113,6 +115,7 @@ impl Default for RawLimits {
             max_control_connections: default_max_control_connections(),
             token_rate_per_peer: default_token_rate_per_peer(),
             max_queued_events: default_max_queued_events(),
+            response_idle_timeout_ms: default_response_idle_timeout_ms(),
             token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
@@ -142,6 +145,10 @@ impl Default for RawPolicy {
 pub struct RawSegment {
     #[serde(default)]
     pub description: String,
+    /// `required`: a call recorded in forensics mode fails when its recording cannot be
+    /// written. `optional` (the default) records what it can and logs what it cannot.
+    #[serde(default)]
+    pub recording: crate::config::RecordingPolicy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -390,6 +397,10 @@ fn default_data_dir() -> String {
 
 fn default_policy_dir() -> String {
     "policies".to_owned()
+}
+
+fn default_response_idle_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_max_queued_events() -> usize {

@@ -118,12 +118,24 @@ pub struct Limits {
     /// Events waiting to be stored before calls that must be recorded are refused
     /// (503 `unrecordable`); refusals beyond twice this are counted, not queued.
     pub max_queued_events: usize,
+    /// Longest silence between two pieces of a response body before the call is cut.
+    pub response_idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     pub name: SegmentName,
     pub description: String,
+    pub recording: RecordingPolicy,
+}
+
+/// Whether a forensic recording must be written for a recorded call to proceed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingPolicy {
+    #[default]
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone)]

@@ -149,7 +149,7 @@ pub async fn gated(
         .state
         .quarantines
         .check(reach, caller.state.clock.as_ref())?;
-    let verdict = decide(caller, mapping, &typed);
+    let verdict = decide_recorded(caller, mapping, &typed, draft);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
     let tier = decide::effective_tier(mapping.tier, &verdict);
@@ -340,6 +340,25 @@ pub fn decide(
         caller.credential,
         &target,
         Some(args),
+    )
+}
+
+/// [`decide`] for a gated call, whose event keeps what Cedar was given (for replay).
+fn decide_recorded(
+    caller: Caller<'_>,
+    mapping: &McpMapping,
+    args: &BTreeMap<String, AttrValue>,
+    draft: &mut EventDraft,
+) -> PolicyDecision {
+    let state = caller.state;
+    let target = target(caller, mapping);
+    decide::decide_recorded(
+        &state.policy,
+        state.clock.now(),
+        caller.credential,
+        &target,
+        Some(args),
+        draft,
     )
 }
 

@@ -10,7 +10,7 @@ use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::refusal::Refusal;
-use gatehouse_policy::PolicyDecision;
+use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
 
 use crate::anonymous::summary_event;
@@ -107,6 +107,11 @@ impl EventDraft {
         crate::trace::span_of(&self.event)
     }
 
+    /// When the call arrived, Unix milliseconds.
+    pub fn time_ms(&self) -> i64 {
+        self.event.time_ms
+    }
+
     /// Moves the draft out, leaving an empty one that must not be emitted: for the
     /// response body of a forwarded call, which finishes the event when it ends.
     pub fn take(&mut self) -> Self {
@@ -196,6 +201,12 @@ impl EventDraft {
     /// The ids of the policies recorded so far.
     pub fn policy_ids(&self) -> &[String] {
         &self.event.policies
+    }
+
+    /// What the decide phase gave Cedar and whether it allowed the call, for replay.
+    pub fn decided(&mut self, context: &DecisionContext<'_>, decision: &PolicyDecision) {
+        let allowed = decision.allowed && decision.errors.is_empty();
+        self.event.decide = Some(context.input(allowed));
     }
 
     pub fn policies(&mut self, decision: PolicyDecision) {

@@ -119,6 +119,22 @@ CREATE TABLE quarantines (
     Migration {
         version: 2,
         sql: r#"
+CREATE TABLE recordings (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE INDEX recordings_newest ON recordings (time_ms DESC, id DESC);
+CREATE INDEX recordings_agent ON recordings (agent, time_ms DESC, id DESC);
+"#,
+    },
+    Migration {
+        version: 3,
+        sql: r#"
 -- Each configured sink's cursor: the store position of the last event it delivered.
 CREATE TABLE sink_cursors (
     sink TEXT COLLATE "C" PRIMARY KEY,

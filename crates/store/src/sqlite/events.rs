@@ -276,6 +276,7 @@ mod tests {
             latency_us: 1,
             upstream_us: Some(1),
             actor: None,
+            decide: None,
             trace_id: None,
             parent_span_id: None,
         }

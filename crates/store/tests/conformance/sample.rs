@@ -1,8 +1,11 @@
 //! Events made up for tests: deterministic, with every field varied so each filter has
 //! something to separate.
 
-use gatehouse_core::event::{Event, Outcome};
+use std::collections::BTreeMap;
+
+use gatehouse_core::event::{DecideInput, Event, Outcome};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::{AttrValue, Tier};
 
 /// 2023-11-14T22:13:20Z, the time of event number 0.
 pub(crate) const BASE_MS: i64 = 1_700_000_000_000;
@@ -35,6 +38,7 @@ pub(crate) fn event(seq: u64) -> Event {
         latency_us: 1_500,
         upstream_us: Some(1_000),
         actor: Some("alice".to_owned()),
+        decide: None,
         trace_id: None,
         parent_span_id: None,
     }
@@ -65,6 +69,23 @@ pub(crate) fn full(seq: u64) -> Event {
         latency_us: 7,
         upstream_us: None,
         actor: None,
+        decide: Some(DecideInput {
+            now: 1_700_000_000,
+            tier: Tier::Medium,
+            write: true,
+            allowed: false,
+            args: Some(BTreeMap::from([
+                ("id".to_owned(), AttrValue::Long(-7)),
+                ("name".to_owned(), AttrValue::String("ü \"x\"\n".to_owned())),
+                (
+                    "tags".to_owned(),
+                    AttrValue::Set(vec![
+                        AttrValue::Bool(true),
+                        AttrValue::String(String::new()),
+                    ]),
+                ),
+            ])),
+        }),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
         parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)
