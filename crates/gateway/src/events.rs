@@ -173,7 +173,7 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// `limit`: events waiting to be stored before calls are refused (see [`Backlog`]).
+    /// `limit`: events waiting to be stored before calls are refused (see `Backlog`).
     pub fn spawn(
         store: Arc<dyn Store>,
         file: Option<PathBuf>,
