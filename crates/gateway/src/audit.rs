@@ -66,6 +66,8 @@ fn event(state: &State, action: Action<'_>) -> Event {
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
         decide: None,
+        trace_id: None,
+        parent_span_id: None,
     }
 }
 

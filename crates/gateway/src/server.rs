@@ -30,10 +30,13 @@ use crate::journal::{Journal, Recovered};
 use crate::keys::{KeyError, KeyRing};
 use crate::peer::Peer;
 use crate::revocations::Revocations;
+use crate::sinks::SinkTasks;
 use crate::state::{Parts, State};
 
 /// How long in-flight calls may run on after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long sinks may go on delivering at shutdown, once every event is stored.
+const SINK_GRACE: Duration = Duration::from_secs(2);
 /// How often changed workflow state is written to the store.
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
@@ -100,6 +103,8 @@ pub struct Gateway {
     /// Applies other replicas' changes, on a shared store.
     follower: Option<JoinHandle<()>>,
     writer: EventWriter,
+    /// Deliver stored events to the configured sinks.
+    sinks: SinkTasks,
 }
 
 impl Gateway {
@@ -162,6 +167,12 @@ impl Gateway {
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
+        let sinks = SinkTasks::spawn(
+            &state.config.sinks,
+            &state.sinks,
+            &state.store,
+            &state.events.stored(),
+        );
         let servers = vec![
             tokio::spawn(serve(
                 data,
@@ -186,6 +197,7 @@ impl Gateway {
             maintenance,
             follower,
             writer,
+            sinks,
         })
     }
 
@@ -209,6 +221,8 @@ impl Gateway {
     /// [`shutdown`](Self::shutdown), waiting `drain` for in-flight calls before cutting
     /// them (each still records its event).
     pub async fn shutdown_within(self, drain: Duration) {
+        // Live tails never end by themselves; the control listener's drain must not wait.
+        self.state.tails.close();
         let _ = self.stop.send(true);
         let mut servers = Box::pin(join_servers(self.servers));
         if tokio::time::timeout(drain, &mut servers).await.is_err() {
@@ -241,6 +255,8 @@ impl Gateway {
         {
             tracing::error!("events still queued at shutdown could not all be written");
         }
+        // What the sinks cannot deliver now waits in the store for the next start.
+        self.sinks.stop(SINK_GRACE).await;
     }
 }
 

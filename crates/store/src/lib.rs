@@ -10,6 +10,7 @@
 mod approval;
 mod chain;
 mod error;
+mod outbox;
 mod postgres;
 mod quarantine;
 mod recording;
@@ -21,6 +22,7 @@ mod workflow;
 pub use approval::ApprovalFilter;
 pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
+pub use outbox::{BadPosition, Position, StoredLine};
 pub use postgres::PostgresStore;
 pub use quarantine::{Quarantine, QuarantineKind};
 pub use recording::Recording;

@@ -41,6 +41,8 @@ pub struct Config {
     /// Where pauses and other operator-worthy news are sent.
     pub notifications: Notifications,
     pub approvals: ApprovalSettings,
+    /// Where stored events are delivered (`[[sinks]]`), each from its own cursor.
+    pub sinks: Vec<crate::config::Sink>,
 }
 
 /// How confirmations and approvals behave.

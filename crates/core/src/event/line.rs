@@ -55,6 +55,16 @@ pub(super) fn encode(event: &Event) -> String {
     if let Some(decide) = &event.decide {
         decide_input(&mut out, decide);
     }
+    if event.trace_id.is_some() {
+        field(&mut out, ",\"trace_id\":", event.trace_id.as_deref());
+    }
+    if event.parent_span_id.is_some() {
+        field(
+            &mut out,
+            ",\"parent_span_id\":",
+            event.parent_span_id.as_deref(),
+        );
+    }
     out.push('}');
     out
 }
@@ -178,12 +188,14 @@ mod tests {
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
             decide in prop::option::of(decide_input()),
+            (trace_id, parent_span_id) in (maybe_text(), maybe_text()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
                 tool, segment, method, path, intent, outcome, refusal, reason, policies,
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
                 decide,
+                trace_id, parent_span_id,
             }
         }
     }

@@ -135,6 +135,17 @@ CREATE INDEX recordings_agent ON recordings (agent, time_ms DESC, id DESC);
     Migration {
         version: 3,
         sql: r#"
+-- Each configured sink's cursor: the store position of the last event it delivered.
+CREATE TABLE sink_cursors (
+    sink TEXT COLLATE "C" PRIMARY KEY,
+    block BIGINT NOT NULL,
+    position INTEGER NOT NULL
+);
+"#,
+    },
+    Migration {
+        version: 4,
+        sql: r#"
 -- The budget each workflow's replicas share (gatehouse_core::workflow::Pool): its limits
 -- and what the replicas together reserved in slices, spent or not. Created by a
 -- workflow's first claim from its stored budget and usage.

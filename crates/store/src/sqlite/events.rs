@@ -277,6 +277,8 @@ mod tests {
             upstream_us: Some(1),
             actor: None,
             decide: None,
+            trace_id: None,
+            parent_span_id: None,
         }
     }
 

@@ -39,6 +39,8 @@ pub(crate) fn event(seq: u64) -> Event {
         upstream_us: Some(1_000),
         actor: Some("alice".to_owned()),
         decide: None,
+        trace_id: None,
+        parent_span_id: None,
     }
 }
 
@@ -84,6 +86,8 @@ pub(crate) fn full(seq: u64) -> Event {
                 ),
             ])),
         }),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)
     }
 }
@@ -106,6 +110,8 @@ pub(crate) fn bare(seq: u64) -> Event {
         status: 401,
         upstream_us: None,
         actor: None,
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)
     }
 }
