@@ -11,12 +11,12 @@ mod secret;
 mod typed;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load, parse_document};
+pub use load::{load, parse_document, read_policy_dir};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
-    PolicyFile, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation, Surface,
-    TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    PolicyFile, PolicySource, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation,
+    Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

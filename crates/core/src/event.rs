@@ -2,6 +2,8 @@
 
 mod line;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
@@ -83,6 +85,10 @@ pub struct Event {
     /// The operator who caused a control-plane event; `None` for agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The version of the policy set that decided the call (`PolicyEngine::version`);
+    /// absent when the call ended before policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<Arc<str>>,
 }
 
 impl Event {
@@ -113,6 +119,7 @@ impl Event {
             latency_us: 0,
             upstream_us: None,
             actor: None,
+            policy_version: None,
         }
     }
 }

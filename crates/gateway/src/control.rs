@@ -6,6 +6,7 @@ pub(crate) mod audit;
 mod auth;
 mod chain;
 mod json;
+mod policies;
 pub(crate) mod quarantines;
 mod query;
 mod revocations;
@@ -92,6 +93,8 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         approvals::route(&state, request, &path).await
     } else if let Some(rest) = path.strip_prefix("/v1/quarantines") {
         quarantines::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/policies") {
+        policies::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/revocations") {
         revocations::route(&state, request, rest).await
     } else if let Some(segment) = path

@@ -324,8 +324,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
-        ApprovalFilter, ChainCheck, Quarantine, Revocation, RevocationKind, SqliteStore,
-        StoreError, WorkflowFilter,
+        ApprovalFilter, ChainCheck, PolicyVersion, Quarantine, Revocation, RevocationKind,
+        SqliteStore, StoreError, WorkflowFilter,
     };
 
     use super::*;
@@ -366,6 +366,12 @@ mod tests {
         }
         fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
             self.inner.quarantines(now_ms)
+        }
+        fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {
+            self.inner.record_policy_version(version)
+        }
+        fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
+            self.inner.policy_versions(limit)
         }
         fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
             self.inner.delete_events_before(cutoff_ms)

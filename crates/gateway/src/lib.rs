@@ -25,6 +25,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod notify;
 pub mod peer;
+pub mod policies;
 pub mod problem;
 pub mod quarantines;
 pub mod replicas;

@@ -97,6 +97,8 @@ pub struct Gateway {
     maintenance: JoinHandle<()>,
     /// Applies other replicas' changes, on a shared store.
     follower: Option<JoinHandle<()>>,
+    /// Reloads the policy files when they change (`policy.watch_ms`).
+    policy_watcher: Option<JoinHandle<()>>,
     writer: EventWriter,
 }
 
@@ -147,6 +149,9 @@ impl Gateway {
             revocations: Revocations::new(stored),
         }));
         state.quarantines.restore(quarantined);
+        let files = state.config.policies.len();
+        let version = state.policy.version();
+        crate::policies::store_version(&state, &version, files, &crate::policies::AtStart).await?;
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -158,6 +163,7 @@ impl Gateway {
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
+        let policy_watcher = crate::policies::spawn_watcher(&state, stopped.clone());
         let servers = vec![
             tokio::spawn(serve(
                 data,
@@ -183,6 +189,7 @@ impl Gateway {
             servers,
             maintenance,
             follower,
+            policy_watcher,
             writer,
         })
     }
@@ -223,9 +230,9 @@ impl Gateway {
             tracing::error!(%error, "maintenance task failed");
         }
         // It holds the state, which must be dropped below for the event writer to end.
-        if let Some(follower) = self.follower {
-            follower.abort();
-            let _ = follower.await;
+        for task in [self.follower, self.policy_watcher].into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
         }
         if let Err(error) = self.state.workflows.flush_and_release().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");

@@ -69,7 +69,8 @@ pub type ConfigMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 #[derive(Debug)]
 pub struct State {
     pub config: Config,
-    pub policy: PolicyEngine,
+    /// The policy set in force, swapped whole on reload (`policies.rs`).
+    pub policy: crate::policies::Policies,
     pub keys: KeyRing,
     pub store: Arc<dyn Store>,
     pub events: EventSink,
@@ -86,8 +87,6 @@ pub struct State {
     pub secrets: Secrets,
     pub notifier: Notifier,
     pub approvals: Approvals,
-    /// SHA-256 of every policy file's text, recorded with each parked call.
-    pub policy_version: String,
     /// Signed-in web console sessions.
     pub console: crate::console::Sessions,
     /// MCP upstream clients and agent sessions.
@@ -135,10 +134,8 @@ impl State {
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
         let secrets = Secrets::from_config(&config);
         let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
-        let policy_version = policy_version(&config);
         Self {
             approvals: Approvals::new(Arc::clone(&store)),
-            policy_version,
             console: crate::console::Sessions::default(),
             mcp: crate::mcp::Mcp::start(&config),
             token_throttle: crate::broker::Throttle::new(
@@ -155,7 +152,7 @@ impl State {
             secrets,
             notifier,
             config,
-            policy,
+            policy: crate::policies::Policies::new(policy),
             keys,
             store,
             events,
@@ -178,20 +175,4 @@ impl State {
     pub fn next_id_at(&self, now: UnixTime) -> DecisionId {
         self.ids.next(now)
     }
-}
-
-fn policy_version(config: &Config) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for policy in &config.policies {
-        hasher.update(policy.path.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(policy.text.as_bytes());
-        hasher.update([0]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }

@@ -14,5 +14,5 @@ mod load;
 mod schema;
 mod scope;
 
-pub use engine::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine};
+pub use engine::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine, version_of};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};

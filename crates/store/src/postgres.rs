@@ -13,6 +13,7 @@ mod claims;
 mod events;
 mod listen;
 mod migrate;
+mod policy_versions;
 mod pool;
 mod quarantines;
 mod revocations;
@@ -31,6 +32,7 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
@@ -204,6 +206,15 @@ impl Store for PostgresStore {
             detail: format!("cannot start the change listener: {error}"),
         })?;
         Ok(true)
+    }
+
+    fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {
+        self.run(|client| policy_versions::put(client, version))
+    }
+
+    fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
+        let limit = crate::store::capped_limit(Some(limit));
+        self.run(|client| policy_versions::newest(client, limit))
     }
 }
 

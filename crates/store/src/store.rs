@@ -10,6 +10,7 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
@@ -146,6 +147,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         drop(handler);
         Ok(false)
     }
+
+    /// Records that a policy set went into force.
+    fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError>;
+
+    /// The policy sets loaded, newest first, at most `limit` (capped at [`MAX_LIMIT`]).
+    fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError>;
 }
 
 /// What another replica changed, or what happened to the feed of such changes.

@@ -121,6 +121,10 @@ pub struct RawPolicy {
     pub dir: String,
     /// A cedarschema fragment declaring entity types and agent attributes.
     pub schema: Option<String>,
+    /// How often the running gateway looks at the `*.cedar` files for changes, in
+    /// milliseconds; a changed set is loaded once it reads the same twice. 0: never.
+    #[serde(default = "default_policy_watch_ms")]
+    pub watch_ms: u64,
 }
 
 impl Default for RawPolicy {
@@ -128,6 +132,7 @@ impl Default for RawPolicy {
         Self {
             dir: default_policy_dir(),
             schema: None,
+            watch_ms: default_policy_watch_ms(),
         }
     }
 }
@@ -385,6 +390,10 @@ fn default_data_dir() -> String {
 
 fn default_policy_dir() -> String {
     "policies".to_owned()
+}
+
+fn default_policy_watch_ms() -> u64 {
+    1000
 }
 
 fn default_max_header_bytes() -> usize {

@@ -18,7 +18,7 @@ use crate::config::raw::{RawGateway, RawOperator};
 use crate::config::{ApprovalSettings, IntentInfo};
 use crate::config::{
     Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Operator,
-    PolicyFile, RawConfig, Role, Secret, Segment, StoreLocation,
+    PolicyFile, PolicySource, RawConfig, Role, Secret, Segment, StoreLocation,
 };
 use crate::model::{Intent, SegmentName};
 
@@ -110,6 +110,11 @@ impl<'a> Resolver<'a> {
             intents,
             operators,
             policies,
+            policy_source: PolicySource {
+                dir: self.path(&raw.policy.dir),
+                watch: (raw.policy.watch_ms > 0)
+                    .then(|| Duration::from_millis(raw.policy.watch_ms)),
+            },
             schema,
             notifications,
             approvals,

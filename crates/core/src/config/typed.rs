@@ -36,11 +36,21 @@ pub struct Config {
     pub operators: Vec<Operator>,
     /// The `policies/*.cedar` files, in file-name order.
     pub policies: Vec<PolicyFile>,
+    /// Where they were read from, and how the running gateway watches them.
+    pub policy_source: PolicySource,
     /// The Cedar schema fragment declaring entity attributes, if the config has one.
     pub schema: Option<PolicyFile>,
     /// Where pauses and other operator-worthy news are sent.
     pub notifications: Notifications,
     pub approvals: ApprovalSettings,
+}
+
+/// The policy directory, read again when its files change (issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySource {
+    pub dir: PathBuf,
+    /// How often the files are looked at for changes; `None` never.
+    pub watch: Option<Duration>,
 }
 
 /// How confirmations and approvals behave.

@@ -52,6 +52,13 @@ pub(super) fn encode(event: &Event) -> String {
     if event.actor.is_some() {
         field(&mut out, ",\"actor\":", event.actor.as_deref());
     }
+    if event.policy_version.is_some() {
+        field(
+            &mut out,
+            ",\"policy_version\":",
+            event.policy_version.as_deref(),
+        );
+    }
     out.push('}');
     out
 }
@@ -149,11 +156,13 @@ mod tests {
             (data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) in
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
+            policy_version in maybe_text(),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
                 tool, segment, method, path, intent, outcome, refusal, reason, policies,
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
+                policy_version: policy_version.map(Into::into),
             }
         }
     }

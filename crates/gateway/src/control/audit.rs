@@ -62,5 +62,6 @@ fn event(state: &State, action: Action<'_>) -> Event {
         latency_us: 0,
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
+        policy_version: None,
     }
 }

@@ -188,8 +188,14 @@ impl EventDraft {
         &self.event.policies
     }
 
+    /// The version of the policy set that decided, once policy has.
+    pub fn policy_version(&self) -> Option<String> {
+        self.event.policy_version.as_deref().map(str::to_owned)
+    }
+
     pub fn policies(&mut self, decision: PolicyDecision) {
         self.event.policies = decision.policies;
+        self.event.policy_version = Some(decision.version);
         if !decision.errors.is_empty() {
             self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
         }

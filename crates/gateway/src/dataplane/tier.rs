@@ -404,7 +404,7 @@ fn new_approval(
         claims.seg.clone(),
         checked.tier.as_str().to_owned(),
         checked.policies.clone(),
-        state.policy_version.clone(),
+        draft.policy_version().unwrap_or_default(),
         call,
         required,
         state.clock.now().secs(),

@@ -47,6 +47,7 @@ pub(crate) fn empty() -> Config {
         intents: BTreeMap::new(),
         operators: Vec::new(),
         policies: Vec::new(),
+        policy_source: Default::default(),
         schema: None,
         notifications: Notifications::default(),
         approvals: ApprovalSettings {

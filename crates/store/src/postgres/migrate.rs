@@ -15,9 +15,10 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: r#"
 CREATE TABLE events (
     id TEXT COLLATE "C" PRIMARY KEY,
     -- Store order, which the hash chain follows: the appended batch, then the line in it.
@@ -114,7 +115,22 @@ CREATE TABLE quarantines (
     until_ms BIGINT NOT NULL
 );
 "#,
-}];
+    },
+    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
+    Migration {
+        version: 2,
+        sql: r#"
+CREATE TABLE policy_versions (
+    seq BIGSERIAL PRIMARY KEY,
+    version TEXT NOT NULL,
+    loaded_at_ms BIGINT NOT NULL,
+    loaded_by TEXT NOT NULL,
+    message TEXT,
+    files BIGINT NOT NULL
+);
+"#,
+    },
+];
 
 /// Applies every step the database has not seen, in one transaction.
 pub(super) fn run(client: &mut Client) -> Result<(), Failure> {

@@ -276,6 +276,7 @@ mod tests {
             latency_us: 1,
             upstream_us: Some(1),
             actor: None,
+            policy_version: None,
         }
     }
 

@@ -67,6 +67,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 13,
         sql: include_str!("../migrations/sqlite/0013_chain_anchor.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/sqlite/0014_policy_versions.sql"),
+    },
 ];
 
 /// The step that adds the events' hash chain; after it, the events stored before are

@@ -35,6 +35,7 @@ pub(crate) fn event(seq: u64) -> Event {
         latency_us: 1_500,
         upstream_us: Some(1_000),
         actor: Some("alice".to_owned()),
+        policy_version: None,
     }
 }
 
@@ -63,6 +64,7 @@ pub(crate) fn full(seq: u64) -> Event {
         latency_us: 7,
         upstream_us: None,
         actor: None,
+        policy_version: None,
         ..event(seq)
     }
 }
@@ -85,6 +87,7 @@ pub(crate) fn bare(seq: u64) -> Event {
         status: 401,
         upstream_us: None,
         actor: None,
+        policy_version: None,
         ..event(seq)
     }
 }
