@@ -21,6 +21,7 @@ mod mcp_face;
 mod mcp_upstream;
 mod metrics;
 mod paths;
+mod policy_reload;
 mod quarantines;
 mod resources;
 mod route_args;
