@@ -1,7 +1,11 @@
 //! `gatehouse policy check`: the whole config and its policies, validated against the
 //! schema; exit 0 when valid, 64 with every error when not. `--probe` also asks each MCP
-//! server what it offers (`policy/probe.rs`).
+//! server what it offers (`policy/probe.rs`). `test` runs the cases shipped with a
+//! policy set (`policy/cases.rs`); `apply` and `versions` talk to the running gateway
+//! (`policy/apply.rs`).
 
+mod apply;
+mod cases;
 mod probe;
 
 use std::path::PathBuf;
@@ -25,18 +29,53 @@ pub(crate) enum Command {
         #[arg(long)]
         probe: bool,
     },
+    /// Run the test cases shipped with a policy set (`DIR/tests.toml`; DIR defaults to
+    /// the config's policy directory); exit 1 when a case gets another decision.
+    Test {
+        /// A policy directory: its `*.cedar` files are tested in place of the config's.
+        dir: Option<PathBuf>,
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
+    },
+    /// Have the running gateway read its policy files again and put them in force.
+    Apply {
+        #[command(flatten)]
+        control: crate::control::ControlArgs,
+        /// Why, kept with the version.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// The policy sets the running gateway loaded, newest first (`*` in force).
+    Versions {
+        #[command(flatten)]
+        control: crate::control::ControlArgs,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn run(command: &Command) -> Result<(), Failure> {
-    let Command::Check {
-        config,
-        print_schema,
-        probe,
-    } = command;
+    match command {
+        Command::Check {
+            config,
+            print_schema,
+            probe,
+        } => check(config, *print_schema, *probe),
+        Command::Test { dir, config } => cases::run(load_config(config)?, dir.as_deref()),
+        Command::Apply { control, message } => {
+            apply::apply(control, message.as_deref()).map_err(Failure::from)
+        }
+        Command::Versions { control, json } => {
+            apply::versions(control, *json).map_err(Failure::from)
+        }
+    }
+}
+
+fn check(config: &std::path::Path, print_schema: bool, probe: bool) -> Result<(), Failure> {
     let loaded = load_config(config)?;
     let engine = PolicyEngine::build(&loaded)
         .map_err(|errors| Failure::Config(format!("invalid policy:\n{errors}")))?;
-    if *print_schema {
+    if print_schema {
         println_out(&engine.schema_text());
     }
     println_out(&format!(
@@ -47,7 +86,7 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
         loaded.mcp_servers.len(),
         loaded.intents.len()
     ));
-    if *probe {
+    if probe {
         probe_servers(&loaded)?;
     }
     Ok(())

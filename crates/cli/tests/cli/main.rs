@@ -13,6 +13,7 @@ mod config_errors;
 mod crash;
 mod lifecycle;
 mod logs;
+mod policy_lifecycle;
 mod probe;
 mod quarantine;
 mod quickstart;
