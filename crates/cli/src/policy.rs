@@ -6,6 +6,8 @@
 
 mod apply;
 mod cases;
+mod diff;
+mod evaluate;
 mod probe;
 
 use std::path::PathBuf;
@@ -45,6 +47,22 @@ pub(crate) enum Command {
         #[arg(long)]
         message: Option<String>,
     },
+    /// The effect of changing the policies in OLD to those in NEW on recorded calls
+    /// (fetched from the control plane): each is decided again under both.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long, default_value = "gatehouse.toml")]
+        config: PathBuf,
+        /// Calls newer than this: `30m`, `2h`, `1d`.
+        #[arg(long, default_value = "1d")]
+        since: String,
+        /// At most this many recorded calls, newest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        #[command(flatten)]
+        control: crate::control::ControlArgs,
+    },
     /// The policy sets the running gateway loaded, newest first (`*` in force).
     Versions {
         #[command(flatten)]
@@ -65,10 +83,41 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
         Command::Apply { control, message } => {
             apply::apply(control, message.as_deref()).map_err(Failure::from)
         }
+        Command::Diff {
+            old,
+            new,
+            config,
+            since,
+            limit,
+            control,
+        } => {
+            let loaded = load_config(config)?;
+            let events = recorded(control, since, *limit)?;
+            println_out(&diff::report(&loaded, old, new, &events)?);
+            Ok(())
+        }
         Command::Versions { control, json } => {
             apply::versions(control, *json).map_err(Failure::from)
         }
     }
+}
+
+/// Recorded events newer than `since`, newest first, from the control plane.
+fn recorded(
+    control: &crate::control::ControlArgs,
+    since: &str,
+    limit: u32,
+) -> Result<Vec<gatehouse_core::event::Event>, Failure> {
+    use anyhow::Context;
+    use gatehouse_core::clock::{Clock, SystemClock};
+    let since_ms = SystemClock
+        .now()
+        .millis()
+        .saturating_sub(crate::events::parse_age_ms(since)?);
+    let path = format!("/v1/events?since={since_ms}&limit={limit}");
+    let body = control.request(http::Method::GET, &path, None)?;
+    let events = body.get("events").cloned().unwrap_or_default();
+    Ok(serde_json::from_value(events).context("unexpected event format")?)
 }
 
 fn check(config: &std::path::Path, print_schema: bool, probe: bool) -> Result<(), Failure> {

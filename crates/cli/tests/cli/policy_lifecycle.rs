@@ -91,6 +91,48 @@ async fn policy_apply_puts_changed_files_in_force_without_a_restart() {
     let headers = [("authorization", auth.as_str())];
     let create = || send(Method::POST, &url, &headers, r#"{"title":"x"}"#);
     assert_eq!(create().await.unwrap().status, 201);
+    let created = wait_for_event(&example, &served, "ticket.create").await;
+
+    // The change, reviewed first: its effect on the call just recorded.
+    let candidate = example.join("candidate");
+    std::fs::create_dir_all(&candidate).unwrap();
+    for file in ["triage.cedar", "helpdesk.cedar"] {
+        std::fs::copy(example.join("policies").join(file), candidate.join(file)).unwrap();
+    }
+    rewrite(&candidate.join("triage.cedar"), |text| {
+        text.replace("    Gatehouse::Action::\"ticket.create\",\n", "")
+    });
+    let policies = example.join("policies");
+    let config = example.join("gatehouse.toml");
+    let diff = operator(
+        &example,
+        &served,
+        &[
+            "policy",
+            "diff",
+            policies.to_str().unwrap(),
+            candidate.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    let report = String::from_utf8_lossy(&diff.stdout).into_owned();
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        report.contains(&format!(
+            "{created}  spiffe://acme/agent/triage-bot  ticket.create on tickets: \
+             allow (low) [triage-reads-and-files-tickets] -> deny []"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("recorded calls decided again: 1 change"),
+        "{report}"
+    );
 
     rewrite(&example.join("policies/triage.cedar"), |text| {
         text.replace("    Gatehouse::Action::\"ticket.create\",\n", "")
@@ -123,4 +165,22 @@ async fn policy_apply_puts_changed_files_in_force_without_a_restart() {
         lines[1].ends_with("gatehouse  loaded at start-up"),
         "{table}"
     );
+}
+
+/// The id of the first recorded event of `intent`, once it is stored.
+async fn wait_for_event(
+    example: &std::path::Path,
+    served: &crate::lifecycle::Served,
+    intent: &str,
+) -> String {
+    for _ in 0..200 {
+        let listed = operator(example, served, &["events", "--intent", intent, "--json"]);
+        let events: Vec<serde_json::Value> =
+            serde_json::from_slice(&listed.stdout).unwrap_or_default();
+        if let Some(id) = events.first().and_then(|event| event["id"].as_str()) {
+            return id.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no `{intent}` event");
 }
