@@ -16,7 +16,7 @@ pub use raw::RawConfig;
 pub use secret::Secret;
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
-    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
-    PolicyFile, PolicySource, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation,
-    Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,
+    Operator, PolicyFile, PolicySource, Role, Route, SecretSource, Segment, StdioCommand,
+    StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

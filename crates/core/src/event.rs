@@ -89,6 +89,11 @@ pub struct Event {
     /// absent when the call ended before policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<Arc<str>>,
+    /// Set only for a call in observe mode (forwarded whatever was decided): `pass`, or
+    /// what enforcing would have done (`would-deny:policy-denied`, `would-confirm`,
+    /// `would-park`, `would-refuse-budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
 }
 
 impl Event {
@@ -120,6 +125,7 @@ impl Event {
             upstream_us: None,
             actor: None,
             policy_version: None,
+            observed: None,
         }
     }
 }

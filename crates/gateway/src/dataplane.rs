@@ -37,6 +37,7 @@ use crate::body::ResponseBody;
 use crate::credential::{self, Credential};
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
+use crate::observe;
 use crate::peer::Peer;
 use crate::problem::json_response;
 use crate::quarantines::Reach;
@@ -165,6 +166,7 @@ async fn phases(
     let (mut parts, body) = request.into_parts();
     let call = classify::classify(state, &parts.method, &parts.uri)?;
     draft.call(&call);
+    let observed = observe::covers(state, &call, draft);
     forward::check_headers(&parts.headers)?;
     contain(&credential, &call)?;
     let reach = reach(&credential, &call);
@@ -181,9 +183,10 @@ async fn phases(
     let tier = decide::effective_tier(call.route.tier, &verdict);
     draft.policies(verdict);
     if !allowed {
-        return Err(Refusal::PolicyDenied);
+        observe::or_refuse(Refusal::PolicyDenied, observed, draft)?;
     }
     draft.tier(tier);
+    let tier = observe::tier(tier, observed, draft);
     if tier != Tier::Low {
         budget::ensure_active(state, &workflow)?;
     }
@@ -201,7 +204,8 @@ async fn phases(
             return Ok(response);
         }
     };
-    budget::reserve(state, &workflow, call.route.access, declared).await?;
+    let reserved = budget::reserve(state, &workflow, call.route.access, declared).await;
+    observe::budget(reserved, observed, draft)?;
     let message = forward::Message {
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),

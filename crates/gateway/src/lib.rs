@@ -24,6 +24,7 @@ pub mod keys;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
+pub mod observe;
 pub mod peer;
 pub mod policies;
 pub mod problem;

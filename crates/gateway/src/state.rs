@@ -71,6 +71,8 @@ pub struct State {
     pub config: Config,
     /// The policy set in force, swapped whole on reload (`policies.rs`).
     pub policy: crate::policies::Policies,
+    /// The tools and segments in observe mode, read again on reload (`observe.rs`).
+    pub observe: crate::observe::Observe,
     pub keys: KeyRing,
     pub store: Arc<dyn Store>,
     pub events: EventSink,
@@ -134,7 +136,9 @@ impl State {
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
         let secrets = Secrets::from_config(&config);
         let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
+        let observe = crate::observe::Observe::new(config.observe.clone());
         Self {
+            observe,
             approvals: Approvals::new(Arc::clone(&store)),
             console: crate::console::Sessions::default(),
             mcp: crate::mcp::Mcp::start(&config),

@@ -15,6 +15,8 @@ use crate::policy::println_out;
 struct Applied {
     version: String,
     changed: bool,
+    /// What observe mode covers after the config file's `enforce` flags were read.
+    observe: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +38,7 @@ pub(crate) fn apply(control: &ControlArgs, message: Option<&str>) -> anyhow::Res
             applied.version
         ));
     }
+    println_out(&format!("observe mode: {}", applied.observe));
     Ok(())
 }
 

@@ -142,6 +142,9 @@ impl Default for RawPolicy {
 pub struct RawSegment {
     #[serde(default)]
     pub description: String,
+    /// `false`: observe mode for every tool of the segment (issue 15).
+    #[serde(default = "enforced")]
+    pub enforce: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +262,10 @@ pub struct RawTool {
     pub auth: Option<RawUpstreamAuth>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `false`: observe mode (issue 15): every phase runs and the event records what
+    /// would have happened, but the call is forwarded.
+    #[serde(default = "enforced")]
+    pub enforce: bool,
 }
 
 /// An MCP server: exactly one of `url` (Streamable HTTP) or `command` (stdio).
@@ -390,6 +397,10 @@ fn default_data_dir() -> String {
 
 fn default_policy_dir() -> String {
     "policies".to_owned()
+}
+
+fn enforced() -> bool {
+    true
 }
 
 fn default_policy_watch_ms() -> u64 {

@@ -59,6 +59,10 @@ pub(super) fn encode(event: &Event) -> String {
             event.policy_version.as_deref(),
         );
     }
+    // Only calls in observe mode carry it.
+    if event.observed.is_some() {
+        field(&mut out, ",\"observed\":", event.observed.as_deref());
+    }
     out.push('}');
     out
 }
@@ -156,13 +160,14 @@ mod tests {
             (data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) in
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
-            policy_version in maybe_text(),
+            (policy_version, observed) in (maybe_text(), maybe_text()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
                 tool, segment, method, path, intent, outcome, refusal, reason, policies,
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
                 policy_version: policy_version.map(Into::into),
+                observed,
             }
         }
     }

@@ -63,5 +63,6 @@ fn event(state: &State, action: Action<'_>) -> Event {
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
         policy_version: None,
+        observed: None,
     }
 }

@@ -1,6 +1,7 @@
 //! `/v1/policies`: the policy versions loaded (auditors, operators) and `POST
-//! /v1/policies/apply` (operators): read the policy files again and put the set in force
-//! if it builds, with the operator's message on its record. A set that does not build is
+//! /v1/policies/apply` (operators): read the config file's `enforce` flags (observe mode)
+//! and the policy files again, and put the set in force if it builds, with the
+//! operator's message on its record. A set that does not build is
 //! refused (409, with every error) and the one in force stays.
 
 use std::sync::Arc;
@@ -56,6 +57,9 @@ async fn apply(
 ) -> Result<Response<ResponseBody>, ControlError> {
     let caller = auth::require(state, &request, &[Role::Operator])?;
     let body: Apply = json::read(request).await?;
+    let observe = crate::observe::reload(state, &caller.name)
+        .await
+        .map_err(|reason| ControlError::Conflict { reason })?;
     let source = Source::Apply {
         actor: caller.name,
         message: body.message,
@@ -73,5 +77,7 @@ async fn apply(
     Ok(ok_json(&serde_json::json!({
         "version": &*applied.version,
         "changed": applied.changed,
+        "observe": crate::observe::describe(&state.observe.current()),
+        "observe_changed": observe,
     })))
 }

@@ -163,6 +163,18 @@ impl EventDraft {
         set(&mut self.event.data_class, call.route.data_class.as_str());
     }
 
+    /// Marks a call in observe mode (`observe.rs`): `pass` first, then each thing
+    /// enforcing would have done instead.
+    pub fn observed(&mut self, would: String) {
+        match &mut self.event.observed {
+            Some(seen) if seen != "pass" => {
+                seen.push_str(", ");
+                seen.push_str(&would);
+            }
+            slot => *slot = Some(would),
+        }
+    }
+
     /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
     pub fn rpc_method(&mut self, method: &str) {
         self.event.method = method.chars().take(128).collect();

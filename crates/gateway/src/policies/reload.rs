@@ -191,10 +191,38 @@ struct Looks {
     previous: Option<String>,
     /// The last version refused, not tried again.
     refused: Option<String>,
+    /// The config file's text at the previous look, and the text last read for its
+    /// `enforce` flags (observe mode).
+    config_previous: Option<String>,
+    config_read: Option<String>,
 }
 
 impl Looks {
     async fn look(&mut self, state: &Arc<State>) {
+        self.look_at_policies(state).await;
+        self.look_at_config(state).await;
+    }
+
+    /// The config file's `enforce` flags, read again once a change reads the same twice.
+    async fn look_at_config(&mut self, state: &Arc<State>) {
+        let path = state.config.policy_source.config_file.clone();
+        let Ok(Ok(text)) = tokio::task::spawn_blocking(move || std::fs::read_to_string(path)).await
+        else {
+            self.config_previous = None;
+            return;
+        };
+        let stable = self.config_previous.as_deref() == Some(text.as_str());
+        self.config_previous = Some(text.clone());
+        if !stable || self.config_read.as_deref() == Some(text.as_str()) {
+            return;
+        }
+        self.config_read = Some(text);
+        if let Err(error) = crate::observe::reload(state, "gatehouse").await {
+            tracing::warn!(%error, "config file changed");
+        }
+    }
+
+    async fn look_at_policies(&mut self, state: &Arc<State>) {
         let dir = state.config.policy_source.dir.clone();
         let Ok(Ok(files)) = tokio::task::spawn_blocking(move || read_policy_dir(&dir)).await else {
             // Unreadable for now (a directory being replaced): look again next time.

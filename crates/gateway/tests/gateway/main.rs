@@ -20,6 +20,7 @@ mod hostile;
 mod mcp_face;
 mod mcp_upstream;
 mod metrics;
+mod observe;
 mod paths;
 mod policy_reload;
 mod quarantines;

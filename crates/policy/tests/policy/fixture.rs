@@ -48,6 +48,7 @@ pub(crate) fn empty() -> Config {
         operators: Vec::new(),
         policies: Vec::new(),
         policy_source: Default::default(),
+        observe: Default::default(),
         schema: None,
         notifications: Notifications::default(),
         approvals: ApprovalSettings {

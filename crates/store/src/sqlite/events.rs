@@ -277,6 +277,7 @@ mod tests {
             upstream_us: Some(1),
             actor: None,
             policy_version: None,
+            observed: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub(crate) fn event(seq: u64) -> Event {
         upstream_us: Some(1_000),
         actor: Some("alice".to_owned()),
         policy_version: None,
+        observed: None,
     }
 }
 
@@ -65,6 +66,7 @@ pub(crate) fn full(seq: u64) -> Event {
         upstream_us: None,
         actor: None,
         policy_version: None,
+        observed: None,
         ..event(seq)
     }
 }
@@ -88,6 +90,7 @@ pub(crate) fn bare(seq: u64) -> Event {
         upstream_us: None,
         actor: None,
         policy_version: None,
+        observed: None,
         ..event(seq)
     }
 }
