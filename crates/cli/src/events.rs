@@ -47,6 +47,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Recorded events newer than `since`, newest first, from the control plane.
+pub(crate) fn recorded(
+    control: &ControlArgs,
+    since: &str,
+    limit: u32,
+) -> anyhow::Result<Vec<Event>> {
+    let since_ms = SystemClock
+        .now()
+        .millis()
+        .saturating_sub(parse_age_ms(since)?);
+    let path = format!("/v1/events?since={since_ms}&limit={limit}");
+    let body = control.request(http::Method::GET, &path, None)?;
+    let events = body.get("events").cloned().unwrap_or_default();
+    serde_json::from_value(events).context("unexpected event format")
+}
+
 fn query(args: &Args) -> anyhow::Result<String> {
     let mut pairs = vec![("limit".to_owned(), args.limit.to_string())];
     let named = [

@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod control;
 mod events;
+mod inventory;
 mod keys;
 mod logging;
 mod policy;
@@ -79,6 +80,8 @@ enum Command {
     Audit(audit::Args),
     /// Add, list and lift temporary denies on a segment, tool, intent or agent.
     Quarantine(quarantine::Args),
+    /// What agents can reach and what they used; `inventory suggest` for unmapped routes.
+    Inventory(inventory::Args),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -112,6 +115,7 @@ fn main() -> ExitCode {
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
+        Command::Inventory(args) => inventory::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

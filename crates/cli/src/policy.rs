@@ -92,7 +92,7 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
             control,
         } => {
             let loaded = load_config(config)?;
-            let events = recorded(control, since, *limit)?;
+            let events = crate::events::recorded(control, since, *limit)?;
             println_out(&diff::report(&loaded, old, new, &events)?);
             Ok(())
         }
@@ -100,24 +100,6 @@ pub(crate) fn run(command: &Command) -> Result<(), Failure> {
             apply::versions(control, *json).map_err(Failure::from)
         }
     }
-}
-
-/// Recorded events newer than `since`, newest first, from the control plane.
-fn recorded(
-    control: &crate::control::ControlArgs,
-    since: &str,
-    limit: u32,
-) -> Result<Vec<gatehouse_core::event::Event>, Failure> {
-    use anyhow::Context;
-    use gatehouse_core::clock::{Clock, SystemClock};
-    let since_ms = SystemClock
-        .now()
-        .millis()
-        .saturating_sub(crate::events::parse_age_ms(since)?);
-    let path = format!("/v1/events?since={since_ms}&limit={limit}");
-    let body = control.request(http::Method::GET, &path, None)?;
-    let events = body.get("events").cloned().unwrap_or_default();
-    Ok(serde_json::from_value(events).context("unexpected event format")?)
 }
 
 fn check(config: &std::path::Path, print_schema: bool, probe: bool) -> Result<(), Failure> {

@@ -11,6 +11,7 @@
 mod audit;
 mod config_errors;
 mod crash;
+mod inventory;
 mod lifecycle;
 mod logs;
 mod policy_lifecycle;
