@@ -52,9 +52,8 @@ impl ControlArgs {
             ("authorization", authorization.as_str()),
             ("content-type", "application/json"),
         ];
-        let reply = crate::runtime()?.block_on(gatehouse_gateway::client::send(
-            method, &url, &headers, bytes,
-        ))?;
+        let reply = crate::runtime()?
+            .block_on(gatehouse_kit::client::send(method, &url, &headers, bytes))?;
         let json = reply.json();
         if !reply.status.is_success() {
             let title = json

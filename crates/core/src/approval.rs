@@ -1,4 +1,4 @@
-//! Confirmations and approvals as a pure state machine (DESIGN.md §3 phase 5).
+//! Confirmations and approvals as a pure state machine (ARCHITECTURE.md, "The request path", tier).
 //!
 //! A *medium*-tier call needs a confirmation: the call is refused with a confirmation id,
 //! the workflow's confirmer confirms it, and the agent re-sends the same call (same

@@ -356,6 +356,7 @@ mod tests {
                 reason: String::new(),
             },
             Refusal::StaleState { for_ms: 0 },
+            Refusal::Unrecordable { queued: 0 },
             Refusal::UnsafeRequest {
                 reason: String::new(),
             },
@@ -396,6 +397,7 @@ mod tests {
                 | Refusal::UpstreamTimeout
                 | Refusal::Internal { .. }
                 | Refusal::StaleState { .. }
+                | Refusal::Unrecordable { .. }
                 | Refusal::UnsafeRequest { .. }
                 | Refusal::MalformedBody { .. }
                 | Refusal::RateLimited

@@ -8,21 +8,16 @@
 //! gateway's invariants, not policy under trial.
 //!
 //! The set is read again from the config file by the policy watcher and on `policy
-//! apply`, so switching a tool to enforce needs no restart. On the call path, with
-//! nothing observed, it costs one relaxed atomic load.
+//! apply` (`policy_reload.rs`), so switching a tool to enforce needs no restart. The
+//! phases consult it through `pipeline/observe.rs`; on the call path, with nothing
+//! observed, it costs one relaxed atomic load.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use arc_swap::ArcSwap;
 use gatehouse_core::config::Observed;
-use gatehouse_core::event::{Event, Outcome};
-use gatehouse_core::model::{SegmentName, Tier, ToolName};
-use gatehouse_core::refusal::Refusal;
-
-use crate::dataplane::classify::Call;
-use crate::dataplane::record::EventDraft;
-use crate::state::State;
+use gatehouse_core::model::{SegmentName, ToolName};
 
 /// The tools and segments observed now.
 #[derive(Debug)]
@@ -67,43 +62,6 @@ impl Observe {
     }
 }
 
-/// Reads the config file again and puts its `enforce` flags in force; nothing else of
-/// the file changes until a restart. `Ok(true)` when the observed set changed (an event
-/// of kind `config` says to what).
-pub async fn reload(state: &State, actor: &str) -> Result<bool, String> {
-    let path = state.config.policy_source.config_file.clone();
-    let loaded = tokio::task::spawn_blocking(move || gatehouse_core::config::load(&path))
-        .await
-        .map_err(|error| error.to_string())?
-        .map_err(|errors| {
-            format!("the config file does not load, so its `enforce` flags stay:\n{errors}")
-        })?;
-    let observed = loaded.observe;
-    if !state.observe.update(observed.clone()) {
-        return Ok(false);
-    }
-    state.events.emit(event(state, actor, &observed));
-    Ok(true)
-}
-
-fn event(state: &State, actor: &str, observed: &Observed) -> Event {
-    let now = state.clock.now();
-    let path = state.config.policy_source.config_file.display().to_string();
-    let mut event = Event::blank(
-        state.next_id_at(now),
-        now.millis(),
-        "config".to_owned(),
-        "RELOAD".to_owned(),
-        path,
-    );
-    event.intent = Some("observe.reload".to_owned());
-    event.actor = Some(actor.to_owned());
-    event.outcome = Outcome::Allow;
-    event.status = 200;
-    event.reason = Some(describe(observed));
-    event
-}
-
 /// `observing tools [a, b] and segments [c]`, or `enforcing everywhere`.
 pub fn describe(observed: &Observed) -> String {
     if observed.is_empty() {
@@ -125,56 +83,4 @@ fn warn_loudly(observed: &Observed) {
     for segment in &observed.segments {
         tracing::warn!(%segment, "observe mode: calls to every tool of this segment are forwarded whatever policy, tier or budget decide");
     }
-}
-
-/// Whether `call` is observed; an observed call is marked `pass` on its event until
-/// something enforcing would have refused is recorded.
-pub fn covers(state: &State, call: &Call<'_>, draft: &mut EventDraft) -> bool {
-    let tool = &call.tool.tool;
-    let observed = state.observe.covers(&tool.name, &tool.segment);
-    if observed {
-        draft.observed("pass".to_owned());
-    }
-    observed
-}
-
-/// The budget phase's answer: an observed call over budget records so and goes on (the
-/// workflow is still paused and its owner told, as the budget's own bookkeeping does).
-pub fn budget(
-    reserved: Result<(), Refusal>,
-    observed: bool,
-    draft: &mut EventDraft,
-) -> Result<(), Refusal> {
-    match reserved {
-        Err(refusal @ Refusal::BudgetExhausted { .. }) => or_refuse(refusal, observed, draft),
-        other => other,
-    }
-}
-
-/// `refusal` for an enforced call; for an observed one, the refusal is recorded as what
-/// would have happened and the call goes on.
-pub fn or_refuse(refusal: Refusal, observed: bool, draft: &mut EventDraft) -> Result<(), Refusal> {
-    if !observed {
-        return Err(refusal);
-    }
-    let would = match &refusal {
-        Refusal::BudgetExhausted { .. } => "would-refuse-budget".to_owned(),
-        other => format!("would-deny:{}", other.kind()),
-    };
-    draft.observed(would);
-    Ok(())
-}
-
-/// The tier a call proceeds at: an observed call that would wait for a confirmation or
-/// an approval records so and proceeds as low.
-pub fn tier(tier: Tier, observed: bool, draft: &mut EventDraft) -> Tier {
-    if !observed {
-        return tier;
-    }
-    match tier {
-        Tier::Low => {}
-        Tier::Medium => draft.observed("would-confirm".to_owned()),
-        Tier::High => draft.observed("would-park".to_owned()),
-    }
-    Tier::Low
 }

@@ -1,19 +1,12 @@
 //! The policy set in force, swappable while calls run. Each call loads the current
 //! engine once (one atomic load, no lock) and decides under it, so every decision is
-//! made under exactly one fully built version; a reload builds and validates the new
-//! set aside and swaps the pointer only when it is whole. A set that fails to build is
-//! refused and the old one stays.
-
-mod reload;
+//! made under exactly one fully built version; a reload (`policy_reload.rs`) builds and
+//! validates the new set aside and swaps the pointer only when it is whole.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use gatehouse_policy::{DecisionRequest, PolicyDecision, PolicyEngine};
-
-pub use reload::Applied;
-pub use reload::{AtStart, LoadedBy, spawn_watcher, store_version};
-pub(crate) use reload::{ReloadError, Source, reload};
 
 /// The current policy engine.
 #[derive(Debug)]
@@ -53,7 +46,12 @@ impl Policies {
     }
 
     /// Puts `engine` in force for every call that starts deciding from now on.
-    fn swap(&self, engine: PolicyEngine) {
+    pub(crate) fn swap(&self, engine: PolicyEngine) {
         self.current.store(Arc::new(engine));
+    }
+
+    /// Held for the whole of a reload, so two never race to swap.
+    pub(crate) async fn reloading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.reloading.lock().await
     }
 }

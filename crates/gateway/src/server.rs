@@ -38,6 +38,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// How often the store's write-ahead log is checkpointed and truncated.
+const CHECKPOINT: Duration = Duration::from_secs(60);
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,7 @@ impl Gateway {
             Arc::clone(&store),
             config.gateway.events_file.clone(),
             Some(Arc::clone(&journal.0)),
+            config.gateway.limits.max_queued_events,
         );
         record_recovered(&sink, journal.1);
         let data_listen = config.gateway.data_listen;
@@ -149,9 +152,16 @@ impl Gateway {
             revocations: Revocations::new(stored),
         }));
         state.quarantines.restore(quarantined);
+        crate::approved::install_runner(&state);
         let files = state.config.policies.len();
         let version = state.policy.version();
-        crate::policies::store_version(&state, &version, files, &crate::policies::AtStart).await?;
+        crate::policy_reload::store_version(
+            &state,
+            &version,
+            files,
+            &crate::policy_reload::AtStart,
+        )
+        .await?;
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -163,15 +173,13 @@ impl Gateway {
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
-        let policy_watcher = crate::policies::spawn_watcher(&state, stopped.clone());
+        let policy_watcher = crate::policy_reload::spawn_watcher(&state, stopped.clone());
         let servers = vec![
             tokio::spawn(serve(
                 data,
                 stopped.clone(),
                 data_listening,
-                move |request, peer| {
-                    crate::dataplane::handle(Arc::clone(&data_state), request, peer)
-                },
+                move |request, peer| crate::router::handle(Arc::clone(&data_state), request, peer),
             )),
             tokio::spawn(serve(
                 control,
@@ -299,8 +307,10 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut reload = tokio::time::interval(state.config.gateway.secrets_reload);
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
     let mut retention = tokio::time::interval(crate::retention::EVERY);
+    let mut checkpoint = tokio::time::interval(CHECKPOINT);
     loop {
         tokio::select! {
+            _ = checkpoint.tick() => checkpoint_store(&state).await,
             _ = retention.tick() => {
                 crate::retention::prune(&state).await;
             }
@@ -319,14 +329,31 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let ended = state.quarantines.take_ended(state.clock.now().millis());
                 crate::control::quarantines::record_ended(&state, &ended);
                 state.upstream.close_expired();
-                state.anonymous.summarise_due(&state);
+                let now_ms = state.clock.now().millis();
+                if let Some(summary) = state.anonymous.due(now_ms) {
+                    let id = state.next_id();
+                    state.events.emit(crate::anonymous::summary_event(id, summary, now_ms));
+                }
                 match state.approvals.expire_due(now).await {
-                    Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),
+                    Ok(expired) => crate::audit::record_settled(&state, &expired, "approval.expire"),
                     Err(error) => tracing::error!(%error, "cannot expire approvals; will retry"),
                 }
             }
             _ = stop.changed() => break,
         }
+    }
+}
+
+/// Truncates the store's write-ahead log, off the async workers.
+async fn checkpoint_store(state: &State) {
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+        Ok(Ok(bytes)) if bytes > 64 * 1024 * 1024 => {
+            tracing::info!(bytes, "checkpointed a large write-ahead log");
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot checkpoint the store; will retry"),
+        Err(error) => tracing::error!(%error, "store checkpoint failed"),
     }
 }
 

@@ -66,7 +66,7 @@ pub(crate) fn evaluate(
         },
     };
     let decision = engine.decide(&request);
-    let tier = gatehouse_gateway::dataplane::decide::effective_tier(target.tier, &decision);
+    let tier = gatehouse_gateway::pipeline::decide::effective_tier(target.tier, &decision);
     Ok((decision, tier))
 }
 

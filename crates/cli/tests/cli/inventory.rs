@@ -2,7 +2,7 @@
 //! can reach with the agents that used them, and the unmapped routes they asked for,
 //! folded into templates that, pasted into the config, classify the same calls.
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::lifecycle::{AGENT, Served, credential, operator, serve, start_tool};
@@ -22,7 +22,7 @@ async fn call(
     token: &str,
     method: Method,
     path: &str,
-) -> gatehouse_gateway::client::Reply {
+) -> gatehouse_kit::client::Reply {
     let auth = format!("Bearer {token}");
     let url = format!("{}/tools/tickets{path}", served.data);
     send(

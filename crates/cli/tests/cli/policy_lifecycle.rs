@@ -2,7 +2,7 @@
 //! expectation (or a policy change that breaks a case) fails with exit 1 and says which;
 //! `apply` puts changed files in force in a running gateway without a restart.
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::lifecycle::{credential, operator, serve, start_tool};

@@ -94,6 +94,8 @@ pub struct RawLimits {
     pub token_rate_per_peer: u32,
     #[serde(default = "default_token_burst_per_peer")]
     pub token_burst_per_peer: u32,
+    #[serde(default = "default_max_queued_events")]
+    pub max_queued_events: usize,
 }
 
 impl Default for RawLimits {
@@ -108,6 +110,7 @@ impl Default for RawLimits {
             max_data_connections: default_max_data_connections(),
             max_control_connections: default_max_control_connections(),
             token_rate_per_peer: default_token_rate_per_peer(),
+            max_queued_events: default_max_queued_events(),
             token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
@@ -405,6 +408,10 @@ fn enforced() -> bool {
 
 fn default_policy_watch_ms() -> u64 {
     1000
+}
+
+fn default_max_queued_events() -> usize {
+    50_000
 }
 
 fn default_max_header_bytes() -> usize {

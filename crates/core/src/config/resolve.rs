@@ -140,6 +140,7 @@ impl<'a> Resolver<'a> {
             max_control_connections: raw.limits.max_control_connections,
             token_rate_per_peer: raw.limits.token_rate_per_peer,
             token_burst_per_peer: raw.limits.token_burst_per_peer,
+            max_queued_events: raw.limits.max_queued_events,
         };
         self.check_limits(&limits);
         let data_dir = self.path(&raw.data_dir);
@@ -195,6 +196,9 @@ impl<'a> Resolver<'a> {
         }
         if limits.idle_timeout.is_zero() {
             self.error_at_field("gateway.limits.idle_timeout_ms", "must be positive");
+        }
+        if limits.max_queued_events == 0 {
+            self.error_at_field("gateway.limits.max_queued_events", "must be positive");
         }
         if limits.max_data_connections == 0 {
             self.error_at_field("gateway.limits.max_data_connections", "must be positive");

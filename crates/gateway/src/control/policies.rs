@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::body::ResponseBody;
 use crate::control::{ControlError, auth, blocking, json, ok_json};
-use crate::policies::{ReloadError, Source};
+use crate::policy_reload::{ReloadError, Source};
 use crate::state::State;
 
 /// How many versions `GET /v1/policies` lists.
@@ -57,23 +57,24 @@ async fn apply(
 ) -> Result<Response<ResponseBody>, ControlError> {
     let caller = auth::require(state, &request, &[Role::Operator])?;
     let body: Apply = json::read(request).await?;
-    let observe = crate::observe::reload(state, &caller.name)
+    let observe = crate::policy_reload::reload_observe(state, &caller.name)
         .await
         .map_err(|reason| ControlError::Conflict { reason })?;
     let source = Source::Apply {
         actor: caller.name,
         message: body.message,
     };
-    let applied = crate::policies::reload(state, source)
-        .await
-        .map_err(|error| match error {
-            ReloadError::Store { .. } => ControlError::Unavailable {
-                reason: error.to_string(),
-            },
-            ReloadError::Read(_) | ReloadError::Invalid { .. } => ControlError::Conflict {
-                reason: error.to_string(),
-            },
-        })?;
+    let applied =
+        crate::policy_reload::reload(state, source)
+            .await
+            .map_err(|error| match error {
+                ReloadError::Store { .. } => ControlError::Unavailable {
+                    reason: error.to_string(),
+                },
+                ReloadError::Read(_) | ReloadError::Invalid { .. } => ControlError::Conflict {
+                    reason: error.to_string(),
+                },
+            })?;
     Ok(ok_json(&serde_json::json!({
         "version": &*applied.version,
         "changed": applied.changed,

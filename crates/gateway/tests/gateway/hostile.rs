@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use gatehouse_gateway::client::{Reply, send};
+use gatehouse_kit::client::{Reply, send};
 use http::{HeaderMap, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

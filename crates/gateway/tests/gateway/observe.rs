@@ -15,7 +15,7 @@ const WATCH: (&str, &str) = (
     "[policy]\nwatch_ms = 20\n\n[segments.data]",
 );
 
-async fn observed_as(harness: &Harness, reply: &gatehouse_gateway::client::Reply) -> String {
+async fn observed_as(harness: &Harness, reply: &gatehouse_kit::client::Reply) -> String {
     let event = harness.event(&decision_id(reply)).await;
     event.observed.unwrap_or_else(|| "-".to_owned())
 }

@@ -1,4 +1,4 @@
-//! Change notification between replicas (DESIGN.md §6): a writer of shared state that
+//! Change notification between replicas (ARCHITECTURE.md, "State and events"): a writer of shared state that
 //! every replica holds in memory (revocations) notifies in the writing transaction, and
 //! each replica's listener thread tells the gateway, which reads the state again. After
 //! a lost connection the listener reconnects and asks for a full catch-up read, since

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
-use crate::mcp::jsonrpc::Id;
+use gatehouse_core::mcp::jsonrpc::Id;
 
 /// Sessions idle longer than this are forgotten.
 const IDLE: Duration = Duration::from_secs(30 * 60);

@@ -1,8 +1,11 @@
-//! Control-plane actions as events: who did what to which workflow or agent.
+//! Control-plane actions as events (who did what to which workflow or agent), and what
+//! happened to approvals with no operator (expiry, cancellation) recorded the same way.
 
 use std::time::Duration;
 
+use gatehouse_core::approval::Approval;
 use gatehouse_core::event::{Event, Outcome};
+use gatehouse_store::ApprovalFilter;
 use http::{Method, Uri};
 
 use crate::state::State;
@@ -64,5 +67,44 @@ fn event(state: &State, action: Action<'_>) -> Event {
         actor: Some(action.actor.to_owned()),
         policy_version: None,
         observed: None,
+    }
+}
+
+/// Records what happened to approvals without any operator: expiry, cancellation.
+pub fn record_settled(state: &State, approvals: &[Approval], intent: &'static str) {
+    let (method, uri) = (
+        http::Method::POST,
+        http::Uri::from_static("/internal/approvals"),
+    );
+    for approval in approvals {
+        let action = Action {
+            actor: "gatehouse",
+            method: &method,
+            uri: &uri,
+            intent,
+            agent: Some(approval.agent.clone()),
+            workflow: Some(approval.workflow.clone()),
+            detail: format!(
+                "{} `{}` of decision `{}` is now {}",
+                approval.checkpoint.as_str(),
+                approval.id,
+                approval.decision,
+                approval.status.as_str()
+            ),
+        };
+        record(state, action);
+    }
+}
+
+/// Cancels the open approvals of a workflow or agent that just lost its credentials.
+pub async fn cancel_for(state: &State, workflow: Option<&str>, agent: Option<&str>) {
+    let filter = ApprovalFilter {
+        workflow: workflow.map(str::to_owned),
+        agent: agent.map(str::to_owned),
+        ..ApprovalFilter::default()
+    };
+    match state.approvals.cancel(filter).await {
+        Ok(cancelled) => record_settled(state, &cancelled, "approval.cancel"),
+        Err(error) => tracing::error!(%error, "cannot cancel the approvals of a revoked workflow"),
     }
 }

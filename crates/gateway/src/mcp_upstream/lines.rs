@@ -4,7 +4,7 @@
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
-use crate::mcp::upstream::scan::IdScanner;
+use crate::mcp_upstream::scan::IdScanner;
 
 /// One read from a stream of lines.
 #[derive(Debug, PartialEq, Eq)]

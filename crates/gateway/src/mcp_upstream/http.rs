@@ -18,11 +18,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::dataplane::forward::error_chain;
-use crate::mcp::jsonrpc::{self, Id, Message};
-use crate::mcp::upstream::relay::Relaying;
-use crate::mcp::upstream::sse::EventStream;
-use crate::mcp::upstream::{Outcome, UpstreamError, handshake};
+use crate::mcp_upstream::relay::Relaying;
+use crate::mcp_upstream::sse::EventStream;
+use crate::mcp_upstream::{Outcome, UpstreamError, handshake};
+use crate::problem::error_chain;
+use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
 
 pub(super) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 

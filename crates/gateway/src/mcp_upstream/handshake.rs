@@ -3,8 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::mcp::jsonrpc::{ErrorObject, code};
-use crate::mcp::upstream::{Handshake, UpstreamError};
+use crate::mcp_upstream::{Handshake, UpstreamError};
+use gatehouse_core::mcp::jsonrpc::{ErrorObject, code};
 
 /// The revision Gatehouse asks for.
 pub(super) const OFFERED: &str = "2025-11-25";

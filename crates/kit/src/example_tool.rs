@@ -12,8 +12,8 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
-use crate::body::ResponseBody;
-use crate::problem::json_response;
+use gatehouse_gateway::body::ResponseBody;
+use gatehouse_gateway::problem::json_response;
 
 const MAX_BODY: usize = 64 * 1024;
 

@@ -32,12 +32,12 @@ use gatehouse_core::model::ToolName;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::mcp::jsonrpc::{self, ErrorObject, Id};
-use crate::mcp::upstream::http::{Failure, HttpClient, HttpServer, SessionHeaders};
-use crate::mcp::upstream::process::Process;
-pub use crate::mcp::upstream::relay::Relay;
-use crate::mcp::upstream::relay::Relaying;
-use crate::mcp::upstream::stdio::Supervisor;
+use crate::mcp_upstream::http::{Failure, HttpClient, HttpServer, SessionHeaders};
+use crate::mcp_upstream::process::Process;
+pub use crate::mcp_upstream::relay::Relay;
+use crate::mcp_upstream::relay::Relaying;
+use crate::mcp_upstream::stdio::Supervisor;
+use gatehouse_core::mcp::jsonrpc::{self, ErrorObject, Id};
 
 /// A server's answer to one request: its result, or its JSON-RPC error.
 pub type Outcome = Result<Value, ErrorObject>;

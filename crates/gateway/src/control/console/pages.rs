@@ -6,7 +6,9 @@ use gatehouse_core::approval::{Approval, ApprovalStatus};
 use gatehouse_core::event::Event;
 use gatehouse_core::workflow::Workflow;
 
-use crate::console::html::{badge, code, csrf_field, escape, fields, or_dash, page, table, utc};
+use crate::control::console::html::{
+    badge, code, csrf_field, escape, fields, or_dash, page, table, utc,
+};
 
 /// Who is looking, as the page needs it.
 #[derive(Debug, Clone, Copy)]

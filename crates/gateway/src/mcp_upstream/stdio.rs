@@ -10,9 +10,9 @@ use gatehouse_core::config::StdioCommand;
 use gatehouse_core::model::ToolName;
 use tokio::time::Instant;
 
-use crate::mcp::upstream::UpstreamError;
-use crate::mcp::upstream::backoff::Backoff;
-use crate::mcp::upstream::process::Process;
+use crate::mcp_upstream::UpstreamError;
+use crate::mcp_upstream::backoff::Backoff;
+use crate::mcp_upstream::process::Process;
 
 #[derive(Debug)]
 pub(super) struct Supervisor {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::config::{Config, PolicyFile, read_policy_dir};
+use gatehouse_core::config::{Config, Observed, PolicyFile, read_policy_dir};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_policy::{PolicyEngine, version_of};
 use gatehouse_store::{PolicyVersion, Store, StoreError};
@@ -17,7 +17,7 @@ use crate::state::State;
 
 /// Why a reload was asked for.
 #[derive(Debug, Clone)]
-pub(crate) enum Source {
+pub enum Source {
     /// The watcher saw the files change.
     Watcher,
     /// An operator's `policy apply`, with their message.
@@ -46,14 +46,14 @@ impl Source {
 /// A reload that went through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
-    pub(crate) version: Arc<str>,
+    pub version: Arc<str>,
     /// `false` when the files were the set already in force (nothing was swapped).
-    pub(crate) changed: bool,
+    pub changed: bool,
 }
 
 /// A reload refused; the set in force stays.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ReloadError {
+pub enum ReloadError {
     #[error("cannot read the policy files: {0}")]
     Read(String),
     #[error("policy set `{version}` is invalid:\n{errors}")]
@@ -64,8 +64,8 @@ pub(crate) enum ReloadError {
 
 /// Reads the policy directory and, when its set differs from the one in force, builds,
 /// records and swaps it in. One reload at a time.
-pub(crate) async fn reload(state: &Arc<State>, source: Source) -> Result<Applied, ReloadError> {
-    let _one_at_a_time = state.policy.reloading.lock().await;
+pub async fn reload(state: &Arc<State>, source: Source) -> Result<Applied, ReloadError> {
+    let _one_at_a_time = state.policy.reloading().await;
     let dir = state.config.policy_source.dir.clone();
     let files = tokio::task::spawn_blocking(move || read_policy_dir(&dir))
         .await
@@ -173,7 +173,8 @@ pub fn spawn_watcher(
     let state = Arc::clone(state);
     Some(tokio::spawn(async move {
         let mut looks = Looks::default();
-        let mut tick = tokio::time::interval(every);
+        // The files were read at start-up: the first look is one interval later.
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -217,7 +218,7 @@ impl Looks {
             return;
         }
         self.config_read = Some(text);
-        if let Err(error) = crate::observe::reload(state, "gatehouse").await {
+        if let Err(error) = reload_observe(state, "gatehouse").await {
             tracing::warn!(%error, "config file changed");
         }
     }
@@ -293,5 +294,42 @@ fn event(state: &State, source: &Source, version: &Arc<str>, refusal: Option<Str
             event.reason = Some(reason);
         }
     }
+    event
+}
+
+/// Reads the config file again and puts its `enforce` flags in force; nothing else of
+/// the file changes until a restart. `Ok(true)` when the observed set changed (an event
+/// of kind `config` says to what).
+pub async fn reload_observe(state: &State, actor: &str) -> Result<bool, String> {
+    let path = state.config.policy_source.config_file.clone();
+    let loaded = tokio::task::spawn_blocking(move || gatehouse_core::config::load(&path))
+        .await
+        .map_err(|error| error.to_string())?
+        .map_err(|errors| {
+            format!("the config file does not load, so its `enforce` flags stay:\n{errors}")
+        })?;
+    let observed = loaded.observe;
+    if !state.observe.update(observed.clone()) {
+        return Ok(false);
+    }
+    state.events.emit(observe_event(state, actor, &observed));
+    Ok(true)
+}
+
+fn observe_event(state: &State, actor: &str, observed: &Observed) -> Event {
+    let now = state.clock.now();
+    let path = state.config.policy_source.config_file.display().to_string();
+    let mut event = Event::blank(
+        state.next_id_at(now),
+        now.millis(),
+        "config".to_owned(),
+        "RELOAD".to_owned(),
+        path,
+    );
+    event.intent = Some("observe.reload".to_owned());
+    event.actor = Some(actor.to_owned());
+    event.outcome = Outcome::Allow;
+    event.status = 200;
+    event.reason = Some(crate::observe::describe(observed));
     event
 }

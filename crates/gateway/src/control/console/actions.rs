@@ -9,11 +9,11 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
-use crate::console::form::{self, Form};
-use crate::console::pages::{self, Notice};
-use crate::console::session::{self, Session};
-use crate::console::{approval_page, html, message, redirect};
+use crate::control::console::form::{self, Form};
+use crate::control::console::pages::{self, Notice};
+use crate::control::console::{approval_page, html, message, redirect};
 use crate::control::{Caller, ControlError, Decision, decide_approval, find_operator};
+use crate::sessions::{self as session, Session};
 use crate::state::State;
 
 /// Why a change was refused before it was attempted.
@@ -130,7 +130,7 @@ pub(crate) async fn decide(
         ),
         Err(error) => {
             tracing::error!(%error, "console: cannot record a verdict");
-            crate::console::unavailable(session)
+            crate::control::console::unavailable(session)
         }
     }
 }

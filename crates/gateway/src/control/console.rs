@@ -11,7 +11,6 @@ mod actions;
 mod form;
 mod html;
 mod pages;
-mod session;
 #[cfg(test)]
 mod tests;
 
@@ -27,12 +26,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
 use crate::body::{ResponseBody, full};
-use crate::console::pages::{Notice, Overview, Viewer};
-use crate::console::session::Session;
+use crate::control::console::pages::{Notice, Overview, Viewer};
 use crate::control::{ControlError, blocking};
+use crate::sessions::{self as session, Session};
 use crate::state::State;
 
-pub use session::Sessions;
+pub use crate::sessions::Sessions;
 
 /// Who may read approvals (as on the JSON API).
 const READERS: [Role; 3] = [Role::Approver, Role::Operator, Role::Auditor];

@@ -13,11 +13,12 @@ use gatehouse_core::refusal::Refusal;
 use gatehouse_policy::PolicyDecision;
 use http::{Request, Response};
 
+use crate::anonymous::summary_event;
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
-use crate::dataplane::classify::Call;
-use crate::dataplane::forward::SHUT_DOWN;
 use crate::journal::Ticket;
+use crate::pipeline::SHUT_DOWN;
+use crate::pipeline::Target;
 use crate::problem::problem_response;
 use crate::state::State;
 
@@ -122,6 +123,9 @@ impl EventDraft {
     /// against `kill -9`), so that a call the upstream saw always gets its event: at its
     /// end, when the agent leaves first, or at the next start after a crash.
     pub fn journal(&mut self, state: &Arc<State>) -> Result<(), Refusal> {
+        if let Some(queued) = state.events.full() {
+            return Err(Refusal::Unrecordable { queued });
+        }
         let ticket = state
             .events
             .journal(&self.event)
@@ -155,12 +159,12 @@ impl EventDraft {
         self.event.agent = Some(agent.to_owned());
     }
 
-    pub fn call(&mut self, call: &Call<'_>) {
-        set(&mut self.event.tool, call.tool.tool.name.as_str());
-        set(&mut self.event.segment, call.tool.tool.segment.as_str());
-        set(&mut self.event.intent, call.route.intent.as_str());
-        set(&mut self.event.tier, call.route.tier.as_str());
-        set(&mut self.event.data_class, call.route.data_class.as_str());
+    pub fn target(&mut self, target: &Target<'_>) {
+        set(&mut self.event.tool, target.tool.as_str());
+        set(&mut self.event.segment, target.segment.as_str());
+        set(&mut self.event.intent, target.intent.as_str());
+        set(&mut self.event.tier, target.tier.as_str());
+        set(&mut self.event.data_class, target.data_class.as_str());
     }
 
     /// Marks a call in observe mode (`observe.rs`): `pass` first, then each thing
@@ -348,7 +352,12 @@ impl EventDraft {
             Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
             // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.
             None => {
-                if state.anonymous.admit(state, &event) {
+                let (stored, closed) = state.anonymous.admit(&event);
+                if let Some(summary) = closed {
+                    let id = state.next_id();
+                    state.events.emit(summary_event(id, summary, event.time_ms));
+                }
+                if stored {
                     state.events.emit(event);
                 }
             }
@@ -419,7 +428,8 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
         | Refusal::Internal { .. }
-        | Refusal::StaleState { .. } => Outcome::Error,
+        | Refusal::StaleState { .. }
+        | Refusal::Unrecordable { .. } => Outcome::Error,
         Refusal::Unauthenticated(_)
         | Refusal::InvalidAssertion(_)
         | Refusal::BadTokenRequest { .. }

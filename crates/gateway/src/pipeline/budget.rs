@@ -12,7 +12,7 @@ use gatehouse_core::workflow::{BudgetKind, BudgetRefusal, Workflow};
 use http::{HeaderMap, header};
 
 use crate::blocking::store_call;
-use crate::dataplane::forward::SHUT_DOWN;
+use crate::pipeline::SHUT_DOWN;
 use crate::state::State;
 use crate::workflows::{Cover, LiveWorkflow};
 

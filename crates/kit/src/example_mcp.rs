@@ -15,9 +15,9 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use serde_json::{Map, Value, json};
 
-use crate::body::{BoxError, ResponseBody};
-use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message, code};
-use crate::problem::json_response;
+use gatehouse_core::mcp::jsonrpc::{self, ErrorObject, Id, Message, code};
+use gatehouse_gateway::body::{BoxError, ResponseBody};
+use gatehouse_gateway::problem::json_response;
 
 const MAX_BODY: usize = 64 * 1024;
 /// Revisions answered as asked; a client asking for any other gets the first.
@@ -349,7 +349,7 @@ fn bad_request(error: &ErrorObject) -> Response<ResponseBody> {
 }
 
 fn accepted() -> Response<ResponseBody> {
-    let mut response = Response::new(crate::body::empty());
+    let mut response = Response::new(gatehouse_gateway::body::empty());
     *response.status_mut() = StatusCode::ACCEPTED;
     response
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 
-use crate::mcp::jsonrpc;
+use gatehouse_core::mcp::jsonrpc;
 
 /// Notifications relayed per request at most; a server that sends more is cut off.
 pub const RELAY_LIMIT: usize = 1000;

@@ -18,10 +18,10 @@ use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::mcp::jsonrpc::{self, Id, Message};
-use crate::mcp::upstream::lines::{Line, Lines};
-use crate::mcp::upstream::relay::Relaying;
-use crate::mcp::upstream::{Handshake, Outcome, UpstreamError, handshake};
+use crate::mcp_upstream::lines::{Line, Lines};
+use crate::mcp_upstream::relay::Relaying;
+use crate::mcp_upstream::{Handshake, Outcome, UpstreamError, handshake};
+use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
 
 /// How long a process may take to exit once its stdin is closed, before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);

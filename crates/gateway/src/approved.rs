@@ -11,11 +11,27 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::body::ResponseBody;
-use crate::dataplane::forward::{self, Guarded, Message, OnBehalf};
-use crate::dataplane::record::EventDraft;
-use crate::dataplane::{budget, classify, tier};
+use crate::dataplane::forward::{self, Message};
+use crate::dataplane::{classify, tier};
+use crate::pipeline::budget;
+use crate::pipeline::cancel::{Guarded, OnBehalf};
+use crate::pipeline::record::EventDraft;
+use crate::pipeline::tier::replay_failure;
 use crate::quarantines::Reach;
 use crate::state::State;
+
+/// Lets the approvals handle run approved calls (a weak reference: the handle lives in
+/// the state it would otherwise keep alive).
+pub fn install_runner(state: &Arc<State>) {
+    let weak = Arc::downgrade(state);
+    state
+        .approvals
+        .set_runner(crate::approvals::Runner(Box::new(move |id| {
+            if let Some(state) = weak.upgrade() {
+                tokio::spawn(execute(state, id));
+            }
+        })));
+}
 
 /// Executes approval `id` if it is approved and has not run; records its own event.
 pub async fn execute(state: Arc<State>, id: String) {
@@ -85,9 +101,9 @@ async fn replay(
     let method: http::Method = parked
         .method
         .parse()
-        .map_err(|_| internal("stored method"))?;
+        .map_err(|_| replay_failure("stored method"))?;
     let call = classify::classify(state, &method, &uri)?;
-    draft.call(&call);
+    draft.target(&call.target());
     // An approval is a permit, and a quarantine wins over every permit.
     let reach = Reach {
         agent: &approval.agent,
@@ -131,7 +147,7 @@ async fn live_workflow(
         .workflows
         .get(&approval.workflow)
         .await
-        .map_err(|error| internal(&error.to_string()))?
+        .map_err(|error| replay_failure(&error.to_string()))?
         .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
     if workflow.is_over(state.clock.now().secs())
         || state.revocations.is_agent_revoked(&approval.agent)
@@ -148,7 +164,7 @@ fn parked_uri(approval: &Approval) -> Result<Uri, Refusal> {
         text.push('?');
         text.push_str(query);
     }
-    text.parse().map_err(|_| internal("stored path"))
+    text.parse().map_err(|_| replay_failure("stored path"))
 }
 
 /// Reads the whole response (bounded by the response limit) to keep it.
@@ -198,12 +214,6 @@ fn approvers(approval: &Approval) -> String {
     names.join(" and ")
 }
 
-pub(crate) fn internal(what: &str) -> Refusal {
-    Refusal::Internal {
-        reason: format!("cannot replay the parked call: {what}"),
-    }
-}
-
 /// `GET /v1/approvals/{id}` on the data plane: the caller's own approval, as it stands.
 pub async fn poll(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
     let mut draft = EventDraft::begin(&state, &request, "approval-poll");
@@ -223,8 +233,8 @@ async fn poll_phases(
 ) -> Result<Response<ResponseBody>, Refusal> {
     // The same door as a tool call: a revoked credential or agent, or an ended workflow,
     // fetches nothing, not even the stored result of a call approved before.
-    crate::dataplane::check_header_size(state, request)?;
-    let (credential, _) = crate::dataplane::authenticate(state, request).await?;
+    crate::pipeline::authenticate::check_header_size(state, request)?;
+    let (credential, _) = crate::pipeline::authenticate::authenticate(state, request).await?;
     draft.credential(&credential);
     let id = request.uri().path().trim_start_matches("/v1/approvals/");
     let now = state.clock.now().secs();
@@ -233,13 +243,13 @@ async fn poll_phases(
         .touch(id, Box::new(move |approval| approval.expire_if_due(now)))
         .await
     {
-        crate::approvals::record_settled(state, expired.as_slice(), "approval.expire");
+        crate::audit::record_settled(state, expired.as_slice(), "approval.expire");
     }
     let approval = state
         .approvals
         .get(id)
         .await
-        .map_err(|error| internal(&error.to_string()))?;
+        .map_err(|error| replay_failure(&error.to_string()))?;
     // Another agent's approval is as unknown as a missing one.
     let approval = approval
         .filter(|approval| {
