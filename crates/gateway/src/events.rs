@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use gatehouse_core::backoff::Backoff;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::event::{Event, EventLine, Outcome};
 use gatehouse_core::ids::IdGenerator;
@@ -320,7 +321,7 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Queued>, batch: &mut Batch) -> bool {
 /// one blocking call per attempt.
 async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Event>) -> JsonLines {
     let path = lines.path.clone();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), MAX_BACKOFF);
     let batch = Arc::new(batch);
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
@@ -343,8 +344,7 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
                 lines = JsonLines::new(path.clone());
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

@@ -144,10 +144,6 @@ pub struct Upstream {
 }
 
 #[derive(Debug)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per server, living behind an Arc; boxing saves nothing"
-)]
 enum Transport {
     Http(HttpServer),
     Stdio(Supervisor),

@@ -243,10 +243,10 @@ async fn approval_page(
 /// The fixed notice a redirect after a verdict asks for; unknown codes show nothing, so
 /// a crafted link cannot put words on the page.
 fn flash(query: Option<&str>) -> Option<Notice<'static>> {
-    let code = query?
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("flash="))?;
-    Some(Notice::Done(match code {
+    let code = gatehouse_core::form::pairs(query?)
+        .filter_map(Result::ok)
+        .find_map(|(key, value)| (key == "flash").then_some(value))?;
+    Some(Notice::Done(match code.as_str() {
         "approved" => "Approved: Gatehouse is running the call now.",
         "recorded" => "Your approval is recorded; another approver is needed.",
         "denied" => "Denied: the call will not run.",

@@ -14,8 +14,8 @@ const HEALTHY: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 pub(super) struct Backoff {
-    /// The wait imposed by the next crash.
-    delay: Duration,
+    /// The waits imposed by successive crashes.
+    delays: gatehouse_core::backoff::Backoff,
     /// No launch before this instant.
     not_before: Option<Instant>,
 }
@@ -23,7 +23,7 @@ pub(super) struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Self {
-            delay: FIRST_DELAY,
+            delays: gatehouse_core::backoff::Backoff::new(FIRST_DELAY, MAX_DELAY),
             not_before: None,
         }
     }
@@ -33,10 +33,9 @@ impl Backoff {
     /// Records that a process (or a launch attempt) ended at `at` after running `uptime`.
     pub(super) fn exited(&mut self, at: Instant, uptime: Duration) {
         if uptime >= HEALTHY {
-            self.delay = FIRST_DELAY;
+            self.delays.reset();
         }
-        self.not_before = Some(at + self.delay);
-        self.delay = (self.delay * 2).min(MAX_DELAY);
+        self.not_before = Some(at + self.delays.next_delay());
     }
 
     /// How long a launch must still wait at `now`.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_core::approval::{Approval, Checkpoint, ParkedCall};
+use gatehouse_core::approval::{Approval, Checkpoint, NewApproval, ParkedCall};
 use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use rand::RngCore;
@@ -121,22 +121,22 @@ fn new_approval(
             (settings.ttl, if two { 2 } else { 1 })
         }
     };
-    Approval::new(
-        random_id(),
+    Approval::new(NewApproval {
+        id: random_id(),
         checkpoint,
-        draft.id(),
-        claims.sub.clone(),
-        claims.wf.clone(),
-        claims.tc.clone(),
-        claims.seg.clone(),
-        checked.tier.as_str().to_owned(),
-        checked.policies.clone(),
-        draft.policy_version().unwrap_or_default(),
+        decision: draft.id(),
+        agent: claims.sub.clone(),
+        workflow: claims.wf.clone(),
+        task_class: claims.tc.clone(),
+        segment: claims.seg.clone(),
+        tier: checked.tier,
+        policies: checked.policies.clone(),
+        policy_version: draft.policy_version().unwrap_or_default(),
         call,
         required,
-        state.clock.now().secs(),
-        i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-    )
+        now_secs: state.clock.now().secs(),
+        ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
+    })
 }
 
 fn random_id() -> String {

@@ -5,7 +5,6 @@
 use http::Request;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use percent_encoding::percent_decode_str;
 
 /// Forms are a token, a reason and a CSRF token: a few KiB at most.
 const MAX_FORM: usize = 16 * 1024;
@@ -50,22 +49,9 @@ pub(crate) async fn read(request: Request<Incoming>) -> Result<Form, FormError> 
 
 /// Decodes `a=1&b=two+words` into fields.
 pub(crate) fn parse(text: &str) -> Result<Form, FormError> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = (decode(key)?, decode(value)?);
-        if fields.iter().any(|(seen, _)| *seen == key) {
-            return Err(FormError::Repeated(key));
-        }
-        fields.push((key, value));
+    match gatehouse_core::form::distinct_pairs(text) {
+        Ok(fields) => Ok(Form { fields }),
+        Err(gatehouse_core::form::FormError::NotUtf8) => Err(FormError::NotUtf8),
+        Err(gatehouse_core::form::FormError::Repeated(key)) => Err(FormError::Repeated(key)),
     }
-    Ok(Form { fields })
-}
-
-fn decode(text: &str) -> Result<String, FormError> {
-    let spaced = text.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| FormError::NotUtf8)
 }

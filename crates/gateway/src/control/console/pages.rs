@@ -141,7 +141,7 @@ fn pending(approvals: &[Approval]) -> String {
                 code(&call.intent),
                 escape(&call.tool),
                 code(&format!("{} {}", call.method, call.path)),
-                badge(&approval.tier),
+                badge(approval.tier.as_str()),
                 utc(approval.created_at),
                 utc(approval.expires_at),
                 format!("{} / {}", approval.approvals(), approval.required),
@@ -234,7 +234,7 @@ fn call_fields(approval: &Approval) -> Vec<(&'static str, String)> {
         ("Intent", code(&call.intent)),
         ("Task class", escape(&approval.task_class)),
         ("Tool", escape(&call.tool)),
-        ("Tier", badge(&approval.tier)),
+        ("Tier", badge(approval.tier.as_str())),
         ("Method", code(&call.method)),
         ("Path", code(&call.path)),
         (

@@ -1,8 +1,9 @@
 use std::collections::BTreeSet;
 
-use gatehouse_core::approval::{Approval, Checkpoint, ParkedCall, Rules};
+use gatehouse_core::approval::{Approval, Checkpoint, NewApproval, ParkedCall, Rules};
 use gatehouse_core::config::{Operator, Role};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::Tier;
 use http::{HeaderMap, Method};
 use sha2::{Digest, Sha256};
 
@@ -43,22 +44,22 @@ fn parked(body: &[u8]) -> Approval {
         body: body.to_vec(),
         digest: "d".repeat(64),
     };
-    Approval::new(
-        "ab".repeat(16),
-        Checkpoint::Approval,
-        DecisionId::parse("01M8AFB6G4XBHM12N89N8YV8RA").unwrap(),
-        "spiffe://acme/agent/\"bot\"".to_owned(),
-        "wf-<1>".to_owned(),
-        "triage".to_owned(),
-        "data".to_owned(),
-        "high".to_owned(),
-        vec!["route-tier".to_owned()],
-        "v".repeat(64),
+    Approval::new(NewApproval {
+        id: "ab".repeat(16),
+        checkpoint: Checkpoint::Approval,
+        decision: DecisionId::parse("01M8AFB6G4XBHM12N89N8YV8RA").unwrap(),
+        agent: "spiffe://acme/agent/\"bot\"".to_owned(),
+        workflow: "wf-<1>".to_owned(),
+        task_class: "triage".to_owned(),
+        segment: "data".to_owned(),
+        tier: Tier::High,
+        policies: vec!["route-tier".to_owned()],
+        policy_version: "v".repeat(64),
         call,
-        1,
-        NOW,
-        3600,
-    )
+        required: 1,
+        now_secs: NOW,
+        ttl_secs: 3600,
+    })
 }
 
 fn viewer() -> Viewer<'static> {
