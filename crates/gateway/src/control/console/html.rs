@@ -1,96 +1,89 @@
-//! HTML building blocks for the console: the one escaping function every piece of call
-//! content goes through, the page frame with its inline stylesheet, and table helpers.
-//! No JavaScript is ever emitted, and the CSP forbids it anyway.
+//! HTML building blocks for the console, through maud: markup is written in `html!`
+//! templates checked at compile time, and every value spliced into them is escaped by
+//! type (a `&str` or `String` is text; only [`maud::PreEscaped`] is markup, and it appears
+//! here for the stylesheet literal alone). So call content, agent names and store data
+//! cannot become markup by accident. The page frame, its inline stylesheet, and table
+//! helpers. No JavaScript is ever emitted, and the CSP forbids it anyway.
 
-use std::fmt::Write;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-/// Escapes `&<>"'` so `text` is inert both as element content and inside a quoted
-/// attribute. Everything that did not come from this module's own literals goes through here.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
+/// A whole page. `signed_in` (operator name, CSRF token) adds who is signed in and a
+/// sign-out button.
+pub(crate) fn page(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Gatehouse" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a.brand href="/console" { "Gatehouse" }
+                    @if let Some((operator, csrf)) = signed_in {
+                        span.who {
+                            "signed in as " b { (operator) }
+                            form method="post" action="/console/logout" {
+                                (csrf_field(csrf))
+                                button.link type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main { (body) }
+            }
         }
     }
-    out
-}
-
-/// A whole page: `title` is text (escaped here), `body` is HTML built from escaped parts.
-/// `signed_in` (operator name, CSRF token) adds who is signed in and a sign-out button.
-pub(crate) fn page(title: &str, signed_in: Option<(&str, &str)>, body: &str) -> String {
-    let title = escape(title);
-    let header = match signed_in {
-        Some((operator, csrf)) => format!(
-            "<header><a class=\"brand\" href=\"/console\">Gatehouse</a>\
-             <span class=\"who\">signed in as <b>{}</b>\
-             <form method=\"post\" action=\"/console/logout\">{}\
-             <button type=\"submit\" class=\"link\">Sign out</button></form></span></header>",
-            escape(operator),
-            csrf_field(csrf)
-        ),
-        None => "<header><a class=\"brand\" href=\"/console\">Gatehouse</a></header>".to_owned(),
-    };
-    format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Gatehouse</title><style>{STYLE}</style></head>\
-         <body>{header}<main>{body}</main></body></html>\n"
-    )
+    .into_string()
 }
 
 /// The hidden form field carrying the session's CSRF token.
-pub(crate) fn csrf_field(csrf: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        escape(csrf)
-    )
+pub(crate) fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
-/// A table: `headings` are literals, each row's cells are HTML already escaped.
-pub(crate) fn table(headings: &[&str], rows: &[Vec<String>], empty: &str) -> String {
-    if rows.is_empty() {
-        return format!("<p class=\"empty\">{}</p>", escape(empty));
-    }
-    let mut html = String::from("<div class=\"scroll\"><table><thead><tr>");
-    for heading in headings {
-        let _ = write!(html, "<th>{}</th>", escape(heading));
-    }
-    html.push_str("</tr></thead><tbody>");
-    for row in rows {
-        html.push_str("<tr>");
-        for cell in row {
-            let _ = write!(html, "<td>{cell}</td>");
+/// A table: `headings` are literals, each row's cells are markup.
+pub(crate) fn table(headings: &[&str], rows: &[Vec<Markup>], empty: &str) -> Markup {
+    html! {
+        @if rows.is_empty() {
+            p.empty { (empty) }
+        } @else {
+            div.scroll {
+                table {
+                    thead { tr { @for heading in headings { th { (heading) } } } }
+                    tbody {
+                        @for row in rows {
+                            tr { @for cell in row { td { (cell) } } }
+                        }
+                    }
+                }
+            }
         }
-        html.push_str("</tr>");
     }
-    html.push_str("</tbody></table></div>");
-    html
 }
 
-/// A definition list of `(label, HTML value)` pairs.
-pub(crate) fn fields(pairs: &[(&str, String)]) -> String {
-    let mut html = String::from("<dl>");
-    for (label, value) in pairs {
-        let _ = write!(html, "<dt>{}</dt><dd>{value}</dd>", escape(label));
+/// A definition list of `(label, value)` pairs.
+pub(crate) fn fields(pairs: &[(&str, Markup)]) -> Markup {
+    html! {
+        dl { @for (label, value) in pairs { dt { (label) } dd { (value) } } }
     }
-    html.push_str("</dl>");
-    html
 }
 
-/// Text in a `<code>` element, escaped.
-pub(crate) fn code(text: &str) -> String {
-    format!("<code>{}</code>", escape(text))
+/// Text in a `<code>` element.
+pub(crate) fn code(text: &str) -> Markup {
+    html! { code { (text) } }
 }
 
-/// An optional value, escaped, or a dash.
-pub(crate) fn or_dash(text: Option<&str>) -> String {
-    text.map_or_else(|| "–".to_owned(), escape)
+/// An optional value, or a dash.
+pub(crate) fn or_dash(text: Option<&str>) -> Markup {
+    html! { (text.unwrap_or("–")) }
+}
+
+/// Text as markup (escaped), for a table cell or field value.
+pub(crate) fn text(text: &str) -> Markup {
+    html! { (text) }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (UTC) for Unix seconds.
@@ -99,14 +92,14 @@ pub(crate) fn utc(secs: i64) -> String {
 }
 
 /// A status word as a coloured badge; `status` is one of our own status names.
-pub(crate) fn badge(status: &str) -> String {
+pub(crate) fn badge(status: &str) -> Markup {
     let class = match status {
         "pending" | "paused" | "confirm" => "warn",
         "approved" | "executing" | "done" | "active" | "allow" => "ok",
         "denied" | "expired" | "cancelled" | "ended" | "deny" | "error" => "bad",
         _ => "plain",
     };
-    format!("<span class=\"badge {class}\">{}</span>", escape(status))
+    html! { span class={ "badge " (class) } { (status) } }
 }
 
 const STYLE: &str = "\

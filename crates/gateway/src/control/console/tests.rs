@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::Page;
 use super::actions::{Refused, authenticate, authorize};
 use super::form::{self, FormError};
-use super::html::{escape, utc};
+use super::html::{csrf_field, text, utc};
 use super::pages::{self, Viewer};
 use super::session::{self, Session, Sessions, TTL_SECS};
 
@@ -70,12 +70,20 @@ fn viewer() -> Viewer<'static> {
 }
 
 #[test]
-fn escaping_neutralises_every_markup_character() {
+fn text_is_escaped_by_type_in_content_and_in_attributes() {
+    let hostile = r#"<script>alert('x') & "y"</script>"#;
     assert_eq!(
-        escape(r#"<script>alert('x') & "y"</script>"#),
-        "&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;"
+        text(hostile).into_string(),
+        "&lt;script&gt;alert('x') &amp; &quot;y&quot;&lt;/script&gt;"
     );
-    assert_eq!(escape("plain text, ünïcode"), "plain text, ünïcode");
+    // Attribute values are always double-quoted, so `'` cannot end one.
+    let field = csrf_field(hostile).into_string();
+    assert!(field.starts_with("<input type=\"hidden\" name=\"csrf\" value=\"&lt;script"));
+    assert!(!field.contains(r#"value="<"#));
+    assert_eq!(
+        text("plain text, ünïcode").into_string(),
+        "plain text, ünïcode"
+    );
 }
 
 #[test]
