@@ -143,13 +143,22 @@ fn row(event: &Event) -> [String; 8] {
     [
         utc_time(event.time_ms),
         event.id.to_string(),
-        event.outcome.as_str().to_owned(),
+        outcome(event),
         event.status.to_string(),
         dash(&event.agent),
         dash(&event.tool),
         dash(&event.intent),
         why,
     ]
+}
+
+/// The outcome; a call in observe mode says so, with what enforcing would have done:
+/// `allow (observed: would-deny:policy-denied)`.
+fn outcome(event: &Event) -> String {
+    match &event.observed {
+        Some(observed) => format!("{} (observed: {observed})", event.outcome.as_str()),
+        None => event.outcome.as_str().to_owned(),
+    }
 }
 
 fn utc_time(millis: i64) -> String {
@@ -159,6 +168,24 @@ fn utc_time(millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_observed_call_says_so_in_its_outcome() {
+        let mut event = Event::blank(
+            gatehouse_core::ids::DecisionId::from_u128(1),
+            0,
+            "tool".to_owned(),
+            "DELETE".to_owned(),
+            "/tools/tickets/tickets/7".to_owned(),
+        );
+        event.outcome = gatehouse_core::event::Outcome::Allow;
+        assert_eq!(outcome(&event), "allow");
+        event.observed = Some("would-deny:policy-denied".to_owned());
+        assert_eq!(
+            outcome(&event),
+            "allow (observed: would-deny:policy-denied)"
+        );
+    }
 
     #[test]
     fn formats_utc_times() {
