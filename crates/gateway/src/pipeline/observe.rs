@@ -1,7 +1,7 @@
 //! Observe mode in the phases (`observe.rs` holds the set): an observed call records
 //! what the decide, tier and budget phases would have refused, and goes on.
 
-use gatehouse_core::model::Tier;
+use gatehouse_core::model::{SegmentName, Tier, ToolName};
 use gatehouse_core::refusal::Refusal;
 
 use crate::observe::Observe;
@@ -11,7 +11,17 @@ use crate::pipeline::record::EventDraft;
 /// Whether the call to `target` is observed; an observed call is marked `pass` on its event until
 /// something enforcing would have refused is recorded.
 pub fn covers(observe: &Observe, target: &Target<'_>, draft: &mut EventDraft) -> bool {
-    let observed = observe.covers(target.tool, target.segment);
+    covers_named(observe, target.tool, target.segment, draft)
+}
+
+/// [`covers`], by the tool's (or MCP server's) name and segment.
+pub fn covers_named(
+    observe: &Observe,
+    tool: &ToolName,
+    segment: &SegmentName,
+    draft: &mut EventDraft,
+) -> bool {
+    let observed = observe.covers(tool, segment);
     if observed {
         draft.observed("pass".to_owned());
     }
