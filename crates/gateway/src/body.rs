@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -191,6 +192,10 @@ pub struct MeteredBody {
     pending_end: Option<BodyEnd>,
     /// Whether the stream already yielded once before ending with `pending_end`.
     yielded: bool,
+    /// Longest wait for the upstream's next frame; the timer exists only once the
+    /// upstream has made the stream wait (a response that arrives whole never sets one).
+    idle: Option<Duration>,
+    idle_timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl std::fmt::Debug for MeteredBody {
@@ -216,6 +221,8 @@ impl MeteredBody {
             guard: None,
             pending_end: None,
             yielded: false,
+            idle: None,
+            idle_timer: None,
         }
     }
 
@@ -223,6 +230,32 @@ impl MeteredBody {
     pub fn guarded(mut self, guard: StreamGuard) -> Self {
         self.guard = Some(guard);
         self
+    }
+
+    /// Cuts the stream when the upstream sends nothing for `idle` (a tool that stalls
+    /// after its headers would otherwise hold the call, its connection and its budget).
+    #[must_use]
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle = Some(idle);
+        self
+    }
+
+    /// `Ready` once the upstream has been silent for the idle timeout.
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<Duration> {
+        let Some(idle) = self.idle else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .idle_timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        timer.as_mut().poll(cx).map(|()| idle)
+    }
+
+    /// The upstream sent a frame: the idle clock starts again (reusing its timer).
+    fn rearm_idle(&mut self) {
+        if let (Some(idle), Some(timer)) = (self.idle, self.idle_timer.as_mut()) {
+            timer.as_mut().reset(tokio::time::Instant::now() + idle);
+        }
     }
 
     fn end(&mut self, end: BodyEnd) {
@@ -312,8 +345,18 @@ impl Body for MeteredBody {
             return self.fail(BodyEnd::Revoked(reason));
         }
         match Pin::new(&mut self.inner).poll_frame(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(frame))) => self.on_data(frame),
+            Poll::Pending => match self.poll_idle(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(idle) => {
+                    let reason = format!("the tool sent nothing for {} ms", idle.as_millis());
+                    self.end(BodyEnd::Failed(reason.clone()));
+                    Poll::Ready(Some(Err(reason.into())))
+                }
+            },
+            Poll::Ready(Some(Ok(frame))) => {
+                self.rearm_idle();
+                self.on_data(frame)
+            }
             Poll::Ready(Some(Err(error))) => {
                 self.end(BodyEnd::Failed(error.to_string()));
                 Poll::Ready(Some(Err(error)))

@@ -96,6 +96,8 @@ pub struct RawLimits {
     pub token_burst_per_peer: u32,
     #[serde(default = "default_max_queued_events")]
     pub max_queued_events: usize,
+    #[serde(default = "default_response_idle_timeout_ms")]
+    pub response_idle_timeout_ms: u64,
 }
 
 impl Default for RawLimits {
@@ -111,6 +113,7 @@ impl Default for RawLimits {
             max_control_connections: default_max_control_connections(),
             token_rate_per_peer: default_token_rate_per_peer(),
             max_queued_events: default_max_queued_events(),
+            response_idle_timeout_ms: default_response_idle_timeout_ms(),
             token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
@@ -408,6 +411,10 @@ fn enforced() -> bool {
 
 fn default_policy_watch_ms() -> u64 {
     1000
+}
+
+fn default_response_idle_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_max_queued_events() -> usize {

@@ -141,6 +141,7 @@ impl<'a> Resolver<'a> {
             token_rate_per_peer: raw.limits.token_rate_per_peer,
             token_burst_per_peer: raw.limits.token_burst_per_peer,
             max_queued_events: raw.limits.max_queued_events,
+            response_idle_timeout: Duration::from_millis(raw.limits.response_idle_timeout_ms),
         };
         self.check_limits(&limits);
         let data_dir = self.path(&raw.data_dir);
@@ -196,6 +197,12 @@ impl<'a> Resolver<'a> {
         }
         if limits.idle_timeout.is_zero() {
             self.error_at_field("gateway.limits.idle_timeout_ms", "must be positive");
+        }
+        if limits.response_idle_timeout.is_zero() {
+            self.error_at_field(
+                "gateway.limits.response_idle_timeout_ms",
+                "must be positive",
+            );
         }
         if limits.max_queued_events == 0 {
             self.error_at_field("gateway.limits.max_queued_events", "must be positive");

@@ -144,6 +144,8 @@ pub struct Limits {
     /// Events waiting to be stored before calls that must be recorded are refused
     /// (503 `unrecordable`); refusals beyond twice this are counted, not queued.
     pub max_queued_events: usize,
+    /// Longest silence between two pieces of a response body before the call is cut.
+    pub response_idle_timeout: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

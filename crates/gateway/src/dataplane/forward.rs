@@ -258,7 +258,8 @@ fn agent_response(
             draft.complete(&finish_state, status, bytes, &end);
         },
     )
-    .guarded(stream_guard(state, guarded, cancel));
+    .guarded(stream_guard(state, guarded, cancel))
+    .idle_timeout(state.config.gateway.limits.response_idle_timeout);
     let mut response = Response::from_parts(parts, body.boxed());
     insert_decision_header(&mut response, id);
     response

@@ -44,9 +44,11 @@ async fn a_stalled_store_fills_the_queue_then_calls_are_refused_until_it_drains(
     let refused = refused.expect("a full queue refuses calls");
     assert_eq!(refused.status, 503);
     assert_eq!(problem_kind(&refused), "unrecordable");
-    assert_eq!(
-        forwarded, 8,
-        "calls are forwarded while their events fit the queue"
+    // Calls are forwarded while their events fit the queue; an event of the warm-up
+    // (the token exchange's, say) may still be waiting in it when the lock is taken.
+    assert!(
+        (6..=8).contains(&forwarded),
+        "{forwarded} calls forwarded with a bound of 8 queued events"
     );
     assert_eq!(
         harness.upstream.seen().len(),

@@ -92,6 +92,9 @@ async fn respond(
     if path == "/api/stream" {
         return streaming();
     }
+    if path == "/api/stall" {
+        return stalling();
+    }
     if path == "/api/big" {
         return Response::new(full(vec![b'b'; 10_000]));
     }
@@ -105,6 +108,20 @@ async fn respond(
         .headers_mut()
         .insert("x-upstream-private", "hop".parse().unwrap());
     response
+}
+
+/// Headers and five bytes at once, then nothing for a minute: a tool that hangs mid-answer.
+fn stalling() -> Response<ResponseBody> {
+    use futures_util::StreamExt;
+    use http_body_util::StreamBody;
+    let first: Result<http_body::Frame<Bytes>, gatehouse_gateway::body::BoxError> =
+        Ok(http_body::Frame::data(Bytes::from_static(b"start")));
+    let stream =
+        futures_util::stream::once(async move { first }).chain(futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(http_body::Frame::data(Bytes::from_static(b"late")))
+        }));
+    Response::new(BodyExt::boxed(StreamBody::new(stream)))
 }
 
 /// 40 chunks of 100 bytes, one every 50 ms: a two-second stream.
@@ -542,6 +559,7 @@ routes = [
   {{ method = "POST", path = "/upload", intent = "ticket.upload" }},
   {{ method = "GET", path = "/slow", intent = "ticket.slow", access = "read" }},
   {{ method = "GET", path = "/stream", intent = "stream.read" }},
+  {{ method = "GET", path = "/stall", intent = "stream.read" }},
   {{ method = "GET", path = "/big", intent = "big.read" }},
   {{ method = "POST", path = "/refunds", intent = "refund.create", tier = "high" }},
   {{ method = "POST", path = "/payouts", intent = "payout.create", tier = "high" }},

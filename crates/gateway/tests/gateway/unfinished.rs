@@ -131,3 +131,54 @@ async fn a_revocation_is_answered_only_once_its_audit_event_is_stored() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].actor.as_deref(), Some("admin"));
 }
+
+#[tokio::test]
+async fn a_response_that_stalls_after_its_headers_is_cut_at_the_idle_timeout() {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let harness = Harness::builder()
+        .edit(
+            "upstream_timeout_ms = 1000",
+            "upstream_timeout_ms = 1000\nresponse_idle_timeout_ms = 300",
+        )
+        .start()
+        .await;
+    let token = harness.token().await;
+    let client =
+        Client::builder(TokioExecutor::new()).build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let request = http::Request::get(harness.data_url("/tools/tickets/stall"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["gatehouse-decision-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let started = std::time::Instant::now();
+    let mut body = response.into_body();
+    let mut received = 0;
+    let cut = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match body.frame().await {
+                Some(Ok(frame)) => received += frame.data_ref().map_or(0, bytes::Bytes::len),
+                Some(Err(_)) => break true,
+                None => break false,
+            }
+        }
+    })
+    .await
+    .expect("the gateway cut the stalled stream well before the tool's minute");
+    assert!(cut, "the stream ended cleanly instead of being cut");
+    assert_eq!(received, 5);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let event = harness.event(&id).await;
+    assert_eq!(event.outcome, Outcome::Error);
+    assert_eq!(event.bytes_out, 5);
+    let reason = event.reason.unwrap_or_default();
+    assert!(
+        reason.contains("the tool sent nothing for 300 ms"),
+        "{reason}"
+    );
+}

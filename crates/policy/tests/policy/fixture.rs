@@ -34,6 +34,7 @@ pub(crate) fn empty() -> Config {
                 token_rate_per_peer: 20,
                 token_burst_per_peer: 40,
                 max_queued_events: 50_000,
+                response_idle_timeout: std::time::Duration::from_secs(30),
             },
             secrets_reload: Duration::from_secs(60),
             event_retention: None,
