@@ -31,6 +31,7 @@ FLOORS = {
     "credential": 1, "revocations": 1, "quarantines": 1, "workflows": 1, "journal": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1,
     "policies": 1, "observe": 1,
+    "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1, "forensics": 1,
     # 2: the handles every face is given, built once at start-up.
     "state": 2,
     # 3: the transport-neutral call pipeline, and its counterpart for control-plane

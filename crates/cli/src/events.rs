@@ -161,7 +161,7 @@ fn outcome(event: &Event) -> String {
     }
 }
 
-fn utc_time(millis: i64) -> String {
+pub(crate) fn utc_time(millis: i64) -> String {
     gatehouse_core::clock::UnixTime::from_nanos(millis.saturating_mul(1_000_000)).utc_text()
 }
 

@@ -6,12 +6,16 @@ mod approvals;
 mod audit;
 mod control;
 mod events;
+mod evidence;
+mod forensics;
 mod inventory;
 mod keys;
 mod logging;
+mod playbook;
 mod policy;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod serve;
 mod store;
 mod table;
@@ -83,6 +87,17 @@ enum Command {
     Quarantine(quarantine::Args),
     /// What agents can reach and what they used; `inventory suggest` for unmapped routes.
     Inventory(inventory::Args),
+    /// List an agent's recent decisions, or decide recorded calls again under candidate
+    /// policies and report what would change.
+    Replay(replay::Args),
+    /// Run an incident playbook (revoke, end workflows, quarantine, notify), or dry-run it.
+    Playbook(playbook::Args),
+    /// Export the evidence of a period (JSON and HTML) for auditors.
+    Evidence(evidence::Args),
+    /// Record an agent's or a workflow's tool calls whole (on, off, list).
+    Forensics(forensics::Args),
+    /// List and show recorded calls.
+    Recordings(forensics::RecordingsArgs),
 }
 
 /// A failure with its exit code; config problems exit 64 before any port is bound.
@@ -117,6 +132,11 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
         Command::Inventory(args) => inventory::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
+        Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),
+        Command::Forensics(args) => forensics::run(&args).map_err(Failure::from),
+        Command::Recordings(args) => forensics::recordings(&args).map_err(Failure::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

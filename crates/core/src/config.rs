@@ -17,6 +17,6 @@ pub use secret::Secret;
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,
-    Operator, PolicyFile, PolicySource, Role, Route, SecretSource, Segment, StdioCommand,
-    StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    Operator, PolicyFile, PolicySource, RecordingPolicy, Role, Route, SecretSource, Segment,
+    StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

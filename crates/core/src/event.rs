@@ -1,5 +1,6 @@
 //! The audit record of one decision and what followed (ARCHITECTURE.md, "The request path", record).
 
+mod decide;
 mod line;
 
 use std::sync::Arc;
@@ -7,6 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
+
+pub use decide::DecideInput;
 
 /// The outcome of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -94,6 +97,9 @@ pub struct Event {
     /// `would-park`, `would-refuse-budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<String>,
+    /// What the decide phase evaluated, for replay; only on calls that reached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decide: Option<DecideInput>,
 }
 
 impl Event {
@@ -126,6 +132,7 @@ impl Event {
             actor: None,
             policy_version: None,
             observed: None,
+            decide: None,
         }
     }
 }

@@ -67,6 +67,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         actor: Some(action.actor.to_owned()),
         policy_version: None,
         observed: None,
+        decide: None,
     }
 }
 

@@ -5,7 +5,10 @@ mod approvals;
 mod auth;
 mod chain;
 pub mod console;
+mod evidence;
+mod forensics;
 mod json;
+pub(crate) mod playbooks;
 mod policies;
 pub(crate) mod quarantines;
 mod query;
@@ -95,6 +98,12 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         quarantines::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/policies") {
         policies::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/forensics") {
+        forensics::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/recordings") {
+        forensics::recordings(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/playbook-runs") {
+        playbooks::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/revocations") {
         revocations::route(&state, request, rest).await
     } else if let Some(segment) = path
@@ -169,6 +178,7 @@ async fn route(
         (&Method::GET, "/healthz") => Ok(ok_json(&serde_json::json!({ "status": "ok" }))),
         (&Method::GET, "/readyz") => ready(state).await,
         (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
+        (&Method::GET, "/v1/evidence") => evidence::export(state, request).await,
         (&Method::GET, "/metrics") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             metrics(state).await

@@ -77,12 +77,13 @@ async fn phases(
         let (args, body) = Box::pin(args::gather(state, &call, &parts.headers, body)).await?;
         (Some(args), body)
     };
-    let verdict = decide::decide(
+    let verdict = decide::decide_recorded(
         &state.policy,
         state.clock.now(),
         &credential,
         &target,
         args.as_ref(),
+        draft,
     );
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();

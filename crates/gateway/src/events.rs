@@ -457,6 +457,19 @@ mod tests {
         fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
             self.inner.policy_versions(limit)
         }
+        fn put_recording(&self, recording: &gatehouse_store::Recording) -> Result<(), StoreError> {
+            self.inner.put_recording(recording)
+        }
+        fn recording(&self, id: &str) -> Result<Option<gatehouse_store::Recording>, StoreError> {
+            self.inner.recording(id)
+        }
+        fn recordings(
+            &self,
+            agent: Option<&str>,
+            limit: u32,
+        ) -> Result<Vec<gatehouse_store::Recording>, StoreError> {
+            self.inner.recordings(agent, limit)
+        }
         fn delete_events_before(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
             self.inner.delete_events_before(cutoff_ms)
         }

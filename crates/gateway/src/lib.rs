@@ -19,6 +19,7 @@ pub mod datadir;
 pub mod dataplane;
 pub mod events;
 pub mod feed;
+pub mod forensics;
 pub mod journal;
 pub mod keys;
 pub mod mcp;

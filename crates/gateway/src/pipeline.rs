@@ -21,6 +21,7 @@ pub mod contain;
 pub mod decide;
 pub mod observe;
 pub mod record;
+pub mod recording;
 pub mod tier;
 
 use gatehouse_core::model::{Access, DataClass, Intent, SegmentName, Tier, ToolName};

@@ -82,6 +82,8 @@ pub struct State {
     pub metrics: crate::metrics::Metrics,
     /// Loaded from the store by the server at start (`Quarantines::restore`).
     pub quarantines: Quarantines,
+    /// The agents and workflows whose calls are recorded whole (`forensics.rs`).
+    pub forensics: crate::forensics::Forensics,
     pub secrets: Secrets,
     pub notifier: Notifier,
     pub approvals: Approvals,
@@ -148,6 +150,7 @@ impl State {
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),
+            forensics: crate::forensics::Forensics::default(),
             metrics: crate::metrics::Metrics::default(),
             secrets,
             notifier,

@@ -11,8 +11,10 @@ mod engine;
 mod entities;
 mod error;
 mod load;
+mod replay;
 mod schema;
 mod scope;
 
 pub use engine::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine, version_of};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
+pub use replay::{Recorded, Unreplayable};

@@ -16,6 +16,7 @@ mod migrate;
 mod policy_versions;
 mod pool;
 mod quarantines;
+mod recordings;
 mod revocations;
 mod workflows;
 
@@ -34,6 +35,7 @@ use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
+use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
 use crate::workflow::WorkflowFilter;
@@ -193,6 +195,19 @@ impl Store for PostgresStore {
 
     fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
         self.run(|client| quarantines::live(client, now_ms))
+    }
+
+    fn put_recording(&self, recording: &Recording) -> Result<(), StoreError> {
+        self.run(|client| recordings::put(client, recording))
+    }
+
+    fn recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
+        self.run(|client| recordings::one(client, id))
+    }
+
+    fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError> {
+        let limit = crate::store::capped_limit(Some(limit));
+        self.run(|client| recordings::list(client, agent, limit))
     }
 
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {

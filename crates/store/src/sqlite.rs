@@ -14,6 +14,7 @@ mod listing;
 mod migrate;
 mod policy_versions;
 mod quarantines;
+mod recordings;
 mod revocations;
 mod workflows;
 
@@ -34,6 +35,7 @@ use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
+use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
 use crate::workflow::WorkflowFilter;
@@ -207,6 +209,19 @@ impl Store for SqliteStore {
 
     fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
         quarantines::live(&mut self.writer(), now_ms).or_unavailable(&self.location)
+    }
+
+    fn put_recording(&self, recording: &Recording) -> Result<(), StoreError> {
+        recordings::put(&self.writer(), recording).or_unavailable(&self.location)
+    }
+
+    fn recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
+        recordings::one(&self.reader(), id).or_unavailable(&self.location)
+    }
+
+    fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError> {
+        let limit = crate::store::capped_limit(Some(limit));
+        recordings::list(&self.reader(), agent, limit).or_unavailable(&self.location)
     }
 
     fn put_approval(&self, approval: &Approval) -> Result<(), StoreError> {

@@ -12,6 +12,7 @@ use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
+use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
 
@@ -161,6 +162,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The policy sets loaded, newest first, at most `limit` (capped at [`MAX_LIMIT`]).
     fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError>;
+    /// Stores a forensic recording, replacing the one with its id.
+    fn put_recording(&self, recording: &Recording) -> Result<(), StoreError>;
+
+    /// One recording by its call's decision id.
+    fn recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
+
+    /// Recordings, of one agent or all, newest first (by `time_ms`, then id), at most
+    /// `limit` (capped at [`MAX_LIMIT`]).
+    fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError>;
 }
 
 /// What another replica changed, or what happened to the feed of such changes.

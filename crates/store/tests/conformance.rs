@@ -20,6 +20,8 @@ mod pg;
 mod policy_versions;
 #[path = "conformance/quarantines.rs"]
 mod quarantines;
+#[path = "conformance/recordings.rs"]
+mod recordings;
 #[path = "conformance/revocations.rs"]
 mod revocations;
 #[path = "conformance/sample.rs"]
@@ -107,6 +109,12 @@ macro_rules! conformance_tests {
                 conformance_tests!(@each $open; crate::policy_versions;
                     policy_versions_read_back_every_field_newest_first,
                     no_policy_versions_is_an_empty_list,
+                );
+            }
+            mod recordings {
+                conformance_tests!(@each $open; crate::recordings;
+                    a_recording_reads_back_every_field,
+                    recordings_list_newest_first_by_agent_within_the_limit,
                 );
             }
             mod approvals {

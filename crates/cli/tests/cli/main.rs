@@ -11,13 +11,17 @@
 mod audit;
 mod config_errors;
 mod crash;
+mod evidence;
+mod forensics;
 mod inventory;
 mod lifecycle;
 mod logs;
+mod playbook;
 mod policy_lifecycle;
 mod probe;
 mod quarantine;
 mod quickstart;
+mod replay;
 mod replicas;
 mod store;
 mod verbs;

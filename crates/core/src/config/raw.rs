@@ -151,6 +151,10 @@ pub struct RawSegment {
     /// `false`: observe mode for every tool of the segment (issue 15).
     #[serde(default = "enforced")]
     pub enforce: bool,
+    /// `required`: a call recorded in forensics mode fails when its recording cannot be
+    /// written. `optional` (the default) records what it can and logs what it cannot.
+    #[serde(default)]
+    pub recording: crate::config::RecordingPolicy,
 }
 
 #[derive(Debug, Deserialize)]

@@ -358,6 +358,7 @@ fn segments(raw: &RawConfig) -> BTreeMap<SegmentName, Segment> {
             let typed = Segment {
                 name: name.clone(),
                 description: segment.description.clone(),
+                recording: segment.recording,
             };
             (name, typed)
         })

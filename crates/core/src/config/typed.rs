@@ -152,6 +152,16 @@ pub struct Limits {
 pub struct Segment {
     pub name: SegmentName,
     pub description: String,
+    pub recording: RecordingPolicy,
+}
+
+/// Whether a forensic recording must be written for a recorded call to proceed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordingPolicy {
+    #[default]
+    Optional,
+    Required,
 }
 
 #[derive(Debug, Clone)]

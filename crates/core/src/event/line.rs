@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::Event;
+use super::{DecideInput, Event};
 
 /// Room for a typical event's line, so that writing it allocates once.
 const TYPICAL_LINE: usize = 512;
@@ -63,8 +63,35 @@ pub(super) fn encode(event: &Event) -> String {
     if event.observed.is_some() {
         field(&mut out, ",\"observed\":", event.observed.as_deref());
     }
+    if let Some(decide) = &event.decide {
+        decide_input(&mut out, decide);
+    }
     out.push('}');
     out
+}
+
+/// The decide input, left out when absent like `actor`. The arguments go through
+/// serde_json: only routes declaring them have any, and their values are nested.
+fn decide_input(out: &mut String, decide: &DecideInput) {
+    out.push_str(",\"decide\":{\"now\":");
+    out.push_str(itoa::Buffer::new().format(decide.now));
+    field(out, ",\"tier\":", Some(decide.tier.as_str()));
+    out.push_str(if decide.write {
+        ",\"write\":true"
+    } else {
+        ",\"write\":false"
+    });
+    out.push_str(if decide.allowed {
+        ",\"allowed\":true"
+    } else {
+        ",\"allowed\":false"
+    });
+    if let Some(args) = &decide.args {
+        out.push_str(",\"args\":");
+        // Maps of strings to plain values always encode; the fallback never happens.
+        out.push_str(&serde_json::to_string(args).unwrap_or_else(|_| "{}".to_owned()));
+    }
+    out.push('}');
 }
 
 /// `key` (`,"name":`) and `"value"`, or `null`.
@@ -126,6 +153,7 @@ mod tests {
     use super::*;
     use crate::event::Outcome;
     use crate::ids::DecisionId;
+    use crate::model::{AttrValue, Tier};
 
     fn text() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -161,6 +189,7 @@ mod tests {
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
             (policy_version, observed) in (maybe_text(), maybe_text()),
+            decide in prop::option::of(decide_input()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
@@ -168,7 +197,31 @@ mod tests {
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
                 policy_version: policy_version.map(Into::into),
                 observed,
+                decide,
             }
+        }
+    }
+
+    fn attr() -> impl Strategy<Value = AttrValue> {
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(AttrValue::Bool),
+            any::<i64>().prop_map(AttrValue::Long),
+            text().prop_map(AttrValue::String),
+        ];
+        leaf.prop_recursive(2, 8, 4, |inner| {
+            prop::collection::vec(inner, 0..4).prop_map(AttrValue::Set)
+        })
+    }
+
+    prop_compose! {
+        fn decide_input()(
+            now in any::<i64>(),
+            tier in prop_oneof![Just(Tier::Low), Just(Tier::Medium), Just(Tier::High)],
+            write in any::<bool>(),
+            allowed in any::<bool>(),
+            args in prop::option::of(prop::collection::btree_map(text(), attr(), 0..4)),
+        ) -> DecideInput {
+            DecideInput { now, tier, write, allowed, args }
         }
     }
 

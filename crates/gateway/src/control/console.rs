@@ -10,6 +10,7 @@
 mod actions;
 mod form;
 mod html;
+mod incident;
 mod pages;
 #[cfg(test)]
 mod tests;
@@ -72,6 +73,7 @@ enum Page {
     Overview,
     Approval(String),
     Decide { id: String, approve: bool },
+    Incident(incident::Incident),
     NotFound,
 }
 
@@ -85,6 +87,11 @@ impl Page {
             ("POST", "/console/logout") => return Self::Logout,
             ("GET", "/console") => return Self::Overview,
             _ => {}
+        }
+        if method == Method::GET
+            && let Some(page) = incident::Incident::parse(path)
+        {
+            return Self::Incident(page);
         }
         let Some(rest) = path.strip_prefix("/console/approvals/") else {
             return Self::NotFound;
@@ -141,6 +148,7 @@ async fn signed_in(
         Page::Decide { id, approve } => {
             actions::decide(state, request, session, &id, approve).await
         }
+        Page::Incident(page) => incident::show(state, session, page).await,
         Page::LoginForm | Page::Login | Page::NotFound => message(
             Some(session),
             StatusCode::NOT_FOUND,

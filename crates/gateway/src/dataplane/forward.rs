@@ -20,6 +20,7 @@ use crate::peer::{Peer, SCHEME};
 use crate::pipeline::budget::notify_paused;
 use crate::pipeline::cancel::{Cancellation, Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
+use crate::pipeline::recording;
 use crate::problem::{decision_header, decision_value, error_chain, insert_decision_header};
 use crate::state::State;
 use crate::upstream::LeasedBody;
@@ -64,6 +65,9 @@ pub async fn forward(
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    let (caller, name) = (guarded.caller, tool.name.as_str());
+    let recorder = recording::recorder(state, caller.agent, caller.workflow, name, draft);
+    let upstream_request = recording::request(recorder.as_ref(), upstream_request).await?;
     draft.journal(state)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
@@ -99,14 +103,8 @@ pub async fn forward(
         Ok(Ok(response)) => response,
     };
     // The draft now travels with the response body, which records the event when it ends.
-    Ok(agent_response(
-        state,
-        response,
-        draft.take(),
-        meter,
-        guarded,
-        cancel,
-    ))
+    let response = agent_response(state, response, draft.take(), meter, guarded, cancel);
+    Ok(recording::response(recorder, response))
 }
 
 fn upstream_request(

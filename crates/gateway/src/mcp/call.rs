@@ -151,7 +151,7 @@ pub async fn gated(
         .check(reach, caller.state.clock.as_ref())?;
     let (server, segment) = (&caller.server.name, &caller.server.segment);
     let observed = observe::covers_named(&caller.state.observe, server, segment, draft);
-    let verdict = decide(caller, mapping, &typed);
+    let verdict = decide_recorded(caller, mapping, &typed, draft);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
     let tier = decide::effective_tier(mapping.tier, &verdict);
@@ -344,6 +344,25 @@ pub fn decide(
         caller.credential,
         &target,
         Some(args),
+    )
+}
+
+/// [`decide`] for a gated call, whose event keeps what Cedar was given (for replay).
+fn decide_recorded(
+    caller: Caller<'_>,
+    mapping: &McpMapping,
+    args: &BTreeMap<String, AttrValue>,
+    draft: &mut EventDraft,
+) -> PolicyDecision {
+    let state = caller.state;
+    let target = target(caller, mapping);
+    decide::decide_recorded(
+        &state.policy,
+        state.clock.now(),
+        caller.credential,
+        &target,
+        Some(args),
+        draft,
     )
 }
 

@@ -10,6 +10,7 @@ use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 
 use crate::credential::Credential;
 use crate::pipeline::Target;
+use crate::pipeline::record::EventDraft;
 use crate::policies::Policies;
 
 /// The policy decision for `target`; the caller records its policy ids either way. A
@@ -24,6 +25,22 @@ pub fn decide(
     args: Option<&BTreeMap<String, AttrValue>>,
 ) -> PolicyDecision {
     policy.decide_recent(&request(now, credential, target, args))
+}
+
+/// [`decide`] for a call whose event keeps what Cedar was given (the context the event
+/// does not already hold, and the verdict), so `gatehouse replay` can decide it again.
+pub fn decide_recorded(
+    policy: &Policies,
+    now: UnixTime,
+    credential: &Credential,
+    target: &Target<'_>,
+    args: Option<&BTreeMap<String, AttrValue>>,
+    draft: &mut EventDraft,
+) -> PolicyDecision {
+    let request = request(now, credential, target, args);
+    let verdict = policy.decide_recent(&request);
+    draft.decided(&request.context, &verdict);
+    verdict
 }
 
 /// Whether some arguments could let this credential call `target` (least visibility:

@@ -10,7 +10,7 @@ use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::refusal::Refusal;
-use gatehouse_policy::PolicyDecision;
+use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
 
 use crate::anonymous::summary_event;
@@ -99,6 +99,11 @@ impl EventDraft {
 
     pub fn id(&self) -> DecisionId {
         self.event.id
+    }
+
+    /// When the call arrived, Unix milliseconds.
+    pub fn time_ms(&self) -> i64 {
+        self.event.time_ms
     }
 
     /// Moves the draft out, leaving an empty one that must not be emitted: for the
@@ -207,6 +212,12 @@ impl EventDraft {
     /// The version of the policy set that decided, once policy has.
     pub fn policy_version(&self) -> Option<String> {
         self.event.policy_version.as_deref().map(str::to_owned)
+    }
+
+    /// What the decide phase gave Cedar and whether it allowed the call, for replay.
+    pub fn decided(&mut self, context: &DecisionContext<'_>, decision: &PolicyDecision) {
+        let allowed = decision.allowed && decision.errors.is_empty();
+        self.event.decide = Some(context.input(allowed));
     }
 
     pub fn policies(&mut self, decision: PolicyDecision) {

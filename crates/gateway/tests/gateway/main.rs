@@ -16,6 +16,7 @@ mod control;
 mod discovery;
 mod doors;
 mod events;
+mod forensics;
 mod harness;
 mod hostile;
 mod mcp_face;

@@ -1403,3 +1403,49 @@ async fn an_observed_segment_forwards_an_mcp_call_policy_would_deny_and_records_
     assert!(event.refusal.is_none());
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn forensics_records_an_mcp_call_as_the_json_rpc_exchange() {
+    let (harness, token) = start().await;
+    let on = json!({ "kind": "agent", "subject": crate::harness::AGENT });
+    let turned_on = harness
+        .control(Method::POST, "/v1/forensics", &on.to_string())
+        .await;
+    assert_eq!(turned_on.status, 200, "{}", turned_on.text());
+    let session = session(&harness, &token).await;
+    let echo = in_session(
+        &harness,
+        &token,
+        &session,
+        2,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "for the record"}}),
+    )
+    .await;
+    assert_eq!(
+        echo.json().unwrap()["result"]["content"][0]["text"],
+        "Echo: for the record"
+    );
+    let id = echo.headers["gatehouse-decision-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let recorded = crate::forensics::recording(&harness, &id).await;
+    let request: Value = serde_json::from_str(recorded["request"].as_str().unwrap()).unwrap();
+    assert_eq!(request["method"], "tools/call");
+    assert_eq!(request["params"]["arguments"]["message"], "for the record");
+    let response: Value = serde_json::from_str(recorded["response"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        response["result"]["content"][0]["text"],
+        "Echo: for the record"
+    );
+    assert_eq!(recorded["tool"], "everything");
+    // The event keeps what the decide phase gave Cedar, arguments included, for replay.
+    let decide = harness.event(&id).await.decide.unwrap();
+    assert!(decide.allowed);
+    assert_eq!(
+        decide.args.unwrap()["message"],
+        gatehouse_core::model::AttrValue::String("for the record".to_owned())
+    );
+    harness.stop().await;
+}

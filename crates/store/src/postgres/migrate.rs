@@ -116,9 +116,25 @@ CREATE TABLE quarantines (
 );
 "#,
     },
-    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
     Migration {
         version: 2,
+        sql: r#"
+CREATE TABLE recordings (
+    id TEXT COLLATE "C" PRIMARY KEY,
+    time_ms BIGINT NOT NULL,
+    agent TEXT NOT NULL,
+    workflow TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE INDEX recordings_newest ON recordings (time_ms DESC, id DESC);
+CREATE INDEX recordings_agent ON recordings (agent, time_ms DESC, id DESC);
+"#,
+    },
+    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
+    Migration {
+        version: 3,
         sql: r#"
 CREATE TABLE policy_versions (
     seq BIGSERIAL PRIMARY KEY,

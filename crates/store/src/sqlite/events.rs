@@ -278,6 +278,7 @@ mod tests {
             actor: None,
             policy_version: None,
             observed: None,
+            decide: None,
         }
     }
 

@@ -69,7 +69,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 14,
-        sql: include_str!("../migrations/sqlite/0014_policy_versions.sql"),
+        sql: include_str!("../migrations/sqlite/0014_recordings.sql"),
+    },
+    Migration {
+        version: 15,
+        sql: include_str!("../migrations/sqlite/0015_policy_versions.sql"),
     },
 ];
 

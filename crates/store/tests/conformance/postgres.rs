@@ -144,7 +144,7 @@ fn replicas_starting_together_migrate_once_and_all_start() {
     });
     assert!(opened.iter().all(Result::is_ok), "{opened:?}");
     let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    // Each step recorded once: as many rows as steps, however many steps there are.
+    // Each step applied once: one row per version, up to the newest.
     let row = client
         .query_one("SELECT count(*), max(version) FROM schema_version", &[])
         .unwrap();

@@ -1,8 +1,11 @@
 //! Events made up for tests: deterministic, with every field varied so each filter has
 //! something to separate.
 
-use gatehouse_core::event::{Event, Outcome};
+use std::collections::BTreeMap;
+
+use gatehouse_core::event::{DecideInput, Event, Outcome};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::{AttrValue, Tier};
 
 /// 2023-11-14T22:13:20Z, the time of event number 0.
 pub(crate) const BASE_MS: i64 = 1_700_000_000_000;
@@ -37,6 +40,7 @@ pub(crate) fn event(seq: u64) -> Event {
         actor: Some("alice".to_owned()),
         policy_version: None,
         observed: None,
+        decide: None,
     }
 }
 
@@ -67,6 +71,23 @@ pub(crate) fn full(seq: u64) -> Event {
         actor: None,
         policy_version: None,
         observed: None,
+        decide: Some(DecideInput {
+            now: 1_700_000_000,
+            tier: Tier::Medium,
+            write: true,
+            allowed: false,
+            args: Some(BTreeMap::from([
+                ("id".to_owned(), AttrValue::Long(-7)),
+                ("name".to_owned(), AttrValue::String("ü \"x\"\n".to_owned())),
+                (
+                    "tags".to_owned(),
+                    AttrValue::Set(vec![
+                        AttrValue::Bool(true),
+                        AttrValue::String(String::new()),
+                    ]),
+                ),
+            ])),
+        }),
         ..event(seq)
     }
 }

@@ -56,6 +56,11 @@ pub(crate) fn login(error: Option<&str>) -> String {
 pub(crate) fn overview(viewer: Viewer<'_>, data: &Overview) -> String {
     let body = html! {
         h1 { "Overview" }
+        p {
+            a href="/console/quarantines" { "Quarantines" } " · "
+            a href="/console/recordings" { "Recordings" } " · "
+            a href="/console/playbooks" { "Playbook runs" }
+        }
         h2 { "Pending approvals" }
         (pending(&data.pending))
         @if let Some(events) = &data.events {

@@ -250,6 +250,23 @@ fn pages_are_parsed_from_method_and_path() {
         Page::NotFound
     );
     assert_eq!(Page::parse(&Method::GET, "/console/"), Page::Overview);
+    assert_eq!(
+        Page::parse(
+            &Method::GET,
+            "/console/recordings/01KBM0000000000000000000RN"
+        ),
+        Page::Incident(super::incident::Incident::Recording(
+            "01KBM0000000000000000000RN".to_owned()
+        ))
+    );
+    assert_eq!(
+        Page::parse(&Method::GET, "/console/recordings/<x>"),
+        Page::NotFound
+    );
+    assert_eq!(
+        Page::parse(&Method::POST, "/console/quarantines"),
+        Page::NotFound
+    );
 }
 
 #[test]

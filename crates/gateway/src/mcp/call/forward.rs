@@ -12,6 +12,7 @@ use crate::mcp_upstream::UpstreamError;
 use crate::pipeline::budget;
 use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
+use crate::pipeline::recording;
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -50,6 +51,13 @@ pub async fn forward(
             intent: upcall.intent,
         },
     };
+    let recorder = recording::recorder(
+        state,
+        on_behalf.agent,
+        on_behalf.workflow,
+        server.name.as_str(),
+        draft,
+    );
     draft.journal(state)?;
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
@@ -59,6 +67,7 @@ pub async fn forward(
         relay,
         intent: _,
     } = upcall;
+    recording::mcp_request(recorder.as_ref(), method, &params).await?;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
@@ -84,6 +93,7 @@ pub async fn forward(
             });
         }
     };
+    recording::mcp_reply(recorder, reply_json(&reply));
     let size = match &reply {
         Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
         Reply::Error(_) => 0,
@@ -100,4 +110,15 @@ pub async fn forward(
         });
     }
     Ok(reply)
+}
+
+/// The server's answer as the JSON-RPC member it was (`result` or `error`), for a
+/// forensic recording.
+fn reply_json(reply: &Reply) -> serde_json::Value {
+    match reply {
+        Reply::Result(result) => serde_json::json!({ "result": result }),
+        Reply::Error(error) => serde_json::json!({
+            "error": { "code": error.code, "message": error.message, "data": error.data },
+        }),
+    }
 }
