@@ -29,6 +29,21 @@ example="$work/example"
 "$bin" quickstart --dir "$example" --no-serve >/dev/null
 sed -i -e "s/127.0.0.1:8080/127.0.0.1:$data/" -e "s/127.0.0.1:8081/127.0.0.1:$control/" \
   "$example/gatehouse.toml"
+# Two sinks, so their lag, delivery and error series are checked too: a file that
+# delivers and a webhook nobody answers.
+dead="$(free_port)"
+cat >>"$example/gatehouse.toml" <<EOF
+
+[[sinks]]
+name = "archive"
+kind = "file"
+path = "$work/archive.jsonl"
+
+[[sinks]]
+name = "nobody"
+kind = "webhook"
+url = "http://127.0.0.1:$dead/events"
+EOF
 GATEHOUSE_LOG=warn "$bin" serve --config "$example/gatehouse.toml" >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
@@ -49,5 +64,6 @@ operator="$(cat "$example/operator.token")"
 curl -sf "http://127.0.0.1:$control/metrics" -H "Authorization: Bearer $operator" \
   >"$work/metrics.txt"
 grep -q '^gatehouse_decisions_total{outcome="deny",refusal="segment-mismatch"} 1$' "$work/metrics.txt"
+grep -q '^gatehouse_sink_lag_events{sink="nobody"} [1-9]' "$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt"
 echo "metrics: promtool check passed ($(grep -vc '^#' "$work/metrics.txt") samples)"

@@ -23,7 +23,12 @@ pub(crate) struct ControlArgs {
 }
 
 impl ControlArgs {
-    fn token(&self) -> anyhow::Result<String> {
+    /// The full URL of `path` on the control plane.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.control.trim_end_matches('/'))
+    }
+
+    pub(crate) fn token(&self) -> anyhow::Result<String> {
         if let Ok(token) = std::env::var("GATEHOUSE_TOKEN")
             && !token.is_empty()
         {

@@ -1,5 +1,7 @@
 //! `gatehouse events`: query the control plane's event store; a table by default,
-//! JSON with `--json`.
+//! JSON with `--json`. `gatehouse events tail` follows new events live (`events/tail.rs`).
+
+mod tail;
 
 use anyhow::{Context, anyhow};
 use gatehouse_core::clock::{Clock, SystemClock};
@@ -10,7 +12,10 @@ use crate::policy::println_out;
 use crate::table::{self, Align};
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     control: ControlArgs,
     #[arg(long)]
@@ -34,7 +39,16 @@ pub(crate) struct Args {
     json: bool,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print new events as they are stored, until Ctrl-C.
+    Tail(tail::TailArgs),
+}
+
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    if let Some(Command::Tail(tail)) = &args.command {
+        return tail::run(&args.control, tail);
+    }
     let path = format!("/v1/events?{}", query(args)?);
     let body = args.control.request(http::Method::GET, &path, None)?;
     let events: Vec<Event> =

@@ -8,12 +8,14 @@ mod load;
 mod raw;
 mod resolve;
 mod secret;
+mod sink;
 mod typed;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, parse_document, read_policy_dir};
 pub use raw::RawConfig;
 pub use secret::Secret;
+pub use sink::{Sink, SinkKind};
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,

@@ -100,6 +100,13 @@ pub struct Event {
     /// What the decide phase evaluated, for replay; only on calls that reached it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decide: Option<DecideInput>,
+    /// The caller's W3C trace id (32 lowercase hex) when its call carried a valid
+    /// `traceparent`; otherwise the call's trace is its own, named by its decision id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// The caller's span (16 lowercase hex), the parent of Gatehouse's span for the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<String>,
 }
 
 impl Event {
@@ -133,6 +140,8 @@ impl Event {
             policy_version: None,
             observed: None,
             decide: None,
+            trace_id: None,
+            parent_span_id: None,
         }
     }
 }

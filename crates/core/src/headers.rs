@@ -72,7 +72,7 @@ pub const STRIPPED: [&str; 4] = [
 ];
 
 /// Headers Gatehouse sets itself; whatever the agent sent under these names is dropped.
-pub const REPLACED: [&str; 8] = [
+pub const REPLACED: [&str; 10] = [
     "host",
     "forwarded",
     "x-forwarded-for",
@@ -81,6 +81,8 @@ pub const REPLACED: [&str; 8] = [
     "gatehouse-agent",
     "gatehouse-workflow",
     "gatehouse-decision-id",
+    "traceparent",
+    "tracestate",
 ];
 
 /// Every other `gatehouse-*` header (a confirmation id, say) is for Gatehouse alone.

@@ -20,4 +20,5 @@ pub mod path;
 pub mod refusal;
 pub mod route_args;
 pub mod token;
+pub mod trace;
 pub mod workflow;

@@ -68,6 +68,8 @@ fn event(state: &State, action: Action<'_>) -> Event {
         policy_version: None,
         observed: None,
         decide: None,
+        trace_id: None,
+        parent_span_id: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod policies;
 pub(crate) mod quarantines;
 mod query;
 mod revocations;
+mod stream;
 mod workflows;
 
 use std::sync::Arc;
@@ -188,6 +189,10 @@ async fn route(
             let filter = query::event_filter(request.uri().query().unwrap_or(""))?;
             events(state, filter).await
         }
+        (&Method::GET, "/v1/events/stream") => {
+            auth::require(state, request, &[Role::Auditor, Role::Operator])?;
+            stream::open(state, request).await
+        }
         (&Method::GET, _) if path.starts_with("/v1/events/") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             let id = path.trim_start_matches("/v1/events/");
@@ -201,7 +206,8 @@ async fn route(
 /// `GET /metrics`: the Prometheus text exposition; gauges are read now.
 async fn metrics(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlError> {
     let store = Arc::clone(&state.store);
-    let (store_up, pending) = tokio::task::spawn_blocking(move || {
+    let for_sinks = Arc::clone(state);
+    let (store_up, pending, sinks) = tokio::task::spawn_blocking(move || {
         let filter = gatehouse_store::ApprovalFilter {
             status: Some(gatehouse_core::approval::ApprovalStatus::Pending),
             limit: Some(gatehouse_store::MAX_LIMIT),
@@ -211,10 +217,11 @@ async fn metrics(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlEr
             .list_approvals(&filter)
             .ok()
             .map(|listed| listed.len());
-        (store.ping().is_ok(), pending)
+        let sinks = for_sinks.sinks.render(&*store);
+        (store.ping().is_ok(), pending, sinks)
     })
     .await
-    .unwrap_or((false, None));
+    .unwrap_or((false, None, String::new()));
     let (revoked_tokens, revoked_agents) = state.revocations.counts();
     let gauges = crate::metrics::Gauges {
         pending_approvals: pending,
@@ -223,7 +230,8 @@ async fn metrics(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlEr
         quarantines: state.quarantines.list(state.clock.now().millis()).len(),
         store_up,
     };
-    let text = state.metrics.render(&gauges);
+    let mut text = state.metrics.render(&gauges);
+    text.push_str(&sinks);
     let mut response = Response::new(crate::body::full(text));
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

@@ -19,7 +19,7 @@ use gatehouse_core::event::{Event, EventLine, Outcome};
 use gatehouse_core::ids::IdGenerator;
 use gatehouse_store::Store;
 use tokio::sync::mpsc::error::TryRecvError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::journal::{Journal, Ticket};
@@ -45,6 +45,8 @@ const LINES_BUFFER: usize = 256 * 1024;
 pub struct EventSink {
     tx: mpsc::UnboundedSender<Queued>,
     journal: Option<Arc<Journal>>,
+    /// Counts batches stored: sinks and live tails wake on it instead of polling.
+    stored: watch::Receiver<u64>,
     backlog: Arc<Backlog>,
 }
 
@@ -134,6 +136,12 @@ impl EventSink {
         }
     }
 
+    /// Changes after every batch the writer stores, and closes when the writer ends: a
+    /// reader of the store's positions waits on it for news.
+    pub fn stored(&self) -> watch::Receiver<u64> {
+        self.stored.clone()
+    }
+
     /// `Some(queued)` while the queue is full: a call that must be recorded is refused.
     pub fn full(&self) -> Option<usize> {
         self.backlog.full()
@@ -165,7 +173,7 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
-    /// `limit`: events waiting to be stored before calls are refused (see [`Backlog`]).
+    /// `limit`: events waiting to be stored before calls are refused (see `Backlog`).
     pub fn spawn(
         store: Arc<dyn Store>,
         file: Option<PathBuf>,
@@ -173,16 +181,18 @@ impl EventWriter {
         limit: usize,
     ) -> (EventSink, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (stored_tx, stored) = watch::channel(0);
         let backlog = Arc::new(Backlog {
             queued: AtomicUsize::new(0),
             limit,
             dropped: AtomicU64::new(0),
         });
-        let task = tokio::spawn(run(rx, store, file, Arc::clone(&backlog)));
+        let task = tokio::spawn(run(rx, store, file, Arc::clone(&backlog), stored_tx));
         (
             EventSink {
                 tx,
                 journal,
+                stored,
                 backlog,
             },
             Self { task },
@@ -222,6 +232,7 @@ async fn run(
     store: Arc<dyn Store>,
     file: Option<PathBuf>,
     backlog: Arc<Backlog>,
+    stored: watch::Sender<u64>,
 ) {
     let mut lines = JsonLines::new(file);
     let mut window = BATCH_WINDOW;
@@ -241,6 +252,7 @@ async fn run(
         lines = write_batch(Arc::clone(&store), lines, batch.events).await;
         backlog.queued.fetch_sub(written, Ordering::Relaxed);
         lines = record_dropped(&store, lines, &backlog).await;
+        stored.send_modify(|batches| *batches = batches.wrapping_add(1));
         // Written: journal segments may go, waiters may answer.
         for after in batch.after {
             if let After::Notify(done) = after {
@@ -408,8 +420,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
-        ApprovalFilter, ChainCheck, PolicyVersion, Quarantine, Revocation, RevocationKind,
-        SqliteStore, StoreError, WorkflowFilter,
+        ApprovalFilter, ChainCheck, PolicyVersion, Position, Quarantine, Revocation,
+        RevocationKind, SqliteStore, StoreError, StoredLine, WorkflowFilter,
     };
 
     use super::*;
@@ -531,6 +543,25 @@ mod tests {
         }
         fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
             self.inner.list_approvals(filter)
+        }
+        fn events_after(
+            &self,
+            after: Option<Position>,
+            limit: u32,
+        ) -> Result<Vec<StoredLine>, StoreError> {
+            self.inner.events_after(after, limit)
+        }
+        fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError> {
+            self.inner.count_after(after)
+        }
+        fn head_position(&self) -> Result<Option<Position>, StoreError> {
+            self.inner.head_position()
+        }
+        fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError> {
+            self.inner.sink_cursor(sink)
+        }
+        fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError> {
+            self.inner.put_sink_cursor(sink, position)
         }
     }
 

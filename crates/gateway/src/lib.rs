@@ -42,8 +42,11 @@ pub mod router;
 pub mod secrets;
 pub mod server;
 pub mod sessions;
+pub mod sinks;
 pub mod state;
+pub mod tail;
 pub mod throttle;
+mod trace;
 pub mod upstream;
 pub mod workflows;
 

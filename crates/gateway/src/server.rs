@@ -30,10 +30,13 @@ use crate::journal::{Journal, Recovered};
 use crate::keys::{KeyError, KeyRing};
 use crate::peer::Peer;
 use crate::revocations::Revocations;
+use crate::sinks::SinkTasks;
 use crate::state::{Parts, State};
 
 /// How long in-flight calls may run on after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long sinks may go on delivering at shutdown, once every event is stored.
+const SINK_GRACE: Duration = Duration::from_secs(2);
 /// How often changed workflow state is written to the store.
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
@@ -102,6 +105,8 @@ pub struct Gateway {
     /// Reloads the policy files when they change (`policy.watch_ms`).
     policy_watcher: Option<JoinHandle<()>>,
     writer: EventWriter,
+    /// Deliver stored events to the configured sinks.
+    sinks: SinkTasks,
 }
 
 impl Gateway {
@@ -174,6 +179,12 @@ impl Gateway {
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
         let policy_watcher = crate::policy_reload::spawn_watcher(&state, stopped.clone());
+        let sinks = SinkTasks::spawn(
+            &state.config.sinks,
+            &state.sinks,
+            &state.store,
+            &state.events.stored(),
+        );
         let servers = vec![
             tokio::spawn(serve(
                 data,
@@ -199,6 +210,7 @@ impl Gateway {
             follower,
             policy_watcher,
             writer,
+            sinks,
         })
     }
 
@@ -222,6 +234,8 @@ impl Gateway {
     /// [`shutdown`](Self::shutdown), waiting `drain` for in-flight calls before cutting
     /// them (each still records its event).
     pub async fn shutdown_within(self, drain: Duration) {
+        // Live tails never end by themselves; the control listener's drain must not wait.
+        self.state.tails.close();
         let _ = self.stop.send(true);
         let mut servers = Box::pin(join_servers(self.servers));
         if tokio::time::timeout(drain, &mut servers).await.is_err() {
@@ -254,6 +268,8 @@ impl Gateway {
         {
             tracing::error!("events still queued at shutdown could not all be written");
         }
+        // What the sinks cannot deliver now waits in the store for the next start.
+        self.sinks.stop(SINK_GRACE).await;
     }
 }
 

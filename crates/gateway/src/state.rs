@@ -100,6 +100,10 @@ pub struct State {
     pub token_throttle: crate::throttle::Throttle,
     /// Unauthenticated requests, sampled into events.
     pub anonymous: crate::anonymous::AnonymousEvents,
+    /// What each configured event sink has delivered (`sinks.rs`).
+    pub sinks: crate::sinks::SinkStatuses,
+    /// Open live tails of the event log (`tail.rs`), ended first at shutdown.
+    pub tails: crate::tail::Tails,
     ids: IdGenerator,
 }
 
@@ -147,6 +151,8 @@ impl State {
             anonymous: crate::anonymous::AnonymousEvents::new(
                 config.gateway.anonymous_events_per_minute,
             ),
+            sinks: crate::sinks::SinkStatuses::new(&config.sinks),
+            tails: crate::tail::Tails::default(),
             workflows: Workflows::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),

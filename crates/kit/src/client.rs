@@ -90,3 +90,61 @@ pub async fn get_with_token(url: &str, token: &str) -> Result<Reply, ClientError
     )
     .await
 }
+
+/// A response whose body is read as it arrives (an event stream).
+#[derive(Debug)]
+pub struct Streaming {
+    pub status: StatusCode,
+    body: hyper::body::Incoming,
+}
+
+impl Streaming {
+    /// The next piece of the body; `None` once it ended.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, ClientError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(error) => {
+                    return Some(Err(ClientError::Unreachable {
+                        url: String::new(),
+                        message: error.to_string(),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// `GET url` whose answer is read as it comes: the status and headers within 30 s, the
+/// body for as long as it lasts.
+pub async fn stream(url: &str, headers: &[(&str, &str)]) -> Result<Streaming, ClientError> {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let mut builder = Request::builder().method(Method::GET).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let request = builder
+        .body(Full::new(Bytes::new()))
+        .map_err(|_| ClientError::Url(url.to_owned()))?;
+    let timeout = Duration::from_secs(30);
+    let response = tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| ClientError::Timeout {
+            url: url.to_owned(),
+            seconds: timeout.as_secs(),
+        })?
+        .map_err(|error| ClientError::Unreachable {
+            url: url.to_owned(),
+            message: error.to_string(),
+        })?;
+    let (parts, body) = response.into_parts();
+    Ok(Streaming {
+        status: parts.status,
+        body,
+    })
+}

@@ -10,6 +10,7 @@
 mod approval;
 mod chain;
 mod error;
+mod outbox;
 mod policy_version;
 mod postgres;
 mod quarantine;
@@ -22,6 +23,7 @@ mod workflow;
 pub use approval::ApprovalFilter;
 pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
+pub use outbox::{BadPosition, Position, StoredLine};
 pub use policy_version::PolicyVersion;
 pub use postgres::PostgresStore;
 pub use quarantine::{Quarantine, QuarantineKind};

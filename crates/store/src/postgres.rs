@@ -13,6 +13,7 @@ mod claims;
 mod events;
 mod listen;
 mod migrate;
+mod outbox;
 mod policy_versions;
 mod pool;
 mod quarantines;
@@ -33,6 +34,7 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::outbox::{Position, StoredLine};
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
@@ -208,6 +210,30 @@ impl Store for PostgresStore {
     fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError> {
         let limit = crate::store::capped_limit(Some(limit));
         self.run(|client| recordings::list(client, agent, limit))
+    }
+
+    fn events_after(
+        &self,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<StoredLine>, StoreError> {
+        self.run(|client| outbox::after(client, after, limit))
+    }
+
+    fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError> {
+        self.run(|client| outbox::count_after(client, after))
+    }
+
+    fn head_position(&self) -> Result<Option<Position>, StoreError> {
+        self.run(outbox::head)
+    }
+
+    fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError> {
+        self.run(|client| outbox::cursor(client, sink))
+    }
+
+    fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError> {
+        self.run(|client| outbox::put_cursor(client, sink, position))
     }
 
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {

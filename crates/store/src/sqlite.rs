@@ -12,6 +12,7 @@ mod connect;
 mod events;
 mod listing;
 mod migrate;
+mod outbox;
 mod policy_versions;
 mod quarantines;
 mod recordings;
@@ -33,6 +34,7 @@ use rusqlite::Connection;
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::outbox::{Position, StoredLine};
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
@@ -238,6 +240,30 @@ impl Store for SqliteStore {
 
     fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
         approvals::select(&self.reader(), filter).or_unavailable(&self.location)
+    }
+
+    fn events_after(
+        &self,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<StoredLine>, StoreError> {
+        outbox::after(&self.reader(), after, limit).or_unavailable(&self.location)
+    }
+
+    fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError> {
+        outbox::count_after(&self.reader(), after).or_unavailable(&self.location)
+    }
+
+    fn head_position(&self) -> Result<Option<Position>, StoreError> {
+        outbox::head(&self.reader()).or_unavailable(&self.location)
+    }
+
+    fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError> {
+        outbox::cursor(&self.reader(), sink).or_unavailable(&self.location)
+    }
+
+    fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError> {
+        outbox::put_cursor(&self.writer(), sink, position).or_unavailable(&self.location)
     }
 
     fn checkpoint(&self) -> Result<u64, StoreError> {

@@ -10,6 +10,7 @@ use gatehouse_core::workflow::{Usage, Workflow};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::outbox::{Position, StoredLine};
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
@@ -171,6 +172,28 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Recordings, of one agent or all, newest first (by `time_ms`, then id), at most
     /// `limit` (capped at [`MAX_LIMIT`]).
     fn recordings(&self, agent: Option<&str>, limit: u32) -> Result<Vec<Recording>, StoreError>;
+
+    /// Up to `limit` stored events after `after` (from the first when `None`), in store
+    /// order (block, then index in it), each with its line exactly as stored: what a
+    /// sink or a live tail reads next. Positions deleted by retention are skipped over.
+    fn events_after(
+        &self,
+        after: Option<Position>,
+        limit: u32,
+    ) -> Result<Vec<StoredLine>, StoreError>;
+
+    /// How many events are stored after `after` (every event when `None`): a sink's lag.
+    fn count_after(&self, after: Option<Position>) -> Result<u64, StoreError>;
+
+    /// The position of the last stored event; `None` when the log is empty.
+    fn head_position(&self) -> Result<Option<Position>, StoreError>;
+
+    /// The cursor of sink `sink`: the position of the last event it delivered.
+    fn sink_cursor(&self, sink: &str) -> Result<Option<Position>, StoreError>;
+
+    /// Moves the cursor of sink `sink` to `position`, never backwards: a position at or
+    /// before the stored one changes nothing.
+    fn put_sink_cursor(&self, sink: &str, position: Position) -> Result<(), StoreError>;
 }
 
 /// What another replica changed, or what happened to the feed of such changes.

@@ -14,6 +14,8 @@
 mod approvals;
 #[path = "conformance/chain.rs"]
 mod chain;
+#[path = "conformance/outbox.rs"]
+mod outbox;
 #[path = "conformance/postgres.rs"]
 mod pg;
 #[path = "conformance/policy_versions.rs"]
@@ -96,6 +98,15 @@ macro_rules! conformance_tests {
                     verifying_since_starts_at_the_first_block_reaching_it,
                     the_chain_continues_across_batches_of_late_events,
                     retention_keeps_the_rest_of_the_chain_provable,
+                );
+            }
+            mod outbox {
+                conformance_tests!(@each $open; crate::outbox;
+                    events_read_back_in_store_order_in_pages,
+                    the_stored_line_is_the_event_exactly,
+                    counts_and_head_follow_appends,
+                    a_sink_cursor_reads_back_and_never_moves_back,
+                    reading_after_deleted_events_continues_with_the_rest,
                 );
             }
             mod quarantines {

@@ -285,3 +285,31 @@ fn routes_sharing_an_intent_declare_the_same_args() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sinks_are_checked_field_by_field() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        format!(
+            "{text}\n[[sinks]]\nname = \"siem\"\nkind = \"webhook\"\nurl = \"https://siem.example\"\npath = \"x.jsonl\"\n\n[[sinks]]\nname = \"siem\"\nkind = \"kafka\"\n\n[[sinks]]\nname = \"otel\"\nkind = \"otlp\"\nbatch = 0\n"
+        )
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`sinks[0].url`: `https://siem.example` is not an `http://host:port[/path]` URL",
+        "`sinks[0].path`: `path` does not apply to a `webhook` sink",
+        "`sinks[1].name`: sink `siem` is defined twice",
+        "`sinks[1].kind`: unknown sink kind `kafka`",
+        "`sinks[2].endpoint`: this kind of sink needs `endpoint`",
+    ] {
+        assert!(stderr.contains(expected), "no `{expected}` in:\n{stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_sink_field_is_an_error() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        format!("{text}\n[[sinks]]\nname = \"out\"\nkind = \"stdout\"\ncolour = \"red\"\n")
+    });
+    assert_eq!(code, 64);
+    assert!(stderr.contains("unknown field `colour`"), "{stderr}");
+}

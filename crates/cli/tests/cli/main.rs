@@ -24,6 +24,7 @@ mod quickstart;
 mod replay;
 mod replicas;
 mod store;
+mod tail;
 mod verbs;
 
 use std::path::{Path, PathBuf};

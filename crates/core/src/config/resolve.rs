@@ -4,6 +4,7 @@
 mod identity;
 mod mcp;
 mod route_args;
+mod sinks;
 mod tools;
 
 use std::collections::BTreeMap;
@@ -88,6 +89,7 @@ impl<'a> Resolver<'a> {
         let operators = self.operators(&raw.operators);
         let notifications = self.notifications(&raw);
         let approvals = self.approvals(&raw, &intents);
+        let sinks = self.sinks(&raw.sinks);
         self.check_confirmers(&raw, &operators);
         if policies.is_empty() {
             self.error_at_field(
@@ -120,6 +122,7 @@ impl<'a> Resolver<'a> {
             schema,
             notifications,
             approvals,
+            sinks,
         })
     }
 

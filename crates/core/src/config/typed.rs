@@ -45,6 +45,8 @@ pub struct Config {
     /// Where pauses and other operator-worthy news are sent.
     pub notifications: Notifications,
     pub approvals: ApprovalSettings,
+    /// Where stored events are delivered (`[[sinks]]`), each from its own cursor.
+    pub sinks: Vec<crate::config::Sink>,
 }
 
 /// What observe mode covers: calls to these tools, or to any tool of these segments,

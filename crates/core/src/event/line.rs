@@ -66,6 +66,16 @@ pub(super) fn encode(event: &Event) -> String {
     if let Some(decide) = &event.decide {
         decide_input(&mut out, decide);
     }
+    if event.trace_id.is_some() {
+        field(&mut out, ",\"trace_id\":", event.trace_id.as_deref());
+    }
+    if event.parent_span_id.is_some() {
+        field(
+            &mut out,
+            ",\"parent_span_id\":",
+            event.parent_span_id.as_deref(),
+        );
+    }
     out.push('}');
     out
 }
@@ -190,6 +200,7 @@ mod tests {
                  prop::option::of(any::<u64>()), maybe_text()),
             (policy_version, observed) in (maybe_text(), maybe_text()),
             decide in prop::option::of(decide_input()),
+            (trace_id, parent_span_id) in (maybe_text(), maybe_text()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
@@ -198,6 +209,7 @@ mod tests {
                 policy_version: policy_version.map(Into::into),
                 observed,
                 decide,
+                trace_id, parent_span_id,
             }
         }
     }

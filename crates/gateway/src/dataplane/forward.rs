@@ -120,8 +120,11 @@ fn upstream_request(
     *upstream.method_mut() = message.method;
     *upstream.uri_mut() = upstream_uri(call)?;
     *upstream.version_mut() = Version::HTTP_11;
+    let span = draft.span();
+    let trace_state = crate::trace::passed_state(&message.headers, &span);
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
     inject(upstream.headers_mut(), caller, call, draft, secret)?;
+    crate::trace::inject(upstream.headers_mut(), &span, trace_state);
     if let Some(peer) = &message.peer {
         inject_forwarding(upstream.headers_mut(), peer);
     }

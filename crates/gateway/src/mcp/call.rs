@@ -205,7 +205,7 @@ pub async fn gated(
     let on_behalf = OnBehalf::of(caller.credential);
     let upcall = Upcall {
         method: kind.method(),
-        params: forwarded,
+        params: crate::trace::into_meta(forwarded, &draft.span()),
         relay,
         intent: Some(&mapping.intent),
     };

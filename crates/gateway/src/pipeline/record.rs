@@ -82,13 +82,14 @@ impl EventDraft {
         let now = state.clock.now();
         let path = request.uri().path();
         let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
-        let event = Event::blank(
+        let mut event = Event::blank(
             state.next_id_at(now),
             now.millis(),
             kind.to_owned(),
             request.method().as_str().to_owned(),
             path.to_owned(),
         );
+        crate::trace::record_incoming(&mut event, request.headers());
         Self {
             event,
             started: Instant::now(),
@@ -99,6 +100,11 @@ impl EventDraft {
 
     pub fn id(&self) -> DecisionId {
         self.event.id
+    }
+
+    /// The call's span: under the caller's trace, or the root of a fresh one.
+    pub(crate) fn span(&self) -> gatehouse_core::trace::CallSpan {
+        crate::trace::span_of(&self.event)
     }
 
     /// When the call arrived, Unix milliseconds.

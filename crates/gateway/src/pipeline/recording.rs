@@ -62,7 +62,7 @@ pub fn mcp_reply(recorder: Option<Recorder>, answer: serde_json::Value) {
     }
 }
 
-/// A recorder for this call if forensics covers it (see [`Forensics::redactions`]).
+/// A recorder for this call if forensics covers it (see `Forensics::redactions`).
 pub fn recorder(
     state: &Arc<crate::state::State>,
     agent: &str,

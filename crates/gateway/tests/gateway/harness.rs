@@ -154,6 +154,7 @@ pub(crate) struct Builder {
     policy: Option<String>,
     mcp: Option<(String, String)>,
     edits: Vec<(String, String)>,
+    appended: String,
 }
 
 impl Builder {
@@ -175,6 +176,12 @@ impl Builder {
     /// Replaces `from` (which must be there) with `to` in the generated config.
     pub(crate) fn edit(mut self, from: &str, to: &str) -> Self {
         self.edits.push((from.to_owned(), to.to_owned()));
+        self
+    }
+
+    /// Adds `text` (tables such as `[[sinks]]`) at the end of the generated config.
+    pub(crate) fn append(mut self, text: &str) -> Self {
+        self.appended.push_str(text);
         self
     }
 
@@ -238,6 +245,7 @@ impl Harness {
             );
             config_text = config_text.replace(from.as_str(), to);
         }
+        config_text.push_str(&builder.appended);
         std::fs::write(dir.path().join("gatehouse.toml"), config_text).unwrap();
         let config = config::load(&dir.path().join("gatehouse.toml")).unwrap();
         let clock = ManualClock::at(SystemClock.now());

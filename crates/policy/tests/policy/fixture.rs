@@ -61,6 +61,7 @@ pub(crate) fn empty() -> Config {
             max_wait: Duration::from_secs(30),
             console_url: None,
         },
+        sinks: Vec::new(),
     }
 }
 

@@ -132,9 +132,20 @@ CREATE INDEX recordings_newest ON recordings (time_ms DESC, id DESC);
 CREATE INDEX recordings_agent ON recordings (agent, time_ms DESC, id DESC);
 "#,
     },
-    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
     Migration {
         version: 3,
+        sql: r#"
+-- Each configured sink's cursor: the store position of the last event it delivered.
+CREATE TABLE sink_cursors (
+    sink TEXT COLLATE "C" PRIMARY KEY,
+    block BIGINT NOT NULL,
+    position INTEGER NOT NULL
+);
+"#,
+    },
+    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
+    Migration {
+        version: 4,
         sql: r#"
 CREATE TABLE policy_versions (
     seq BIGSERIAL PRIMARY KEY,

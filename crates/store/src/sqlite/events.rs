@@ -279,6 +279,8 @@ mod tests {
             policy_version: None,
             observed: None,
             decide: None,
+            trace_id: None,
+            parent_span_id: None,
         }
     }
 

@@ -73,7 +73,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 15,
-        sql: include_str!("../migrations/sqlite/0015_policy_versions.sql"),
+        sql: include_str!("../migrations/sqlite/0015_sink_cursors.sql"),
+    },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/sqlite/0016_policy_versions.sql"),
     },
 ];
 

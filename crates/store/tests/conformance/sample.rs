@@ -41,6 +41,8 @@ pub(crate) fn event(seq: u64) -> Event {
         policy_version: None,
         observed: None,
         decide: None,
+        trace_id: None,
+        parent_span_id: None,
     }
 }
 
@@ -88,6 +90,8 @@ pub(crate) fn full(seq: u64) -> Event {
                 ),
             ])),
         }),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)
     }
 }
@@ -112,6 +116,8 @@ pub(crate) fn bare(seq: u64) -> Event {
         actor: None,
         policy_version: None,
         observed: None,
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
+        parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)
     }
 }

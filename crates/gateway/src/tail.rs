@@ -1,0 +1,230 @@
+//! Live tails of the event log (issue 14, item 3): `GET /v1/events/stream` on the
+//! control plane answers Server-Sent Events, one per stored event matching the query's
+//! filters, each with its store position as its `id`. A tail reads the store after its
+//! position, like a sink, and waits for the event writer's wake-up after each batch, so
+//! an idle tail costs nothing and never polls; `Last-Event-ID` resumes after the
+//! position a client last saw, missing nothing in between. Shutdown ends every tail
+//! first, so the control listener's drain is not held by open streams.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_store::{Position, Store, StoredLine};
+use http_body::{Body, Frame};
+use tokio::sync::{mpsc, watch};
+
+use crate::blocking::store_call;
+use crate::body::BoxError;
+
+/// Events read from the store at a time.
+const PAGE: u32 = 500;
+/// A comment line this often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Frames buffered per tail before its reader waits for the client.
+const FRAMES: usize = 64;
+
+/// Ends every open tail at shutdown.
+#[derive(Debug)]
+pub struct Tails {
+    closing: watch::Sender<bool>,
+}
+
+impl Default for Tails {
+    fn default() -> Self {
+        Self {
+            closing: watch::Sender::new(false),
+        }
+    }
+}
+
+impl Tails {
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Starts a tail after `start` (from the first event when `None`) and returns the
+    /// body its events are written to.
+    pub(crate) fn open(
+        &self,
+        store: Arc<dyn Store>,
+        stored: watch::Receiver<u64>,
+        filter: EventFilter,
+        start: Option<Position>,
+    ) -> EventStream {
+        let (frames, receiver) = mpsc::channel(FRAMES);
+        let tail = Tail {
+            store,
+            stored,
+            closing: self.closing.subscribe(),
+            filter,
+            frames,
+        };
+        tokio::spawn(tail.run(start));
+        EventStream { receiver }
+    }
+}
+
+/// One open tail's reader.
+struct Tail {
+    store: Arc<dyn Store>,
+    stored: watch::Receiver<u64>,
+    closing: watch::Receiver<bool>,
+    filter: EventFilter,
+    frames: mpsc::Sender<Bytes>,
+}
+
+impl Tail {
+    async fn run(mut self, mut cursor: Option<Position>) {
+        // Only batches stored from now on wake this tail; anything before is read below.
+        self.stored.mark_unchanged();
+        loop {
+            if *self.closing.borrow() {
+                return;
+            }
+            let store = Arc::clone(&self.store);
+            let read = store_call("tail", move || store.events_after(cursor, PAGE)).await;
+            let Ok(page) = read else {
+                // The store is down: say so and end; the client resumes with its last id.
+                let _ = self
+                    .frames
+                    .send(Bytes::from_static(b": store unavailable\n\n"))
+                    .await;
+                return;
+            };
+            let full = page.len() >= usize::try_from(PAGE).unwrap_or(usize::MAX);
+            for line in page {
+                cursor = Some(line.position);
+                if let Some(frame) = self.frame(&line)
+                    && self.frames.send(frame).await.is_err()
+                {
+                    return;
+                }
+            }
+            if !full && !self.wait().await {
+                return;
+            }
+        }
+    }
+
+    /// The SSE frame of a stored line that passes the filters.
+    fn frame(&self, line: &StoredLine) -> Option<Bytes> {
+        let event: Event = serde_json::from_str(&line.line).ok()?;
+        matches(&self.filter, &event).then(|| {
+            Bytes::from(format!(
+                "id: {}\nevent: decision\ndata: {}\n\n",
+                line.position, line.line
+            ))
+        })
+    }
+
+    /// Waits for the next stored batch, sending keep-alives; false when the tail ends
+    /// (the client left, shutdown, or the writer is gone).
+    async fn wait(&mut self) -> bool {
+        tokio::select! {
+            changed = self.stored.changed() => changed.is_ok(),
+            _ = self.closing.changed() => false,
+            () = self.frames.closed() => false,
+            // A keep-alive, and a look at the store: on a shared store, other replicas'
+            // events arrive without this replica's wake-up.
+            () = tokio::time::sleep(KEEP_ALIVE) => {
+                self.frames.send(Bytes::from_static(b": keep-alive\n\n")).await.is_ok()
+            }
+        }
+    }
+}
+
+/// Whether `event` passes every filter the events query has (`limit` aside: a tail has
+/// no end).
+pub(crate) fn matches(filter: &EventFilter, event: &Event) -> bool {
+    let same = |wanted: &Option<String>, value: &Option<String>| {
+        wanted.is_none() || wanted.as_deref() == value.as_deref()
+    };
+    same(&filter.agent, &event.agent)
+        && same(&filter.workflow, &event.workflow)
+        && same(&filter.tool, &event.tool)
+        && same(&filter.intent, &event.intent)
+        && filter
+            .outcome
+            .is_none_or(|outcome| outcome == event.outcome)
+        && filter.since_ms.is_none_or(|since| event.time_ms >= since)
+        && filter.until_ms.is_none_or(|until| event.time_ms < until)
+        && filter.after.is_none_or(|after| event.id > after)
+}
+
+/// The response body of a tail: its frames as they come.
+pub(crate) struct EventStream {
+    receiver: mpsc::Receiver<Bytes>,
+}
+
+impl Body for EventStream {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.receiver
+            .poll_recv(cx)
+            .map(|frame| frame.map(|bytes| Ok(Frame::data(bytes))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::event::Outcome;
+    use gatehouse_core::ids::DecisionId;
+
+    use super::*;
+
+    #[test]
+    fn every_filter_of_the_query_narrows_a_tail() {
+        let mut event = Event::blank(
+            DecisionId::from_u128(10),
+            1_000,
+            "tool".to_owned(),
+            "GET".to_owned(),
+            "/".to_owned(),
+        );
+        event.agent = Some("a".to_owned());
+        event.tool = Some("t".to_owned());
+        let pass = |filter: EventFilter| matches(&filter, &event);
+        assert!(pass(EventFilter::default()));
+        assert!(pass(EventFilter {
+            agent: Some("a".to_owned()),
+            outcome: Some(Outcome::Deny),
+            since_ms: Some(1_000),
+            until_ms: Some(1_001),
+            after: Some(DecisionId::from_u128(9)),
+            ..EventFilter::default()
+        }));
+        for filter in [
+            EventFilter {
+                agent: Some("b".to_owned()),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                workflow: Some("w".to_owned()),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                outcome: Some(Outcome::Allow),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                until_ms: Some(1_000),
+                ..EventFilter::default()
+            },
+            EventFilter {
+                after: Some(DecisionId::from_u128(10)),
+                ..EventFilter::default()
+            },
+        ] {
+            assert!(!pass(filter.clone()), "{filter:?}");
+        }
+    }
+}
