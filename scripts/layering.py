@@ -29,6 +29,8 @@ FLOORS = {
     "config_map": 0, "mcp_upstream": 0, "mcp_sessions": 0, "trace": 0,
     # 1: the state a call reads and changes, and the events it leaves.
     "credential": 1, "revocations": 1, "quarantines": 1, "workflows": 1, "journal": 1,
+    "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1,
+    "policies": 1, "observe": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1, "forensics": 1,
     # Delivery and live tails of the stored events, reading the store as an outbox.
     "sinks": 1, "tail": 1,
@@ -37,6 +39,8 @@ FLOORS = {
     # 3: the transport-neutral call pipeline, and its counterpart for control-plane
     # actions (audit events).
     "pipeline": 3, "audit": 3,
+    # Reloading the policy set and the observe flags, from the watcher or `policy apply`.
+    "policy_reload": 3,
     # 4: the faces: each speaks one transport to one audience.
     "dataplane": 4, "mcp": 4, "broker": 4, "control": 4,
     # 5: the composition root: routes requests to faces, runs approved calls through

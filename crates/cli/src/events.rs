@@ -62,6 +62,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Recorded events newer than `since`, newest first, from the control plane.
+pub(crate) fn recorded(
+    control: &ControlArgs,
+    since: &str,
+    limit: u32,
+) -> anyhow::Result<Vec<Event>> {
+    let since_ms = SystemClock
+        .now()
+        .millis()
+        .saturating_sub(parse_age_ms(since)?);
+    let path = format!("/v1/events?since={since_ms}&limit={limit}");
+    let body = control.request(http::Method::GET, &path, None)?;
+    let events = body.get("events").cloned().unwrap_or_default();
+    serde_json::from_value(events).context("unexpected event format")
+}
+
 fn query(args: &Args) -> anyhow::Result<String> {
     let mut pairs = vec![("limit".to_owned(), args.limit.to_string())];
     let named = [
@@ -141,13 +157,22 @@ fn row(event: &Event) -> [String; 8] {
     [
         utc_time(event.time_ms),
         event.id.to_string(),
-        event.outcome.as_str().to_owned(),
+        outcome(event),
         event.status.to_string(),
         dash(&event.agent),
         dash(&event.tool),
         dash(&event.intent),
         why,
     ]
+}
+
+/// The outcome; a call in observe mode says so, with what enforcing would have done:
+/// `allow (observed: would-deny:policy-denied)`.
+fn outcome(event: &Event) -> String {
+    match &event.observed {
+        Some(observed) => format!("{} (observed: {observed})", event.outcome.as_str()),
+        None => event.outcome.as_str().to_owned(),
+    }
 }
 
 pub(crate) fn utc_time(millis: i64) -> String {
@@ -157,6 +182,24 @@ pub(crate) fn utc_time(millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_observed_call_says_so_in_its_outcome() {
+        let mut event = Event::blank(
+            gatehouse_core::ids::DecisionId::from_u128(1),
+            0,
+            "tool".to_owned(),
+            "DELETE".to_owned(),
+            "/tools/tickets/tickets/7".to_owned(),
+        );
+        event.outcome = gatehouse_core::event::Outcome::Allow;
+        assert_eq!(outcome(&event), "allow");
+        event.observed = Some("would-deny:policy-denied".to_owned());
+        assert_eq!(
+            outcome(&event),
+            "allow (observed: would-deny:policy-denied)"
+        );
+    }
 
     #[test]
     fn formats_utc_times() {

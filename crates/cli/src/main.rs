@@ -8,6 +8,7 @@ mod control;
 mod events;
 mod evidence;
 mod forensics;
+mod inventory;
 mod keys;
 mod logging;
 mod playbook;
@@ -84,6 +85,8 @@ enum Command {
     Audit(audit::Args),
     /// Add, list and lift temporary denies on a segment, tool, intent or agent.
     Quarantine(quarantine::Args),
+    /// What agents can reach and what they used; `inventory suggest` for unmapped routes.
+    Inventory(inventory::Args),
     /// List an agent's recent decisions, or decide recorded calls again under candidate
     /// policies and report what would change.
     Replay(replay::Args),
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Confirm(args) => approvals::confirm(&args).map_err(Failure::from),
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
+        Command::Inventory(args) => inventory::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
         Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),

@@ -12,13 +12,13 @@ mod sink;
 mod typed;
 
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{load, parse_document};
+pub use load::{load, parse_document, read_policy_dir};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use sink::{Sink, SinkKind};
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
-    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
-    PolicyFile, RecordingPolicy, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation,
-    Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,
+    Operator, PolicyFile, PolicySource, RecordingPolicy, Role, Route, SecretSource, Segment,
+    StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
 };

@@ -3,6 +3,8 @@
 mod decide;
 mod line;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
@@ -86,6 +88,15 @@ pub struct Event {
     /// The operator who caused a control-plane event; `None` for agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The version of the policy set that decided the call (`PolicyEngine::version`);
+    /// absent when the call ended before policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_version: Option<Arc<str>>,
+    /// Set only for a call in observe mode (forwarded whatever was decided): `pass`, or
+    /// what enforcing would have done (`would-deny:policy-denied`, `would-confirm`,
+    /// `would-park`, `would-refuse-budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
     /// What the decide phase evaluated, for replay; only on calls that reached it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decide: Option<DecideInput>,
@@ -126,6 +137,8 @@ impl Event {
             latency_us: 0,
             upstream_us: None,
             actor: None,
+            policy_version: None,
+            observed: None,
             decide: None,
             trace_id: None,
             parent_span_id: None,

@@ -65,6 +65,8 @@ fn event(state: &State, action: Action<'_>) -> Event {
         latency_us: 0,
         upstream_us: None,
         actor: Some(action.actor.to_owned()),
+        policy_version: None,
+        observed: None,
         decide: None,
         trace_id: None,
         parent_span_id: None,

@@ -9,6 +9,7 @@ mod evidence;
 mod forensics;
 mod json;
 pub(crate) mod playbooks;
+mod policies;
 pub(crate) mod quarantines;
 mod query;
 mod revocations;
@@ -96,6 +97,8 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
         approvals::route(&state, request, &path).await
     } else if let Some(rest) = path.strip_prefix("/v1/quarantines") {
         quarantines::route(&state, request, rest).await
+    } else if let Some(rest) = path.strip_prefix("/v1/policies") {
+        policies::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/forensics") {
         forensics::route(&state, request, rest).await
     } else if let Some(rest) = path.strip_prefix("/v1/recordings") {

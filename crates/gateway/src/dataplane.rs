@@ -34,7 +34,7 @@ use crate::pipeline::authenticate::{authenticate, check_header_size};
 use crate::pipeline::cancel::{Guarded, OnBehalf};
 use crate::pipeline::contain::{contain, reach};
 use crate::pipeline::record::EventDraft;
-use crate::pipeline::{budget, decide};
+use crate::pipeline::{budget, decide, observe};
 use crate::state::State;
 
 /// One tool call, start to end.
@@ -64,6 +64,7 @@ async fn phases(
     draft.target(&call.target());
     forward::check_headers(&parts.headers)?;
     let target = call.target();
+    let observed = observe::covers(&state.observe, &target, draft);
     contain(
         &state.quarantines,
         state.clock.as_ref(),
@@ -89,9 +90,10 @@ async fn phases(
     let tier = decide::effective_tier(target.tier, &verdict);
     draft.policies(verdict);
     if !allowed {
-        return Err(Refusal::PolicyDenied);
+        observe::or_refuse(Refusal::PolicyDenied, observed, draft)?;
     }
     draft.tier(tier);
+    let tier = observe::tier(tier, observed, draft);
     if tier != Tier::Low {
         budget::ensure_active(state, &workflow)?;
     }
@@ -109,7 +111,8 @@ async fn phases(
             return Ok(response);
         }
     };
-    budget::reserve(state, &workflow, target.access, declared).await?;
+    let reserved = budget::reserve(state, &workflow, target.access, declared).await;
+    observe::budget(reserved, observed, draft)?;
     let message = forward::Message {
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),

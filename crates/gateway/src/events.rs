@@ -420,8 +420,8 @@ mod tests {
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
-        ApprovalFilter, ChainCheck, Position, Quarantine, Revocation, RevocationKind, SqliteStore,
-        StoreError, StoredLine, WorkflowFilter,
+        ApprovalFilter, ChainCheck, PolicyVersion, Position, Quarantine, Revocation,
+        RevocationKind, SqliteStore, StoreError, StoredLine, WorkflowFilter,
     };
 
     use super::*;
@@ -462,6 +462,12 @@ mod tests {
         }
         fn quarantines(&self, now_ms: i64) -> Result<Vec<Quarantine>, StoreError> {
             self.inner.quarantines(now_ms)
+        }
+        fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {
+            self.inner.record_policy_version(version)
+        }
+        fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
+            self.inner.policy_versions(limit)
         }
         fn put_recording(&self, recording: &gatehouse_store::Recording) -> Result<(), StoreError> {
             self.inner.put_recording(recording)

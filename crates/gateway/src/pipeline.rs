@@ -19,6 +19,7 @@ pub mod budget;
 pub mod cancel;
 pub mod contain;
 pub mod decide;
+pub mod observe;
 pub mod record;
 pub mod recording;
 pub mod tier;

@@ -102,6 +102,8 @@ pub struct Gateway {
     maintenance: JoinHandle<()>,
     /// Applies other replicas' changes, on a shared store.
     follower: Option<JoinHandle<()>>,
+    /// Reloads the policy files when they change (`policy.watch_ms`).
+    policy_watcher: Option<JoinHandle<()>>,
     writer: EventWriter,
     /// Deliver stored events to the configured sinks.
     sinks: SinkTasks,
@@ -156,6 +158,15 @@ impl Gateway {
         }));
         state.quarantines.restore(quarantined);
         crate::approved::install_runner(&state);
+        let files = state.config.policies.len();
+        let version = state.policy.version();
+        crate::policy_reload::store_version(
+            &state,
+            &version,
+            files,
+            &crate::policy_reload::AtStart,
+        )
+        .await?;
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -167,6 +178,7 @@ impl Gateway {
         let control_state = Arc::clone(&state);
         let maintenance = tokio::spawn(maintain(Arc::clone(&state), stopped.clone()));
         let follower = crate::replicas::follow(&state)?;
+        let policy_watcher = crate::policy_reload::spawn_watcher(&state, stopped.clone());
         let sinks = SinkTasks::spawn(
             &state.config.sinks,
             &state.sinks,
@@ -196,6 +208,7 @@ impl Gateway {
             servers,
             maintenance,
             follower,
+            policy_watcher,
             writer,
             sinks,
         })
@@ -239,9 +252,9 @@ impl Gateway {
             tracing::error!(%error, "maintenance task failed");
         }
         // It holds the state, which must be dropped below for the event writer to end.
-        if let Some(follower) = self.follower {
-            follower.abort();
-            let _ = follower.await;
+        for task in [self.follower, self.policy_watcher].into_iter().flatten() {
+            task.abort();
+            let _ = task.await;
         }
         if let Err(error) = self.state.workflows.flush_and_release().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");

@@ -65,7 +65,10 @@ impl ToolRuntime {
 #[derive(Debug)]
 pub struct State {
     pub config: Config,
-    pub policy: PolicyEngine,
+    /// The policy set in force, swapped whole on reload (`policies.rs`).
+    pub policy: crate::policies::Policies,
+    /// The tools and segments in observe mode, read again on reload (`observe.rs`).
+    pub observe: crate::observe::Observe,
     pub keys: KeyRing,
     pub store: Arc<dyn Store>,
     pub events: EventSink,
@@ -84,8 +87,6 @@ pub struct State {
     pub secrets: Secrets,
     pub notifier: Notifier,
     pub approvals: Approvals,
-    /// SHA-256 of every policy file's text, recorded with each parked call.
-    pub policy_version: String,
     /// Signed-in web console sessions.
     pub console: crate::sessions::Sessions,
     /// MCP upstream clients and agent sessions.
@@ -137,10 +138,10 @@ impl State {
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
         let secrets = Secrets::from_config(&config);
         let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
-        let policy_version = policy_version(&config);
+        let observe = crate::observe::Observe::new(config.observe.clone());
         Self {
+            observe,
             approvals: Approvals::new(Arc::clone(&store)),
-            policy_version,
             console: crate::sessions::Sessions::default(),
             mcp: crate::mcp_state::Mcp::start(&config),
             token_throttle: crate::throttle::Throttle::new(
@@ -160,7 +161,7 @@ impl State {
             secrets,
             notifier,
             config,
-            policy,
+            policy: crate::policies::Policies::new(policy),
             keys,
             store,
             events,
@@ -194,20 +195,4 @@ impl State {
     pub fn next_id_at(&self, now: UnixTime) -> DecisionId {
         self.ids.next(now)
     }
-}
-
-fn policy_version(config: &Config) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for policy in &config.policies {
-        hasher.update(policy.path.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(policy.text.as_bytes());
-        hasher.update([0]);
-    }
-    hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
 use gatehouse_core::clock::UnixTime;
@@ -30,6 +31,9 @@ pub struct PolicyEngine {
     authorizer: Authorizer,
     schema_text: String,
     policy_count: usize,
+    /// SHA-256 of the policy files (names and texts), in hex: the version every decision
+    /// of this engine names.
+    version: Arc<str>,
 }
 
 /// One call to decide on.
@@ -69,24 +73,29 @@ pub struct PolicyDecision {
     /// The highest `@tier("…")` among the permits that allowed the call, if any of them
     /// carries one: policy may raise a route's tier, never lower it.
     pub tier: Option<Tier>,
+    /// The version of the policy set that decided ([`PolicyEngine::version`]): a reloaded
+    /// set is a new engine, so a decision is made under exactly one version.
+    pub version: Arc<str>,
 }
 
 impl PolicyDecision {
-    fn refused(error: String) -> Self {
+    fn refused(error: String, version: &Arc<str>) -> Self {
         Self {
             allowed: false,
             policies: Vec::new(),
             errors: vec![error],
             tier: None,
+            version: Arc::clone(version),
         }
     }
 
-    fn default_deny() -> Self {
+    fn default_deny(version: &Arc<str>) -> Self {
         Self {
             allowed: false,
             policies: Vec::new(),
             errors: Vec::new(),
             tier: None,
+            version: Arc::clone(version),
         }
     }
 }
@@ -118,6 +127,7 @@ impl PolicyEngine {
             authorizer: Authorizer::new(),
             schema_text: schema.text,
             policy_count,
+            version: version_of(&config.policies).into(),
         })
     }
 
@@ -125,7 +135,7 @@ impl PolicyEngine {
     pub fn decide(&self, request: &DecisionRequest<'_>) -> PolicyDecision {
         match self.nodes(request) {
             Ok((agent, intent, tool)) => self.decide_nodes(agent, intent, tool, &request.context),
-            Err(error) => PolicyDecision::refused(error),
+            Err(error) => PolicyDecision::refused(error, &self.version),
         }
     }
 
@@ -144,7 +154,7 @@ impl PolicyEngine {
         }
         let (agent, intent, tool) = match self.nodes(request) {
             Ok(nodes) => nodes,
-            Err(error) => return PolicyDecision::refused(error),
+            Err(error) => return PolicyDecision::refused(error, &self.version),
         };
         let nodes = (agent.index, intent.index, tool.index);
         let mut hasher = self.recent.hasher(&request.context);
@@ -174,7 +184,7 @@ impl PolicyEngine {
             Ok((agent, intent, tool)) => {
                 self.evaluate(agent, intent, tool, &request.context, self.index.full())
             }
-            Err(error) => PolicyDecision::refused(error),
+            Err(error) => PolicyDecision::refused(error, &self.version),
         }
     }
 
@@ -201,6 +211,11 @@ impl PolicyEngine {
             self.authorizer
                 .is_authorized_partial(&query, &policies, &self.universe.entities);
         response.decision() != Some(Decision::Deny)
+    }
+
+    /// The version of this policy set ([`version_of`] its files).
+    pub fn version(&self) -> &Arc<str> {
+        &self.version
     }
 
     pub fn policy_count(&self) -> usize {
@@ -240,7 +255,7 @@ impl PolicyEngine {
     ) -> PolicyDecision {
         let policies = self.index.candidates(agent, intent, tool);
         if policies.is_empty() {
-            return PolicyDecision::default_deny();
+            return PolicyDecision::default_deny(&self.version);
         }
         self.evaluate(agent, intent, tool, context, &policies)
     }
@@ -255,13 +270,15 @@ impl PolicyEngine {
     ) -> PolicyDecision {
         let context = match self.contexts.context(context, ArgsIn::Known) {
             Ok(context) => context,
-            Err(error) => return PolicyDecision::refused(error),
+            Err(error) => return PolicyDecision::refused(error, &self.version),
         };
         // No schema here: the context shape is ours and entities were checked at build.
         let uids = (agent.uid.clone(), intent.uid.clone(), tool.uid.clone());
         let request = match Request::new(uids.0, uids.1, uids.2, context, None) {
             Ok(request) => request,
-            Err(error) => return PolicyDecision::refused(format!("invalid request: {error}")),
+            Err(error) => {
+                return PolicyDecision::refused(format!("invalid request: {error}"), &self.version);
+            }
         };
         let response = self
             .authorizer
@@ -280,8 +297,27 @@ impl PolicyEngine {
             policies,
             errors,
             tier,
+            version: Arc::clone(&self.version),
         }
     }
+}
+
+/// SHA-256 over each policy file's path and text (each followed by a zero byte), in hex:
+/// the same files give the same version wherever and whenever they are loaded.
+pub fn version_of(files: &[PolicyFile]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for policy in files {
+        hasher.update(policy.path.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(policy.text.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn parse_tier(text: &str) -> Option<Tier> {

@@ -15,6 +15,6 @@ mod replay;
 mod schema;
 mod scope;
 
-pub use engine::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine};
+pub use engine::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine, version_of};
 pub use error::{PolicyError, PolicyErrorKind, PolicyErrors};
 pub use replay::{Recorded, Unreplayable};

@@ -15,6 +15,7 @@ mod events;
 mod listen;
 mod migrate;
 mod outbox;
+mod policy_versions;
 mod pool;
 mod quarantines;
 mod recordings;
@@ -35,6 +36,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
+use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
@@ -246,6 +248,15 @@ impl Store for PostgresStore {
             detail: format!("cannot start the change listener: {error}"),
         })?;
         Ok(true)
+    }
+
+    fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {
+        self.run(|client| policy_versions::put(client, version))
+    }
+
+    fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
+        let limit = crate::store::capped_limit(Some(limit));
+        self.run(|client| policy_versions::newest(client, limit))
     }
 
     fn is_shared(&self) -> bool {

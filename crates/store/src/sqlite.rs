@@ -14,6 +14,7 @@ mod events;
 mod listing;
 mod migrate;
 mod outbox;
+mod policy_versions;
 mod quarantines;
 mod recordings;
 mod revocations;
@@ -35,6 +36,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
+use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
@@ -297,6 +299,15 @@ impl Store for SqliteStore {
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
             .map(drop)
             .or_unavailable(&self.location)
+    }
+
+    fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {
+        policy_versions::put(&self.writer(), version).or_unavailable(&self.location)
+    }
+
+    fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
+        let limit = crate::store::capped_limit(Some(limit));
+        policy_versions::newest(&self.reader(), limit).or_unavailable(&self.location)
     }
 }
 

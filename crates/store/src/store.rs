@@ -11,6 +11,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
+use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
@@ -157,6 +158,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(false)
     }
 
+    /// Records that a policy set went into force.
+    fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError>;
+
+    /// The policy sets loaded, newest first, at most `limit` (capped at [`MAX_LIMIT`]).
+    fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError>;
     /// Stores a forensic recording, replacing the one with its id.
     fn put_recording(&self, recording: &Recording) -> Result<(), StoreError>;
 

@@ -20,6 +20,8 @@ mod chain;
 mod outbox;
 #[path = "conformance/postgres.rs"]
 mod pg;
+#[path = "conformance/policy_versions.rs"]
+mod policy_versions;
 #[path = "conformance/quarantines.rs"]
 mod quarantines;
 #[path = "conformance/recordings.rs"]
@@ -123,6 +125,12 @@ macro_rules! conformance_tests {
                     quarantines_read_back_every_field_newest_first,
                     ended_quarantines_are_left_out_and_deleted,
                     lifting_a_quarantine_says_whether_it_was_there,
+                );
+            }
+            mod policy_versions {
+                conformance_tests!(@each $open; crate::policy_versions;
+                    policy_versions_read_back_every_field_newest_first,
+                    no_policy_versions_is_an_empty_list,
                 );
             }
             mod recordings {

@@ -172,6 +172,93 @@ when { context.args.title like "*password*" };
 // tier is `high`: should a policy ever permit it, each call still waits for a person.
 "#;
 
+const POLICY_CASES: &str = r#"# What these policies must decide: `gatehouse policy test` runs every case through the
+# policy engine with the context the configuration gives the call, and exits 1 on a
+# mismatch. Run it in CI before `gatehouse policy apply`.
+
+[[case]]
+name = "the triage bot reads a ticket"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "ticket.read"
+tool = "tickets"
+expect = "allow"
+policies = ["triage-reads-and-files-tickets"]
+tier = "low"
+
+[[case]]
+name = "the triage bot files a ticket"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "ticket.create"
+tool = "tickets"
+expect = "allow"
+
+[[case]]
+name = "an escalation is allowed but waits for a person"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "ticket.escalate"
+tool = "tickets"
+expect = "allow"
+tier = "high"
+
+[[case]]
+name = "no agent deletes tickets"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "ticket.delete"
+tool = "tickets"
+expect = "deny"
+policies = ["agents-never-delete-tickets"]
+
+[[case]]
+name = "the triage bot does not deploy"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "deploy.create"
+tool = "deploy"
+expect = "deny"
+context = { task_class = "release" }
+
+[[case]]
+name = "a helpdesk ticket with a plain title is filed"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "helpdesk.create_ticket"
+tool = "helpdesk"
+expect = "allow"
+context = { args = { title = "printer on fire" } }
+
+[[case]]
+name = "a helpdesk ticket titled with a password is refused"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "helpdesk.create_ticket"
+tool = "helpdesk"
+expect = "deny"
+policies = ["no-passwords-in-ticket-titles"]
+context = { args = { title = "my password is hunter2" } }
+
+[[case]]
+name = "helpdesk searches of up to 50 are allowed"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "helpdesk.search_tickets"
+tool = "helpdesk"
+expect = "allow"
+context = { args = { query = "printer", limit = 50 } }
+
+[[case]]
+name = "helpdesk searches of more than 50 are refused"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "helpdesk.search_tickets"
+tool = "helpdesk"
+expect = "deny"
+context = { args = { query = "printer", limit = 51 } }
+
+[[case]]
+name = "no policy permits deleting helpdesk tickets"
+agent = "spiffe://acme/agent/triage-bot"
+intent = "helpdesk.delete_ticket"
+tool = "helpdesk"
+expect = "deny"
+policies = []
+context = { args = { id = 7 } }
+"#;
+
 /// Writes the whole example into `dir`.
 pub(crate) fn write_example(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("policies"))?;
@@ -190,6 +277,7 @@ pub(crate) fn write_example(dir: &Path) -> anyhow::Result<()> {
     std::fs::write(dir.join("policies/schema.cedarschema"), SCHEMA)?;
     std::fs::write(dir.join("policies/triage.cedar"), POLICY)?;
     std::fs::write(dir.join("policies/helpdesk.cedar"), MCP_POLICY)?;
+    std::fs::write(dir.join("policies/tests.toml"), POLICY_CASES)?;
     let config = CONFIG.replace("@OPERATOR_SHA256@", &digest_hex);
     std::fs::write(dir.join("gatehouse.toml"), config).context("cannot write gatehouse.toml")
 }

@@ -142,6 +142,26 @@ fn read_policies(dir: &Path, resolver: &mut Resolver<'_>) -> Vec<PolicyFile> {
         .collect()
 }
 
+/// The `*.cedar` files of `dir`, in file-name order, read again by a running gateway:
+/// the same files and paths [`load`] reads, so the same set has the same version.
+pub fn read_policy_dir(dir: &Path) -> Result<Vec<PolicyFile>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|error| format!("cannot read policy directory `{}`: {error}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "cedar"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(PolicyFile { path, text }),
+            Err(error) => Err(format!("cannot read `{}`: {error}", path.display())),
+        })
+        .collect()
+}
+
 fn read_schema(
     base_dir: &Path,
     explicit: Option<&str>,

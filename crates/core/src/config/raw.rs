@@ -129,6 +129,10 @@ pub struct RawPolicy {
     pub dir: String,
     /// A cedarschema fragment declaring entity types and agent attributes.
     pub schema: Option<String>,
+    /// How often the running gateway looks at the `*.cedar` files for changes, in
+    /// milliseconds; a changed set is loaded once it reads the same twice. 0: never.
+    #[serde(default = "default_policy_watch_ms")]
+    pub watch_ms: u64,
 }
 
 impl Default for RawPolicy {
@@ -136,6 +140,7 @@ impl Default for RawPolicy {
         Self {
             dir: default_policy_dir(),
             schema: None,
+            watch_ms: default_policy_watch_ms(),
         }
     }
 }
@@ -145,6 +150,9 @@ impl Default for RawPolicy {
 pub struct RawSegment {
     #[serde(default)]
     pub description: String,
+    /// `false`: observe mode for every tool of the segment (issue 15).
+    #[serde(default = "enforced")]
+    pub enforce: bool,
     /// `required`: a call recorded in forensics mode fails when its recording cannot be
     /// written. `optional` (the default) records what it can and logs what it cannot.
     #[serde(default)]
@@ -266,6 +274,10 @@ pub struct RawTool {
     pub auth: Option<RawUpstreamAuth>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `false`: observe mode (issue 15): every phase runs and the event records what
+    /// would have happened, but the call is forwarded.
+    #[serde(default = "enforced")]
+    pub enforce: bool,
 }
 
 /// An MCP server: exactly one of `url` (Streamable HTTP) or `command` (stdio).
@@ -397,6 +409,14 @@ fn default_data_dir() -> String {
 
 fn default_policy_dir() -> String {
     "policies".to_owned()
+}
+
+fn enforced() -> bool {
+    true
+}
+
+fn default_policy_watch_ms() -> u64 {
+    1000
 }
 
 fn default_response_idle_timeout_ms() -> u64 {

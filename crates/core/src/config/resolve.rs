@@ -18,10 +18,10 @@ use crate::config::load::line_of;
 use crate::config::raw::{RawGateway, RawOperator};
 use crate::config::{ApprovalSettings, IntentInfo};
 use crate::config::{
-    Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Operator,
-    PolicyFile, RawConfig, Role, Secret, Segment, StoreLocation,
+    Config, ConfigError, ConfigErrors, GatewaySettings, Limits, Notifications, Observed, Operator,
+    PolicyFile, PolicySource, RawConfig, Role, Secret, Segment, StoreLocation,
 };
-use crate::model::{Intent, SegmentName};
+use crate::model::{Intent, SegmentName, ToolName};
 
 /// Collects errors while resolving one config file.
 #[derive(Debug)]
@@ -112,6 +112,13 @@ impl<'a> Resolver<'a> {
             intents,
             operators,
             policies,
+            observe: observed(&raw),
+            policy_source: PolicySource {
+                config_file: self.file.clone(),
+                dir: self.path(&raw.policy.dir),
+                watch: (raw.policy.watch_ms > 0)
+                    .then(|| Duration::from_millis(raw.policy.watch_ms)),
+            },
             schema,
             notifications,
             approvals,
@@ -380,4 +387,18 @@ fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
         *slot = u8::from_str_radix(pair, 16).ok()?;
     }
     Some(out)
+}
+
+/// The tools and segments with `enforce = false`.
+fn observed(raw: &RawConfig) -> Observed {
+    let tools = raw.tools.iter().filter(|(_, tool)| !tool.enforce);
+    let segments = raw.segments.iter().filter(|(_, segment)| !segment.enforce);
+    Observed {
+        tools: tools
+            .map(|(name, _)| ToolName::new(name.as_str()))
+            .collect(),
+        segments: segments
+            .map(|(name, _)| SegmentName::new(name.as_str()))
+            .collect(),
+    }
 }

@@ -36,6 +36,10 @@ pub struct Config {
     pub operators: Vec<Operator>,
     /// The `policies/*.cedar` files, in file-name order.
     pub policies: Vec<PolicyFile>,
+    /// Where they were read from, and how the running gateway watches them.
+    pub policy_source: PolicySource,
+    /// The tools and segments in observe mode (`enforce = false`).
+    pub observe: Observed,
     /// The Cedar schema fragment declaring entity attributes, if the config has one.
     pub schema: Option<PolicyFile>,
     /// Where pauses and other operator-worthy news are sent.
@@ -43,6 +47,30 @@ pub struct Config {
     pub approvals: ApprovalSettings,
     /// Where stored events are delivered (`[[sinks]]`), each from its own cursor.
     pub sinks: Vec<crate::config::Sink>,
+}
+
+/// What observe mode covers: calls to these tools, or to any tool of these segments,
+/// are decided in full but forwarded whatever the decision (issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub tools: BTreeSet<ToolName>,
+    pub segments: BTreeSet<SegmentName>,
+}
+
+impl Observed {
+    pub fn is_empty(&self) -> bool {
+        self.tools.is_empty() && self.segments.is_empty()
+    }
+}
+
+/// The policy directory, read again when its files change (issue 15).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySource {
+    /// The config file, whose `enforce` flags the running gateway reads again.
+    pub config_file: PathBuf,
+    pub dir: PathBuf,
+    /// How often the files are looked at for changes; `None` never.
+    pub watch: Option<Duration>,
 }
 
 /// How confirmations and approvals behave.

@@ -52,6 +52,17 @@ pub(super) fn encode(event: &Event) -> String {
     if event.actor.is_some() {
         field(&mut out, ",\"actor\":", event.actor.as_deref());
     }
+    if event.policy_version.is_some() {
+        field(
+            &mut out,
+            ",\"policy_version\":",
+            event.policy_version.as_deref(),
+        );
+    }
+    // Only calls in observe mode carry it.
+    if event.observed.is_some() {
+        field(&mut out, ",\"observed\":", event.observed.as_deref());
+    }
     if let Some(decide) = &event.decide {
         decide_input(&mut out, decide);
     }
@@ -187,6 +198,7 @@ mod tests {
             (data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor) in
                 (maybe_text(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(),
                  prop::option::of(any::<u64>()), maybe_text()),
+            (policy_version, observed) in (maybe_text(), maybe_text()),
             decide in prop::option::of(decide_input()),
             (trace_id, parent_span_id) in (maybe_text(), maybe_text()),
         ) -> Event {
@@ -194,6 +206,8 @@ mod tests {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
                 tool, segment, method, path, intent, outcome, refusal, reason, policies,
                 tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
+                policy_version: policy_version.map(Into::into),
+                observed,
                 decide,
                 trace_id, parent_span_id,
             }

@@ -95,13 +95,14 @@ fn policy(state: &State, approvals: &[Value]) -> Value {
             *seen.entry(version.to_owned()).or_default() += 1;
         }
     }
+    let in_force = state.policy.version();
     let versions: Vec<Value> = seen
         .into_iter()
         .map(|(version, approvals)| {
-            json!({ "version": version, "approvals": approvals, "current": version == state.policy_version })
+            json!({ "version": version, "approvals": approvals, "current": *version == *in_force })
         })
         .collect();
-    json!({ "version": state.policy_version, "files": files, "versions_in_approvals": versions })
+    json!({ "version": &*in_force, "files": files, "versions_in_approvals": versions })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -22,7 +22,7 @@ use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp_upstream::Relay;
 use crate::pipeline::cancel::OnBehalf;
 use crate::pipeline::record::EventDraft;
-use crate::pipeline::{Target, budget, decide, tier};
+use crate::pipeline::{Target, budget, decide, observe, tier};
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -149,20 +149,23 @@ pub async fn gated(
         .state
         .quarantines
         .check(reach, caller.state.clock.as_ref())?;
+    let (server, segment) = (&caller.server.name, &caller.server.segment);
+    let observed = observe::covers_named(&caller.state.observe, server, segment, draft);
     let verdict = decide_recorded(caller, mapping, &typed, draft);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
     let tier = decide::effective_tier(mapping.tier, &verdict);
     draft.policies(verdict);
     if !allowed {
-        if kind == Gated::Tool && !visible(caller, mapping) {
+        if !observed && kind == Gated::Tool && !visible(caller, mapping) {
             // Hidden from `tools/list`, so as unknown as a tool that does not exist.
             draft.note("hidden from this agent by policy");
             return Err(unknown(kind, name));
         }
-        return Err(Refusal::PolicyDenied);
+        observe::or_refuse(Refusal::PolicyDenied, observed, draft)?;
     }
     draft.tier(tier);
+    let tier = observe::tier(tier, observed, draft);
     let forwarded = forwarded_params(params);
     let body = serde_json::to_vec(&forwarded).unwrap_or_default();
     let parked = parked_call(caller.server, kind, mapping, &body);
@@ -190,13 +193,14 @@ pub async fn gated(
             return approval_outcome(caller, &gatekeeping, parked, presented, draft).await;
         }
     }
-    budget::reserve(
+    let reserved = budget::reserve(
         caller.state,
         caller.workflow,
         mapping.access,
         body.len() as u64,
     )
-    .await?;
+    .await;
+    observe::budget(reserved, observed, draft)?;
     draft.bytes_in(body.len() as u64);
     let on_behalf = OnBehalf::of(caller.credential);
     let upcall = Upcall {

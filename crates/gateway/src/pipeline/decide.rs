@@ -6,18 +6,19 @@ use std::collections::BTreeMap;
 
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::model::{Access, AttrValue, Tier};
-use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision, PolicyEngine};
+use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
 
 use crate::credential::Credential;
 use crate::pipeline::Target;
 use crate::pipeline::record::EventDraft;
+use crate::policies::Policies;
 
 /// The policy decision for `target`; the caller records its policy ids either way. A
 /// call that repeats one of the same second (same agent, target, context and arguments)
 /// reuses its decision, which evaluating again would reproduce exactly.
 /// `args` are the call's typed arguments, `None` when its route declares none.
 pub fn decide(
-    policy: &PolicyEngine,
+    policy: &Policies,
     now: UnixTime,
     credential: &Credential,
     target: &Target<'_>,
@@ -29,7 +30,7 @@ pub fn decide(
 /// [`decide`] for a call whose event keeps what Cedar was given (the context the event
 /// does not already hold, and the verdict), so `gatehouse replay` can decide it again.
 pub fn decide_recorded(
-    policy: &PolicyEngine,
+    policy: &Policies,
     now: UnixTime,
     credential: &Credential,
     target: &Target<'_>,
@@ -45,7 +46,7 @@ pub fn decide_recorded(
 /// Whether some arguments could let this credential call `target` (least visibility:
 /// listings hide what policy would deny whatever the arguments).
 pub fn visible(
-    policy: &PolicyEngine,
+    policy: &Policies,
     now: UnixTime,
     credential: &Credential,
     target: &Target<'_>,

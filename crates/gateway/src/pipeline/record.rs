@@ -178,6 +178,18 @@ impl EventDraft {
         set(&mut self.event.data_class, target.data_class.as_str());
     }
 
+    /// Marks a call in observe mode (`observe.rs`): `pass` first, then each thing
+    /// enforcing would have done instead.
+    pub fn observed(&mut self, would: String) {
+        match &mut self.event.observed {
+            Some(seen) if seen != "pass" => {
+                seen.push_str(", ");
+                seen.push_str(&would);
+            }
+            slot => *slot = Some(would),
+        }
+    }
+
     /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
     pub fn rpc_method(&mut self, method: &str) {
         self.event.method = method.chars().take(128).collect();
@@ -203,6 +215,11 @@ impl EventDraft {
         &self.event.policies
     }
 
+    /// The version of the policy set that decided, once policy has.
+    pub fn policy_version(&self) -> Option<String> {
+        self.event.policy_version.as_deref().map(str::to_owned)
+    }
+
     /// What the decide phase gave Cedar and whether it allowed the call, for replay.
     pub fn decided(&mut self, context: &DecisionContext<'_>, decision: &PolicyDecision) {
         let allowed = decision.allowed && decision.errors.is_empty();
@@ -211,6 +228,7 @@ impl EventDraft {
 
     pub fn policies(&mut self, decision: PolicyDecision) {
         self.event.policies = decision.policies;
+        self.event.policy_version = Some(decision.version);
         if !decision.errors.is_empty() {
             self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
         }

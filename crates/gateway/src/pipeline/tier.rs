@@ -131,7 +131,7 @@ fn new_approval(
         segment: claims.seg.clone(),
         tier: checked.tier,
         policies: checked.policies.clone(),
-        policy_version: state.policy_version.clone(),
+        policy_version: draft.policy_version().unwrap_or_default(),
         call,
         required,
         now_secs: state.clock.now().secs(),

@@ -1370,6 +1370,41 @@ async fn a_quarantine_mid_call_ends_the_stream_with_the_refusal_as_its_last_even
 }
 
 #[tokio::test]
+async fn an_observed_segment_forwards_an_mcp_call_policy_would_deny_and_records_it() {
+    let harness = Harness::builder()
+        .mcp(&servers(), INTENTS, POLICY)
+        .edit("[segments.data]", "[segments.data]\nenforce = false")
+        .start()
+        .await;
+    let token = harness.token_for("mcp").await;
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "get-sum", "arguments": {"a": 200, "b": 1}, "_meta": meta}});
+    let headers = [
+        ("mcp-protocol-version", "2026-07-28"),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "get-sum"),
+    ];
+    let reply = post(&harness, &token, &headers, &call.to_string()).await;
+    let body = reply.json().unwrap();
+    assert_eq!(
+        body["result"]["content"][0]["text"], "The sum of 200 and 1 is 201.",
+        "{body}"
+    );
+    let events = harness
+        .events_until("intent=math.sum", |event| event.observed.is_some(), 1)
+        .await;
+    let event = events
+        .iter()
+        .find(|event| event.observed.is_some())
+        .unwrap();
+    assert_eq!(event.observed.as_deref(), Some("would-deny:policy-denied"));
+    assert!(event.refusal.is_none());
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn forensics_records_an_mcp_call_as_the_json_rpc_exchange() {
     let (harness, token) = start().await;
     let on = json!({ "kind": "agent", "subject": crate::harness::AGENT });

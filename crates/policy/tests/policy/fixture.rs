@@ -49,6 +49,8 @@ pub(crate) fn empty() -> Config {
         intents: BTreeMap::new(),
         operators: Vec::new(),
         policies: Vec::new(),
+        policy_source: Default::default(),
+        observe: Default::default(),
         schema: None,
         notifications: Notifications::default(),
         approvals: ApprovalSettings {

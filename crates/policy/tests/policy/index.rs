@@ -142,6 +142,8 @@ struct Oracle {
     schema: Schema,
     entities: Entities,
     policies: PolicySet,
+    /// The engine's version: the oracle checks decisions, not how versions are named.
+    version: std::sync::Arc<str>,
 }
 
 impl Oracle {
@@ -159,6 +161,7 @@ impl Oracle {
             schema,
             entities,
             policies,
+            version: std::sync::Arc::clone(engine.version()),
         }
     }
 
@@ -207,6 +210,7 @@ impl Oracle {
             errors,
             // The generated policies carry no `@tier`.
             tier: None,
+            version: std::sync::Arc::clone(&self.version),
         }
     }
 }

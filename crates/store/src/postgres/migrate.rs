@@ -143,8 +143,22 @@ CREATE TABLE sink_cursors (
 );
 "#,
     },
+    // Policy versions (issue 15): one row per load of a policy set, oldest first by `seq`.
     Migration {
         version: 4,
+        sql: r#"
+CREATE TABLE policy_versions (
+    seq BIGSERIAL PRIMARY KEY,
+    version TEXT NOT NULL,
+    loaded_at_ms BIGINT NOT NULL,
+    loaded_by TEXT NOT NULL,
+    message TEXT,
+    files BIGINT NOT NULL
+);
+"#,
+    },
+    Migration {
+        version: 5,
         sql: r#"
 -- The budget each workflow's replicas share (gatehouse_core::workflow::Pool): its limits
 -- and what the replicas together reserved in slices, spent or not. Created by a

@@ -276,6 +276,8 @@ mod tests {
             latency_us: 1,
             upstream_us: Some(1),
             actor: None,
+            policy_version: None,
+            observed: None,
             decide: None,
             trace_id: None,
             parent_span_id: None,

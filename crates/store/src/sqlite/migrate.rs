@@ -77,7 +77,11 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 16,
-        sql: include_str!("../migrations/sqlite/0016_budget_pools.sql"),
+        sql: include_str!("../migrations/sqlite/0016_policy_versions.sql"),
+    },
+    Migration {
+        version: 17,
+        sql: include_str!("../migrations/sqlite/0017_budget_pools.sql"),
     },
 ];
 

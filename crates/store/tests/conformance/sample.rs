@@ -38,6 +38,8 @@ pub(crate) fn event(seq: u64) -> Event {
         latency_us: 1_500,
         upstream_us: Some(1_000),
         actor: Some("alice".to_owned()),
+        policy_version: None,
+        observed: None,
         decide: None,
         trace_id: None,
         parent_span_id: None,
@@ -69,6 +71,8 @@ pub(crate) fn full(seq: u64) -> Event {
         latency_us: 7,
         upstream_us: None,
         actor: None,
+        policy_version: None,
+        observed: None,
         decide: Some(DecideInput {
             now: 1_700_000_000,
             tier: Tier::Medium,
@@ -110,6 +114,8 @@ pub(crate) fn bare(seq: u64) -> Event {
         status: 401,
         upstream_us: None,
         actor: None,
+        policy_version: None,
+        observed: None,
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".to_owned()),
         parent_span_id: Some("00f067aa0ba902b7".to_owned()),
         ..event(seq)

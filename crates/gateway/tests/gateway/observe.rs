@@ -1,0 +1,129 @@
+//! Observe mode (issue 15 item 1): a tool with `enforce = false` forwards calls that
+//! policy, tier or budget would refuse, and each event records what enforcing would have
+//! done; switching the tool to enforce in the config file takes effect without a
+//! restart, refusing the next such call.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+
+use crate::harness::{Harness, decision_id, problem_kind};
+
+const OBSERVED: (&str, &str) = ("[tools.tickets]\n", "[tools.tickets]\nenforce = false\n");
+const WATCH: (&str, &str) = (
+    "[segments.data]",
+    "[policy]\nwatch_ms = 20\n\n[segments.data]",
+);
+
+async fn observed_as(harness: &Harness, reply: &gatehouse_kit::client::Reply) -> String {
+    let event = harness.event(&decision_id(reply)).await;
+    event.observed.unwrap_or_else(|| "-".to_owned())
+}
+
+#[tokio::test]
+async fn an_observed_tool_forwards_a_denied_call_and_enforcing_it_without_restart_refuses_the_next()
+{
+    let harness = Harness::builder()
+        .edit(OBSERVED.0, OBSERVED.1)
+        .edit(WATCH.0, WATCH.1)
+        .start()
+        .await;
+    let token = harness.token().await;
+
+    let read = harness
+        .call(Method::GET, "/tools/tickets/tickets/7", &token, "")
+        .await;
+    assert_eq!(read.status, 200);
+    assert_eq!(observed_as(&harness, &read).await, "pass");
+
+    // `never-delete` forbids it: forwarded all the same, and recorded as a would-be deny.
+    let delete = harness
+        .call(Method::DELETE, "/tools/tickets/tickets/7", &token, "")
+        .await;
+    assert_eq!(delete.status, 200, "{}", delete.text());
+    let seen = harness.upstream.seen();
+    assert!(
+        seen.iter().any(|seen| seen.method == Method::DELETE),
+        "not forwarded"
+    );
+    let event = harness.event(&decision_id(&delete)).await;
+    assert_eq!(event.observed.as_deref(), Some("would-deny:policy-denied"));
+    assert_eq!(event.outcome, gatehouse_core::event::Outcome::Allow);
+    assert!(event.refusal.is_none());
+
+    // A high-tier call would be parked for approval: forwarded instead.
+    let export = harness
+        .call(Method::GET, "/tools/tickets/export", &token, "")
+        .await;
+    assert_eq!(export.status, 200, "{}", export.text());
+    assert_eq!(observed_as(&harness, &export).await, "would-park");
+
+    // Enforce, by editing the config file: no restart.
+    let config = harness.dir.path().join("gatehouse.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let written = Instant::now();
+    std::fs::write(&config, text.replace("enforce = false\n", "")).unwrap();
+    // Until the watcher has read the change, deletes are still observed and forwarded;
+    // the first refused one, and every one after it, never reaches the tool.
+    let mut observed_deletes = 0;
+    let mut refused = None;
+    while written.elapsed() < Duration::from_secs(10) {
+        let reply = harness
+            .call(Method::DELETE, "/tools/tickets/tickets/8", &token, "")
+            .await;
+        if reply.status == 403 {
+            refused = Some(reply);
+            break;
+        }
+        assert_eq!(reply.status, 200);
+        observed_deletes += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = refused.expect("the tool never switched to enforce");
+    assert_eq!(problem_kind(&refused), "policy-denied");
+    let event = harness.event(&decision_id(&refused)).await;
+    assert!(event.observed.is_none());
+    let again = harness
+        .call(Method::DELETE, "/tools/tickets/tickets/8", &token, "")
+        .await;
+    assert_eq!(again.status, 403);
+    let reached = harness
+        .upstream
+        .seen()
+        .iter()
+        .filter(|seen| seen.method == Method::DELETE && seen.uri.ends_with("/tickets/8"))
+        .count();
+    assert_eq!(
+        reached, observed_deletes,
+        "a refused delete reached the tool"
+    );
+    let switched = harness
+        .events_until("limit=100", |event| event.kind == "config", 1)
+        .await;
+    let switched = switched
+        .iter()
+        .find(|event| event.kind == "config")
+        .unwrap();
+    assert_eq!(switched.reason.as_deref(), Some("enforcing everywhere"));
+}
+
+#[tokio::test]
+async fn an_observed_segment_forwards_a_call_over_budget_and_records_it() {
+    let harness = Harness::builder()
+        .edit("[segments.data]", "[segments.data]\nenforce = false")
+        .start()
+        .await;
+    let token = harness.token_for("tiny").await;
+    let mut last = None;
+    for _ in 0..6 {
+        let reply = harness
+            .call(Method::GET, "/tools/tickets/tickets/7", &token, "")
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        last = Some(reply);
+    }
+    assert_eq!(
+        observed_as(&harness, &last.unwrap()).await,
+        "would-refuse-budget"
+    );
+}
