@@ -8,12 +8,14 @@ mod load;
 mod raw;
 mod resolve;
 mod secret;
+mod tls;
 mod typed;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{load, parse_document};
 pub use raw::RawConfig;
 pub use secret::Secret;
+pub use tls::{ClientCerts, ListenerTls, RawTls};
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,

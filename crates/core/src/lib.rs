@@ -17,5 +17,6 @@ pub mod model;
 pub mod path;
 pub mod refusal;
 pub mod route_args;
+pub mod svid;
 pub mod token;
 pub mod workflow;

@@ -33,6 +33,7 @@ pub mod revocations;
 pub mod secrets;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod workflows;
 
 pub use server::{Gateway, StartError};

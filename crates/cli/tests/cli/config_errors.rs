@@ -144,6 +144,28 @@ fn free_port() -> u16 {
 }
 
 #[test]
+fn tls_files_and_client_certificates_name_their_fields() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\n\
+             data_tls = { cert_file = \"missing.pem\", key_file = \"gatehouse.toml\", client_auth = \"always\" }\n\
+             control_tls = { cert_file = \"a.pem\", key_file = \"b.pem\", client_ca_file = \"ca.pem\" }",
+        )
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`gateway.data_tls.cert_file`: cannot read",
+        "`gateway.data_tls.key_file`: ",
+        "holds no PEM PRIVATE KEY",
+        "`gateway.data_tls.client_auth`: needs `client_ca_file`",
+        "`gateway.control_tls.client_ca_file`: only the data plane takes client certificates",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
+
+#[test]
 fn a_zero_event_retention_names_the_field() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         text.replace(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::config::Secret;
+use crate::config::{ListenerTls, Secret};
 use crate::model::{
     Access, AgentId, AttrValue, DataClass, GroupName, Intent, SegmentName, TaskClassName, Tier,
     ToolName,
@@ -83,6 +83,10 @@ pub struct GatewaySettings {
     pub event_retention: Option<Duration>,
     /// Unauthenticated requests stored one by one per minute (the rest are counted).
     pub anonymous_events_per_minute: u32,
+    /// TLS on the data plane; `None` serves plain HTTP.
+    pub data_tls: Option<ListenerTls>,
+    /// TLS on the control plane; `None` serves plain HTTP.
+    pub control_tls: Option<ListenerTls>,
 }
 
 /// Where Gatehouse keeps its state (DESIGN.md §6).

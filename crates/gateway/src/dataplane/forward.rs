@@ -23,7 +23,7 @@ use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
 use crate::dataplane::record::EventDraft;
 use crate::dataplane::upstream::LeasedBody;
-use crate::peer::{Peer, SCHEME};
+use crate::peer::Peer;
 use crate::problem::{decision_header, decision_value, insert_decision_header};
 use crate::quarantines::Reach;
 use crate::state::State;
@@ -314,7 +314,7 @@ fn inject_forwarding(headers: &mut HeaderMap, peer: &Peer) {
     headers.insert(header::FORWARDED, peer.forwarded.clone());
     headers.insert(FOR, peer.forwarded_for.clone());
     headers.insert(HOST, peer.forwarded_host.clone());
-    headers.insert(PROTO, SCHEME);
+    headers.insert(PROTO, peer.scheme.clone());
 }
 
 fn inject(

@@ -24,5 +24,6 @@ mod paths;
 mod quarantines;
 mod resources;
 mod route_args;
+mod tls;
 mod unfinished;
 mod workflows;

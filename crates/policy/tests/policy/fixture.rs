@@ -37,6 +37,8 @@ pub(crate) fn empty() -> Config {
             secrets_reload: Duration::from_secs(60),
             event_retention: None,
             anonymous_events_per_minute: 20,
+            data_tls: None,
+            control_tls: None,
         },
         segments: BTreeMap::new(),
         agents: BTreeMap::new(),
