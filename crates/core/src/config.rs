@@ -20,5 +20,5 @@ pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Operator,
     PolicyFile, Role, Route, SecretSource, Segment, StdioCommand, StoreLocation, Surface,
-    TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    TaskClass, Tool, UpstreamAuth, UpstreamTls, UpstreamUrl,
 };

@@ -79,7 +79,7 @@ impl Tls {
         })
     }
 
-    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+    pub fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(Arc::clone(&self.config))
     }
 }
@@ -90,7 +90,7 @@ impl Tls {
     deprecated,
     reason = "ring's lack of post-quantum key exchange is accepted for its build cost"
 )]
-fn provider() -> CryptoProvider {
+pub(crate) fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 

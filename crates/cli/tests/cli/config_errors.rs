@@ -81,7 +81,7 @@ fn a_bad_url_and_a_bad_route_template_are_errors() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         text.replace(
             "url = \"http://127.0.0.1:8090\"",
-            "url = \"https://tickets.internal\"",
+            "url = \"ftp://tickets.internal\"",
         )
         .replace(
             "path = \"/tickets/{id}\", intent = \"ticket.read\"",
@@ -163,6 +163,22 @@ fn tls_files_and_client_certificates_name_their_fields() {
     ] {
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
+}
+
+#[test]
+fn a_ca_file_needs_an_https_tool() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replacen(
+            "segment = \"data\"\nauth",
+            "segment = \"data\"\nca_file = \"gatehouse.toml\"\nauth",
+            1,
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`tools.tickets.ca_file`: only an `https://` URL takes a `ca_file`"),
+        "{stderr}"
+    );
 }
 
 #[test]

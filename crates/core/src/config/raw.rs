@@ -257,6 +257,9 @@ pub struct RawTool {
     pub url: Spanned<String>,
     pub segment: Spanned<String>,
     pub auth: Option<RawUpstreamAuth>,
+    /// For an `https://` URL: PEM CA certificates to verify the tool against, instead
+    /// of the built-in web roots.
+    pub ca_file: Option<Spanned<String>>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
 }

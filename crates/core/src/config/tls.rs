@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::UpstreamUrl;
 use crate::config::resolve::Resolver;
 
 /// `[gateway.data_tls]` or `[gateway.control_tls]` as written.
@@ -100,6 +101,22 @@ impl Resolver<'_> {
             ca_file: ca_file?,
             required,
         })
+    }
+
+    /// An upstream's `ca_file` (under `field`), which only an `https://` URL takes.
+    pub(crate) fn upstream_ca(
+        &mut self,
+        field: &str,
+        mut url: UpstreamUrl,
+        raw: Option<&Spanned<String>>,
+    ) -> UpstreamUrl {
+        let Some(raw) = raw else { return url };
+        let field = format!("{field}.ca_file");
+        match &mut url.tls {
+            Some(tls) => tls.ca_file = self.pem_file(&field, raw, "CERTIFICATE"),
+            None => self.error_at(&field, raw, "only an `https://` URL takes a `ca_file`"),
+        }
+        url
     }
 
     /// The file at `raw`, which must be readable PEM holding a `label` block.

@@ -179,13 +179,22 @@ pub struct Tool {
     pub routes: Vec<Route>,
 }
 
-/// An `http://host:port/base` upstream.
+/// An `http://host:port/base` or `https://host:port/base` upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     /// `host:port`, as written to the `Host` header and connected to.
     pub authority: String,
     /// The base path without trailing slash (`""` for the root).
     pub base_path: String,
+    /// Set for `https://`: how the upstream's certificate is verified.
+    pub tls: Option<UpstreamTls>,
+}
+
+/// How an `https://` upstream's certificate is verified: against the built-in web
+/// roots (Mozilla's), or only against the CAs in `ca_file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamTls {
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The tool's own credential, injected on forward.

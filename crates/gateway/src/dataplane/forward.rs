@@ -109,13 +109,22 @@ pub async fn forward(
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    // An `https://` tool whose TLS could not be set up is never called in clear.
+    let tls = match (&tool.upstream.tls, &call.tool.tls) {
+        (Some(_), None) => {
+            return Err(Refusal::UpstreamUnavailable {
+                reason: format!("TLS to `{}` could not be set up", tool.upstream.authority),
+            });
+        }
+        (_, tls) => tls.as_ref(),
+    };
     draft.journal(state)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.upstream.timeout,
         state
             .upstream
-            .send(&tool.upstream.authority, upstream_request),
+            .send(&tool.upstream.authority, tls, upstream_request),
     );
     // One cancellation per call: it races the upstream's answer here, then guards the
     // response stream. Revocation while the upstream is still thinking ends the call too.

@@ -4,6 +4,7 @@
 
 mod client;
 mod pki;
+mod upstream;
 
 use std::time::Duration;
 

@@ -89,6 +89,7 @@ pub(crate) fn add_tool(config: &mut Config, name: &str, segment: &str) {
         upstream: UpstreamUrl {
             authority: "127.0.0.1:9".to_owned(),
             base_path: String::new(),
+            tls: None,
         },
         auth: None,
         routes: Vec::new(),
