@@ -232,12 +232,13 @@ impl<'a> Resolver<'a> {
         let Some(url) = &raw.notifications.webhook_url else {
             return Notifications::default();
         };
-        let valid = url
-            .get_ref()
+        let text = url.get_ref();
+        let valid = text
             .strip_prefix("http://")
+            .or_else(|| text.strip_prefix("https://"))
             .is_some_and(|rest| !rest.is_empty());
         if !valid {
-            let message = format!("`{}` is not an `http://host:port/path` URL", url.get_ref());
+            let message = format!("`{text}` is not an `http[s]://host:port/path` URL");
             self.error_at("notifications.webhook_url", url, message);
         }
         Notifications {

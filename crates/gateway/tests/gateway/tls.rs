@@ -470,3 +470,35 @@ async fn under_tls_the_gateway_names_itself_https_and_marks_its_cookie_secure() 
     assert!(cookie.ends_with("; Secure"), "{cookie}");
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn the_cli_client_reaches_a_tls_control_plane_trusting_its_ca_only() {
+    use gatehouse_gateway::client::{ClientError, send_trusting};
+    let pki = Pki::new("test-ca");
+    let server = pki.server("gateway");
+    let harness = start(&pki, &server, None, true).await;
+    let url = format!("https://{}/v1/events", harness.gateway().control_addr());
+    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let headers = [("authorization", auth.as_str())];
+    let ca = pki.ca();
+    let reply = send_trusting(Method::GET, &url, &headers, "", Some(&ca))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // The built-in web roots do not know the test CA.
+    let error = send_trusting(Method::GET, &url, &headers, "", None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Unreachable { message, .. } if message.contains("TLS")),
+        "{error}"
+    );
+    // Plain HTTP to the TLS control plane gets no answer.
+    let plain = url.replace("https://", "http://");
+    assert!(
+        send_trusting(Method::GET, &plain, &headers, "", None)
+            .await
+            .is_err()
+    );
+    harness.stop().await;
+}
