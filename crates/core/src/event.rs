@@ -1,4 +1,4 @@
-//! The audit record of one decision and what followed (DESIGN.md §3 step 8).
+//! The audit record of one decision and what followed (ARCHITECTURE.md, "The request path", record).
 
 mod line;
 

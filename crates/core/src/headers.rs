@@ -136,16 +136,17 @@ pub fn table() -> Vec<(String, Treatment)> {
     rows
 }
 
-/// Whether `query` carries a `_method` parameter (any case, `_` or `%5f`), which some
-/// frameworks read as the request's real method.
+/// Whether `query` carries a `_method` parameter (any case, however percent-encoded),
+/// which some frameworks read as the request's real method. A name that is not UTF-8 once
+/// decoded cannot be `_method` even to a lenient decoder, which puts U+FFFD in it.
 pub fn has_method_param(query: &str) -> bool {
     query.split('&').any(|pair| {
         let name = pair.split('=').next().unwrap_or(pair);
-        let name = name
-            .strip_prefix('_')
-            .or_else(|| name.strip_prefix("%5f"))
-            .or_else(|| name.strip_prefix("%5F"));
-        name.is_some_and(|rest| rest.eq_ignore_ascii_case("method"))
+        if name.contains(['%', '+']) {
+            crate::form::decode(name).is_ok_and(|name| name.eq_ignore_ascii_case("_method"))
+        } else {
+            name.eq_ignore_ascii_case("_method")
+        }
     })
 }
 

@@ -7,9 +7,11 @@
 //! ([`token`]), request paths ([`path`]) and configuration ([`config`]).
 
 pub mod approval;
+pub mod backoff;
 pub mod clock;
 pub mod config;
 pub mod event;
+pub mod form;
 pub mod headers;
 pub mod ids;
 pub mod mcp;

@@ -1,4 +1,4 @@
-//! The words of DESIGN.md §2 as types: agents, tools, segments, intents, tiers.
+//! The words of ARCHITECTURE.md, "Crates" as types: agents, tools, segments, intents, tiers.
 
 use std::fmt;
 use std::sync::Arc;

@@ -172,6 +172,9 @@ pub enum Refusal {
     /// This replica has not heard other replicas' changes (revocations) for longer than
     /// allowed, so it cannot know the call is still permitted (503).
     StaleState { for_ms: u64 },
+    /// The event queue is full (the store has not kept up, or is failing): a call whose
+    /// event could not be recorded is not forwarded (503).
+    Unrecordable { queued: usize },
 }
 
 impl Refusal {
@@ -203,7 +206,7 @@ impl Refusal {
             Self::BodyTooLarge { .. } => 413,
             Self::HeadersTooLarge => 431,
             Self::Internal { .. } => 500,
-            Self::StaleState { .. } => 503,
+            Self::StaleState { .. } | Self::Unrecordable { .. } => 503,
             Self::UpstreamUnavailable { .. } => 502,
             Self::UpstreamTimeout => 504,
         }
@@ -246,6 +249,7 @@ impl Refusal {
             Self::UpstreamTimeout => "upstream-timeout",
             Self::Internal { .. } => "internal",
             Self::StaleState { .. } => "stale-state",
+            Self::Unrecordable { .. } => "unrecordable",
         }
     }
 
@@ -290,6 +294,7 @@ impl Refusal {
             Self::UpstreamTimeout => "tool did not answer in time",
             Self::Internal { .. } => "internal error",
             Self::StaleState { .. } => "gateway temporarily unavailable",
+            Self::Unrecordable { .. } => "the call cannot be recorded",
         }
     }
 
@@ -362,6 +367,9 @@ impl Refusal {
             Self::StaleState { .. } => {
                 "this gateway replica cannot confirm current revocations; retry, another replica may answer".to_owned()
             }
+            Self::Unrecordable { .. } => {
+                "the gateway cannot record calls right now, so it forwards none; retry later".to_owned()
+            }
         }
     }
 
@@ -403,6 +411,10 @@ impl Refusal {
             }
             Self::StaleState { for_ms } => format!(
                 "{}: no news of other replicas' changes for {for_ms} ms",
+                self.kind()
+            ),
+            Self::Unrecordable { queued } => format!(
+                "{}: {queued} events wait to be stored; the call was not forwarded",
                 self.kind()
             ),
             _ => format!("{}: {}", self.kind(), self.detail()),

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use percent_encoding::percent_decode_str;
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -71,10 +70,10 @@ fn body_fields(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 /// every occurrence, anything else must occur at most once.
 fn query_value(query: Option<&str>, name: &str, kind: ArgKind) -> Result<Option<Value>, String> {
     let mut values = Vec::new();
-    for pair in query.unwrap_or("").split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if decode(key)? == name {
-            values.push(decode(value)?);
+    for pair in crate::form::pairs(query.unwrap_or("")) {
+        let (key, value) = pair.map_err(|_| "the query is not UTF-8 once decoded".to_owned())?;
+        if key == name {
+            values.push(value);
         }
     }
     if kind == ArgKind::StringSet {
@@ -86,15 +85,6 @@ fn query_value(query: Option<&str>, name: &str, kind: ArgKind) -> Result<Option<
         return Err(format!("query parameter `{name}` appears more than once"));
     }
     Ok(values.pop().map(|text| from_text(kind, text)))
-}
-
-/// Form decoding, as web frameworks read a query: `+` is a space, then `%XX` escapes.
-fn decode(text: &str) -> Result<String, String> {
-    let spaced = text.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| "the query is not UTF-8 once decoded".to_owned())
 }
 
 /// A path or query value as the JSON value its type reads: text that is not a number

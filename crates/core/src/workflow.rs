@@ -1,4 +1,4 @@
-//! Workflows and their budgets as a pure state machine (DESIGN.md §2): a workflow is one
+//! Workflows and their budgets as a pure state machine (ARCHITECTURE.md, "Crates"): a workflow is one
 //! autonomous run, `active → paused → active … → ended` (or `expired`), with a budget of
 //! calls, writes and bytes. Exhausting any part pauses it; an operator may extend the
 //! budget and resume it; ended and expired are final.

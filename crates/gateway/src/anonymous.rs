@@ -10,8 +10,7 @@
 use std::sync::Mutex;
 
 use gatehouse_core::event::{Event, Outcome};
-
-use crate::state::State;
+use gatehouse_core::ids::DecisionId;
 
 /// The sampling window.
 const WINDOW_MS: i64 = 60_000;
@@ -32,7 +31,7 @@ struct Window {
 
 /// A closed window whose requests were counted, not stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Summary {
+pub struct Summary {
     start_ms: i64,
     stored: u32,
     counted: u64,
@@ -48,25 +47,18 @@ impl AnonymousEvents {
 
     /// Whether `event` is stored: always for an authenticated caller's; for an
     /// anonymous refusal, only while this minute's sample lasts (the rest are counted).
-    pub(crate) fn admit(&self, state: &State, event: &Event) -> bool {
+    /// With it, the summary of the window that `event` closed, if any: the caller
+    /// records it first ([`summary_event`]).
+    pub(crate) fn admit(&self, event: &Event) -> (bool, Option<Summary>) {
         if !is_anonymous(event) {
-            return true;
+            return (true, None);
         }
-        let (stored, closed) = self.sample(event.time_ms);
-        if let Some(summary) = closed {
-            state
-                .events
-                .emit(summary_event(state, summary, event.time_ms));
-        }
-        stored
+        self.sample(event.time_ms)
     }
 
-    /// Housekeeping: summarises a window that ended with no request after it.
-    pub fn summarise_due(&self, state: &State) {
-        let now_ms = state.clock.now().millis();
-        if let Some(summary) = self.roll(now_ms) {
-            state.events.emit(summary_event(state, summary, now_ms));
-        }
+    /// Housekeeping: the summary of a window that ended with no request after it.
+    pub fn due(&self, now_ms: i64) -> Option<Summary> {
+        self.roll(now_ms)
     }
 
     fn sample(&self, now_ms: i64) -> (bool, Option<Summary>) {
@@ -123,8 +115,8 @@ fn is_anonymous(event: &Event) -> bool {
             ))
 }
 
-fn summary_event(state: &State, summary: Summary, now_ms: i64) -> Event {
-    let id = state.next_id();
+/// The event that stands for a window's unstored refusals.
+pub(crate) fn summary_event(id: DecisionId, summary: Summary, now_ms: i64) -> Event {
     let mut event = Event::blank(
         id,
         now_ms,

@@ -7,9 +7,7 @@
 //! again. Within one replica a lock also serialises transitions, so retries happen only
 //! between replicas. Approvals are rare and never on the path of a low-tier call.
 
-pub mod execute;
-
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
@@ -53,6 +51,18 @@ pub struct Approvals {
     store: Arc<dyn Store>,
     transitions: Mutex<()>,
     changed: watch::Sender<u64>,
+    /// Runs an approved call: set once at start-up by the composition root, which alone
+    /// knows the faces that can replay a parked call (`approved.rs`).
+    runner: OnceLock<Runner>,
+}
+
+/// Starts the execution of approval `id` in the background.
+pub struct Runner(pub Box<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Runner")
+    }
 }
 
 impl Approvals {
@@ -61,6 +71,25 @@ impl Approvals {
             store,
             transitions: Mutex::new(()),
             changed: watch::Sender::new(0),
+            runner: OnceLock::new(),
+        }
+    }
+
+    /// Sets what runs approved calls; only the first call has effect.
+    pub fn set_runner(&self, runner: Runner) {
+        if self.runner.set(runner).is_err() {
+            tracing::warn!("the approved-call runner was set twice; the first is kept");
+        }
+    }
+
+    /// An approval just became `approved`: run it, exactly once (the execution itself
+    /// claims it in the store, so a second start is a no-op).
+    pub fn run_approved(&self, id: &str) {
+        match self.runner.get() {
+            Some(Runner(run)) => run(id.to_owned()),
+            None => {
+                tracing::error!(approval = %id, "no runner for approved calls: it stays approved, not run")
+            }
         }
     }
 
@@ -237,44 +266,5 @@ impl Approvals {
         self.changed
             .send_modify(|version| *version = version.wrapping_add(1));
         Ok(())
-    }
-}
-
-/// Records what happened to approvals without any operator: expiry, cancellation.
-pub fn record_settled(state: &crate::state::State, approvals: &[Approval], intent: &'static str) {
-    let (method, uri) = (
-        http::Method::POST,
-        http::Uri::from_static("/internal/approvals"),
-    );
-    for approval in approvals {
-        let action = crate::control::audit::Action {
-            actor: "gatehouse",
-            method: &method,
-            uri: &uri,
-            intent,
-            agent: Some(approval.agent.clone()),
-            workflow: Some(approval.workflow.clone()),
-            detail: format!(
-                "{} `{}` of decision `{}` is now {}",
-                approval.checkpoint.as_str(),
-                approval.id,
-                approval.decision,
-                approval.status.as_str()
-            ),
-        };
-        crate::control::audit::record(state, action);
-    }
-}
-
-/// Cancels the open approvals of a workflow or agent that just lost its credentials.
-pub async fn cancel_for(state: &crate::state::State, workflow: Option<&str>, agent: Option<&str>) {
-    let filter = ApprovalFilter {
-        workflow: workflow.map(str::to_owned),
-        agent: agent.map(str::to_owned),
-        ..ApprovalFilter::default()
-    };
-    match state.approvals.cancel(filter).await {
-        Ok(cancelled) => record_settled(state, &cancelled, "approval.cancel"),
-        Err(error) => tracing::error!(%error, "cannot cancel the approvals of a revoked workflow"),
     }
 }

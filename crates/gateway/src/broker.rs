@@ -5,7 +5,6 @@
 mod assertion;
 mod certificate;
 mod request;
-mod throttle;
 
 use std::sync::Arc;
 
@@ -19,13 +18,13 @@ use hyper::body::Incoming;
 use rand::RngCore;
 
 use crate::body::ResponseBody;
-use crate::dataplane::record::EventDraft;
 use crate::peer::Peer;
+use crate::pipeline::record::EventDraft;
 use crate::problem::{insert_decision_header, json_response};
 use crate::state::State;
 
+pub use crate::throttle::Throttle;
 pub use request::TokenRequest;
-pub use throttle::Throttle;
 
 /// Handles one token request from `peer`; every outcome is an event.
 pub async fn exchange(

@@ -2,9 +2,9 @@
 //! for operators holding tokens whose SHA-256 is in the config.
 
 mod approvals;
-pub(crate) mod audit;
 mod auth;
 mod chain;
+pub mod console;
 mod json;
 pub(crate) mod quarantines;
 mod query;
@@ -84,7 +84,7 @@ impl ControlError {
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
     let path = request.uri().path().to_owned();
     if path == "/console" || path.starts_with("/console/") {
-        return crate::console::handle(state, request).await;
+        return crate::control::console::handle(state, request).await;
     }
     let result = if let Some(rest) = path.strip_prefix("/v1/workflows") {
         workflows::route(&state, request, rest).await
@@ -139,9 +139,9 @@ fn rotate_key<B>(
                 reason: other.to_string(),
             },
         })?;
-    audit::record(
+    crate::audit::record(
         state,
-        audit::Action {
+        crate::audit::Action {
             actor: &caller.name,
             method: request.method(),
             uri: request.uri(),
@@ -224,6 +224,11 @@ async fn ready(state: &Arc<State>) -> Result<Response<ResponseBody>, ControlErro
     if let Some(for_ms) = state.feed.stale_for(state.clock.now().millis(), max) {
         return Err(ControlError::Unavailable {
             reason: format!("no news of other replicas' changes for {for_ms} ms"),
+        });
+    }
+    if let Some(queued) = state.events.full() {
+        return Err(ControlError::Unavailable {
+            reason: format!("{queued} events wait to be stored; calls are refused until they are"),
         });
     }
     let store = Arc::clone(&state.store);

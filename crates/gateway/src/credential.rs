@@ -3,18 +3,19 @@
 //! Verification is cached by token text: a token that verified once verifies again, so the
 //! cache only skips the signature check; expiry is checked on every use.
 
-use std::collections::HashMap;
 use std::collections::hash_map::{DefaultHasher, RandomState};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use gatehouse_core::clock::UnixTime;
+use gatehouse_core::config::Agent;
 use gatehouse_core::model::{AgentId, Intent, SegmentName};
 use gatehouse_core::refusal::AuthFailure;
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims, TimeClaims};
 
-use crate::state::State;
+use crate::keys::KeyRing;
 
 /// Most verified credentials remembered; the cache is cleared when full.
 const CACHE_CAPACITY: usize = 65_536;
@@ -67,6 +68,18 @@ impl Default for CredentialCache {
     }
 }
 
+fn evict(entries: &mut HashMap<Box<str>, Arc<Credential>, TailHash>, now_secs: i64) {
+    entries.retain(|_, credential| credential.claims.exp > now_secs);
+    let room = CACHE_CAPACITY / 8;
+    let excess = (entries.len() + room).saturating_sub(CACHE_CAPACITY);
+    if excess > 0 {
+        let doomed: Vec<Box<str>> = entries.keys().take(excess).cloned().collect();
+        for token in doomed {
+            entries.remove(&token);
+        }
+    }
+}
+
 /// Hashes only the end of a token — its signature, unpredictable for every token this
 /// gateway minted — with a randomly keyed SipHash: the whole text (several hundred
 /// bytes) would be hashed on every call. Equality still compares the whole text.
@@ -104,12 +117,17 @@ impl CredentialCache {
         entries.get(token).cloned()
     }
 
-    fn remember(&self, token: &str, credential: Arc<Credential>) {
+    /// Caches a verified credential. When full, expired credentials go first; if that
+    /// frees less than an eighth, an eighth of the live ones go too (in hash order, which
+    /// no caller controls): a miss only costs a signature check again, and evicting in
+    /// bulk keeps the sweep off most inserts. Clearing everything instead would make every
+    /// agent pay that check at once.
+    fn remember(&self, token: &str, credential: Arc<Credential>, now_secs: i64) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
         if entries.len() >= CACHE_CAPACITY {
-            entries.clear();
+            evict(&mut entries, now_secs);
         }
         entries.insert(token.into(), credential);
     }
@@ -126,35 +144,49 @@ pub fn bearer(header: Option<&http::HeaderValue>) -> Result<&str, AuthFailure> {
     Ok(token.trim())
 }
 
+/// What verifying a task credential reads: the segment keys, the cache of verified
+/// credentials, the audience Gatehouse mints for, the registered agents, and the time.
+#[derive(Debug, Clone, Copy)]
+pub struct Verifier<'a> {
+    pub keys: &'a KeyRing,
+    pub cache: &'a CredentialCache,
+    pub audience: &'a str,
+    pub agents: &'a BTreeMap<AgentId, Agent>,
+    pub now: UnixTime,
+}
+
 /// Verifies a task credential: cached signature, then expiry and registration on every use.
-pub fn verify(state: &State, token: &str) -> Result<Arc<Credential>, AuthFailure> {
-    let now = state.clock.now();
-    let credential = match state.credentials.lookup(token) {
+pub fn verify(verifier: Verifier<'_>, token: &str) -> Result<Arc<Credential>, AuthFailure> {
+    let now = verifier.now;
+    let credential = match verifier.cache.lookup(token) {
         Some(credential) => credential,
         None => {
-            let credential = Arc::new(verify_signature(state, token, now)?);
-            state.credentials.remember(token, Arc::clone(&credential));
+            let credential = Arc::new(verify_signature(verifier, token)?);
+            verifier
+                .cache
+                .remember(token, Arc::clone(&credential), now.secs());
             credential
         }
     };
-    check_still_valid(state, &credential, now)?;
+    check_still_valid(verifier, &credential, now)?;
     Ok(credential)
 }
 
-fn verify_signature(state: &State, token: &str, now: UnixTime) -> Result<Credential, AuthFailure> {
+fn verify_signature(verifier: Verifier<'_>, token: &str) -> Result<Credential, AuthFailure> {
+    let now = verifier.now;
     let jwt = token::decode(token)?;
     if jwt.header().typ.as_deref() != Some(TASK_TOKEN_TYP) {
         return Err(AuthFailure::WrongTokenType);
     }
     let kid = jwt.header().kid.as_deref().ok_or(AuthFailure::UnknownKey)?;
-    let key = state
+    let key = verifier
         .keys
         .verifying(kid, now.secs())
         .ok_or(AuthFailure::UnknownKey)?;
     // Gatehouse signed it, if it is genuine: checked by signing again (see `verify_own`).
     jwt.verify_own(&key.signing)?;
     let claims: TaskClaims = jwt.claims()?;
-    let audience = &state.config.gateway.audience;
+    let audience = verifier.audience;
     if claims.aud != *audience || claims.iss != *audience {
         return Err(AuthFailure::WrongAudience);
     }
@@ -167,16 +199,12 @@ fn verify_signature(state: &State, token: &str, now: UnixTime) -> Result<Credent
 }
 
 fn check_still_valid(
-    state: &State,
+    verifier: Verifier<'_>,
     credential: &Credential,
     now: UnixTime,
 ) -> Result<(), AuthFailure> {
     check_times(&credential.claims, now)?;
-    if !state
-        .config
-        .agents
-        .contains_key(credential.claims.sub.as_str())
-    {
+    if !verifier.agents.contains_key(credential.claims.sub.as_str()) {
         return Err(AuthFailure::UnknownAgent);
     }
     Ok(())
@@ -218,13 +246,55 @@ mod tests {
         let cache = CredentialCache::default();
         let tail = "x".repeat(HASHED_TAIL * 2);
         let (first, second) = (format!("a.{tail}"), format!("b.{tail}"));
-        cache.remember(&first, credential("first"));
+        cache.remember(&first, credential("first"), 0);
         assert!(cache.lookup(&second).is_none());
-        cache.remember(&second, credential("second"));
+        cache.remember(&second, credential("second"), 0);
         let found = |token: &str| cache.lookup(token).map(|c| c.claims.sub.clone());
         assert_eq!(found(&first).as_deref(), Some("first"));
         assert_eq!(found(&second).as_deref(), Some("second"));
         assert!(found("short").is_none());
+    }
+
+    fn with_expiry(exp: i64) -> Arc<Credential> {
+        let mut credential = (*credential("agent")).clone();
+        credential.claims.exp = exp;
+        Arc::new(credential)
+    }
+
+    #[test]
+    fn a_full_cache_evicts_expired_credentials_first_and_never_empties() {
+        let cache = CredentialCache::default();
+        for index in 0..CACHE_CAPACITY {
+            // Every other one expired at second 100.
+            let exp = if index % 2 == 0 { 100 } else { 1_000 };
+            cache.remember(&format!("token-{index}"), with_expiry(exp), 0);
+        }
+        cache.remember("newcomer", with_expiry(1_000), 500);
+        let len = cache
+            .entries
+            .read()
+            .map(|entries| entries.len())
+            .unwrap_or(0);
+        assert_eq!(len, CACHE_CAPACITY / 2 + 1, "only the expired half went");
+        assert!(cache.lookup("token-1").is_some(), "live ones stay");
+        assert!(cache.lookup("token-0").is_none());
+        assert!(cache.lookup("newcomer").is_some());
+    }
+
+    #[test]
+    fn a_cache_full_of_live_credentials_evicts_an_eighth() {
+        let cache = CredentialCache::default();
+        for index in 0..CACHE_CAPACITY {
+            cache.remember(&format!("token-{index}"), with_expiry(1_000), 0);
+        }
+        cache.remember("newcomer", with_expiry(1_000), 0);
+        let len = cache
+            .entries
+            .read()
+            .map(|entries| entries.len())
+            .unwrap_or(0);
+        assert_eq!(len, CACHE_CAPACITY - CACHE_CAPACITY / 8 + 1);
+        assert!(cache.lookup("newcomer").is_some());
     }
 
     #[test]

@@ -10,9 +10,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use gatehouse_core::event::{Event, EventLine};
+use gatehouse_core::backoff::Backoff;
+use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::event::{Event, EventLine, Outcome};
+use gatehouse_core::ids::IdGenerator;
 use gatehouse_store::Store;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
@@ -41,6 +45,28 @@ const LINES_BUFFER: usize = 256 * 1024;
 pub struct EventSink {
     tx: mpsc::UnboundedSender<Queued>,
     journal: Option<Arc<Journal>>,
+    backlog: Arc<Backlog>,
+}
+
+/// How many events wait to be stored, against the bound: memory stays bounded while the
+/// store is slow or failing. Past `limit`, calls that must be recorded are refused before
+/// they are forwarded (the data plane fails closed) and `/readyz` fails; events of calls
+/// already forwarded and control-plane audit events are always queued (each such call
+/// passed the check first). Other events (refusals: nothing reached a tool) are queued up
+/// to twice the limit, and counted beyond it: the writer records how many once the store
+/// has caught up.
+#[derive(Debug)]
+struct Backlog {
+    queued: AtomicUsize,
+    limit: usize,
+    dropped: AtomicU64,
+}
+
+impl Backlog {
+    fn full(&self) -> Option<usize> {
+        let queued = self.queued.load(Ordering::Relaxed);
+        (queued >= self.limit).then_some(queued)
+    }
 }
 
 /// One event on its way to the store, and what to do once it is there.
@@ -108,8 +134,25 @@ impl EventSink {
         }
     }
 
+    /// `Some(queued)` while the queue is full: a call that must be recorded is refused.
+    pub fn full(&self) -> Option<usize> {
+        self.backlog.full()
+    }
+
     fn queue(&self, event: Event, after: After) {
+        let queued = self.backlog.queued.fetch_add(1, Ordering::Relaxed);
+        if matches!(after, After::Nothing) && queued >= self.backlog.limit.saturating_mul(2) {
+            self.backlog.queued.fetch_sub(1, Ordering::Relaxed);
+            if self.backlog.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::error!(
+                    queued,
+                    "the event queue is full: refusals are counted, not queued"
+                );
+            }
+            return;
+        }
         if let Err(error) = self.tx.send(Queued { event, after }) {
+            self.backlog.queued.fetch_sub(1, Ordering::Relaxed);
             tracing::error!(event = ?error.0.event, "event emitted after shutdown");
         }
     }
@@ -122,14 +165,28 @@ pub struct EventWriter {
 }
 
 impl EventWriter {
+    /// `limit`: events waiting to be stored before calls are refused (see [`Backlog`]).
     pub fn spawn(
         store: Arc<dyn Store>,
         file: Option<PathBuf>,
         journal: Option<Arc<Journal>>,
+        limit: usize,
     ) -> (EventSink, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rx, store, file));
-        (EventSink { tx, journal }, Self { task })
+        let backlog = Arc::new(Backlog {
+            queued: AtomicUsize::new(0),
+            limit,
+            dropped: AtomicU64::new(0),
+        });
+        let task = tokio::spawn(run(rx, store, file, Arc::clone(&backlog)));
+        (
+            EventSink {
+                tx,
+                journal,
+                backlog,
+            },
+            Self { task },
+        )
     }
 
     /// Waits until every queued event is written.
@@ -164,6 +221,7 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Queued>,
     store: Arc<dyn Store>,
     file: Option<PathBuf>,
+    backlog: Arc<Backlog>,
 ) {
     let mut lines = JsonLines::new(file);
     let mut window = BATCH_WINDOW;
@@ -179,7 +237,10 @@ async fn run(
         } else {
             BATCH_WINDOW
         };
+        let written = batch.len();
         lines = write_batch(Arc::clone(&store), lines, batch.events).await;
+        backlog.queued.fetch_sub(written, Ordering::Relaxed);
+        lines = record_dropped(&store, lines, &backlog).await;
         // Written: journal segments may go, waiters may answer.
         for after in batch.after {
             if let After::Notify(done) = after {
@@ -190,6 +251,30 @@ async fn run(
             break;
         }
     }
+}
+
+/// Once the queue is back under its limit, records how many refusals were counted rather
+/// than queued while it was full.
+async fn record_dropped(store: &Arc<dyn Store>, lines: JsonLines, backlog: &Backlog) -> JsonLines {
+    if backlog.full().is_some() || backlog.dropped.load(Ordering::Relaxed) == 0 {
+        return lines;
+    }
+    let dropped = backlog.dropped.swap(0, Ordering::Relaxed);
+    let now = SystemClock.now();
+    let mut event = Event::blank(
+        IdGenerator::default().next(now),
+        now.millis(),
+        "gatehouse".to_owned(),
+        String::new(),
+        String::new(),
+    );
+    event.outcome = Outcome::Error;
+    event.reason = Some(format!(
+        "the event queue was full: {dropped} events of refused calls (none reached a tool) \
+         were counted, not recorded one by one"
+    ));
+    tracing::warn!(dropped, "the event queue has room again");
+    write_batch(Arc::clone(store), lines, vec![event]).await
 }
 
 /// Adds what arrives within the batch window, up to a full batch; true once every sink
@@ -236,7 +321,7 @@ fn drain(rx: &mut mpsc::UnboundedReceiver<Queued>, batch: &mut Batch) -> bool {
 /// one blocking call per attempt.
 async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Event>) -> JsonLines {
     let path = lines.path.clone();
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), MAX_BACKOFF);
     let batch = Arc::new(batch);
     loop {
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
@@ -259,8 +344,7 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
                 lines = JsonLines::new(path.clone());
             }
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 
@@ -447,7 +531,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("events.jsonl");
-        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()), None);
+        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()), None, 1_000);
         let ids = IdGenerator::default();
         for _ in 0..50 {
             sink.emit(event(ids.next(UnixTime::from_secs(1))));

@@ -1,39 +1,47 @@
 //! The Gatehouse runtime: the only crate that knows tokio and hyper.
 //!
 //! Two listeners: the data plane ([`dataplane`]) where agents exchange identity for task
-//! credentials ([`broker`]) and call tools through the fixed phases of DESIGN.md §3, and
+//! credentials ([`broker`]) and call tools through the fixed phases of ARCHITECTURE.md, "The request path", and
 //! the control plane ([`control`]) for operators. Every call ends as one event
 //! ([`events`]).
 
 pub mod anonymous;
 pub mod approvals;
+pub mod approved;
+pub mod audit;
 mod blocking;
 pub mod body;
 pub mod broker;
-pub mod client;
-pub mod console;
+pub mod config_map;
 pub mod control;
 pub mod credential;
 pub mod datadir;
 pub mod dataplane;
 pub mod events;
-pub mod example_mcp;
-pub mod example_tool;
+pub mod feed;
 pub mod journal;
 pub mod keys;
 pub mod mcp;
+pub mod mcp_sessions;
+pub mod mcp_state;
+pub mod mcp_upstream;
 pub mod metrics;
 pub mod notify;
 pub mod peer;
+pub mod pipeline;
 pub mod problem;
 pub mod quarantines;
 pub mod replicas;
 pub mod retention;
 pub mod revocations;
+pub mod router;
 pub mod secrets;
 pub mod server;
+pub mod sessions;
 pub mod state;
+pub mod throttle;
 pub mod tls;
+pub mod upstream;
 pub mod workflows;
 
 pub use server::{Gateway, StartError};

@@ -20,7 +20,7 @@ const OUTCOMES: [Outcome; 5] = [
 /// Every refusal kind an event can carry (`Refusal::kind`, and the ends of a forwarded
 /// response that are not refusals of their own), plus `none` first and `other` last.
 /// A unit test holds this list to `Refusal`.
-pub(crate) const REFUSALS: [&str; 36] = [
+pub(crate) const REFUSALS: [&str; 37] = [
     "none",
     "unauthenticated",
     "invalid-assertion",
@@ -51,6 +51,7 @@ pub(crate) const REFUSALS: [&str; 36] = [
     "upstream-timeout",
     "internal",
     "stale-state",
+    "unrecordable",
     "unsafe-request",
     "malformed-body",
     "rate-limited",
@@ -356,6 +357,7 @@ mod tests {
                 reason: String::new(),
             },
             Refusal::StaleState { for_ms: 0 },
+            Refusal::Unrecordable { queued: 0 },
             Refusal::UnsafeRequest {
                 reason: String::new(),
             },
@@ -396,6 +398,7 @@ mod tests {
                 | Refusal::UpstreamTimeout
                 | Refusal::Internal { .. }
                 | Refusal::StaleState { .. }
+                | Refusal::Unrecordable { .. }
                 | Refusal::UnsafeRequest { .. }
                 | Refusal::MalformedBody { .. }
                 | Refusal::RateLimited

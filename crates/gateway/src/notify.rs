@@ -3,10 +3,16 @@
 //! logged, never blocks a call.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use gatehouse_core::approval::Approval;
 use gatehouse_core::workflow::{BudgetKind, Workflow};
-use http::Method;
+use http::{Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 
 /// Sends notifications, if a webhook is configured.
 #[derive(Debug, Clone)]
@@ -76,13 +82,31 @@ impl Notifier {
     fn send(&self, body: serde_json::Value) {
         let Some(url) = self.url.clone() else { return };
         tokio::spawn(async move {
-            let headers = [("content-type", "application/json")];
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            match crate::client::send(Method::POST, &url, &headers, bytes).await {
-                Ok(reply) if reply.status.is_success() => {}
-                Ok(reply) => tracing::warn!(status = %reply.status, "notification webhook refused"),
+            match post_json(&url, bytes).await {
+                Ok(status) if status.is_success() => {}
+                Ok(status) => tracing::warn!(%status, "notification webhook refused"),
                 Err(error) => tracing::warn!(%error, "notification webhook unreachable"),
             }
         });
     }
+}
+
+/// One POST, answered within 30 seconds; the reply's body is read and dropped.
+async fn post_json(url: &str, body: Vec<u8>) -> Result<StatusCode, String> {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|error| format!("invalid webhook URL `{url}`: {error}"))?;
+    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
+        .await
+        .map_err(|_| format!("`{url}` did not answer within 30 s"))?
+        .map_err(|error| error.to_string())?;
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    Ok(status)
 }

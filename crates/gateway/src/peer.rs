@@ -65,6 +65,19 @@ fn value(text: String) -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("unknown"))
 }
 
+/// Whether a `Host` (or `:authority`) names this machine's loopback: `localhost` or a
+/// loopback address, with or without a port.
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

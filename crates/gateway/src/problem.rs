@@ -75,3 +75,15 @@ pub fn decision_header() -> HeaderName {
 pub fn decision_value(id: DecisionId) -> Result<HeaderValue, http::header::InvalidHeaderValue> {
     HeaderValue::from_bytes(&id.encode())
 }
+
+/// The error and its sources, for the event (never for the agent).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

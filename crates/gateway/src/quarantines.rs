@@ -190,10 +190,10 @@ pub(crate) const CUT: &str = "quarantine";
 /// Resolves, with a reason, once a quarantine covers `reach`; pending otherwise. Checks
 /// once at its first poll too, so a quarantine added between the call's contain phase
 /// and the start of this watch is not missed.
-pub(crate) async fn cut(state: &crate::state::State, reach: Reach<'_>) -> String {
-    let mut epoch = state.quarantines.epoch();
+pub(crate) async fn cut(quarantines: &Quarantines, clock: &dyn Clock, reach: Reach<'_>) -> String {
+    let mut epoch = quarantines.epoch();
     loop {
-        if let Some(id) = state.quarantines.covering(reach, state.clock.as_ref()) {
+        if let Some(id) = quarantines.covering(reach, clock) {
             return format!("{CUT} `{id}` began");
         }
         if epoch.changed().await.is_err() {

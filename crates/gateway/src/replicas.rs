@@ -1,4 +1,4 @@
-//! Following what other replicas change (DESIGN.md §6). On a shared store, a revocation,
+//! Following what other replicas change (ARCHITECTURE.md, "State and events"). On a shared store, a revocation,
 //! a quarantine or an ended workflow written by one replica must stop calls on every other: the
 //! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
 //! state again and applies it to what this replica holds in memory. After the feed was
@@ -7,8 +7,6 @@
 //! The embedded store has one writer, so it announces nothing and nothing runs here.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
 
 use gatehouse_core::workflow::Status;
 use gatehouse_store::{Change, StoreError};
@@ -17,40 +15,6 @@ use tokio::task::JoinHandle;
 
 use crate::blocking::store_call;
 use crate::state::State;
-
-/// Whether this replica hears other replicas' changes. Checked on every data-plane
-/// request (one atomic load): a replica deaf for longer than `max_staleness` refuses
-/// calls, and `/readyz` fails so a load balancer drains it, until the feed is back and
-/// everything it may have missed was read again.
-#[derive(Debug, Default)]
-pub struct Feed {
-    /// Unix milliseconds since which the feed is lost; 0 while it is live (or there is
-    /// no feed, on the embedded store).
-    lost_at_ms: AtomicI64,
-}
-
-impl Feed {
-    /// For how long the feed has been lost, when that is longer than `max`.
-    pub fn stale_for(&self, now_ms: i64, max: Duration) -> Option<u64> {
-        let lost_at = self.lost_at_ms.load(Ordering::Acquire);
-        if lost_at == 0 {
-            return None;
-        }
-        let for_ms = u64::try_from(now_ms.saturating_sub(lost_at)).unwrap_or(0);
-        (u128::from(for_ms) > max.as_millis()).then_some(for_ms)
-    }
-
-    /// Marks the feed lost at `now_ms`, unless it already was (the first loss counts).
-    fn lost(&self, now_ms: i64) {
-        let _ =
-            self.lost_at_ms
-                .compare_exchange(0, now_ms.max(1), Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    fn live(&self) {
-        self.lost_at_ms.store(0, Ordering::Release);
-    }
-}
 
 /// Subscribes to the store's change feed and starts applying it; `None` when the store
 /// has no other writers.

@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use gatehouse_core::config::{Config, McpTransport, Secret, UpstreamAuth};
 use gatehouse_core::model::ToolName;
 
-use crate::state::ConfigMap;
+use crate::config_map::ConfigMap;
 
 /// What stands in for a secret in redacted text.
 pub const REDACTED: &str = "[redacted]";

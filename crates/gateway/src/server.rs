@@ -40,6 +40,8 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const WORKFLOW_FLUSH: Duration = Duration::from_millis(200);
 /// How often keys and revocations are tidied.
 const HOUSEKEEPING: Duration = Duration::from_secs(5);
+/// How often the store's write-ahead log is checkpointed and truncated.
+const CHECKPOINT: Duration = Duration::from_secs(60);
 
 /// Why the gateway did not start.
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +125,7 @@ impl Gateway {
             Arc::clone(&store),
             config.gateway.events_file.clone(),
             Some(Arc::clone(&journal.0)),
+            config.gateway.limits.max_queued_events,
         );
         record_recovered(&sink, journal.1);
         let data_listen = config.gateway.data_listen;
@@ -155,6 +158,7 @@ impl Gateway {
         }));
         state.quarantines.restore(quarantined);
         let (data_tls, control_tls) = load_tls(&state.config.gateway)?;
+        crate::approved::install_runner(&state);
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -179,9 +183,7 @@ impl Gateway {
                 stopped.clone(),
                 data_listening,
                 acceptors.0,
-                move |request, peer| {
-                    crate::dataplane::handle(Arc::clone(&data_state), request, peer)
-                },
+                move |request, peer| crate::router::handle(Arc::clone(&data_state), request, peer),
             )),
             tokio::spawn(serve_tls(
                 control,
@@ -310,8 +312,10 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut reload = tokio::time::interval(state.config.gateway.secrets_reload);
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
     let mut retention = tokio::time::interval(crate::retention::EVERY);
+    let mut checkpoint = tokio::time::interval(CHECKPOINT);
     loop {
         tokio::select! {
+            _ = checkpoint.tick() => checkpoint_store(&state).await,
             _ = retention.tick() => {
                 crate::retention::prune(&state).await;
             }
@@ -330,9 +334,13 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
                 let ended = state.quarantines.take_ended(state.clock.now().millis());
                 crate::control::quarantines::record_ended(&state, &ended);
                 state.upstream.close_expired();
-                state.anonymous.summarise_due(&state);
+                let now_ms = state.clock.now().millis();
+                if let Some(summary) = state.anonymous.due(now_ms) {
+                    let id = state.next_id();
+                    state.events.emit(crate::anonymous::summary_event(id, summary, now_ms));
+                }
                 match state.approvals.expire_due(now).await {
-                    Ok(expired) => crate::approvals::record_settled(&state, &expired, "approval.expire"),
+                    Ok(expired) => crate::audit::record_settled(&state, &expired, "approval.expire"),
                     Err(error) => tracing::error!(%error, "cannot expire approvals; will retry"),
                 }
             }
@@ -370,9 +378,9 @@ fn warn_plaintext(state: &State, addr: SocketAddr, tls: bool, listener: &'static
         "the {listener} listener serves plain HTTP on a non-loopback address: credentials \
          and call content cross the network in clear; configure `gateway.{listener}_tls`"
     );
-    crate::control::audit::record(
+    crate::audit::record(
         state,
-        crate::control::audit::Action {
+        crate::audit::Action {
             actor: "gatehouse",
             method: &http::Method::GET,
             uri: &http::Uri::from_static("/"),
@@ -384,6 +392,19 @@ fn warn_plaintext(state: &State, addr: SocketAddr, tls: bool, listener: &'static
             ),
         },
     );
+}
+
+/// Truncates the store's write-ahead log, off the async workers.
+async fn checkpoint_store(state: &State) {
+    let store = Arc::clone(&state.store);
+    match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+        Ok(Ok(bytes)) if bytes > 64 * 1024 * 1024 => {
+            tracing::info!(bytes, "checkpointed a large write-ahead log");
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "cannot checkpoint the store; will retry"),
+        Err(error) => tracing::error!(%error, "store checkpoint failed"),
+    }
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {

@@ -1,7 +1,6 @@
 //! Everything a request reads, built once at start-up and shared read-only (the
 //! credential cache is the one interior-mutable part, and it only memoises).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use gatehouse_core::clock::{SharedClock, UnixTime};
@@ -14,14 +13,15 @@ use gatehouse_store::Store;
 use http::{HeaderName, HeaderValue};
 
 use crate::approvals::Approvals;
+pub use crate::config_map::ConfigMap;
 use crate::credential::CredentialCache;
-use crate::dataplane::upstream::UpstreamClient;
 use crate::events::EventSink;
 use crate::keys::KeyRing;
 use crate::notify::Notifier;
 use crate::quarantines::Quarantines;
 use crate::revocations::Revocations;
 use crate::secrets::Secrets;
+use crate::upstream::UpstreamClient;
 use crate::workflows::Workflows;
 
 /// A tool with its routes indexed for lookup.
@@ -36,7 +36,7 @@ pub struct ToolRuntime {
     pub host: Option<HeaderValue>,
     pub auth_header: Option<HeaderName>,
     /// For an `https://` tool: its TLS client, built once.
-    pub tls: Option<crate::dataplane::upstream::TlsTarget>,
+    pub tls: Option<crate::upstream::TlsTarget>,
 }
 
 impl ToolRuntime {
@@ -50,9 +50,11 @@ impl ToolRuntime {
         Self {
             routes: RouteTable::new(entries),
             host: HeaderValue::from_str(&tool.upstream.authority).ok(),
-            tls: tool.upstream.tls.as_ref().and_then(|tls| {
-                crate::dataplane::upstream::TlsTarget::new(&tool.upstream.authority, tls)
-            }),
+            tls: tool
+                .upstream
+                .tls
+                .as_ref()
+                .and_then(|tls| crate::upstream::TlsTarget::new(&tool.upstream.authority, tls)),
             auth_header: tool
                 .auth
                 .as_ref()
@@ -65,10 +67,6 @@ impl ToolRuntime {
         self.tool.routes.get(index)
     }
 }
-
-/// A map keyed by names from configuration, looked up on every call: nobody outside can
-/// add keys, so a fast hash (seeded per process) serves better than SipHash.
-pub type ConfigMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Shared runtime state.
 #[derive(Debug)]
@@ -94,16 +92,16 @@ pub struct State {
     /// SHA-256 of every policy file's text, recorded with each parked call.
     pub policy_version: String,
     /// Signed-in web console sessions.
-    pub console: crate::console::Sessions,
+    pub console: crate::sessions::Sessions,
     /// MCP upstream clients and agent sessions.
-    pub mcp: crate::mcp::Mcp,
+    pub mcp: crate::mcp_state::Mcp,
     /// Whether other replicas' changes reach this one (on a shared store).
-    pub feed: crate::replicas::Feed,
+    pub feed: crate::feed::Feed,
     /// Turns true when shutdown stops waiting for in-flight calls: they are cut, and
     /// their events recorded, before the process exits.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Per-peer limits on `POST /v1/token`.
-    pub token_throttle: crate::broker::Throttle,
+    pub token_throttle: crate::throttle::Throttle,
     /// Unauthenticated requests, sampled into events.
     pub anonymous: crate::anonymous::AnonymousEvents,
     ids: IdGenerator,
@@ -144,9 +142,9 @@ impl State {
         Self {
             approvals: Approvals::new(Arc::clone(&store)),
             policy_version,
-            console: crate::console::Sessions::default(),
-            mcp: crate::mcp::Mcp::start(&config),
-            token_throttle: crate::broker::Throttle::new(
+            console: crate::sessions::Sessions::default(),
+            mcp: crate::mcp_state::Mcp::start(&config),
+            token_throttle: crate::throttle::Throttle::new(
                 config.gateway.limits.token_rate_per_peer,
                 config.gateway.limits.token_burst_per_peer,
             ),
@@ -169,12 +167,23 @@ impl State {
             stopping: tokio::sync::watch::Sender::new(false),
             tools,
             upstream,
-            feed: crate::replicas::Feed::default(),
+            feed: crate::feed::Feed::default(),
             ids: IdGenerator::default(),
         }
     }
 
     /// A fresh decision id.
+    /// What verifying a task credential reads, at the current time.
+    pub fn verifier(&self) -> crate::credential::Verifier<'_> {
+        crate::credential::Verifier {
+            keys: &self.keys,
+            cache: &self.credentials,
+            audience: &self.config.gateway.audience,
+            agents: &self.config.agents,
+            now: self.clock.now(),
+        }
+    }
+
     pub fn next_id(&self) -> DecisionId {
         self.next_id_at(self.clock.now())
     }

@@ -90,7 +90,7 @@ impl Tls {
     deprecated,
     reason = "ring's lack of post-quantum key exchange is accepted for its build cost"
 )]
-pub(crate) fn provider() -> CryptoProvider {
+pub fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
 }
 

@@ -1,4 +1,4 @@
-//! Gatehouse's Cedar facade (DESIGN.md §3, phase 4 *decide*).
+//! Gatehouse's Cedar facade (ARCHITECTURE.md, "The request path", *decide*).
 //!
 //! Policies speak about `Gatehouse::Agent`s in `Gatehouse::Group`s, `Gatehouse::Tool`s in
 //! `Gatehouse::Segment`s, and intents as `Gatehouse::Action`s in the `read` or `write`

@@ -1,6 +1,6 @@
 //! Storage for Gatehouse: the [`Store`] interface through which the gateway records
 //! events, claims single-use identity assertions, and keeps workflows, revocations and
-//! approvals, and its embedded SQLite implementation, [`SqliteStore`] (DESIGN.md §6).
+//! approvals, and its embedded SQLite implementation, [`SqliteStore`] (ARCHITECTURE.md, "State and events").
 //!
 //! The store is synchronous; the gateway calls it from its own blocking threads. Every
 //! implementation must pass the conformance suite in `tests/conformance.rs`, so SQL of one

@@ -1,4 +1,4 @@
-//! The shared store for several replicas: one PostgreSQL database (DESIGN.md §6).
+//! The shared store for several replicas: one PostgreSQL database (ARCHITECTURE.md, "State and events").
 //!
 //! The gateway calls the store from its own blocking threads, so this backend uses the
 //! synchronous `postgres` client over a small pool of connections. A connection that

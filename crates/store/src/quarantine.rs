@@ -1,4 +1,4 @@
-//! Quarantines (DESIGN.md §8, issue 14 item 5): a temporary deny on one segment, tool,
+//! Quarantines (ARCHITECTURE.md, "The request path", contain): a temporary deny on one segment, tool,
 //! intent or agent, with an expiry and a reason, that wins over every permit. The
 //! gateway holds the live ones in memory; the store keeps them across restarts.
 

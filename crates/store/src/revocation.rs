@@ -1,4 +1,4 @@
-//! Revocations (DESIGN.md §4): of one credential, of a workflow (every credential it
+//! Revocations (ARCHITECTURE.md, "Workflows, budgets, revocation"): of one credential, of a workflow (every credential it
 //! holds), or of an agent (everything it holds, and no new ones). The gateway keeps
 //! them in memory; the store keeps them across restarts.
 

@@ -1,4 +1,4 @@
-//! The embedded store: one SQLite file under the data directory (DESIGN.md §6).
+//! The embedded store: one SQLite file under the data directory (ARCHITECTURE.md, "State and events").
 //!
 //! Writes go through one connection behind a mutex (SQLite admits one writer at a time
 //! anyway); reads use a second connection, so in WAL mode a query never waits for an
@@ -221,6 +221,15 @@ impl Store for SqliteStore {
 
     fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {
         approvals::select(&self.reader(), filter).or_unavailable(&self.location)
+    }
+
+    fn checkpoint(&self) -> Result<u64, StoreError> {
+        let wal = format!("{}-wal", self.location);
+        let before = std::fs::metadata(&wal).map_or(0, |meta| meta.len());
+        self.writer()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .or_unavailable(&self.location)?;
+        Ok(before)
     }
 
     fn ping(&self) -> Result<(), StoreError> {

@@ -138,6 +138,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Readiness: a cheap query proving the store answers.
     fn ping(&self) -> Result<(), StoreError>;
 
+    /// Gives back space the store holds only for its own bookkeeping: the embedded store
+    /// checkpoints its write-ahead log and truncates it, so the log cannot grow until it
+    /// fills a small disk while readers keep automatic checkpoints from finishing. Returns
+    /// the bytes the log held before (0 when the store keeps no such log).
+    fn checkpoint(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+
     /// Asks to be told, through `handler`, of changes other replicas make to state this
     /// one holds in memory. Returns whether this store can tell at all: the embedded
     /// store has a single writer, so it never has anything to tell and returns `false`.

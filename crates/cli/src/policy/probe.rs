@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use gatehouse_core::config::{Config, McpServer};
-use gatehouse_gateway::mcp::upstream::{Upstream, Upstreams};
+use gatehouse_gateway::mcp_upstream::{Upstream, Upstreams};
 use gatehouse_gateway::secrets::Secrets;
 use serde_json::{Value, json};
 

@@ -12,7 +12,7 @@ use crate::keys::{write_pair, write_private};
 pub(crate) const AGENT: &str = "spiffe://acme/agent/triage-bot";
 /// The example's MCP server, served by the bundled [`ExampleMcp`].
 ///
-/// [`ExampleMcp`]: gatehouse_gateway::example_mcp::ExampleMcp
+/// [`ExampleMcp`]: gatehouse_kit::example_mcp::ExampleMcp
 pub(crate) const MCP_SERVER: &str = "helpdesk";
 
 const CONFIG: &str = r#"# Gatehouse quickstart: one agent, two tools in two segments, one MCP server.

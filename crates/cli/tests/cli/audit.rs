@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::example;

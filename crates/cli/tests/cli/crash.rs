@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gatehouse_gateway::body::full;
-use gatehouse_gateway::client::{get_with_token, send};
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::client::{get_with_token, send};
 use http::{Method, Response};
 use rand::Rng;
 

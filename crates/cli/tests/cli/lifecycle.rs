@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gatehouse_gateway::client::{Reply, send};
-use gatehouse_gateway::example_tool::ExampleTool;
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::client::{Reply, send};
+use gatehouse_kit::example_tool::ExampleTool;
 use http::Method;
 
 use crate::{example, gatehouse, rewrite};

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 use serde_json::Value;
 
@@ -28,7 +28,7 @@ async fn access_line(example: &Path, decision: &str) -> (Value, String) {
     panic!("no access line for {decision} in: {log}");
 }
 
-fn decision_of(reply: &gatehouse_gateway::client::Reply) -> String {
+fn decision_of(reply: &gatehouse_kit::client::Reply) -> String {
     reply.headers["gatehouse-decision-id"]
         .to_str()
         .unwrap()

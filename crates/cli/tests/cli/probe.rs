@@ -4,8 +4,8 @@
 use std::process::Output;
 use std::sync::Arc;
 
-use gatehouse_gateway::example_mcp::ExampleMcp;
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::example_mcp::ExampleMcp;
 
 use crate::{example, gatehouse, rewrite};
 

@@ -1,7 +1,7 @@
 //! `gatehouse quarantine add|list|lift` against a real `gatehouse serve`: an allowed
 //! call is refused while the quarantine holds and allowed again once it is lifted.
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::example;

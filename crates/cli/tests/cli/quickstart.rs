@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use gatehouse_gateway::client::{Reply, send};
+use gatehouse_kit::client::{Reply, send};
 use http::Method;
 use serde_json::{Value, json};
 

@@ -11,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gatehouse_gateway::client::{Reply, send};
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::client::{Reply, send};
 use http::Method;
 
 use crate::lifecycle::{free_port, start_tool};

@@ -26,22 +26,22 @@ fn checkpoint(kind: Checkpoint, required: u8) -> Approval {
 }
 
 fn checkpoint_for(kind: Checkpoint, required: u8, ttl: i64) -> Approval {
-    Approval::new(
-        ID.to_owned(),
-        kind,
-        DecisionId::from_u128(7),
-        AGENT.to_owned(),
-        WORKFLOW.to_owned(),
-        "remediation".to_owned(),
-        "control".to_owned(),
-        "high".to_owned(),
-        vec!["raise-delete".to_owned()],
-        "policy-v1".to_owned(),
-        call(),
+    Approval::new(NewApproval {
+        id: ID.to_owned(),
+        checkpoint: kind,
+        decision: DecisionId::from_u128(7),
+        agent: AGENT.to_owned(),
+        workflow: WORKFLOW.to_owned(),
+        task_class: "remediation".to_owned(),
+        segment: "control".to_owned(),
+        tier: Tier::High,
+        policies: vec!["raise-delete".to_owned()],
+        policy_version: "policy-v1".to_owned(),
+        call: call(),
         required,
-        NOW,
-        ttl,
-    )
+        now_secs: NOW,
+        ttl_secs: ttl,
+    })
 }
 
 fn approval(required: u8) -> Approval {

@@ -99,6 +99,8 @@ pub struct RawLimits {
     pub token_rate_per_peer: u32,
     #[serde(default = "default_token_burst_per_peer")]
     pub token_burst_per_peer: u32,
+    #[serde(default = "default_max_queued_events")]
+    pub max_queued_events: usize,
 }
 
 impl Default for RawLimits {
@@ -113,6 +115,7 @@ impl Default for RawLimits {
             max_data_connections: default_max_data_connections(),
             max_control_connections: default_max_control_connections(),
             token_rate_per_peer: default_token_rate_per_peer(),
+            max_queued_events: default_max_queued_events(),
             token_burst_per_peer: default_token_burst_per_peer(),
         }
     }
@@ -393,6 +396,10 @@ fn default_data_dir() -> String {
 
 fn default_policy_dir() -> String {
     "policies".to_owned()
+}
+
+fn default_max_queued_events() -> usize {
+    50_000
 }
 
 fn default_max_header_bytes() -> usize {

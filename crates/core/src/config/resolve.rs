@@ -138,6 +138,7 @@ impl<'a> Resolver<'a> {
             max_control_connections: raw.limits.max_control_connections,
             token_rate_per_peer: raw.limits.token_rate_per_peer,
             token_burst_per_peer: raw.limits.token_burst_per_peer,
+            max_queued_events: raw.limits.max_queued_events,
         };
         self.check_limits(&limits);
         let data_dir = self.path(&raw.data_dir);
@@ -196,6 +197,9 @@ impl<'a> Resolver<'a> {
         if limits.idle_timeout.is_zero() {
             self.error_at_field("gateway.limits.idle_timeout_ms", "must be positive");
         }
+        if limits.max_queued_events == 0 {
+            self.error_at_field("gateway.limits.max_queued_events", "must be positive");
+        }
         if limits.max_data_connections == 0 {
             self.error_at_field("gateway.limits.max_data_connections", "must be positive");
         }
@@ -233,12 +237,13 @@ impl<'a> Resolver<'a> {
             return Notifications::default();
         };
         let text = url.get_ref();
+        // The notifier speaks plain HTTP only, so an `https://` webhook is refused here
+        // rather than failing at every notification.
         let valid = text
             .strip_prefix("http://")
-            .or_else(|| text.strip_prefix("https://"))
             .is_some_and(|rest| !rest.is_empty());
         if !valid {
-            let message = format!("`{text}` is not an `http[s]://host:port/path` URL");
+            let message = format!("`{text}` is not an `http://host:port/path` URL");
             self.error_at("notifications.webhook_url", url, message);
         }
         Notifications {

@@ -89,7 +89,7 @@ pub struct GatewaySettings {
     pub control_tls: Option<ListenerTls>,
 }
 
-/// Where Gatehouse keeps its state (DESIGN.md §6).
+/// Where Gatehouse keeps its state (ARCHITECTURE.md, "State and events").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// The embedded default: one SQLite file (`gatehouse.db` under the data directory).
@@ -117,6 +117,9 @@ pub struct Limits {
     /// Token exchanges per second per peer address, after a burst of `token_burst_per_peer`.
     pub token_rate_per_peer: u32,
     pub token_burst_per_peer: u32,
+    /// Events waiting to be stored before calls that must be recorded are refused
+    /// (503 `unrecordable`); refusals beyond twice this are counted, not queued.
+    pub max_queued_events: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

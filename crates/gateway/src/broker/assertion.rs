@@ -9,7 +9,7 @@ use gatehouse_core::config::{Agent, AgentKey};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::token::{self, AssertionClaims, TimeClaims, UnverifiedJwt, VerifyKey};
 
-use crate::dataplane::record::EventDraft;
+use crate::pipeline::record::EventDraft;
 use crate::state::State;
 
 /// Clock skew tolerated between agents and the gateway.

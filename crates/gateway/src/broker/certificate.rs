@@ -5,7 +5,7 @@
 use gatehouse_core::config::Agent;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 
-use crate::dataplane::record::EventDraft;
+use crate::pipeline::record::EventDraft;
 use crate::state::State;
 
 /// The registered agent `svid` names; an unknown one is refused like an unknown

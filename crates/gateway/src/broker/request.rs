@@ -5,7 +5,6 @@ use gatehouse_core::refusal::Refusal;
 use http::Request;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use percent_encoding::percent_decode_str;
 
 /// Largest token request body accepted.
 const MAX_BODY: usize = 16 * 1024;
@@ -143,24 +142,7 @@ impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
 }
 
 fn form_fields(text: &str) -> Result<Vec<(String, String)>, Refusal> {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for pair in text.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = (form_decode(key)?, form_decode(value)?);
-        if fields.iter().any(|(seen, _)| *seen == key) {
-            return Err(bad(format!("field `{key}` is repeated")));
-        }
-        fields.push((key, value));
-    }
-    Ok(fields)
-}
-
-fn form_decode(text: &str) -> Result<String, Refusal> {
-    let spaced = text.replace('+', " ");
-    percent_decode_str(&spaced)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| bad("a form field is not UTF-8 once decoded".to_owned()))
+    gatehouse_core::form::distinct_pairs(text).map_err(|error| bad(error.to_string()))
 }
 
 fn is_workflow_id(text: &str) -> bool {

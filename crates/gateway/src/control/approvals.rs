@@ -12,8 +12,8 @@ use hyper::body::Incoming;
 use serde::Deserialize;
 
 use crate::approvals::UpdateError;
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::{Caller, ControlError, auth, json, ok_json};
 use crate::state::State;
 
@@ -183,10 +183,7 @@ pub(crate) async fn decide_approval(
     let updated = transition(state, caller, id, approve, reason, &approval.agent).await?;
     record(state, caller, method, uri, &updated, approve, reason);
     if updated.status == ApprovalStatus::Approved {
-        tokio::spawn(crate::approvals::execute::execute(
-            Arc::clone(state),
-            id.to_owned(),
-        ));
+        state.approvals.run_approved(id);
     }
     Ok(updated)
 }

@@ -34,9 +34,11 @@ pub(super) async fn verify(
 /// The one parameter, `since` (Unix milliseconds); anything else is refused.
 fn since(query: &str) -> Result<Option<i64>, ControlError> {
     let mut since = None;
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        match key {
+    for pair in gatehouse_core::form::pairs(query) {
+        let (key, value) = pair.map_err(|error| ControlError::BadRequest {
+            reason: error.to_string(),
+        })?;
+        match key.as_str() {
             "since" => {
                 since = Some(value.parse().map_err(|_| ControlError::BadRequest {
                     reason: format!("`since` must be Unix milliseconds, not `{value}`"),

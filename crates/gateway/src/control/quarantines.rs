@@ -12,8 +12,8 @@ use http::{Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::{ControlError, auth, blocking, json, ok_json};
 use crate::state::State;
 

@@ -4,16 +4,14 @@
 
 use gatehouse_core::event::{EventFilter, Outcome};
 use gatehouse_core::ids::DecisionId;
-use percent_encoding::percent_decode_str;
 
 use crate::control::ControlError;
 
 pub(super) fn event_filter(query: &str) -> Result<EventFilter, ControlError> {
     let mut filter = EventFilter::default();
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value)?;
-        apply(&mut filter, key, value)?;
+    for pair in gatehouse_core::form::pairs(query) {
+        let (key, value) = pair.map_err(not_utf8)?;
+        apply(&mut filter, &key, value)?;
     }
     Ok(filter)
 }
@@ -45,18 +43,17 @@ pub(super) fn workflow_filter(
     query: &str,
 ) -> Result<gatehouse_store::WorkflowFilter, ControlError> {
     let mut filter = gatehouse_store::WorkflowFilter::default();
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value)?;
-        match key {
+    for pair in gatehouse_core::form::pairs(query) {
+        let (key, value) = pair.map_err(not_utf8)?;
+        match key.as_str() {
             "agent" => filter.agent = Some(value),
             "status" => {
                 filter.status = Some(
                     gatehouse_core::workflow::Status::parse(&value)
-                        .ok_or_else(|| bad(key, &value))?,
+                        .ok_or_else(|| bad(&key, &value))?,
                 );
             }
-            "limit" => filter.limit = Some(value.parse().map_err(|_| bad(key, &value))?),
+            "limit" => filter.limit = Some(value.parse().map_err(|_| bad(&key, &value))?),
             _ => {
                 return Err(ControlError::BadRequest {
                     reason: format!("unknown query parameter `{key}`"),
@@ -67,13 +64,10 @@ pub(super) fn workflow_filter(
     Ok(filter)
 }
 
-fn decode(value: &str) -> Result<String, ControlError> {
-    percent_decode_str(&value.replace('+', " "))
-        .decode_utf8()
-        .map(|text| text.into_owned())
-        .map_err(|_| ControlError::BadRequest {
-            reason: "a query value is not UTF-8".to_owned(),
-        })
+fn not_utf8(_: gatehouse_core::form::FormError) -> ControlError {
+    ControlError::BadRequest {
+        reason: "a query value is not UTF-8".to_owned(),
+    }
 }
 
 fn bad(key: &str, value: &str) -> ControlError {

@@ -10,8 +10,8 @@ use http::{Method, Request, Response, Uri};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::workflows::unavailable;
 use crate::control::{Caller, ControlError, auth, blocking, json, ok_json};
 use crate::state::State;
@@ -148,7 +148,7 @@ async fn revoke_workflow(
         .ok_or(ControlError::NotFound)?;
     // Ending is idempotent; an expired workflow is already dead, which is what was asked.
     let _ = live.end(&format!("revocation by operator `{}`", caller.name));
-    crate::approvals::cancel_for(state, Some(&body.subject), None).await;
+    crate::audit::cancel_for(state, Some(&body.subject), None).await;
     state.workflows.flush().await.map_err(unavailable)?;
     Ok(revocation(
         state,
@@ -179,7 +179,7 @@ async fn revoke_agent(
         .end_all_of(&body.subject, &by)
         .await
         .map_err(unavailable)?;
-    crate::approvals::cancel_for(state, None, Some(&body.subject)).await;
+    crate::audit::cancel_for(state, None, Some(&body.subject)).await;
     Ok(revocation(
         state,
         RevocationKind::Agent,

@@ -10,8 +10,8 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde::Deserialize;
 
+use crate::audit::{self, Action};
 use crate::body::ResponseBody;
-use crate::control::audit::{self, Action};
 use crate::control::{ControlError, auth, blocking, json, ok_json, query};
 use crate::problem::json_response;
 use crate::state::State;
@@ -211,7 +211,7 @@ async fn end(
     let live = live(state, id).await?;
     live.end(&format!("operator `{}`", caller.name))
         .map_err(transition)?;
-    crate::approvals::cancel_for(state, Some(id), None).await;
+    crate::audit::cancel_for(state, Some(id), None).await;
     let detail = format!(
         "ended; every credential of the workflow is revoked. {}",
         body.reason

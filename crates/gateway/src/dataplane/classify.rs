@@ -7,6 +7,7 @@ use gatehouse_core::path::{has_semicolon, parse_request_path};
 use gatehouse_core::refusal::Refusal;
 use http::{Method, Uri};
 
+use crate::pipeline::Target;
 use crate::state::{State, ToolRuntime};
 
 const PREFIX: &str = "/tools/";
@@ -20,6 +21,20 @@ pub struct Call<'a> {
     /// the upstream sees the bytes that were checked rather than a re-encoding.
     pub tool_path: &'a str,
     pub query: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    /// What the call reaches, in the pipeline's words.
+    pub fn target(&self) -> Target<'a> {
+        Target {
+            tool: &self.tool.tool.name,
+            segment: &self.tool.tool.segment,
+            intent: &self.route.intent,
+            data_class: &self.route.data_class,
+            tier: self.route.tier,
+            access: self.route.access,
+        }
+    }
 }
 
 pub fn classify<'a>(state: &'a State, method: &Method, uri: &'a Uri) -> Result<Call<'a>, Refusal> {

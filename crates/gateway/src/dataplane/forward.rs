@@ -5,29 +5,24 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use bytes::Bytes;
 use gatehouse_core::config::Secret;
 use gatehouse_core::headers::{self, Verdict};
-use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
-use crate::credential::Credential;
-use crate::dataplane::budget::notify_paused;
 use crate::dataplane::classify::Call;
-use crate::dataplane::record::EventDraft;
-use crate::dataplane::upstream::LeasedBody;
 use crate::peer::Peer;
-use crate::problem::{decision_header, decision_value, insert_decision_header};
-use crate::quarantines::Reach;
+use crate::pipeline::budget::notify_paused;
+use crate::pipeline::cancel::{Cancellation, Guarded, OnBehalf, cancellation, cancelled};
+use crate::pipeline::record::EventDraft;
+use crate::problem::{decision_header, decision_value, error_chain, insert_decision_header};
 use crate::state::State;
-use crate::workflows::LiveWorkflow;
+use crate::upstream::LeasedBody;
 
 /// Headers of a response that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -52,46 +47,6 @@ pub struct Message {
     /// The agent's connection, for the forwarding headers; `None` when Gatehouse itself
     /// replays an approved call.
     pub peer: Option<Arc<Peer>>,
-}
-
-/// On whose behalf a call is forwarded: the agent's own credential, or (for an approved
-/// call Gatehouse executes itself) the agent and workflow the approval was parked for.
-#[derive(Debug, Clone, Copy)]
-pub struct OnBehalf<'a> {
-    pub agent: &'a str,
-    pub workflow: &'a str,
-    /// The credential, when the agent is on the line; its revocation cuts the call.
-    pub jti: Option<&'a str>,
-}
-
-impl<'a> OnBehalf<'a> {
-    pub fn of(credential: &'a Credential) -> Self {
-        Self {
-            agent: &credential.claims.sub,
-            workflow: &credential.claims.wf,
-            jti: Some(&credential.claims.jti),
-        }
-    }
-
-    /// For an approved call Gatehouse runs itself: no credential is on the line.
-    pub fn parked(approval: &'a gatehouse_core::approval::Approval) -> Self {
-        Self {
-            agent: &approval.agent,
-            workflow: &approval.workflow,
-            jti: None,
-        }
-    }
-}
-
-/// What binds a forwarded call to its caller and workflow.
-#[derive(Debug, Clone, Copy)]
-pub struct Guarded<'a> {
-    pub caller: OnBehalf<'a>,
-    pub workflow: &'a Arc<LiveWorkflow>,
-    /// Request bytes already counted by the budget phase.
-    pub declared: u64,
-    /// What the call reaches: a quarantine covering it cuts the call.
-    pub reach: Reach<'a>,
 }
 
 pub async fn forward(
@@ -161,89 +116,6 @@ pub async fn forward(
         guarded,
         cancel,
     ))
-}
-
-/// Why a call in flight was cut when shutdown stopped waiting for it.
-pub const SHUT_DOWN: &str = "the gateway shut down";
-
-/// Why a call was cut before its answer: a quarantine now covering it, or else a
-/// revocation (or the workflow's end).
-pub(crate) fn cut_refusal(state: &State, guarded: Guarded<'_>) -> Refusal {
-    match state
-        .quarantines
-        .covering(guarded.reach, state.clock.as_ref())
-    {
-        Some(id) => Refusal::Quarantined { id },
-        None => Refusal::Unauthenticated(AuthFailure::Revoked),
-    }
-}
-
-/// A call's pending cancellation: resolves, with a reason, when the call is revoked.
-type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
-
-/// The refusal of a call cancelled before the upstream answered: cut by shutdown, by a
-/// quarantine, or by a revocation (or its workflow's end).
-pub(crate) fn cancelled(
-    state: &State,
-    guarded: Guarded<'_>,
-    draft: &mut EventDraft,
-    reason: &str,
-) -> Refusal {
-    draft.note(reason);
-    if reason == SHUT_DOWN {
-        return Refusal::UpstreamUnavailable {
-            reason: SHUT_DOWN.to_owned(),
-        };
-    }
-    cut_refusal(state, guarded)
-}
-
-/// Resolves, with a reason, once the call's workflow ends, its credential or agent is
-/// revoked, a quarantine covers it, or shutdown stops waiting for it; pending otherwise.
-pub(crate) fn cancellation(
-    state: &Arc<State>,
-    guarded: Guarded<'_>,
-) -> impl Future<Output = String> + Send + 'static {
-    let mut over = guarded.workflow.over_signal();
-    let mut epoch = state.revocations.epoch();
-    let mut stopping = state.stopping.subscribe();
-    let state = Arc::clone(state);
-    let jti = guarded.caller.jti.map(str::to_owned);
-    let agent = guarded.caller.agent.to_owned();
-    let reach = guarded.reach.owned();
-    async move {
-        // Inside this future, so watching for quarantines allocates nothing more.
-        let quarantined = crate::quarantines::cut(&state, reach.with(&agent));
-        tokio::pin!(quarantined);
-        loop {
-            tokio::select! {
-                reason = &mut quarantined => return reason,
-                ended = async { over.wait_for(|over| *over).await.is_ok() } => {
-                    if ended {
-                        return "the workflow ended".to_owned();
-                    }
-                    std::future::pending::<()>().await;
-                }
-                stopped = async { stopping.wait_for(|stop| *stop).await.is_ok() } => {
-                    if stopped {
-                        return SHUT_DOWN.to_owned();
-                    }
-                    std::future::pending::<()>().await;
-                }
-                changed = epoch.changed() => {
-                    if changed.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                    if jti.as_deref().is_some_and(|jti| state.revocations.is_token_revoked(jti)) {
-                        return "the credential was revoked".to_owned();
-                    }
-                    if state.revocations.is_agent_revoked(&agent) {
-                        return "the agent was revoked".to_owned();
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn upstream_request(
@@ -445,16 +317,4 @@ fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) 
                 cut.allowed
             })
     })
-}
-
-/// The error and its sources, for the event (never for the agent).
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }

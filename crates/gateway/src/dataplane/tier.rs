@@ -7,28 +7,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, ParkedCall, call_digest};
-use gatehouse_core::model::{Intent, Tier};
+use gatehouse_core::approval::{Approval, ApprovalStatus, ParkedCall, call_digest};
+use gatehouse_core::model::Tier;
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use rand::RngCore;
 
 use crate::body::ResponseBody;
 use crate::credential::Credential;
 use crate::dataplane::classify::Call;
-use crate::dataplane::record::EventDraft;
+use crate::pipeline::record::EventDraft;
+use crate::pipeline::tier::{Gatekeeping, confirm, park};
 use crate::problem::{insert_decision_header, json_response};
 use crate::state::State;
 
 /// The header carrying a confirmation id on the re-sent call.
 pub const CONFIRMATION_HEADER: &str = "gatehouse-confirmation";
-
-/// Calls one workflow may have waiting for approval at once: each is a stored row and a
-/// notification, so a workflow cannot flood approvers or the store.
-pub const MAX_PENDING_PER_WORKFLOW: usize = 32;
 
 /// What the tier phase decided.
 #[derive(Debug)]
@@ -75,7 +71,7 @@ pub async fn gate(
         if body.size_hint().exact().is_none() || form_override_possible(&checked) {
             return Box::pin(read_whole(state, &checked, body)).await;
         }
-        let declared = crate::dataplane::budget::check_declared_body(state, checked.headers)?;
+        let declared = crate::pipeline::budget::check_declared_body(state, checked.headers)?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
     }
     // The confirmation and approval paths hold large futures: on the heap, so the future
@@ -128,19 +124,6 @@ fn applied_wait(response: &mut Response<ResponseBody>, asked: Duration, max: Dur
     if let Ok(value) = HeaderValue::from_str(&format!("wait={applied}")) {
         response.headers_mut().insert("preference-applied", value);
     }
-}
-
-/// What confirmation and approval need to know about a call, whatever its transport.
-#[derive(Debug)]
-pub struct Gatekeeping<'a> {
-    pub credential: &'a Credential,
-    pub intent: &'a Intent,
-    pub tier: Tier,
-    pub policies: Vec<String>,
-    /// The confirmation id the agent presented, if any.
-    pub confirmation: Option<&'a str>,
-    /// How long the agent asked to wait for a parked call's outcome.
-    pub wait: Duration,
 }
 
 /// A low-tier body read whole before it is forwarded.
@@ -236,78 +219,6 @@ fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
     }
 }
 
-/// Medium tier: accept a confirmed, matching, unused confirmation, or ask for one.
-pub async fn confirm(
-    state: &Arc<State>,
-    checked: &Gatekeeping<'_>,
-    call: ParkedCall,
-    draft: &mut EventDraft,
-) -> Result<(), Refusal> {
-    let claims = &checked.credential.claims;
-    let Some(id) = checked.confirmation else {
-        let approval = new_approval(state, checked, Checkpoint::Confirmation, call, draft);
-        let id = approval.id.clone();
-        state
-            .approvals
-            .create(approval)
-            .await
-            .map_err(store_failure)?;
-        return Err(Refusal::ConfirmationRequired { id });
-    };
-    let now = state.clock.now().secs();
-    let digest = call.digest;
-    let used = state
-        .approvals
-        .update(
-            id,
-            Box::new(|approval| approval.use_confirmation(&claims.sub, &claims.wf, &digest, now)),
-        )
-        .await;
-    match used {
-        Ok(_) => {
-            draft.note(&format!("confirmed by confirmation `{id}`"));
-            Ok(())
-        }
-        Err(error) => Err(Refusal::ConfirmationRejected {
-            reason: format!("confirmation `{id}` not accepted: {error}"),
-        }),
-    }
-}
-
-/// High tier: park the exact call; the approval as it stands once the agent's requested
-/// wait (bounded by `max_wait_secs`) is over.
-pub async fn park(
-    state: &Arc<State>,
-    checked: &Gatekeeping<'_>,
-    call: ParkedCall,
-    draft: &mut EventDraft,
-) -> Result<Approval, Refusal> {
-    let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
-    let now = state.clock.now().secs();
-    let approval = state
-        .approvals
-        .create_bounded(approval, MAX_PENDING_PER_WORKFLOW, now)
-        .await
-        .map_err(store_failure)?
-        .ok_or(Refusal::TooManyPending {
-            limit: MAX_PENDING_PER_WORKFLOW,
-        })?;
-    state
-        .notifier
-        .approval_pending(&approval, state.config.approvals.console_url.as_deref());
-    draft.note(&format!("parked as approval `{}`", approval.id));
-    let wait = checked.wait.min(state.config.approvals.max_wait);
-    if wait.is_zero() {
-        return Ok(approval);
-    }
-    Ok(state
-        .approvals
-        .wait(&approval.id, wait)
-        .await
-        .map_err(store_failure)?
-        .unwrap_or(approval))
-}
-
 /// The agent's answer for an approval as it stands: the stored upstream response once
 /// executed, a refusal once it will never run, else `202` with where to poll.
 pub fn outcome_response(
@@ -376,50 +287,4 @@ fn requested_wait(headers: &HeaderMap) -> Duration {
         .filter_map(|preference| preference.trim().strip_prefix("wait="))
         .find_map(|seconds| seconds.trim().parse::<u64>().ok())
         .map_or(Duration::ZERO, Duration::from_secs)
-}
-
-fn new_approval(
-    state: &State,
-    checked: &Gatekeeping<'_>,
-    checkpoint: Checkpoint,
-    call: ParkedCall,
-    draft: &EventDraft,
-) -> Approval {
-    let claims = &checked.credential.claims;
-    let settings = &state.config.approvals;
-    let (ttl, required) = match checkpoint {
-        Checkpoint::Confirmation => (settings.confirmation_ttl, 1),
-        Checkpoint::Approval => {
-            let two = settings.two_approvers.contains(checked.intent);
-            (settings.ttl, if two { 2 } else { 1 })
-        }
-    };
-    Approval::new(
-        random_id(),
-        checkpoint,
-        draft.id(),
-        claims.sub.clone(),
-        claims.wf.clone(),
-        claims.tc.clone(),
-        claims.seg.clone(),
-        checked.tier.as_str().to_owned(),
-        checked.policies.clone(),
-        state.policy_version.clone(),
-        call,
-        required,
-        state.clock.now().secs(),
-        i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
-    )
-}
-
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-pub(crate) fn store_failure(error: gatehouse_store::StoreError) -> Refusal {
-    Refusal::Internal {
-        reason: format!("approval store: {error}"),
-    }
 }

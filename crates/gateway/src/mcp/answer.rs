@@ -104,7 +104,9 @@ pub fn answer(
         }
         Refusal::TooManyPending { .. } => error_with(code::REFUSED, refusal.detail(), 429),
         Refusal::Internal { .. } => error(code::INTERNAL_ERROR, refusal.title().to_owned()),
-        Refusal::StaleState { .. } => error_with(code::INTERNAL_ERROR, refusal.detail(), 503),
+        Refusal::StaleState { .. } | Refusal::Unrecordable { .. } => {
+            error_with(code::INTERNAL_ERROR, refusal.detail(), 503)
+        }
         Refusal::PolicyDenied
         | Refusal::Quarantined { .. }
         | Refusal::BudgetExhausted { .. }

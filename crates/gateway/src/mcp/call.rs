@@ -11,18 +11,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gatehouse_core::config::{McpMapping, McpServer};
-use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier};
+use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
-use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
+use gatehouse_policy::PolicyDecision;
 use serde_json::{Map, Value};
 
 use crate::credential::Credential;
-use crate::dataplane::forward::OnBehalf;
-use crate::dataplane::record::EventDraft;
-use crate::dataplane::{budget, decide, tier};
 use crate::mcp::args;
 use crate::mcp::jsonrpc::ErrorObject;
-use crate::mcp::upstream::Relay;
+use crate::mcp_upstream::Relay;
+use crate::pipeline::cancel::OnBehalf;
+use crate::pipeline::record::EventDraft;
+use crate::pipeline::{Target, budget, decide, tier};
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -314,16 +314,33 @@ fn contain(
     Err(out_of_scope)
 }
 
-/// Phase 4: Cedar, with the typed arguments as `context.args`.
+/// What the mapped call reaches, in the pipeline's words.
+pub fn target<'a>(caller: Caller<'a>, mapping: &'a McpMapping) -> Target<'a> {
+    Target {
+        tool: &caller.server.name,
+        segment: &caller.server.segment,
+        intent: &mapping.intent,
+        data_class: &mapping.data_class,
+        tier: mapping.tier,
+        access: mapping.access,
+    }
+}
+
+/// Phase 3: Cedar, with the typed arguments as `context.args`.
 pub fn decide(
     caller: Caller<'_>,
     mapping: &McpMapping,
     args: &BTreeMap<String, AttrValue>,
 ) -> PolicyDecision {
-    let claims = &caller.credential.claims;
-    let agent = AgentId::new(claims.sub.as_str());
-    let request = decision_request(caller, mapping, &agent, args);
-    caller.state.policy.decide_recent(&request)
+    let state = caller.state;
+    let target = target(caller, mapping);
+    decide::decide(
+        &state.policy,
+        state.clock.now(),
+        caller.credential,
+        &target,
+        Some(args),
+    )
 }
 
 /// Whether some arguments could let this agent call the mapping (least visibility).
@@ -331,34 +348,9 @@ pub fn visible(caller: Caller<'_>, mapping: &McpMapping) -> bool {
     if !caller.credential.allows(&mapping.intent) {
         return false;
     }
-    let agent = AgentId::new(caller.credential.claims.sub.as_str());
-    let none = BTreeMap::new();
-    let request = decision_request(caller, mapping, &agent, &none);
-    caller.state.policy.visible(&request)
-}
-
-fn decision_request<'a>(
-    caller: Caller<'a>,
-    mapping: &'a McpMapping,
-    agent: &'a AgentId,
-    args: &'a BTreeMap<String, AttrValue>,
-) -> DecisionRequest<'a> {
-    let claims = &caller.credential.claims;
-    DecisionRequest {
-        agent,
-        intent: &mapping.intent,
-        tool: &caller.server.name,
-        context: DecisionContext {
-            now: caller.state.clock.now(),
-            workflow: &claims.wf,
-            task_class: &claims.tc,
-            segment: caller.credential.segment.as_str(),
-            data_class: mapping.data_class.as_str(),
-            tier: mapping.tier,
-            write: mapping.access == gatehouse_core::model::Access::Write,
-            args: Some(args),
-        },
-    }
+    let state = caller.state;
+    let target = target(caller, mapping);
+    decide::visible(&state.policy, state.clock.now(), caller.credential, &target)
 }
 
 /// The params the server receives: the agent's, without `_meta`, which carries the

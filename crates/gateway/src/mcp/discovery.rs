@@ -94,8 +94,8 @@ fn base_url(state: &State, headers: &HeaderMap) -> Option<String> {
         && host
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte));
-    let allowed = !state.config.gateway.data_listen.ip().is_loopback()
-        || crate::mcp::face::is_loopback_host(host);
+    let allowed =
+        !state.config.gateway.data_listen.ip().is_loopback() || crate::peer::is_loopback_host(host);
     let scheme = if state.config.gateway.data_tls.is_some() {
         "https"
     } else {

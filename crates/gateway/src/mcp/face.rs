@@ -23,13 +23,14 @@ use serde_json::{Map, Value};
 
 use crate::body::ResponseBody;
 use crate::credential::Credential;
-use crate::dataplane::record::EventDraft;
 use crate::mcp::answer::{Answer, answer};
 use crate::mcp::call::{Caller, Reply};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
-use crate::mcp::session::{Owner, SessionError};
+use crate::mcp_sessions::{Owner, SessionError};
+use crate::peer::is_loopback_host;
+use crate::pipeline::record::EventDraft;
 use crate::problem::insert_decision_header;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -99,9 +100,10 @@ async fn admit<'s>(
     request: &Request<Incoming>,
     draft: &mut EventDraft,
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>, &'s McpServer), Refusal> {
-    crate::dataplane::check_header_size(state, request)?;
+    crate::pipeline::authenticate::check_header_size(state, request)?;
     check_origin(state, request)?;
-    let (credential, workflow) = crate::dataplane::authenticate(state, request).await?;
+    let (credential, workflow) =
+        crate::pipeline::authenticate::authenticate(state, request).await?;
     draft.credential(&credential);
     let name = request
         .uri()
@@ -166,17 +168,6 @@ fn check_origin<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
         });
     }
     Ok(())
-}
-
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    let name = match host.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One JSON-RPC message in, one answer out.
@@ -377,7 +368,7 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
                 rpc_code: code::INVALID_REQUEST,
                 reason: format!(
                     "request ids in a session are at most {} bytes",
-                    crate::mcp::session::MAX_ID_BYTES
+                    crate::mcp_sessions::MAX_ID_BYTES
                 ),
             },
         })?;

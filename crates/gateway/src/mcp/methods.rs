@@ -8,12 +8,12 @@ use serde_json::{Map, Value, json};
 use gatehouse_core::config::McpMapping;
 use gatehouse_core::refusal::Refusal;
 
-use crate::dataplane::forward::OnBehalf;
-use crate::dataplane::record::EventDraft;
 use crate::mcp::call::{self, Caller, Gated, Reply, Upcall};
 use crate::mcp::era::{self, Era};
-use crate::mcp::upstream::Relay;
-use crate::mcp::upstream::relay::LOG_LEVELS;
+use crate::mcp_upstream::Relay;
+use crate::mcp_upstream::relay::LOG_LEVELS;
+use crate::pipeline::cancel::OnBehalf;
+use crate::pipeline::record::EventDraft;
 
 /// Listing pages followed on the server before Gatehouse stops (a looping cursor).
 const MAX_PAGES: usize = 50;
@@ -213,7 +213,7 @@ async fn fetch_all(
     draft: &mut EventDraft,
 ) -> Result<Vec<Value>, Refusal> {
     // Listings are not counted, so a workflow that may not spend may not list either.
-    crate::dataplane::budget::ensure_active(caller.state, caller.workflow)?;
+    crate::pipeline::budget::ensure_active(caller.state, caller.workflow)?;
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {

@@ -12,7 +12,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::sync::watch as signal;
 
-use crate::control::audit::{self, Action};
+use crate::audit::{self, Action};
 use crate::state::State;
 use crate::tls::{Tls, certified_key};
 

@@ -34,7 +34,7 @@ async fn park(harness: &Harness, token: &str, body: &str) -> String {
         .to_owned()
 }
 
-async fn poll(harness: &Harness, token: &str, id: &str) -> gatehouse_gateway::client::Reply {
+async fn poll(harness: &Harness, token: &str, id: &str) -> gatehouse_kit::client::Reply {
     harness
         .call(Method::GET, &format!("/v1/approvals/{id}"), token, "")
         .await
@@ -45,14 +45,14 @@ async fn verdict(
     token: &str,
     id: &str,
     verb: &str,
-) -> gatehouse_gateway::client::Reply {
+) -> gatehouse_kit::client::Reply {
     let path = format!("/v1/approvals/{id}/{verb}");
     harness
         .control_as(token, Method::POST, &path, r#"{"reason":"checked"}"#)
         .await
 }
 
-async fn until_done(harness: &Harness, token: &str, id: &str) -> gatehouse_gateway::client::Reply {
+async fn until_done(harness: &Harness, token: &str, id: &str) -> gatehouse_kit::client::Reply {
     for _ in 0..100 {
         let reply = poll(harness, token, id).await;
         if reply.status != 202 {
@@ -140,7 +140,7 @@ async fn an_agent_that_asked_to_wait_receives_the_upstreams_response() {
         tokio::spawn(async move {
             // More than the harness's `max_wait_secs` (10): the answer says what was applied.
             let headers = [("authorization", auth.as_str()), ("prefer", "wait=3600")];
-            gatehouse_gateway::client::send(Method::POST, &url, &headers, r#"{"amount":7}"#)
+            gatehouse_kit::client::send(Method::POST, &url, &headers, r#"{"amount":7}"#)
                 .await
                 .unwrap()
         })
@@ -321,7 +321,7 @@ async fn a_policy_annotation_raises_the_tier() {
     assert_eq!(event.policies, vec!["exports-need-approval".to_owned()]);
 }
 
-async fn confirm(harness: &Harness, token: &str, id: &str) -> gatehouse_gateway::client::Reply {
+async fn confirm(harness: &Harness, token: &str, id: &str) -> gatehouse_kit::client::Reply {
     harness
         .control_as(
             token,
@@ -364,7 +364,7 @@ async fn a_confirmation_fits_one_call_once() {
         ("gatehouse-confirmation", id.as_str()),
     ];
     let unconfirmed =
-        gatehouse_gateway::client::send(Method::PUT, &url, &early, r#"{"state":"closed"}"#)
+        gatehouse_kit::client::send(Method::PUT, &url, &early, r#"{"state":"closed"}"#)
             .await
             .unwrap();
     assert_eq!(unconfirmed.status, 403, "not confirmed yet");
@@ -376,18 +376,18 @@ async fn a_confirmation_fits_one_call_once() {
         ("authorization", auth.as_str()),
         ("gatehouse-confirmation", id.as_str()),
     ];
-    let other = gatehouse_gateway::client::send(Method::PUT, &url, &with, r#"{"state":"deleted"}"#)
+    let other = gatehouse_kit::client::send(Method::PUT, &url, &with, r#"{"state":"deleted"}"#)
         .await
         .unwrap();
     assert_eq!(
         (other.status.as_u16(), problem_kind(&other).as_str()),
         (403, "confirmation-rejected")
     );
-    let same = gatehouse_gateway::client::send(Method::PUT, &url, &with, r#"{"state":"closed"}"#)
+    let same = gatehouse_kit::client::send(Method::PUT, &url, &with, r#"{"state":"closed"}"#)
         .await
         .unwrap();
     assert_eq!(same.status, 200, "{}", same.text());
-    let again = gatehouse_gateway::client::send(Method::PUT, &url, &with, r#"{"state":"closed"}"#)
+    let again = gatehouse_kit::client::send(Method::PUT, &url, &with, r#"{"state":"closed"}"#)
         .await
         .unwrap();
     assert_eq!(again.status, 403, "a confirmation is used once");

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gatehouse_core::token::{Audience, TaskClaims, decode};
-use gatehouse_gateway::client::{Reply, send};
+use gatehouse_kit::client::{Reply, send};
 use http::Method;
 
 use crate::harness::{AGENT, AUDIENCE, Harness, SVID_AGENT, decision_id, problem_kind};
@@ -224,7 +224,7 @@ async fn a_credential_stops_working_when_it_expires() {
 #[tokio::test]
 async fn the_segment_keys_are_published_as_jwks() {
     let harness = Harness::start().await;
-    let reply = gatehouse_gateway::client::send(
+    let reply = gatehouse_kit::client::send(
         http::Method::GET,
         &harness.data_url("/v1/jwks.json"),
         &[],

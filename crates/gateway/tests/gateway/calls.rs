@@ -2,7 +2,7 @@
 //! secret and without the agent's credential; everything refused never reaches it.
 
 use gatehouse_core::event::Outcome;
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::harness::{AGENT, Harness, SECRET, decision_id, problem_kind};

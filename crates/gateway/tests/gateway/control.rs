@@ -1,6 +1,6 @@
 //! The control plane: health, readiness, and the event query with operator tokens.
 
-use gatehouse_gateway::client::{get_with_token, send};
+use gatehouse_kit::client::{get_with_token, send};
 use http::Method;
 
 use crate::harness::{AGENT, APPROVER_TOKEN, Harness, OPERATOR_TOKEN};

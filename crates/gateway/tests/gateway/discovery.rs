@@ -2,7 +2,7 @@
 //! (RFC 9728), which names Gatehouse as the authorization server, whose metadata
 //! (RFC 8414) names the token endpoint.
 
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::harness::Harness;

@@ -4,8 +4,8 @@
 //! is an exhaustive match, so a new door cannot be added without saying how it refuses.
 
 use gatehouse_core::token::{TaskClaims, decode};
-use gatehouse_gateway::client::{Reply, send};
-use gatehouse_gateway::dataplane::Door;
+use gatehouse_gateway::router::Door;
+use gatehouse_kit::client::{Reply, send};
 use http::Method;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gatehouse_core::event::Event;
-use gatehouse_gateway::client::send;
+use gatehouse_kit::client::send;
 use http::Method;
 
 use crate::harness::Harness;
@@ -102,7 +102,7 @@ async fn events_older_than_the_retention_period_are_deleted() {
         "the old call and its token exchange: {deleted}"
     );
     let url = harness.control_url(&format!("/v1/events/{old}"));
-    let reply = gatehouse_gateway::client::get_with_token(&url, crate::harness::OPERATOR_TOKEN)
+    let reply = gatehouse_kit::client::get_with_token(&url, crate::harness::OPERATOR_TOKEN)
         .await
         .unwrap();
     assert_eq!(reply.status, 404, "{}", reply.text());

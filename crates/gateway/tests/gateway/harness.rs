@@ -16,8 +16,8 @@ use gatehouse_core::token::keys::{generate_pem, load_signing_key_pem};
 use gatehouse_core::token::{AssertionClaims, Audience, sign_eddsa};
 use gatehouse_gateway::Gateway;
 use gatehouse_gateway::body::{ResponseBody, full};
-use gatehouse_gateway::client::{Reply, send};
 use gatehouse_gateway::server::spawn_server;
+use gatehouse_kit::client::{Reply, send};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -388,7 +388,7 @@ impl Harness {
 
     pub(crate) async fn events_now(&self, query: &str) -> Vec<Event> {
         let url = self.control_url(&format!("/v1/events?{query}"));
-        let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+        let reply = gatehouse_kit::client::get_with_token(&url, OPERATOR_TOKEN)
             .await
             .unwrap();
         assert_eq!(reply.status, 200, "{}", reply.text());
@@ -399,7 +399,7 @@ impl Harness {
     pub(crate) async fn event(&self, id: &str) -> Event {
         for _ in 0..250 {
             let url = self.control_url(&format!("/v1/events/{id}"));
-            let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+            let reply = gatehouse_kit::client::get_with_token(&url, OPERATOR_TOKEN)
                 .await
                 .unwrap();
             if reply.status == 200 {

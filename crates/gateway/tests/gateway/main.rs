@@ -9,6 +9,7 @@
 )]
 
 mod approvals;
+mod backlog;
 mod broker;
 mod calls;
 mod control;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gatehouse_core::event::Event;
-use gatehouse_gateway::client::{Reply, send};
+use gatehouse_kit::client::{Reply, send};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse_core::config::Secret;
 use gatehouse_gateway::mcp::jsonrpc::code;
-use gatehouse_gateway::mcp::upstream::relay::RELAY_LIMIT;
-use gatehouse_gateway::mcp::upstream::{Relay, UpstreamError};
+use gatehouse_gateway::mcp_upstream::relay::RELAY_LIMIT;
+use gatehouse_gateway::mcp_upstream::{Relay, UpstreamError};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 

@@ -8,7 +8,7 @@ use crate::harness::{Harness, OPERATOR_TOKEN};
 
 async fn scrape(harness: &Harness) -> String {
     let url = harness.control_url("/metrics");
-    let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+    let reply = gatehouse_kit::client::get_with_token(&url, OPERATOR_TOKEN)
         .await
         .unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -122,11 +122,11 @@ async fn a_scrape_counts_decisions_latencies_and_what_is_in_force() {
 async fn metrics_need_an_operator_or_auditor_token() {
     let harness = Harness::start().await;
     let url = harness.control_url("/metrics");
-    let anonymous = gatehouse_gateway::client::send(Method::GET, &url, &[], "")
+    let anonymous = gatehouse_kit::client::send(Method::GET, &url, &[], "")
         .await
         .unwrap();
     assert_eq!(anonymous.status, 401);
-    let approver = gatehouse_gateway::client::get_with_token(&url, crate::harness::APPROVER_TOKEN)
+    let approver = gatehouse_kit::client::get_with_token(&url, crate::harness::APPROVER_TOKEN)
         .await
         .unwrap();
     assert_eq!(approver.status, 403);

@@ -222,7 +222,7 @@ async fn a_quarantine_cuts_a_call_still_waiting_for_its_answer() {
     let url = harness.data_url("/tools/slow/slow");
     let auth = format!("Bearer {token}");
     let waiting = tokio::spawn(async move {
-        gatehouse_gateway::client::send(Method::GET, &url, &[("authorization", &auth)], "")
+        gatehouse_kit::client::send(Method::GET, &url, &[("authorization", &auth)], "")
             .await
             .unwrap()
     });
@@ -246,7 +246,7 @@ async fn a_quarantine_outlives_a_restart() {
         .await
         .unwrap();
     let url = format!("http://{}/v1/quarantines", gateway.control_addr());
-    let reply = gatehouse_gateway::client::get_with_token(&url, OPERATOR_TOKEN)
+    let reply = gatehouse_kit::client::get_with_token(&url, OPERATOR_TOKEN)
         .await
         .unwrap();
     let held = reply.json().unwrap()["quarantines"].clone();

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gatehouse_gateway::client::get_with_token;
+use gatehouse_kit::client::get_with_token;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -165,7 +165,7 @@ async fn a_paused_workflow_parks_no_approval_and_the_tool_sees_nothing_more() {
 async fn a_workflow_has_a_bounded_number_of_calls_waiting_for_approval() {
     let harness = Harness::start().await;
     let token = harness.token().await;
-    let limit = gatehouse_gateway::dataplane::tier::MAX_PENDING_PER_WORKFLOW;
+    let limit = gatehouse_gateway::pipeline::tier::MAX_PENDING_PER_WORKFLOW;
     for index in 0..limit {
         let body = format!(r#"{{"amount":{index}}}"#);
         let reply = harness

@@ -151,7 +151,7 @@ async fn a_body_with_arguments_must_be_json() {
     ];
     let url = harness.data_url("/tools/tickets/orders/7/refund");
     let body = r#"{"amount": 100}"#.to_owned();
-    let reply = gatehouse_gateway::client::send(Method::POST, &url, &headers, body)
+    let reply = gatehouse_kit::client::send(Method::POST, &url, &headers, body)
         .await
         .unwrap();
     assert_eq!(reply.status, 400, "{}", reply.text());
@@ -248,7 +248,7 @@ async fn a_confirmation_of_a_mid_refund_fits_its_exact_bytes_only() {
     ];
     let url = harness.data_url(path);
     let send = |body: &'static str| {
-        gatehouse_gateway::client::send(Method::POST, &url, &headers, body.to_owned())
+        gatehouse_kit::client::send(Method::POST, &url, &headers, body.to_owned())
     };
     // The same arguments in other bytes are another call.
     let respaced = send(r#"{"amount": 300}"#).await.unwrap();

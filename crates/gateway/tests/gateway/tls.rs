@@ -473,7 +473,7 @@ async fn under_tls_the_gateway_names_itself_https_and_marks_its_cookie_secure() 
 
 #[tokio::test]
 async fn the_cli_client_reaches_a_tls_control_plane_trusting_its_ca_only() {
-    use gatehouse_gateway::client::{ClientError, send_trusting};
+    use gatehouse_kit::client::{ClientError, send_trusting};
     let pki = Pki::new("test-ca");
     let server = pki.server("gateway");
     let harness = start(&pki, &server, None, true).await;

@@ -172,7 +172,7 @@ async fn a_response_that_would_cross_the_byte_budget_is_cut_and_the_event_says_s
     let url = harness.data_url("/tools/tickets/big");
     let auth = format!("Bearer {token}");
     let result =
-        gatehouse_gateway::client::send(Method::GET, &url, &[("authorization", &auth)], "").await;
+        gatehouse_kit::client::send(Method::GET, &url, &[("authorization", &auth)], "").await;
     assert!(result.is_err(), "the response should be cut mid-body");
     let events = harness.events("intent=big.read", 1).await;
     assert_eq!(events[0].refusal.as_deref(), Some("budget-exhausted"));
@@ -396,7 +396,7 @@ async fn a_credential_outlives_a_key_rotation_until_the_old_key_retires() {
     let kid = decode(&after).unwrap().header().kid.clone().unwrap();
     assert_eq!(kid, rotation["new_kid"].as_str().unwrap());
     let jwks =
-        gatehouse_gateway::client::send(Method::GET, &harness.data_url("/v1/jwks.json"), &[], "")
+        gatehouse_kit::client::send(Method::GET, &harness.data_url("/v1/jwks.json"), &[], "")
             .await
             .unwrap()
             .json()

@@ -33,6 +33,7 @@ pub(crate) fn empty() -> Config {
                 max_control_connections: 64,
                 token_rate_per_peer: 20,
                 token_burst_per_peer: 40,
+                max_queued_events: 50_000,
             },
             secrets_reload: Duration::from_secs(60),
             event_retention: None,

@@ -1,4 +1,4 @@
-//! Change notification between replicas (DESIGN.md §6): a writer of shared state that
+//! Change notification between replicas (ARCHITECTURE.md, "State and events"): a writer of shared state that
 //! every replica holds in memory (revocations) notifies in the writing transaction, and
 //! each replica's listener thread tells the gateway, which reads the state again. After
 //! a lost connection the listener reconnects and asks for a full catch-up read, since
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use gatehouse_core::backoff::Backoff;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 
@@ -46,12 +47,12 @@ pub(super) fn spawn(
 }
 
 fn run(config: &Config, handler: &ChangeHandler, stop: &AtomicBool) {
-    let mut backoff = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), MAX_BACKOFF);
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
         match listening(config) {
             Ok(mut client) => {
-                backoff = Duration::from_millis(50);
+                backoff.reset();
                 // Whatever changed while nobody listened is only found by reading again.
                 if !first {
                     handler(Change::Resync);
@@ -65,8 +66,7 @@ fn run(config: &Config, handler: &ChangeHandler, stop: &AtomicBool) {
             }
             Err(error) => {
                 handler(Change::Lost(error.to_string()));
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                std::thread::sleep(backoff.next_delay());
             }
         }
     }

@@ -42,7 +42,7 @@ pub(crate) fn sample(seq: u64) -> Approval {
         workflow: format!("wf-{}", seq % 4),
         task_class: "remediation".to_owned(),
         segment: "control".to_owned(),
-        tier: "high".to_owned(),
+        tier: gatehouse_core::model::Tier::High,
         policies: vec![format!("policy{}", seq % 5), "raise-tier".to_owned()],
         policy_version: format!("sha256:{seq:064x}"),
         call: call(seq),

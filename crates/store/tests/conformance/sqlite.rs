@@ -197,3 +197,23 @@ fn a_thousand_events_append_in_one_quick_transaction() {
     // Five fsynced batches of 2000; one transaction per event would take minutes.
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_checkpoint_truncates_the_write_ahead_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).unwrap();
+    store.append_events(&sample::events(0..500)).unwrap();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let before = std::fs::metadata(&wal).unwrap().len();
+    assert!(before > 0, "writes went to the log first");
+    assert_eq!(store.checkpoint().unwrap(), before);
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    assert!(
+        !store
+            .query_events(&EventFilter::default())
+            .unwrap()
+            .is_empty(),
+        "checkpointed rows stay readable"
+    );
+}

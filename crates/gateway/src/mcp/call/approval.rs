@@ -9,11 +9,11 @@ use gatehouse_core::refusal::Refusal;
 use serde_json::{Map, Value};
 
 use super::{Caller, Gated, PARKED_METHOD, Reply, Upcall, classify, forward, well_formed};
-use crate::dataplane::budget;
-use crate::dataplane::forward::OnBehalf;
-use crate::dataplane::record::EventDraft;
-use crate::dataplane::tier;
 use crate::mcp::jsonrpc::ErrorObject;
+use crate::pipeline::budget;
+use crate::pipeline::cancel::OnBehalf;
+use crate::pipeline::record::EventDraft;
+use crate::pipeline::tier;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
@@ -129,7 +129,7 @@ pub async fn replay(
     draft: &mut EventDraft,
 ) -> Result<http::Response<crate::body::ResponseBody>, Refusal> {
     let parked = &approval.call;
-    let stored = || crate::approvals::execute::internal("stored MCP call");
+    let stored = || crate::pipeline::tier::replay_failure("stored MCP call");
     let server = state
         .config
         .mcp_servers

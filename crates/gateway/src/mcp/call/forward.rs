@@ -8,10 +8,10 @@ use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
 use super::{Reply, Upcall};
-use crate::dataplane::budget;
-use crate::dataplane::forward::{Guarded, OnBehalf, cancellation, cancelled};
-use crate::dataplane::record::EventDraft;
-use crate::mcp::upstream::UpstreamError;
+use crate::mcp_upstream::UpstreamError;
+use crate::pipeline::budget;
+use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
+use crate::pipeline::record::EventDraft;
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gatehouse_core::config;
 use gatehouse_core::model::ToolName;
-use gatehouse_gateway::mcp::upstream::{Upstream, Upstreams};
+use gatehouse_gateway::mcp_upstream::{Upstream, Upstreams};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::process::{Child, Command};

@@ -4,6 +4,7 @@
 use gatehouse_core::approval::{
     Approval, ApprovalStatus, Checkpoint, ParkedCall, StoredResponse, Verdict,
 };
+use gatehouse_core::model::Tier;
 use rusqlite::{Row, ToSql};
 
 use crate::sqlite::column::{decision_id, invalid, string_list, string_list_json};
@@ -13,6 +14,7 @@ use crate::sqlite::column::{decision_id, invalid, string_list, string_list_json}
 pub(super) struct Encoded<'a> {
     approval: &'a Approval,
     checkpoint: &'static str,
+    tier: &'static str,
     status: &'static str,
     decision: String,
     policies: String,
@@ -28,6 +30,7 @@ impl<'a> Encoded<'a> {
         Ok(Self {
             approval,
             checkpoint: checkpoint_text(approval.checkpoint),
+            tier: approval.tier.as_str(),
             status: status_text(approval.status),
             decision: approval.decision.to_string(),
             policies: string_list_json(&approval.policies),
@@ -51,7 +54,7 @@ impl<'a> Encoded<'a> {
             &approval.workflow,
             &approval.task_class,
             &approval.segment,
-            &approval.tier,
+            &self.tier,
             &self.policies,
             &approval.policy_version,
             &call.method,
@@ -84,7 +87,7 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Approval> {
         workflow: row.get(5)?,
         task_class: row.get(6)?,
         segment: row.get(7)?,
-        tier: row.get(8)?,
+        tier: tier(row, 8)?,
         policies: string_list(row, 9)?,
         policy_version: row.get(10)?,
         call: ParkedCall {
@@ -139,6 +142,16 @@ fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<ApprovalStatus> {
         _ => return Err(invalid(index, format!("unknown approval status `{text}`"))),
     };
     Ok(status)
+}
+
+fn tier(row: &Row<'_>, index: usize) -> rusqlite::Result<Tier> {
+    let text: String = row.get(index)?;
+    match text.as_str() {
+        "low" => Ok(Tier::Low),
+        "medium" => Ok(Tier::Medium),
+        "high" => Ok(Tier::High),
+        _ => Err(invalid(index, format!("unknown tier `{text}`"))),
+    }
 }
 
 fn checkpoint(row: &Row<'_>, index: usize) -> rusqlite::Result<Checkpoint> {

@@ -1,0 +1,61 @@
+//! Phase 1, for every door that takes a credential: a valid, unexpired task credential
+//! minted by this gateway, not revoked, whose agent is not revoked and whose workflow is
+//! live. Header sections are bounded before anything reads them.
+
+use std::sync::Arc;
+
+use gatehouse_core::refusal::{AuthFailure, Refusal};
+use gatehouse_core::workflow::Status;
+use http::Request;
+
+use crate::credential::{self, Credential};
+use crate::state::State;
+use crate::workflows::LiveWorkflow;
+
+/// Oversize header sections are refused before any header is parsed further.
+pub(crate) fn check_header_size<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
+    let total: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if total > state.config.gateway.limits.max_header_bytes {
+        return Err(Refusal::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+/// Phase 1: a valid, unexpired task credential minted by this gateway, not revoked, whose
+/// agent is not revoked and whose workflow is live. All from memory but a workflow's
+/// first use after a restart.
+pub(crate) async fn authenticate<B>(
+    state: &State,
+    request: &Request<B>,
+) -> Result<(Arc<Credential>, Arc<LiveWorkflow>), Refusal> {
+    let header = request.headers().get(http::header::AUTHORIZATION);
+    let token = credential::bearer(header).map_err(Refusal::Unauthenticated)?;
+    let credential =
+        credential::verify(state.verifier(), token).map_err(Refusal::Unauthenticated)?;
+    let claims = &credential.claims;
+    if state.revocations.is_token_revoked(&claims.jti)
+        || state.revocations.is_agent_revoked(&claims.sub)
+    {
+        return Err(Refusal::Unauthenticated(AuthFailure::Revoked));
+    }
+    let workflow = state
+        .workflows
+        .get(&claims.wf)
+        .await
+        .map_err(|error| Refusal::Internal {
+            reason: format!("cannot load workflow `{}`: {error}", claims.wf),
+        })?
+        .ok_or(Refusal::Unauthenticated(AuthFailure::Revoked))?;
+    if workflow.is_over(state.clock.now().secs()) {
+        let failure = match workflow.snapshot().status {
+            Status::Expired => AuthFailure::Expired,
+            _ => AuthFailure::Revoked,
+        };
+        return Err(Refusal::Unauthenticated(failure));
+    }
+    Ok((credential, workflow))
+}

@@ -1,0 +1,443 @@
+//! Phase 8: the event. A draft starts when the request arrives, each phase adds what it
+//! learned, and it is emitted once: at the refusal, or when the response body has ended
+//! (so streamed bytes and mid-stream failures are counted). A forwarded call is journaled
+//! first, and its draft records an event even when dropped unfinished.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use gatehouse_core::config::{McpMapping, McpServer};
+use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::ids::DecisionId;
+use gatehouse_core::refusal::Refusal;
+use gatehouse_policy::PolicyDecision;
+use http::{Request, Response};
+
+use crate::anonymous::summary_event;
+use crate::body::{BodyEnd, ResponseBody};
+use crate::credential::Credential;
+use crate::journal::Ticket;
+use crate::pipeline::SHUT_DOWN;
+use crate::pipeline::Target;
+use crate::problem::problem_response;
+use crate::state::State;
+
+/// Longest request path kept in an event.
+const MAX_RECORDED_PATH: usize = 1024;
+
+/// What the event of a call the agent left while the upstream was still answering says.
+pub const AGENT_LEFT: &str = "the agent disconnected before the upstream answered: the call \
+     was charged and may have reached the upstream; no answer was delivered";
+
+/// An event under construction.
+#[derive(Debug)]
+pub struct EventDraft {
+    event: Event,
+    started: Instant,
+    /// Microseconds from the start to forwarding, once the call was forwarded.
+    decided_us: Option<u64>,
+    /// Set once the call is journaled, i.e. about to be forwarded: from then on the
+    /// draft records an event even if it is dropped unfinished (the agent went away).
+    journaled: Option<Journaled>,
+}
+
+#[derive(Debug)]
+struct Journaled {
+    ticket: Ticket,
+    state: Arc<State>,
+}
+
+impl Clone for EventDraft {
+    /// A copy never owns the journaled call: only the original records its end.
+    fn clone(&self) -> Self {
+        Self {
+            event: self.event.clone(),
+            started: self.started,
+            decided_us: self.decided_us,
+            journaled: None,
+        }
+    }
+}
+
+impl Drop for EventDraft {
+    fn drop(&mut self) {
+        let Some(journaled) = self.journaled.take() else {
+            return;
+        };
+        self.event.outcome = Outcome::Error;
+        self.event.status = 0;
+        self.note(AGENT_LEFT);
+        let event = self.finished();
+        access_line(&event);
+        journaled.state.metrics.observe(&event, self.decided_us);
+        journaled
+            .state
+            .events
+            .emit_journaled(event, journaled.ticket);
+    }
+}
+
+impl EventDraft {
+    pub fn begin<B>(state: &State, request: &Request<B>, kind: &str) -> Self {
+        let now = state.clock.now();
+        let path = request.uri().path();
+        let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
+        let event = Event::blank(
+            state.next_id_at(now),
+            now.millis(),
+            kind.to_owned(),
+            request.method().as_str().to_owned(),
+            path.to_owned(),
+        );
+        Self {
+            event,
+            started: Instant::now(),
+            decided_us: None,
+            journaled: None,
+        }
+    }
+
+    pub fn id(&self) -> DecisionId {
+        self.event.id
+    }
+
+    /// Moves the draft out, leaving an empty one that must not be emitted: for the
+    /// response body of a forwarded call, which finishes the event when it ends.
+    pub fn take(&mut self) -> Self {
+        let spent = Self {
+            event: Event::blank(
+                self.event.id,
+                self.event.time_ms,
+                String::new(),
+                String::new(),
+                String::new(),
+            ),
+            started: self.started,
+            decided_us: None,
+            journaled: None,
+        };
+        std::mem::replace(self, spent)
+    }
+
+    /// Journals the call just before it is forwarded (one write of the draft, durable
+    /// against `kill -9`), so that a call the upstream saw always gets its event: at its
+    /// end, when the agent leaves first, or at the next start after a crash.
+    pub fn journal(&mut self, state: &Arc<State>) -> Result<(), Refusal> {
+        if let Some(queued) = state.events.full() {
+            return Err(Refusal::Unrecordable { queued });
+        }
+        let ticket = state
+            .events
+            .journal(&self.event)
+            .map_err(|error| Refusal::Internal {
+                reason: format!("cannot journal the call before forwarding it: {error}"),
+            })?;
+        self.journaled = ticket.map(|ticket| Journaled {
+            ticket,
+            state: Arc::clone(state),
+        });
+        Ok(())
+    }
+
+    pub fn credential(&mut self, credential: &Credential) {
+        let claims = &credential.claims;
+        set(&mut self.event.agent, &claims.sub);
+        set(&mut self.event.workflow, &claims.wf);
+        set(&mut self.event.task_class, &claims.tc);
+        set(&mut self.event.segment, credential.segment.as_str());
+    }
+
+    /// For the token endpoint, where identity is known before any credential exists.
+    pub fn identity(&mut self, agent: &str, workflow: &str, task_class: &str, segment: &str) {
+        self.event.agent = Some(agent.to_owned());
+        self.event.workflow = Some(workflow.to_owned());
+        self.event.task_class = Some(task_class.to_owned());
+        self.event.segment = Some(segment.to_owned());
+    }
+
+    pub fn agent(&mut self, agent: &str) {
+        self.event.agent = Some(agent.to_owned());
+    }
+
+    pub fn target(&mut self, target: &Target<'_>) {
+        set(&mut self.event.tool, target.tool.as_str());
+        set(&mut self.event.segment, target.segment.as_str());
+        set(&mut self.event.intent, target.intent.as_str());
+        set(&mut self.event.tier, target.tier.as_str());
+        set(&mut self.event.data_class, target.data_class.as_str());
+    }
+
+    /// An MCP message: the JSON-RPC method stands where an HTTP call has its method.
+    pub fn rpc_method(&mut self, method: &str) {
+        self.event.method = method.chars().take(128).collect();
+    }
+
+    /// An MCP server and, for a gated call, how it was classified.
+    pub fn mcp(&mut self, server: &McpServer, mapping: Option<&McpMapping>) {
+        self.event.tool = Some(server.name.to_string());
+        self.event.segment = Some(server.segment.to_string());
+        if let Some(mapping) = mapping {
+            self.event.intent = Some(mapping.intent.to_string());
+            self.event.tier = Some(mapping.tier.as_str().to_owned());
+            self.event.data_class = Some(mapping.data_class.to_string());
+        }
+    }
+
+    pub fn intent(&mut self, intent: &str) {
+        self.event.intent = Some(intent.to_owned());
+    }
+
+    /// The ids of the policies recorded so far.
+    pub fn policy_ids(&self) -> &[String] {
+        &self.event.policies
+    }
+
+    pub fn policies(&mut self, decision: PolicyDecision) {
+        self.event.policies = decision.policies;
+        if !decision.errors.is_empty() {
+            self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
+        }
+    }
+
+    pub fn tier(&mut self, tier: gatehouse_core::model::Tier) {
+        set(&mut self.event.tier, tier.as_str());
+    }
+
+    /// Records a call parked for approval (the draft stays for nothing else).
+    pub fn parked(&self, state: &State, status: u16) {
+        let mut parked = self.clone();
+        parked.event.status = status;
+        parked.event.outcome = Outcome::Pending;
+        parked.emit(state);
+    }
+
+    /// For a call Gatehouse makes itself (an approved call it executes).
+    pub fn synthetic(state: &State, kind: &str, method: &str, path: &str) -> Self {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap_or_default();
+        Self::begin(state, &request, kind)
+    }
+
+    /// Adds a note to the event's reason.
+    pub fn note(&mut self, note: &str) {
+        self.event.reason = Some(match self.event.reason.take() {
+            Some(previous) => format!("{previous}; {note}"),
+            None => note.to_owned(),
+        });
+    }
+
+    pub fn bytes_in(&mut self, bytes: u64) {
+        self.event.bytes_in = bytes;
+    }
+
+    /// The tool's time to answer; what came before it is the time Gatehouse took to
+    /// decide, for the metrics.
+    pub fn upstream_us(&mut self, micros: u64) {
+        self.event.upstream_us = Some(micros);
+        let elapsed = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.decided_us = Some(elapsed.saturating_sub(micros));
+    }
+
+    /// Ends the call with `refusal`: the problem document for the agent, the full
+    /// reason for the event.
+    pub fn refuse(self, state: &State, refusal: &Refusal) -> Response<ResponseBody> {
+        let response = problem_response(refusal, Some(self.event.id));
+        self.refused(state, refusal, refusal.status());
+        response
+    }
+
+    /// Records `refusal` for a transport that answers in its own shape (MCP), with the
+    /// HTTP status it answered with.
+    pub fn refused(mut self, state: &State, refusal: &Refusal, status: u16) {
+        self.event.outcome = refusal_outcome(refusal);
+        self.event.refusal = Some(refusal.kind().to_owned());
+        let reason = match self.event.reason.take() {
+            Some(previous) => format!("{}; {previous}", refusal.reason()),
+            None => refusal.reason(),
+        };
+        self.event.reason = Some(reason);
+        self.event.status = status;
+        self.emit(state);
+    }
+
+    /// Ends an allowed call once its response body has ended.
+    pub fn complete(mut self, state: &State, status: u16, bytes_out: u64, end: &BodyEnd) {
+        self.event.status = status;
+        self.event.bytes_out = bytes_out;
+        self.event.outcome = Outcome::Allow;
+        match end {
+            BodyEnd::Complete => {}
+            BodyEnd::Aborted => {
+                self.event.reason = Some("response aborted by the client".to_owned())
+            }
+            BodyEnd::Failed(error) => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("upstream-unavailable".to_owned());
+                self.event.reason = Some(format!("upstream failed mid-response: {error}"));
+            }
+            BodyEnd::Revoked(reason) if reason == SHUT_DOWN => {
+                self.event.outcome = Outcome::Error;
+                self.event.reason = Some(format!("response cut mid-stream: {reason}"));
+            }
+            BodyEnd::Revoked(reason) => {
+                self.event.outcome = Outcome::Error;
+                let refusal = if reason.starts_with(crate::quarantines::CUT) {
+                    "quarantined"
+                } else {
+                    "unauthenticated"
+                };
+                self.event.refusal = Some(refusal.to_owned());
+                self.event.reason = Some(format!("response cut mid-stream: {reason}"));
+            }
+            BodyEnd::BudgetCut => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("budget-exhausted".to_owned());
+                self.event.reason =
+                    Some("response cut mid-stream: the workflow's byte budget is spent".to_owned());
+            }
+            BodyEnd::Cut { limit } => {
+                self.event.outcome = Outcome::Error;
+                self.event.refusal = Some("response-too-large".to_owned());
+                self.event.reason = Some(format!("response cut at the limit of {limit} bytes"));
+            }
+        }
+        self.emit(state);
+    }
+
+    /// Ends an allowed call whose whole answer is known (MCP replies are not streamed).
+    pub fn answered(mut self, state: &State, status: u16, bytes_out: u64) {
+        self.event.bytes_out = bytes_out;
+        self.allow(state, status);
+    }
+
+    /// Ends a call the gateway answered itself (the token endpoint).
+    pub fn allow(mut self, state: &State, status: u16) {
+        self.event.status = status;
+        self.event.outcome = Outcome::Allow;
+        self.emit(state);
+    }
+
+    fn emit(mut self, state: &State) {
+        let journaled = self.journaled.take();
+        // Only events with a reason carry text from outside (an upstream's error message);
+        // an allowed call's event has none and pays nothing here.
+        if let Some(reason) = &mut self.event.reason {
+            state.secrets.redact(reason);
+        }
+        let event = self.finished();
+        access_line(&event);
+        state.metrics.observe(&event, self.decided_us);
+        match journaled {
+            Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
+            // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.
+            None => {
+                let (stored, closed) = state.anonymous.admit(&event);
+                if let Some(summary) = closed {
+                    let id = state.next_id();
+                    state.events.emit(summary_event(id, summary, event.time_ms));
+                }
+                if stored {
+                    state.events.emit(event);
+                }
+            }
+        }
+    }
+
+    /// The event with its latency, leaving an empty one behind (no allocation).
+    fn finished(&mut self) -> Event {
+        let micros = self.started.elapsed().as_micros();
+        self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
+        let blank = Event::blank(
+            self.event.id,
+            self.event.time_ms,
+            String::new(),
+            String::new(),
+            String::new(),
+        );
+        std::mem::replace(&mut self.event, blank)
+    }
+}
+
+/// The operator's access log: one line per call, from the event's own fields (nothing
+/// is formatted unless a subscriber wants the line). A call that failed (502, 504, an
+/// MCP server that cannot start, a secret that cannot be read) is a warning carrying
+/// its cause.
+fn access_line(event: &Event) {
+    macro_rules! line {
+        ($level:expr, $reason:expr) => {
+            tracing::event!(
+                target: "gatehouse::access",
+                $level,
+                decision = %event.id,
+                kind = event.kind.as_str(),
+                agent = event.agent.as_deref(),
+                workflow = event.workflow.as_deref(),
+                tool = event.tool.as_deref(),
+                intent = event.intent.as_deref(),
+                outcome = event.outcome.as_str(),
+                status = event.status,
+                latency_us = event.latency_us,
+                refusal = event.refusal.as_deref(),
+                reason = $reason,
+            )
+        };
+    }
+    if event.outcome == Outcome::Error {
+        line!(tracing::Level::WARN, event.reason.as_deref());
+    } else {
+        line!(tracing::Level::INFO, None::<&str>);
+    }
+}
+
+/// Sets a field to `text`, reusing the buffer of the value it replaces.
+fn set(field: &mut Option<String>, text: &str) {
+    match field {
+        Some(value) => {
+            value.clear();
+            value.push_str(text);
+        }
+        None => *field = Some(text.to_owned()),
+    }
+}
+
+fn refusal_outcome(refusal: &Refusal) -> Outcome {
+    match refusal {
+        Refusal::ConfirmationRequired { .. } => Outcome::Confirm,
+        Refusal::ApprovalPending { .. } => Outcome::Pending,
+        Refusal::UpstreamUnavailable { .. }
+        | Refusal::UpstreamTimeout
+        | Refusal::Internal { .. }
+        | Refusal::StaleState { .. }
+        | Refusal::Unrecordable { .. } => Outcome::Error,
+        Refusal::Unauthenticated(_)
+        | Refusal::InvalidAssertion(_)
+        | Refusal::BadTokenRequest { .. }
+        | Refusal::TaskClassNotAllowed { .. }
+        | Refusal::AmbiguousPath { .. }
+        | Refusal::UnknownTool { .. }
+        | Refusal::NoRoute
+        | Refusal::SegmentMismatch { .. }
+        | Refusal::OutOfScope { .. }
+        | Refusal::PolicyDenied
+        | Refusal::Quarantined { .. }
+        | Refusal::BudgetExhausted { .. }
+        | Refusal::ConfirmationRejected { .. }
+        | Refusal::ApprovalDenied { .. }
+        | Refusal::ApprovalExpired { .. }
+        | Refusal::ApprovalCancelled { .. }
+        | Refusal::BadMessage { .. }
+        | Refusal::UnknownMethod { .. }
+        | Refusal::SessionUnknown
+        | Refusal::BadArguments { .. }
+        | Refusal::OriginRejected { .. }
+        | Refusal::UnsafeRequest { .. }
+        | Refusal::MalformedBody { .. }
+        | Refusal::RateLimited
+        | Refusal::TooManyPending { .. }
+        | Refusal::HeadersTooLarge
+        | Refusal::BodyTooLarge { .. } => Outcome::Deny,
+    }
+}
