@@ -17,6 +17,10 @@ pub(crate) struct ControlArgs {
         global = true
     )]
     control: String,
+    /// PEM CA certificates to verify an `https://` control plane against (instead of
+    /// the built-in web roots).
+    #[arg(long, env = "GATEHOUSE_CA_FILE", global = true)]
+    ca: Option<PathBuf>,
     /// A file holding the operator token (or set GATEHOUSE_TOKEN).
     #[arg(long, env = "GATEHOUSE_TOKEN_FILE", global = true)]
     token_file: Option<PathBuf>,
@@ -57,8 +61,13 @@ impl ControlArgs {
             ("authorization", authorization.as_str()),
             ("content-type", "application/json"),
         ];
-        let reply = crate::runtime()?
-            .block_on(gatehouse_kit::client::send(method, &url, &headers, bytes))?;
+        let reply = crate::runtime()?.block_on(gatehouse_kit::client::send_trusting(
+            method,
+            &url,
+            &headers,
+            bytes,
+            self.ca.as_deref(),
+        ))?;
         let json = reply.json();
         if !reply.status.is_success() {
             let title = json

@@ -43,13 +43,16 @@ pub(crate) fn load_config(path: &Path) -> Result<Config, Failure> {
         .map_err(|errors| Failure::Config(format!("invalid configuration:\n{errors}")))
 }
 
-/// Starts the gateway; a policy that fails validation is a config problem (exit 64).
+/// Starts the gateway; a policy that fails validation, or TLS files that do not load, are
+/// config problems (exit 64).
 pub(crate) async fn start(config: Config) -> Result<Gateway, Failure> {
     match Gateway::start(config, Arc::new(SystemClock)).await {
         Ok(gateway) => Ok(gateway),
         Err(StartError::Policy(errors)) => {
             Err(Failure::Config(format!("invalid policy:\n{errors}")))
         }
+        // A certificate or key that does not load is a configuration problem too.
+        Err(error @ StartError::Tls { .. }) => Err(Failure::Config(error.to_string())),
         Err(error) => Err(Failure::Other(
             anyhow::Error::new(error).context("cannot start the gateway"),
         )),

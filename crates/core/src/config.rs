@@ -9,6 +9,7 @@ mod raw;
 mod resolve;
 mod secret;
 mod sink;
+mod tls;
 mod typed;
 
 pub use error::{ConfigError, ConfigErrors};
@@ -16,9 +17,10 @@ pub use load::{load, parse_document, read_policy_dir};
 pub use raw::RawConfig;
 pub use secret::Secret;
 pub use sink::{Sink, SinkKind};
+pub use tls::{ClientCerts, ListenerTls, RawTls};
 pub use typed::{
     Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
     IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,
     Operator, PolicyFile, PolicySource, RecordingPolicy, Role, Route, SecretSource, Segment,
-    StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamUrl,
+    StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamTls, UpstreamUrl,
 };

@@ -19,6 +19,7 @@ pub mod model;
 pub mod path;
 pub mod refusal;
 pub mod route_args;
+pub mod svid;
 pub mod token;
 pub mod trace;
 pub mod workflow;

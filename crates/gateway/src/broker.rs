@@ -3,6 +3,7 @@
 //! (in the spirit of RFC 7523 / RFC 8693).
 
 mod assertion;
+mod certificate;
 mod request;
 
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub async fn exchange(
         draft.note(&format!("from `{}`", peer.addr.ip()));
         return draft.refuse(&state, &Refusal::RateLimited);
     }
-    match issue(&state, request, &mut draft).await {
+    match issue(&state, request, peer, &mut draft).await {
         Ok(body) => {
             let mut response = json_response(StatusCode::OK, &body, "application/json");
             insert_decision_header(&mut response, draft.id());
@@ -55,10 +56,11 @@ pub async fn exchange(
 async fn issue(
     state: &Arc<State>,
     request: Request<Incoming>,
+    peer: &Peer,
     draft: &mut EventDraft,
 ) -> Result<serde_json::Value, Refusal> {
     let form = request::read(request).await?;
-    let agent = assertion::verify(state, &form.assertion, draft).await?;
+    let agent = identify(state, &form, peer, draft).await?;
     if state.revocations.is_agent_revoked(agent.id.as_str()) {
         return Err(Refusal::InvalidAssertion(AuthFailure::Revoked));
     }
@@ -81,6 +83,31 @@ async fn issue(
         "segment": claims.seg,
         "scope": claims.scope.join(" "),
     }))
+}
+
+/// Who asks: the agent a signed assertion names or, on a connection that presented a
+/// verified X.509-SVID and sent no assertion, the agent that certificate names. Both
+/// present must name the same agent.
+async fn identify<'a>(
+    state: &'a Arc<State>,
+    form: &TokenRequest,
+    peer: &Peer,
+    draft: &mut EventDraft,
+) -> Result<&'a Agent, Refusal> {
+    let svid = peer.svid.as_deref();
+    let Some(assertion) = &form.assertion else {
+        let svid = svid.ok_or_else(|| Refusal::BadTokenRequest {
+            reason: "missing `assertion`".to_owned(),
+        })?;
+        return certificate::agent(state, svid, draft);
+    };
+    let agent = assertion::verify(state, assertion, draft).await?;
+    if let Some(svid) = svid
+        && svid != agent.id.as_str()
+    {
+        return Err(certificate::mismatch(draft, svid));
+    }
+    Ok(agent)
 }
 
 /// The agent may only obtain task classes its registration lists.

@@ -46,6 +46,7 @@ pub mod sinks;
 pub mod state;
 pub mod tail;
 pub mod throttle;
+pub mod tls;
 mod trace;
 pub mod upstream;
 pub mod workflows;

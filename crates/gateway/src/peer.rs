@@ -3,6 +3,7 @@
 //! once per connection rather than on every call.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http::HeaderValue;
 
@@ -17,13 +18,27 @@ pub struct Peer {
     pub(crate) forwarded_host: HeaderValue,
     /// `Forwarded` (RFC 7239): both, and the scheme.
     pub(crate) forwarded: HeaderValue,
+    /// `X-Forwarded-Proto`: `https` on a TLS connection, `http` otherwise.
+    pub(crate) scheme: HeaderValue,
+    /// The SPIFFE ID of the client certificate the connection presented and the data
+    /// plane verified (mutual TLS), if any.
+    pub svid: Option<Arc<str>>,
 }
 
-/// The data plane's scheme, for `X-Forwarded-Proto` and `Forwarded`'s `proto=`.
-pub(crate) const SCHEME: HeaderValue = HeaderValue::from_static("http");
-
 impl Peer {
+    /// A plain-HTTP connection.
     pub fn new(addr: SocketAddr, local: SocketAddr) -> Self {
+        Self::with_tls(addr, local, false, None)
+    }
+
+    /// A connection, over TLS or not, with the client certificate's SPIFFE ID if any.
+    pub fn with_tls(
+        addr: SocketAddr,
+        local: SocketAddr,
+        tls: bool,
+        svid: Option<Arc<str>>,
+    ) -> Self {
+        let scheme = if tls { "https" } else { "http" };
         let ip = addr.ip().to_string();
         let host = local.to_string();
         // RFC 7239 §6: an IPv6 address and anything with a `:` is a quoted string.
@@ -31,13 +46,15 @@ impl Peer {
             SocketAddr::V4(_) => ip.clone(),
             SocketAddr::V6(_) => format!("\"[{ip}]\""),
         };
-        let forwarded = format!("for={node};proto=http;host=\"{host}\"");
+        let forwarded = format!("for={node};proto={scheme};host=\"{host}\"");
         Self {
             addr,
             local,
             forwarded_for: value(ip),
             forwarded_host: value(host),
             forwarded: value(forwarded),
+            scheme: HeaderValue::from_static(scheme),
+            svid,
         }
     }
 }
@@ -79,5 +96,16 @@ mod tests {
         );
         let six = Peer::new("[::1]:5555".parse().unwrap(), "[::1]:80".parse().unwrap());
         assert_eq!(six.forwarded, "for=\"[::1]\";proto=http;host=\"[::1]:80\"");
+        let tls = Peer::with_tls(
+            "10.1.2.3:5555".parse().unwrap(),
+            "127.0.0.1:8443".parse().unwrap(),
+            true,
+            None,
+        );
+        assert_eq!(tls.scheme, "https");
+        assert_eq!(
+            tls.forwarded,
+            "for=10.1.2.3;proto=https;host=\"127.0.0.1:8443\""
+        );
     }
 }

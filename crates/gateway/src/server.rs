@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::clock::SharedClock;
-use gatehouse_core::config::{Config, StoreLocation};
+use gatehouse_core::config::{Config, GatewaySettings, ListenerTls, StoreLocation};
 use gatehouse_policy::{PolicyEngine, PolicyErrors};
 use gatehouse_store::{PostgresStore, Store, StoreError};
 use http::{Request, Response};
@@ -22,6 +22,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use crate::blocking::store_call;
 use crate::body::ResponseBody;
@@ -32,6 +33,7 @@ use crate::peer::Peer;
 use crate::revocations::Revocations;
 use crate::sinks::SinkTasks;
 use crate::state::{Parts, State};
+use crate::tls::Tls;
 
 /// How long in-flight calls may run on after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +61,11 @@ pub enum StartError {
     Journal {
         dir: std::path::PathBuf,
         source: std::io::Error,
+    },
+    #[error("TLS on the {listener} listener: {source}")]
+    Tls {
+        listener: &'static str,
+        source: crate::tls::TlsError,
     },
     #[error("cannot listen on `{addr}`: {source}")]
     Bind {
@@ -157,6 +164,7 @@ impl Gateway {
             revocations: Revocations::new(stored),
         }));
         state.quarantines.restore(quarantined);
+        let (data_tls, control_tls) = load_tls(&state.config.gateway)?;
         crate::approved::install_runner(&state);
         let files = state.config.policies.len();
         let version = state.policy.version();
@@ -185,19 +193,29 @@ impl Gateway {
             &state.store,
             &state.events.stored(),
         );
+        warn_plaintext(&state, data_addr, data_tls.is_some(), "data");
+        warn_plaintext(&state, control_addr, control_tls.is_some(), "control");
+        let acceptors = (
+            data_tls.as_ref().map(|tls| tls.acceptor()),
+            control_tls.as_ref().map(|tls| tls.acceptor()),
+        );
+        let watched = [data_tls, control_tls].into_iter().flatten().collect();
         let servers = vec![
-            tokio::spawn(serve(
+            tokio::spawn(serve_tls(
                 data,
                 stopped.clone(),
                 data_listening,
+                acceptors.0,
                 move |request, peer| crate::router::handle(Arc::clone(&data_state), request, peer),
             )),
-            tokio::spawn(serve(
+            tokio::spawn(serve_tls(
                 control,
-                stopped,
+                stopped.clone(),
                 control_listening,
+                acceptors.1,
                 move |request, _| crate::control::handle(Arc::clone(&control_state), request),
             )),
+            tokio::spawn(crate::tls::watch(watched, tls_recorder(&state), stopped)),
         ];
         tracing::info!(%data_addr, %control_addr, "gatehouse listening");
         Ok(Self {
@@ -360,6 +378,70 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// A listener's TLS, if it has any.
+type MaybeTls = Option<Arc<Tls>>;
+
+/// Each listener's TLS, loaded before any port is bound so a bad file stops start-up.
+fn load_tls(settings: &GatewaySettings) -> Result<(MaybeTls, MaybeTls), StartError> {
+    let load = |listener: &'static str, files: Option<&ListenerTls>| {
+        files
+            .map(|files| Tls::load(listener, files).map(Arc::new))
+            .transpose()
+            .map_err(|source| StartError::Tls { listener, source })
+    };
+    Ok((
+        load("data", settings.data_tls.as_ref())?,
+        load("control", settings.control_tls.as_ref())?,
+    ))
+}
+
+/// Plain HTTP is the quickstart's default on loopback; anywhere else it carries
+/// credentials in clear, so it is said loudly, in the log and as an event.
+fn warn_plaintext(state: &State, addr: SocketAddr, tls: bool, listener: &'static str) {
+    if tls || addr.ip().is_loopback() {
+        return;
+    }
+    tracing::warn!(
+        %addr,
+        listener,
+        "the {listener} listener serves plain HTTP on a non-loopback address: credentials \
+         and call content cross the network in clear; configure `gateway.{listener}_tls`"
+    );
+    crate::audit::record(
+        state,
+        crate::audit::Action {
+            actor: "gatehouse",
+            method: &http::Method::GET,
+            uri: &http::Uri::from_static("/"),
+            intent: "listener.plaintext",
+            agent: None,
+            workflow: None,
+            detail: format!(
+                "the {listener} listener on `{addr}` serves plain HTTP on a non-loopback address"
+            ),
+        },
+    );
+}
+
+/// Records a TLS certificate reload (or a refused one) as an audit event.
+fn tls_recorder(state: &Arc<State>) -> impl Fn(&'static str, String) + Send + use<> {
+    let state = Arc::clone(state);
+    move |intent, detail| {
+        crate::audit::record(
+            &state,
+            crate::audit::Action {
+                actor: "gatehouse",
+                method: &http::Method::GET,
+                uri: &http::Uri::from_static("/"),
+                intent,
+                agent: None,
+                workflow: None,
+                detail,
+            },
+        );
+    }
+}
+
 /// Truncates the store's write-ahead log, off the async workers.
 async fn checkpoint_store(state: &State) {
     let store = Arc::clone(&state.store);
@@ -401,8 +483,22 @@ pub struct Listening {
 /// handler learns each request's [`Peer`].
 pub async fn serve<H, F>(
     listener: TcpListener,
+    stop: watch::Receiver<bool>,
+    listening: Listening,
+    handler: H,
+) where
+    H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<ResponseBody>> + Send + 'static,
+{
+    serve_tls(listener, stop, listening, None, handler).await;
+}
+
+/// [`serve`], over TLS when `tls` is set (every connection's handshake first).
+pub async fn serve_tls<H, F>(
+    listener: TcpListener,
     mut stop: watch::Receiver<bool>,
     listening: Listening,
+    tls: Option<TlsAcceptor>,
     handler: H,
 ) where
     H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
@@ -425,6 +521,7 @@ pub async fn serve<H, F>(
                     builder: builder.clone(),
                     watcher: graceful.watcher(),
                     idle_timeout: listening.idle_timeout,
+                    tls: tls.clone(),
                 };
                 tokio::spawn(connection.serve(stream, addr, handler.clone(), slot));
             }
@@ -445,6 +542,7 @@ struct Connection {
     builder: auto::Builder<TokioExecutor>,
     watcher: Watcher,
     idle_timeout: Duration,
+    tls: Option<TlsAcceptor>,
 }
 
 impl Connection {
@@ -468,15 +566,35 @@ impl Connection {
         }
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(addr);
-        let peer = Arc::new(Peer::new(addr, local));
+        let Some(acceptor) = self.tls.clone() else {
+            let peer = Arc::new(Peer::new(addr, local));
+            return self.run(TokioIo::new(stream), peer, handler).await;
+        };
+        // The handshake gets the same time as a first request: a client that stalls in
+        // it holds a slot no longer than one that stalls before it.
+        let stream = match tokio::time::timeout(self.idle_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(error)) => {
+                return tracing::debug!(%addr, %error, "TLS handshake failed");
+            }
+            Err(_) => return tracing::debug!(%addr, "TLS handshake timed out"),
+        };
+        let svid = crate::tls::client_svid(stream.get_ref().1);
+        let peer = Arc::new(Peer::with_tls(addr, local, true, svid));
+        self.run(TokioIo::new(stream), peer, handler).await;
+    }
+
+    async fn run<I, H, F>(self, io: I, peer: Arc<Peer>, handler: H)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+        H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<ResponseBody>> + Send + 'static,
+    {
         let service = service_fn(move |request| {
             let response = handler(request, Arc::clone(&peer));
             async move { Ok::<_, Infallible>(response.await) }
         });
-        let connection = self
-            .builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
+        let connection = self.builder.serve_connection(io, service).into_owned();
         if let Err(error) = self.watcher.watch(connection).await {
             tracing::debug!(%error, "connection ended with an error");
         }

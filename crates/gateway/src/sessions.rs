@@ -98,14 +98,17 @@ pub(crate) fn cookie_value(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The `Set-Cookie` value that hands `id` to the browser.
-pub(crate) fn set_cookie(id: &str) -> String {
-    format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/console")
+/// The `Set-Cookie` value that hands `id` to the browser; `Secure` when the control
+/// plane serves TLS, so the browser never sends it over plain HTTP.
+pub(crate) fn set_cookie(id: &str, tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/console{secure}")
 }
 
 /// The `Set-Cookie` value that makes the browser forget the session.
-pub(crate) fn clear_cookie() -> String {
-    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0")
+pub(crate) fn clear_cookie(tls: bool) -> String {
+    let secure = if tls { "; Secure" } else { "" };
+    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/console; Max-Age=0{secure}")
 }
 
 fn evict_if_full(sessions: &mut HashMap<String, Session>) {

@@ -35,6 +35,8 @@ pub struct ToolRuntime {
     /// every call to the tool then ends in an internal error naming which.
     pub host: Option<HeaderValue>,
     pub auth_header: Option<HeaderName>,
+    /// For an `https://` tool: its TLS client, built once.
+    pub tls: Option<crate::upstream::TlsTarget>,
 }
 
 impl ToolRuntime {
@@ -48,6 +50,11 @@ impl ToolRuntime {
         Self {
             routes: RouteTable::new(entries),
             host: HeaderValue::from_str(&tool.upstream.authority).ok(),
+            tls: tool
+                .upstream
+                .tls
+                .as_ref()
+                .and_then(|tls| crate::upstream::TlsTarget::new(&tool.upstream.authority, tls)),
             auth_header: tool
                 .auth
                 .as_ref()

@@ -25,6 +25,10 @@ use tokio::net::TcpStream;
 use crate::body::ResponseBody;
 use crate::config_map::ConfigMap;
 
+mod tls;
+
+pub use tls::TlsTarget;
+
 /// Idle connections kept per authority; more are closed when they come back.
 const MAX_IDLE_PER_AUTHORITY: usize = 512;
 /// An idle connection older than this is closed rather than reused: servers drop idle
@@ -38,6 +42,11 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub enum UpstreamError {
     #[error("cannot connect to `{authority}`: {source}")]
     Connect {
+        authority: String,
+        source: std::io::Error,
+    },
+    #[error("TLS with `{authority}` failed: {source}")]
+    Tls {
         authority: String,
         source: std::io::Error,
     },
@@ -97,32 +106,35 @@ impl UpstreamClient {
     }
 
     /// Sends `request` (origin-form URI, `Host` set) to `authority` on an idle
-    /// connection, or a new one. A request an idle connection refused before writing
-    /// any of it (the server closed it meanwhile) is sent again on a new connection.
+    /// connection, or a new one (over TLS when `tls` is set). A request an idle
+    /// connection refused before writing any of it (the server closed it meanwhile) is
+    /// sent again on a new connection.
     pub async fn send(
         &self,
         authority: &str,
+        tls: Option<&TlsTarget>,
         request: Request<ResponseBody>,
     ) -> Result<Response<LeasedBody>, UpstreamError> {
         let mut request = request;
-        while let Some(mut sender) = self.pool.checkout(authority) {
+        let key = tls.map_or(authority, |tls| &tls.pool_key);
+        while let Some(mut sender) = self.pool.checkout(key) {
             if sender.ready().await.is_err() {
                 continue;
             }
             match sender.try_send_request(request).await {
-                Ok(response) => return Ok(self.lease(authority, sender, response)),
+                Ok(response) => return Ok(self.lease(key, sender, response)),
                 Err(mut error) => match error.take_message() {
                     Some(unsent) => request = unsent,
                     None => return Err(UpstreamError::Call(error.into_error())),
                 },
             }
         }
-        let mut sender = connect(authority, self.timeout).await?;
+        let mut sender = connect(authority, tls, self.timeout).await?;
         let response = sender
             .send_request(request)
             .await
             .map_err(UpstreamError::Call)?;
-        Ok(self.lease(authority, sender, response))
+        Ok(self.lease(key, sender, response))
     }
 
     fn lease(
@@ -191,6 +203,7 @@ impl Pool {
 /// A new connection to `authority`, its HTTP/1.1 state machine running as its own task.
 async fn connect(
     authority: &str,
+    tls: Option<&TlsTarget>,
     timeout: Duration,
 ) -> Result<SendRequest<ResponseBody>, UpstreamError> {
     let connect_error = |source| UpstreamError::Connect {
@@ -202,8 +215,26 @@ async fn connect(
         .map_err(|_| connect_error(std::io::ErrorKind::TimedOut.into()))?
         .map_err(connect_error)?;
     stream.set_nodelay(true).map_err(connect_error)?;
+    let Some(tls) = tls else {
+        return handshake(authority, TokioIo::new(stream)).await;
+    };
+    let stream = tls
+        .handshake(stream)
+        .await
+        .map_err(|source| UpstreamError::Tls {
+            authority: authority.to_owned(),
+            source,
+        })?;
+    handshake(authority, TokioIo::new(stream)).await
+}
+
+/// HTTP/1.1 over a connected (and, for `https`, TLS) stream.
+async fn handshake<I>(authority: &str, io: I) -> Result<SendRequest<ResponseBody>, UpstreamError>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let (sender, connection) = http1::Builder::new()
-        .handshake(TokioIo::new(stream))
+        .handshake(io)
         .await
         .map_err(|source| UpstreamError::Handshake {
             authority: authority.to_owned(),
@@ -337,7 +368,10 @@ mod tests {
     }
 
     async fn read_through(client: &UpstreamClient, authority: &str, path: &str) -> Bytes {
-        let response = client.send(authority, get(authority, path)).await.unwrap();
+        let response = client
+            .send(authority, None, get(authority, path))
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.into_body().collect().await.unwrap().to_bytes()
     }
@@ -357,7 +391,10 @@ mod tests {
     async fn a_body_dropped_unread_closes_its_connection() {
         let (authority, accepted) = server(256 * 1024).await;
         let client = UpstreamClient::new(Duration::from_secs(5));
-        let response = client.send(&authority, get(&authority, "/")).await.unwrap();
+        let response = client
+            .send(&authority, None, get(&authority, "/"))
+            .await
+            .unwrap();
         drop(response);
         assert_eq!(client.idle(&authority), 0);
         assert_eq!(
@@ -372,7 +409,7 @@ mod tests {
         let (authority, accepted) = server(16).await;
         let client = UpstreamClient::new(Duration::from_secs(5));
         let held: Vec<_> = futures_util::future::join_all(
-            (0..4).map(|_| client.send(&authority, get(&authority, "/"))),
+            (0..4).map(|_| client.send(&authority, None, get(&authority, "/"))),
         )
         .await;
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
@@ -417,7 +454,7 @@ mod tests {
         drop(listener);
         let client = UpstreamClient::new(Duration::from_secs(5));
         let error = client
-            .send(&authority, get(&authority, "/"))
+            .send(&authority, None, get(&authority, "/"))
             .await
             .unwrap_err();
         assert!(matches!(error, UpstreamError::Connect { .. }), "{error}");

@@ -81,7 +81,7 @@ fn a_bad_url_and_a_bad_route_template_are_errors() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         text.replace(
             "url = \"http://127.0.0.1:8090\"",
-            "url = \"https://tickets.internal\"",
+            "url = \"ftp://tickets.internal\"",
         )
         .replace(
             "path = \"/tickets/{id}\", intent = \"ticket.read\"",
@@ -141,6 +141,44 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+#[test]
+fn tls_files_and_client_certificates_name_their_fields() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "audience = \"gatehouse\"",
+            "audience = \"gatehouse\"\n\
+             data_tls = { cert_file = \"missing.pem\", key_file = \"gatehouse.toml\", client_auth = \"always\" }\n\
+             control_tls = { cert_file = \"a.pem\", key_file = \"b.pem\", client_ca_file = \"ca.pem\" }",
+        )
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`gateway.data_tls.cert_file`: cannot read",
+        "`gateway.data_tls.key_file`: ",
+        "holds no PEM PRIVATE KEY",
+        "`gateway.data_tls.client_auth`: needs `client_ca_file`",
+        "`gateway.control_tls.client_ca_file`: only the data plane takes client certificates",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
+
+#[test]
+fn a_ca_file_needs_an_https_tool() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replacen(
+            "segment = \"data\"\nauth",
+            "segment = \"data\"\nca_file = \"gatehouse.toml\"\nauth",
+            1,
+        )
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains("`tools.tickets.ca_file`: only an `https://` URL takes a `ca_file`"),
+        "{stderr}"
+    );
 }
 
 #[test]

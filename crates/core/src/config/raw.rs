@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::config::RawTls;
 use crate::model::AttrValue;
 
 /// The whole document.
@@ -67,6 +68,10 @@ pub struct RawGateway {
     /// counted and summarised in one event per minute.
     #[serde(default = "default_anonymous_events_per_minute")]
     pub anonymous_events_per_minute: u32,
+    /// TLS on the data plane (and client certificates); absent, plain HTTP.
+    pub data_tls: Option<RawTls>,
+    /// TLS on the control plane; absent, plain HTTP.
+    pub control_tls: Option<RawTls>,
 }
 
 fn default_anonymous_events_per_minute() -> u32 {
@@ -272,6 +277,9 @@ pub struct RawTool {
     pub url: Spanned<String>,
     pub segment: Spanned<String>,
     pub auth: Option<RawUpstreamAuth>,
+    /// For an `https://` URL: PEM CA certificates to verify the tool against, instead
+    /// of the built-in web roots.
+    pub ca_file: Option<Spanned<String>>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
     /// `false`: observe mode (issue 15): every phase runs and the event records what

@@ -52,7 +52,12 @@ impl<'a> Resolver<'a> {
     }
 
     /// An error about a value whose position in the file is known.
-    fn error_at<T>(&mut self, field: &str, spanned: &Spanned<T>, message: impl Into<String>) {
+    pub(crate) fn error_at<T>(
+        &mut self,
+        field: &str,
+        spanned: &Spanned<T>,
+        message: impl Into<String>,
+    ) {
         let mut error = ConfigError::new(&self.file, message).at_field(field);
         let span = spanned.span();
         if span.end > 0 {
@@ -61,7 +66,7 @@ impl<'a> Resolver<'a> {
         self.errors.push(error);
     }
 
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.base_dir.join(relative)
     }
 
@@ -161,6 +166,8 @@ impl<'a> Resolver<'a> {
             secrets_reload: Duration::from_secs(raw.secrets_reload_secs.max(1)),
             event_retention: self.event_retention(raw.event_retention_days),
             anonymous_events_per_minute: raw.anonymous_events_per_minute,
+            data_tls: self.listener_tls("data_tls", raw.data_tls.as_ref(), true),
+            control_tls: self.listener_tls("control_tls", raw.control_tls.as_ref(), false),
         })
     }
 
@@ -246,12 +253,14 @@ impl<'a> Resolver<'a> {
         let Some(url) = &raw.notifications.webhook_url else {
             return Notifications::default();
         };
-        let valid = url
-            .get_ref()
+        let text = url.get_ref();
+        // The notifier speaks plain HTTP only, so an `https://` webhook is refused here
+        // rather than failing at every notification.
+        let valid = text
             .strip_prefix("http://")
             .is_some_and(|rest| !rest.is_empty());
         if !valid {
-            let message = format!("`{}` is not an `http://host:port/path` URL", url.get_ref());
+            let message = format!("`{text}` is not an `http://host:port/path` URL");
             self.error_at("notifications.webhook_url", url, message);
         }
         Notifications {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 
-use crate::config::Secret;
+use crate::config::{ListenerTls, Secret};
 use crate::model::{
     Access, AgentId, AttrValue, DataClass, GroupName, Intent, SegmentName, TaskClassName, Tier,
     ToolName,
@@ -113,6 +113,10 @@ pub struct GatewaySettings {
     pub event_retention: Option<Duration>,
     /// Unauthenticated requests stored one by one per minute (the rest are counted).
     pub anonymous_events_per_minute: u32,
+    /// TLS on the data plane; `None` serves plain HTTP.
+    pub data_tls: Option<ListenerTls>,
+    /// TLS on the control plane; `None` serves plain HTTP.
+    pub control_tls: Option<ListenerTls>,
 }
 
 /// Where Gatehouse keeps its state (ARCHITECTURE.md, "State and events").
@@ -220,13 +224,22 @@ pub struct Tool {
     pub routes: Vec<Route>,
 }
 
-/// An `http://host:port/base` upstream.
+/// An `http://host:port/base` or `https://host:port/base` upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamUrl {
     /// `host:port`, as written to the `Host` header and connected to.
     pub authority: String,
     /// The base path without trailing slash (`""` for the root).
     pub base_path: String,
+    /// Set for `https://`: how the upstream's certificate is verified.
+    pub tls: Option<UpstreamTls>,
+}
+
+/// How an `https://` upstream's certificate is verified: against the built-in web
+/// roots (Mozilla's), or only against the CAs in `ca_file`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamTls {
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The tool's own credential, injected on forward.

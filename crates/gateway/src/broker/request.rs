@@ -14,7 +14,8 @@ const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 /// A parsed token request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRequest {
-    pub assertion: String,
+    /// Absent only where the connection's client certificate names the agent.
+    pub assertion: Option<String>,
     pub workflow: String,
     pub task_class: String,
 }
@@ -77,9 +78,7 @@ impl TokenRequest {
         {
             return Err(bad(format!("unsupported `grant_type` `{grant}`")));
         }
-        let assertion = field("assertion")
-            .or_else(|| field("subject_token"))
-            .ok_or_else(|| bad("missing `assertion`".to_owned()))?;
+        let assertion = field("assertion").or_else(|| field("subject_token"));
         let workflow = field("workflow").ok_or_else(|| bad("missing `workflow`".to_owned()))?;
         let task_class =
             field("task_class").ok_or_else(|| bad("missing `task_class`".to_owned()))?;
@@ -89,7 +88,7 @@ impl TokenRequest {
             ));
         }
         Ok(Self {
-            assertion: assertion.to_owned(),
+            assertion: assertion.map(str::to_owned),
             workflow: workflow.to_owned(),
             task_class: task_class.to_owned(),
         })

@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
 use crate::dataplane::classify::Call;
-use crate::peer::{Peer, SCHEME};
+use crate::peer::Peer;
 use crate::pipeline::budget::notify_paused;
 use crate::pipeline::cancel::{Cancellation, Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
@@ -65,6 +65,15 @@ pub async fn forward(
         .and_then(|_| state.secrets.current(&tool.name));
     let (upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    // An `https://` tool whose TLS could not be set up is never called in clear.
+    let tls = match (&tool.upstream.tls, &call.tool.tls) {
+        (Some(_), None) => {
+            return Err(Refusal::UpstreamUnavailable {
+                reason: format!("TLS to `{}` could not be set up", tool.upstream.authority),
+            });
+        }
+        (_, tls) => tls.as_ref(),
+    };
     let (caller, name) = (guarded.caller, tool.name.as_str());
     let recorder = recording::recorder(state, caller.agent, caller.workflow, name, draft);
     let upstream_request = recording::request(recorder.as_ref(), upstream_request).await?;
@@ -74,7 +83,7 @@ pub async fn forward(
         state.upstream.timeout,
         state
             .upstream
-            .send(&tool.upstream.authority, upstream_request),
+            .send(&tool.upstream.authority, tls, upstream_request),
     );
     // One cancellation per call: it races the upstream's answer here, then guards the
     // response stream. Revocation while the upstream is still thinking ends the call too.
@@ -187,7 +196,7 @@ fn inject_forwarding(headers: &mut HeaderMap, peer: &Peer) {
     headers.insert(header::FORWARDED, peer.forwarded.clone());
     headers.insert(FOR, peer.forwarded_for.clone());
     headers.insert(HOST, peer.forwarded_host.clone());
-    headers.insert(PROTO, SCHEME);
+    headers.insert(PROTO, peer.scheme.clone());
 }
 
 fn inject(

@@ -85,7 +85,8 @@ fn server_metadata(base: &str) -> serde_json::Value {
     })
 }
 
-/// `http://{Host}` when the host is a plain authority this listener may answer for.
+/// `http://{Host}` (`https://` under TLS) when the host is a plain authority this
+/// listener may answer for.
 fn base_url(state: &State, headers: &HeaderMap) -> Option<String> {
     let host = host_of(headers);
     let plain = !host.is_empty()
@@ -95,7 +96,12 @@ fn base_url(state: &State, headers: &HeaderMap) -> Option<String> {
             .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte));
     let allowed =
         !state.config.gateway.data_listen.ip().is_loopback() || crate::peer::is_loopback_host(host);
-    (plain && allowed).then(|| format!("http://{host}"))
+    let scheme = if state.config.gateway.data_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    (plain && allowed).then(|| format!("{scheme}://{host}"))
 }
 
 fn host_of(headers: &HeaderMap) -> &str {

@@ -151,9 +151,12 @@ fn check_origin<B>(state: &State, request: &Request<B>) -> Result<(), Refusal> {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("(not ASCII)");
+    // Under TLS only an `https` page is the same origin; a plain `http` page could be
+    // anyone on the path.
+    let tls = state.config.gateway.data_tls.is_some();
     let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://").filter(|_| !tls))
         .unwrap_or_default();
     let mut hosts = present().peekable();
     if origin_host.is_empty()

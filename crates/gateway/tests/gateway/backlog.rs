@@ -24,8 +24,14 @@ async fn a_stalled_store_fills_the_queue_then_calls_are_refused_until_it_drains(
     let token = harness.token().await;
     let warm = harness.call(Method::GET, PATH, &token, "").await;
     assert_eq!(warm.status, 200, "{}", warm.text());
+    // The warm call's own event (the token exchange's is a 200 too), so the queue is
+    // empty when the store stalls.
     harness
-        .events_until("limit=100", |event| event.status == 200, 1)
+        .events_until(
+            "limit=100",
+            |event| event.status == 200 && event.path == PATH,
+            1,
+        )
         .await;
 
     let lock = rusqlite::Connection::open(harness.dir.path().join("data/gatehouse.db")).unwrap();

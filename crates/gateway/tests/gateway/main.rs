@@ -31,6 +31,7 @@ mod resources;
 mod route_args;
 mod sinks;
 mod tail;
+mod tls;
 mod trace_context;
 mod unfinished;
 mod workflows;

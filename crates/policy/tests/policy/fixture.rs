@@ -39,6 +39,8 @@ pub(crate) fn empty() -> Config {
             secrets_reload: Duration::from_secs(60),
             event_retention: None,
             anonymous_events_per_minute: 20,
+            data_tls: None,
+            control_tls: None,
         },
         segments: BTreeMap::new(),
         agents: BTreeMap::new(),
@@ -92,6 +94,7 @@ pub(crate) fn add_tool(config: &mut Config, name: &str, segment: &str) {
         upstream: UpstreamUrl {
             authority: "127.0.0.1:9".to_owned(),
             base_path: String::new(),
+            tls: None,
         },
         auth: None,
         routes: Vec::new(),

@@ -113,6 +113,11 @@ impl Resolver<'_> {
                     self.error_at(&format!("{field}.url"), url, message);
                     return None;
                 };
+                if parsed.tls.is_some() {
+                    let message = "`https://` MCP servers are not supported yet: reach the server over `http://` on loopback or a private network, or run it over stdio";
+                    self.error_at(&format!("{field}.url"), url, message);
+                    return None;
+                }
                 let auth = match &raw.auth {
                     Some(auth) => Some(self.upstream_auth(field, auth)?),
                     None => None,

@@ -8,7 +8,8 @@ use toml::Spanned;
 use crate::config::raw::{RawRoute, RawTool, RawUpstreamAuth};
 use crate::config::resolve::Resolver;
 use crate::config::{
-    IntentInfo, Route, Secret, SecretSource, Segment, Surface, Tool, UpstreamAuth, UpstreamUrl,
+    IntentInfo, Route, Secret, SecretSource, Segment, Surface, Tool, UpstreamAuth, UpstreamTls,
+    UpstreamUrl,
 };
 use crate::model::{Access, DataClass, Intent, SegmentName, ToolName};
 use crate::path::PathTemplate;
@@ -48,7 +49,9 @@ impl Resolver<'_> {
             let message = format!("unknown segment `{segment}` (define it under [segments])");
             self.error_at(&format!("{field}.segment"), &raw.segment, message);
         }
-        let upstream = self.upstream_url(&format!("{field}.url"), &raw.url);
+        let upstream = self
+            .upstream_url(&format!("{field}.url"), &raw.url)
+            .map(|url| self.upstream_ca(&field, url, raw.ca_file.as_ref()));
         let auth = raw
             .auth
             .as_ref()
@@ -67,7 +70,7 @@ impl Resolver<'_> {
         let parsed = parse_upstream_url(raw.get_ref());
         if parsed.is_none() {
             let message = format!(
-                "`{}` is not an `http://host:port[/base]` URL (no query, no fragment)",
+                "`{}` is not an `http[s]://host:port[/base]` URL (no query, no fragment)",
                 raw.get_ref()
             );
             self.error_at(field, raw, message);
@@ -278,9 +281,12 @@ fn is_token(name: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte))
 }
 
-/// `http://host:port[/base]`; the base keeps no trailing slash.
+/// `http://host:port[/base]` or `https://…`; the base keeps no trailing slash.
 pub(super) fn parse_upstream_url(text: &str) -> Option<UpstreamUrl> {
-    let rest = text.strip_prefix("http://")?;
+    let (rest, tls) = match text.strip_prefix("https://") {
+        Some(rest) => (rest, Some(UpstreamTls::default())),
+        None => (text.strip_prefix("http://")?, None),
+    };
     let (authority, path) = match rest.find('/') {
         Some(at) => rest.split_at(at),
         None => (rest, ""),
@@ -294,5 +300,6 @@ pub(super) fn parse_upstream_url(text: &str) -> Option<UpstreamUrl> {
     (valid_authority && valid_path).then(|| UpstreamUrl {
         authority: authority.to_owned(),
         base_path: path.trim_end_matches('/').to_owned(),
+        tls,
     })
 }

@@ -46,7 +46,10 @@ pub(crate) async fn login(
     };
     let id = state.console.create(operator, state.clock.now().secs());
     let mut response = redirect("/console");
-    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&id)) {
+    if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(
+        &id,
+        state.config.gateway.control_tls.is_some(),
+    )) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response
@@ -73,7 +76,9 @@ pub(crate) async fn logout(
     }
     state.console.end(id);
     let mut response = redirect("/console/login");
-    if let Ok(cookie) = HeaderValue::from_str(&session::clear_cookie()) {
+    if let Ok(cookie) = HeaderValue::from_str(&session::clear_cookie(
+        state.config.gateway.control_tls.is_some(),
+    )) {
         response.headers_mut().insert(header::SET_COOKIE, cookie);
     }
     response

@@ -215,9 +215,14 @@ fn a_wrong_token_shows_the_form_again_with_the_error() {
 #[test]
 fn the_session_cookie_is_http_only_strict_and_scoped_to_the_console() {
     assert_eq!(
-        session::set_cookie("abc"),
+        session::set_cookie("abc", false),
         "gatehouse_session=abc; HttpOnly; SameSite=Strict; Path=/console"
     );
+    assert_eq!(
+        session::set_cookie("abc", true),
+        "gatehouse_session=abc; HttpOnly; SameSite=Strict; Path=/console; Secure"
+    );
+    assert!(session::clear_cookie(true).ends_with("; Secure"));
     let mut headers = HeaderMap::new();
     headers.insert(
         "cookie",
