@@ -37,8 +37,6 @@ const BUSY_WINDOW: Duration = Duration::from_millis(10);
 /// A batch at least this large means the gateway is busy.
 const BUSY_BATCH: usize = 64;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// The JSON-lines buffer: a batch reaches the file in one write.
-const LINES_BUFFER: usize = 256 * 1024;
 
 /// Where the request path hands its events. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -360,40 +358,69 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
     }
 }
 
-/// The optional JSON-lines file, opened lazily in append mode.
+/// The optional JSON-lines file, opened lazily in append mode. A batch goes in one
+/// write; when a write fails (a full disk, a removed directory) the file is cut back to
+/// where the batch began, so no torn line stays, and the batch's lines wait in memory
+/// (bounded) to go first with the next batch. Lines are only lost past the bound, and
+/// then the log says how many: the store, not this file, is the record.
 struct JsonLines {
     path: Option<PathBuf>,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<std::fs::File>,
+    /// Lines not yet in the file, oldest first, each ending in `\n`.
+    pending: Vec<u8>,
 }
+
+/// Most bytes of lines kept waiting for the file.
+const MAX_PENDING_LINES: usize = 64 * 1024 * 1024;
 
 impl JsonLines {
     fn new(path: Option<PathBuf>) -> Self {
-        Self { path, file: None }
+        Self {
+            path,
+            file: None,
+            pending: Vec::new(),
+        }
     }
 
     fn append(&mut self, events: &[EventLine<'_>]) {
         let Some(path) = self.path.clone() else {
             return;
         };
-        if let Err(error) = self.try_append(events) {
-            tracing::error!(%error, path = %path.display(), "cannot append to the events file");
-            self.file = None;
+        for line in events {
+            self.pending.extend_from_slice(line.json.as_bytes());
+            self.pending.push(b'\n');
+        }
+        match self.try_write() {
+            Ok(()) => self.pending.clear(),
+            Err(error) => {
+                tracing::error!(%error, path = %path.display(), waiting = self.pending.len(), "cannot append to the events file; the lines wait for the next batch");
+                self.file = None;
+                if self.pending.len() > MAX_PENDING_LINES {
+                    tracing::error!(
+                        bytes = self.pending.len(),
+                        "events file lines dropped: the file has been failing too long"
+                    );
+                    self.pending.clear();
+                }
+            }
         }
     }
 
-    fn try_append(&mut self, events: &[EventLine<'_>]) -> std::io::Result<()> {
+    /// Writes every pending line at once, or cuts the file back to where it was.
+    fn try_write(&mut self) -> std::io::Result<()> {
         let file = match &mut self.file {
             Some(file) => file,
             None => self.file.insert(self.open()?),
         };
-        for line in events {
-            file.write_all(line.json.as_bytes())?;
-            file.write_all(b"\n")?;
+        let start = file.metadata()?.len();
+        if let Err(error) = file.write_all(&self.pending) {
+            let _ = file.set_len(start);
+            return Err(error);
         }
-        file.flush()
+        Ok(())
     }
 
-    fn open(&self) -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+    fn open(&self) -> std::io::Result<std::fs::File> {
         let path = self
             .path
             .as_ref()
@@ -401,11 +428,10 @@ impl JsonLines {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(path)?;
-        Ok(std::io::BufWriter::with_capacity(LINES_BUFFER, file))
+            .open(path)
     }
 }
 
@@ -612,5 +638,38 @@ mod tests {
         assert_eq!(store.query_events(&filter).unwrap().len(), 50);
         assert_eq!(store.failures_left.load(Ordering::SeqCst), 0);
         assert_eq!(std::fs::read_to_string(file).unwrap().lines().count(), 50);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_keeps_its_lines_for_the_next_batch_and_tears_none() {
+        let dir = tempfile::tempdir().unwrap();
+        // The events file's directory is a plain file: every open fails, as on a disk
+        // whose directory went away.
+        let blocked = dir.path().join("logs");
+        std::fs::write(&blocked, "not a directory").unwrap();
+        let path = blocked.join("events.jsonl");
+        let mut lines = JsonLines::new(Some(path.clone()));
+        let ids = IdGenerator::default();
+        let first: Vec<Event> = (0..3)
+            .map(|_| event(ids.next(UnixTime::from_secs(1))))
+            .collect();
+        lines.append(&EventLine::all(&first));
+        assert!(!path.exists());
+        std::fs::remove_file(&blocked).unwrap();
+        let second: Vec<Event> = (0..2)
+            .map(|_| event(ids.next(UnixTime::from_secs(2))))
+            .collect();
+        lines.append(&EventLine::all(&second));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let written: Vec<Event> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let expected: Vec<DecisionId> = first.iter().chain(&second).map(|event| event.id).collect();
+        assert_eq!(
+            written.iter().map(|event| event.id).collect::<Vec<_>>(),
+            expected,
+            "every line, in order, none torn"
+        );
     }
 }
