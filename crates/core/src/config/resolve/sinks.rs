@@ -155,7 +155,9 @@ impl Resolver<'_> {
             self.error_at_field(&field, format!("this kind of sink needs `{name}`"));
             return None;
         };
-        let parsed = parse_upstream_url(raw.get_ref());
+        // Sinks speak plain HTTP (to a local collector or relay); `https://` is refused
+        // here rather than sent in clear or failing at the first delivery.
+        let parsed = parse_upstream_url(raw.get_ref()).filter(|url| url.tls.is_none());
         if parsed.is_none() {
             let message = format!(
                 "`{}` is not an `http://host:port[/path]` URL (no query, no fragment)",
