@@ -43,11 +43,7 @@ impl Admissions {
     }
 
     /// Writes `admission` with whatever else is queued; answers once it is committed.
-    pub async fn admit(
-        &self,
-        admission: Admission,
-        now_secs: i64,
-    ) -> Result<Admitted, StoreError> {
+    pub async fn admit(&self, admission: Admission, now_secs: i64) -> Result<Admitted, StoreError> {
         let queue = self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
             tokio::spawn(write(Arc::clone(&self.store), rx));
@@ -137,7 +133,11 @@ fn admit_all(
         Err(error) if admissions.len() == 1 => vec![Err(error)],
         Ok(_) | Err(_) => admissions
             .iter()
-            .map(|admission| store.admit(std::slice::from_ref(admission), now).and_then(one))
+            .map(|admission| {
+                store
+                    .admit(std::slice::from_ref(admission), now)
+                    .and_then(one)
+            })
             .collect(),
     }
 }

@@ -391,9 +391,8 @@ pub(crate) fn forwarded_params(params: &Map<String, Value>) -> Value {
 
 /// A copy of `object` with the keys `keep` accepts, in sorted order at every level.
 fn sorted(object: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> Map<String, Value> {
-    let mut entries: Vec<(&String, &Value)> =
-        object.iter().filter(|(key, _)| keep(key)).collect();
-    entries.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    let mut entries: Vec<(&String, &Value)> = object.iter().filter(|(key, _)| keep(key)).collect();
+    entries.sort_unstable_by_key(|(key, _)| *key);
     entries
         .into_iter()
         .map(|(key, value)| (key.clone(), canonical(value)))

@@ -23,7 +23,11 @@ fn admission(jti: &str, workflow: Option<u64>) -> Admission {
 pub(crate) fn a_batch_claims_each_jti_once_and_creates_only_fresh_workflows(store: &dyn Store) {
     let existing = sample(1);
     store.put_workflow(&existing).unwrap();
-    assert!(store.claim_jti("spiffe://acme/agent/bot", "old", NOW + 60, NOW).unwrap());
+    assert!(
+        store
+            .claim_jti("spiffe://acme/agent/bot", "old", NOW + 60, NOW)
+            .unwrap()
+    );
     let batch = [
         admission("j1", Some(2)),
         admission("j1", Some(3)),
@@ -83,7 +87,10 @@ pub(crate) fn concurrent_batches_never_admit_one_jti_twice(store: &dyn Store) {
                 })
             })
             .collect();
-        handles.into_iter().map(|handle| handle.join().unwrap()).sum()
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .sum()
     });
     assert_eq!(fresh, JTIS, "every jti admitted exactly once");
 }

@@ -150,6 +150,9 @@ mod tests {
     #[test]
     fn json_len_counts_the_serialised_bytes() {
         let value = serde_json::json!({"content": [{"type": "text", "text": "é \"x\""}], "n": 1.5});
-        assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap_or_default().len());
+        assert_eq!(
+            json_len(&value),
+            serde_json::to_vec(&value).unwrap_or_default().len()
+        );
     }
 }
