@@ -206,6 +206,11 @@ impl EventDraft {
         }
     }
 
+    /// The agent's MCP session the call was made in.
+    pub fn mcp_session(&mut self, session: &str) {
+        self.event.mcp_session = Some(session.to_owned());
+    }
+
     pub fn intent(&mut self, intent: &str) {
         self.event.intent = Some(intent.to_owned());
     }

@@ -1,8 +1,8 @@
 //! Events as OpenTelemetry data in OTLP/HTTP's JSON encoding: one log record per event
 //! (its line as the body, its decision as attributes), and one span per call with the
 //! decision as attributes, named after semantic conventions where they exist
-//! (`gen_ai.tool.name`, `http.request.method`, `url.path`, `http.response.status_code`)
-//! and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex. A
+//! (`gen_ai.tool.name`, `mcp.session.id`, `http.request.method`, `url.path`,
+//! `http.response.status_code`) and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex. A
 //! span is the one the tool saw as its parent (`trace.rs`): under the caller's trace
 //! when it sent a valid `traceparent`, its parent then the caller's span.
 
@@ -134,6 +134,7 @@ fn attributes(event: &Event) -> Vec<Value> {
         ("gatehouse.tier", &event.tier),
         ("gatehouse.actor", &event.actor),
         ("gen_ai.tool.name", &event.tool),
+        ("mcp.session.id", &event.mcp_session),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
