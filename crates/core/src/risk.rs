@@ -122,7 +122,10 @@ pub fn judge_whole(
     // Volume counts the bytes the upstream sent, redacted or not.
     left.bytes = tally.bytes;
     let (mut risk, rank) = left.finish(settings, route);
-    risk.detected = names(settings, detected | volume_hits(settings, route, tally.bytes));
+    risk.detected = names(
+        settings,
+        detected | volume_hits(settings, route, tally.bytes),
+    );
     risk.redacted = redacted;
     Ok(Judged {
         replaced,
@@ -133,7 +136,11 @@ pub fn judge_whole(
 
 /// Judges an answer already parsed (an MCP result): redacts it in place, then records
 /// the highest class of what is left.
-pub fn judge_json(settings: &RiskSettings, route: &RouteRisk, document: &mut serde_json::Value) -> Judged {
+pub fn judge_json(
+    settings: &RiskSettings,
+    route: &RouteRisk,
+    document: &mut serde_json::Value,
+) -> Judged {
     let before = serde_json::to_vec(&*document).unwrap_or_default();
     let mut tally = Tally::default();
     tally.scan(settings, route, &before);
@@ -144,13 +151,20 @@ pub fn judge_json(settings: &RiskSettings, route: &RouteRisk, document: &mut ser
     };
     let mut left = Tally::default();
     if redacted > 0 {
-        left.scan(settings, route, &serde_json::to_vec(&*document).unwrap_or_default());
+        left.scan(
+            settings,
+            route,
+            &serde_json::to_vec(&*document).unwrap_or_default(),
+        );
     } else {
         left = tally.clone();
     }
     left.bytes = tally.bytes;
     let (mut risk, rank) = left.finish(settings, route);
-    risk.detected = names(settings, tally.hits | volume_hits(settings, route, tally.bytes));
+    risk.detected = names(
+        settings,
+        tally.hits | volume_hits(settings, route, tally.bytes),
+    );
     risk.redacted = redacted;
     Judged {
         replaced: None,
@@ -174,17 +188,16 @@ impl Tally {
     pub fn scan(&mut self, settings: &RiskSettings, route: &RouteRisk, chunk: &[u8]) {
         self.bytes = self.bytes.saturating_add(chunk.len() as u64);
         if !self.carry.is_empty() {
-            let head = chunk.get(..detect::CARRY.min(chunk.len())).unwrap_or_default();
+            let head = chunk
+                .get(..detect::CARRY.min(chunk.len()))
+                .unwrap_or_default();
             let mut junction = std::mem::take(&mut self.carry);
             junction.extend_from_slice(head);
             self.hits |= hits(settings, route, &junction);
         }
         self.hits |= hits(settings, route, chunk);
         let keep = chunk.len().min(detect::CARRY);
-        self.carry = chunk
-            .get(chunk.len() - keep..)
-            .unwrap_or_default()
-            .to_vec();
+        self.carry = chunk.get(chunk.len() - keep..).unwrap_or_default().to_vec();
     }
 
     /// Whether what was found so far outranks `ceiling`.
@@ -225,7 +238,9 @@ fn hits(settings: &RiskSettings, route: &RouteRisk, text: &[u8]) -> u64 {
         .iter()
         .filter_map(|index| settings.detectors.get(*index).map(|d| (*index, d)))
         .filter(|(_, detector)| !detector.kind.find(text).is_empty())
-        .fold(0, |bits, (index, _)| bits | (1u64 << (index % MAX_DETECTORS)))
+        .fold(0, |bits, (index, _)| {
+            bits | (1u64 << (index % MAX_DETECTORS))
+        })
 }
 
 fn volume_hits(settings: &RiskSettings, route: &RouteRisk, bytes: u64) -> u64 {
@@ -234,7 +249,9 @@ fn volume_hits(settings: &RiskSettings, route: &RouteRisk, bytes: u64) -> u64 {
         .iter()
         .filter_map(|index| settings.detectors.get(*index).map(|d| (*index, d)))
         .filter(|(_, d)| d.kind == DetectorKind::Volume && bytes >= d.bytes)
-        .fold(0, |bits, (index, _)| bits | (1u64 << (index % MAX_DETECTORS)))
+        .fold(0, |bits, (index, _)| {
+            bits | (1u64 << (index % MAX_DETECTORS))
+        })
 }
 
 fn bit(bits: u64, index: usize) -> bool {
@@ -252,7 +269,11 @@ fn names(settings: &RiskSettings, bits: u64) -> Vec<String> {
 }
 
 /// The spans of `text` the route redacts by detector, sorted, overlaps merged.
-fn redacted_spans(settings: &RiskSettings, route: &RouteRisk, text: &[u8]) -> Vec<(Range<usize>, usize)> {
+fn redacted_spans(
+    settings: &RiskSettings,
+    route: &RouteRisk,
+    text: &[u8],
+) -> Vec<(Range<usize>, usize)> {
     let mut spans: Vec<(Range<usize>, usize)> = route
         .redact_hits
         .iter()

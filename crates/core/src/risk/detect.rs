@@ -65,7 +65,9 @@ fn aws_keys(text: &[u8]) -> Vec<Range<usize>> {
     let mut at = 0;
     while at + 20 <= text.len() {
         let candidate = slice(text, at, at + 20);
-        let is_key = AWS_PREFIXES.iter().any(|prefix| candidate.starts_with(*prefix))
+        let is_key = AWS_PREFIXES
+            .iter()
+            .any(|prefix| candidate.starts_with(*prefix))
             && tail(candidate, 4)
                 .iter()
                 .all(|byte| byte.is_ascii_uppercase() || (b'2'..=b'7').contains(byte))
@@ -193,7 +195,10 @@ fn emails(text: &[u8]) -> Vec<Range<usize>> {
             end -= 1;
         }
         let domain = slice(text, at + 1, end);
-        let tld = domain.rsplit(|byte| *byte == b'.').next().unwrap_or_default();
+        let tld = domain
+            .rsplit(|byte| *byte == b'.')
+            .next()
+            .unwrap_or_default();
         let valid = start < at
             && domain.contains(&b'.')
             && !domain.starts_with(b".")
@@ -304,7 +309,10 @@ mod tests {
     #[test]
     fn aws_keys_are_found_whole_and_not_inside_longer_words() {
         let text = "key=AKIAIOSFODNN7EXAMPLE, not XAKIAIOSFODNN7EXAMPLE nor AKIAIOSFODNN7EXAMPLEX";
-        assert_eq!(found(DetectorKind::AwsAccessKey, text), ["AKIAIOSFODNN7EXAMPLE"]);
+        assert_eq!(
+            found(DetectorKind::AwsAccessKey, text),
+            ["AKIAIOSFODNN7EXAMPLE"]
+        );
         assert!(found(DetectorKind::AwsAccessKey, "AKIAiosfodnn7example").is_empty());
     }
 
@@ -329,8 +337,12 @@ mod tests {
 
     #[test]
     fn emails_are_found_with_their_whole_domain_and_bare_at_signs_are_not() {
-        let text = r#"{"to":"ann.lee+x@mail.example.com.","cc":"@handle","x":"a@b","y":"me@host.c0m"}"#;
-        assert_eq!(found(DetectorKind::Email, text), ["ann.lee+x@mail.example.com"]);
+        let text =
+            r#"{"to":"ann.lee+x@mail.example.com.","cc":"@handle","x":"a@b","y":"me@host.c0m"}"#;
+        assert_eq!(
+            found(DetectorKind::Email, text),
+            ["ann.lee+x@mail.example.com"]
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ fn raw_rows_become_sanitized_rows_with_fields_and_emails_redacted() {
             {"id": 2, "name": "Bo", "ssn": "[redacted]", "card": "[redacted]"},
         ])
     );
-    assert_eq!(judged.risk.class, "sanitized", "nothing above the route's class is left");
+    assert_eq!(
+        judged.risk.class, "sanitized",
+        "nothing above the route's class is left"
+    );
     assert_eq!(judged.rank, 2);
     assert_eq!(judged.risk.detected, ["email", "card"]);
     assert_eq!(judged.risk.redacted, 4);
@@ -68,12 +71,19 @@ fn an_unredacted_hit_raises_the_class_to_the_detectors() {
     assert_eq!(judged.risk.class, "secret");
     assert_eq!(judged.risk.detected, ["aws", "email"]);
     let served = String::from_utf8(judged.replaced.unwrap()).unwrap();
-    assert!(served.contains("AKIAIOSFODNN7EXAMPLE") && !served.contains("ann@"), "{served}");
+    assert!(
+        served.contains("AKIAIOSFODNN7EXAMPLE") && !served.contains("ann@"),
+        "{served}"
+    );
 }
 
 #[test]
 fn fields_cannot_be_redacted_from_a_body_that_is_not_json() {
-    let judged = judge_whole(&settings(), &route(&[1], &["ssn"], &[]), b"ssn: 078-05-1120");
+    let judged = judge_whole(
+        &settings(),
+        &route(&[1], &["ssn"], &[]),
+        b"ssn: 078-05-1120",
+    );
     assert_eq!(judged, Err(Unjudged::NotJson("ssn".to_owned())));
     // Hits alone are redacted in plain text.
     let judged = judge_whole(&settings(), &route(&[1], &[], &[1]), b"to ann@example.com.").unwrap();
@@ -111,7 +121,10 @@ fn an_mcp_result_is_redacted_in_place() {
 fn whoever_must_hold_the_whole_response() {
     let plain = route(&[1], &[], &[]);
     assert!(!plain.must_hold_whole(None));
-    assert!(!plain.must_hold_whole(Some(3)), "a ceiling at the detector's class");
+    assert!(
+        !plain.must_hold_whole(Some(3)),
+        "a ceiling at the detector's class"
+    );
     assert!(plain.must_hold_whole(Some(2)));
     assert!(route(&[1], &[], &[1]).must_hold_whole(None));
 }
