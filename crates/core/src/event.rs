@@ -129,12 +129,9 @@ pub struct ResponseRisk {
     /// How many values were redacted (named JSON fields and detector hits).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redacted: u64,
-    /// How many response bytes were scanned.
+    /// How many response bytes were scanned (every byte of the response: a response
+    /// that could not be scanned whole is withheld instead).
     pub scanned: u64,
-    /// Set when the response was longer than the scan covers: the bytes after
-    /// `scanned` passed unread.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub partial: bool,
 }
 
 fn is_zero(value: &u64) -> bool {

@@ -214,7 +214,6 @@ impl Tally {
             detected: names(settings, all),
             redacted: 0,
             scanned: self.bytes,
-            partial: false,
         };
         (risk, rank)
     }

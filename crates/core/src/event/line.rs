@@ -227,9 +227,9 @@ mod tests {
         fn risk()(
             class in text(),
             detected in prop::collection::vec(text(), 0..3),
-            (redacted, scanned, partial) in (any::<u64>(), any::<u64>(), any::<bool>()),
+            (redacted, scanned) in (any::<u64>(), any::<u64>()),
         ) -> crate::event::ResponseRisk {
-            crate::event::ResponseRisk { class, detected, redacted, scanned, partial }
+            crate::event::ResponseRisk { class, detected, redacted, scanned }
         }
     }
 

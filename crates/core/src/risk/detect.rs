@@ -263,7 +263,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         .enumerate()
         .map(|(index, digit)| {
             let digit = u32::from(*digit);
-            if index % 2 == 1 {
+            if !index.is_multiple_of(2) {
                 let doubled = digit * 2;
                 if doubled > 9 { doubled - 9 } else { doubled }
             } else {
@@ -271,7 +271,7 @@ pub fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `text[from..to]`, empty where that is out of bounds.

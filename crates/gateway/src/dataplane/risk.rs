@@ -47,15 +47,17 @@ pub async fn screen(
     draft: &mut EventDraft,
 ) -> Result<(Response<ResponseBody>, Option<StreamScan>), Stop> {
     let (mut parts, body) = response.into_parts();
-    if let Some(encoding) = parts.headers.get(header::CONTENT_ENCODING) {
-        if !encoding.as_bytes().eq_ignore_ascii_case(b"identity") {
-            let encoding = String::from_utf8_lossy(encoding.as_bytes()).into_owned();
-            return Err(Stop::Refused(Refusal::ResponseUnscannable {
-                reason: format!(
-                    "the response is encoded (`{encoding}`) despite `accept-encoding: identity`"
-                ),
-            }));
-        }
+    if let Some(encoding) = parts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .filter(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        let encoding = String::from_utf8_lossy(encoding.as_bytes()).into_owned();
+        return Err(Stop::Refused(Refusal::ResponseUnscannable {
+            reason: format!(
+                "the response is encoded (`{encoding}`) despite `accept-encoding: identity`"
+            ),
+        }));
     }
     let (held, rest) = hold(state, screen, body, cancel).await?;
     let Some(rest) = rest else {
@@ -173,10 +175,10 @@ impl Body for ScanBody {
             return Poll::Ready(Some(Ok(Frame::data(first))));
         }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled {
-            if let Some(data) = frame.data_ref() {
-                self.scan.feed(data);
-            }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.scan.feed(data);
         }
         polled
     }

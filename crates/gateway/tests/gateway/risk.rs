@@ -71,8 +71,10 @@ fn respond(seen: &Mutex<Vec<HeaderMap>>, request: Request<Incoming>) -> Response
 }
 
 fn config(db: SocketAddr) -> String {
-    format!(
-        r#"
+    format!("{RISK}{}", db_tool(db))
+}
+
+const RISK: &str = r#"
 [risk]
 classes = ["public", "internal", "sanitized", "pii", "raw", "secret"]
 hold_bytes = 65536
@@ -97,7 +99,11 @@ name = "bulk"
 kind = "volume"
 bytes = 50000
 class = "raw"
+"#;
 
+fn db_tool(db: SocketAddr) -> String {
+    format!(
+        r#"
 [tools.db]
 url = "http://{db}/db"
 segment = "data"
@@ -260,7 +266,10 @@ async fn a_long_response_streams_scanned_or_is_refused_where_it_cannot_be_judged
     assert!(reply.body.len() > LONG);
     let event = event_of(&harness, "db.export-mail").await;
     let risk = event.risk.unwrap();
-    assert_eq!(risk.class, "raw", "the volume detector outranks the address");
+    assert_eq!(
+        risk.class, "raw",
+        "the volume detector outranks the address"
+    );
     assert_eq!(
         risk.detected,
         ["email", "bulk"],
@@ -281,4 +290,74 @@ async fn a_long_response_streams_scanned_or_is_refused_where_it_cannot_be_judged
     let event = event_of(&harness, "db.export").await;
     assert_eq!(event.refusal.as_deref(), Some("response-unscannable"));
     assert_eq!(event.bytes_out, 0);
+}
+
+#[tokio::test]
+async fn an_mcp_tools_result_is_redacted_in_place_or_withheld_as_a_tool_error() {
+    let scripted = crate::mcp_upstream::scripted::Scripted::start().await;
+    let server = crate::mcp_upstream::servers::http(
+        "people",
+        scripted.addr,
+        "[mcp_servers.people.tools.lookup]\nintent = \"people.lookup\"\naccess = \"read\"\nscan = [\"aws\"]\nredact = { detectors = [\"email\"] }",
+    );
+    let policy = r#"@id("lookups") permit (principal, action == Gatehouse::Action::"people.lookup", resource);"#;
+    let harness = Harness::builder()
+        .mcp(&server, &["people.lookup"], policy)
+        .edit(
+            "[task_classes.mcp]\n",
+            "[task_classes.mcp]\nmax_data_class = \"pii\"\n",
+        )
+        .append(RISK)
+        .start()
+        .await;
+    let token = harness.token_for("mcp").await;
+    let call = |id: u64, text: &str| {
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            "name": "lookup", "arguments": {"text": text},
+            "_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}})
+    };
+    let post = |body: Value| {
+        let auth = format!("Bearer {token}");
+        let url = harness.data_url("/mcp/people");
+        async move {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("accept", "application/json, text/event-stream"),
+                ("mcp-protocol-version", "2026-07-28"),
+                ("mcp-method", "tools/call"),
+                ("mcp-name", "lookup"),
+            ];
+            gatehouse_kit::client::send(Method::POST, &url, &headers, body.to_string())
+                .await
+                .unwrap()
+        }
+    };
+    let served = post(call(1, "reach ann@example.com today")).await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    let result = &served.json().unwrap()["result"];
+    assert_eq!(
+        result["content"][0]["text"], "reach [redacted:email] today",
+        "{result}"
+    );
+    let withheld = post(call(2, &format!("key {AWS_KEY}"))).await;
+    let answer = withheld.json().unwrap();
+    assert_eq!(answer["result"]["isError"], true, "{answer}");
+    assert!(!withheld.text().contains(AWS_KEY));
+    assert!(
+        withheld.text().contains("response-class-exceeded"),
+        "{answer}"
+    );
+    let events = harness.events("intent=people.lookup", 2).await;
+    let served_event = events.iter().find(|event| event.refusal.is_none()).unwrap();
+    let risk = served_event.risk.as_ref().unwrap();
+    assert_eq!((risk.class.as_str(), risk.redacted), ("internal", 1));
+    assert_eq!(risk.detected, ["email"]);
+    let withheld_event = events.iter().find(|event| event.refusal.is_some()).unwrap();
+    assert_eq!(
+        withheld_event.refusal.as_deref(),
+        Some("response-class-exceeded")
+    );
+    assert_eq!(withheld_event.risk.as_ref().unwrap().class, "secret");
 }
