@@ -90,6 +90,7 @@ const PEM_REACH: usize = 16 * 1024;
 
 fn pem_keys(text: &[u8]) -> Vec<Range<usize>> {
     let mut found = Vec::new();
+    let mut ends = EndLines::default();
     let mut at = 0;
     while let Some(offset) = position(tail(text, at), BEGIN) {
         let start = at + offset;
@@ -104,11 +105,13 @@ fn pem_keys(text: &[u8]) -> Vec<Range<usize>> {
         if header.ends_with(b"PRIVATE KEY") && tail(text, header_end).starts_with(b"-----") {
             let body_start = header_end + 5;
             let reach = text.len().min(body_start + PEM_REACH);
-            let end = position(slice(text, body_start, reach), b"-----END ")
-                .and_then(|offset| {
-                    let end_line = body_start + offset;
-                    position(slice(text, end_line, reach), KEY_END)
-                        .map(|e| end_line + e + KEY_END.len())
+            let end = ends
+                .at_or_after(text, body_start)
+                .filter(|end_line| *end_line < reach)
+                .and_then(|end_line| {
+                    // `-----END ` + a label of a few words + `PRIVATE KEY-----`.
+                    let line = slice(text, end_line, reach.min(end_line + 80));
+                    position(line, KEY_END).map(|e| end_line + e + KEY_END.len())
                 })
                 .unwrap_or(body_start);
             found.push(start..end);
@@ -118,6 +121,39 @@ fn pem_keys(text: &[u8]) -> Vec<Range<usize>> {
         }
     }
     found
+}
+
+/// The `-----END ` lines of a text, found in one forward pass however many headers ask:
+/// a body of headers without end lines costs one scan, not one per header.
+#[derive(Debug, Default)]
+struct EndLines {
+    /// The first end line at or after `from`, once looked for.
+    next: Option<usize>,
+    from: usize,
+    exhausted: bool,
+}
+
+impl EndLines {
+    fn at_or_after(&mut self, text: &[u8], at: usize) -> Option<usize> {
+        loop {
+            match self.next {
+                Some(end) if end >= at => return Some(end),
+                _ if self.exhausted => return None,
+                _ => {}
+            }
+            let from = self.from.max(at);
+            match position(tail(text, from), b"-----END ") {
+                Some(offset) => {
+                    self.next = Some(from + offset);
+                    self.from = from + offset + 1;
+                }
+                None => {
+                    self.exhausted = true;
+                    self.next = None;
+                }
+            }
+        }
+    }
 }
 
 fn is_base64url(byte: u8) -> bool {
@@ -325,6 +361,22 @@ mod tests {
         assert!(found(DetectorKind::PemPrivateKey, cert).is_empty());
         let header = "-----BEGIN PRIVATE KEY-----";
         assert_eq!(found(DetectorKind::PemPrivateKey, header), [header]);
+        let twice = format!("{header} {key} {header}");
+        assert_eq!(
+            found(DetectorKind::PemPrivateKey, &twice),
+            [header, key, header]
+        );
+    }
+
+    #[test]
+    fn many_headers_without_end_lines_cost_one_pass() {
+        let text = "-----BEGIN PRIVATE KEY-----x".repeat(20_000);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            DetectorKind::PemPrivateKey.find(text.as_bytes()).len(),
+            20_000
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
