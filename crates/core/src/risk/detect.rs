@@ -361,10 +361,12 @@ mod tests {
         assert!(found(DetectorKind::PemPrivateKey, cert).is_empty());
         let header = "-----BEGIN PRIVATE KEY-----";
         assert_eq!(found(DetectorKind::PemPrivateKey, header), [header]);
+        // A header runs to the next end line within reach: the first block swallows the key.
         let twice = format!("{header} {key} {header}");
+        let first = format!("{header} {key}");
         assert_eq!(
             found(DetectorKind::PemPrivateKey, &twice),
-            [header, key, header]
+            [first.as_str(), header]
         );
     }
 
