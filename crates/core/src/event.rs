@@ -112,9 +112,10 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcp_session: Option<String>,
     /// What scanning the response found, on calls to routes and MCP tools that scan
-    /// (`[risk]` in docs/configuration.md).
+    /// (`[risk]` in docs/configuration.md). Boxed: most events have none, and every call
+    /// moves its event a few times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub risk: Option<ResponseRisk>,
+    pub risk: Option<Box<ResponseRisk>>,
 }
 
 /// The risk class of one response: the highest data class it was found to carry.

@@ -209,7 +209,7 @@ mod tests {
             (policy_version, observed) in (maybe_text(), maybe_text()),
             decide in prop::option::of(decide_input()),
             (trace_id, parent_span_id, mcp_session) in (maybe_text(), maybe_text(), maybe_text()),
-            risk in prop::option::of(risk()),
+            risk in prop::option::of(risk().prop_map(Box::new)),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,

@@ -213,7 +213,7 @@ impl EventDraft {
 
     /// What scanning the response found.
     pub fn risk(&mut self, risk: gatehouse_core::event::ResponseRisk) {
-        self.event.risk = Some(risk);
+        self.event.risk = Some(Box::new(risk));
     }
 
     /// The agent's MCP session the call was made in.
