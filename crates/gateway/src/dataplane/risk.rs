@@ -130,7 +130,9 @@ async fn hold(
             }
         }
     }
-    Ok((held.freeze(), Some(body)))
+    // A body that ended exactly at the hold is whole.
+    let rest = (!body.is_end_stream()).then_some(body);
+    Ok((held.freeze(), rest))
 }
 
 /// The scan of a streamed response, shared by its body and the event that ends it.
