@@ -151,3 +151,35 @@ impl Body for Prefixed {
         Pin::new(&mut self.rest).poll_frame(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::event::Outcome;
+    use gatehouse_core::ids::DecisionId;
+
+    use super::*;
+
+    #[test]
+    fn a_row_escapes_what_came_from_outside_and_names_the_decision() {
+        let mut event = Event::blank(
+            DecisionId::from_u128(7),
+            1_764_000_000_000,
+            "tool".to_owned(),
+            "GET".to_owned(),
+            "/tools/t/<script>alert(1)</script>".to_owned(),
+        );
+        event.agent = Some("a\"><img src=x>".to_owned());
+        event.outcome = Outcome::Allow;
+        let line = StoredLine {
+            position: "3.1".parse().unwrap(),
+            line: String::new(),
+        };
+        let text = String::from_utf8(row(&line, &event).to_vec()).unwrap();
+        assert!(
+            !text.contains("<script>") && !text.contains("<img"),
+            "{text}"
+        );
+        assert!(text.contains("&lt;script&gt;") && text.contains(&event.id.to_string()));
+        assert!(text.starts_with("<li id=\"event-3.1\">"), "{text}");
+    }
+}
