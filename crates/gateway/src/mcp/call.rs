@@ -84,6 +84,11 @@ impl<'a> Upcall<'a> {
         }
     }
 
+    /// The same request, its result scanned as `risk` says (an approved call's replay).
+    pub fn with_risk(self, risk: Option<&'a Arc<RouteRisk>>) -> Self {
+        Self { risk, ..self }
+    }
+
     /// The same request, for a gated call of `intent`.
     pub fn of_intent(self, intent: &'a Intent) -> Self {
         Self {
