@@ -144,6 +144,9 @@ fn attributes(event: &Event) -> Vec<Value> {
     if event.kind == "mcp" {
         list.push(text("mcp.method.name", &event.method));
     }
+    if let Some(risk) = &event.risk {
+        list.push(text("gatehouse.response.class", &risk.class));
+    }
     if !event.policies.is_empty() {
         let values: Vec<Value> = event
             .policies
