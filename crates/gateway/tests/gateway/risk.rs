@@ -2,8 +2,14 @@
 //! offers raw reads, routes that scan and redact its answers, a task class whose
 //! credentials may receive at most `sanitized` data.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
 
 use gatehouse_core::event::Event;
 use gatehouse_gateway::body::{ResponseBody, full};
@@ -52,15 +58,54 @@ impl RawDb {
     }
 }
 
+/// A body sent as many small frames, as a tool streaming an export does.
+struct Chunks(VecDeque<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = gatehouse_gateway::body::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(
+            self.0
+                .pop_front()
+                .map(|chunk| Ok(http_body::Frame::data(chunk))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+fn chunked(text: String) -> ResponseBody {
+    let bytes = Bytes::from(text);
+    let chunks = (0..bytes.len())
+        .step_by(4096)
+        .map(|at| bytes.slice(at..bytes.len().min(at + 4096)))
+        .collect();
+    Chunks(chunks).boxed()
+}
+
 fn respond(seen: &Mutex<Vec<HeaderMap>>, request: Request<Incoming>) -> Response<ResponseBody> {
     seen.lock().unwrap().push(request.headers().clone());
+    if let Some(export) = request.uri().path().strip_prefix("/db/export-") {
+        // Long, streamed, with what it carries only at the end.
+        let last = if export == "key" {
+            AWS_KEY
+        } else {
+            "ann@example.com"
+        };
+        let body = format!("{}{last}\n", "row\n".repeat(LONG / 4));
+        return Response::new(chunked(body));
+    }
     let body = match request.uri().path() {
         "/db/rows" => raw_rows().to_string(),
         "/db/keys" => format!(r#"{{"id": 3, "access_key": "{AWS_KEY}"}}"#),
         "/db/plain" => r#"{"id": 4, "status": "ok"}"#.to_owned(),
-        // Long, with what it carries only at the end.
-        "/db/export-key" => format!("{}{AWS_KEY}\n", "row\n".repeat(LONG / 4)),
-        "/db/export-mail" => format!("{}ann@example.com\n", "row\n".repeat(LONG / 4)),
         _ => String::new(),
     };
     let mut response = Response::new(full(body));
