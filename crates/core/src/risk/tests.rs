@@ -85,6 +85,9 @@ fn fields_cannot_be_redacted_from_a_body_that_is_not_json() {
         b"ssn: 078-05-1120",
     );
     assert_eq!(judged, Err(Unjudged::NotJson("ssn".to_owned())));
+    // An empty answer has nothing to redact.
+    let empty = judge_whole(&settings(), &route(&[1], &["ssn"], &[]), b"").unwrap();
+    assert_eq!((empty.replaced.unwrap().len(), empty.risk.redacted), (0, 0));
     // Hits alone are redacted in plain text.
     let judged = judge_whole(&settings(), &route(&[1], &[], &[1]), b"to ann@example.com.").unwrap();
     assert_eq!(judged.replaced.unwrap(), b"to [redacted:email].");
