@@ -47,35 +47,10 @@ pub async fn screen(
     draft: &mut EventDraft,
 ) -> Result<(Response<ResponseBody>, Option<StreamScan>), Stop> {
     let (mut parts, body) = response.into_parts();
-    if let Some(encoding) = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .filter(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
-    {
-        let encoding = String::from_utf8_lossy(encoding.as_bytes()).into_owned();
-        return Err(Stop::Refused(Refusal::ResponseUnscannable {
-            reason: format!(
-                "the response is encoded (`{encoding}`) despite `accept-encoding: identity`"
-            ),
-        }));
-    }
+    refuse_encoded(&parts.headers)?;
     let (held, rest) = hold(state, screen, body, cancel).await?;
     let Some(rest) = rest else {
-        let judged =
-            risk::judge_whole(&screen.settings, &screen.route, &held).map_err(|error| {
-                Refusal::ResponseUnscannable {
-                    reason: error.to_string(),
-                }
-            })?;
-        let body = match screen.settle(judged, draft)? {
-            Some(replaced) => {
-                parts
-                    .headers
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(replaced.len()));
-                Bytes::from(replaced)
-            }
-            None => held,
-        };
+        let body = whole(screen, held, &mut parts.headers, draft)?;
         return Ok((Response::from_parts(parts, full(body)), None));
     };
     if screen.route.must_hold_whole(screen.ceiling) {
@@ -97,6 +72,44 @@ pub async fn screen(
         scan: scan.clone(),
     };
     Ok((Response::from_parts(parts, body.boxed()), Some(scan)))
+}
+
+/// A scan reads the bytes the tool meant: an encoded body cannot be judged.
+fn refuse_encoded(headers: &http::HeaderMap) -> Result<(), Stop> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .filter(|encoding| !encoding.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        Some(encoding) => Err(Stop::Refused(Refusal::ResponseUnscannable {
+            reason: format!(
+                "the response is encoded (`{}`) despite `accept-encoding: identity`",
+                String::from_utf8_lossy(encoding.as_bytes())
+            ),
+        })),
+        None => Ok(()),
+    }
+}
+
+/// Judges a response held whole: the body to serve (redacted, with its new length), or
+/// the refusal.
+fn whole(
+    screen: &Screen,
+    held: Bytes,
+    headers: &mut http::HeaderMap,
+    draft: &mut EventDraft,
+) -> Result<Bytes, Stop> {
+    let judged = risk::judge_whole(&screen.settings, &screen.route, &held).map_err(|error| {
+        Refusal::ResponseUnscannable {
+            reason: error.to_string(),
+        }
+    })?;
+    Ok(match screen.settle(judged, draft)? {
+        Some(replaced) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(replaced.len()));
+            Bytes::from(replaced)
+        }
+        None => held,
+    })
 }
 
 /// Reads up to `hold_bytes` of the body: all of it (`None` left) or a prefix and the rest.
