@@ -113,27 +113,47 @@ pub async fn forward(
         Ok(Ok(response)) => response.map(|body| body.map_err(Into::into).boxed()),
     };
     // Only a route that scans its responses pays for this: one field read otherwise.
-    let mut scan = None;
-    let response = match Screen::of(state, call.route.risk.as_ref(), draft) {
-        None => response,
-        Some(screen) => match risk::screen(state, &screen, response, &mut cancel, draft).await {
-            Ok((response, streamed)) => {
-                scan = streamed;
-                response
-            }
-            Err(Stop::Cancelled(reason)) => return Err(cancelled(state, guarded, draft, &reason)),
-            Err(Stop::Refused(refusal)) => {
-                // Nothing of the response was served or charged; the request's streamed
-                // bytes beyond its declared length were sent, so they count.
-                let streamed = meter.bytes().saturating_sub(guarded.declared);
-                let _ = guarded.workflow.add_bytes(streamed, &*state.store);
-                return Err(refusal);
-            }
-        },
+    let (response, scan) = match Screen::of(state, call.route.risk.as_ref(), draft) {
+        None => (response, None),
+        Some(screen) => {
+            screened(
+                state,
+                &screen,
+                response,
+                &mut cancel,
+                guarded,
+                &meter,
+                draft,
+            )
+            .await?
+        }
     };
     // The draft now travels with the response body, which records the event when it ends.
     let response = agent_response(state, response, draft.take(), meter, guarded, cancel, scan);
     Ok(recording::response(recorder, response))
+}
+
+/// The response as a route that scans its responses lets it through (`dataplane/risk.rs`).
+async fn screened(
+    state: &Arc<State>,
+    screen: &Screen,
+    response: Response<ResponseBody>,
+    cancel: &mut Cancellation,
+    guarded: Guarded<'_>,
+    meter: &BodyMeter,
+    draft: &mut EventDraft,
+) -> Result<(Response<ResponseBody>, Option<StreamScan>), Refusal> {
+    match risk::screen(state, screen, response, cancel, draft).await {
+        Ok(served) => Ok(served),
+        Err(Stop::Cancelled(reason)) => Err(cancelled(state, guarded, draft, &reason)),
+        Err(Stop::Refused(refusal)) => {
+            // Nothing of the response was served or charged; the request's streamed
+            // bytes beyond its declared length were sent, so they count.
+            let streamed = meter.bytes().saturating_sub(guarded.declared);
+            let _ = guarded.workflow.add_bytes(streamed, &*state.store);
+            Err(refusal)
+        }
+    }
 }
 
 fn upstream_request(
