@@ -193,7 +193,7 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
             );
             assert_eq!(
                 attributes.get("gatehouse.refusal").and_then(Value::as_str),
-                event.refusal.as_deref()
+                event.refusal.map(|refusal| refusal.as_str())
             );
             assert_eq!(
                 attributes.get("gen_ai.tool.name").and_then(Value::as_str),
@@ -306,7 +306,7 @@ async fn the_spans_of_mcp_calls_in_a_session_carry_its_id_and_no_other_span_does
     let mcp: Vec<&Event> = events
         .iter()
         .map(|(event, _)| event)
-        .filter(|event| event.kind == "mcp")
+        .filter(|event| event.kind == gatehouse_core::event::EventKind::Mcp)
         .collect();
     assert_eq!(
         mcp.len(),

@@ -85,7 +85,9 @@ pub(super) async fn show(
 /// The page up to its open list of events: the whole page, cut before the list's end.
 fn head(session: &Session, filter: &gatehouse_core::event::EventFilter) -> String {
     let shown = viewer(session);
-    let value = |field: &Option<String>| field.clone().unwrap_or_default();
+    fn value<T: ToString>(field: &Option<T>) -> String {
+        field.as_ref().map(ToString::to_string).unwrap_or_default()
+    }
     let body = html! {
         h1 { "Live tail" }
         p {
@@ -154,21 +156,20 @@ impl Body for Prefixed {
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::event::Outcome;
+    use gatehouse_core::event::{EventKind, Outcome};
     use gatehouse_core::ids::DecisionId;
+    use gatehouse_core::model::AgentId;
 
     use super::*;
 
     #[test]
     fn a_row_escapes_what_came_from_outside_and_names_the_decision() {
-        let mut event = Event::blank(
-            DecisionId::from_u128(7),
-            1_764_000_000_000,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/tools/t/<script>alert(1)</script>".to_owned(),
-        );
-        event.agent = Some("a\"><img src=x>".to_owned());
+        let mut event = Event {
+            method: "GET".to_owned(),
+            path: "/tools/t/<script>alert(1)</script>".to_owned(),
+            ..Event::blank(DecisionId::from_u128(7), 1_764_000_000_000, EventKind::Tool)
+        };
+        event.agent = Some(AgentId::new("a\"><img src=x>"));
         event.outcome = Outcome::Allow;
         let line = StoredLine {
             position: "3.1".parse().unwrap(),
