@@ -269,6 +269,9 @@ impl Default for RawBudget {
 pub struct RawNotifications {
     /// Receives a JSON POST when a workflow pauses on an exhausted budget.
     pub webhook_url: Option<Spanned<String>>,
+    /// For an `https://` webhook: PEM CA certificates to verify it against, instead of
+    /// the built-in web roots.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -295,6 +298,8 @@ pub struct RawMcpServer {
     pub segment: Spanned<String>,
     pub url: Option<Spanned<String>>,
     pub auth: Option<RawUpstreamAuth>,
+    /// For an `https://` URL: PEM CA certificates to verify the server against.
+    pub ca_file: Option<Spanned<String>>,
     pub command: Option<Spanned<String>>,
     #[serde(default)]
     pub args: Vec<String>,
@@ -551,4 +556,6 @@ pub struct RawSink {
     pub batch: Option<u32>,
     /// webhook, otlp: a secret sent in a header.
     pub auth: Option<RawUpstreamAuth>,
+    /// webhook, otlp with an `https://` URL: PEM CA certificates to verify it against.
+    pub ca_file: Option<Spanned<String>>,
 }

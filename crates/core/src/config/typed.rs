@@ -87,8 +87,8 @@ pub struct ApprovalSettings {
 /// Outbound notifications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifications {
-    /// `http://host:port/path` receiving a JSON POST per notification.
-    pub webhook_url: Option<String>,
+    /// `http[s]://host:port/path` receiving a JSON POST per notification.
+    pub webhook: Option<UpstreamUrl>,
 }
 
 /// Listeners, storage and limits.
