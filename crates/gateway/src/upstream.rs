@@ -299,6 +299,13 @@ where
     Ok(sender)
 }
 
+/// The tool's side of a `101 Switching Protocols`: its connection leaves the pool for
+/// good (it now speaks the upgraded protocol) and is the returned upgrade's.
+pub fn take_upgrade(response: &mut Response<LeasedBody>) -> hyper::upgrade::OnUpgrade {
+    response.body_mut().lease = None;
+    hyper::upgrade::on(response)
+}
+
 /// A connection out of the pool for one call.
 #[derive(Debug)]
 struct Lease {

@@ -377,6 +377,10 @@ pub struct RawRoute {
     /// Danger, opt-in: let path segments carry `;` (matrix or path parameters).
     #[serde(default)]
     pub matrix_params: bool,
+    /// Danger, opt-in: connection upgrades let through to the tool after the decision;
+    /// only `"websocket"` exists.
+    #[serde(default)]
+    pub upgrade: Vec<Spanned<String>>,
     /// Argument name → where it is read from and its type, written as for MCP:
     /// `{ path = "long" }`, `{ query = "string?" }` or `{ body = "long" }`.
     #[serde(default)]

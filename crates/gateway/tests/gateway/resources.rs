@@ -84,7 +84,11 @@ async fn an_http2_connection_that_goes_quiet_is_closed_too() {
     // periods of the last byte, and not before one.
     let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
     assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
-    assert!(quiet.elapsed() >= Duration::from_millis(250), "{:?}", quiet.elapsed());
+    assert!(
+        quiet.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        quiet.elapsed()
+    );
     assert!(sender.is_closed());
 }
 

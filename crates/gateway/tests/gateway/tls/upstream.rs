@@ -141,7 +141,14 @@ async fn an_https_mcp_server_is_reached_over_tls_and_one_its_ca_did_not_sign_is_
     let setup = Setup::new(&[mcp_over_tls(&upstream, &pki)]);
     let listed = result_of(&setup.upstream("secure"), "tools/list", json!({})).await;
     assert!(!tool_names(&listed).is_empty(), "{listed}");
-    assert!(upstream.seen.lock().unwrap().iter().all(|path| path == "/mcp"));
+    assert!(
+        upstream
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|path| path == "/mcp")
+    );
 
     let rogue = TlsUpstream::serving(&Pki::new("rogue-ca").server("mcp"), mcp).await;
     let setup = Setup::new(&[mcp_over_tls(&rogue, &pki)]);
@@ -179,9 +186,17 @@ async fn an_https_webhook_sink_gets_its_events_only_from_a_certificate_its_ca_si
     let upstream = TlsUpstream::start(&pki.server("siem")).await;
     let harness = with_https_sink(&upstream, &pki).await;
     let token = harness.token().await;
-    harness.call(Method::GET, "/tools/tickets/tickets/1", &token, "").await;
+    harness
+        .call(Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !upstream.seen.lock().unwrap().iter().any(|path| path == "/ingest") {
+    while !upstream
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|path| path == "/ingest")
+    {
         assert!(std::time::Instant::now() < deadline, "no delivery over TLS");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -190,7 +205,9 @@ async fn an_https_webhook_sink_gets_its_events_only_from_a_certificate_its_ca_si
     let rogue = TlsUpstream::start(&Pki::new("rogue-ca").server("siem")).await;
     let harness = with_https_sink(&rogue, &pki).await;
     let token = harness.token().await;
-    harness.call(Method::GET, "/tools/tickets/tickets/1", &token, "").await;
+    harness
+        .call(Method::GET, "/tools/tickets/tickets/1", &token, "")
+        .await;
     let series = "gatehouse_sink_errors_total{sink=\"siem\"} ";
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -202,7 +219,10 @@ async fn an_https_webhook_sink_gets_its_events_only_from_a_certificate_its_ca_si
         if failed {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no failed delivery:\n{text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed delivery:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(rogue.seen.lock().unwrap().is_empty());
