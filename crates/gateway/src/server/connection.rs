@@ -135,10 +135,10 @@ struct Watched<T> {
 
 impl<T> Watched<T> {
     fn mark<R>(&self, poll: &Poll<std::io::Result<R>>, moved: impl Fn(&R) -> bool) {
-        if let Poll::Ready(Ok(result)) = poll {
-            if moved(result) {
-                self.active.store(true, Ordering::Relaxed);
-            }
+        if let Poll::Ready(Ok(result)) = poll
+            && moved(result)
+        {
+            self.active.store(true, Ordering::Relaxed);
         }
     }
 }

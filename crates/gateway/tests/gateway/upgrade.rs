@@ -42,7 +42,10 @@ async fn websocket_tool() -> (SocketAddr, Arc<Mutex<Received>>) {
                 stream.write_all(answer.as_bytes()).await.unwrap();
                 while let Some(text) = read_frame(&mut stream).await {
                     record.lock().unwrap().messages.push(text.clone());
-                    stream.write_all(&frame(&format!("echo: {text}"), false)).await.unwrap();
+                    stream
+                        .write_all(&frame(&format!("echo: {text}"), false))
+                        .await
+                        .unwrap();
                 }
             });
         }
@@ -89,16 +92,19 @@ fn frame(text: &str, masked: bool) -> Vec<u8> {
     if masked {
         bytes.extend_from_slice(&mask);
     }
-    bytes.extend(text.bytes().enumerate().map(|(index, byte)| {
-        if masked { byte ^ mask[index % 4] } else { byte }
-    }));
+    bytes.extend(text.bytes().enumerate().map(
+        |(index, byte)| {
+            if masked { byte ^ mask[index % 4] } else { byte }
+        },
+    ));
     bytes
 }
 
 /// The harness with its `dead` tool at `tool`, its route opting in when `opt_in`.
 async fn harness(tool: SocketAddr, opt_in: bool) -> Harness {
     let route = r#"{ method = "GET", path = "/x", intent = "dead.read" }"#;
-    let upgraded = r#"{ method = "GET", path = "/x", intent = "dead.read", upgrade = ["websocket"] }"#;
+    let upgraded =
+        r#"{ method = "GET", path = "/x", intent = "dead.read", upgrade = ["websocket"] }"#;
     let mut builder = Harness::builder().edit(
         "url = \"http://127.0.0.1:9\"",
         &format!("url = \"http://{tool}\""),
@@ -138,7 +144,11 @@ async fn a_websocket_route_lets_the_upgrade_through_and_relays_frames_both_ways(
     let token = harness.token().await;
     let (mut stream, head) = handshake(&harness, &token).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert_eq!(header(&head, "sec-websocket-accept"), Some(ACCEPT), "{head}");
+    assert_eq!(
+        header(&head, "sec-websocket-accept"),
+        Some(ACCEPT),
+        "{head}"
+    );
     let id = header(&head, "gatehouse-decision-id").unwrap().to_owned();
 
     stream.write_all(&frame("hello", true)).await.unwrap();
@@ -147,17 +157,29 @@ async fn a_websocket_route_lets_the_upgrade_through_and_relays_frames_both_ways(
         .unwrap();
     assert_eq!(echoed.as_deref(), Some("echo: hello"));
     stream.write_all(&frame("again", true)).await.unwrap();
-    assert_eq!(read_frame(&mut stream).await.as_deref(), Some("echo: again"));
+    assert_eq!(
+        read_frame(&mut stream).await.as_deref(),
+        Some("echo: again")
+    );
     drop(stream);
 
     // What the tool received: the upgrade, the key, Gatehouse's own identity headers
     // and no agent credential or forged identity.
     let tool_head = received.lock().unwrap().heads[0].to_ascii_lowercase();
     assert!(tool_head.starts_with("get /x http/1.1\r\n"), "{tool_head}");
-    assert!(tool_head.contains("\r\nupgrade: websocket\r\n"), "{tool_head}");
-    assert!(tool_head.contains("\r\nconnection: upgrade\r\n"), "{tool_head}");
+    assert!(
+        tool_head.contains("\r\nupgrade: websocket\r\n"),
+        "{tool_head}"
+    );
+    assert!(
+        tool_head.contains("\r\nconnection: upgrade\r\n"),
+        "{tool_head}"
+    );
     assert!(tool_head.contains(&format!("sec-websocket-key: {}", KEY.to_ascii_lowercase())));
-    assert!(tool_head.contains("\r\ngatehouse-agent: spiffe://"), "{tool_head}");
+    assert!(
+        tool_head.contains("\r\ngatehouse-agent: spiffe://"),
+        "{tool_head}"
+    );
     assert!(!tool_head.contains("someone-else"), "{tool_head}");
     assert!(!tool_head.contains("authorization"), "{tool_head}");
     assert_eq!(received.lock().unwrap().messages, ["hello", "again"]);
