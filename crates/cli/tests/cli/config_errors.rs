@@ -352,3 +352,26 @@ fn an_unknown_sink_field_is_an_error() {
     assert_eq!(code, 64);
     assert!(stderr.contains("unknown field `colour`"), "{stderr}");
 }
+
+#[test]
+fn only_a_websocket_upgrade_on_a_get_route_is_accepted() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replacen(
+            "intent = \"ticket.list\", data_class = \"internal\" }",
+            "intent = \"ticket.list\", data_class = \"internal\", upgrade = [\"h2c\"] }",
+            1,
+        )
+        .replacen(
+            "intent = \"ticket.create\", data_class = \"internal\" }",
+            "intent = \"ticket.create\", data_class = \"internal\", upgrade = [\"websocket\"] }",
+            1,
+        )
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`h2c` is never let through",
+        "a WebSocket upgrade is a `GET`",
+    ] {
+        assert!(stderr.contains(expected), "no `{expected}` in:\n{stderr}");
+    }
+}
