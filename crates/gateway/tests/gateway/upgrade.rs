@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_core::refusal::RefusalKind;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -201,7 +202,7 @@ async fn without_the_opt_in_an_upgrade_is_refused_and_the_tool_sees_nothing() {
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     let id = header(&head, "gatehouse-decision-id").unwrap().to_owned();
     let event = harness.event(&id).await;
-    assert_eq!(event.refusal.as_deref(), Some("unsafe-request"));
+    assert_eq!(event.refusal, Some(RefusalKind::UnsafeRequest));
     assert!(received.lock().unwrap().heads.is_empty());
     harness.stop().await;
 }
