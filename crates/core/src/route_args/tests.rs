@@ -28,6 +28,7 @@ fn route(args: &[(&str, ArgSource, ArgKind, bool)]) -> Route {
         websocket: false,
         args: specs,
         arg_sources: sources,
+        risk: None,
     }
 }
 

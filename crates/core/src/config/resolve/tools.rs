@@ -192,6 +192,7 @@ impl Resolver<'_> {
         };
         let (args, arg_sources) = self.route_args(field, &raw.args, template.as_ref());
         let websocket = self.route_upgrade(field, &method, &raw.upgrade);
+        let risk = self.route_risk(field, &raw.data_class, &raw.scan, &raw.redact);
         Some(Route {
             access: raw.access.unwrap_or_else(|| default_access(&method)),
             method,
@@ -204,6 +205,7 @@ impl Resolver<'_> {
             websocket,
             args,
             arg_sources,
+            risk,
         })
     }
 
