@@ -55,6 +55,9 @@ pub async fn mark_shared_seen(state: &State) -> Result<(), StoreError> {
 /// own share, or one it followed). A set that does not build here (the replicas'
 /// configurations differ) is refused with an event, and the set in force stays.
 pub async fn follow(state: &Arc<State>) {
+    // Read under the lock, so a set this replica shares meanwhile cannot be overtaken by
+    // an older one read before it.
+    let _one_at_a_time = state.policy.reloading().await;
     let shared = match newest(state).await {
         Ok(Some(shared)) => shared,
         Ok(None) => return,
@@ -63,7 +66,6 @@ pub async fn follow(state: &Arc<State>) {
             return;
         }
     };
-    let _one_at_a_time = state.policy.reloading().await;
     if !state.policy.see_shared(shared.seq) || *state.policy.version() == *shared.set.version {
         return;
     }
