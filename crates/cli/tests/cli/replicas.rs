@@ -1,7 +1,8 @@
 //! Two real `gatehouse serve` replicas on one PostgreSQL database: a credential minted
 //! by one is honoured by the other, an assertion is single-use across both, events from
 //! both land in one log, and a revocation or a workflow's end on one stops calls on the
-//! other within moments (announced through the database, not polled).
+//! other within moments (announced through the database, not polled); so does a policy
+//! set applied on one, and an approval decided on one answers a call held on another.
 //!
 //! Needs `GATEHOUSE_TEST_POSTGRES` (set by `scripts/test`); skips without it unless
 //! `GATEHOUSE_REQUIRE_POSTGRES=1`.
