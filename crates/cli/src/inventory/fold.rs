@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_core::config::Config;
 use gatehouse_core::event::Event;
+use gatehouse_core::refusal::RefusalKind;
 use serde::Serialize;
 
 /// One candidate route.
@@ -22,7 +23,7 @@ pub(crate) struct Unmapped {
 pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
     let mut found: BTreeMap<(String, String, String), Unmapped> = BTreeMap::new();
     for event in events {
-        if event.refusal.as_deref() != Some("no-route") {
+        if event.refusal != Some(RefusalKind::NoRoute) {
             continue;
         }
         let Some((tool, below)) = tool_path(&event.path) else {
@@ -41,7 +42,9 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
             agents: BTreeSet::new(),
         });
         entry.calls += 1;
-        entry.agents.extend(event.agent.clone());
+        entry
+            .agents
+            .extend(event.agent.as_deref().map(str::to_owned));
     }
     let mut all: Vec<Unmapped> = found.into_values().collect();
     all.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.path.cmp(&b.path)));
