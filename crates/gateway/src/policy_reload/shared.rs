@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gatehouse_core::config::PolicyFile;
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Outcome};
+use gatehouse_core::model::Intent;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_store::{PolicySet, PolicySetFile, SharedPolicySet, StoreError};
 
 use super::build;
@@ -109,14 +111,12 @@ async fn newest(state: &State) -> Result<Option<SharedPolicySet>, StoreError> {
 /// The event of following a shared set: the version now in force, or why not.
 fn event(state: &State, seq: i64, by: &str, version: &Arc<str>, refusal: Option<String>) -> Event {
     let now = state.clock.now();
-    let mut event = Event::blank(
-        state.next_id_at(now),
-        now.millis(),
-        "policy".to_owned(),
-        "FOLLOW".to_owned(),
-        format!("policy_sets/{seq}"),
-    );
-    event.intent = Some("policy.reload".to_owned());
+    let mut event = Event {
+        method: "FOLLOW".to_owned(),
+        path: format!("policy_sets/{seq}"),
+        ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Policy)
+    };
+    event.intent = Some(Intent::new("policy.reload"));
     event.actor = Some(by.to_owned());
     event.policy_version = Some(Arc::clone(version));
     match refusal {
@@ -126,7 +126,7 @@ fn event(state: &State, seq: i64, by: &str, version: &Arc<str>, refusal: Option<
             event.reason = Some("put in force on another replica".to_owned());
         }
         Some(reason) => {
-            event.refusal = Some("invalid-policy".to_owned());
+            event.refusal = Some(RefusalKind::InvalidPolicy);
             event.status = 422;
             event.reason = Some(reason);
         }
