@@ -19,6 +19,7 @@
 pub mod args;
 pub mod classify;
 pub mod forward;
+pub mod risk;
 pub mod tier;
 
 use std::sync::Arc;
