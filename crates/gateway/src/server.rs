@@ -176,6 +176,8 @@ impl Gateway {
             &crate::policy_reload::AtStart,
         )
         .await?;
+        // Sets shared before this start are not followed: a replica starts on its own files.
+        crate::policy_reload::mark_shared_seen(&state).await?;
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
