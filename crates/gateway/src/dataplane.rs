@@ -21,6 +21,7 @@ pub mod classify;
 pub mod forward;
 pub mod risk;
 pub mod tier;
+pub mod upgrade;
 
 use std::sync::Arc;
 
@@ -64,7 +65,7 @@ async fn phases(
     let (mut parts, body) = request.into_parts();
     let call = classify::classify(state, &parts.method, &parts.uri)?;
     draft.target(&call.target());
-    forward::check_headers(&parts.headers)?;
+    forward::check_headers(&parts.headers, call.route)?;
     let target = call.target();
     let observed = observe::covers(&state.observe, &target, draft);
     contain(
@@ -115,7 +116,9 @@ async fn phases(
     };
     let reserved = budget::reserve(state, &workflow, target.access, declared).await;
     observe::budget(reserved, observed, draft)?;
+    let upgrade = upgrade::take(call.route, &parts.headers, &mut parts.extensions);
     let message = forward::Message {
+        upgrade,
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         body,

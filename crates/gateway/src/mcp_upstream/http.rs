@@ -11,20 +11,16 @@ use gatehouse_core::model::ToolName;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::body::{ResponseBody, full};
 use crate::mcp_upstream::relay::Relaying;
 use crate::mcp_upstream::sse::EventStream;
 use crate::mcp_upstream::{Outcome, UpstreamError, handshake};
 use crate::problem::error_chain;
+use crate::upstream::{LeasedBody, Origin, UpstreamClient};
 use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
-
-pub(super) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
@@ -38,16 +34,6 @@ fn request_text(id: &Id, method: &str, params: &str) -> String {
     let method = Value::from(method);
     let id = id.to_value();
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
-}
-
-/// One pooled client for every HTTP upstream.
-pub(super) fn client(connect_timeout: Duration) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
 }
 
 /// What a message carries of the session: nothing before the handshake.
@@ -83,8 +69,8 @@ pub(super) struct Reply {
 #[derive(Debug)]
 pub(super) struct HttpServer {
     server: ToolName,
-    client: HttpClient,
-    endpoint: String,
+    client: UpstreamClient,
+    origin: Origin,
     auth: Option<UpstreamAuth>,
     limit: usize,
 }
@@ -94,18 +80,13 @@ impl HttpServer {
         server: ToolName,
         url: &UpstreamUrl,
         auth: Option<UpstreamAuth>,
-        client: HttpClient,
+        client: UpstreamClient,
         limit: usize,
     ) -> Self {
-        let path = if url.base_path.is_empty() {
-            "/"
-        } else {
-            &url.base_path
-        };
         Self {
             server,
             client,
-            endpoint: format!("http://{}{path}", url.authority),
+            origin: Origin::new(url),
             auth,
             limit,
         }
@@ -158,7 +139,8 @@ impl HttpServer {
         let Ok(request) = self.request(Method::DELETE, Bytes::new(), session, secret) else {
             return;
         };
-        let sent = tokio::time::timeout(CLOSE_TIMEOUT, self.client.request(request)).await;
+        let sent =
+            tokio::time::timeout(CLOSE_TIMEOUT, self.client.send_to(&self.origin, request)).await;
         if let Ok(Ok(response)) = sent {
             tracing::debug!(server = %self.server, status = %response.status(), "MCP session closed");
         }
@@ -169,15 +151,18 @@ impl HttpServer {
         body: Bytes,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<LeasedBody>, UpstreamError> {
         let request = self.request(Method::POST, body, session, secret)?;
-        self.client.request(request).await.map_err(|error| {
-            UpstreamError::Unavailable(format!(
-                "cannot reach `{}`: {}",
-                self.endpoint,
-                error_chain(&error)
-            ))
-        })
+        self.client
+            .send_to(&self.origin, request)
+            .await
+            .map_err(|error| {
+                UpstreamError::Unavailable(format!(
+                    "cannot reach `{}`: {}",
+                    self.origin.url(),
+                    error_chain(&error)
+                ))
+            })
     }
 
     fn request(
@@ -186,10 +171,10 @@ impl HttpServer {
         body: Bytes,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
-    ) -> Result<Request<Full<Bytes>>, UpstreamError> {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(&self.endpoint)
+    ) -> Result<Request<ResponseBody>, UpstreamError> {
+        let mut builder = self
+            .origin
+            .request(method, "")
             .header(header::ACCEPT, "application/json, text/event-stream");
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
@@ -207,14 +192,14 @@ impl HttpServer {
             builder = builder.header(auth.header.as_str(), value);
         }
         builder
-            .body(Full::new(body))
+            .body(full(body))
             .map_err(|error| unbuildable(&error.to_string()))
     }
 
     /// Reads the answer to request `id`: one JSON message or an event stream.
     async fn answer(
         &self,
-        response: Response<Incoming>,
+        response: Response<LeasedBody>,
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
@@ -292,7 +277,7 @@ impl HttpServer {
     /// Reads events until the response to `id`; the total is bounded by the limit.
     async fn stream(
         &self,
-        mut body: Incoming,
+        mut body: LeasedBody,
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
@@ -383,18 +368,23 @@ impl HttpServer {
             return;
         };
         let client = self.client.clone();
+        let origin = self.origin.clone();
         let server = self.server.clone();
         let method = method.to_owned();
         tokio::spawn(async move {
-            if let Err(error) = client.request(request).await {
-                tracing::debug!(%server, %method, %error, "answer to a server request not delivered");
+            match client.send_to(&origin, request).await {
+                // Read to the end, so the connection goes back to the pool.
+                Ok(response) => drop(response.into_body().collect().await),
+                Err(error) => {
+                    tracing::debug!(%server, %method, %error, "answer to a server request not delivered");
+                }
             }
         });
     }
 }
 
 /// Reads a whole body, failing past `limit` bytes.
-async fn collect(mut body: Incoming, limit: usize) -> Result<Vec<u8>, UpstreamError> {
+async fn collect(mut body: LeasedBody, limit: usize) -> Result<Vec<u8>, UpstreamError> {
     let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
     if body.size_hint().lower() > limit_u64 {
         return Err(UpstreamError::TooLarge);
