@@ -9,6 +9,8 @@
 # and an MCP tools/call round trip (`get_ticket`, one JSON-RPC message per POST):
 #
 #   mcp-direct    wrk → example MCP server (127.0.0.1:8092/mcp, handshake era, no session)
+#   mcp-nginx     wrk → nginx (127.0.0.1:8088/mcp, a plain reverse proxy: keepalive to the
+#                 server, injects its secret) → the same MCP server, the same message
 #   mcp-gatehouse wrk → /mcp/helpdesk (stateless era 2026-07-28, task credential) →
 #                 example MCP server (the same phases, plus era checks and typed arguments)
 #
@@ -16,7 +18,9 @@
 # Servers (gatehouse with its bundled tool, nginx) are pinned to core 0, wrk to core 1:
 # on a 2-core machine that is the fair split. Prints requests/s, p50 and p99, the
 # gatehouse/nginx throughput ratio at 64 connections and the latency each proxy adds at
-# 1 connection, and the same for MCP against its direct server. Fails if any response was
+# 1 connection, and the same for MCP against nginx proxying the same server (ratio at 64
+# connections, median of MCP_ROUNDS alternating rounds; latency each proxy adds at 1
+# connection), and the token exchange's p99 against its target. Fails if any response was
 # not a 2xx or any socket error happened, or if any MCP call through Gatehouse was not
 # allowed (from its events).
 #
@@ -28,7 +32,7 @@
 # URL: the gateway's store; default the embedded SQLite file), EXCHANGES (3000, 0 skips the
 # token-exchange line), MCP (1, 0 skips the MCP round trip), KEEP=1 keeps the temporary
 # directory, BENCH_OUT=DIR saves the raw wrk outputs, ROUNDS (9) and ROUND_SECONDS (5) set
-# the alternating rounds below.
+# the alternating rounds below, MCP_ROUNDS (ROUNDS) the MCP ones.
 #
 # This VM's speed drifts by tens of per cent within minutes (nginx alone has read 32,000
 # and 42,000 req/s an hour apart), so one 10-second run of each proxy after the other can
@@ -48,6 +52,7 @@ mcp_port="${MCP_PORT:-8092}"
 mcp="${MCP:-1}"
 rounds="${ROUNDS:-9}"
 round_seconds="${ROUND_SECONDS:-5}"
+mcp_rounds="${MCP_ROUNDS:-$rounds}"
 tool_port=8090 # fixed by the quickstart example config
 server_cpu=0
 load_cpu=1
@@ -180,8 +185,18 @@ http {
     server 127.0.0.1:$tool_port;
     keepalive 64;
   }
+  upstream helpdesk {
+    server 127.0.0.1:$mcp_port;
+    keepalive 64;
+  }
   server {
     listen 127.0.0.1:$nginx_port;
+    location = /mcp {
+      proxy_pass http://helpdesk;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Authorization "Bearer $mcp_secret";
+    }
     location / {
       proxy_pass http://tickets;
       proxy_http_version 1.1;
@@ -288,6 +303,7 @@ mcp_round_trip() {
   local direct_body="{\"jsonrpc\":\"2.0\",\"id\":1,$call}}"
   local gatehouse_body="{\"jsonrpc\":\"2.0\",\"id\":1,$call,$meta}}"
   local direct_url="http://127.0.0.1:$mcp_port/mcp"
+  local nginx_url="http://127.0.0.1:$nginx_port/mcp"
   local gatehouse_url="http://127.0.0.1:$data_port/mcp/helpdesk"
   local direct_headers=(-H "MCP-Protocol-Version: 2025-11-25")
   local gatehouse_headers=(-H "MCP-Protocol-Version: 2026-07-28" -H "Mcp-Method: tools/call"
@@ -302,16 +318,44 @@ EOF
   mcp_token="$(exchange_token wf-bench-mcp)"
   [ -n "$mcp_token" ] || fail "token exchange for the MCP run returned no access_token"
   check_mcp "$direct_url" "$direct_body" "$mcp_secret" "${direct_headers[@]}"
+  check_mcp "$nginx_url" "$direct_body" "" "${direct_headers[@]}"
   check_mcp "$gatehouse_url" "$gatehouse_body" "$mcp_token" "${gatehouse_headers[@]}"
   local c
   for c in 1 64; do
-    echo "== MCP tools/call, $c connection(s): direct, gatehouse (${warmup}s warm-up + ${duration}s each)"
+    echo "== MCP tools/call, $c connection(s): direct, nginx, gatehouse (${warmup}s warm-up + ${duration}s each)"
     MCP_BODY="$direct_body" measure mcp-direct "$c" "$direct_url" "$mcp_secret" \
+      -s "$tmp/mcp.lua" "${direct_headers[@]}"
+    MCP_BODY="$direct_body" measure mcp-nginx "$c" "$nginx_url" "" \
       -s "$tmp/mcp.lua" "${direct_headers[@]}"
     MCP_BODY="$gatehouse_body" measure mcp-gatehouse "$c" "$gatehouse_url" "$mcp_token" \
       -s "$tmp/mcp.lua" "${gatehouse_headers[@]}"
   done
+  mcp_alternating_rounds "$nginx_url" "$direct_body" "$gatehouse_url" "$gatehouse_body" \
+    "${gatehouse_headers[@]}"
   check_mcp_events
+}
+
+# MCP_ROUNDS alternating rounds at 64 connections, nginx then gatehouse in each:
+# NGINX_URL NGINX_BODY GATEHOUSE_URL GATEHOUSE_BODY GATEHOUSE_HEADERS...; fills
+# `mcp_round_ratios` (per cent, one per round).
+mcp_round_ratios=()
+mcp_alternating_rounds() {
+  [ "$mcp_rounds" -gt 0 ] || return 0
+  local nginx_url="$1" nginx_body="$2" gatehouse_url="$3" gatehouse_body="$4" r out
+  shift 4
+  echo "== MCP at 64 connections, nginx and gatehouse alternating: $mcp_rounds rounds of ${round_seconds}s each"
+  for r in $(seq "$mcp_rounds"); do
+    out="$tmp/mcp-round$r-nginx.txt"
+    MCP_BODY="$nginx_body" taskset -c "$load_cpu" wrk -t1 -c64 -d"${round_seconds}s" \
+      -s "$tmp/mcp.lua" -H "MCP-Protocol-Version: 2025-11-25" "$nginx_url" >"$out"
+    check_wrk "$out"
+    out="$tmp/mcp-round$r-gatehouse.txt"
+    MCP_BODY="$gatehouse_body" taskset -c "$load_cpu" wrk -t1 -c64 -d"${round_seconds}s" \
+      -s "$tmp/mcp.lua" -H "Authorization: Bearer $mcp_token" "$@" "$gatehouse_url" >"$out"
+    check_wrk "$out"
+    mcp_round_ratios+=("$(awk -v g="$(rps "mcp-round$r-gatehouse")" -v n="$(rps "mcp-round$r-nginx")" \
+      'BEGIN { printf "%.1f", 100 * g / n }')")
+  done
 }
 
 # One call before measuring: exactly 200 and the fixed ticket as a successful tool result
@@ -319,7 +363,7 @@ EOF
 check_mcp() {
   local url="$1" body="$2" bearer="$3" reply
   shift 3
-  reply="$(curl -s -w '\n%{http_code}' "$url" -H "Authorization: Bearer $bearer" \
+  reply="$(curl -s -w '\n%{http_code}' "$url" ${bearer:+-H "Authorization: Bearer $bearer"} \
     -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
     "$@" -d "$body")"
   if [ "${reply##*$'\n'}" != 200 ] || ! grep -q '"isError":false' <<<"$reply" ||
@@ -350,7 +394,7 @@ print_mcp_table() {
   printf '%-14s %5s %12s %10s %10s\n' config conns 'requests/s' 'p50 µs' 'p99 µs'
   local name c
   for c in 1 64; do
-    for name in mcp-direct mcp-gatehouse; do
+    for name in mcp-direct mcp-nginx mcp-gatehouse; do
       printf '%-14s %5s %12s %10s %10s\n' "$name" "$c" "$(rps "$name-$c")" \
         "$(pct "$name-$c" 50%)" "$(pct "$name-$c" 99%)"
     done
@@ -359,11 +403,36 @@ print_mcp_table() {
     awk -v c="$c" -v g="$(rps "mcp-gatehouse-$c")" -v d="$(rps "mcp-direct-$c")" \
       'BEGIN { printf "MCP gatehouse/direct throughput at %2s connection(s): %.1f %%\n", c, 100 * g / d }'
   done
+  awk -v g="$(rps mcp-gatehouse-64)" -v n="$(rps mcp-nginx-64)" \
+    'BEGIN { printf "MCP gatehouse/nginx throughput at 64 connections, the runs above: %.1f %%\n", 100 * g / n }'
   for c in 1 64; do
-    printf 'MCP latency added by gatehouse at %2s connection(s): p50 %+d µs, p99 %+d µs\n' "$c" \
-      "$(($(pct "mcp-gatehouse-$c" 50%) - $(pct "mcp-direct-$c" 50%)))" \
-      "$(($(pct "mcp-gatehouse-$c" 99%) - $(pct "mcp-direct-$c" 99%)))"
+    for name in nginx gatehouse; do
+      printf 'MCP latency added by %-9s at %2s connection(s): p50 %+d µs, p99 %+d µs\n' "$name" "$c" \
+        "$(($(pct "mcp-$name-$c" 50%) - $(pct "mcp-direct-$c" 50%)))" \
+        "$(($(pct "mcp-$name-$c" 99%) - $(pct "mcp-direct-$c" 99%)))"
+    done
   done
+  local added_nginx added_gatehouse
+  added_nginx=$(($(pct mcp-nginx-1 50%) - $(pct mcp-direct-1 50%)))
+  added_gatehouse=$(($(pct mcp-gatehouse-1 50%) - $(pct mcp-direct-1 50%)))
+  awk -v g="$added_gatehouse" -v n="$added_nginx" \
+    'BEGIN { r = (n > 0 ? g / n : 0); printf "MCP added p50 at 1 connection, gatehouse/nginx: %.2f× (target <= 2×: %s)\n", r, (n > 0 && r <= 2 ? "met" : "MISSED") }'
+  print_mcp_rounds
+}
+
+print_mcp_rounds() {
+  [ "${#mcp_round_ratios[@]}" -gt 0 ] || return 0
+  local r nginx=() gatehouse=()
+  for r in $(seq "$mcp_rounds"); do
+    nginx+=("$(rps "mcp-round$r-nginx")")
+    gatehouse+=("$(rps "mcp-round$r-gatehouse")")
+  done
+  echo "MCP alternating rounds at 64 connections (${round_seconds}s each):"
+  echo "  nginx calls/s:     ${nginx[*]}"
+  echo "  gatehouse calls/s: ${gatehouse[*]}"
+  echo "  gatehouse/nginx:   ${mcp_round_ratios[*]} (%)"
+  awk -v m="$(median "${mcp_round_ratios[@]}")" \
+    'BEGIN { printf "MCP gatehouse/nginx throughput at 64 connections, median of the rounds: %.1f %% (target >= 60 %%: %s)\n", m, (m >= 60 ? "met" : "MISSED") }'
 }
 
 # ROUNDS alternating rounds at 64 connections, nginx then gatehouse in each; fills
@@ -434,6 +503,8 @@ print_table() {
   if [ -f "$tmp/exchange-16.txt" ]; then
     printf 'token exchange at 16 connections: %s, p50 %s µs, p99 %s µs\n' \
       "$exchange_rate" "$(pct exchange-16 50%)" "$(pct exchange-16 99%)"
+    awk -v p="$(pct exchange-16 99%)" \
+      'BEGIN { printf "token exchange p99 at 16 connections: %.1f ms (target < 10 ms: %s)\n", p / 1000, (p < 10000 ? "met" : "MISSED") }'
   fi
 }
 
@@ -478,6 +549,7 @@ main() {
     mkdir -p "$BENCH_OUT"
     cp "$tmp"/*-1.txt "$tmp"/*-64.txt "$BENCH_OUT"/
     [ "${#round_ratios[@]}" -gt 0 ] && cp "$tmp"/round*.txt "$BENCH_OUT"/
+    [ "${#mcp_round_ratios[@]}" -gt 0 ] && cp "$tmp"/mcp-round*.txt "$BENCH_OUT"/
     [ -f "$tmp/exchange-16.txt" ] && cp "$tmp/exchange-16.txt" "$BENCH_OUT"/
   fi
   [ "$micro" = 1 ] && run_micro

@@ -30,7 +30,7 @@ FLOORS = {
     # 1: the state a call reads and changes, and the events it leaves.
     "credential": 1, "revocations": 1, "quarantines": 1, "workflows": 1, "journal": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1,
-    "policies": 1, "observe": 1,
+    "policies": 1, "observe": 1, "admissions": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1, "forensics": 1,
     # Delivery and live tails of the stored events, reading the store as an outbox.
     "sinks": 1, "tail": 1,

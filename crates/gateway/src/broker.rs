@@ -14,15 +14,18 @@ use gatehouse_core::model::{Intent, TaskClassName, WorkflowId};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims};
 use gatehouse_core::workflow::Workflow;
+use gatehouse_store::{Admission, Admitted, StoreError};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use rand::RngCore;
 
+use self::assertion::Jti;
 use crate::body::ResponseBody;
 use crate::peer::Peer;
 use crate::pipeline::record::{EventDraft, Identity};
 use crate::problem::{insert_decision_header, json_response};
 use crate::state::State;
+use crate::workflows::LiveWorkflow;
 
 pub use crate::throttle::Throttle;
 pub use request::TokenRequest;
@@ -64,7 +67,7 @@ async fn issue(
     draft: &mut EventDraft,
 ) -> Result<serde_json::Value, Refusal> {
     let form = request::read(request).await?;
-    let agent = identify(state, &form, peer, draft).await?;
+    let (agent, jti) = identify(state, &form, peer, draft)?;
     if state.revocations.is_agent_revoked(agent.id.as_str()) {
         return Err(Refusal::InvalidAssertion(AuthFailure::Revoked));
     }
@@ -75,7 +78,7 @@ async fn issue(
         task_class: class.name.clone(),
         segment: class.segment.clone(),
     });
-    let workflow = open_workflow(state, agent, class, &form.workflow).await?;
+    let workflow = open_workflow(state, agent, class, &form.workflow, jti).await?;
     let (token, claims) = mint(state, agent, class, &workflow)?;
     Ok(serde_json::json!({
         "access_token": token,
@@ -89,29 +92,29 @@ async fn issue(
     }))
 }
 
-/// Who asks: the agent a signed assertion names or, on a connection that presented a
-/// verified X.509-SVID and sent no assertion, the agent that certificate names. Both
-/// present must name the same agent.
-async fn identify<'a>(
-    state: &'a Arc<State>,
+/// Who asks: the agent a signed assertion names (with the assertion's `jti`, still to
+/// be claimed) or, on a connection that presented a verified X.509-SVID and sent no
+/// assertion, the agent that certificate names. Both present must name the same agent.
+fn identify<'a>(
+    state: &'a State,
     form: &TokenRequest,
     peer: &Peer,
     draft: &mut EventDraft,
-) -> Result<&'a Agent, Refusal> {
+) -> Result<(&'a Agent, Option<Jti>), Refusal> {
     let svid = peer.svid.as_deref();
     let Some(assertion) = &form.assertion else {
         let svid = svid.ok_or_else(|| Refusal::BadTokenRequest {
             reason: "missing `assertion`".to_owned(),
         })?;
-        return certificate::agent(state, svid, draft);
+        return Ok((certificate::agent(state, svid, draft)?, None));
     };
-    let agent = assertion::verify(state, assertion, draft).await?;
+    let (agent, jti) = assertion::verify(state, assertion, draft)?;
     if let Some(svid) = svid
         && svid != agent.id.as_str()
     {
         return Err(certificate::mismatch(draft, svid));
     }
-    Ok(agent)
+    Ok((agent, Some(jti)))
 }
 
 /// The agent may only obtain task classes its registration lists.
@@ -130,13 +133,15 @@ fn allowed_task_class<'a>(
     Ok(class)
 }
 
-/// The named workflow, created by this exchange if new. An existing one must belong to
-/// this agent and task class and still be live.
+/// The named workflow, created by this exchange if new, with the assertion's `jti`
+/// claimed in the same write. An existing one must belong to this agent and task class
+/// and still be live.
 async fn open_workflow(
     state: &State,
     agent: &Agent,
     class: &TaskClass,
     id: &str,
+    jti: Option<Jti>,
 ) -> Result<Workflow, Refusal> {
     let now = state.clock.now().secs();
     let ttl = i64::try_from(class.workflow_ttl.as_secs()).unwrap_or(i64::MAX);
@@ -149,13 +154,7 @@ async fn open_workflow(
         now,
         ttl,
     );
-    let live = state
-        .workflows
-        .open(candidate)
-        .await
-        .map_err(|error| Refusal::Internal {
-            reason: format!("cannot open workflow `{id}`: {error}"),
-        })?;
+    let live = admit(state, candidate, jti, now).await?;
     let over = live.is_over(now);
     let workflow = live.snapshot();
     let refuse = |reason: String| Err(Refusal::BadTokenRequest { reason });
@@ -175,6 +174,40 @@ async fn open_workflow(
         ));
     }
     Ok(workflow)
+}
+
+/// The exchange's writes: the `jti` claimed (a replay refused) and the workflow
+/// created when this gateway does not hold it, together, in the broker's next batch
+/// (`crate::admissions`). Without an assertion (a client certificate) there is no `jti`.
+async fn admit(
+    state: &State,
+    candidate: Workflow,
+    jti: Option<Jti>,
+    now: i64,
+) -> Result<Arc<LiveWorkflow>, Refusal> {
+    let id = candidate.id.clone();
+    let failed = |error: StoreError| Refusal::Internal {
+        reason: format!("cannot open workflow `{id}`: {error}"),
+    };
+    let Some(jti) = jti else {
+        return state.workflows.open(candidate).await.map_err(failed);
+    };
+    let held = state.workflows.cached(candidate.id.as_str());
+    let admission = Admission {
+        issuer: jti.issuer,
+        jti: jti.jti,
+        expires_at: jti.expires_at,
+        workflow: held.is_none().then_some(candidate),
+    };
+    let admitted = state.admissions.admit(admission, now).await;
+    match (admitted.map_err(failed)?, held) {
+        (Admitted::Replayed, _) => Err(Refusal::InvalidAssertion(AuthFailure::Replayed)),
+        (Admitted::Fresh(_), Some(held)) => Ok(held),
+        (Admitted::Fresh(Some(stored)), None) => Ok(state.workflows.remember(stored)),
+        (Admitted::Fresh(None), None) => Err(Refusal::Internal {
+            reason: format!("the store created no workflow `{id}`"),
+        }),
+    }
 }
 
 fn mint(

@@ -137,7 +137,10 @@ pub struct Upstream {
     transport: Transport,
     /// The current session; its lock is held through a handshake, so concurrent first
     /// requests wait for one handshake instead of making several.
-    session: tokio::sync::Mutex<Option<Session>>,
+    session: tokio::sync::Mutex<Option<Arc<Session>>>,
+    /// The same session, read without the lock: every call after the handshake takes
+    /// it from here (one atomic load), so concurrent calls do not queue on the mutex.
+    current: arc_swap::ArcSwapOption<Session>,
     next_id: AtomicI64,
     handshakes: AtomicU64,
     closed: AtomicBool,
@@ -200,6 +203,7 @@ impl Upstream {
             name,
             transport,
             session: tokio::sync::Mutex::new(None),
+            current: arc_swap::ArcSwapOption::empty(),
             next_id: AtomicI64::new(1),
             handshakes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
@@ -259,7 +263,7 @@ impl Upstream {
         let session = tokio::time::timeout_at(deadline, session)
             .await
             .unwrap_or(Err(UpstreamError::Timeout))?;
-        Ok(session.handshake)
+        Ok(Arc::clone(&session.handshake))
     }
 
     /// Handshakes completed so far (one per session).
@@ -279,6 +283,7 @@ impl Upstream {
     /// requests fail as unavailable.
     pub async fn shutdown(&self) {
         self.closed.store(true, Ordering::Relaxed);
+        self.current.store(None);
         let session = self.session.lock().await.take();
         match &self.transport {
             Transport::Http(server) => {
@@ -328,17 +333,18 @@ impl Upstream {
     async fn http_exchange(
         &self,
         server: &HttpServer,
-        session: Session,
+        session: Arc<Session>,
         method: &str,
         params: Value,
         secret: Option<&Secret>,
         mut relaying: Option<&mut Relaying>,
     ) -> Result<Outcome, UpstreamError> {
+        let params = params.to_string();
         let first = server
             .call(
                 &self.next(),
                 method,
-                params.clone(),
+                &params,
                 session.headers(),
                 secret,
                 relaying.as_deref_mut(),
@@ -356,7 +362,7 @@ impl Upstream {
             .call(
                 &self.next(),
                 method,
-                params,
+                &params,
                 session.headers(),
                 secret,
                 relaying,
@@ -377,7 +383,7 @@ impl Upstream {
         &self,
         secret: Option<&Secret>,
         deadline: Instant,
-    ) -> Result<Session, UpstreamError> {
+    ) -> Result<Arc<Session>, UpstreamError> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(UpstreamError::Unavailable(format!(
                 "`{}` is shut down",
@@ -394,17 +400,20 @@ impl Upstream {
         &self,
         server: &HttpServer,
         secret: Option<&Secret>,
-    ) -> Result<Session, UpstreamError> {
+    ) -> Result<Arc<Session>, UpstreamError> {
+        if let Some(session) = self.current.load_full() {
+            return Ok(session);
+        }
         let mut current = self.session.lock().await;
         if let Some(session) = current.as_ref() {
-            return Ok(session.clone());
+            return Ok(Arc::clone(session));
         }
         let none = SessionHeaders::default();
         let init = server
             .call(
                 &self.next(),
                 "initialize",
-                handshake::initialize_params(),
+                &handshake::initialize_params().to_string(),
                 none,
                 secret,
                 None,
@@ -445,12 +454,17 @@ impl Upstream {
         &self,
         supervisor: &Supervisor,
         deadline: Instant,
-    ) -> Result<Session, UpstreamError> {
+    ) -> Result<Arc<Session>, UpstreamError> {
+        let held = self.current.load_full();
+        if let Some(session) = held.filter(|session| session.usable()) {
+            return Ok(session);
+        }
         let mut current = self.session.lock().await;
         if let Some(session) = current.as_ref().filter(|session| session.usable()) {
-            return Ok(session.clone());
+            return Ok(Arc::clone(session));
         }
         *current = None;
+        self.current.store(None);
         let process = supervisor.running(deadline).await?;
         let handshake = process.handshake(self.id()).await?;
         let session = Session {
@@ -462,14 +476,16 @@ impl Upstream {
         Ok(self.keep(&mut current, session))
     }
 
-    fn keep(&self, current: &mut Option<Session>, session: Session) -> Session {
+    fn keep(&self, current: &mut Option<Arc<Session>>, session: Session) -> Arc<Session> {
         self.handshakes.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             server = %self.name,
             version = session.handshake.protocol_version,
             "MCP session established"
         );
-        *current = Some(session.clone());
+        let session = Arc::new(session);
+        *current = Some(Arc::clone(&session));
+        self.current.store(Some(Arc::clone(&session)));
         session
     }
 
@@ -481,6 +497,7 @@ impl Upstream {
             .is_some_and(|session| Arc::ptr_eq(&session.handshake, &stale.handshake));
         if same {
             *current = None;
+            self.current.store(None);
         }
     }
 

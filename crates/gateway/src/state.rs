@@ -84,6 +84,8 @@ pub struct State {
     pub tools: ConfigMap<ToolName, ToolRuntime>,
     pub upstream: UpstreamClient,
     pub workflows: Workflows,
+    /// Token exchanges' `jti` claims and workflow creations, written in batches.
+    pub admissions: crate::admissions::Admissions,
     pub revocations: Revocations,
     /// Counters and histograms for `/metrics`.
     pub metrics: crate::metrics::Metrics,
@@ -161,6 +163,7 @@ impl State {
             sinks: crate::sinks::SinkStatuses::new(&config.sinks),
             tails: crate::tail::Tails::default(),
             workflows: Workflows::new(Arc::clone(&store)),
+            admissions: crate::admissions::Admissions::new(Arc::clone(&store)),
             revocations,
             quarantines: Quarantines::default(),
             forensics: crate::forensics::Forensics::default(),

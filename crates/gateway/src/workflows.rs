@@ -303,7 +303,8 @@ impl Workflows {
         Ok(stored.map(|workflow| self.remember(workflow)))
     }
 
-    fn cached(&self, id: &str) -> Option<Arc<LiveWorkflow>> {
+    /// The workflow `id` if this gateway holds it now; the store is not asked.
+    pub fn cached(&self, id: &str) -> Option<Arc<LiveWorkflow>> {
         let shard = self
             .shard(id)
             .read()
@@ -312,7 +313,7 @@ impl Workflows {
     }
 
     /// Caches `workflow` unless another copy got there first; returns the cached one.
-    fn remember(&self, workflow: Workflow) -> Arc<LiveWorkflow> {
+    pub fn remember(&self, workflow: Workflow) -> Arc<LiveWorkflow> {
         let mut shard = self
             .shard(workflow.id.as_str())
             .write()

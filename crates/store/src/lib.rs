@@ -7,6 +7,7 @@
 //! database stays inside that database's module (`sqlite`), and the trait and its errors
 //! know no database at all.
 
+mod admission;
 mod approval;
 mod chain;
 mod error;
@@ -20,6 +21,7 @@ mod sqlite;
 mod store;
 mod workflow;
 
+pub use admission::{Admission, Admitted};
 pub use approval::ApprovalFilter;
 pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;

@@ -33,6 +33,7 @@ use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 
+use crate::admission::{Admission, Admitted};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
@@ -121,6 +122,10 @@ impl Store for PostgresStore {
         now_secs: i64,
     ) -> Result<bool, StoreError> {
         self.run(|client| claims::claim(client, issuer, jti, expires_at, now_secs))
+    }
+
+    fn admit(&self, admissions: &[Admission], now_secs: i64) -> Result<Vec<Admitted>, StoreError> {
+        self.run(|client| claims::admit(client, admissions, now_secs))
     }
 
     fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {

@@ -5,6 +5,7 @@
 //! append. An in-memory store has a single connection for both, since a second
 //! connection would open another, empty, database.
 
+mod admissions;
 mod approvals;
 mod budgets;
 mod claims;
@@ -32,6 +33,7 @@ use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 use rusqlite::Connection;
 
+use crate::admission::{Admission, Admitted};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
@@ -164,6 +166,12 @@ impl Store for SqliteStore {
         claims::sweep_now_and_then(&conn, &self.claims_since_sweep, now_secs)
             .or_unavailable(&self.location)?;
         claims::claim(&conn, &claim, now_secs).or_unavailable(&self.location)
+    }
+
+    fn admit(&self, admissions: &[Admission], now_secs: i64) -> Result<Vec<Admitted>, StoreError> {
+        let mut conn = self.writer();
+        admissions::admit(&mut conn, &self.claims_since_sweep, admissions, now_secs)
+            .or_unavailable(&self.location)
     }
 
     fn put_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {

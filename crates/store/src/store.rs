@@ -7,6 +7,7 @@ use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 
+use crate::admission::{Admission, Admitted};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
@@ -74,6 +75,37 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expires_at: i64,
         now_secs: i64,
     ) -> Result<bool, StoreError>;
+
+    /// Writes token exchanges' admissions together: each `jti` is claimed as
+    /// [`Store::claim_jti`] claims it and, only when that claim is fresh, the admission's
+    /// workflow is created as [`Store::create_workflow`] creates it. The answers are in
+    /// the admissions' order; admissions later in the slice see the earlier ones' writes
+    /// (one `jti` twice: the second is [`Admitted::Replayed`]). An error means nothing of
+    /// the batch is known to be written: no answer was given, so no credential is issued
+    /// on it, and a `jti` written after all stays claimed (refused, never used twice).
+    ///
+    /// This default makes one write per admission; the stores write a batch in one
+    /// transaction, so a busy broker pays one commit per batch.
+    fn admit(&self, admissions: &[Admission], now_secs: i64) -> Result<Vec<Admitted>, StoreError> {
+        admissions
+            .iter()
+            .map(|admission| {
+                let fresh = self.claim_jti(
+                    &admission.issuer,
+                    &admission.jti,
+                    admission.expires_at,
+                    now_secs,
+                )?;
+                if !fresh {
+                    return Ok(Admitted::Replayed);
+                }
+                let workflow = admission.workflow.as_ref();
+                Ok(Admitted::Fresh(
+                    workflow.map(|w| self.create_workflow(w)).transpose()?,
+                ))
+            })
+            .collect()
+    }
 
     /// Inserts the workflow, or replaces every field of the one with its id (status,
     /// usage and budget change over its life).

@@ -10,6 +10,8 @@
     reason = "test helpers outside `#[test]` fail loudly, as tests do"
 )]
 
+#[path = "conformance/admissions.rs"]
+mod admissions;
 #[path = "conformance/approvals.rs"]
 mod approvals;
 #[path = "conformance/budgets.rs"]
@@ -80,6 +82,13 @@ macro_rules! conformance_tests {
                     listing_filters_by_agent_and_status,
                     listing_is_newest_first_with_ids_breaking_ties,
                     listing_limit_defaults_to_100_and_is_capped_at_1000,
+                );
+            }
+            mod admissions {
+                conformance_tests!(@each $open; crate::admissions;
+                    a_batch_claims_each_jti_once_and_creates_only_fresh_workflows,
+                    an_empty_batch_admits_nothing,
+                    concurrent_batches_never_admit_one_jti_twice,
                 );
             }
             mod budgets {

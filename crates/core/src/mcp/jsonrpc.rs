@@ -117,13 +117,18 @@ impl ErrorObject {
 pub fn parse(bytes: &[u8]) -> Result<Message, ErrorObject> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ErrorObject::new(code::PARSE_ERROR, format!("not JSON: {error}")))?;
-    parse_value(&value)
+    parse_owned(value)
 }
 
 /// Parses one already-decoded message.
 pub fn parse_value(value: &Value) -> Result<Message, ErrorObject> {
+    parse_owned(value.clone())
+}
+
+/// Parses one decoded message, moving its params or result out instead of copying.
+pub fn parse_owned(value: Value) -> Result<Message, ErrorObject> {
     let invalid = |why: &str| ErrorObject::new(code::INVALID_REQUEST, why.to_owned());
-    let object = match value {
+    let mut object = match value {
         Value::Object(object) => object,
         Value::Array(_) => {
             return Err(invalid(
@@ -147,9 +152,9 @@ pub fn parse_value(value: &Value) -> Result<Message, ErrorObject> {
             .filter(|method| !method.is_empty())
             .ok_or_else(|| invalid("`method` must be a non-empty string"))?
             .to_owned();
-        let params = match object.get("params") {
+        let params = match object.remove("params") {
             None => Map::new(),
-            Some(Value::Object(params)) => params.clone(),
+            Some(Value::Object(params)) => params,
             Some(_) => {
                 return Err(ErrorObject::new(
                     code::INVALID_PARAMS,
@@ -163,8 +168,8 @@ pub fn parse_value(value: &Value) -> Result<Message, ErrorObject> {
         });
     }
     let id = id.ok_or_else(|| invalid("a response needs an `id`"))?;
-    let outcome = match (object.get("result"), object.get("error")) {
-        (Some(result), None) => Ok(result.clone()),
+    let outcome = match (object.remove("result"), object.get("error")) {
+        (Some(result), None) => Ok(result),
         (None, Some(error)) => Err(ErrorObject::from_value(error)
             .ok_or_else(|| invalid("`error` must have an integer `code` and a `message`"))?),
         _ => return Err(invalid("a response has exactly one of `result` or `error`")),

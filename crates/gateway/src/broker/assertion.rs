@@ -1,9 +1,10 @@
 //! Verifying an identity assertion: a self-signed EdDSA JWT from a registered agent, or
 //! a JWT from a trusted issuer's JWKS (a SPIFFE JWT-SVID fits). Short-lived, for this
-//! gateway's audience, and single-use: its `jti` is claimed in the store only after the
-//! signature verified, so nobody can burn another agent's `jti`.
+//! gateway's audience, and single-use: its `jti` ([`Jti`]) is claimed in the store only
+//! after the signature verified, so nobody can burn another agent's `jti`; the broker
+//! claims it with the exchange's other writes (`crate::admissions`).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use gatehouse_core::config::{Agent, AgentKey};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
@@ -15,11 +16,20 @@ use crate::state::State;
 /// Clock skew tolerated between agents and the gateway.
 const LEEWAY_SECS: i64 = 30;
 
-pub(super) async fn verify<'a>(
-    state: &'a Arc<State>,
+/// A verified assertion's single-use id, not claimed yet.
+#[derive(Debug)]
+pub(super) struct Jti {
+    pub(super) issuer: String,
+    pub(super) jti: String,
+    /// The last second the assertion could still be accepted, leeway included.
+    pub(super) expires_at: i64,
+}
+
+pub(super) fn verify<'a>(
+    state: &'a State,
     assertion: &str,
     draft: &mut EventDraft,
-) -> Result<&'a Agent, Refusal> {
+) -> Result<(&'a Agent, Jti), Refusal> {
     let jwt = token::decode(assertion).map_err(Refusal::InvalidAssertion)?;
     let claims = jwt.assertion_claims().map_err(Refusal::InvalidAssertion)?;
     draft.agent(claims.sub.as_str().into());
@@ -30,8 +40,12 @@ pub(super) async fn verify<'a>(
     };
     check_signed(state, agent, &jwt, &claims).map_err(|failure| unverified(draft, failure))?;
     check_claims(state, &claims).map_err(Refusal::InvalidAssertion)?;
-    claim_jti(state, &claims).await?;
-    Ok(agent)
+    let jti = Jti {
+        issuer: claims.iss,
+        jti: claims.jti.unwrap_or_default(),
+        expires_at: claims.exp.saturating_add(LEEWAY_SECS),
+    };
+    Ok((agent, jti))
 }
 
 /// Until the signature verifies, every failure looks the same to the caller: an unknown
@@ -103,25 +117,4 @@ fn check_claims(state: &State, claims: &AssertionClaims) -> Result<(), AuthFailu
         return Err(AuthFailure::MissingClaim("jti"));
     }
     Ok(())
-}
-
-async fn claim_jti(state: &Arc<State>, claims: &AssertionClaims) -> Result<(), Refusal> {
-    let store = Arc::clone(&state.store);
-    let issuer = claims.iss.clone();
-    let jti = claims.jti.clone().unwrap_or_default();
-    let expires = claims.exp.saturating_add(LEEWAY_SECS);
-    let now = state.clock.now().secs();
-    let fresh = tokio::task::spawn_blocking(move || store.claim_jti(&issuer, &jti, expires, now))
-        .await
-        .map_err(|error| Refusal::Internal {
-            reason: format!("jti check failed: {error}"),
-        })?
-        .map_err(|error| Refusal::Internal {
-            reason: format!("jti check failed: {error}"),
-        })?;
-    if fresh {
-        Ok(())
-    } else {
-        Err(Refusal::InvalidAssertion(AuthFailure::Replayed))
-    }
 }

@@ -7,6 +7,7 @@
 //! (progress, log messages). The agent's own `_meta`, its progress token included, never
 //! reaches the server: the upstream client sends a token of Gatehouse's own instead.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -146,7 +147,7 @@ pub async fn gated(
     draft.mcp(caller.server, Some(mapping));
     draft.note(&format!("{} `{name}`", kind.key()));
     let arguments = arguments(kind, params, name)?;
-    let typed = args::typed(&mapping.args, &arguments)
+    let typed = args::typed(&mapping.args, arguments.as_ref())
         .map_err(|reason| Refusal::BadArguments { reason })?;
     contain(caller, kind, mapping, name, draft)?;
     let reach = Reach {
@@ -178,7 +179,8 @@ pub async fn gated(
     let tier = observe::tier(tier, observed, draft);
     let forwarded = forwarded_params(params);
     let body = serde_json::to_vec(&forwarded).unwrap_or_default();
-    let parked = parked_call(caller.server, kind, mapping, &body);
+    // The parked form (and its digest) only for the tiers that confirm or park a call.
+    let parked = || parked_call(caller.server, kind, mapping, &body);
     let meta = params.get("_meta").and_then(Value::as_object);
     let gatekeeping = tier::Gatekeeping {
         credential: caller.credential,
@@ -192,7 +194,7 @@ pub async fn gated(
         Tier::Low => {}
         Tier::Medium => {
             budget::ensure_active(caller.state, caller.workflow)?;
-            tier::confirm(caller.state, &gatekeeping, parked, draft).await?;
+            tier::confirm(caller.state, &gatekeeping, parked(), draft).await?;
         }
         Tier::High => {
             let presented = meta_text(meta, APPROVAL_META);
@@ -200,7 +202,7 @@ pub async fn gated(
             if presented.is_none() {
                 budget::ensure_active(caller.state, caller.workflow)?;
             }
-            return approval_outcome(caller, &gatekeeping, parked, presented, draft).await;
+            return approval_outcome(caller, &gatekeeping, parked(), presented, draft).await;
         }
     }
     let reserved = budget::reserve(
@@ -287,23 +289,25 @@ fn unknown(kind: Gated, name: &str) -> Refusal {
     }
 }
 
-/// The arguments policy may see: a tool's `arguments`, or the resource URI / prompt name.
-fn arguments(
+/// The arguments policy may see: a tool's `arguments` (borrowed), or the resource URI /
+/// prompt name.
+fn arguments<'p>(
     kind: Gated,
-    params: &Map<String, Value>,
+    params: &'p Map<String, Value>,
     name: &str,
-) -> Result<Map<String, Value>, Refusal> {
+) -> Result<Cow<'p, Map<String, Value>>, Refusal> {
     match kind {
         Gated::Tool => match params.get("arguments") {
-            None | Some(Value::Null) => Ok(Map::new()),
-            Some(Value::Object(arguments)) => Ok(arguments.clone()),
+            None | Some(Value::Null) => Ok(Cow::Owned(Map::new())),
+            Some(Value::Object(arguments)) => Ok(Cow::Borrowed(arguments)),
             Some(_) => Err(Refusal::BadArguments {
                 reason: "`params.arguments` must be an object".to_owned(),
             }),
         },
-        Gated::Resource | Gated::Prompt => {
-            Ok(Map::from_iter([(kind.key().to_owned(), Value::from(name))]))
-        }
+        Gated::Resource | Gated::Prompt => Ok(Cow::Owned(Map::from_iter([(
+            kind.key().to_owned(),
+            Value::from(name),
+        )]))),
     }
 }
 
@@ -393,25 +397,23 @@ pub fn visible(caller: Caller<'_>, mapping: &McpMapping) -> bool {
 /// Keys are sorted at every level, so the call's digest (which binds confirmations and
 /// approvals to it) does not depend on the order an SDK happened to write them in.
 pub(crate) fn forwarded_params(params: &Map<String, Value>) -> Value {
-    let kept = params.iter().filter(|(key, _)| key.as_str() != "_meta");
-    canonical(&Value::Object(
-        kept.map(|(key, value)| (key.clone(), value.clone()))
-            .collect(),
-    ))
+    Value::Object(sorted(params, |key| key != "_meta"))
+}
+
+/// A copy of `object` with the keys `keep` accepts, in sorted order at every level.
+fn sorted(object: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> Map<String, Value> {
+    let mut entries: Vec<(&String, &Value)> = object.iter().filter(|(key, _)| keep(key)).collect();
+    entries.sort_unstable_by_key(|(key, _)| *key);
+    entries
+        .into_iter()
+        .map(|(key, value)| (key.clone(), canonical(value)))
+        .collect()
 }
 
 /// `value` with every object's keys in sorted order.
 fn canonical(value: &Value) -> Value {
     match value {
-        Value::Object(object) => {
-            let mut keys: Vec<&String> = object.keys().collect();
-            keys.sort_unstable();
-            let sorted = keys
-                .into_iter()
-                .filter_map(|key| Some((key.clone(), canonical(object.get(key)?))))
-                .collect();
-            Value::Object(sorted)
-        }
+        Value::Object(object) => Value::Object(sorted(object, |_| true)),
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
     }

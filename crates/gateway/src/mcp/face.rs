@@ -455,8 +455,9 @@ fn delete(caller: Caller<'_>, headers: &HeaderMap, draft: EventDraft) -> Respons
 /// them: privately (a listing is filtered for this caller) and never for long (policy
 /// may change).
 fn modern_result(result: Value, era: Era, method: &str) -> Value {
-    let (Era::Modern, Value::Object(mut object)) = (era, result.clone()) else {
-        return result;
+    let mut object = match (era, result) {
+        (Era::Modern, Value::Object(object)) => object,
+        (_, other) => return other,
     };
     object
         .entry("resultType")
@@ -554,13 +555,17 @@ fn reply(
     response
 }
 
+/// `body` as a JSON response, serialised once.
 fn json(status: StatusCode, body: &Value) -> Response<ResponseBody> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let length = bytes.len();
-    let mut response = crate::problem::json_response(status, body, "application/json");
-    if let Ok(value) = HeaderValue::from_str(&length.to_string()) {
-        response.headers_mut().insert(header::CONTENT_LENGTH, value);
-    }
+    let mut response = Response::new(crate::body::full(bytes));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    let json = HeaderValue::from_static("application/json");
+    headers.insert(header::CONTENT_TYPE, json);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     response
 }
 

@@ -27,6 +27,15 @@ const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 /// The closing DELETE is a courtesy; shutdown does not wait longer for it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The JSON-RPC request `{"jsonrpc":"2.0","id":…,"method":…,"params":…}` around
+/// `params`, already JSON text: the same bytes `jsonrpc::request` serialises to, written
+/// without building and copying a tree of values per call.
+fn request_text(id: &Id, method: &str, params: &str) -> String {
+    let method = Value::from(method);
+    let id = id.to_value();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
+}
+
 /// What a message carries of the session: nothing before the handshake.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct SessionHeaders<'a> {
@@ -85,17 +94,19 @@ impl HttpServer {
 
     /// Sends one request and reads its answer, passing the notifications on its answer
     /// stream to `relaying`.
+    /// `params` is the params object as JSON text, serialised once by the caller (a
+    /// request resent after a lost session reuses it).
     pub(super) async fn call(
         &self,
         id: &Id,
         method: &str,
-        params: Value,
+        params: &str,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
         relaying: Option<&mut Relaying>,
     ) -> Result<Reply, Failure> {
-        let message = jsonrpc::request(id, method, params);
-        let response = self.post(&message, session, secret).await?;
+        let message = Bytes::from(request_text(id, method, params));
+        let response = self.post(message, session, secret).await?;
         let session_id = response.headers().get(SESSION_ID).cloned();
         let outcome = self.answer(response, id, session, secret, relaying).await?;
         Ok(Reply {
@@ -111,6 +122,7 @@ impl HttpServer {
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
     ) -> Result<(), UpstreamError> {
+        let message = Bytes::from(message.to_string());
         let response = self.post(message, session, secret).await?;
         let status = response.status();
         if status.is_success() {
@@ -136,11 +148,10 @@ impl HttpServer {
 
     async fn post(
         &self,
-        message: &Value,
+        body: Bytes,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
     ) -> Result<Response<LeasedBody>, UpstreamError> {
-        let body = Bytes::from(message.to_string());
         let request = self.request(Method::POST, body, session, secret)?;
         self.client
             .send_to(&self.origin, request)
@@ -420,4 +431,19 @@ fn excerpt(body: &[u8]) -> String {
 
 fn unbuildable(why: &str) -> UpstreamError {
     UpstreamError::Unavailable(format!("cannot build the upstream request: {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_text_is_what_the_request_value_serialises_to() {
+        let params = serde_json::json!({"name": "get \"ticket\"", "arguments": {"id": 0}});
+        for id in [Id::Number(7), Id::Text("a\"b".to_owned())] {
+            let written = request_text(&id, "tools/call", &params.to_string());
+            let built = jsonrpc::request(&id, "tools/call", params.clone()).to_string();
+            assert_eq!(written, built);
+        }
+    }
 }

@@ -180,6 +180,34 @@ async fn a_replayed_assertion_is_refused() {
     refused_with(&harness, &assertion, "replayed").await;
 }
 
+/// Exchanges are written in batches: many at once, each with its own assertion and
+/// some naming one new workflow, all get credentials and share that workflow; one
+/// assertion sent many times at once buys exactly one credential.
+#[tokio::test]
+async fn concurrent_exchanges_are_batched_and_one_assertion_still_buys_one_credential() {
+    let harness = Harness::start().await;
+    let fresh: Vec<String> = (0..12).map(|_| harness.assertion()).collect();
+    let exchanges = fresh.iter().enumerate().map(|(n, assertion)| {
+        let workflow = format!("wf-batch-{}", n % 3);
+        let harness = &harness;
+        async move { harness.exchange(assertion, &workflow, "triage").await }
+    });
+    let replies = futures_util::future::join_all(exchanges).await;
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let replayed = harness.assertion();
+    let same = (0..12).map(|_| harness.exchange(&replayed, "wf-batch-0", "triage"));
+    let replies = futures_util::future::join_all(same).await;
+    let issued = replies.iter().filter(|reply| reply.status == 200).count();
+    assert_eq!(issued, 1, "one assertion, one credential");
+    for reply in replies.iter().filter(|reply| reply.status != 200) {
+        assert_eq!(reply.status, 401, "{}", reply.text());
+        let event = harness.event(&decision_id(reply)).await;
+        assert_eq!(event.reason.as_deref(), Some("invalid-assertion: replayed"));
+    }
+}
+
 #[tokio::test]
 async fn a_task_class_the_agent_is_not_registered_for_is_refused() {
     let harness = Harness::start().await;

@@ -1,9 +1,10 @@
 //! Single-use assertion ids. Two replicas claiming one `jti` at once meet at the
 //! primary key: exactly one insert wins.
 
-use postgres::Client;
+use postgres::{Client, GenericClient};
 
-use super::Failure;
+use super::{Failure, workflows};
+use crate::admission::{Admission, Admitted};
 
 /// Inserts the claim, or takes over a stored one that expired before `now`; the row
 /// comes back only when the claim was fresh.
@@ -17,7 +18,7 @@ const SWEEP: &str = "DELETE FROM jti_claims WHERE expires_at < $1";
 const SWEEP_EVERY: u64 = 256;
 
 pub(super) fn claim(
-    client: &mut Client,
+    client: &mut impl GenericClient,
     issuer: &str,
     jti: &str,
     expires_at: i64,
@@ -38,4 +39,29 @@ fn jti_hash(jti: &str) -> u64 {
     jti.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// Claims each `jti` and creates the workflows of the fresh ones, in one transaction:
+/// one commit (and one flush of the write-ahead log) for the whole batch.
+pub(super) fn admit(
+    client: &mut Client,
+    admissions: &[Admission],
+    now: i64,
+) -> Result<Vec<Admitted>, Failure> {
+    let mut tx = client.transaction()?;
+    let mut admitted = Vec::with_capacity(admissions.len());
+    for admission in admissions {
+        let (issuer, jti) = (&admission.issuer, &admission.jti);
+        if !claim(&mut tx, issuer, jti, admission.expires_at, now)? {
+            admitted.push(Admitted::Replayed);
+            continue;
+        }
+        let workflow = admission.workflow.as_ref();
+        let created = workflow
+            .map(|workflow| workflows::create(&mut tx, workflow))
+            .transpose()?;
+        admitted.push(Admitted::Fresh(created));
+    }
+    tx.commit()?;
+    Ok(admitted)
 }

@@ -57,7 +57,10 @@ pub(super) fn put(client: &mut Client, workflow: &Workflow) -> Result<(), Failur
     Ok(())
 }
 
-pub(super) fn create(client: &mut Client, workflow: &Workflow) -> Result<Workflow, Failure> {
+pub(super) fn create(
+    client: &mut impl GenericClient,
+    workflow: &Workflow,
+) -> Result<Workflow, Failure> {
     let row = Encoded::new(workflow)?;
     let stored = client.query_one(CREATE, &row.params())?;
     decode(&stored)

@@ -101,9 +101,11 @@ pub async fn forward(
         // costs nothing.
         screen.judge_result(result, draft)?;
     }
-    recording::mcp_reply(recorder, reply_json(&reply));
+    if recorder.is_some() {
+        recording::mcp_reply(recorder, reply_json(&reply));
+    }
     let size = match &reply {
-        Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),
+        Reply::Result(value) => json_len(value),
         Reply::Error(_) => 0,
     };
     if workflow.add_bytes(size as u64, &*state.store).is_err() {
@@ -128,5 +130,37 @@ fn reply_json(reply: &Reply) -> serde_json::Value {
         Reply::Error(error) => serde_json::json!({
             "error": { "code": error.code, "message": error.message, "data": error.data },
         }),
+    }
+}
+
+/// How many bytes `value` serialises to, counted without writing them anywhere.
+fn json_len(value: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.saturating_add(bytes.len());
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Counting cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_len_counts_the_serialised_bytes() {
+        let value = serde_json::json!({"content": [{"type": "text", "text": "é \"x\""}], "n": 1.5});
+        assert_eq!(
+            json_len(&value),
+            serde_json::to_vec(&value).unwrap_or_default().len()
+        );
     }
 }
