@@ -351,3 +351,25 @@ fn an_unknown_sink_field_is_an_error() {
     assert_eq!(code, 64);
     assert!(stderr.contains("unknown field `colour`"), "{stderr}");
 }
+
+#[test]
+fn discovery_outside_observe_mode_is_refused_naming_the_fix() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace("[tools.tickets]\n", "[tools.tickets]\ndiscover = true\n")
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains(
+            "`tools.tickets.discover`: discovery forwards calls that match no route, so it is \
+             only allowed in observe mode: set `enforce = false` on the tool or its segment"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "[tools.tickets]\n",
+            "[tools.tickets]\ndiscover = true\nenforce = false\n",
+        )
+    });
+    assert_eq!(code, 0, "{stderr}");
+}

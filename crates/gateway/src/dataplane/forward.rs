@@ -15,7 +15,7 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
-use crate::dataplane::classify::Call;
+use crate::dataplane::classify::Destination;
 use crate::peer::Peer;
 use crate::pipeline::budget::notify_paused;
 use crate::pipeline::cancel::{Cancellation, Guarded, OnBehalf, cancellation, cancelled};
@@ -54,7 +54,7 @@ pub async fn forward(
     state: &Arc<State>,
     message: Message,
     guarded: Guarded<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     let limit = state.config.gateway.limits.max_request_body;
@@ -119,7 +119,7 @@ pub async fn forward(
 fn upstream_request(
     message: Message,
     caller: OnBehalf<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &EventDraft,
     limit: u64,
     secret: Option<Secret>,
@@ -141,7 +141,7 @@ fn upstream_request(
 }
 
 /// The origin-form target (`/base/path?query`): the connection already names the host.
-fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
+fn upstream_uri(call: &Destination<'_>) -> Result<Uri, Refusal> {
     let base = call.tool.tool.upstream.base_path.as_str();
     let query = call.query.map_or(0, |query| query.len() + 1);
     let mut uri = String::with_capacity(base.len() + call.tool_path.len() + query);
@@ -173,7 +173,7 @@ pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), Refusal> {
 /// The agent's headers minus hop-by-hop ones, its credential, anything Gatehouse sets
 /// itself and anything that would impersonate the tool's own credential header or
 /// Gatehouse's headers, names compared with `_` folded to `-`.
-fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
+fn forwarded_headers(mut headers: HeaderMap, call: &Destination<'_>) -> HeaderMap {
     strip_named_by_connection(&mut headers);
     let secret = call.tool.auth_header.as_ref().map(HeaderName::as_str);
     // One pass over the (few) names present rather than a lookup per name to drop.
@@ -202,7 +202,7 @@ fn inject_forwarding(headers: &mut HeaderMap, peer: &Peer) {
 fn inject(
     headers: &mut HeaderMap,
     caller: OnBehalf<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &EventDraft,
     secret: Option<Secret>,
 ) -> Result<(), Refusal> {

@@ -9,6 +9,7 @@ use std::time::Instant;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::model::{SegmentName, ToolName};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
@@ -176,6 +177,13 @@ impl EventDraft {
         set(&mut self.event.intent, target.intent.as_str());
         set(&mut self.event.tier, target.tier.as_str());
         set(&mut self.event.data_class, target.data_class.as_str());
+    }
+
+    /// A call that reached a tool but no route of it (discovery): no intent, data class
+    /// or tier to record.
+    pub fn unrouted(&mut self, tool: &ToolName, segment: &SegmentName) {
+        set(&mut self.event.tool, tool.as_str());
+        set(&mut self.event.segment, segment.as_str());
     }
 
     /// Marks a call in observe mode (`observe.rs`): `pass` first, then each thing
