@@ -27,6 +27,7 @@ mod otlp;
 mod paths;
 mod policy_reload;
 mod quarantines;
+mod reload_under_load;
 mod resources;
 mod route_args;
 mod sinks;
