@@ -27,7 +27,6 @@ mod otlp;
 mod paths;
 mod policy_reload;
 mod quarantines;
-mod reload_under_load;
 mod resources;
 mod route_args;
 mod sinks;
