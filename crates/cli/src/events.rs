@@ -148,20 +148,20 @@ pub(crate) fn table(events: &[Event]) -> String {
 
 fn row(event: &Event) -> [String; 8] {
     let why = match (&event.refusal, event.policies.is_empty()) {
-        (Some(refusal), true) => refusal.clone(),
+        (Some(refusal), true) => refusal.to_string(),
         (Some(refusal), false) => format!("{refusal} [{}]", event.policies.join(", ")),
         (None, false) => format!("[{}]", event.policies.join(", ")),
         (None, true) => String::new(),
     };
-    let dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_owned());
+    let dash = |value: Option<&str>| value.unwrap_or("-").to_owned();
     [
         utc_time(event.time_ms),
         event.id.to_string(),
         outcome(event),
         event.status.to_string(),
-        dash(&event.agent),
-        dash(&event.tool),
-        dash(&event.intent),
+        dash(event.agent.as_deref()),
+        dash(event.tool.as_deref()),
+        dash(event.intent.as_deref()),
         why,
     ]
 }
@@ -181,20 +181,24 @@ pub(crate) fn utc_time(millis: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_core::event::EventKind;
+
     use super::*;
 
     #[test]
     fn an_observed_call_says_so_in_its_outcome() {
-        let mut event = Event::blank(
-            gatehouse_core::ids::DecisionId::from_u128(1),
-            0,
-            "tool".to_owned(),
-            "DELETE".to_owned(),
-            "/tools/tickets/tickets/7".to_owned(),
-        );
+        let mut event = Event {
+            method: "DELETE".to_owned(),
+            path: "/tools/tickets/tickets/7".to_owned(),
+            ..Event::blank(
+                gatehouse_core::ids::DecisionId::from_u128(1),
+                0,
+                EventKind::Tool,
+            )
+        };
         event.outcome = gatehouse_core::event::Outcome::Allow;
         assert_eq!(outcome(&event), "allow");
-        event.observed = Some("would-deny:policy-denied".to_owned());
+        event.observed = Some("would-deny:policy-denied".parse().unwrap());
         assert_eq!(
             outcome(&event),
             "allow (observed: would-deny:policy-denied)"

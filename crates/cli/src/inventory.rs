@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use gatehouse_core::config::Config;
 use gatehouse_core::event::Event;
+use gatehouse_core::event::EventKind;
 use serde::Serialize;
 
 use crate::Failure;
@@ -96,7 +97,7 @@ fn rows(config: &Config, events: &[Event]) -> Vec<Row> {
     let mut used: BTreeMap<(&str, &str), (usize, BTreeSet<String>)> = BTreeMap::new();
     for event in events
         .iter()
-        .filter(|event| event.kind == "tool" || event.kind == "mcp")
+        .filter(|event| event.kind == EventKind::Tool || event.kind == EventKind::Mcp)
     {
         let (Some(tool), Some(intent), Some(agent)) = (&event.tool, &event.intent, &event.agent)
         else {
@@ -104,7 +105,7 @@ fn rows(config: &Config, events: &[Event]) -> Vec<Row> {
         };
         let entry = used.entry((tool.as_str(), intent.as_str())).or_default();
         entry.0 += 1;
-        entry.1.insert(agent.clone());
+        entry.1.insert(agent.to_string());
     }
     let observed = |tool: &str, segment: &str| {
         let set = &config.observe;

@@ -127,9 +127,12 @@ fn why(event: &Event) -> String {
     } else {
         format!(" [{}]", event.policies.join(", "))
     };
-    format!("{}{policies}", event.refusal.as_deref().unwrap_or(""))
-        .trim()
-        .to_owned()
+    format!(
+        "{}{policies}",
+        event.refusal.map_or("", |refusal| refusal.as_str())
+    )
+    .trim()
+    .to_owned()
 }
 
 fn dash(value: Option<&str>) -> &str {

@@ -1,15 +1,23 @@
 //! The audit record of one decision and what followed (ARCHITECTURE.md, "The request path", record).
 
 mod decide;
+mod kind;
 mod line;
+mod observed;
 
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::ids::DecisionId;
+use crate::model::{
+    AgentId, DataClass, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+};
+use crate::refusal::RefusalKind;
 
 pub use decide::DecideInput;
+pub use kind::{EventKind, UnknownEventKind};
+pub use observed::{Observed, UnknownObserved, Would};
 
 /// The outcome of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -57,26 +65,27 @@ pub struct Event {
     pub id: DecisionId,
     /// When the call arrived, Unix milliseconds.
     pub time_ms: i64,
-    /// `tool`, `token` or `mcp`: which surface of the data plane.
-    pub kind: String,
-    pub agent: Option<String>,
-    pub workflow: Option<String>,
-    pub task_class: Option<String>,
-    pub tool: Option<String>,
-    pub segment: Option<String>,
+    /// Which surface of Gatehouse the event comes from.
+    pub kind: EventKind,
+    pub agent: Option<AgentId>,
+    pub workflow: Option<WorkflowId>,
+    pub task_class: Option<TaskClassName>,
+    pub tool: Option<ToolName>,
+    pub segment: Option<SegmentName>,
     pub method: String,
     /// The request path as received (raw, not decoded).
     pub path: String,
-    pub intent: Option<String>,
+    pub intent: Option<Intent>,
     pub outcome: Outcome,
     /// The refusal kind (`policy-denied`, …) when refused.
-    pub refusal: Option<String>,
+    pub refusal: Option<RefusalKind>,
     /// The full reason, never shown to the agent.
     pub reason: Option<String>,
     /// Ids of the policies that determined the decision.
     pub policies: Vec<String>,
-    pub tier: Option<String>,
-    pub data_class: Option<String>,
+    /// The effective tier (after `@tier`).
+    pub tier: Option<Tier>,
+    pub data_class: Option<DataClass>,
     /// HTTP status returned to the agent.
     pub status: u16,
     pub bytes_in: u64,
@@ -96,7 +105,7 @@ pub struct Event {
     /// what enforcing would have done (`would-deny:policy-denied`, `would-confirm`,
     /// `would-park`, `would-refuse-budget`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed: Option<String>,
+    pub observed: Option<Observed>,
     /// What the decide phase evaluated, for replay; only on calls that reached it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decide: Option<DecideInput>,
@@ -110,9 +119,10 @@ pub struct Event {
 }
 
 impl Event {
-    /// An event with its id and time and nothing else yet: a refusal (`deny`) until the
-    /// call says otherwise.
-    pub fn blank(id: DecisionId, time_ms: i64, kind: String, method: String, path: String) -> Self {
+    /// An event with its id, time and kind and nothing else yet (no method or path): a
+    /// refusal (`deny`) until the call says otherwise. Other fields are set by name,
+    /// `Event { method, path, ..Event::blank(id, time_ms, EventKind::Tool) }`.
+    pub fn blank(id: DecisionId, time_ms: i64, kind: EventKind) -> Self {
         Self {
             id,
             time_ms,
@@ -122,8 +132,8 @@ impl Event {
             task_class: None,
             tool: None,
             segment: None,
-            method,
-            path,
+            method: String::new(),
+            path: String::new(),
             intent: None,
             outcome: Outcome::Deny,
             refusal: None,
@@ -175,10 +185,10 @@ impl<'e> EventLine<'e> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventFilter {
-    pub agent: Option<String>,
-    pub workflow: Option<String>,
-    pub tool: Option<String>,
-    pub intent: Option<String>,
+    pub agent: Option<AgentId>,
+    pub workflow: Option<WorkflowId>,
+    pub tool: Option<ToolName>,
+    pub intent: Option<Intent>,
     pub outcome: Option<Outcome>,
     /// Inclusive lower bound, Unix milliseconds.
     pub since_ms: Option<i64>,

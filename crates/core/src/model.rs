@@ -33,6 +33,28 @@ macro_rules! name_type {
                 &self.0
             }
         }
+
+        // A name reads as the text it is (`Option<AgentId>::as_deref` is an
+        // `Option<&str>`); making one from text is explicit, through `new` or `From`.
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value.into())
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.into())
+            }
+        }
     };
 }
 

@@ -5,8 +5,12 @@
 //! events and metrics. The agent sees the kind and a short detail; the event gets the
 //! full reason through [`Refusal::reason`].
 
+mod kind;
+
 use std::borrow::Cow;
 use std::fmt;
+
+pub use kind::{RefusalKind, UnknownRefusalKind};
 
 /// Why a credential or assertion was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,42 +218,42 @@ impl Refusal {
 
     /// The stable kind: the last segment of the problem `type`, the event's reason and
     /// the metric label.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> RefusalKind {
         match self {
-            Self::Unauthenticated(_) => "unauthenticated",
-            Self::InvalidAssertion(_) => "invalid-assertion",
-            Self::BadTokenRequest { .. } => "bad-token-request",
-            Self::TaskClassNotAllowed { .. } => "task-class-not-allowed",
-            Self::AmbiguousPath { .. } => "ambiguous-path",
-            Self::UnknownTool { .. } => "unknown-tool",
-            Self::NoRoute => "no-route",
-            Self::SegmentMismatch { .. } => "segment-mismatch",
-            Self::OutOfScope { .. } => "out-of-scope",
-            Self::PolicyDenied => "policy-denied",
-            Self::Quarantined { .. } => "quarantined",
-            Self::BudgetExhausted { .. } => "budget-exhausted",
-            Self::ConfirmationRequired { .. } => "confirmation-required",
-            Self::ConfirmationRejected { .. } => "confirmation-rejected",
-            Self::ApprovalDenied { .. } => "approval-denied",
-            Self::ApprovalExpired { .. } => "approval-expired",
-            Self::ApprovalCancelled { .. } => "approval-cancelled",
-            Self::ApprovalPending { .. } => "approval-pending",
-            Self::BadMessage { .. } => "bad-message",
-            Self::UnknownMethod { .. } => "unknown-method",
-            Self::SessionUnknown => "session-unknown",
-            Self::BadArguments { .. } => "bad-arguments",
-            Self::OriginRejected { .. } => "origin-rejected",
-            Self::UnsafeRequest { .. } => "unsafe-request",
-            Self::MalformedBody { .. } => "malformed-body",
-            Self::RateLimited => "rate-limited",
-            Self::TooManyPending { .. } => "too-many-pending",
-            Self::HeadersTooLarge => "headers-too-large",
-            Self::BodyTooLarge { .. } => "body-too-large",
-            Self::UpstreamUnavailable { .. } => "upstream-unavailable",
-            Self::UpstreamTimeout => "upstream-timeout",
-            Self::Internal { .. } => "internal",
-            Self::StaleState { .. } => "stale-state",
-            Self::Unrecordable { .. } => "unrecordable",
+            Self::Unauthenticated(_) => RefusalKind::Unauthenticated,
+            Self::InvalidAssertion(_) => RefusalKind::InvalidAssertion,
+            Self::BadTokenRequest { .. } => RefusalKind::BadTokenRequest,
+            Self::TaskClassNotAllowed { .. } => RefusalKind::TaskClassNotAllowed,
+            Self::AmbiguousPath { .. } => RefusalKind::AmbiguousPath,
+            Self::UnknownTool { .. } => RefusalKind::UnknownTool,
+            Self::NoRoute => RefusalKind::NoRoute,
+            Self::SegmentMismatch { .. } => RefusalKind::SegmentMismatch,
+            Self::OutOfScope { .. } => RefusalKind::OutOfScope,
+            Self::PolicyDenied => RefusalKind::PolicyDenied,
+            Self::Quarantined { .. } => RefusalKind::Quarantined,
+            Self::BudgetExhausted { .. } => RefusalKind::BudgetExhausted,
+            Self::ConfirmationRequired { .. } => RefusalKind::ConfirmationRequired,
+            Self::ConfirmationRejected { .. } => RefusalKind::ConfirmationRejected,
+            Self::ApprovalDenied { .. } => RefusalKind::ApprovalDenied,
+            Self::ApprovalExpired { .. } => RefusalKind::ApprovalExpired,
+            Self::ApprovalCancelled { .. } => RefusalKind::ApprovalCancelled,
+            Self::ApprovalPending { .. } => RefusalKind::ApprovalPending,
+            Self::BadMessage { .. } => RefusalKind::BadMessage,
+            Self::UnknownMethod { .. } => RefusalKind::UnknownMethod,
+            Self::SessionUnknown => RefusalKind::SessionUnknown,
+            Self::BadArguments { .. } => RefusalKind::BadArguments,
+            Self::OriginRejected { .. } => RefusalKind::OriginRejected,
+            Self::UnsafeRequest { .. } => RefusalKind::UnsafeRequest,
+            Self::MalformedBody { .. } => RefusalKind::MalformedBody,
+            Self::RateLimited => RefusalKind::RateLimited,
+            Self::TooManyPending { .. } => RefusalKind::TooManyPending,
+            Self::HeadersTooLarge => RefusalKind::HeadersTooLarge,
+            Self::BodyTooLarge { .. } => RefusalKind::BodyTooLarge,
+            Self::UpstreamUnavailable { .. } => RefusalKind::UpstreamUnavailable,
+            Self::UpstreamTimeout => RefusalKind::UpstreamTimeout,
+            Self::Internal { .. } => RefusalKind::Internal,
+            Self::StaleState { .. } => RefusalKind::StaleState,
+            Self::Unrecordable { .. } => RefusalKind::Unrecordable,
         }
     }
 

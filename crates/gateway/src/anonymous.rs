@@ -9,8 +9,9 @@
 
 use std::sync::Mutex;
 
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Outcome};
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::refusal::RefusalKind;
 
 /// The sampling window.
 const WINDOW_MS: i64 = 60_000;
@@ -110,21 +111,15 @@ fn is_anonymous(event: &Event) -> bool {
     event.outcome == Outcome::Deny
         && (event.agent.is_none()
             || matches!(
-                event.refusal.as_deref(),
-                Some("unauthenticated" | "invalid-assertion")
+                event.refusal,
+                Some(RefusalKind::Unauthenticated | RefusalKind::InvalidAssertion)
             ))
 }
 
 /// The event that stands for a window's unstored refusals.
 pub(crate) fn summary_event(id: DecisionId, summary: Summary, now_ms: i64) -> Event {
-    let mut event = Event::blank(
-        id,
-        now_ms,
-        "anonymous".to_owned(),
-        String::new(),
-        String::new(),
-    );
-    event.refusal = Some("unauthenticated".to_owned());
+    let mut event = Event::blank(id, now_ms, EventKind::Anonymous);
+    event.refusal = Some(RefusalKind::Unauthenticated);
     event.reason = Some(format!(
         "{} more unauthenticated requests in the minute from {} (Unix ms) were counted, not \
          stored one by one; the first {} were stored",

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use gatehouse_core::approval::{Approval, StoredResponse};
+use gatehouse_core::event::EventKind;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use http::{HeaderMap, Request, Response, Uri, header};
 use http_body_util::BodyExt;
@@ -15,7 +16,7 @@ use crate::dataplane::forward::{self, Message};
 use crate::dataplane::{classify, tier};
 use crate::pipeline::budget;
 use crate::pipeline::cancel::{Guarded, OnBehalf};
-use crate::pipeline::record::EventDraft;
+use crate::pipeline::record::{EventDraft, Identity};
 use crate::pipeline::tier::replay_failure;
 use crate::quarantines::Reach;
 use crate::state::State;
@@ -64,14 +65,14 @@ async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
     } else {
         format!("/tools/{}{}", call.tool, call.path)
     };
-    let mut draft = EventDraft::synthetic(state, "approval", &call.method, &path);
+    let mut draft = EventDraft::synthetic(state, EventKind::Approval, &call.method, &path);
     // The call runs for the agent and workflow that made it, not for nobody.
-    draft.identity(
-        &approval.agent,
-        &approval.workflow,
-        &approval.task_class,
-        &approval.segment,
-    );
+    draft.identity(Identity {
+        agent: approval.agent.as_str().into(),
+        workflow: approval.workflow.as_str().into(),
+        task_class: approval.task_class.as_str().into(),
+        segment: approval.segment.as_str().into(),
+    });
     draft.note(&format!(
         "executes approval `{}` of decision `{}`, approved by {}",
         approval.id,
@@ -216,7 +217,7 @@ fn approvers(approval: &Approval) -> String {
 
 /// `GET /v1/approvals/{id}` on the data plane: the caller's own approval, as it stands.
 pub async fn poll(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, "approval-poll");
+    let mut draft = EventDraft::begin(&state, &request, EventKind::ApprovalPoll);
     match poll_phases(&state, &request, &mut draft).await {
         Ok(response) => {
             draft.allow(&state, response.status().as_u16());

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use gatehouse_core::approval::Approval;
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Outcome};
+use gatehouse_core::model::{AgentId, Intent, WorkflowId};
 use gatehouse_store::ApprovalFilter;
 use http::{Method, Uri};
 
@@ -44,15 +45,15 @@ fn event(state: &State, action: Action<'_>) -> Event {
     Event {
         id: state.next_id(),
         time_ms: now.millis(),
-        kind: "control".to_owned(),
-        agent: action.agent,
-        workflow: action.workflow,
+        kind: EventKind::Control,
+        agent: action.agent.map(AgentId::from),
+        workflow: action.workflow.map(WorkflowId::from),
         task_class: None,
         tool: None,
         segment: None,
         method: action.method.as_str().to_owned(),
         path: action.uri.path().to_owned(),
-        intent: Some(action.intent.to_owned()),
+        intent: Some(Intent::new(action.intent)),
         outcome: Outcome::Allow,
         refusal: None,
         reason: Some(action.detail),

@@ -9,7 +9,8 @@ mod request;
 use std::sync::Arc;
 
 use gatehouse_core::config::{Agent, TaskClass};
-use gatehouse_core::model::{TaskClassName, WorkflowId};
+use gatehouse_core::event::EventKind;
+use gatehouse_core::model::{Intent, TaskClassName, WorkflowId};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims};
 use gatehouse_core::workflow::Workflow;
@@ -19,12 +20,15 @@ use rand::RngCore;
 
 use crate::body::ResponseBody;
 use crate::peer::Peer;
-use crate::pipeline::record::EventDraft;
+use crate::pipeline::record::{EventDraft, Identity};
 use crate::problem::{insert_decision_header, json_response};
 use crate::state::State;
 
 pub use crate::throttle::Throttle;
 pub use request::TokenRequest;
+
+/// The intent a token request's event records.
+const EXCHANGE_INTENT: &str = "token.exchange";
 
 /// Handles one token request from `peer`; every outcome is an event.
 pub async fn exchange(
@@ -32,8 +36,8 @@ pub async fn exchange(
     request: Request<Incoming>,
     peer: &Peer,
 ) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, "token");
-    draft.intent("token.exchange");
+    let mut draft = EventDraft::begin(&state, &request, EventKind::Token);
+    draft.intent(Intent::new(EXCHANGE_INTENT));
     // Before the body is read or a signature checked: that is the cost being limited.
     if !state
         .token_throttle
@@ -65,12 +69,12 @@ async fn issue(
         return Err(Refusal::InvalidAssertion(AuthFailure::Revoked));
     }
     let class = allowed_task_class(state, agent, &form.task_class)?;
-    draft.identity(
-        agent.id.as_str(),
-        &form.workflow,
-        class.name.as_str(),
-        class.segment.as_str(),
-    );
+    draft.identity(Identity {
+        agent: agent.id.clone(),
+        workflow: form.workflow.as_str().into(),
+        task_class: class.name.clone(),
+        segment: class.segment.clone(),
+    });
     let workflow = open_workflow(state, agent, class, &form.workflow).await?;
     let (token, claims) = mint(state, agent, class, &workflow)?;
     Ok(serde_json::json!({

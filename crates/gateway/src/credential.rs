@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::Agent;
-use gatehouse_core::model::{AgentId, Intent, SegmentName};
+use gatehouse_core::model::{AgentId, Intent, SegmentName, TaskClassName, WorkflowId};
 use gatehouse_core::refusal::AuthFailure;
 use gatehouse_core::token::{self, TASK_TOKEN_TYP, TaskClaims, TimeClaims};
 
@@ -27,6 +27,10 @@ pub struct Credential {
     pub segment: SegmentName,
     /// `claims.sub` as the agent id policy decides on.
     pub agent: AgentId,
+    /// `claims.wf` and `claims.tc` as names, made once per verified credential so that
+    /// each call's event shares them instead of copying their text.
+    pub workflow: WorkflowId,
+    pub task_class: TaskClassName,
     /// Sorted for `binary_search`.
     scope: Vec<Intent>,
 }
@@ -41,6 +45,8 @@ impl Credential {
         scope.sort();
         Self {
             agent: AgentId::new(claims.sub.as_str()),
+            workflow: WorkflowId::new(claims.wf.as_str()),
+            task_class: TaskClassName::new(claims.tc.as_str()),
             claims,
             segment,
             scope,

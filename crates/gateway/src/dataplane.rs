@@ -24,6 +24,7 @@ pub mod tier;
 
 use std::sync::Arc;
 
+use gatehouse_core::event::EventKind;
 use gatehouse_core::model::Tier;
 use gatehouse_core::refusal::Refusal;
 use http::{Request, Response};
@@ -44,7 +45,7 @@ pub async fn tool_call(
     request: Request<Incoming>,
     peer: Arc<Peer>,
 ) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, "tool");
+    let mut draft = EventDraft::begin(&state, &request, EventKind::Tool);
     match phases(&state, request, peer, &mut draft).await {
         Ok(response) => response,
         Err(refusal) => draft.refuse(&state, &refusal),

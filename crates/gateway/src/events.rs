@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use gatehouse_core::backoff::Backoff;
 use gatehouse_core::clock::{Clock, SystemClock};
-use gatehouse_core::event::{Event, EventLine, Outcome};
+use gatehouse_core::event::{Event, EventKind, EventLine, Outcome};
 use gatehouse_core::ids::IdGenerator;
 use gatehouse_store::Store;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -274,9 +274,7 @@ async fn record_dropped(store: &Arc<dyn Store>, lines: JsonLines, backlog: &Back
     let mut event = Event::blank(
         IdGenerator::default().next(now),
         now.millis(),
-        "gatehouse".to_owned(),
-        String::new(),
-        String::new(),
+        EventKind::Gatehouse,
     );
     event.outcome = Outcome::Error;
     event.reason = Some(format!(
@@ -612,7 +610,9 @@ mod tests {
         Event {
             status: 401,
             latency_us: 1,
-            ..Event::blank(id, 1, "tool".to_owned(), "GET".to_owned(), "/".to_owned())
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            ..Event::blank(id, 1, EventKind::Tool)
         }
     }
 

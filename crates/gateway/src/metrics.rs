@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::refusal::RefusalKind;
 
 /// Every outcome, in the order of the counters' first index.
 const OUTCOMES: [Outcome; 5] = [
@@ -151,7 +152,7 @@ impl Metrics {
             .iter()
             .position(|outcome| *outcome == event.outcome)
             .unwrap_or(0);
-        let refusal = event.refusal.as_deref().map_or(0, refusal_index);
+        let refusal = event.refusal.map_or(0, refusal_index);
         if let Some(counter) = self.decisions.get(outcome).and_then(|row| row.get(refusal)) {
             counter.fetch_add(1, Ordering::Relaxed);
         }
@@ -219,8 +220,8 @@ impl Metrics {
             "# HELP {name} Calls whose tool could not be reached, failed mid-response or did not answer in time.\n# TYPE {name} counter"
         );
         for (kind, label) in [
-            ("upstream-unavailable", "unavailable"),
-            ("upstream-timeout", "timeout"),
+            (RefusalKind::UpstreamUnavailable, "unavailable"),
+            (RefusalKind::UpstreamTimeout, "timeout"),
         ] {
             let index = refusal_index(kind);
             let total: u64 = self
@@ -234,10 +235,10 @@ impl Metrics {
     }
 }
 
-fn refusal_index(kind: &str) -> usize {
+fn refusal_index(kind: RefusalKind) -> usize {
     REFUSALS
         .iter()
-        .position(|known| *known == kind)
+        .position(|known| *known == kind.as_str())
         .unwrap_or(REFUSALS.len() - 1)
 }
 
@@ -286,6 +287,7 @@ fn render_gauges(out: &mut String, gauges: &Gauges) {
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use gatehouse_core::refusal::{AuthFailure, Refusal};
 
@@ -419,19 +421,13 @@ mod tests {
     #[test]
     fn a_call_moves_its_decision_and_both_latencies() {
         let metrics = Metrics::default();
-        let mut event = Event::blank(
-            DecisionId::from_u128(1),
-            0,
-            "tool".into(),
-            "GET".into(),
-            "/".into(),
-        );
+        let mut event = Event::blank(DecisionId::from_u128(1), 0, EventKind::Tool);
         event.outcome = Outcome::Allow;
         event.latency_us = 90_000;
         event.upstream_us = Some(80_000);
         metrics.observe(&event, Some(700));
         event.outcome = Outcome::Deny;
-        event.refusal = Some("quarantined".to_owned());
+        event.refusal = Some(RefusalKind::Quarantined);
         event.upstream_us = None;
         event.latency_us = 300;
         metrics.observe(&event, None);

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use gatehouse_core::config::{Config, Observed, PolicyFile, read_policy_dir};
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Outcome};
+use gatehouse_core::model::Intent;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_policy::{PolicyEngine, version_of};
 use gatehouse_store::{PolicyVersion, Store, StoreError};
 use tokio::sync::watch;
@@ -284,14 +286,12 @@ fn event(state: &State, source: &Source, version: &Arc<str>, refusal: Option<Str
         ),
         Source::Apply { .. } => ("POST", "/v1/policies/apply".to_owned()),
     };
-    let mut event = Event::blank(
-        state.next_id_at(now),
-        now.millis(),
-        "policy".to_owned(),
-        method.to_owned(),
+    let mut event = Event {
+        method: method.to_owned(),
         path,
-    );
-    event.intent = Some("policy.reload".to_owned());
+        ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Policy)
+    };
+    event.intent = Some(Intent::new("policy.reload"));
     event.actor = Some(source.actor().to_owned());
     event.policy_version = Some(Arc::clone(version));
     match refusal {
@@ -301,7 +301,7 @@ fn event(state: &State, source: &Source, version: &Arc<str>, refusal: Option<Str
             event.reason = source.message();
         }
         Some(reason) => {
-            event.refusal = Some("invalid-policy".to_owned());
+            event.refusal = Some(RefusalKind::InvalidPolicy);
             event.status = 422;
             event.reason = Some(reason);
         }
@@ -331,14 +331,12 @@ pub async fn reload_observe(state: &State, actor: &str) -> Result<bool, String> 
 fn observe_event(state: &State, actor: &str, observed: &Observed) -> Event {
     let now = state.clock.now();
     let path = state.config.policy_source.config_file.display().to_string();
-    let mut event = Event::blank(
-        state.next_id_at(now),
-        now.millis(),
-        "config".to_owned(),
-        "RELOAD".to_owned(),
+    let mut event = Event {
+        method: "RELOAD".to_owned(),
         path,
-    );
-    event.intent = Some("observe.reload".to_owned());
+        ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Config)
+    };
+    event.intent = Some(Intent::new("observe.reload"));
     event.actor = Some(actor.to_owned());
     event.outcome = Outcome::Allow;
     event.status = 200;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::event::EventKind;
 use gatehouse_core::refusal::Refusal;
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
@@ -78,7 +79,7 @@ pub async fn handle(
     peer: Arc<Peer>,
 ) -> Response<ResponseBody> {
     if let Some(refusal) = stale(&state) {
-        let draft = EventDraft::begin(&state, &request, "dataplane");
+        let draft = EventDraft::begin(&state, &request, EventKind::Dataplane);
         return draft.refuse(&state, &refusal);
     }
     match Door::of(request.method(), request.uri().path()) {
@@ -97,7 +98,7 @@ pub async fn handle(
             crate::mcp::discovery::handle(&state, request.headers(), request.uri().path())
         }
         Door::Unknown => {
-            let draft = EventDraft::begin(&state, &request, "dataplane");
+            let draft = EventDraft::begin(&state, &request, EventKind::Dataplane);
             draft.refuse(&state, &Refusal::NoRoute)
         }
     }

@@ -140,13 +140,11 @@ impl Tail {
 /// Whether `event` passes every filter the events query has (`limit` aside: a tail has
 /// no end).
 pub(crate) fn matches(filter: &EventFilter, event: &Event) -> bool {
-    let same = |wanted: &Option<String>, value: &Option<String>| {
-        wanted.is_none() || wanted.as_deref() == value.as_deref()
-    };
-    same(&filter.agent, &event.agent)
-        && same(&filter.workflow, &event.workflow)
-        && same(&filter.tool, &event.tool)
-        && same(&filter.intent, &event.intent)
+    let same = |wanted: Option<&str>, value: Option<&str>| wanted.is_none() || wanted == value;
+    same(filter.agent.as_deref(), event.agent.as_deref())
+        && same(filter.workflow.as_deref(), event.workflow.as_deref())
+        && same(filter.tool.as_deref(), event.tool.as_deref())
+        && same(filter.intent.as_deref(), event.intent.as_deref())
         && filter
             .outcome
             .is_none_or(|outcome| outcome == event.outcome)
@@ -176,26 +174,20 @@ impl Body for EventStream {
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::event::Outcome;
+    use gatehouse_core::event::{EventKind, Outcome};
     use gatehouse_core::ids::DecisionId;
 
     use super::*;
 
     #[test]
     fn every_filter_of_the_query_narrows_a_tail() {
-        let mut event = Event::blank(
-            DecisionId::from_u128(10),
-            1_000,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/".to_owned(),
-        );
-        event.agent = Some("a".to_owned());
-        event.tool = Some("t".to_owned());
+        let mut event = Event::blank(DecisionId::from_u128(10), 1_000, EventKind::Tool);
+        event.agent = Some("a".into());
+        event.tool = Some("t".into());
         let pass = |filter: EventFilter| matches(&filter, &event);
         assert!(pass(EventFilter::default()));
         assert!(pass(EventFilter {
-            agent: Some("a".to_owned()),
+            agent: Some("a".into()),
             outcome: Some(Outcome::Deny),
             since_ms: Some(1_000),
             until_ms: Some(1_001),
@@ -204,11 +196,11 @@ mod tests {
         }));
         for filter in [
             EventFilter {
-                agent: Some("b".to_owned()),
+                agent: Some("b".into()),
                 ..EventFilter::default()
             },
             EventFilter {
-                workflow: Some("w".to_owned()),
+                workflow: Some("w".into()),
                 ..EventFilter::default()
             },
             EventFilter {

@@ -89,6 +89,7 @@ pub(crate) fn into_meta(mut params: Value, span: &CallSpan) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use serde_json::json;
 
@@ -102,13 +103,15 @@ mod tests {
                 HeaderValue::from_str(value).unwrap(),
             );
         }
-        let mut event = Event::blank(
-            DecisionId::from_u128(0xabc0_0000_0000_0000_1234),
-            1,
-            "mcp".to_owned(),
-            "POST".to_owned(),
-            "/mcp/x".to_owned(),
-        );
+        let mut event = Event {
+            method: "POST".to_owned(),
+            path: "/mcp/x".to_owned(),
+            ..Event::blank(
+                DecisionId::from_u128(0xabc0_0000_0000_0000_1234),
+                1,
+                EventKind::Mcp,
+            )
+        };
         record_incoming(&mut event, &map);
         event
     }

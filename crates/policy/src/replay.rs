@@ -4,7 +4,9 @@
 
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::event::{DecideInput, Event};
-use gatehouse_core::model::{AgentId, Intent, ToolName};
+use gatehouse_core::model::{
+    AgentId, DataClass, Intent, SegmentName, TaskClassName, ToolName, WorkflowId,
+};
 
 use crate::engine::{DecisionContext, DecisionRequest};
 
@@ -14,10 +16,10 @@ pub struct Recorded {
     agent: AgentId,
     intent: Intent,
     tool: ToolName,
-    workflow: String,
-    task_class: String,
-    segment: String,
-    data_class: String,
+    workflow: WorkflowId,
+    task_class: TaskClassName,
+    segment: SegmentName,
+    data_class: DataClass,
     input: DecideInput,
 }
 
@@ -38,15 +40,17 @@ impl Recorded {
     /// The request `event` was decided on.
     pub fn of(event: &Event) -> Result<Self, Unreplayable> {
         let input = event.decide.clone().ok_or(Unreplayable::NoInput)?;
-        let text = |value: &Option<String>, name| value.clone().ok_or(Unreplayable::Missing(name));
+        fn field<T: Clone>(value: &Option<T>, name: &'static str) -> Result<T, Unreplayable> {
+            value.clone().ok_or(Unreplayable::Missing(name))
+        }
         Ok(Self {
-            agent: AgentId::new(text(&event.agent, "agent")?),
-            intent: Intent::new(text(&event.intent, "intent")?),
-            tool: ToolName::new(text(&event.tool, "tool")?),
-            workflow: text(&event.workflow, "workflow")?,
-            task_class: text(&event.task_class, "task_class")?,
-            segment: text(&event.segment, "segment")?,
-            data_class: text(&event.data_class, "data_class")?,
+            agent: field(&event.agent, "agent")?,
+            intent: field(&event.intent, "intent")?,
+            tool: field(&event.tool, "tool")?,
+            workflow: field(&event.workflow, "workflow")?,
+            task_class: field(&event.task_class, "task_class")?,
+            segment: field(&event.segment, "segment")?,
+            data_class: field(&event.data_class, "data_class")?,
             input,
         })
     }
@@ -92,6 +96,7 @@ impl DecisionContext<'_> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use gatehouse_core::model::{AttrValue, Tier};
 
@@ -113,20 +118,18 @@ mod tests {
             write: true,
             args: Some(&args),
         };
-        let mut event = Event::blank(
-            DecisionId::from_u128(1),
-            0,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/".to_owned(),
-        );
-        event.agent = Some("bot".to_owned());
-        event.intent = Some("ticket.read".to_owned());
-        event.tool = Some("tickets".to_owned());
-        event.workflow = Some("wf".to_owned());
-        event.task_class = Some("triage".to_owned());
-        event.segment = Some("support".to_owned());
-        event.data_class = Some("internal".to_owned());
+        let mut event = Event {
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            ..Event::blank(DecisionId::from_u128(1), 0, EventKind::Tool)
+        };
+        event.agent = Some("bot".into());
+        event.intent = Some("ticket.read".into());
+        event.tool = Some("tickets".into());
+        event.workflow = Some("wf".into());
+        event.task_class = Some("triage".into());
+        event.segment = Some("support".into());
+        event.data_class = Some("internal".into());
         assert_eq!(Recorded::of(&event).unwrap_err(), Unreplayable::NoInput);
         event.decide = Some(context.input(true));
         let recorded = Recorded::of(&event).unwrap();

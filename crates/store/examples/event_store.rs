@@ -11,8 +11,9 @@ use std::error::Error;
 use std::time::{Duration, Instant};
 
 use gatehouse_core::clock::UnixTime;
-use gatehouse_core::event::{Event, EventFilter, Outcome};
+use gatehouse_core::event::{Event, EventFilter, EventKind, Outcome};
 use gatehouse_core::ids::{DecisionId, IdGenerator};
+use gatehouse_core::model::Tier;
 use gatehouse_store::{SqliteStore, Store};
 
 /// 2026-05-28, and 25 events per millisecond from then: 25,000 a second.
@@ -43,27 +44,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Ok(());
     };
     let end_ms = BASE_MS + (count / PER_MS) as i64;
-    let text = |value: &str| Some(value.to_owned());
     let queries = [
         ("newest 100", EventFilter::default()),
         (
             "agent (a third of events)",
             EventFilter {
-                agent: text("bot-1"),
+                agent: Some("bot-1".into()),
                 ..EventFilter::default()
             },
         ),
         (
             "agent (1 in 100,000)",
             EventFilter {
-                agent: text("rare-bot"),
+                agent: Some("rare-bot".into()),
                 ..EventFilter::default()
             },
         ),
         (
             "workflow (1 in 50)",
             EventFilter {
-                workflow: text("wf-7"),
+                workflow: Some("wf-7".into()),
                 ..EventFilter::default()
             },
         ),
@@ -77,7 +77,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         (
             "tool and outcome never together",
             EventFilter {
-                tool: text("tickets"),
+                tool: Some("tickets".into()),
                 outcome: Some(Outcome::Error),
                 ..EventFilter::default()
             },
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         (
             "agent never seen",
             EventFilter {
-                agent: text("nobody"),
+                agent: Some("nobody".into()),
                 ..EventFilter::default()
             },
         ),
@@ -121,7 +121,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             "after a cursor half way, rare agent",
             EventFilter {
                 after: Some(middle),
-                agent: text("rare-bot"),
+                agent: Some("rare-bot".into()),
                 ..EventFilter::default()
             },
         ),
@@ -180,36 +180,32 @@ fn event(n: u64, id: DecisionId, time_ms: i64) -> Event {
         format!("bot-{}", n % 3)
     };
     Event {
-        agent: Some(agent),
-        workflow: Some(format!("wf-{}", n % 50)),
-        task_class: Some("triage".to_owned()),
+        agent: Some(agent.into()),
+        workflow: Some(format!("wf-{}", n % 50).into()),
+        task_class: Some("triage".into()),
         tool: Some(
             if n.is_multiple_of(2) {
                 "tickets"
             } else {
                 "warehouse"
             }
-            .to_owned(),
+            .into(),
         ),
-        segment: Some("data".to_owned()),
-        intent: Some(format!("ticket.op{}", n % 4)),
+        segment: Some("data".into()),
+        intent: Some(format!("ticket.op{}", n % 4).into()),
         outcome: if n % 1000 == 3 {
             Outcome::Error
         } else {
             Outcome::Allow
         },
         policies: vec!["allow-triage".to_owned()],
-        tier: Some("low".to_owned()),
+        tier: Some(Tier::Low),
         status: 200,
         latency_us: 120,
         upstream_us: Some(80),
-        ..Event::blank(
-            id,
-            time_ms,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            format!("/tools/tickets/tickets/{n}"),
-        )
+        method: "GET".to_owned(),
+        path: format!("/tools/tickets/tickets/{n}"),
+        ..Event::blank(id, time_ms, EventKind::Tool)
     }
 }
 

@@ -185,7 +185,7 @@ fn all(store: &dyn Store) -> Vec<Event> {
 /// `EventFilter` contract, newest first.
 fn expected(stored: &[Event], filter: &EventFilter) -> Vec<Event> {
     let matches = |event: &&Event| {
-        fn narrows(want: &Option<String>, have: &Option<String>) -> bool {
+        fn narrows<T: PartialEq>(want: &Option<T>, have: &Option<T>) -> bool {
             want.is_none() || want == have
         }
         narrows(&filter.agent, &event.agent)
@@ -249,15 +249,15 @@ fn each_filter_narrows(store: &dyn Store) {
             ..EventFilter::default()
         },
         EventFilter {
-            workflow: Some("wf-2".to_owned()),
+            workflow: Some("wf-2".into()),
             ..EventFilter::default()
         },
         EventFilter {
-            tool: Some("warehouse".to_owned()),
+            tool: Some("warehouse".into()),
             ..EventFilter::default()
         },
         EventFilter {
-            intent: Some("ticket.op3".to_owned()),
+            intent: Some("ticket.op3".into()),
             ..EventFilter::default()
         },
         EventFilter {
@@ -265,7 +265,7 @@ fn each_filter_narrows(store: &dyn Store) {
             ..EventFilter::default()
         },
         EventFilter {
-            agent: Some("nobody".to_owned()),
+            agent: Some("nobody".into()),
             ..EventFilter::default()
         },
     ];
@@ -281,7 +281,7 @@ fn filters_combine(store: &dyn Store) {
     store.append_events(&stored).unwrap();
     let filter = EventFilter {
         agent: stored[1].agent.clone(),
-        tool: Some("tickets".to_owned()),
+        tool: Some("tickets".into()),
         outcome: Some(Outcome::Error),
         since_ms: Some(sample::BASE_MS + 100),
         ..EventFilter::default()
@@ -444,12 +444,11 @@ const OUTCOMES: [Outcome; 5] = [
 ];
 
 fn varied_event(n: u64, random: &mut Lcg) -> Event {
-    let text = |value: Option<&str>| value.map(str::to_owned);
     Event {
-        agent: text(random.pick(&AGENTS)),
-        tool: text(random.pick(&TOOLS)),
-        workflow: text(random.pick(&WORKFLOWS)),
-        intent: text(random.pick(&INTENTS)),
+        agent: random.pick(&AGENTS).map(Into::into),
+        tool: random.pick(&TOOLS).map(Into::into),
+        workflow: random.pick(&WORKFLOWS).map(Into::into),
+        intent: random.pick(&INTENTS).map(Into::into),
         outcome: random.pick(&OUTCOMES),
         time_ms: sample::BASE_MS + random.below(40) as i64,
         ..sample::event(n)
@@ -457,9 +456,9 @@ fn varied_event(n: u64, random: &mut Lcg) -> Event {
 }
 
 fn random_filter(random: &mut Lcg) -> EventFilter {
-    let mut maybe = |values: &[Option<&str>]| {
+    let mut maybe = |values: &[Option<&'static str>]| {
         if random.below(3) == 0 {
-            random.pick(values).map(str::to_owned)
+            random.pick(values)
         } else {
             None
         }
@@ -477,10 +476,10 @@ fn random_filter(random: &mut Lcg) -> EventFilter {
     let (since_ms, until_ms) = (time(random), time(random));
     let after = (random.below(3) == 0).then(|| sample::event(random.below(720) as u64).id);
     EventFilter {
-        agent,
-        workflow,
-        tool,
-        intent,
+        agent: agent.map(Into::into),
+        workflow: workflow.map(Into::into),
+        tool: tool.map(Into::into),
+        intent: intent.map(Into::into),
         outcome,
         since_ms,
         until_ms,
@@ -585,7 +584,7 @@ fn retention_deletes_whole_batches_older_than_the_cutoff(store: &dyn Store) {
         Some(sample::event(13))
     );
     let by_agent = EventFilter {
-        agent: Some("spiffe://acme/agent/bot-1".to_owned()),
+        agent: Some("spiffe://acme/agent/bot-1".into()),
         ..EventFilter::default()
     };
     assert_eq!(

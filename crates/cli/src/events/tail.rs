@@ -124,6 +124,9 @@ fn row(event: &Event) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_core::event::EventKind;
+    use gatehouse_core::refusal::RefusalKind;
+
     use super::*;
 
     #[test]
@@ -137,14 +140,16 @@ mod tests {
 
     #[test]
     fn a_row_is_the_event_without_the_header() {
-        let mut event = Event::blank(
-            gatehouse_core::ids::DecisionId::from_u128(7),
-            0,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/".to_owned(),
-        );
-        event.refusal = Some("policy-denied".to_owned());
+        let mut event = Event {
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            ..Event::blank(
+                gatehouse_core::ids::DecisionId::from_u128(7),
+                0,
+                EventKind::Tool,
+            )
+        };
+        event.refusal = Some(RefusalKind::PolicyDenied);
         let row = row(&event).unwrap_or_default();
         assert!(row.starts_with("1970-01-01 00:00:00"), "{row}");
         assert!(

@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_core::config::Config;
-use gatehouse_core::event::Event;
+use gatehouse_core::event::{Event, Observed, Would};
+use gatehouse_core::refusal::RefusalKind;
 use serde::Serialize;
 
 /// One candidate route.
@@ -26,7 +27,7 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
     let mut found: BTreeMap<(String, String, String), Unmapped> = BTreeMap::new();
     for event in events {
         let discovered = is_discovered(event);
-        if !discovered && event.refusal.as_deref() != Some("no-route") {
+        if !discovered && event.refusal != Some(RefusalKind::NoRoute) {
             continue;
         }
         let Some((tool, below)) = tool_path(&event.path) else {
@@ -47,7 +48,9 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
         });
         entry.calls += 1;
         entry.discovered += usize::from(discovered);
-        entry.agents.extend(event.agent.clone());
+        entry
+            .agents
+            .extend(event.agent.as_deref().map(str::to_owned));
     }
     let mut all: Vec<Unmapped> = found.into_values().collect();
     all.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.path.cmp(&b.path)));
@@ -56,11 +59,8 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
 
 /// A call a discovering tool forwarded although no route classified it.
 fn is_discovered(event: &Event) -> bool {
-    event.observed.as_deref().is_some_and(|observed| {
-        observed
-            .split(", ")
-            .any(|what| what == "would-deny:no-route")
-    })
+    matches!(&event.observed, Some(Observed::Would(all))
+        if all.contains(&Would::Deny(RefusalKind::NoRoute)))
 }
 
 /// Route config for each candidate, per tool: lines to add to its `routes`.

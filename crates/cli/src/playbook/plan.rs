@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use gatehouse_core::clock::{Clock, SystemClock};
+use gatehouse_core::event::EventKind;
 use gatehouse_core::event::{Event, Outcome};
 use http::Method;
 use serde::Serialize;
@@ -219,11 +220,12 @@ fn touched(
     Ok(events
         .iter()
         .filter(|event| {
-            (event.kind == "tool" || event.kind == "mcp") && event.outcome != Outcome::Deny
+            (event.kind == EventKind::Tool || event.kind == EventKind::Mcp)
+                && event.outcome != Outcome::Deny
         })
         .filter_map(|event| match target {
-            Target::Segment => event.segment.clone(),
-            _ => event.tool.clone(),
+            Target::Segment => event.segment.as_deref().map(str::to_owned),
+            _ => event.tool.as_deref().map(str::to_owned),
         })
         .collect())
 }

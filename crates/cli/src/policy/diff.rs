@@ -10,6 +10,7 @@ use std::path::Path;
 use gatehouse_core::config::Config;
 use gatehouse_core::event::{Event, Outcome};
 use gatehouse_core::model::Tier;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_policy::{PolicyDecision, PolicyEngine};
 
 use crate::policy::evaluate::{self, Call};
@@ -33,7 +34,7 @@ pub(crate) fn reached_policy(event: &Event) -> bool {
     let named = event.agent.is_some() && event.intent.is_some() && event.tool.is_some();
     let decided = event.policy_version.is_some()
         || event.outcome != Outcome::Deny
-        || event.refusal.as_deref() == Some("policy-denied");
+        || event.refusal == Some(RefusalKind::PolicyDenied);
     call && named && decided
 }
 

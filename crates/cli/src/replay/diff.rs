@@ -116,9 +116,9 @@ fn replay_one(engine: &PolicyEngine, event: &Event, report: &mut Report) {
     report.changed.push(Change {
         id: event.id.to_string(),
         time_ms: event.time_ms,
-        agent: event.agent.clone(),
-        tool: event.tool.clone(),
-        intent: event.intent.clone(),
+        agent: event.agent.as_deref().map(str::to_owned),
+        tool: event.tool.as_deref().map(str::to_owned),
+        intent: event.intent.as_deref().map(str::to_owned),
         method: event.method.clone(),
         path: event.path.clone(),
         before: Verdict {

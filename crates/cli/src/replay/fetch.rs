@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use gatehouse_core::event::Event;
+use gatehouse_core::event::EventKind;
 use gatehouse_core::ids::DecisionId;
 use http::Method;
 
@@ -72,7 +73,7 @@ impl Pages<'_> {
             Some(last) => self.after = last.id,
             None => self.done = true,
         }
-        events.retain(|event| event.kind == "tool" || event.kind == "mcp");
+        events.retain(|event| event.kind == EventKind::Tool || event.kind == EventKind::Mcp);
         Ok(events)
     }
 }

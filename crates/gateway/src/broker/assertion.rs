@@ -22,7 +22,7 @@ pub(super) async fn verify<'a>(
 ) -> Result<&'a Agent, Refusal> {
     let jwt = token::decode(assertion).map_err(Refusal::InvalidAssertion)?;
     let claims = jwt.assertion_claims().map_err(Refusal::InvalidAssertion)?;
-    draft.agent(&claims.sub);
+    draft.agent(claims.sub.as_str().into());
     let Some(agent) = state.config.agents.get(claims.sub.as_str()) else {
         // As much work as a known agent's bad signature, so timing tells nothing either.
         let _ = jwt.verify(&decoy_key());

@@ -15,7 +15,7 @@ pub(super) fn agent<'a>(
     svid: &str,
     draft: &mut EventDraft,
 ) -> Result<&'a Agent, Refusal> {
-    draft.agent(svid);
+    draft.agent(svid.into());
     draft.note("identified by its client certificate");
     state.config.agents.get(svid).ok_or_else(|| {
         draft.note("no agent is registered under the certificate's SPIFFE ID");

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gatehouse_core::config::Role;
-use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::event::{Event, EventFilter, EventKind};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_store::{ApprovalFilter, MAX_LIMIT};
 use http::{Request, Response};
@@ -112,8 +112,8 @@ fn hex(bytes: &[u8]) -> String {
 #[derive(Debug, Default)]
 struct Counts {
     /// Surface (`tool`, `mcp`, `token`, …) → outcome → count.
-    decisions: BTreeMap<String, BTreeMap<&'static str, u64>>,
-    refusals: BTreeMap<String, u64>,
+    decisions: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    refusals: BTreeMap<&'static str, u64>,
     /// Control-plane actions by intent (`revoke.agent`, `quarantine.add`, …).
     actions: BTreeMap<String, u64>,
     quarantine_changes: Vec<Value>,
@@ -121,8 +121,8 @@ struct Counts {
 
 impl Counts {
     fn add(&mut self, event: &Event) {
-        if event.kind == "control" {
-            let intent = event.intent.clone().unwrap_or_default();
+        if event.kind == EventKind::Control {
+            let intent = event.intent.as_deref().unwrap_or_default().to_owned();
             if intent.starts_with("quarantine.") {
                 self.quarantine_changes.push(json!({
                     "id": event.id.to_string(),
@@ -137,12 +137,12 @@ impl Counts {
         }
         *self
             .decisions
-            .entry(event.kind.clone())
+            .entry(event.kind.as_str())
             .or_default()
             .entry(event.outcome.as_str())
             .or_default() += 1;
-        if let Some(refusal) = &event.refusal {
-            *self.refusals.entry(refusal.clone()).or_default() += 1;
+        if let Some(refusal) = event.refusal {
+            *self.refusals.entry(refusal.as_str()).or_default() += 1;
         }
     }
 }

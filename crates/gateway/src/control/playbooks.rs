@@ -118,7 +118,7 @@ pub(crate) async fn runs(
     since_ms: Option<i64>,
 ) -> Result<Vec<Run>, ControlError> {
     let filter = EventFilter {
-        intent: Some(STEP_INTENT.to_owned()),
+        intent: Some(STEP_INTENT.into()),
         since_ms,
         limit: Some(1000),
         ..EventFilter::default()
@@ -148,7 +148,7 @@ fn group(events: &[Event]) -> Vec<Run> {
             run: run.to_owned(),
             playbook,
             actor: event.actor.clone(),
-            agent: event.agent.clone(),
+            agent: event.agent.as_deref().map(str::to_owned),
             started_ms: event.time_ms,
             steps: Vec::new(),
         });

@@ -18,10 +18,10 @@ pub(super) fn event_filter(query: &str) -> Result<EventFilter, ControlError> {
 
 fn apply(filter: &mut EventFilter, key: &str, value: String) -> Result<(), ControlError> {
     match key {
-        "agent" => filter.agent = Some(value),
-        "workflow" => filter.workflow = Some(value),
-        "tool" => filter.tool = Some(value),
-        "intent" => filter.intent = Some(value),
+        "agent" => filter.agent = Some(value.into()),
+        "workflow" => filter.workflow = Some(value.into()),
+        "tool" => filter.tool = Some(value.into()),
+        "intent" => filter.intent = Some(value.into()),
         "decision" => {
             filter.outcome = Some(Outcome::parse(&value).ok_or_else(|| bad(key, &value))?)
         }

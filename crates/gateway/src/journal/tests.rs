@@ -1,22 +1,19 @@
 use std::collections::HashSet;
 
 use gatehouse_core::clock::UnixTime;
+use gatehouse_core::event::EventKind;
 use gatehouse_core::ids::{DecisionId, IdGenerator};
 
 use super::*;
 
 fn draft(id: DecisionId) -> Event {
     Event {
-        agent: Some("spiffe://acme/agent/triage-bot".to_owned()),
-        workflow: Some("wf-1".to_owned()),
+        agent: Some("spiffe://acme/agent/triage-bot".into()),
+        workflow: Some("wf-1".into()),
         outcome: Outcome::Allow,
-        ..Event::blank(
-            id,
-            1,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/tools/t/x".to_owned(),
-        )
+        method: "GET".to_owned(),
+        path: "/tools/t/x".to_owned(),
+        ..Event::blank(id, 1, EventKind::Tool)
     }
 }
 

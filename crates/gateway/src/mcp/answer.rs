@@ -25,7 +25,7 @@ pub enum Answer {
 /// extension members (approval and confirmation ids, budgets).
 pub fn refusal_data(refusal: &Refusal, decision: DecisionId) -> Value {
     let mut data = Map::new();
-    data.insert("refusal".to_owned(), refusal.kind().into());
+    data.insert("refusal".to_owned(), refusal.kind().as_str().into());
     data.insert("title".to_owned(), refusal.title().into());
     data.insert("detail".to_owned(), mcp_detail(refusal).into());
     data.insert("decision_id".to_owned(), decision.to_string().into());

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use gatehouse_core::config::McpServer;
+use gatehouse_core::event::EventKind;
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::ToolName;
 use gatehouse_core::refusal::Refusal;
@@ -39,7 +40,7 @@ const PREFIX: &str = "/mcp/";
 
 /// Handles one request to `/mcp/{server}`.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, "mcp");
+    let mut draft = EventDraft::begin(&state, &request, EventKind::Mcp);
     let admitted = admit(&state, &request, &mut draft).await;
     let (credential, workflow, server) = match admitted {
         Ok(admitted) => admitted,

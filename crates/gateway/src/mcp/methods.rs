@@ -301,7 +301,7 @@ async fn complete(
     let mapping = mapping.ok_or_else(|| Refusal::UnknownMethod {
         method: "completion/complete".to_owned(),
     })?;
-    draft.intent(mapping.intent.as_str());
+    draft.intent(mapping.intent.clone());
     let item = json!({ key: value });
     let listing = if key == "name" {
         Listing::Prompts

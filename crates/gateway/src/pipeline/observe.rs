@@ -1,6 +1,7 @@
 //! Observe mode in the phases (`observe.rs` holds the set): an observed call records
 //! what the decide, tier and budget phases would have refused, and goes on.
 
+use gatehouse_core::event::Would;
 use gatehouse_core::model::{SegmentName, Tier, ToolName};
 use gatehouse_core::refusal::Refusal;
 
@@ -23,7 +24,7 @@ pub fn covers_named(
 ) -> bool {
     let observed = observe.covers(tool, segment);
     if observed {
-        draft.observed("pass".to_owned());
+        draft.observe();
     }
     observed
 }
@@ -47,11 +48,10 @@ pub fn or_refuse(refusal: Refusal, observed: bool, draft: &mut EventDraft) -> Re
     if !observed {
         return Err(refusal);
     }
-    let would = match &refusal {
-        Refusal::BudgetExhausted { .. } => "would-refuse-budget".to_owned(),
-        other => format!("would-deny:{}", other.kind()),
-    };
-    draft.observed(would);
+    draft.would(match &refusal {
+        Refusal::BudgetExhausted { .. } => Would::RefuseBudget,
+        other => Would::Deny(other.kind()),
+    });
     Ok(())
 }
 
@@ -63,8 +63,8 @@ pub fn tier(tier: Tier, observed: bool, draft: &mut EventDraft) -> Tier {
     }
     match tier {
         Tier::Low => {}
-        Tier::Medium => draft.observed("would-confirm".to_owned()),
-        Tier::High => draft.observed("would-park".to_owned()),
+        Tier::Medium => draft.would(Would::Confirm),
+        Tier::High => draft.would(Would::Park),
     }
     Tier::Low
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_core::config::{McpMapping, McpServer};
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Observed, Outcome, Would};
 use gatehouse_core::ids::DecisionId;
-use gatehouse_core::model::{SegmentName, ToolName};
-use gatehouse_core::refusal::Refusal;
+use gatehouse_core::model::{
+    AgentId, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+};
+use gatehouse_core::refusal::{Refusal, RefusalKind};
 use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
 
@@ -29,6 +31,15 @@ const MAX_RECORDED_PATH: usize = 1024;
 /// What the event of a call the agent left while the upstream was still answering says.
 pub const AGENT_LEFT: &str = "the agent disconnected before the upstream answered: the call \
      was charged and may have reached the upstream; no answer was delivered";
+
+/// Who calls the token endpoint, known before any credential exists.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub agent: AgentId,
+    pub workflow: WorkflowId,
+    pub task_class: TaskClassName,
+    pub segment: SegmentName,
+}
 
 /// An event under construction.
 #[derive(Debug)]
@@ -79,17 +90,15 @@ impl Drop for EventDraft {
 }
 
 impl EventDraft {
-    pub fn begin<B>(state: &State, request: &Request<B>, kind: &str) -> Self {
+    pub fn begin<B>(state: &State, request: &Request<B>, kind: EventKind) -> Self {
         let now = state.clock.now();
         let path = request.uri().path();
         let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
-        let mut event = Event::blank(
-            state.next_id_at(now),
-            now.millis(),
-            kind.to_owned(),
-            request.method().as_str().to_owned(),
-            path.to_owned(),
-        );
+        let mut event = Event {
+            method: request.method().as_str().to_owned(),
+            path: path.to_owned(),
+            ..Event::blank(state.next_id_at(now), now.millis(), kind)
+        };
         crate::trace::record_incoming(&mut event, request.headers());
         Self {
             event,
@@ -117,13 +126,7 @@ impl EventDraft {
     /// response body of a forwarded call, which finishes the event when it ends.
     pub fn take(&mut self) -> Self {
         let spent = Self {
-            event: Event::blank(
-                self.event.id,
-                self.event.time_ms,
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
+            event: Event::blank(self.event.id, self.event.time_ms, self.event.kind),
             started: self.started,
             decided_us: None,
             journaled: None,
@@ -151,50 +154,51 @@ impl EventDraft {
         Ok(())
     }
 
+    /// The credential's names, shared with the cached credential (no copy of their text).
     pub fn credential(&mut self, credential: &Credential) {
-        let claims = &credential.claims;
-        set(&mut self.event.agent, &claims.sub);
-        set(&mut self.event.workflow, &claims.wf);
-        set(&mut self.event.task_class, &claims.tc);
-        set(&mut self.event.segment, credential.segment.as_str());
+        self.event.agent = Some(credential.agent.clone());
+        self.event.workflow = Some(credential.workflow.clone());
+        self.event.task_class = Some(credential.task_class.clone());
+        self.event.segment = Some(credential.segment.clone());
     }
 
     /// For the token endpoint, where identity is known before any credential exists.
-    pub fn identity(&mut self, agent: &str, workflow: &str, task_class: &str, segment: &str) {
-        self.event.agent = Some(agent.to_owned());
-        self.event.workflow = Some(workflow.to_owned());
-        self.event.task_class = Some(task_class.to_owned());
-        self.event.segment = Some(segment.to_owned());
+    pub fn identity(&mut self, identity: Identity) {
+        self.event.agent = Some(identity.agent);
+        self.event.workflow = Some(identity.workflow);
+        self.event.task_class = Some(identity.task_class);
+        self.event.segment = Some(identity.segment);
     }
 
-    pub fn agent(&mut self, agent: &str) {
-        self.event.agent = Some(agent.to_owned());
+    pub fn agent(&mut self, agent: AgentId) {
+        self.event.agent = Some(agent);
     }
 
     pub fn target(&mut self, target: &Target<'_>) {
-        set(&mut self.event.tool, target.tool.as_str());
-        set(&mut self.event.segment, target.segment.as_str());
-        set(&mut self.event.intent, target.intent.as_str());
-        set(&mut self.event.tier, target.tier.as_str());
-        set(&mut self.event.data_class, target.data_class.as_str());
+        self.event.tool = Some(target.tool.clone());
+        self.event.segment = Some(target.segment.clone());
+        self.event.intent = Some(target.intent.clone());
+        self.event.tier = Some(target.tier);
+        self.event.data_class = Some(target.data_class.clone());
     }
 
     /// A call that reached a tool but no route of it (discovery): no intent, data class
     /// or tier to record.
     pub fn unrouted(&mut self, tool: &ToolName, segment: &SegmentName) {
-        set(&mut self.event.tool, tool.as_str());
-        set(&mut self.event.segment, segment.as_str());
+        self.event.tool = Some(tool.clone());
+        self.event.segment = Some(segment.clone());
     }
 
-    /// Marks a call in observe mode (`observe.rs`): `pass` first, then each thing
-    /// enforcing would have done instead.
-    pub fn observed(&mut self, would: String) {
+    /// Marks a call in observe mode (`observe.rs`): `pass` first.
+    pub fn observe(&mut self) {
+        self.event.observed.get_or_insert(Observed::Pass);
+    }
+
+    /// Adds a thing enforcing would have done to an observed call.
+    pub fn would(&mut self, would: Would) {
         match &mut self.event.observed {
-            Some(seen) if seen != "pass" => {
-                seen.push_str(", ");
-                seen.push_str(&would);
-            }
-            slot => *slot = Some(would),
+            Some(observed) => observed.add(would),
+            slot @ None => *slot = Some(Observed::Would(vec![would])),
         }
     }
 
@@ -205,17 +209,17 @@ impl EventDraft {
 
     /// An MCP server and, for a gated call, how it was classified.
     pub fn mcp(&mut self, server: &McpServer, mapping: Option<&McpMapping>) {
-        self.event.tool = Some(server.name.to_string());
-        self.event.segment = Some(server.segment.to_string());
+        self.event.tool = Some(server.name.clone());
+        self.event.segment = Some(server.segment.clone());
         if let Some(mapping) = mapping {
-            self.event.intent = Some(mapping.intent.to_string());
-            self.event.tier = Some(mapping.tier.as_str().to_owned());
-            self.event.data_class = Some(mapping.data_class.to_string());
+            self.event.intent = Some(mapping.intent.clone());
+            self.event.tier = Some(mapping.tier);
+            self.event.data_class = Some(mapping.data_class.clone());
         }
     }
 
-    pub fn intent(&mut self, intent: &str) {
-        self.event.intent = Some(intent.to_owned());
+    pub fn intent(&mut self, intent: Intent) {
+        self.event.intent = Some(intent);
     }
 
     /// The ids of the policies recorded so far.
@@ -242,8 +246,8 @@ impl EventDraft {
         }
     }
 
-    pub fn tier(&mut self, tier: gatehouse_core::model::Tier) {
-        set(&mut self.event.tier, tier.as_str());
+    pub fn tier(&mut self, tier: Tier) {
+        self.event.tier = Some(tier);
     }
 
     /// Records a call parked for approval (the draft stays for nothing else).
@@ -255,7 +259,7 @@ impl EventDraft {
     }
 
     /// For a call Gatehouse makes itself (an approved call it executes).
-    pub fn synthetic(state: &State, kind: &str, method: &str, path: &str) -> Self {
+    pub fn synthetic(state: &State, kind: EventKind, method: &str, path: &str) -> Self {
         let request = http::Request::builder()
             .method(method)
             .uri(path)
@@ -296,7 +300,7 @@ impl EventDraft {
     /// HTTP status it answered with.
     pub fn refused(mut self, state: &State, refusal: &Refusal, status: u16) {
         self.event.outcome = refusal_outcome(refusal);
-        self.event.refusal = Some(refusal.kind().to_owned());
+        self.event.refusal = Some(refusal.kind());
         let reason = match self.event.reason.take() {
             Some(previous) => format!("{}; {previous}", refusal.reason()),
             None => refusal.reason(),
@@ -318,7 +322,7 @@ impl EventDraft {
             }
             BodyEnd::Failed(error) => {
                 self.event.outcome = Outcome::Error;
-                self.event.refusal = Some("upstream-unavailable".to_owned());
+                self.event.refusal = Some(RefusalKind::UpstreamUnavailable);
                 self.event.reason = Some(format!("upstream failed mid-response: {error}"));
             }
             BodyEnd::Revoked(reason) if reason == SHUT_DOWN => {
@@ -328,22 +332,22 @@ impl EventDraft {
             BodyEnd::Revoked(reason) => {
                 self.event.outcome = Outcome::Error;
                 let refusal = if reason.starts_with(crate::quarantines::CUT) {
-                    "quarantined"
+                    RefusalKind::Quarantined
                 } else {
-                    "unauthenticated"
+                    RefusalKind::Unauthenticated
                 };
-                self.event.refusal = Some(refusal.to_owned());
+                self.event.refusal = Some(refusal);
                 self.event.reason = Some(format!("response cut mid-stream: {reason}"));
             }
             BodyEnd::BudgetCut => {
                 self.event.outcome = Outcome::Error;
-                self.event.refusal = Some("budget-exhausted".to_owned());
+                self.event.refusal = Some(RefusalKind::BudgetExhausted);
                 self.event.reason =
                     Some("response cut mid-stream: the workflow's byte budget is spent".to_owned());
             }
             BodyEnd::Cut { limit } => {
                 self.event.outcome = Outcome::Error;
-                self.event.refusal = Some("response-too-large".to_owned());
+                self.event.refusal = Some(RefusalKind::ResponseTooLarge);
                 self.event.reason = Some(format!("response cut at the limit of {limit} bytes"));
             }
         }
@@ -393,13 +397,7 @@ impl EventDraft {
     fn finished(&mut self) -> Event {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
-        let blank = Event::blank(
-            self.event.id,
-            self.event.time_ms,
-            String::new(),
-            String::new(),
-            String::new(),
-        );
+        let blank = Event::blank(self.event.id, self.event.time_ms, self.event.kind);
         std::mem::replace(&mut self.event, blank)
     }
 }
@@ -423,7 +421,7 @@ fn access_line(event: &Event) {
                 outcome = event.outcome.as_str(),
                 status = event.status,
                 latency_us = event.latency_us,
-                refusal = event.refusal.as_deref(),
+                refusal = event.refusal.map(RefusalKind::as_str),
                 reason = $reason,
             )
         };
@@ -432,17 +430,6 @@ fn access_line(event: &Event) {
         line!(tracing::Level::WARN, event.reason.as_deref());
     } else {
         line!(tracing::Level::INFO, None::<&str>);
-    }
-}
-
-/// Sets a field to `text`, reusing the buffer of the value it replaces.
-fn set(field: &mut Option<String>, text: &str) {
-    match field {
-        Some(value) => {
-            value.clear();
-            value.push_str(text);
-        }
-        None => *field = Some(text.to_owned()),
     }
 }
 

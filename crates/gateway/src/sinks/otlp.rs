@@ -6,7 +6,9 @@
 //! span is the one the tool saw as its parent (`trace.rs`): under the caller's trace
 //! when it sent a valid `traceparent`, its parent then the caller's span.
 
-use gatehouse_core::event::{Event, Outcome};
+use gatehouse_core::event::{Event, EventKind, Outcome};
+use gatehouse_core::model::Tier;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_store::StoredLine;
 use serde_json::{Value, json};
 
@@ -98,7 +100,7 @@ fn span(event: &Event) -> Value {
     // Unset for a decision carried out; an error when the call failed.
     let status = match event.outcome {
         Outcome::Error => {
-            json!({ "code": 2, "message": event.refusal.clone().unwrap_or_default() })
+            json!({ "code": 2, "message": event.refusal.map_or("", RefusalKind::as_str) })
         }
         _ => json!({ "code": 0 }),
     };
@@ -119,28 +121,28 @@ fn span(event: &Event) -> Value {
 fn attributes(event: &Event) -> Vec<Value> {
     let mut list = vec![
         text("gatehouse.event.id", &event.id.to_string()),
-        text("gatehouse.kind", &event.kind),
+        text("gatehouse.kind", event.kind.as_str()),
         text("gatehouse.decision", event.outcome.as_str()),
         text("http.request.method", &event.method),
         text("url.path", &event.path),
         integer("http.response.status_code", i64::from(event.status)),
     ];
     let optional = [
-        ("gatehouse.intent", &event.intent),
-        ("gatehouse.refusal", &event.refusal),
-        ("gatehouse.agent", &event.agent),
-        ("gatehouse.workflow", &event.workflow),
-        ("gatehouse.segment", &event.segment),
-        ("gatehouse.tier", &event.tier),
-        ("gatehouse.actor", &event.actor),
-        ("gen_ai.tool.name", &event.tool),
+        ("gatehouse.intent", event.intent.as_deref()),
+        ("gatehouse.refusal", event.refusal.map(RefusalKind::as_str)),
+        ("gatehouse.agent", event.agent.as_deref()),
+        ("gatehouse.workflow", event.workflow.as_deref()),
+        ("gatehouse.segment", event.segment.as_deref()),
+        ("gatehouse.tier", event.tier.map(Tier::as_str)),
+        ("gatehouse.actor", event.actor.as_deref()),
+        ("gen_ai.tool.name", event.tool.as_deref()),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
             list.push(text(key, value));
         }
     }
-    if event.kind == "mcp" {
+    if event.kind == EventKind::Mcp {
         list.push(text("mcp.method.name", &event.method));
     }
     if !event.policies.is_empty() {

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use gatehouse_core::event::EventKind;
 use gatehouse_core::event::Outcome;
+use gatehouse_core::model::Tier;
 use http::Method;
 
 use crate::harness::{APPROVER_TOKEN, Harness, decision_id, problem_kind};
@@ -113,7 +115,7 @@ async fn a_high_tier_call_parks_and_runs_exactly_once_after_approval() {
     let verdicts = harness.events("intent=approval.approve", 1).await;
     assert_eq!(verdicts[0].actor.as_deref(), Some("alice"));
     // The executed call is attributed to the agent and workflow it ran for.
-    let is_execution = |event: &gatehouse_core::event::Event| event.kind == "approval";
+    let is_execution = |event: &gatehouse_core::event::Event| event.kind == EventKind::Approval;
     let trail = harness
         .events_until("intent=refund.create", is_execution, 1)
         .await;
@@ -317,7 +319,7 @@ async fn a_policy_annotation_raises_the_tier() {
         .await;
     assert_eq!(reply.status, 202, "{}", reply.text());
     let event = harness.event(&decision_id(&reply)).await;
-    assert_eq!(event.tier.as_deref(), Some("high"));
+    assert_eq!(event.tier, Some(Tier::High));
     assert_eq!(event.policies, vec!["exports-need-approval".to_owned()]);
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use http::Method;
 
+use gatehouse_core::refusal::RefusalKind;
+
 use crate::harness::{Harness, problem_kind};
 
 const PATH: &str = "/tools/tickets/tickets/1";
@@ -95,7 +97,7 @@ async fn a_stalled_store_fills_the_queue_then_calls_are_refused_until_it_drains(
         "every forwarded call has its event"
     );
     let unrecordable =
-        |e: &&gatehouse_core::event::Event| e.refusal.as_deref() == Some("unrecordable");
+        |e: &&gatehouse_core::event::Event| e.refusal == Some(RefusalKind::Unrecordable);
     assert!(events.iter().filter(unrecordable).count() >= 1);
     let counted = harness
         .events_until(

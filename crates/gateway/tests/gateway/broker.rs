@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use gatehouse_core::event::EventKind;
 use gatehouse_core::token::{Audience, TaskClaims, decode};
 use gatehouse_kit::client::{Reply, send};
 use http::Method;
@@ -26,7 +27,7 @@ async fn a_signed_assertion_buys_a_credential_bound_to_workflow_segment_and_scop
     assert_eq!(claims.seg, "data");
     assert!(claims.scope.contains(&"ticket.create".to_owned()));
     let event = harness.event(&decision_id(&reply)).await;
-    assert_eq!(event.kind, "token");
+    assert_eq!(event.kind, EventKind::Token);
     assert_eq!(event.workflow.as_deref(), Some("wf-42"));
 }
 

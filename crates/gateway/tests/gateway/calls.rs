@@ -2,6 +2,7 @@
 //! secret and without the agent's credential; everything refused never reaches it.
 
 use gatehouse_core::event::Outcome;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_kit::client::send;
 use http::Method;
 
@@ -222,7 +223,7 @@ async fn a_chunked_body_over_the_limit_is_cut_and_refused() {
         .unwrap()
         .to_owned();
     let event = harness.event(&id).await;
-    assert_eq!(event.refusal.as_deref(), Some("body-too-large"));
+    assert_eq!(event.refusal, Some(RefusalKind::BodyTooLarge));
     assert!(
         harness
             .upstream

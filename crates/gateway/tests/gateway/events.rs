@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use gatehouse_core::event::Event;
+use gatehouse_core::event::EventKind;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_kit::client::send;
 use http::Method;
 
@@ -40,7 +42,7 @@ async fn a_scanners_flood_is_sampled_then_summarised_in_one_event() {
 
     harness.clock.advance(Duration::from_secs(61));
     scan(&harness, 1).await;
-    let is_summary = |event: &Event| event.kind == "anonymous";
+    let is_summary = |event: &Event| event.kind == EventKind::Anonymous;
     let events = harness.events_until("limit=1000", is_summary, 1).await;
     let summary = events.iter().find(|event| is_summary(event)).unwrap();
     let reason = summary.reason.as_deref().unwrap_or_default();
@@ -49,7 +51,7 @@ async fn a_scanners_flood_is_sampled_then_summarised_in_one_event() {
         "{reason}"
     );
     assert!(reason.contains("the first 20 were stored"), "{reason}");
-    assert_eq!(summary.refusal.as_deref(), Some("unauthenticated"));
+    assert_eq!(summary.refusal, Some(RefusalKind::Unauthenticated));
     let events = harness
         .events_until("limit=1000", |e| e.path == "/wp-login.php", 21)
         .await;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_kit::client::{Reply, send};
 use http::{HeaderMap, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -117,7 +118,7 @@ async fn method_override_and_url_rewrite_headers_are_refused_with_an_event_and_n
         assert_eq!(reply.status, 400, "{name}: {}", reply.text());
         assert_eq!(problem_kind(&reply), "unsafe-request", "{name}");
         let event = harness.event(&decision_id(&reply)).await;
-        assert_eq!(event.refusal.as_deref(), Some("unsafe-request"), "{name}");
+        assert_eq!(event.refusal, Some(RefusalKind::UnsafeRequest), "{name}");
     }
     assert!(tool_seen(&harness).is_empty(), "{:?}", tool_seen(&harness));
 }
@@ -448,7 +449,7 @@ async fn a_response_cut_at_the_byte_budget_has_a_status_line_and_a_clear_end() {
     assert_eq!(declared, 10_000);
     assert!(body.len() < declared, "the cut body looks complete");
     let event = harness.event(&reply_decision(head)).await;
-    assert_eq!(event.refusal.as_deref(), Some("budget-exhausted"));
+    assert_eq!(event.refusal, Some(RefusalKind::BudgetExhausted));
 }
 
 fn reply_decision(head: &str) -> String {
@@ -528,7 +529,7 @@ async fn an_http2_authority_is_checked_against_dns_rebinding_as_host_is() {
     let events = harness
         .events_until(
             "decision=deny",
-            |event| event.refusal.as_deref() == Some("origin-rejected"),
+            |event| event.refusal == Some(RefusalKind::OriginRejected),
             1,
         )
         .await;

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gatehouse_core::event::Event;
+use gatehouse_core::event::EventKind;
+use gatehouse_core::event::Observed;
+use gatehouse_core::event::Would;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_kit::client::{Reply, send};
 use http::{Method, Request};
 use http_body_util::{BodyExt, Full};
@@ -312,7 +316,7 @@ async fn an_argument_constraint_allows_one_call_and_refuses_its_neighbour_in_the
     assert_eq!(refusal["refusal"], "policy-denied");
     let decision = refusal["decision_id"].as_str().unwrap().to_owned();
     let event = harness.event(&decision).await;
-    assert_eq!(event.refusal.as_deref(), Some("policy-denied"));
+    assert_eq!(event.refusal, Some(RefusalKind::PolicyDenied));
     assert_eq!(event.intent.as_deref(), Some("math.sum"));
 
     // A string where a long is declared never reaches policy or the server.
@@ -392,7 +396,7 @@ async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_r
     other["_meta"] = json!({"gatehouse/approval": id});
     let swapped = in_session(&harness, &token, &session, 500, "tools/call", other).await;
     assert_eq!(refusal_of(&swapped)["refusal"], "confirmation-rejected");
-    let is_execution = |event: &Event| event.kind == "approval";
+    let is_execution = |event: &Event| event.kind == EventKind::Approval;
     let events = harness
         .events_until("intent=everything.echo", is_execution, 1)
         .await;
@@ -820,7 +824,7 @@ access = "read"
     let event = harness
         .event(garbage["decision_id"].as_str().unwrap())
         .await;
-    assert_eq!(event.refusal.as_deref(), Some("upstream-unavailable"));
+    assert_eq!(event.refusal, Some(RefusalKind::UpstreamUnavailable));
     assert!(
         event
             .reason
@@ -1142,7 +1146,7 @@ async fn a_revocation_mid_call_ends_the_stream_with_the_refusal_as_its_last_even
         "{last}"
     );
     let event = harness.event(&streamed.decision).await;
-    assert_eq!(event.refusal.as_deref(), Some("unauthenticated"));
+    assert_eq!(event.refusal, Some(RefusalKind::Unauthenticated));
     assert_eq!(event.status, 200, "the stream had begun with 200");
     harness.stop().await;
 }
@@ -1365,7 +1369,7 @@ async fn a_quarantine_mid_call_ends_the_stream_with_the_refusal_as_its_last_even
     assert_eq!(last["id"], 1, "{last}");
     assert_eq!(last["result"]["isError"], true, "{last}");
     let event = harness.event(&streamed.decision).await;
-    assert_eq!(event.refusal.as_deref(), Some("quarantined"));
+    assert_eq!(event.refusal, Some(RefusalKind::Quarantined));
     harness.stop().await;
 }
 
@@ -1399,7 +1403,12 @@ async fn an_observed_segment_forwards_an_mcp_call_policy_would_deny_and_records_
         .iter()
         .find(|event| event.observed.is_some())
         .unwrap();
-    assert_eq!(event.observed.as_deref(), Some("would-deny:policy-denied"));
+    assert_eq!(
+        event.observed,
+        Some(Observed::Would(vec![Would::Deny(
+            RefusalKind::PolicyDenied
+        )]))
+    );
     assert!(event.refusal.is_none());
     harness.stop().await;
 }

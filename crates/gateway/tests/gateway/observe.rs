@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 
+use gatehouse_core::event::EventKind;
+use gatehouse_core::event::Observed;
+use gatehouse_core::event::Would;
+use gatehouse_core::refusal::RefusalKind;
+
 use crate::harness::{Harness, decision_id, problem_kind};
 
 const OBSERVED: (&str, &str) = ("[tools.tickets]\n", "[tools.tickets]\nenforce = false\n");
@@ -17,7 +22,9 @@ const WATCH: (&str, &str) = (
 
 async fn observed_as(harness: &Harness, reply: &gatehouse_kit::client::Reply) -> String {
     let event = harness.event(&decision_id(reply)).await;
-    event.observed.unwrap_or_else(|| "-".to_owned())
+    event
+        .observed
+        .map_or_else(|| "-".to_owned(), |observed| observed.to_string())
 }
 
 #[tokio::test]
@@ -47,7 +54,12 @@ async fn an_observed_tool_forwards_a_denied_call_and_enforcing_it_without_restar
         "not forwarded"
     );
     let event = harness.event(&decision_id(&delete)).await;
-    assert_eq!(event.observed.as_deref(), Some("would-deny:policy-denied"));
+    assert_eq!(
+        event.observed,
+        Some(Observed::Would(vec![Would::Deny(
+            RefusalKind::PolicyDenied
+        )]))
+    );
     assert_eq!(event.outcome, gatehouse_core::event::Outcome::Allow);
     assert!(event.refusal.is_none());
 
@@ -98,11 +110,11 @@ async fn an_observed_tool_forwards_a_denied_call_and_enforcing_it_without_restar
         "a refused delete reached the tool"
     );
     let switched = harness
-        .events_until("limit=100", |event| event.kind == "config", 1)
+        .events_until("limit=100", |event| event.kind == EventKind::Config, 1)
         .await;
     let switched = switched
         .iter()
-        .find(|event| event.kind == "config")
+        .find(|event| event.kind == EventKind::Config)
         .unwrap();
     assert_eq!(switched.reason.as_deref(), Some("enforcing everywhere"));
 }
@@ -162,8 +174,14 @@ async fn a_discovering_tool_forwards_an_unmapped_call_but_not_past_a_quarantine_
     let upstream_auth = forwarded.headers.get("authorization").unwrap();
     assert!(!upstream_auth.to_str().unwrap().contains(&token));
     let event = harness.event(&decision_id(&unmapped)).await;
-    assert_eq!(event.observed.as_deref(), Some("would-deny:no-route"));
-    assert_eq!(event.tool.as_deref(), Some("tickets"));
+    assert_eq!(
+        event.observed,
+        Some(Observed::Would(vec![Would::Deny(RefusalKind::NoRoute)]))
+    );
+    assert_eq!(
+        event.tool.as_ref().map(|tool| tool.as_str()),
+        Some("tickets")
+    );
     assert_eq!(event.intent, None);
     assert_eq!(event.outcome, gatehouse_core::event::Outcome::Allow);
 

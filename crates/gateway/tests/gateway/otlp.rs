@@ -193,7 +193,7 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
             );
             assert_eq!(
                 attributes.get("gatehouse.refusal").and_then(Value::as_str),
-                event.refusal.as_deref()
+                event.refusal.map(|refusal| refusal.as_str())
             );
             assert_eq!(
                 attributes.get("gen_ai.tool.name").and_then(Value::as_str),

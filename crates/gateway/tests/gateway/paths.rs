@@ -2,6 +2,8 @@
 
 use http::Method;
 
+use gatehouse_core::refusal::RefusalKind;
+
 use crate::harness::{Harness, decision_id, problem_kind};
 
 #[tokio::test]
@@ -27,7 +29,7 @@ async fn ambiguous_paths_are_refused_and_never_forwarded() {
         assert_eq!(reply.status, 400, "{path} gave {}", reply.status);
         assert_eq!(problem_kind(&reply), "ambiguous-path", "{path}");
         let event = harness.event(&decision_id(&reply)).await;
-        assert_eq!(event.refusal.as_deref(), Some("ambiguous-path"));
+        assert_eq!(event.refusal, Some(RefusalKind::AmbiguousPath));
     }
     assert!(
         harness.upstream.seen().is_empty(),

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use http::Method;
 use serde_json::{Value, json};
 
+use gatehouse_core::event::EventKind;
+use gatehouse_core::refusal::RefusalKind;
+
 use crate::harness::{Harness, POLICY};
 
 const READ: &str = "/tools/tickets/tickets/7";
@@ -90,7 +93,7 @@ async fn two_hundred_applies_during_concurrent_calls_fail_none_and_each_decision
         .events_until("tool=tickets&limit=1000", |_| true, calls)
         .await;
     let mut versions_used = std::collections::HashSet::new();
-    for event in events.iter().filter(|event| event.kind == "tool") {
+    for event in events.iter().filter(|event| event.kind == EventKind::Tool) {
         let version = event.policy_version.as_deref().unwrap().to_owned();
         let permit = match permits.get(&version) {
             Some(permit) => permit.as_str(),
@@ -134,10 +137,13 @@ async fn a_policy_set_that_does_not_validate_is_refused_and_the_old_one_stays() 
     let event = harness.event(&crate::harness::decision_id(&call)).await;
     assert_eq!(event.policy_version.as_deref(), before.as_str());
     let refused = harness
-        .events_until("limit=50", |event| event.kind == "policy", 1)
+        .events_until("limit=50", |event| event.kind == EventKind::Policy, 1)
         .await;
-    let refused = refused.iter().find(|event| event.kind == "policy").unwrap();
-    assert_eq!(refused.refusal.as_deref(), Some("invalid-policy"));
+    let refused = refused
+        .iter()
+        .find(|event| event.kind == EventKind::Policy)
+        .unwrap();
+    assert_eq!(refused.refusal, Some(RefusalKind::InvalidPolicy));
     assert_eq!(refused.actor.as_deref(), Some("admin"));
     assert!(refused.reason.as_deref().unwrap().contains("no.such"));
     // Applying the same files again is a no-op that says so.

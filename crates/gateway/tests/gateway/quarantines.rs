@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::config;
+use gatehouse_core::event::EventKind;
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_gateway::server::Gateway;
 use http::Method;
 use serde_json::{Value, json};
@@ -90,11 +92,11 @@ async fn a_quarantined_segment_tool_intent_or_agent_refuses_an_allowed_call_unti
     assert_eq!(problem_kind(&create), "quarantined");
 
     let events = harness
-        .events_until("", |event| event.kind == "control", 10)
+        .events_until("", |event| event.kind == EventKind::Control, 10)
         .await;
     let changes: Vec<(&str, &str)> = events
         .iter()
-        .filter(|event| event.kind == "control")
+        .filter(|event| event.kind == EventKind::Control)
         .map(|event| {
             (
                 event.intent.as_deref().unwrap_or_default(),
@@ -120,7 +122,7 @@ async fn a_quarantined_segment_tool_intent_or_agent_refuses_an_allowed_call_unti
     let refused = harness
         .events_until(
             "decision=deny",
-            |event| event.refusal.as_deref() == Some("quarantined"),
+            |event| event.refusal == Some(RefusalKind::Quarantined),
             5,
         )
         .await;
@@ -164,7 +166,7 @@ async fn a_quarantine_ends_by_itself_when_its_time_is_up() {
     }
     assert_eq!(ended.len(), 1, "no `quarantine.end` event");
     assert_eq!(ended[0].actor.as_deref(), Some("gatehouse"));
-    assert_eq!(ended[0].kind, "control");
+    assert_eq!(ended[0].kind, EventKind::Control);
     harness.stop().await;
 }
 
@@ -203,7 +205,7 @@ async fn a_quarantine_cuts_a_response_already_streaming() {
     assert!(received < 4000, "received {received} of 4000 bytes");
     assert!(started.elapsed() < Duration::from_secs(1));
     let event = harness.event(&id).await;
-    assert_eq!(event.refusal.as_deref(), Some("quarantined"));
+    assert_eq!(event.refusal, Some(RefusalKind::Quarantined));
     let reason = event.reason.unwrap_or_default();
     assert!(
         reason.contains(&format!(

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_kit::client::get_with_token;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -101,7 +102,7 @@ async fn token_requests_past_a_peers_burst_are_refused_before_their_assertion_is
     assert_eq!(refused.status, 429, "{}", refused.text());
     assert_eq!(crate::harness::problem_kind(&refused), "rate-limited");
     let event = harness.event(&crate::harness::decision_id(&refused)).await;
-    assert_eq!(event.refusal.as_deref(), Some("rate-limited"));
+    assert_eq!(event.refusal, Some(RefusalKind::RateLimited));
     // Its assertion was not spent: once the bucket refills it still buys a credential.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let later = harness.exchange(&assertion, "wf-burst-3", "triage").await;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_core::event::EventKind;
 use gatehouse_gateway::body::full;
 use gatehouse_gateway::server::spawn_server;
 use gatehouse_store::Store;
@@ -264,16 +265,15 @@ async fn a_sink_resumes_from_its_saved_cursor_after_a_restart() {
     let gateway = gatehouse_gateway::Gateway::start(config, Arc::new(clock))
         .await
         .unwrap();
-    gateway
-        .state()
-        .events
-        .emit(gatehouse_core::event::Event::blank(
+    gateway.state().events.emit(gatehouse_core::event::Event {
+        method: "GET".to_owned(),
+        path: "/after-restart".to_owned(),
+        ..gatehouse_core::event::Event::blank(
             gatehouse_core::ids::DecisionId::from_u128(u128::MAX - 1),
             1,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/after-restart".to_owned(),
-        ));
+            EventKind::Tool,
+        )
+    });
     let after = received(&receiver, first.len() + 1).await;
     // Only the new event came after the restart: nothing delivered before was sent again.
     assert_eq!(after.len(), first.len() + 1, "{after:?}");
@@ -300,16 +300,18 @@ async fn events_per_second_with_two_sinks() {
     let total: usize = 50_000;
     let started = std::time::Instant::now();
     for n in 0..total {
-        let mut event = gatehouse_core::event::Event::blank(
-            gatehouse_core::ids::DecisionId::from_u128(1 << 100 | n as u128),
-            1_700_000_000_000,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            format!("/tools/tickets/tickets/{n}"),
-        );
-        event.agent = Some("spiffe://test/agent/bot".to_owned());
-        event.tool = Some("tickets".to_owned());
-        event.intent = Some("ticket.read".to_owned());
+        let mut event = gatehouse_core::event::Event {
+            method: "GET".to_owned(),
+            path: format!("/tools/tickets/tickets/{n}"),
+            ..gatehouse_core::event::Event::blank(
+                gatehouse_core::ids::DecisionId::from_u128(1 << 100 | n as u128),
+                1_700_000_000_000,
+                EventKind::Tool,
+            )
+        };
+        event.agent = Some("spiffe://test/agent/bot".into());
+        event.tool = Some("tickets".into());
+        event.intent = Some("ticket.read".into());
         event.status = 200;
         state.events.emit(event);
     }

@@ -123,8 +123,8 @@ async fn a_revocation_is_answered_only_once_its_audit_event_is_stored() {
     // Straight from the file, as the next process after a `kill -9` would read it.
     let store = SqliteStore::open_existing(&harness.dir.path().join("data/gatehouse.db")).unwrap();
     let filter = gatehouse_core::event::EventFilter {
-        workflow: Some("wf-revoked".to_owned()),
-        intent: Some("revoke.workflow".to_owned()),
+        workflow: Some("wf-revoked".into()),
+        intent: Some("revoke.workflow".into()),
         ..Default::default()
     };
     let events = store.query_events(&filter).unwrap();

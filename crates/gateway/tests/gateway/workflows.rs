@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use gatehouse_core::refusal::RefusalKind;
 use gatehouse_core::token::{TaskClaims, decode};
 use http::Method;
 
@@ -75,7 +76,7 @@ async fn an_exhausted_budget_pauses_the_workflow_tells_the_owner_and_resume_cont
         (Some(5), Some(5))
     );
     let event = harness.event(&decision_id(&reply)).await;
-    assert_eq!(event.refusal.as_deref(), Some("budget-exhausted"));
+    assert_eq!(event.refusal, Some(RefusalKind::BudgetExhausted));
     let shown = harness
         .control(Method::GET, "/v1/workflows/wf-pause", "")
         .await
@@ -175,7 +176,7 @@ async fn a_response_that_would_cross_the_byte_budget_is_cut_and_the_event_says_s
         gatehouse_kit::client::send(Method::GET, &url, &[("authorization", &auth)], "").await;
     assert!(result.is_err(), "the response should be cut mid-body");
     let events = harness.events("intent=big.read", 1).await;
-    assert_eq!(events[0].refusal.as_deref(), Some("budget-exhausted"));
+    assert_eq!(events[0].refusal, Some(RefusalKind::BudgetExhausted));
     // Charged what was delivered: the event's bytes are exactly the budget the cut spent.
     assert_eq!(events[0].bytes_out, 4096);
     let shown = harness

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gatehouse_core::event::Event;
+use gatehouse_core::event::{Event, EventKind};
 use http::Method;
 
 use crate::harness::{Harness, POLICY};
@@ -126,7 +126,10 @@ async fn load_events(harness: &Harness, workflow: &str, expected: u64) -> Vec<Ev
             page.sort_by_key(|event| event.id);
             let Some(last) = page.last() else { break };
             after = last.id.to_string();
-            all.extend(page.into_iter().filter(|event| event.kind == "tool"));
+            all.extend(
+                page.into_iter()
+                    .filter(|event| event.kind == EventKind::Tool),
+            );
         }
         if all.len() as u64 >= expected || Instant::now() > deadline {
             return all;
@@ -181,7 +184,7 @@ async fn a_policy_file_rewritten_1000_times_under_64_connections_fails_no_call()
     };
     let events: Vec<Event> = events
         .into_iter()
-        .filter(|event| event.kind == "tool" && !left(event))
+        .filter(|event| event.kind == EventKind::Tool && !left(event))
         .collect();
     let mut refused: HashMap<String, (usize, String)> = HashMap::new();
     for event in events.iter().filter(|event| event.status != 200) {

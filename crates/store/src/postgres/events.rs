@@ -62,19 +62,19 @@ pub(super) fn one(client: &mut Client, id: DecisionId) -> Result<Option<Event>, 
 
 /// The newest matching events; with `after`, the oldest ones after it (newest first).
 pub(super) fn select(client: &mut Client, filter: &EventFilter) -> Result<Vec<Event>, Failure> {
-    let outcome = filter.outcome.map(|outcome| outcome.as_str().to_owned());
+    let outcome = filter.outcome.map(|outcome| outcome.as_str());
     let after = filter.after.map(|id| id.to_string());
     let limit = i64::from(effective_limit(filter));
     let mut sql = String::from("SELECT line FROM events WHERE true");
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
     let equal = [
-        ("agent", filter.agent.as_ref()),
-        ("workflow", filter.workflow.as_ref()),
-        ("tool", filter.tool.as_ref()),
-        ("intent", filter.intent.as_ref()),
-        ("outcome", outcome.as_ref()),
+        ("agent", filter.agent.as_deref()),
+        ("workflow", filter.workflow.as_deref()),
+        ("tool", filter.tool.as_deref()),
+        ("intent", filter.intent.as_deref()),
+        ("outcome", outcome),
     ];
-    for (column, value) in equal {
+    for (column, value) in &equal {
         if let Some(value) = value {
             params.push(value);
             sql.push_str(&format!(" AND {column} = ${}", params.len()));
@@ -149,10 +149,16 @@ impl Columns {
             }
             columns.ids.push(event.id.to_string());
             columns.times.push(event.time_ms);
-            columns.agents.push(event.agent.clone());
-            columns.workflows.push(event.workflow.clone());
-            columns.tools.push(event.tool.clone());
-            columns.intents.push(event.intent.clone());
+            columns
+                .agents
+                .push(event.agent.as_deref().map(str::to_owned));
+            columns
+                .workflows
+                .push(event.workflow.as_deref().map(str::to_owned));
+            columns.tools.push(event.tool.as_deref().map(str::to_owned));
+            columns
+                .intents
+                .push(event.intent.as_deref().map(str::to_owned));
             columns.outcomes.push(event.outcome.as_str());
             columns.lines.push(line.json.clone());
         }

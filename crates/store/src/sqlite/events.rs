@@ -246,7 +246,9 @@ fn insert_error(location: &str, id: DecisionId, error: rusqlite::Error) -> Store
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::event::Outcome;
+    use gatehouse_core::event::{EventKind, Outcome};
+    use gatehouse_core::model::Tier;
+    use gatehouse_core::refusal::RefusalKind;
 
     use super::*;
     use crate::{SqliteStore, Store};
@@ -255,20 +257,20 @@ mod tests {
         Event {
             id: DecisionId::from_u128(n),
             time_ms: 1_700_000_000_000,
-            kind: "tool".to_owned(),
-            agent: Some(format!("agent-{n}")),
-            workflow: Some("wf".to_owned()),
+            kind: EventKind::Tool,
+            agent: Some(format!("agent-{n}").into()),
+            workflow: Some("wf".into()),
             task_class: None,
-            tool: Some("tickets".to_owned()),
-            segment: Some("data".to_owned()),
+            tool: Some("tickets".into()),
+            segment: Some("data".into()),
             method: "GET".to_owned(),
             path: format!("/tools/tickets/{n}"),
-            intent: Some("ticket.read".to_owned()),
+            intent: Some("ticket.read".into()),
             outcome: Outcome::Allow,
             refusal: None,
             reason: None,
             policies: vec!["p".to_owned()],
-            tier: Some("low".to_owned()),
+            tier: Some(Tier::Low),
             data_class: None,
             status: 200,
             bytes_in: 0,
@@ -323,20 +325,18 @@ mod tests {
     #[test]
     fn events_stored_as_columns_read_back_the_same_after_the_step_to_lines() {
         let mut full = event(7);
-        full.task_class = Some("triage".to_owned());
-        full.refusal = Some("policy-denied".to_owned());
+        full.task_class = Some("triage".into());
+        full.refusal = Some(RefusalKind::PolicyDenied);
         full.reason = Some("quote \" backslash \\ newline \n ünïcode ✓".to_owned());
         full.policies = vec!["a\"b".to_owned(), "c".to_owned()];
-        full.data_class = Some("internal".to_owned());
+        full.data_class = Some("internal".into());
         full.outcome = Outcome::Pending;
         full.actor = Some("ops".to_owned());
-        let mut bare = Event::blank(
-            DecisionId::from_u128(8),
-            -5,
-            "token".to_owned(),
-            "POST".to_owned(),
-            "/v1/token".to_owned(),
-        );
+        let mut bare = Event {
+            method: "POST".to_owned(),
+            path: "/v1/token".to_owned(),
+            ..Event::blank(DecisionId::from_u128(8), -5, EventKind::Token)
+        };
         bare.status = 401;
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate::run_until(&conn, 7).unwrap();
@@ -379,21 +379,21 @@ mod tests {
         let params: [&dyn ToSql; 23] = [
             &event.id.to_string(),
             &event.time_ms,
-            &event.kind,
-            &event.agent,
-            &event.workflow,
-            &event.task_class,
-            &event.tool,
-            &event.segment,
+            &event.kind.as_str(),
+            &event.agent.as_deref(),
+            &event.workflow.as_deref(),
+            &event.task_class.as_deref(),
+            &event.tool.as_deref(),
+            &event.segment.as_deref(),
             &event.method,
             &event.path,
-            &event.intent,
+            &event.intent.as_deref(),
             &event.outcome.as_str(),
-            &event.refusal,
+            &event.refusal.map(RefusalKind::as_str),
             &event.reason,
             &policies,
-            &event.tier,
-            &event.data_class,
+            &event.tier.map(Tier::as_str),
+            &event.data_class.as_deref(),
             &event.status,
             &bytes(event.bytes_in),
             &bytes(event.bytes_out),

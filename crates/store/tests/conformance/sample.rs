@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use gatehouse_core::event::{DecideInput, Event, Outcome};
+use gatehouse_core::event::{DecideInput, Event, EventKind, Outcome};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::{AttrValue, Tier};
+use gatehouse_core::refusal::RefusalKind;
 
 /// 2023-11-14T22:13:20Z, the time of event number 0.
 pub(crate) const BASE_MS: i64 = 1_700_000_000_000;
@@ -17,21 +18,21 @@ pub(crate) fn event(seq: u64) -> Event {
     Event {
         id: id_at(time_ms, seq),
         time_ms,
-        kind: "tool".to_owned(),
-        agent: Some(format!("spiffe://acme/agent/bot-{}", seq % 3)),
-        workflow: Some(format!("wf-{}", seq % 4)),
-        task_class: Some("triage".to_owned()),
-        tool: Some(["tickets", "warehouse"][(seq % 2) as usize].to_owned()),
-        segment: Some("data".to_owned()),
+        kind: EventKind::Tool,
+        agent: Some(format!("spiffe://acme/agent/bot-{}", seq % 3).into()),
+        workflow: Some(format!("wf-{}", seq % 4).into()),
+        task_class: Some("triage".into()),
+        tool: Some(["tickets", "warehouse"][(seq % 2) as usize].into()),
+        segment: Some("data".into()),
         method: "POST".to_owned(),
         path: format!("/tools/tickets/api/{seq}"),
-        intent: Some(format!("ticket.op{}", seq % 5)),
+        intent: Some(format!("ticket.op{}", seq % 5).into()),
         outcome: [Outcome::Allow, Outcome::Deny, Outcome::Error][(seq / 2 % 3) as usize],
         refusal: None,
         reason: None,
         policies: vec![format!("policy{}", seq % 7)],
-        tier: Some("low".to_owned()),
-        data_class: Some("internal".to_owned()),
+        tier: Some(Tier::Low),
+        data_class: Some("internal".into()),
         status: 200,
         bytes_in: seq,
         bytes_out: seq * 2,
@@ -54,17 +55,17 @@ pub(crate) fn events(range: std::ops::Range<u64>) -> Vec<Event> {
 /// An event with every optional field set to something awkward.
 pub(crate) fn full(seq: u64) -> Event {
     Event {
-        kind: "mcp".to_owned(),
-        task_class: Some("remediation".to_owned()),
-        segment: Some("control".to_owned()),
+        kind: EventKind::Mcp,
+        task_class: Some("remediation".into()),
+        segment: Some("control".into()),
         method: "GET".to_owned(),
         path: "/mcp/srv/%2e%2E/ü?x='1';--".to_owned(),
         outcome: Outcome::Deny,
-        refusal: Some("policy-denied".to_owned()),
+        refusal: Some(RefusalKind::PolicyDenied),
         reason: Some("forbid \"no-raw\" matched\nline two".to_owned()),
         policies: vec!["policy0".to_owned(), "a \"quoted\" id".to_owned()],
-        tier: Some("high".to_owned()),
-        data_class: Some("pii".to_owned()),
+        tier: Some(Tier::High),
+        data_class: Some("pii".into()),
         status: 403,
         bytes_in: i64::MAX as u64,
         bytes_out: 0,
@@ -99,7 +100,7 @@ pub(crate) fn full(seq: u64) -> Event {
 /// An event with every optional field empty, as for a call refused at authentication.
 pub(crate) fn bare(seq: u64) -> Event {
     Event {
-        kind: "token".to_owned(),
+        kind: EventKind::Token,
         agent: None,
         workflow: None,
         task_class: None,
@@ -107,7 +108,7 @@ pub(crate) fn bare(seq: u64) -> Event {
         segment: None,
         intent: None,
         outcome: Outcome::Deny,
-        refusal: Some("unauthenticated".to_owned()),
+        refusal: Some(RefusalKind::Unauthenticated),
         policies: Vec::new(),
         tier: None,
         data_class: None,

@@ -303,7 +303,7 @@ fn decide_form(id: &str, csrf: &str) -> Markup {
 fn why(event: &Event) -> String {
     let policies = event.policies.join(", ");
     match (&event.refusal, policies.is_empty(), &event.actor) {
-        (Some(refusal), true, _) => refusal.clone(),
+        (Some(refusal), true, _) => refusal.to_string(),
         (Some(refusal), false, _) => format!("{refusal} [{policies}]"),
         (None, false, _) => format!("[{policies}]"),
         (None, true, Some(actor)) => format!("by {actor}"),

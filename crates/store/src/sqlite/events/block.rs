@@ -191,19 +191,17 @@ pub(super) fn matches(event: &Event, filter: &EventFilter) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::event::Outcome;
+    use gatehouse_core::event::{EventKind, Outcome};
 
     use super::*;
 
     fn event(n: u128, time_ms: i64, agent: &str) -> Event {
-        let mut event = Event::blank(
-            DecisionId::from_u128(n),
-            time_ms,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            "/".to_owned(),
-        );
-        event.agent = Some(agent.to_owned());
+        let mut event = Event {
+            method: "GET".to_owned(),
+            path: "/".to_owned(),
+            ..Event::blank(DecisionId::from_u128(n), time_ms, EventKind::Tool)
+        };
+        event.agent = Some(agent.into());
         event.outcome = Outcome::Allow;
         event
     }
@@ -237,9 +235,9 @@ mod tests {
     #[test]
     fn the_line_test_passes_every_matching_line_and_spares_decoding_others() {
         let mut tricky = event(1, 1, "bot-1");
-        tricky.tool = Some("quote \" back\\slash ünï".to_owned());
-        tricky.intent = Some("ticket.read".to_owned());
-        tricky.workflow = Some("wf".to_owned());
+        tricky.tool = Some("quote \" back\\slash ünï".into());
+        tricky.intent = Some("ticket.read".into());
+        tricky.workflow = Some("wf".into());
         tricky.outcome = Outcome::Pending;
         tricky.reason = Some(r#"says "agent":"bot-2" inside"#.to_owned());
         let line = EventLine::new(&tricky).json;
@@ -255,11 +253,11 @@ mod tests {
         assert!(matches(&tricky, &filter));
         for other in [
             EventFilter {
-                agent: Some("bot-2".to_owned()),
+                agent: Some("bot-2".into()),
                 ..EventFilter::default()
             },
             EventFilter {
-                agent: Some("bot-".to_owned()),
+                agent: Some("bot-".into()),
                 ..EventFilter::default()
             },
             EventFilter {

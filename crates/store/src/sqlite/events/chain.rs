@@ -197,20 +197,18 @@ fn event_id(line: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::event::{Event, EventLine};
+    use gatehouse_core::event::{Event, EventKind, EventLine};
     use gatehouse_core::ids::DecisionId;
 
     use super::*;
     use crate::sqlite::migrate;
 
     fn event(n: u128) -> Event {
-        Event::blank(
-            DecisionId::from_u128(n),
-            1_700_000_000_000,
-            "tool".to_owned(),
-            "GET".to_owned(),
-            format!("/tools/t/{n}"),
-        )
+        Event {
+            method: "GET".to_owned(),
+            path: format!("/tools/t/{n}"),
+            ..Event::blank(DecisionId::from_u128(n), 1_700_000_000_000, EventKind::Tool)
+        }
     }
 
     /// A block as schema 9 wrote it, without links.
