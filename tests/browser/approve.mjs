@@ -1,7 +1,10 @@
 // End-to-end test of the web console in a real headless Chromium against the real
 // `gatehouse` binary: an agent's high-tier call waits for approval, an approver signs in,
 // reads the parked call (its body must show as text, never run), approves it, and the
-// waiting agent receives the example tool's answer.
+// waiting agent receives the example tool's answer. Then the incident pages show a
+// quarantine, a forensic recording and a playbook run made through the control plane,
+// and the live tail page shows a call made while it is open. Screenshots go to
+// target/browser/.
 //
 //   node tests/browser/approve.mjs        (after `cargo build`; needs /usr/bin/chromium)
 //
@@ -234,6 +237,89 @@ async function agentReceivesTheToolsAnswer(ctx) {
   await ctx.page.screenshot({ path: path.join(SHOTS, 'approval.png') });
 }
 
+const control = (gateway) => ({
+  authorization: `Bearer ${gateway.operatorToken}`,
+  'content-type': 'application/json',
+});
+
+async function controlPost(gateway, route, body) {
+  const reply = await fetch(`${gateway.control}${route}`, {
+    method: 'POST', headers: control(gateway), body: JSON.stringify(body),
+  });
+  const text = await reply.text();
+  check(reply.ok, `POST ${route} answered ${reply.status}: ${text}`);
+  return text;
+}
+
+async function readTicket(ctx) {
+  const reply = await fetch(`${ctx.gateway.data}/tools/tickets/tickets/${ctx.ticket}`, {
+    headers: { authorization: `Bearer ${ctx.token}` },
+  });
+  await reply.text();
+  check(reply.status === 200, `reading the ticket answered ${reply.status}`);
+  return reply.headers.get('gatehouse-decision-id');
+}
+
+async function incidentPagesShowWhatHappened(ctx) {
+  const { gateway, page } = ctx;
+  const reason = `browser check: deletes locked down ${HOSTILE}`;
+  await controlPost(gateway, '/v1/quarantines',
+    { kind: 'intent', subject: 'ticket.delete', for_secs: 600, reason });
+  await controlPost(gateway, '/v1/forensics', { kind: 'agent', subject: AGENT, for_secs: 600 });
+  const recorded = await readTicket(ctx);
+  check(recorded, 'the recorded call has no decision id');
+  await controlPost(gateway, `/v1/playbook-runs/${recorded}/steps`, {
+    playbook: 'compromised-agent', index: 1, step: 'notify', agent: AGENT,
+    detail: 'browser check: paged the on-call',
+  });
+  await controlPost(gateway, '/v1/forensics/off', { kind: 'agent', subject: AGENT });
+
+  await page.goto(`${gateway.control}/console/quarantines`);
+  const quarantines = await page.textContent('main');
+  check(quarantines.includes(reason) && quarantines.includes('ticket.delete'),
+    `the quarantine is not listed: ${quarantines}`);
+  check(await page.locator('script').count() === 0, 'a <script> element reached the DOM');
+  await page.screenshot({ path: path.join(SHOTS, 'quarantines.png') });
+
+  const link = page.locator(`a[href="/console/recordings/${recorded}"]`);
+  await until('the recording to be listed', async () => {
+    await page.goto(`${gateway.control}/console/recordings`);
+    return await link.count() === 1;
+  });
+  await page.screenshot({ path: path.join(SHOTS, 'recordings.png') });
+  await Promise.all([page.waitForNavigation(), link.click()]);
+  const call = await page.textContent('main');
+  check(call.includes(`/tickets/${ctx.ticket}`) && call.includes('disk full on db-3'),
+    `the recorded call does not show the request and the tool's answer: ${call}`);
+  await page.screenshot({ path: path.join(SHOTS, 'recording.png') });
+
+  await page.goto(`${gateway.control}/console/playbooks`);
+  const runs = await page.textContent('main');
+  check(runs.includes(recorded) && runs.includes('compromised-agent')
+    && runs.includes('browser check: paged the on-call'), `the playbook run is not listed: ${runs}`);
+  await page.screenshot({ path: path.join(SHOTS, 'playbooks.png') });
+  check(ctx.dialogs.length === 0, `a dialog fired: ${ctx.dialogs.join(', ')}`);
+}
+
+async function liveTailShowsACallMadeWhileOpen(ctx) {
+  const { gateway, page } = ctx;
+  // The page never finishes loading while the tail is open: wait only for its start.
+  await page.goto(`${gateway.control}/console/tail?agent=${encodeURIComponent(AGENT)}`,
+    { waitUntil: 'commit' });
+  await page.waitForSelector('ol#tail');
+  check(await page.locator('ol#tail li').count() === 0, 'the tail shows events from before it opened');
+  const decision = await readTicket(ctx);
+  const row = page.locator(`ol#tail li:has-text("${decision}")`);
+  await row.waitFor({ timeout: 15_000 });
+  const text = await row.textContent();
+  check(text.includes('ticket.read') && text.includes('allow') && text.includes(AGENT),
+    `unexpected tail row: ${text}`);
+  check(await page.locator('script').count() === 0, 'a <script> element reached the DOM');
+  await page.screenshot({ path: path.join(SHOTS, 'tail.png') });
+  // Leave the stream, so signing out below is an ordinary navigation.
+  await page.goto(`${gateway.control}/console`);
+}
+
 async function postWithoutCsrfIsRefused(ctx) {
   const reply = await fetch(`${ctx.gateway.control}/console/approvals/${ctx.approval.id}/deny`, {
     method: 'POST',
@@ -258,6 +344,8 @@ const CHECKS = [
   ['a wrong operator token gets the sign-in form again (401)', wrongTokenIsRefused],
   ['an approver reads the parked call as text and approves it', approverApproves],
   ["the waiting agent receives the example tool's answer", agentReceivesTheToolsAnswer],
+  ['the incident pages show a quarantine, a recorded call and a playbook run', incidentPagesShowWhatHappened],
+  ['the live tail page shows a call made while it is open', liveTailShowsACallMadeWhileOpen],
   ['a form post without the CSRF token is refused (403)', postWithoutCsrfIsRefused],
   ['signing out ends the session', signingOutEndsTheSession],
 ];
@@ -286,7 +374,7 @@ async function main() {
       viewport: { width: 1280, height: 800 },
     });
     const page = browser.pages()[0] ?? await browser.newPage();
-    const ctx = { gateway, page, approval, ticket, escalation, dialogs: [] };
+    const ctx = { gateway, page, approval, ticket, token, escalation, dialogs: [] };
     page.on('dialog', (dialog) => {
       ctx.dialogs.push(dialog.message());
       dialog.dismiss().catch(() => {});

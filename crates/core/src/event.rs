@@ -116,6 +116,36 @@ pub struct Event {
     /// The caller's span (16 lowercase hex), the parent of Gatehouse's span for the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_span_id: Option<String>,
+    /// The agent's MCP session (`Mcp-Session-Id`), on MCP calls made in a handshake-era
+    /// session; `mcp.session.id` on the call's span.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_session: Option<String>,
+    /// What scanning the response found, on calls to routes and MCP tools that scan
+    /// (`[risk]` in docs/configuration.md). Boxed: most events have none, and every call
+    /// moves its event a few times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk: Option<Box<ResponseRisk>>,
+}
+
+/// The risk class of one response: the highest data class it was found to carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseRisk {
+    /// The highest class seen: the route's declared class, raised by any detector hit
+    /// left in the response (a redacted hit no longer counts).
+    pub class: String,
+    /// The detectors that found something, each once, in configuration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detected: Vec<String>,
+    /// How many values were redacted (named JSON fields and detector hits).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redacted: u64,
+    /// How many response bytes were scanned (every byte of the response: a response
+    /// that could not be scanned whole is withheld instead).
+    pub scanned: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 impl Event {
@@ -152,6 +182,8 @@ impl Event {
             decide: None,
             trace_id: None,
             parent_span_id: None,
+            mcp_session: None,
+            risk: None,
         }
     }
 }

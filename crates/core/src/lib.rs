@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod model;
 pub mod path;
 pub mod refusal;
+pub mod risk;
 pub mod route_args;
 pub mod svid;
 pub mod token;

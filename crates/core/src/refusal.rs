@@ -171,6 +171,12 @@ pub enum Refusal {
     UpstreamUnavailable { reason: String },
     /// The upstream did not answer in time (504).
     UpstreamTimeout,
+    /// The response was found to carry a data class above the credential's task class
+    /// `max_data_class` (403); it was withheld, and none of it was charged.
+    ResponseClassExceeded { class: String, ceiling: String },
+    /// The response could not be scanned or redacted as its route requires (too long
+    /// to hold, compressed, not JSON where fields are redacted) (502); withheld.
+    ResponseUnscannable { reason: String },
     /// Gatehouse itself failed (500); the reason goes only to the event.
     Internal { reason: String },
     /// This replica has not heard other replicas' changes (revocations) for longer than
@@ -213,6 +219,8 @@ impl Refusal {
             Self::StaleState { .. } | Self::Unrecordable { .. } => 503,
             Self::UpstreamUnavailable { .. } => 502,
             Self::UpstreamTimeout => 504,
+            Self::ResponseClassExceeded { .. } => 403,
+            Self::ResponseUnscannable { .. } => 502,
         }
     }
 
@@ -254,6 +262,8 @@ impl Refusal {
             Self::Internal { .. } => RefusalKind::Internal,
             Self::StaleState { .. } => RefusalKind::StaleState,
             Self::Unrecordable { .. } => RefusalKind::Unrecordable,
+            Self::ResponseClassExceeded { .. } => RefusalKind::ResponseClassExceeded,
+            Self::ResponseUnscannable { .. } => RefusalKind::ResponseUnscannable,
         }
     }
 
@@ -299,6 +309,10 @@ impl Refusal {
             Self::Internal { .. } => "internal error",
             Self::StaleState { .. } => "gateway temporarily unavailable",
             Self::Unrecordable { .. } => "the call cannot be recorded",
+            Self::ResponseClassExceeded { .. } => {
+                "response withheld: its data class is above the credential's"
+            }
+            Self::ResponseUnscannable { .. } => "response withheld: it could not be checked",
         }
     }
 
@@ -374,6 +388,12 @@ impl Refusal {
             Self::Unrecordable { .. } => {
                 "the gateway cannot record calls right now, so it forwards none; retry later".to_owned()
             }
+            Self::ResponseClassExceeded { class, ceiling } => format!(
+                "the tool's response carries `{class}` data; this credential may receive at most `{ceiling}`"
+            ),
+            Self::ResponseUnscannable { .. } => {
+                "the tool's response could not be checked as its route requires, so it was withheld".to_owned()
+            }
         }
     }
 
@@ -410,7 +430,9 @@ impl Refusal {
             Self::Unauthenticated(failure) | Self::InvalidAssertion(failure) => {
                 format!("{}: {}", self.kind(), failure.label())
             }
-            Self::UpstreamUnavailable { reason } | Self::Internal { reason } => {
+            Self::UpstreamUnavailable { reason }
+            | Self::Internal { reason }
+            | Self::ResponseUnscannable { reason } => {
                 format!("{}: {reason}", self.kind())
             }
             Self::StaleState { for_ms } => format!(

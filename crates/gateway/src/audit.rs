@@ -71,6 +71,8 @@ fn event(state: &State, action: Action<'_>) -> Event {
         decide: None,
         trace_id: None,
         parent_span_id: None,
+        mcp_session: None,
+        risk: None,
     }
 }
 

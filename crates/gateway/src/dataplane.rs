@@ -20,6 +20,7 @@ pub mod args;
 pub mod classify;
 pub mod discover;
 pub mod forward;
+pub mod risk;
 pub mod tier;
 
 use std::sync::Arc;

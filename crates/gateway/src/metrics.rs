@@ -21,7 +21,7 @@ const OUTCOMES: [Outcome; 5] = [
 /// Every refusal kind an event can carry (`Refusal::kind`, and the ends of a forwarded
 /// response that are not refusals of their own), plus `none` first and `other` last.
 /// A unit test holds this list to `Refusal`.
-pub(crate) const REFUSALS: [&str; 37] = [
+pub(crate) const REFUSALS: [&str; 39] = [
     "none",
     "unauthenticated",
     "invalid-assertion",
@@ -58,6 +58,8 @@ pub(crate) const REFUSALS: [&str; 37] = [
     "rate-limited",
     "too-many-pending",
     "response-too-large",
+    "response-class-exceeded",
+    "response-unscannable",
     "other",
 ];
 
@@ -368,6 +370,13 @@ mod tests {
             },
             Refusal::RateLimited,
             Refusal::TooManyPending { limit: 0 },
+            Refusal::ResponseClassExceeded {
+                class: String::new(),
+                ceiling: String::new(),
+            },
+            Refusal::ResponseUnscannable {
+                reason: String::new(),
+            },
         ];
         for refusal in &all {
             match refusal {
@@ -404,7 +413,9 @@ mod tests {
                 | Refusal::UnsafeRequest { .. }
                 | Refusal::MalformedBody { .. }
                 | Refusal::RateLimited
-                | Refusal::TooManyPending { .. } => {}
+                | Refusal::TooManyPending { .. }
+                | Refusal::ResponseClassExceeded { .. }
+                | Refusal::ResponseUnscannable { .. } => {}
             }
         }
         all

@@ -22,6 +22,7 @@ pub mod decide;
 pub mod observe;
 pub mod record;
 pub mod recording;
+pub mod risk;
 pub mod tier;
 
 use gatehouse_core::model::{Access, DataClass, Intent, SegmentName, Tier, ToolName};

@@ -27,6 +27,31 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Frames buffered per tail before its reader waits for the client.
 const FRAMES: usize = 64;
 
+/// How a tail writes what it reads: Server-Sent Events for the API, rows of HTML for the
+/// console's live tail page (`control/console/tail.rs`), which streams without a script.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Framing {
+    /// The frame of one stored line that passes the filters.
+    pub(crate) frame: fn(&StoredLine, &Event) -> Bytes,
+    /// Sent after a quiet `KEEP_ALIVE`, and as the last frame when the store fails.
+    pub(crate) keep_alive: &'static [u8],
+    pub(crate) store_down: &'static [u8],
+}
+
+/// `GET /v1/events/stream`'s frames: the store position as the SSE `id`.
+pub(crate) const SSE: Framing = Framing {
+    frame: sse_frame,
+    keep_alive: b": keep-alive\n\n",
+    store_down: b": store unavailable\n\n",
+};
+
+fn sse_frame(line: &StoredLine, _: &Event) -> Bytes {
+    Bytes::from(format!(
+        "id: {}\nevent: decision\ndata: {}\n\n",
+        line.position, line.line
+    ))
+}
+
 /// Ends every open tail at shutdown.
 #[derive(Debug)]
 pub struct Tails {
@@ -54,6 +79,7 @@ impl Tails {
         stored: watch::Receiver<u64>,
         filter: EventFilter,
         start: Option<Position>,
+        framing: Framing,
     ) -> EventStream {
         let (frames, receiver) = mpsc::channel(FRAMES);
         let tail = Tail {
@@ -62,6 +88,7 @@ impl Tails {
             closing: self.closing.subscribe(),
             filter,
             frames,
+            framing,
         };
         tokio::spawn(tail.run(start));
         EventStream { receiver }
@@ -75,6 +102,7 @@ struct Tail {
     closing: watch::Receiver<bool>,
     filter: EventFilter,
     frames: mpsc::Sender<Bytes>,
+    framing: Framing,
 }
 
 impl Tail {
@@ -91,7 +119,7 @@ impl Tail {
                 // The store is down: say so and end; the client resumes with its last id.
                 let _ = self
                     .frames
-                    .send(Bytes::from_static(b": store unavailable\n\n"))
+                    .send(Bytes::from_static(self.framing.store_down))
                     .await;
                 return;
             };
@@ -110,15 +138,10 @@ impl Tail {
         }
     }
 
-    /// The SSE frame of a stored line that passes the filters.
+    /// The frame of a stored line that passes the filters.
     fn frame(&self, line: &StoredLine) -> Option<Bytes> {
         let event: Event = serde_json::from_str(&line.line).ok()?;
-        matches(&self.filter, &event).then(|| {
-            Bytes::from(format!(
-                "id: {}\nevent: decision\ndata: {}\n\n",
-                line.position, line.line
-            ))
-        })
+        matches(&self.filter, &event).then(|| (self.framing.frame)(line, &event))
     }
 
     /// Waits for the next stored batch, sending keep-alives; false when the tail ends
@@ -131,7 +154,7 @@ impl Tail {
             // A keep-alive, and a look at the store: on a shared store, other replicas'
             // events arrive without this replica's wake-up.
             () = tokio::time::sleep(KEEP_ALIVE) => {
-                self.frames.send(Bytes::from_static(b": keep-alive\n\n")).await.is_ok()
+                self.frames.send(Bytes::from_static(self.framing.keep_alive)).await.is_ok()
             }
         }
     }

@@ -373,3 +373,33 @@ fn discovery_outside_observe_mode_is_refused_naming_the_fix() {
     });
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn response_risk_settings_name_only_classes_and_detectors_that_exist() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        let mut text = text
+            .replacen(
+                r#"intent = "ticket.create", data_class = "internal" }"#,
+                r#"intent = "ticket.create", data_class = "internal", scan = ["awz"] }"#,
+                1,
+            )
+            .replacen(
+                "[task_classes.triage]\n",
+                "[task_classes.triage]\nmax_data_class = \"sekret\"\n",
+                1,
+            );
+        text.push_str(
+            "\n[risk]\nclasses = [\"public\", \"internal\", \"internal\"]\n\n[[risk.detectors]]\nname = \"aws\"\nkind = \"aws-key\"\nclass = \"secret\"\n",
+        );
+        text
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`internal` is listed twice",
+        "unknown detector kind `aws-key`",
+        "unknown detector `awz` (define it under [[risk.detectors]])",
+        "data class `sekret` is not listed in `[risk] classes`",
+    ] {
+        assert!(stderr.contains(expected), "no `{expected}` in {stderr}");
+    }
+}

@@ -37,6 +37,50 @@ pub struct RawConfig {
     pub approvals: RawApprovals,
     #[serde(default)]
     pub sinks: Vec<RawSink>,
+    /// Response risk classes and detectors (`docs/configuration.md`, `[risk]`).
+    pub risk: Option<RawRisk>,
+}
+
+/// `[risk]`: the order of data classes and the response detectors routes may name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRisk {
+    /// Least to most sensitive.
+    pub classes: Vec<Spanned<String>>,
+    /// How much of a scanned response is held before its head is sent.
+    #[serde(default = "default_hold_bytes")]
+    pub hold_bytes: u64,
+    #[serde(default)]
+    pub detectors: Vec<RawDetector>,
+}
+
+fn default_hold_bytes() -> u64 {
+    256 * 1024
+}
+
+/// One `[[risk.detectors]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDetector {
+    pub name: Spanned<String>,
+    /// `aws-access-key`, `pem-private-key`, `jwt`, `email`, `card-number` or `volume`.
+    pub kind: Spanned<String>,
+    /// The class a hit raises the response to.
+    pub class: Spanned<String>,
+    /// `volume` only: the length, in bytes, that counts as a hit.
+    pub bytes: Option<u64>,
+}
+
+/// What a route or MCP tool redacts from its responses.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedact {
+    /// JSON object members whose values are replaced, wherever they appear.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Detectors whose hits are replaced (they are scanned for even if `scan` omits them).
+    #[serde(default)]
+    pub detectors: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +250,9 @@ pub struct RawTaskClass {
     /// The operator who confirms medium-tier calls of this class's workflows (e.g. the
     /// orchestrator that launched them); never the agent itself.
     pub confirmer: Option<Spanned<String>>,
+    /// The most sensitive data class a response to this class's credentials may carry,
+    /// on routes that scan (`[risk]`); a response found above it is refused.
+    pub max_data_class: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +381,11 @@ pub struct RawMcpTool {
     /// makes it optional.
     #[serde(default)]
     pub args: BTreeMap<String, Spanned<String>>,
+    /// Detectors (`[[risk.detectors]]` names) the tool's results are scanned with.
+    #[serde(default)]
+    pub scan: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub redact: RawRedact,
 }
 
 /// Resources or prompts of an MCP server, as one intent.
@@ -380,6 +432,11 @@ pub struct RawRoute {
     /// `{ path = "long" }`, `{ query = "string?" }` or `{ body = "long" }`.
     #[serde(default)]
     pub args: BTreeMap<String, RawRouteArg>,
+    /// Detectors (`[[risk.detectors]]` names) the route's responses are scanned with.
+    #[serde(default)]
+    pub scan: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub redact: RawRedact,
 }
 
 /// One argument of an HTTP route: exactly one source, whose value is the argument type.

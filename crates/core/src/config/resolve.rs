@@ -3,6 +3,7 @@
 
 mod identity;
 mod mcp;
+mod risk;
 mod route_args;
 mod sinks;
 mod tools;
@@ -30,6 +31,8 @@ pub(crate) struct Resolver<'a> {
     text: &'a str,
     base_dir: &'a Path,
     errors: Vec<ConfigError>,
+    /// `[risk]`, resolved first: routes, MCP tools and task classes refer to it.
+    risk_settings: Option<std::sync::Arc<crate::risk::RiskSettings>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -39,6 +42,7 @@ impl<'a> Resolver<'a> {
             text,
             base_dir,
             errors: Vec::new(),
+            risk_settings: None,
         }
     }
 
@@ -77,6 +81,7 @@ impl<'a> Resolver<'a> {
         schema: Option<PolicyFile>,
     ) -> Result<Config, ConfigErrors> {
         let gateway = self.gateway(&raw.gateway);
+        self.risk_settings = self.risk(raw.risk.as_ref());
         let segments = segments(&raw);
         let issuers = self.issuers(&raw.issuers);
         let task_classes = self.task_classes(&raw.task_classes, &segments);
@@ -130,6 +135,7 @@ impl<'a> Resolver<'a> {
             notifications,
             approvals,
             sinks,
+            risk: self.risk_settings.clone(),
         })
     }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
@@ -14,6 +15,7 @@ use crate::model::{
     ToolName,
 };
 use crate::path::PathTemplate;
+use crate::risk::{RiskSettings, RouteRisk};
 use crate::token::Jwks;
 use crate::workflow::Budget;
 
@@ -47,6 +49,8 @@ pub struct Config {
     pub approvals: ApprovalSettings,
     /// Where stored events are delivered (`[[sinks]]`), each from its own cursor.
     pub sinks: Vec<crate::config::Sink>,
+    /// `[risk]`: data class order and response detectors; `None` when not configured.
+    pub risk: Option<Arc<RiskSettings>>,
 }
 
 /// What observe mode covers: calls to these tools, or to any tool of these segments,
@@ -216,6 +220,9 @@ pub struct TaskClass {
     pub budget: Budget,
     /// The operator who confirms medium-tier calls, if any.
     pub confirmer: Option<String>,
+    /// The rank (in `[risk] classes`) of the most sensitive class a scanned response to
+    /// this class's credentials may carry.
+    pub max_data_class: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -295,6 +302,8 @@ pub struct Route {
     pub args: BTreeMap<String, ArgSpec>,
     /// Where each argument of `args` is read from.
     pub arg_sources: BTreeMap<String, ArgSource>,
+    /// How its responses are scanned and redacted; `None`: they pass unread.
+    pub risk: Option<Arc<RouteRisk>>,
 }
 
 impl Route {
@@ -396,6 +405,8 @@ pub struct McpMapping {
     /// Arguments exposed to policy as `context.args`; undeclared ones are forwarded but
     /// invisible to policy.
     pub args: BTreeMap<String, ArgSpec>,
+    /// How its results are scanned and redacted; `None`: they pass unread.
+    pub risk: Option<Arc<RouteRisk>>,
 }
 
 /// A declared argument's type, checked before policy sees it.

@@ -117,6 +117,14 @@ pub(super) fn encode(event: &Event) -> String {
             event.parent_span_id.as_deref(),
         );
     }
+    if event.mcp_session.is_some() {
+        field(&mut out, ",\"mcp_session\":", event.mcp_session.as_deref());
+    }
+    if let Some(risk) = &event.risk {
+        // Only scanning routes carry it; serde_json writes its few fields.
+        out.push_str(",\"risk\":");
+        out.push_str(&serde_json::to_string(risk).unwrap_or_else(|_| "null".to_owned()));
+    }
     out.push('}');
     out
 }
@@ -270,7 +278,8 @@ mod tests {
                  prop::option::of(any::<u64>()), maybe_text()),
             (policy_version, observed) in (maybe_text(), observed()),
             decide in prop::option::of(decide_input()),
-            (trace_id, parent_span_id) in (maybe_text(), maybe_text()),
+            (trace_id, parent_span_id, mcp_session) in (maybe_text(), maybe_text(), maybe_text()),
+            risk in prop::option::of(risk().prop_map(Box::new)),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
@@ -279,8 +288,18 @@ mod tests {
                 policy_version: policy_version.map(Into::into),
                 observed,
                 decide,
-                trace_id, parent_span_id,
+                trace_id, parent_span_id, mcp_session, risk,
             }
+        }
+    }
+
+    prop_compose! {
+        fn risk()(
+            class in text(),
+            detected in prop::collection::vec(text(), 0..3),
+            (redacted, scanned) in (any::<u64>(), any::<u64>()),
+        ) -> crate::event::ResponseRisk {
+            crate::event::ResponseRisk { class, detected, redacted, scanned }
         }
     }
 

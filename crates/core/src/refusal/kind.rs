@@ -65,6 +65,8 @@ refusal_kinds! {
     Internal => "internal",
     StaleState => "stale-state",
     Unrecordable => "unrecordable",
+    ResponseClassExceeded => "response-class-exceeded",
+    ResponseUnscannable => "response-unscannable",
     /// Events only: the tool's response was cut at the response size limit, after the
     /// call had been allowed (the agent got the bytes that fit).
     ResponseTooLarge => "response-too-large",

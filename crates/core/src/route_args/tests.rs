@@ -27,6 +27,7 @@ fn route(args: &[(&str, ArgSource, ArgKind, bool)]) -> Route {
         matrix_params: false,
         args: specs,
         arg_sources: sources,
+        risk: None,
     }
 }
 

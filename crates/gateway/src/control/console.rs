@@ -1,6 +1,7 @@
 //! The web console on the control-plane listener, under `/console`: operators sign in
 //! with their token, see pending approvals, recent events and workflow budgets, and
-//! approvers approve or deny a parked call after reading it whole.
+//! approvers approve or deny a parked call after reading it whole; auditors see the
+//! incident pages and a live tail of the event log.
 //!
 //! Server-rendered HTML without any JavaScript; every response carries a CSP that would
 //! refuse scripts anyway. Sessions live in memory ([`Sessions`]); every change is a form
@@ -12,6 +13,7 @@ mod form;
 mod html;
 mod incident;
 mod pages;
+mod tail;
 #[cfg(test)]
 mod tests;
 
@@ -74,6 +76,7 @@ enum Page {
     Approval(String),
     Decide { id: String, approve: bool },
     Incident(incident::Incident),
+    Tail,
     NotFound,
 }
 
@@ -86,6 +89,7 @@ impl Page {
             ("POST", "/console/login") => return Self::Login,
             ("POST", "/console/logout") => return Self::Logout,
             ("GET", "/console") => return Self::Overview,
+            ("GET", "/console/tail") => return Self::Tail,
             _ => {}
         }
         if method == Method::GET
@@ -149,6 +153,7 @@ async fn signed_in(
             actions::decide(state, request, session, &id, approve).await
         }
         Page::Incident(page) => incident::show(state, session, page).await,
+        Page::Tail => tail::show(state, session, request.uri().query()).await,
         Page::LoginForm | Page::Login | Page::NotFound => message(
             Some(session),
             StatusCode::NOT_FOUND,

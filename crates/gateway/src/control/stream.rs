@@ -39,9 +39,13 @@ pub(super) async fn open<B>(
             blocking(move || store.head_position()).await?
         }
     };
-    let body = state
-        .tails
-        .open(Arc::clone(&state.store), stored, filter, start);
+    let body = state.tails.open(
+        Arc::clone(&state.store),
+        stored,
+        filter,
+        start,
+        crate::tail::SSE,
+    );
     let mut response = Response::new(body.boxed());
     let headers = response.headers_mut();
     headers.insert(

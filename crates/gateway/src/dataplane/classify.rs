@@ -1,10 +1,13 @@
 //! Phase 2: which tool and route a request names, and so its intent, data class, tier
 //! and access. Paths that are ambiguous once decoded are refused, never guessed at.
 
+use std::sync::Arc;
+
 use gatehouse_core::config::Route;
 use gatehouse_core::headers::has_method_param;
 use gatehouse_core::path::{has_semicolon, parse_request_path};
 use gatehouse_core::refusal::Refusal;
+use gatehouse_core::risk::RouteRisk;
 use http::{Method, Uri};
 
 use crate::pipeline::Target;
@@ -29,6 +32,8 @@ pub struct Destination<'a> {
     pub tool: &'a ToolRuntime,
     pub tool_path: &'a str,
     pub query: Option<&'a str>,
+    /// The route's response risk settings; `None` for a call no route classified.
+    pub risk: Option<&'a Arc<RouteRisk>>,
 }
 
 impl<'a> Call<'a> {
@@ -37,6 +42,7 @@ impl<'a> Call<'a> {
             tool: self.tool,
             tool_path: self.tool_path,
             query: self.query,
+            risk: self.route.risk.as_ref(),
         }
     }
 
@@ -114,6 +120,7 @@ pub fn unrouted<'a>(state: &'a State, uri: &'a Uri) -> Result<Option<Destination
         tool,
         tool_path,
         query,
+        risk: None,
     }))
 }
 

@@ -16,14 +16,15 @@ use http_body_util::BodyExt;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
 use crate::dataplane::classify::Destination;
+use crate::dataplane::risk::{self, Stop, StreamScan};
 use crate::peer::Peer;
 use crate::pipeline::budget::notify_paused;
 use crate::pipeline::cancel::{Cancellation, Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
 use crate::pipeline::recording;
+use crate::pipeline::risk::Screen;
 use crate::problem::{decision_header, decision_value, error_chain, insert_decision_header};
 use crate::state::State;
-use crate::upstream::LeasedBody;
 
 /// Headers of a response that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -109,11 +110,50 @@ pub async fn forward(
                 reason: error_chain(&error),
             });
         }
-        Ok(Ok(response)) => response,
+        Ok(Ok(response)) => response.map(|body| body.map_err(Into::into).boxed()),
+    };
+    // Only a route that scans its responses pays for this: one field read otherwise.
+    let (response, scan) = match Screen::of(state, call.risk, draft) {
+        None => (response, None),
+        Some(screen) => {
+            screened(
+                state,
+                &screen,
+                response,
+                &mut cancel,
+                guarded,
+                &meter,
+                draft,
+            )
+            .await?
+        }
     };
     // The draft now travels with the response body, which records the event when it ends.
-    let response = agent_response(state, response, draft.take(), meter, guarded, cancel);
+    let response = agent_response(state, response, draft.take(), meter, guarded, cancel, scan);
     Ok(recording::response(recorder, response))
+}
+
+/// The response as a route that scans its responses lets it through (`dataplane/risk.rs`).
+async fn screened(
+    state: &Arc<State>,
+    screen: &Screen,
+    response: Response<ResponseBody>,
+    cancel: &mut Cancellation,
+    guarded: Guarded<'_>,
+    meter: &BodyMeter,
+    draft: &mut EventDraft,
+) -> Result<(Response<ResponseBody>, Option<StreamScan>), Refusal> {
+    match risk::screen(state, screen, response, cancel, draft).await {
+        Ok(served) => Ok(served),
+        Err(Stop::Cancelled(reason)) => Err(cancelled(state, guarded, draft, &reason)),
+        Err(Stop::Refused(refusal)) => {
+            // Nothing of the response was served or charged; the request's streamed
+            // bytes beyond its declared length were sent, so they count.
+            let streamed = meter.bytes().saturating_sub(guarded.declared);
+            let _ = guarded.workflow.add_bytes(streamed, &*state.store);
+            Err(refusal)
+        }
+    }
 }
 
 fn upstream_request(
@@ -132,6 +172,13 @@ fn upstream_request(
     let span = draft.span();
     let trace_state = crate::trace::passed_state(&message.headers, &span);
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
+    if call.risk.is_some() {
+        // A scanned response must arrive as the bytes it means.
+        upstream.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            const { HeaderValue::from_static("identity") },
+        );
+    }
     inject(upstream.headers_mut(), caller, call, draft, secret)?;
     crate::trace::inject(upstream.headers_mut(), &span, trace_state);
     if let Some(peer) = &message.peer {
@@ -241,11 +288,12 @@ fn inject(
 /// event is finished with the bytes that really reached the agent.
 fn agent_response(
     state: &Arc<State>,
-    response: Response<LeasedBody>,
+    response: Response<ResponseBody>,
     draft: EventDraft,
     meter: BodyMeter,
     guarded: Guarded<'_>,
     cancel: Cancellation,
+    scan: Option<StreamScan>,
 ) -> Response<ResponseBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -255,19 +303,17 @@ fn agent_response(
     let limit = state.config.gateway.limits.max_response_body;
     let workflow = Arc::clone(guarded.workflow);
     let declared = guarded.declared;
-    let body = MeteredBody::new(
-        body.map_err(Into::into).boxed(),
-        limit,
-        move |bytes, end| {
-            // Streamed request bytes beyond the declared length count now: the request already
-            // happened, so they can only be counted, not refused.
-            let _ =
-                workflow.add_bytes(meter.bytes().saturating_sub(declared), &*finish_state.store);
-            let mut draft = draft;
-            draft.bytes_in(meter.bytes());
-            draft.complete(&finish_state, status, bytes, &end);
-        },
-    )
+    let body = MeteredBody::new(body, limit, move |bytes, end| {
+        // Streamed request bytes beyond the declared length count now: the request already
+        // happened, so they can only be counted, not refused.
+        let _ = workflow.add_bytes(meter.bytes().saturating_sub(declared), &*finish_state.store);
+        let mut draft = draft;
+        draft.bytes_in(meter.bytes());
+        if let Some(scan) = &scan {
+            scan.record(&mut draft);
+        }
+        draft.complete(&finish_state, status, bytes, &end);
+    })
     .guarded(stream_guard(state, guarded, cancel))
     .idle_timeout(state.config.gateway.limits.response_idle_timeout);
     let mut response = Response::from_parts(parts, body.boxed());

@@ -76,13 +76,15 @@ pub fn answer(
         | Refusal::ApprovalCancelled { .. }
         | Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
+        | Refusal::ResponseClassExceeded { .. }
+        | Refusal::ResponseUnscannable { .. }
             if tool_call =>
         {
             Answer::ToolError(tool_error(refusal, &data, structured))
         }
-        Refusal::UpstreamUnavailable { .. } | Refusal::UpstreamTimeout => {
-            error(code::UPSTREAM, refusal.title().to_owned())
-        }
+        Refusal::UpstreamUnavailable { .. }
+        | Refusal::UpstreamTimeout
+        | Refusal::ResponseUnscannable { .. } => error(code::UPSTREAM, refusal.title().to_owned()),
         Refusal::BadMessage { rpc_code, reason } => error(*rpc_code, reason.clone()),
         Refusal::UnknownMethod { method } => error(
             code::METHOD_NOT_FOUND,
@@ -124,7 +126,8 @@ pub fn answer(
         | Refusal::NoRoute
         | Refusal::SegmentMismatch { .. }
         | Refusal::OutOfScope { .. }
-        | Refusal::OriginRejected { .. } => error(
+        | Refusal::OriginRejected { .. }
+        | Refusal::ResponseClassExceeded { .. } => error(
             code::REFUSED,
             format!("{}: {}", refusal.title(), mcp_detail(refusal)),
         ),

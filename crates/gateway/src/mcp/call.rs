@@ -13,6 +13,7 @@ use std::sync::Arc;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
+use gatehouse_core::risk::RouteRisk;
 use gatehouse_policy::PolicyDecision;
 use serde_json::{Map, Value};
 
@@ -66,6 +67,9 @@ pub struct Upcall<'a> {
     pub relay: Option<Relay>,
     /// The gated call's intent, which a quarantine may name; `None` for the rest.
     pub intent: Option<&'a Intent>,
+    /// How the tool's result is scanned and redacted (`scan`, `redact`); `None` for
+    /// the rest.
+    pub risk: Option<&'a Arc<RouteRisk>>,
 }
 
 impl<'a> Upcall<'a> {
@@ -76,7 +80,13 @@ impl<'a> Upcall<'a> {
             params,
             relay: None,
             intent: None,
+            risk: None,
         }
+    }
+
+    /// The same request, its result scanned as `risk` says (an approved call's replay).
+    pub fn with_risk(self, risk: Option<&'a Arc<RouteRisk>>) -> Self {
+        Self { risk, ..self }
     }
 
     /// The same request, for a gated call of `intent`.
@@ -208,6 +218,7 @@ pub async fn gated(
         params: crate::trace::into_meta(forwarded, &draft.span()),
         relay,
         intent: Some(&mapping.intent),
+        risk: mapping.risk.as_ref(),
     };
     let reply = forward(
         caller.state,

@@ -243,7 +243,7 @@ async fn request(
         if method == "initialize" {
             return initialize(caller, &id, params, draft);
         }
-        if let Err(refusal) = use_session(caller, headers, &id) {
+        if let Err(refusal) = use_session(caller, headers, &id, &mut draft) {
             return rpc_refusal(state, asked(era), &refusal, draft);
         }
     }
@@ -329,6 +329,8 @@ fn initialize(
     let requested = params.get("protocolVersion").and_then(Value::as_str);
     let version = era::negotiate(requested);
     let session = caller.state.mcp.sessions.open(owner(caller), version);
+    let mut draft = draft;
+    draft.mcp_session(&session);
     let body = jsonrpc::result(id, methods::initialize(caller, version));
     reply(caller.state, StatusCode::OK, &body, Some(&session), draft)
 }
@@ -344,7 +346,14 @@ fn owner(caller: Caller<'_>) -> Owner {
 
 /// A handshake-era request names an open session of this caller, with a fresh id and,
 /// if it says its version, the session's.
-fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), Refusal> {
+/// The session's id goes on the event (`mcp.session.id` on its span) once it is known to
+/// be the caller's.
+fn use_session(
+    caller: Caller<'_>,
+    headers: &HeaderMap,
+    id: &Id,
+    draft: &mut EventDraft,
+) -> Result<(), Refusal> {
     let Some(session) = headers
         .get(SESSION_HEADER)
         .and_then(|value| value.to_str().ok())
@@ -373,6 +382,7 @@ fn use_session(caller: Caller<'_>, headers: &HeaderMap, id: &Id) -> Result<(), R
                 ),
             },
         })?;
+    draft.mcp_session(session);
     // Any served handshake revision is accepted, as the reference SDKs do; one Gatehouse
     // does not speak is refused.
     let declared = headers

@@ -218,6 +218,21 @@ impl EventDraft {
         }
     }
 
+    /// The caller's task class, once authenticated.
+    pub fn task_class(&self) -> Option<&str> {
+        self.event.task_class.as_deref()
+    }
+
+    /// What scanning the response found.
+    pub fn risk(&mut self, risk: gatehouse_core::event::ResponseRisk) {
+        self.event.risk = Some(Box::new(risk));
+    }
+
+    /// The agent's MCP session the call was made in.
+    pub fn mcp_session(&mut self, session: &str) {
+        self.event.mcp_session = Some(session.to_owned());
+    }
+
     pub fn intent(&mut self, intent: Intent) {
         self.event.intent = Some(intent);
     }
@@ -439,6 +454,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         Refusal::ApprovalPending { .. } => Outcome::Pending,
         Refusal::UpstreamUnavailable { .. }
         | Refusal::UpstreamTimeout
+        | Refusal::ResponseUnscannable { .. }
         | Refusal::Internal { .. }
         | Refusal::StaleState { .. }
         | Refusal::Unrecordable { .. } => Outcome::Error,
@@ -468,6 +484,7 @@ fn refusal_outcome(refusal: &Refusal) -> Outcome {
         | Refusal::RateLimited
         | Refusal::TooManyPending { .. }
         | Refusal::HeadersTooLarge
-        | Refusal::BodyTooLarge { .. } => Outcome::Deny,
+        | Refusal::BodyTooLarge { .. }
+        | Refusal::ResponseClassExceeded { .. } => Outcome::Deny,
     }
 }

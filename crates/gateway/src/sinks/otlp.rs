@@ -1,8 +1,8 @@
 //! Events as OpenTelemetry data in OTLP/HTTP's JSON encoding: one log record per event
 //! (its line as the body, its decision as attributes), and one span per call with the
 //! decision as attributes, named after semantic conventions where they exist
-//! (`gen_ai.tool.name`, `http.request.method`, `url.path`, `http.response.status_code`)
-//! and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex. A
+//! (`gen_ai.tool.name`, `mcp.session.id`, `http.request.method`, `url.path`,
+//! `http.response.status_code`) and `gatehouse.*` for the rest. OTLP's JSON writes trace and span ids as hex. A
 //! span is the one the tool saw as its parent (`trace.rs`): under the caller's trace
 //! when it sent a valid `traceparent`, its parent then the caller's span.
 
@@ -136,6 +136,7 @@ fn attributes(event: &Event) -> Vec<Value> {
         ("gatehouse.tier", event.tier.map(Tier::as_str)),
         ("gatehouse.actor", event.actor.as_deref()),
         ("gen_ai.tool.name", event.tool.as_deref()),
+        ("mcp.session.id", event.mcp_session.as_deref()),
     ];
     for (key, value) in optional {
         if let Some(value) = value {
@@ -144,6 +145,9 @@ fn attributes(event: &Event) -> Vec<Value> {
     }
     if event.kind == EventKind::Mcp {
         list.push(text("mcp.method.name", &event.method));
+    }
+    if let Some(risk) = &event.risk {
+        list.push(text("gatehouse.response.class", &risk.class));
     }
     if !event.policies.is_empty() {
         let values: Vec<Value> = event

@@ -28,6 +28,7 @@ mod paths;
 mod policy_reload;
 mod quarantines;
 mod resources;
+mod risk;
 mod route_args;
 mod sinks;
 mod tail;

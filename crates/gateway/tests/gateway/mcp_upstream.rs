@@ -3,7 +3,7 @@
 //! tests), a scripted HTTP server that records headers, and stdio scripts that crash,
 //! hang, babble, ask questions back or report progress.
 
-mod scripted;
+pub(crate) mod scripted;
 pub(crate) mod servers;
 
 use std::time::{Duration, Instant};

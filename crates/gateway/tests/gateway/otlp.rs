@@ -224,3 +224,113 @@ async fn an_otlp_collector_receives_a_log_record_and_a_span_for_every_event() {
     assert_eq!(log["attributes"]["gatehouse.refusal"], "policy-denied");
     assert_eq!(log["attributes"]["gen_ai.tool.name"], "tickets");
 }
+
+/// Waits until the receiver holds a span for every stored event.
+async fn spans_of_all(
+    receiver: &Receiver,
+    store: &dyn Store,
+) -> (Vec<(Event, String)>, HashMap<String, Value>) {
+    for _ in 0..250 {
+        let events = stored(store);
+        let spans = by_event(&receiver.received(), "span");
+        if !events.is_empty() && spans.len() == events.len() {
+            return (events, spans);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "the receiver did not get every span: {:?}",
+        receiver.received()
+    );
+}
+
+#[tokio::test]
+async fn the_spans_of_mcp_calls_in_a_session_carry_its_id_and_no_other_span_does() {
+    let work = tempfile::tempdir().unwrap();
+    let Some(receiver) = Receiver::start(work.path()) else {
+        return;
+    };
+    let scripted = crate::mcp_upstream::scripted::Scripted::start().await;
+    let server = crate::mcp_upstream::servers::http(
+        "scripted",
+        scripted.addr,
+        "[mcp_servers.scripted.tools.read]\nintent = \"scripted.read\"\naccess = \"read\"",
+    );
+    let sinks = format!(
+        "\n[[sinks]]\nname = \"otel\"\nkind = \"otlp\"\nendpoint = \"http://127.0.0.1:{}\"\ntraces = true\n",
+        receiver.port
+    );
+    let harness = Harness::builder()
+        .mcp(&server, &["scripted.read"], "")
+        .append(&sinks)
+        .start()
+        .await;
+    let token = harness.token_for("mcp").await;
+    let auth = format!("Bearer {token}");
+    let post = |headers: Vec<(&'static str, String)>, body: Value| {
+        let url = harness.data_url("/mcp/scripted");
+        let mut all = vec![
+            ("authorization", auth.clone()),
+            ("content-type", "application/json".to_owned()),
+            ("accept", "application/json, text/event-stream".to_owned()),
+        ];
+        all.extend(headers);
+        async move {
+            let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            gatehouse_kit::client::send(Method::POST, &url, &pairs, body.to_string())
+                .await
+                .unwrap()
+        }
+    };
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"}}});
+    let opened = post(vec![], init).await;
+    assert_eq!(opened.status, 200, "{}", opened.text());
+    let session = opened.headers["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ping = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let pinged = post(vec![("mcp-session-id", session.clone())], ping).await;
+    assert_eq!(pinged.status, 200, "{}", pinged.text());
+    // Outside any session: the 2026-07-28 era names none.
+    let unknown = post(
+        vec![("mcp-session-id", "no-such-session".to_owned())],
+        serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+    )
+    .await;
+    assert_ne!(unknown.status, 500);
+    let store = Arc::clone(&harness.gateway().state().store);
+    let (events, spans) = spans_of_all(&receiver, &*store).await;
+    let mcp: Vec<&Event> = events
+        .iter()
+        .map(|(event, _)| event)
+        .filter(|event| event.kind == gatehouse_core::event::EventKind::Mcp)
+        .collect();
+    assert_eq!(
+        mcp.len(),
+        3,
+        "initialize, the ping and the unknown session's ping"
+    );
+    let mut in_session = 0;
+    for (event, _) in &events {
+        let span = &spans[&event.id.to_string()];
+        let attribute = span["attributes"]
+            .get("mcp.session.id")
+            .and_then(Value::as_str);
+        assert_eq!(attribute, event.mcp_session.as_deref(), "{event:?}");
+        if attribute == Some(session.as_str()) {
+            in_session += 1;
+            assert_eq!(span["attributes"]["mcp.method.name"], event.method.as_str());
+        }
+    }
+    assert_eq!(in_session, 2, "initialize opened it and the ping ran in it");
+    let refused = mcp
+        .iter()
+        .find(|event| event.status != 200 || event.refusal.is_some());
+    assert!(
+        refused.is_some_and(|event| event.mcp_session.is_none()),
+        "a session the caller does not hold is not named: {mcp:?}"
+    );
+}

@@ -64,6 +64,7 @@ pub(crate) fn empty() -> Config {
             console_url: None,
         },
         sinks: Vec::new(),
+        risk: None,
     }
 }
 

@@ -283,6 +283,8 @@ mod tests {
             decide: None,
             trace_id: None,
             parent_span_id: None,
+            mcp_session: None,
+            risk: None,
         }
     }
 

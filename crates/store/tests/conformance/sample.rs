@@ -44,6 +44,8 @@ pub(crate) fn event(seq: u64) -> Event {
         decide: None,
         trace_id: None,
         parent_span_id: None,
+        mcp_session: None,
+        risk: None,
     }
 }
 

@@ -89,6 +89,10 @@ impl Resolver<'_> {
             let message = "must be positive: a workflow with no calls can do nothing";
             self.error_at_field(&format!("{field}.budget.calls"), message);
         }
+        let max_data_class = self.ceiling(
+            &format!("{field}.max_data_class"),
+            raw.max_data_class.as_ref(),
+        );
         Some(TaskClass {
             name: TaskClassName::new(name),
             segment: SegmentName::new(segment),
@@ -108,6 +112,7 @@ impl Resolver<'_> {
                 .confirmer
                 .as_ref()
                 .map(|confirmer| confirmer.get_ref().clone()),
+            max_data_class,
         })
     }
 

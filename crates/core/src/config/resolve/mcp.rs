@@ -70,12 +70,19 @@ impl Resolver<'_> {
             let tool_field = format!("{field}.tools.{tool}");
             let intent = self.mcp_tool_intent(&tool_field, name, tool, raw, mapping);
             let args = self.mcp_args(&tool_field, &mapping.args);
+            let risk = self.route_risk(
+                &tool_field,
+                &mapping.data_class,
+                &mapping.scan,
+                &mapping.redact,
+            );
             let mapping = McpMapping {
                 intent: intent?,
                 data_class: DataClass::new(mapping.data_class.as_str()),
                 tier: mapping.tier,
                 access: mapping.access,
                 args,
+                risk,
             };
             self.record_mcp_intent(&tool_field, &mapping, intents);
             tools.insert(tool.clone(), mapping);
@@ -230,6 +237,7 @@ impl Resolver<'_> {
             tier: raw.tier,
             access: Access::Read,
             args: BTreeMap::from([(key.to_owned(), spec)]),
+            risk: None,
         };
         self.record_mcp_intent(field, &mapping, intents);
         Some(mapping)

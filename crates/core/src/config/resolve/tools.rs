@@ -191,6 +191,7 @@ impl Resolver<'_> {
             }
         };
         let (args, arg_sources) = self.route_args(field, &raw.args, template.as_ref());
+        let risk = self.route_risk(field, &raw.data_class, &raw.scan, &raw.redact);
         Some(Route {
             access: raw.access.unwrap_or_else(|| default_access(&method)),
             method,
@@ -202,6 +203,7 @@ impl Resolver<'_> {
             matrix_params: raw.matrix_params,
             args,
             arg_sources,
+            risk,
         })
     }
 

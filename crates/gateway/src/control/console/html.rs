@@ -137,4 +137,7 @@ button.approve{background:#1f883d;color:#fff;border-color:#1a7f37}\
 button.deny{background:#cf222e;color:#fff;border-color:#a40e26}\
 button.link{background:none;border:0;color:#fff;text-decoration:underline;margin:0;padding:0}\
 .login{max-width:420px;margin:48px auto;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:20px 24px}\
-.muted{color:#57606a}";
+.muted{color:#57606a}\
+ol.tail{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 8px 8px 40px;margin:0;font-size:13px}\
+ol.tail li{padding:2px 0;border-bottom:1px solid #eaeef2}\
+form.filters input{width:auto;max-width:160px;margin-right:6px}";

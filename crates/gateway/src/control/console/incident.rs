@@ -28,7 +28,8 @@ fn nav() -> Markup {
             a href="/console" { "Overview" } " · "
             a href="/console/quarantines" { "Quarantines" } " · "
             a href="/console/recordings" { "Recordings" } " · "
-            a href="/console/playbooks" { "Playbook runs" }
+            a href="/console/playbooks" { "Playbook runs" } " · "
+            a href="/console/tail" { "Live tail" }
         }
     }
 }

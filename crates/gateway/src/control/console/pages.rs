@@ -59,7 +59,8 @@ pub(crate) fn overview(viewer: Viewer<'_>, data: &Overview) -> String {
         p {
             a href="/console/quarantines" { "Quarantines" } " · "
             a href="/console/recordings" { "Recordings" } " · "
-            a href="/console/playbooks" { "Playbook runs" }
+            a href="/console/playbooks" { "Playbook runs" } " · "
+            a href="/console/tail" { "Live tail" }
         }
         h2 { "Pending approvals" }
         (pending(&data.pending))

@@ -150,6 +150,7 @@ pub async fn replay(
     state.quarantines.check(reach, state.clock.as_ref())?;
     // The mapping borrows `params`, which the upcall takes.
     let intent = mapping.intent.clone();
+    let risk = mapping.risk.clone();
     budget::reserve(state, workflow, mapping.access, parked.body.len() as u64).await?;
     let on_behalf = OnBehalf::parked(approval);
     let reply = forward(
@@ -157,7 +158,9 @@ pub async fn replay(
         server,
         workflow,
         on_behalf,
-        Upcall::new(kind.method(), Value::Object(params)).of_intent(&intent),
+        Upcall::new(kind.method(), Value::Object(params))
+            .of_intent(&intent)
+            .with_risk(risk.as_ref()),
         draft,
     )
     .await

@@ -13,6 +13,7 @@ use crate::pipeline::budget;
 use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
 use crate::pipeline::recording;
+use crate::pipeline::risk::Screen;
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -61,11 +62,13 @@ pub async fn forward(
     draft.journal(state)?;
     let started = Instant::now();
     let cancel = cancellation(state, guarded);
+    let screen = Screen::of(state, upcall.risk, draft);
     let Upcall {
         method,
         params,
         relay,
         intent: _,
+        risk: _,
     } = upcall;
     recording::mcp_request(recorder.as_ref(), method, &params).await?;
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
@@ -74,7 +77,7 @@ pub async fn forward(
         reason = cancel => return Err(cancelled(state, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
-    let reply = match outcome {
+    let mut reply = match outcome {
         Ok(Ok(result)) => Reply::Result(result),
         Ok(Err(error)) => Reply::Error(error),
         Err(UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
@@ -93,6 +96,11 @@ pub async fn forward(
             });
         }
     };
+    if let (Some(screen), Reply::Result(result)) = (&screen, &mut reply) {
+        // Judged (and redacted) before it is recorded or charged: a withheld result
+        // costs nothing.
+        screen.judge_result(result, draft)?;
+    }
     recording::mcp_reply(recorder, reply_json(&reply));
     let size = match &reply {
         Reply::Result(value) => serde_json::to_vec(value).map_or(0, |bytes| bytes.len()),

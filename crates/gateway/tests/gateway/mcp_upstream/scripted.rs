@@ -108,6 +108,12 @@ async fn respond(state: Arc<Mutex<State>>, request: Request<Incoming>) -> Respon
         Some("notifications/initialized") | None => status(StatusCode::ACCEPTED),
         Some("tools/list") => events(&tools_list_stream(&id)),
         Some("progress") => events(&progress_stream(&id, &body["params"]["_meta"])),
+        // Says back the `text` argument, as a lookup tool returning whatever it holds.
+        Some("tools/call") => {
+            let text = body["params"]["arguments"]["text"].clone();
+            let result = json!({"content": [{"type": "text", "text": text}]});
+            json_reply(&json!({"jsonrpc": "2.0", "id": id, "result": result}))
+        }
         Some("big") => events(&format!("data: \"{}\"\n\n", "x".repeat(20_000))),
         Some("silent") => events(
             "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n",
