@@ -188,6 +188,13 @@ impl Approvals {
         Err(contended(id))
     }
 
+    /// Another replica changed an approval (announced through the store): calls held
+    /// here read theirs again.
+    pub(crate) fn changed_elsewhere(&self) {
+        self.changed
+            .send_modify(|version| *version = version.wrapping_add(1));
+    }
+
     /// Waits up to `timeout` for the approval to be final (or executed); returns it as it is then.
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<Approval>, StoreError> {
         let mut changed = self.changed.subscribe();

@@ -129,6 +129,7 @@ async fn replay(
         headers,
         body: crate::body::full(parked.body.clone()),
         peer: None,
+        upgrade: None,
     };
     let guarded = Guarded {
         caller: OnBehalf::parked(approval),

@@ -22,6 +22,7 @@ pub mod discover;
 pub mod forward;
 pub mod risk;
 pub mod tier;
+pub mod upgrade;
 
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ async fn phases(
         classified => classified?,
     };
     draft.target(&call.target());
-    forward::check_headers(&parts.headers)?;
+    forward::check_headers(&parts.headers, call.route)?;
     let target = call.target();
     let observed = observe::covers(&state.observe, &target, draft);
     contain(
@@ -131,7 +132,9 @@ async fn phases(
     };
     let reserved = budget::reserve(state, &workflow, target.access, declared).await;
     observe::budget(reserved, observed, draft)?;
+    let upgrade = upgrade::take(call.route, &parts.headers, &mut parts.extensions);
     let message = forward::Message {
+        upgrade,
         method: parts.method.clone(),
         headers: std::mem::take(&mut parts.headers),
         body,

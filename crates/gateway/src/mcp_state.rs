@@ -21,9 +21,12 @@ pub struct Mcp {
 }
 
 impl Mcp {
-    pub fn start(config: &gatehouse_core::config::Config) -> Self {
+    pub fn start(
+        config: &gatehouse_core::config::Config,
+        client: &crate::upstream::UpstreamClient,
+    ) -> Self {
         Self {
-            upstreams: crate::mcp_upstream::Upstreams::start(config),
+            upstreams: crate::mcp_upstream::Upstreams::start(config, client),
             sessions: crate::mcp_sessions::Sessions::default(),
             output_schemas: RwLock::default(),
         }

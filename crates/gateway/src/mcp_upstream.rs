@@ -32,11 +32,12 @@ use gatehouse_core::model::ToolName;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::mcp_upstream::http::{Failure, HttpClient, HttpServer, SessionHeaders};
+use crate::mcp_upstream::http::{Failure, HttpServer, SessionHeaders};
 use crate::mcp_upstream::process::Process;
 pub use crate::mcp_upstream::relay::Relay;
 use crate::mcp_upstream::relay::Relaying;
 use crate::mcp_upstream::stdio::Supervisor;
+use crate::upstream::UpstreamClient;
 use gatehouse_core::mcp::jsonrpc::{self, ErrorObject, Id};
 
 /// A server's answer to one request: its result, or its JSON-RPC error.
@@ -76,16 +77,15 @@ pub struct Upstreams {
 impl Upstreams {
     /// Builds a client for each server in `config.mcp_servers`. Nothing is launched or
     /// connected yet: that happens on each server's first request.
-    pub fn start(config: &Config) -> Self {
+    pub fn start(config: &Config, client: &UpstreamClient) -> Self {
         let limits = &config.gateway.limits;
         let limit = usize::try_from(limits.max_response_body).unwrap_or(usize::MAX);
-        let client = http::client(limits.upstream_timeout);
         let withheld = secret_variables(config);
         let servers = config
             .mcp_servers
             .values()
             .map(|server| {
-                let upstream = Upstream::new(server, &client, limit, &withheld);
+                let upstream = Upstream::new(server, client, limit, &withheld);
                 (server.name.clone(), Arc::new(upstream))
             })
             .collect();
@@ -176,7 +176,7 @@ impl Session {
 impl Upstream {
     fn new(
         server: &McpServer,
-        client: &HttpClient,
+        client: &UpstreamClient,
         limit: usize,
         withheld: &Arc<[String]>,
     ) -> Self {

@@ -1,29 +1,41 @@
-//! Outbound notifications: a JSON POST to the configured webhook, with a `text` member
-//! that Slack-style incoming webhooks display. Sent in the background; a failure is
-//! logged, never blocks a call.
+//! Outbound notifications: a JSON POST to the configured webhook (`http://` or
+//! `https://`, verified like any upstream), with a `text` member that Slack-style
+//! incoming webhooks display. Sent in the background through the shared upstream client;
+//! a failure is logged, never blocks a call.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use gatehouse_core::approval::Approval;
+use gatehouse_core::config::UpstreamUrl;
 use gatehouse_core::workflow::{BudgetKind, Workflow};
-use http::{Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::{Method, StatusCode, header};
+use http_body_util::BodyExt;
+
+use crate::body::full;
+use crate::upstream::{Origin, UpstreamClient};
 
 /// Sends notifications, if a webhook is configured.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    url: Option<Arc<str>>,
+    webhook: Option<Arc<Webhook>>,
+}
+
+#[derive(Debug)]
+struct Webhook {
+    origin: Origin,
+    client: UpstreamClient,
 }
 
 impl Notifier {
-    pub fn new(url: Option<&str>) -> Self {
+    pub fn new(url: Option<&UpstreamUrl>, client: &UpstreamClient) -> Self {
         Self {
-            url: url.map(Arc::from),
+            webhook: url.map(|url| {
+                Arc::new(Webhook {
+                    origin: Origin::new(url),
+                    client: client.clone(),
+                })
+            }),
         }
     }
 
@@ -80,10 +92,12 @@ impl Notifier {
     }
 
     fn send(&self, body: serde_json::Value) {
-        let Some(url) = self.url.clone() else { return };
+        let Some(webhook) = self.webhook.clone() else {
+            return;
+        };
         tokio::spawn(async move {
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            match post_json(&url, bytes).await {
+            match webhook.post_json(bytes).await {
                 Ok(status) if status.is_success() => {}
                 Ok(status) => tracing::warn!(%status, "notification webhook refused"),
                 Err(error) => tracing::warn!(%error, "notification webhook unreachable"),
@@ -92,21 +106,24 @@ impl Notifier {
     }
 }
 
-/// One POST, answered within 30 seconds; the reply's body is read and dropped.
-async fn post_json(url: &str, body: Vec<u8>) -> Result<StatusCode, String> {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(url)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|error| format!("invalid webhook URL `{url}`: {error}"))?;
-    let response = tokio::time::timeout(Duration::from_secs(30), client.request(request))
-        .await
-        .map_err(|_| format!("`{url}` did not answer within 30 s"))?
-        .map_err(|error| error.to_string())?;
-    let status = response.status();
-    let _ = response.into_body().collect().await;
-    Ok(status)
+impl Webhook {
+    /// One POST, answered within 30 seconds; the reply's body is read and dropped.
+    async fn post_json(&self, body: Vec<u8>) -> Result<StatusCode, String> {
+        let url = self.origin.url();
+        let request = self
+            .origin
+            .request(Method::POST, "")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(full(body))
+            .map_err(|error| format!("cannot build a request to `{url}`: {error}"))?;
+        let sent = self.client.send_to(&self.origin, request);
+        let response = tokio::time::timeout(Duration::from_secs(30), sent)
+            .await
+            .map_err(|_| format!("`{url}` did not answer within 30 s"))?
+            .map_err(|error| format!("`{url}`: {}", crate::problem::error_chain(&error)))?;
+        let status = response.status();
+        // Read to the end, so the connection goes back to the pool.
+        let _ = response.into_body().collect().await;
+        Ok(status)
+    }
 }

@@ -4,6 +4,7 @@
 //! validates the new set aside and swaps the pointer only when it is whole.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use gatehouse_policy::{DecisionRequest, PolicyDecision, PolicyEngine};
@@ -14,6 +15,9 @@ pub struct Policies {
     current: ArcSwap<PolicyEngine>,
     /// Serialises reloads (file watcher and `policy apply`), so two never race to swap.
     reloading: tokio::sync::Mutex<()>,
+    /// The `seq` of the newest policy set shared through the store that this replica has
+    /// seen (its own shares included); only later ones are followed.
+    shared_seen: AtomicI64,
 }
 
 impl Policies {
@@ -21,6 +25,7 @@ impl Policies {
         Self {
             current: ArcSwap::from_pointee(engine),
             reloading: tokio::sync::Mutex::new(()),
+            shared_seen: AtomicI64::new(0),
         }
     }
 
@@ -48,6 +53,11 @@ impl Policies {
     /// Puts `engine` in force for every call that starts deciding from now on.
     pub(crate) fn swap(&self, engine: PolicyEngine) {
         self.current.store(Arc::new(engine));
+    }
+
+    /// Marks shared set `seq` seen; `true` when it is newer than any seen before.
+    pub(crate) fn see_shared(&self, seq: i64) -> bool {
+        self.shared_seen.fetch_max(seq, Ordering::AcqRel) < seq
     }
 
     /// Held for the whole of a reload, so two never race to swap.

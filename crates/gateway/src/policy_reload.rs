@@ -17,6 +17,10 @@ use tokio::sync::watch;
 use crate::blocking::store_call;
 use crate::state::State;
 
+mod shared;
+
+pub use shared::{follow, mark_shared_seen};
+
 /// Why a reload was asked for.
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -96,6 +100,7 @@ async fn put_in_force(
         });
     }
     let count = files.len();
+    let shared_files = state.store.is_shared().then(|| files.clone());
     let engine = match build(state, files).await {
         Ok(engine) => engine,
         Err(errors) => {
@@ -107,6 +112,16 @@ async fn put_in_force(
         }
     };
     if let Err(error) = store_version(state, engine.version(), count, &source).await {
+        let version = engine.version().to_string();
+        return Err(refused(
+            state,
+            &source,
+            ReloadError::Store { version, error },
+        ));
+    }
+    if let Some(files) = shared_files
+        && let Err(error) = shared::share(state, engine.version(), &files, source.actor()).await
+    {
         let version = engine.version().to_string();
         return Err(refused(
             state,
@@ -185,7 +200,10 @@ pub fn spawn_watcher(
     let every = state.config.policy_source.watch?;
     let state = Arc::clone(state);
     Some(tokio::spawn(async move {
-        let mut looks = Looks::default();
+        let mut looks = Looks {
+            acted_on: Some(state.policy.version().to_string()),
+            ..Looks::default()
+        };
         // The files were read at start-up: the first look is one interval later.
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -203,6 +221,11 @@ pub fn spawn_watcher(
 struct Looks {
     /// The version of the files at the previous look.
     previous: Option<String>,
+    /// The version of the files last acted on (loaded or refused; at first, what was
+    /// loaded at start-up): only files that changed since are loaded. Comparing with the
+    /// set in force instead would undo a set another replica shared (`shared.rs`),
+    /// which this replica's files need not hold.
+    acted_on: Option<String>,
     /// The last version refused, not tried again.
     refused: Option<String>,
     /// The config file's text at the previous look, and the text last read for its
@@ -246,8 +269,12 @@ impl Looks {
         let seen = version_of(&files);
         let stable = self.previous.as_deref() == Some(seen.as_str());
         self.previous = Some(seen.clone());
+        if !stable || self.acted_on.as_deref() == Some(seen.as_str()) {
+            return;
+        }
+        self.acted_on = Some(seen.clone());
         let current = state.policy.version();
-        if !stable || *current == *seen || self.refused.as_deref() == Some(seen.as_str()) {
+        if *current == *seen || self.refused.as_deref() == Some(seen.as_str()) {
             return;
         }
         let _one_at_a_time = state.policy.reloading().await;

@@ -1,6 +1,8 @@
 //! Following what other replicas change (ARCHITECTURE.md, "State and events"). On a
 //! shared store, a revocation, a quarantine or an ended workflow written by one replica
-//! must stop calls on every other, and a resumed one must serve again everywhere: the
+//! must stop calls on every other, and a resumed one must serve again everywhere; a
+//! policy set applied on one is put in force on every other, and a call held on one for
+//! an approval decided on another hears of it: the
 //! store announces such changes ([`gatehouse_store::Store::subscribe`]), and this task reads the changed
 //! state again and applies it to what this replica holds in memory. After the feed was
 //! lost it reads everything again, since announcements made meanwhile are gone.
@@ -37,7 +39,11 @@ async fn apply_all(state: Arc<State>, mut rx: mpsc::UnboundedReceiver<Change>) {
             Change::Revocations => reload_revocations(&state).await,
             Change::Quarantines => reload_quarantines(&state).await,
             Change::Workflow(id) => reload_workflow(&state, id).await,
+            Change::Policy => crate::policy_reload::follow(&state).await,
+            Change::Approvals => state.approvals.changed_elsewhere(),
             Change::Resync => {
+                crate::policy_reload::follow(&state).await;
+                state.approvals.changed_elsewhere();
                 reload_revocations(&state).await;
                 reload_quarantines(&state).await;
                 for id in state.workflows.cached_ids() {

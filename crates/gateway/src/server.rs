@@ -2,7 +2,6 @@
 //! serves HTTP/1.1 and HTTP/2 (prior knowledge) on each, and shuts down gracefully —
 //! stop accepting, let in-flight calls finish (bounded), then drain the event queue.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,12 +14,10 @@ use gatehouse_policy::{PolicyEngine, PolicyErrors};
 use gatehouse_store::{PostgresStore, Store, StoreError};
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
@@ -34,6 +31,10 @@ use crate::revocations::Revocations;
 use crate::sinks::SinkTasks;
 use crate::state::{Parts, State};
 use crate::tls::Tls;
+
+mod connection;
+
+use connection::Connection;
 
 /// How long in-flight calls may run on after shutdown begins.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,6 +176,8 @@ impl Gateway {
             &crate::policy_reload::AtStart,
         )
         .await?;
+        // Sets shared before this start are not followed: a replica starts on its own files.
+        crate::policy_reload::mark_shared_seen(&state).await?;
         let data = bind(data_listen).await?;
         let control = bind(control_listen).await?;
         let (stop, stopped) = watch::channel(false);
@@ -192,6 +195,7 @@ impl Gateway {
             &state.sinks,
             &state.store,
             &state.events.stored(),
+            &state.upstream,
         );
         warn_plaintext(&state, data_addr, data_tls.is_some(), "data");
         warn_plaintext(&state, control_addr, control_tls.is_some(), "control");
@@ -504,7 +508,9 @@ pub async fn serve_tls<H, F>(
     H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<ResponseBody>> + Send + 'static,
 {
-    let graceful = GracefulShutdown::new();
+    // Every connection holds a receiver until it ends: sending asks them to finish, and
+    // the sender's `closed` is the drain's end.
+    let (drain, _) = watch::channel(());
     let builder = connection_builder(&listening);
     let slots = Arc::new(Semaphore::new(listening.max_connections));
     loop {
@@ -519,7 +525,7 @@ pub async fn serve_tls<H, F>(
                 };
                 let connection = Connection {
                     builder: builder.clone(),
-                    watcher: graceful.watcher(),
+                    draining: drain.subscribe(),
                     idle_timeout: listening.idle_timeout,
                     tls: tls.clone(),
                 };
@@ -529,75 +535,12 @@ pub async fn serve_tls<H, F>(
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    let _ = drain.send(());
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain.closed())
         .await
         .is_err()
     {
         tracing::warn!("in-flight connections did not finish in time");
-    }
-}
-
-/// One accepted connection, before it is served.
-struct Connection {
-    builder: auto::Builder<TokioExecutor>,
-    watcher: Watcher,
-    idle_timeout: Duration,
-    tls: Option<TlsAcceptor>,
-}
-
-impl Connection {
-    async fn serve<H, F>(
-        self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        handler: H,
-        slot: OwnedSemaphorePermit,
-    ) where
-        H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Response<ResponseBody>> + Send + 'static,
-    {
-        // The slot is held for as long as the connection lives.
-        let _slot = slot;
-        // A client that connects and never sends a byte would otherwise hold its
-        // descriptor forever: hyper's version detection waits without a timer.
-        let first = tokio::time::timeout(self.idle_timeout, stream.peek(&mut [0u8; 1])).await;
-        if !matches!(first, Ok(Ok(read)) if read > 0) {
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().unwrap_or(addr);
-        let Some(acceptor) = self.tls.clone() else {
-            let peer = Arc::new(Peer::new(addr, local));
-            return self.run(TokioIo::new(stream), peer, handler).await;
-        };
-        // The handshake gets the same time as a first request: a client that stalls in
-        // it holds a slot no longer than one that stalls before it.
-        let stream = match tokio::time::timeout(self.idle_timeout, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                return tracing::debug!(%addr, %error, "TLS handshake failed");
-            }
-            Err(_) => return tracing::debug!(%addr, "TLS handshake timed out"),
-        };
-        let svid = crate::tls::client_svid(stream.get_ref().1);
-        let peer = Arc::new(Peer::with_tls(addr, local, true, svid));
-        self.run(TokioIo::new(stream), peer, handler).await;
-    }
-
-    async fn run<I, H, F>(self, io: I, peer: Arc<Peer>, handler: H)
-    where
-        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-        H: Fn(Request<Incoming>, Arc<Peer>) -> F + Clone + Send + Sync + 'static,
-        F: Future<Output = Response<ResponseBody>> + Send + 'static,
-    {
-        let service = service_fn(move |request| {
-            let response = handler(request, Arc::clone(&peer));
-            async move { Ok::<_, Infallible>(response.await) }
-        });
-        let connection = self.builder.serve_connection(io, service).into_owned();
-        if let Err(error) = self.watcher.watch(connection).await {
-            tracing::debug!(%error, "connection ended with an error");
-        }
     }
 }
 

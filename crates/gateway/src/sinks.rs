@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::blocking::store_call;
+use crate::upstream::UpstreamClient;
 pub use status::{SinkStatus, SinkStatuses};
 
 /// A failed delivery waits this long before it is tried again, doubling up to
@@ -53,6 +54,7 @@ impl SinkTasks {
         statuses: &SinkStatuses,
         store: &Arc<dyn Store>,
         stored: &watch::Receiver<u64>,
+        client: &UpstreamClient,
     ) -> Self {
         let (stop, stopping) = watch::channel(false);
         let tasks = sinks
@@ -60,7 +62,7 @@ impl SinkTasks {
             .zip(statuses.iter())
             .map(|(sink, status)| {
                 let delivery = Delivery {
-                    target: Target::new(sink),
+                    target: Target::new(sink, client),
                     batch: sink.batch,
                     status: Arc::clone(status),
                     store: Arc::clone(store),
@@ -95,7 +97,7 @@ enum Target {
 }
 
 impl Target {
-    fn new(sink: &Sink) -> Self {
+    fn new(sink: &Sink, client: &UpstreamClient) -> Self {
         match &sink.kind {
             SinkKind::File {
                 path,
@@ -104,7 +106,7 @@ impl Target {
             } => Self::File(file::Lines::rotating(path.clone(), *max_bytes, *keep)),
             SinkKind::Stdout => Self::File(file::Lines::stdout()),
             SinkKind::Webhook { url, auth } => {
-                Self::Http(Box::new(http::Poster::webhook(url, auth.clone())))
+                Self::Http(Box::new(http::Poster::webhook(url, auth.clone(), client)))
             }
             SinkKind::Otlp {
                 endpoint,
@@ -114,6 +116,7 @@ impl Target {
                 endpoint,
                 auth.clone(),
                 *traces,
+                client,
             ))),
         }
     }

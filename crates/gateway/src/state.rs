@@ -144,13 +144,13 @@ impl State {
             .collect();
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
         let secrets = Secrets::from_config(&config);
-        let notifier = Notifier::new(config.notifications.webhook_url.as_deref());
+        let notifier = Notifier::new(config.notifications.webhook.as_ref(), &upstream);
         let observe = crate::observe::Observe::new(config.observe.clone());
         Self {
             observe,
             approvals: Approvals::new(Arc::clone(&store)),
             console: crate::sessions::Sessions::default(),
-            mcp: crate::mcp_state::Mcp::start(&config),
+            mcp: crate::mcp_state::Mcp::start(&config, &upstream),
             token_throttle: crate::throttle::Throttle::new(
                 config.gateway.limits.token_rate_per_peer,
                 config.gateway.limits.token_burst_per_peer,

@@ -1,4 +1,7 @@
-//! Connections to upstream tools: HTTP/1.1, kept alive and pooled per authority.
+//! The one upstream HTTP client: HTTP/1.1, kept alive and pooled per authority, over
+//! TLS for `https://` upstreams. HTTP tools, MCP servers, event sinks and the
+//! notification webhook all send through it (one pool, one TLS connector per upstream,
+//! one timeout); the others address their upstream by an [`Origin`].
 //!
 //! A connection serves one call at a time. It leaves the pool for a call and travels
 //! with the response body ([`LeasedBody`]); a body read to its end puts it back, anything
@@ -25,8 +28,10 @@ use tokio::net::TcpStream;
 use crate::body::ResponseBody;
 use crate::config_map::ConfigMap;
 
+mod origin;
 mod tls;
 
+pub use origin::Origin;
 pub use tls::TlsTarget;
 
 /// Idle connections kept per authority; more are closed when they come back.
@@ -54,6 +59,13 @@ pub enum UpstreamError {
     Handshake {
         authority: String,
         source: hyper::Error,
+    },
+    #[error("TLS to `{authority}` could not be set up (its host is no server name)")]
+    TlsUnusable { authority: String },
+    #[error("`{authority}` did not accept a connection within {} ms", timeout.as_millis())]
+    ConnectTimeout {
+        authority: String,
+        timeout: Duration,
     },
     #[error("the upstream call failed: {0}")]
     Call(#[source] hyper::Error),
@@ -137,6 +149,19 @@ impl UpstreamClient {
         Ok(self.lease(key, sender, response))
     }
 
+    /// [`send`](Self::send) to a configured upstream; `request` comes from
+    /// [`Origin::request`].
+    pub async fn send_to(
+        &self,
+        origin: &Origin,
+        request: Request<ResponseBody>,
+    ) -> Result<Response<LeasedBody>, UpstreamError> {
+        let tls = origin.tls().map_err(|()| UpstreamError::TlsUnusable {
+            authority: origin.authority.to_string(),
+        })?;
+        self.send(&origin.authority, tls, request).await
+    }
+
     fn lease(
         &self,
         authority: &str,
@@ -200,20 +225,31 @@ impl Pool {
     }
 }
 
-/// A new connection to `authority`, its HTTP/1.1 state machine running as its own task.
+/// A new connection to `authority`, its HTTP/1.1 state machine running as its own task;
+/// connecting, TLS and the HTTP handshake together take at most `timeout`.
 async fn connect(
     authority: &str,
     tls: Option<&TlsTarget>,
     timeout: Duration,
 ) -> Result<SendRequest<ResponseBody>, UpstreamError> {
+    tokio::time::timeout(timeout, open(authority, tls))
+        .await
+        .map_err(|_| UpstreamError::ConnectTimeout {
+            authority: authority.to_owned(),
+            timeout,
+        })?
+}
+
+async fn open(
+    authority: &str,
+    tls: Option<&TlsTarget>,
+) -> Result<SendRequest<ResponseBody>, UpstreamError> {
     let connect_error = |source| UpstreamError::Connect {
         authority: authority.to_owned(),
         source,
     };
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(authority))
-        .await
-        .map_err(|_| connect_error(std::io::ErrorKind::TimedOut.into()))?
-        .map_err(connect_error)?;
+    let address = with_port(authority, tls.is_some());
+    let stream = TcpStream::connect(&*address).await.map_err(connect_error)?;
     stream.set_nodelay(true).map_err(connect_error)?;
     let Some(tls) = tls else {
         return handshake(authority, TokioIo::new(stream)).await;
@@ -228,6 +264,19 @@ async fn connect(
     handshake(authority, TokioIo::new(stream)).await
 }
 
+/// `authority` with the scheme's default port when it names none (`host`, `[v6]`).
+fn with_port(authority: &str, tls: bool) -> std::borrow::Cow<'_, str> {
+    let has_port = match authority.rsplit_once(']') {
+        Some((_, rest)) => rest.starts_with(':'),
+        None => authority.contains(':'),
+    };
+    if has_port {
+        return authority.into();
+    }
+    let port = if tls { 443 } else { 80 };
+    format!("{authority}:{port}").into()
+}
+
 /// HTTP/1.1 over a connected (and, for `https`, TLS) stream.
 async fn handshake<I>(authority: &str, io: I) -> Result<SendRequest<ResponseBody>, UpstreamError>
 where
@@ -240,12 +289,21 @@ where
             authority: authority.to_owned(),
             source,
         })?;
+    // With upgrades, a `101 Switching Protocols` hands the connection to whoever asked
+    // for it (a WebSocket route's tunnel) instead of ending it.
     tokio::spawn(async move {
-        if let Err(error) = connection.await {
+        if let Err(error) = connection.with_upgrades().await {
             tracing::debug!(%error, "upstream connection ended");
         }
     });
     Ok(sender)
+}
+
+/// The tool's side of a `101 Switching Protocols`: its connection leaves the pool for
+/// good (it now speaks the upgraded protocol) and is the returned upgrade's.
+pub fn take_upgrade(response: &mut Response<LeasedBody>) -> hyper::upgrade::OnUpgrade {
+    response.body_mut().lease = None;
+    hyper::upgrade::on(response)
 }
 
 /// A connection out of the pool for one call.
@@ -445,6 +503,15 @@ mod tests {
         assert_eq!(client.idle(&authority), 0);
         read_through(&client, &authority, "/").await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_authority_without_a_port_gets_its_schemes_default() {
+        assert_eq!(with_port("example.org", false), "example.org:80");
+        assert_eq!(with_port("example.org", true), "example.org:443");
+        assert_eq!(with_port("[::1]", true), "[::1]:443");
+        assert_eq!(with_port("[::1]:8443", true), "[::1]:8443");
+        assert_eq!(with_port("127.0.0.1:9", false), "127.0.0.1:9");
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ pub use approval::ApprovalFilter;
 pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
 pub use outbox::{BadPosition, Position, StoredLine};
-pub use policy_version::PolicyVersion;
+pub use policy_version::{PolicySet, PolicySetFile, PolicyVersion, SharedPolicySet};
 pub use postgres::PostgresStore;
 pub use quarantine::{Quarantine, QuarantineKind};
 pub use recording::Recording;

@@ -19,3 +19,37 @@ pub struct PolicyVersion {
     /// How many policy files the set has.
     pub files: u32,
 }
+
+/// A policy set put in force on one gateway (by `policy apply` or the file watcher),
+/// shared through the store with every other gateway on it, which put it in force too
+/// (ARCHITECTURE.md, "State and events"). The files travel whole, so replicas run the
+/// set that was applied, not whatever their own policy directories hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySet {
+    /// SHA-256 of the files (`gatehouse_policy::version_of`).
+    pub version: String,
+    /// When it was shared, Unix milliseconds.
+    pub shared_at_ms: i64,
+    /// Who put it in force.
+    pub by: String,
+    /// The `*.cedar` files, in the order they were read.
+    pub files: Vec<PolicySetFile>,
+}
+
+/// One policy file of a shared [`PolicySet`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySetFile {
+    /// The path it was read from on the gateway that shared it (policy ids and error
+    /// messages name the file).
+    pub path: String,
+    pub text: String,
+}
+
+/// A shared [`PolicySet`] as read back, with its place in the order of sharing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedPolicySet {
+    /// Grows with every set shared: a gateway puts in force only sets shared after the
+    /// last one it has seen.
+    pub seq: i64,
+    pub set: PolicySet,
+}

@@ -15,6 +15,7 @@ mod events;
 mod listen;
 mod migrate;
 mod outbox;
+mod policy_sets;
 mod policy_versions;
 mod pool;
 mod quarantines;
@@ -36,7 +37,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
-use crate::policy_version::PolicyVersion;
+use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
@@ -257,6 +258,14 @@ impl Store for PostgresStore {
     fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
         let limit = crate::store::capped_limit(Some(limit));
         self.run(|client| policy_versions::newest(client, limit))
+    }
+
+    fn share_policy_set(&self, set: &PolicySet) -> Result<(), StoreError> {
+        self.run(|client| policy_sets::share(client, set))
+    }
+
+    fn newest_policy_set(&self) -> Result<Option<SharedPolicySet>, StoreError> {
+        self.run(policy_sets::newest)
     }
 
     fn is_shared(&self) -> bool {

@@ -11,7 +11,7 @@ use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
-use crate::policy_version::PolicyVersion;
+use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
@@ -163,6 +163,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The policy sets loaded, newest first, at most `limit` (capped at [`MAX_LIMIT`]).
     fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError>;
+
+    /// Shares a policy set this gateway put in force with every other gateway on this
+    /// store, and announces it ([`Change::Policy`]). The embedded store has no other
+    /// gateway, so it keeps nothing and [`newest_policy_set`](Self::newest_policy_set)
+    /// stays `None`.
+    fn share_policy_set(&self, set: &PolicySet) -> Result<(), StoreError> {
+        let _ = set;
+        Ok(())
+    }
+
+    /// The policy set shared last, if any.
+    fn newest_policy_set(&self) -> Result<Option<SharedPolicySet>, StoreError> {
+        Ok(None)
+    }
     /// Stores a forensic recording, replacing the one with its id.
     fn put_recording(&self, recording: &Recording) -> Result<(), StoreError>;
 
@@ -229,6 +243,10 @@ pub enum Change {
     Quarantines,
     /// This workflow ended (or otherwise changed state) on another replica.
     Workflow(String),
+    /// A policy set was shared: read the newest and put it in force.
+    Policy,
+    /// An approval changed (decided, run, expired): whoever waits on one reads it again.
+    Approvals,
     /// Changes may have been missed (the feed reconnected): read everything again.
     Resync,
     /// The feed is live.

@@ -131,6 +131,7 @@ macro_rules! conformance_tests {
                 conformance_tests!(@each $open; crate::policy_versions;
                     policy_versions_read_back_every_field_newest_first,
                     no_policy_versions_is_an_empty_list,
+                    the_newest_shared_policy_set_reads_back_whole,
                 );
             }
             mod recordings {

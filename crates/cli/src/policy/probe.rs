@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use gatehouse_core::config::{Config, McpServer};
 use gatehouse_gateway::mcp_upstream::{Upstream, Upstreams};
 use gatehouse_gateway::secrets::Secrets;
+use gatehouse_gateway::upstream::UpstreamClient;
 use serde_json::{Value, json};
 
 /// Listing pages read before giving up on a server that keeps paging.
@@ -15,7 +16,8 @@ const MAX_PAGES: usize = 50;
 
 /// Probes every MCP server; the problems found, one line each.
 pub(crate) async fn probe(config: &Config) -> Vec<String> {
-    let upstreams = Upstreams::start(config);
+    let client = UpstreamClient::new(config.gateway.limits.upstream_timeout);
+    let upstreams = Upstreams::start(config, &client);
     let secrets = Secrets::from_config(config);
     let mut problems = Vec::new();
     for server in config.mcp_servers.values() {

@@ -328,16 +328,17 @@ fn routes_sharing_an_intent_declare_the_same_args() {
 fn sinks_are_checked_field_by_field() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         format!(
-            "{text}\n[[sinks]]\nname = \"siem\"\nkind = \"webhook\"\nurl = \"https://siem.example\"\npath = \"x.jsonl\"\n\n[[sinks]]\nname = \"siem\"\nkind = \"kafka\"\n\n[[sinks]]\nname = \"otel\"\nkind = \"otlp\"\nbatch = 0\n"
+            "{text}\n[[sinks]]\nname = \"siem\"\nkind = \"webhook\"\nurl = \"https://siem.example?x=1\"\npath = \"x.jsonl\"\n\n[[sinks]]\nname = \"siem\"\nkind = \"kafka\"\n\n[[sinks]]\nname = \"otel\"\nkind = \"otlp\"\nbatch = 0\n\n[[sinks]]\nname = \"out\"\nkind = \"stdout\"\nca_file = \"ca.pem\"\n"
         )
     });
     assert_eq!(code, 64);
     for expected in [
-        "`sinks[0].url`: `https://siem.example` is not an `http://host:port[/path]` URL",
+        "`sinks[0].url`: `https://siem.example?x=1` is not an `http[s]://host:port[/path]` URL",
         "`sinks[0].path`: `path` does not apply to a `webhook` sink",
         "`sinks[1].name`: sink `siem` is defined twice",
         "`sinks[1].kind`: unknown sink kind `kafka`",
         "`sinks[2].endpoint`: this kind of sink needs `endpoint`",
+        "`sinks[3].ca_file`: `ca_file` does not apply to a `stdout` sink",
     ] {
         assert!(stderr.contains(expected), "no `{expected}` in:\n{stderr}");
     }
@@ -401,5 +402,28 @@ fn response_risk_settings_name_only_classes_and_detectors_that_exist() {
         "data class `sekret` is not listed in `[risk] classes`",
     ] {
         assert!(stderr.contains(expected), "no `{expected}` in {stderr}");
+    }
+}
+
+#[test]
+fn only_a_websocket_upgrade_on_a_get_route_is_accepted() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replacen(
+            "intent = \"ticket.list\", data_class = \"internal\" }",
+            "intent = \"ticket.list\", data_class = \"internal\", upgrade = [\"h2c\"] }",
+            1,
+        )
+        .replacen(
+            "intent = \"ticket.create\", data_class = \"internal\" }",
+            "intent = \"ticket.create\", data_class = \"internal\", upgrade = [\"websocket\"] }",
+            1,
+        )
+    });
+    assert_eq!(code, 64);
+    for expected in [
+        "`h2c` is never let through",
+        "a WebSocket upgrade is a `GET`",
+    ] {
+        assert!(stderr.contains(expected), "no `{expected}` in:\n{stderr}");
     }
 }

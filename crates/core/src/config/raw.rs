@@ -316,6 +316,9 @@ impl Default for RawBudget {
 pub struct RawNotifications {
     /// Receives a JSON POST when a workflow pauses on an exhausted budget.
     pub webhook_url: Option<Spanned<String>>,
+    /// For an `https://` webhook: PEM CA certificates to verify it against, instead of
+    /// the built-in web roots.
+    pub ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -346,6 +349,8 @@ pub struct RawMcpServer {
     pub segment: Spanned<String>,
     pub url: Option<Spanned<String>>,
     pub auth: Option<RawUpstreamAuth>,
+    /// For an `https://` URL: PEM CA certificates to verify the server against.
+    pub ca_file: Option<Spanned<String>>,
     pub command: Option<Spanned<String>>,
     #[serde(default)]
     pub args: Vec<String>,
@@ -428,6 +433,10 @@ pub struct RawRoute {
     /// Danger, opt-in: let path segments carry `;` (matrix or path parameters).
     #[serde(default)]
     pub matrix_params: bool,
+    /// Danger, opt-in: connection upgrades let through to the tool after the decision;
+    /// only `"websocket"` exists.
+    #[serde(default)]
+    pub upgrade: Vec<Spanned<String>>,
     /// Argument name → where it is read from and its type, written as for MCP:
     /// `{ path = "long" }`, `{ query = "string?" }` or `{ body = "long" }`.
     #[serde(default)]
@@ -612,4 +621,6 @@ pub struct RawSink {
     pub batch: Option<u32>,
     /// webhook, otlp: a secret sent in a header.
     pub auth: Option<RawUpstreamAuth>,
+    /// webhook, otlp with an `https://` URL: PEM CA certificates to verify it against.
+    pub ca_file: Option<Spanned<String>>,
 }

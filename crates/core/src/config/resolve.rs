@@ -258,21 +258,27 @@ impl<'a> Resolver<'a> {
     }
 
     fn notifications(&mut self, raw: &RawConfig) -> Notifications {
-        let Some(url) = &raw.notifications.webhook_url else {
+        let raw = &raw.notifications;
+        let Some(url) = &raw.webhook_url else {
+            if let Some(ca) = &raw.ca_file {
+                self.error_at(
+                    "notifications.ca_file",
+                    ca,
+                    "applies only with `webhook_url`",
+                );
+            }
             return Notifications::default();
         };
-        let text = url.get_ref();
-        // The notifier speaks plain HTTP only, so an `https://` webhook is refused here
-        // rather than failing at every notification.
-        let valid = text
-            .strip_prefix("http://")
-            .is_some_and(|rest| !rest.is_empty());
-        if !valid {
-            let message = format!("`{text}` is not an `http://host:port/path` URL");
+        let Some(parsed) = tools::parse_upstream_url(url.get_ref()) else {
+            let message = format!(
+                "`{}` is not an `http[s]://host:port/path` URL (no query, no fragment)",
+                url.get_ref()
+            );
             self.error_at("notifications.webhook_url", url, message);
-        }
+            return Notifications::default();
+        };
         Notifications {
-            webhook_url: Some(url.get_ref().clone()),
+            webhook: Some(self.upstream_ca("notifications", parsed, raw.ca_file.as_ref())),
         }
     }
 

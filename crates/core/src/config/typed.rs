@@ -94,8 +94,8 @@ pub struct ApprovalSettings {
 /// Outbound notifications.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Notifications {
-    /// `http://host:port/path` receiving a JSON POST per notification.
-    pub webhook_url: Option<String>,
+    /// `http[s]://host:port/path` receiving a JSON POST per notification.
+    pub webhook: Option<UpstreamUrl>,
 }
 
 /// Listeners, storage and limits.
@@ -297,6 +297,9 @@ pub struct Route {
     pub method_param: bool,
     /// Path segments may carry `;` (refused otherwise).
     pub matrix_params: bool,
+    /// A WebSocket upgrade (`Upgrade: websocket`) reaches the tool, which then speaks
+    /// WebSocket with the agent through Gatehouse (refused otherwise).
+    pub websocket: bool,
     /// Arguments exposed to policy as `context.args`, typed as MCP arguments are; empty
     /// when the route declares none (its context then has no `args`).
     pub args: BTreeMap<String, ArgSpec>,

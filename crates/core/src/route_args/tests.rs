@@ -25,6 +25,7 @@ fn route(args: &[(&str, ArgSource, ArgKind, bool)]) -> Route {
         access: Access::Write,
         method_param: false,
         matrix_params: false,
+        websocket: false,
         args: specs,
         arg_sources: sources,
         risk: None,

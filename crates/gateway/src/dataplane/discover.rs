@@ -55,7 +55,7 @@ pub async fn forward(
     // same file at once; a call that is somehow not observed is refused as enforced.
     let observed = observe::covers_named(&state.observe, &tool.name, &tool.segment, draft);
     observe::or_refuse(Refusal::NoRoute, observed, draft)?;
-    forward::check_headers(&headers)?;
+    forward::check_unrouted_headers(&headers)?;
     let credential = unrouted.credential;
     if credential.segment != tool.segment {
         return Err(Refusal::SegmentMismatch {
@@ -80,6 +80,7 @@ pub async fn forward(
         headers,
         body: crate::body::full(bytes),
         peer: Some(unrouted.peer),
+        upgrade: None,
     };
     let guard = Guarded {
         caller: OnBehalf::of(credential),

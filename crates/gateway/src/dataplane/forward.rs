@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use gatehouse_core::config::Secret;
+use gatehouse_core::config::{Route, Secret};
 use gatehouse_core::headers::{self, Verdict};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
@@ -49,23 +49,29 @@ pub struct Message {
     /// The agent's connection, for the forwarding headers; `None` when Gatehouse itself
     /// replays an approved call.
     pub peer: Option<Arc<Peer>>,
+    /// The agent's side of a WebSocket upgrade its route lets through (`upgrade.rs`).
+    pub upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 pub async fn forward(
     state: &Arc<State>,
-    message: Message,
+    mut message: Message,
     guarded: Guarded<'_>,
     call: &Destination<'_>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
+    let agent_upgrade = message.upgrade.take();
     let limit = state.config.gateway.limits.max_request_body;
     let tool = &call.tool.tool;
     let secret = tool
         .auth
         .as_ref()
         .and_then(|_| state.secrets.current(&tool.name));
-    let (upstream_request, meter) =
+    let (mut upstream_request, meter) =
         upstream_request(message, guarded.caller, call, draft, limit, secret)?;
+    if agent_upgrade.is_some() {
+        super::upgrade::ask(upstream_request.headers_mut());
+    }
     // An `https://` tool whose TLS could not be set up is never called in clear.
     let tls = match (&tool.upstream.tls, &call.tool.tls) {
         (Some(_), None) => {
@@ -110,8 +116,16 @@ pub async fn forward(
                 reason: error_chain(&error),
             });
         }
-        Ok(Ok(response)) => response.map(|body| body.map_err(Into::into).boxed()),
+        Ok(Ok(response)) => response,
     };
+    if let Some(agent) = agent_upgrade
+        && response.status() == http::StatusCode::SWITCHING_PROTOCOLS
+    {
+        let draft = draft.take();
+        let tunnel = super::upgrade::tunnel(state, response, agent, draft, meter, guarded, cancel);
+        return Ok(tunnel);
+    }
+    let response = response.map(|body| body.map_err(Into::into).boxed());
     // Only a route that scans its responses pays for this: one field read otherwise.
     let (response, scan) = match Screen::of(state, call.risk, draft) {
         None => (response, None),
@@ -204,9 +218,24 @@ fn upstream_uri(call: &Destination<'_>) -> Result<Uri, Refusal> {
 }
 
 /// Refuses a request whose headers ask the tool for another method or URL than the
-/// request line's, or for a connection upgrade (`docs/configuration.md`, "What reaches
-/// the tool").
-pub(crate) fn check_headers(headers: &HeaderMap) -> Result<(), Refusal> {
+/// request line's, or for a connection upgrade its route does not let through
+/// (`docs/configuration.md`, "What reaches the tool").
+pub(crate) fn check_headers(headers: &HeaderMap, route: &Route) -> Result<(), Refusal> {
+    for name in headers.keys() {
+        if let Some(reason) = headers::refused(name.as_str()) {
+            if name == header::UPGRADE && super::upgrade::allowed(route, headers) {
+                continue;
+            }
+            return Err(Refusal::UnsafeRequest {
+                reason: format!("header `{name}`: {reason}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// [`check_headers`] for a call no route classified (discovery): no upgrade is let through.
+pub(crate) fn check_unrouted_headers(headers: &HeaderMap) -> Result<(), Refusal> {
     for name in headers.keys() {
         if let Some(reason) = headers::refused(name.as_str()) {
             return Err(Refusal::UnsafeRequest {

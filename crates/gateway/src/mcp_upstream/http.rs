@@ -11,35 +11,21 @@ use gatehouse_core::model::ToolName;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::BodyExt;
 use serde_json::Value;
 
+use crate::body::{ResponseBody, full};
 use crate::mcp_upstream::relay::Relaying;
 use crate::mcp_upstream::sse::EventStream;
 use crate::mcp_upstream::{Outcome, UpstreamError, handshake};
 use crate::problem::error_chain;
+use crate::upstream::{LeasedBody, Origin, UpstreamClient};
 use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
-
-pub(super) type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 /// The closing DELETE is a courtesy; shutdown does not wait longer for it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// One pooled client for every HTTP upstream.
-pub(super) fn client(connect_timeout: Duration) -> HttpClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(connect_timeout));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
-}
 
 /// What a message carries of the session: nothing before the handshake.
 #[derive(Debug, Clone, Copy, Default)]
@@ -74,8 +60,8 @@ pub(super) struct Reply {
 #[derive(Debug)]
 pub(super) struct HttpServer {
     server: ToolName,
-    client: HttpClient,
-    endpoint: String,
+    client: UpstreamClient,
+    origin: Origin,
     auth: Option<UpstreamAuth>,
     limit: usize,
 }
@@ -85,18 +71,13 @@ impl HttpServer {
         server: ToolName,
         url: &UpstreamUrl,
         auth: Option<UpstreamAuth>,
-        client: HttpClient,
+        client: UpstreamClient,
         limit: usize,
     ) -> Self {
-        let path = if url.base_path.is_empty() {
-            "/"
-        } else {
-            &url.base_path
-        };
         Self {
             server,
             client,
-            endpoint: format!("http://{}{path}", url.authority),
+            origin: Origin::new(url),
             auth,
             limit,
         }
@@ -146,7 +127,8 @@ impl HttpServer {
         let Ok(request) = self.request(Method::DELETE, Bytes::new(), session, secret) else {
             return;
         };
-        let sent = tokio::time::timeout(CLOSE_TIMEOUT, self.client.request(request)).await;
+        let sent =
+            tokio::time::timeout(CLOSE_TIMEOUT, self.client.send_to(&self.origin, request)).await;
         if let Ok(Ok(response)) = sent {
             tracing::debug!(server = %self.server, status = %response.status(), "MCP session closed");
         }
@@ -157,16 +139,19 @@ impl HttpServer {
         message: &Value,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<Response<LeasedBody>, UpstreamError> {
         let body = Bytes::from(message.to_string());
         let request = self.request(Method::POST, body, session, secret)?;
-        self.client.request(request).await.map_err(|error| {
-            UpstreamError::Unavailable(format!(
-                "cannot reach `{}`: {}",
-                self.endpoint,
-                error_chain(&error)
-            ))
-        })
+        self.client
+            .send_to(&self.origin, request)
+            .await
+            .map_err(|error| {
+                UpstreamError::Unavailable(format!(
+                    "cannot reach `{}`: {}",
+                    self.origin.url(),
+                    error_chain(&error)
+                ))
+            })
     }
 
     fn request(
@@ -175,10 +160,10 @@ impl HttpServer {
         body: Bytes,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
-    ) -> Result<Request<Full<Bytes>>, UpstreamError> {
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(&self.endpoint)
+    ) -> Result<Request<ResponseBody>, UpstreamError> {
+        let mut builder = self
+            .origin
+            .request(method, "")
             .header(header::ACCEPT, "application/json, text/event-stream");
         if !body.is_empty() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
@@ -196,14 +181,14 @@ impl HttpServer {
             builder = builder.header(auth.header.as_str(), value);
         }
         builder
-            .body(Full::new(body))
+            .body(full(body))
             .map_err(|error| unbuildable(&error.to_string()))
     }
 
     /// Reads the answer to request `id`: one JSON message or an event stream.
     async fn answer(
         &self,
-        response: Response<Incoming>,
+        response: Response<LeasedBody>,
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
@@ -281,7 +266,7 @@ impl HttpServer {
     /// Reads events until the response to `id`; the total is bounded by the limit.
     async fn stream(
         &self,
-        mut body: Incoming,
+        mut body: LeasedBody,
         id: &Id,
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
@@ -372,18 +357,23 @@ impl HttpServer {
             return;
         };
         let client = self.client.clone();
+        let origin = self.origin.clone();
         let server = self.server.clone();
         let method = method.to_owned();
         tokio::spawn(async move {
-            if let Err(error) = client.request(request).await {
-                tracing::debug!(%server, %method, %error, "answer to a server request not delivered");
+            match client.send_to(&origin, request).await {
+                // Read to the end, so the connection goes back to the pool.
+                Ok(response) => drop(response.into_body().collect().await),
+                Err(error) => {
+                    tracing::debug!(%server, %method, %error, "answer to a server request not delivered");
+                }
             }
         });
     }
 }
 
 /// Reads a whole body, failing past `limit` bytes.
-async fn collect(mut body: Incoming, limit: usize) -> Result<Vec<u8>, UpstreamError> {
+async fn collect(mut body: LeasedBody, limit: usize) -> Result<Vec<u8>, UpstreamError> {
     let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
     if body.size_hint().lower() > limit_u64 {
         return Err(UpstreamError::TooLarge);

@@ -1,20 +1,20 @@
 //! The HTTP sinks: a webhook receiving each batch as a JSON array of events (the lines
 //! exactly as stored), and an OTLP/HTTP collector receiving them as log records (and
 //! spans). Any 2xx answer acknowledges the batch; anything else, or no answer, is a
-//! failed delivery retried from the same cursor.
+//! failed delivery retried from the same cursor. Both send through the shared upstream
+//! client, `https://` verified like any upstream (the web roots, or the sink's `ca_file`).
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use gatehouse_core::config::{UpstreamAuth, UpstreamUrl};
 use gatehouse_store::StoredLine;
-use http::{Method, Request};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::Method;
+use http_body_util::BodyExt;
 
 use super::otlp;
+use crate::body::full;
+use crate::problem::error_chain;
+use crate::upstream::{Origin, UpstreamClient};
 
 /// What a poster sends.
 #[derive(Debug)]
@@ -28,27 +28,36 @@ enum Format {
 /// POSTs batches to one URL (or OTLP endpoint).
 #[derive(Debug)]
 pub(super) struct Poster {
-    /// Kept for the sink's life: its connections are reused between batches.
-    client: Client<HttpConnector, Full<Bytes>>,
-    url: String,
+    /// The shared client: the sink's connections are reused between batches.
+    client: UpstreamClient,
+    origin: Origin,
     auth: Option<UpstreamAuth>,
     format: Format,
 }
 
 impl Poster {
-    pub(super) fn webhook(url: &UpstreamUrl, auth: Option<UpstreamAuth>) -> Self {
+    pub(super) fn webhook(
+        url: &UpstreamUrl,
+        auth: Option<UpstreamAuth>,
+        client: &UpstreamClient,
+    ) -> Self {
         Self {
-            client: client(),
-            url: full(url),
+            client: client.clone(),
+            origin: Origin::new(url),
             auth,
             format: Format::Webhook,
         }
     }
 
-    pub(super) fn otlp(endpoint: &UpstreamUrl, auth: Option<UpstreamAuth>, traces: bool) -> Self {
+    pub(super) fn otlp(
+        endpoint: &UpstreamUrl,
+        auth: Option<UpstreamAuth>,
+        traces: bool,
+        client: &UpstreamClient,
+    ) -> Self {
         Self {
-            client: client(),
-            url: full(endpoint),
+            client: client.clone(),
+            origin: Origin::new(endpoint),
             auth,
             format: Format::Otlp { traces },
         }
@@ -56,21 +65,23 @@ impl Poster {
 
     pub(super) async fn deliver(&self, lines: &[StoredLine]) -> Result<(), String> {
         match self.format {
-            Format::Webhook => self.post(&self.url, array(lines)).await,
+            Format::Webhook => self.post("", array(lines)).await,
             Format::Otlp { traces } => {
                 let events = otlp::parse(lines);
                 let logs = otlp::logs(&events);
-                self.post(&format!("{}/v1/logs", self.url), logs).await?;
+                self.post("/v1/logs", logs).await?;
                 if traces {
                     let spans = otlp::spans(&events);
-                    self.post(&format!("{}/v1/traces", self.url), spans).await?;
+                    self.post("/v1/traces", spans).await?;
                 }
                 Ok(())
             }
         }
     }
 
-    async fn post(&self, url: &str, body: String) -> Result<(), String> {
+    /// POSTs `body` to the base path followed by `suffix`.
+    async fn post(&self, suffix: &str, body: String) -> Result<(), String> {
+        let url = format!("{}{suffix}", self.origin.url());
         // The secret is read again for each batch, so a rotated one takes effect.
         let auth = self.auth.as_ref().map(|auth| {
             let secret = auth.source.read().unwrap_or_else(|| auth.secret.clone());
@@ -79,20 +90,21 @@ impl Poster {
                 format!("{}{}", auth.prefix, secret.expose()),
             )
         });
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(url)
+        let mut request = self
+            .origin
+            .request(Method::POST, suffix)
             .header(http::header::CONTENT_TYPE, "application/json");
         if let Some((name, value)) = &auth {
             request = request.header(name.as_str(), value.as_str());
         }
         let request = request
-            .body(Full::new(Bytes::from(body)))
+            .body(full(body))
             .map_err(|error| format!("cannot build a request to `{url}`: {error}"))?;
-        let response = tokio::time::timeout(TIMEOUT, self.client.request(request))
+        let sent = self.client.send_to(&self.origin, request);
+        let response = tokio::time::timeout(TIMEOUT, sent)
             .await
             .map_err(|_| format!("`{url}` did not answer within {} s", TIMEOUT.as_secs()))?
-            .map_err(|error| format!("`{url}`: {error}"))?;
+            .map_err(|error| format!("`{url}`: {}", error_chain(&error)))?;
         let status = response.status();
         // Read to the end, so the connection goes back to the pool.
         let _ = response.into_body().collect().await;
@@ -106,14 +118,6 @@ impl Poster {
 
 /// The longest a delivery waits for its answer before it counts as failed.
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-fn client() -> Client<HttpConnector, Full<Bytes>> {
-    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
-}
-
-fn full(url: &UpstreamUrl) -> String {
-    format!("http://{}{}", url.authority, url.base_path)
-}
 
 /// The lines as one JSON array, without decoding them.
 fn array(lines: &[StoredLine]) -> String {

@@ -35,4 +35,5 @@ mod tail;
 mod tls;
 mod trace_context;
 mod unfinished;
+mod upgrade;
 mod workflows;

@@ -59,6 +59,40 @@ async fn a_kept_alive_connection_that_goes_quiet_is_closed() {
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
 
+#[tokio::test]
+async fn an_http2_connection_that_goes_quiet_is_closed_too() {
+    let harness = with_limits("idle_timeout_ms = 300").await;
+    let stream = TcpStream::connect(harness.gateway().control_addr())
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = http::Request::get("/healthz")
+        .header(http::header::HOST, "127.0.0.1")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    drop(response);
+    let quiet = Instant::now();
+    // The server's GOAWAY and close end the client's connection task: within two idle
+    // periods of the last byte, and not before one.
+    let ended = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
+    assert!(
+        quiet.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        quiet.elapsed()
+    );
+    assert!(sender.is_closed());
+}
+
 /// Connections that hold a slot without sending anything.
 async fn hold(addr: SocketAddr, count: usize) -> Vec<TcpStream> {
     let mut held = Vec::new();

@@ -1,11 +1,13 @@
 //! Confirmations and approvals: the approval as a JSON document without its bodies,
 //! which are kept as bytes beside it (a megabyte body stays a megabyte), and the columns
-//! listings filter and sort on.
+//! listings filter and sort on. Every write is announced (`NOTIFY`), so an agent's call
+//! held on one replica hears of a decision made on another.
 
 use gatehouse_core::approval::Approval;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
+use super::listen::NOTIFY_APPROVALS;
 use super::{Failure, serde_name};
 use crate::approval::ApprovalFilter;
 
@@ -18,8 +20,13 @@ const UPSERT: &str = "INSERT INTO approvals (id, checkpoint, status, agent, work
 
 const COLUMNS: &str = "SELECT doc, call_body, response_body FROM approvals";
 
+/// Stores an approval and announces it, so a call held on another replica hears of it.
 pub(super) fn put(client: &mut Client, approval: &Approval) -> Result<(), Failure> {
-    write(client, approval)
+    let mut tx = client.transaction()?;
+    write(&mut tx, approval)?;
+    tx.execute(NOTIFY_APPROVALS, &[])?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Compare-and-set: the row is locked (`FOR UPDATE`) while it is compared and written,
@@ -41,6 +48,7 @@ pub(super) fn replace(
         return Ok(false);
     }
     write(&mut tx, next)?;
+    tx.execute(NOTIFY_APPROVALS, &[])?;
     tx.commit()?;
     Ok(true)
 }

@@ -1,5 +1,6 @@
 //! Change notification between replicas (ARCHITECTURE.md, "State and events"): a writer of shared state that
-//! every replica holds in memory (revocations) notifies in the writing transaction, and
+//! every replica holds in memory (revocations, quarantines, workflows, the policy set) or
+//! waits on (approvals) notifies in the writing transaction, and
 //! each replica's listener thread tells the gateway, which reads the state again. After
 //! a lost connection the listener reconnects and asks for a full catch-up read, since
 //! notifications sent meanwhile are gone.
@@ -22,6 +23,12 @@ pub(super) const NOTIFY_REVOCATIONS: &str = "SELECT pg_notify('gatehouse_changes
 
 /// Sent (on commit) by a transaction that changed quarantines.
 pub(super) const NOTIFY_QUARANTINES: &str = "SELECT pg_notify('gatehouse_changes', 'quarantines')";
+
+/// Sent (on commit) by a transaction that shared a policy set.
+pub(super) const NOTIFY_POLICY: &str = "SELECT pg_notify('gatehouse_changes', 'policy')";
+
+/// Sent (on commit) by a transaction that changed an approval.
+pub(super) const NOTIFY_APPROVALS: &str = "SELECT pg_notify('gatehouse_changes', 'approvals')";
 
 /// The payload announcing that one workflow ended: this prefix, then its id.
 pub(super) const WORKFLOW_PREFIX: &str = "workflow:";
@@ -92,6 +99,8 @@ fn relay(
                 match notification.payload() {
                     "revocations" => handler(Change::Revocations),
                     "quarantines" => handler(Change::Quarantines),
+                    "policy" => handler(Change::Policy),
+                    "approvals" => handler(Change::Approvals),
                     payload => {
                         if let Some(id) = payload.strip_prefix(WORKFLOW_PREFIX) {
                             handler(Change::Workflow(id.to_owned()));

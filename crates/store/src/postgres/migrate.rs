@@ -174,6 +174,21 @@ CREATE TABLE budget_pools (
 );
 "#,
     },
+    Migration {
+        version: 6,
+        sql: r#"
+-- Policy sets put in force by `policy apply` or a watcher on one replica, whole, so every
+-- replica puts the same set in force (crate::policy_version::PolicySet). Only the newest
+-- is read; a share keeps the last few.
+CREATE TABLE policy_sets (
+    seq BIGSERIAL PRIMARY KEY,
+    version TEXT NOT NULL,
+    shared_at_ms BIGINT NOT NULL,
+    shared_by TEXT NOT NULL,
+    files TEXT NOT NULL
+);
+"#,
+    },
 ];
 
 /// Applies every step the database has not seen, in one transaction.

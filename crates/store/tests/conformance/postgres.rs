@@ -265,6 +265,30 @@ fn a_revocation_written_by_one_replica_is_announced_to_another() {
 }
 
 #[test]
+fn a_shared_policy_set_and_an_approval_change_are_announced_to_another() {
+    let Some(fixture) = Fixture::open() else {
+        return;
+    };
+    let listener = PostgresStore::open(&fixture.url()).unwrap();
+    let changes = subscribed(&listener);
+    assert_eq!(
+        changes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Change::Connected
+    );
+    let set = gatehouse_store::PolicySet {
+        version: "ab".repeat(32),
+        shared_at_ms: 1,
+        by: "alice".to_owned(),
+        files: Vec::new(),
+    };
+    fixture.store.share_policy_set(&set).unwrap();
+    assert_eq!(next_change(&changes), Change::Policy);
+    let approval = crate::approvals::sample(1);
+    fixture.store.put_approval(&approval).unwrap();
+    assert_eq!(next_change(&changes), Change::Approvals);
+}
+
+#[test]
 fn a_lost_listener_reconnects_and_asks_for_a_full_read() {
     let Some(fixture) = Fixture::open() else {
         return;

@@ -114,17 +114,13 @@ impl Resolver<'_> {
                 }
                 let Some(parsed) = parse_upstream_url(url.get_ref()) else {
                     let message = format!(
-                        "`{}` is not an `http://host:port/path` URL (no query, no fragment)",
+                        "`{}` is not an `http[s]://host:port/path` URL (no query, no fragment)",
                         url.get_ref()
                     );
                     self.error_at(&format!("{field}.url"), url, message);
                     return None;
                 };
-                if parsed.tls.is_some() {
-                    let message = "`https://` MCP servers are not supported yet: reach the server over `http://` on loopback or a private network, or run it over stdio";
-                    self.error_at(&format!("{field}.url"), url, message);
-                    return None;
-                }
+                let parsed = self.upstream_ca(field, parsed, raw.ca_file.as_ref());
                 let auth = match &raw.auth {
                     Some(auth) => Some(self.upstream_auth(field, auth)?),
                     None => None,
@@ -136,6 +132,13 @@ impl Resolver<'_> {
                     let message =
                         "`auth` applies to a `url`; pass a stdio server's secrets in `env`";
                     self.error_at_field(&format!("{field}.auth"), message);
+                }
+                if let Some(ca) = &raw.ca_file {
+                    self.error_at(
+                        &format!("{field}.ca_file"),
+                        ca,
+                        "applies to an `https://` `url`",
+                    );
                 }
                 if command.get_ref().trim().is_empty() {
                     self.error_at(&format!("{field}.command"), command, "must not be empty");

@@ -53,8 +53,8 @@ impl Resolver<'_> {
         let allowed: &[&str] = match kind {
             "file" => &["path", "max_bytes", "keep"],
             "stdout" => &[],
-            "webhook" => &["url", "batch", "auth"],
-            "otlp" => &["endpoint", "traces", "batch", "auth"],
+            "webhook" => &["url", "batch", "auth", "ca_file"],
+            "otlp" => &["endpoint", "traces", "batch", "auth", "ca_file"],
             _ => {
                 let message =
                     format!("unknown sink kind `{kind}` (`file`, `stdout`, `webhook` or `otlp`)");
@@ -68,6 +68,7 @@ impl Resolver<'_> {
             "stdout" => (SinkKind::Stdout, LOCAL_BATCH),
             "webhook" => {
                 let url = self.required_url(field, "url", raw.url.as_ref())?;
+                let url = self.upstream_ca(field, url, raw.ca_file.as_ref());
                 let auth = self.sink_auth(field, raw);
                 (
                     SinkKind::Webhook { url, auth },
@@ -76,6 +77,7 @@ impl Resolver<'_> {
             }
             _ => {
                 let endpoint = self.required_url(field, "endpoint", raw.endpoint.as_ref())?;
+                let endpoint = self.upstream_ca(field, endpoint, raw.ca_file.as_ref());
                 let kind = SinkKind::Otlp {
                     endpoint,
                     auth: self.sink_auth(field, raw),
@@ -102,6 +104,7 @@ impl Resolver<'_> {
             ("traces", raw.traces.is_some()),
             ("batch", raw.batch.is_some()),
             ("auth", raw.auth.is_some()),
+            ("ca_file", raw.ca_file.is_some()),
         ];
         for (name, present) in set {
             if present && !allowed.contains(&name) {
@@ -155,12 +158,10 @@ impl Resolver<'_> {
             self.error_at_field(&field, format!("this kind of sink needs `{name}`"));
             return None;
         };
-        // Sinks speak plain HTTP (to a local collector or relay); `https://` is refused
-        // here rather than sent in clear or failing at the first delivery.
-        let parsed = parse_upstream_url(raw.get_ref()).filter(|url| url.tls.is_none());
+        let parsed = parse_upstream_url(raw.get_ref());
         if parsed.is_none() {
             let message = format!(
-                "`{}` is not an `http://host:port[/path]` URL (no query, no fragment)",
+                "`{}` is not an `http[s]://host:port[/path]` URL (no query, no fragment)",
                 raw.get_ref()
             );
             self.error_at(&field, raw, message);

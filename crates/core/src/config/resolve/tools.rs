@@ -191,6 +191,7 @@ impl Resolver<'_> {
             }
         };
         let (args, arg_sources) = self.route_args(field, &raw.args, template.as_ref());
+        let websocket = self.route_upgrade(field, &method, &raw.upgrade);
         let risk = self.route_risk(field, &raw.data_class, &raw.scan, &raw.redact);
         Some(Route {
             access: raw.access.unwrap_or_else(|| default_access(&method)),
@@ -201,10 +202,26 @@ impl Resolver<'_> {
             tier: raw.tier,
             method_param: raw.method_param,
             matrix_params: raw.matrix_params,
+            websocket,
             args,
             arg_sources,
             risk,
         })
+    }
+
+    /// `upgrade = ["websocket"]` on a `GET` route; nothing else upgrades.
+    fn route_upgrade(&mut self, field: &str, method: &str, raw: &[Spanned<String>]) -> bool {
+        let field = format!("{field}.upgrade");
+        for protocol in raw {
+            let message = match protocol.get_ref().as_str() {
+                "websocket" if method == "GET" => continue,
+                "websocket" => "a WebSocket upgrade is a `GET`".to_owned(),
+                "h2c" => "`h2c` is never let through: the tool would read requests Gatehouse never decided".to_owned(),
+                other => format!("unknown upgrade `{other}` (only `websocket`)"),
+            };
+            self.error_at(&field, protocol, message);
+        }
+        !raw.is_empty()
     }
 
     /// An intent means one thing everywhere: it reads or it writes on every route, and

@@ -89,7 +89,10 @@ impl Setup {
         );
         std::fs::write(dir.path().join("gatehouse.toml"), text).unwrap();
         let config = config::load(&dir.path().join("gatehouse.toml")).unwrap();
-        let upstreams = Upstreams::start(&config);
+        let client = gatehouse_gateway::upstream::UpstreamClient::new(
+            config.gateway.limits.upstream_timeout,
+        );
+        let upstreams = Upstreams::start(&config, &client);
         Self {
             _dir: dir,
             upstreams,
