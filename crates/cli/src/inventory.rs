@@ -2,7 +2,8 @@
 //! each tool (and per mapping of each MCP server) from the configuration: segment,
 //! method and path, intent, data class, tier, access, whether it is observed, and the
 //! agents that called it in the window, from the recorded events. Then the unmapped
-//! routes agents asked for: calls refused `no-route`, their paths folded into templates
+//! routes agents asked for: calls refused `no-route`, or forwarded by a discovering tool
+//! (`discover = true`), their paths folded into templates
 //! (numbers, UUIDs and long hex as `{id}`). `inventory suggest` prints those as route
 //! config that, added to the tool, classifies the same calls.
 
@@ -217,11 +218,12 @@ fn separated(rows: &[Row], unmapped: &[fold::Unmapped], gap: &str, markdown: boo
     for found in unmapped {
         let agents: Vec<&str> = found.agents.iter().map(String::as_str).collect();
         lines.push(format!(
-            "{}{gap}{}{gap}{}{gap}{}{gap}{}",
+            "{}{gap}{}{gap}{}{gap}{}{gap}{} discovered{gap}{}",
             found.tool,
             found.method,
             found.path,
             found.calls,
+            found.discovered,
             agents.join(" ")
         ));
     }

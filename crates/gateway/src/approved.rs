@@ -137,7 +137,7 @@ async fn replay(
         declared,
         reach,
     };
-    forward::forward(state, message, guarded, &call, draft).await
+    forward::forward(state, message, guarded, &call.destination(), draft).await
 }
 
 /// The approval's workflow, if it and its agent may still act.

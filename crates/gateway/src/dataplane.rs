@@ -18,6 +18,7 @@
 
 pub mod args;
 pub mod classify;
+pub mod discover;
 pub mod forward;
 pub mod risk;
 pub mod tier;
@@ -63,7 +64,22 @@ async fn phases(
     let (credential, workflow) = authenticate(state, &request).await?;
     draft.credential(&credential);
     let (mut parts, body) = request.into_parts();
-    let call = classify::classify(state, &parts.method, &parts.uri)?;
+    let call = match classify::classify(state, &parts.method, &parts.uri) {
+        Err(Refusal::NoRoute) => {
+            let Some(destination) = classify::unrouted(state, &parts.uri)? else {
+                return Err(Refusal::NoRoute);
+            };
+            let unrouted = discover::Unrouted {
+                credential: &credential,
+                workflow: &workflow,
+                destination,
+                peer,
+            };
+            let message = (parts.method.clone(), std::mem::take(&mut parts.headers));
+            return Box::pin(discover::forward(state, unrouted, message, body, draft)).await;
+        }
+        classified => classified?,
+    };
     draft.target(&call.target());
     forward::check_headers(&parts.headers, call.route)?;
     let target = call.target();
@@ -130,5 +146,5 @@ async fn phases(
         declared,
         reach: reach(&credential, &target),
     };
-    forward::forward(state, message, guard, &call, draft).await
+    forward::forward(state, message, guard, &call.destination(), draft).await
 }

@@ -45,6 +45,12 @@ impl Observe {
         set.tools.contains(tool) || set.segments.contains(segment)
     }
 
+    /// Whether calls to `tool` that match no route are forwarded and recorded as
+    /// candidate routes (`discover = true`, which config allows only in observe mode).
+    pub fn discovers(&self, tool: &ToolName) -> bool {
+        self.any.load(Ordering::Relaxed) && self.set.load().discover.contains(tool)
+    }
+
     /// The observed set now.
     pub fn current(&self) -> Arc<Observed> {
         self.set.load_full()
@@ -69,9 +75,10 @@ pub fn describe(observed: &Observed) -> String {
     }
     let names = |names: Vec<&str>| names.join(", ");
     format!(
-        "observing tools [{}] and segments [{}]",
+        "observing tools [{}] and segments [{}], discovering on [{}]",
         names(observed.tools.iter().map(ToolName::as_str).collect()),
         names(observed.segments.iter().map(SegmentName::as_str).collect()),
+        names(observed.discover.iter().map(ToolName::as_str).collect()),
     )
 }
 
@@ -79,6 +86,9 @@ pub fn describe(observed: &Observed) -> String {
 fn warn_loudly(observed: &Observed) {
     for tool in &observed.tools {
         tracing::warn!(%tool, "observe mode: calls to this tool are forwarded whatever policy, tier or budget decide");
+    }
+    for tool in &observed.discover {
+        tracing::warn!(%tool, "discovery: calls to this tool that match no route are forwarded, checked only for segment and quarantine");
     }
     for segment in &observed.segments {
         tracing::warn!(%segment, "observe mode: calls to every tool of this segment are forwarded whatever policy, tier or budget decide");

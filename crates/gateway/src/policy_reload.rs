@@ -81,6 +81,17 @@ pub async fn reload(state: &Arc<State>, source: Source) -> Result<Applied, Reloa
         Ok(files) => files,
         Err(error) => return Err(refused(state, &source, error)),
     };
+    put_in_force(state, source, files).await
+}
+
+/// Builds, records and swaps in exactly `files` (the watcher's: the texts two looks
+/// agreed on, never a third read that could catch a file mid-write). The caller holds
+/// the reload turn.
+async fn put_in_force(
+    state: &Arc<State>,
+    source: Source,
+    files: Vec<PolicyFile>,
+) -> Result<Applied, ReloadError> {
     let version = version_of(&files);
     if *state.policy.version() == *version {
         return Ok(Applied {
@@ -266,7 +277,8 @@ impl Looks {
         if *current == *seen || self.refused.as_deref() == Some(seen.as_str()) {
             return;
         }
-        if reload(state, Source::Watcher).await.is_err() {
+        let _one_at_a_time = state.policy.reloading().await;
+        if put_in_force(state, Source::Watcher, files).await.is_err() {
             self.refused = Some(seen);
         }
     }

@@ -1,11 +1,12 @@
-//! Unmapped routes: the calls refused `no-route` for a configured tool, grouped by method
-//! and path shape. Ids (all digits, UUIDs, hex of 16 or more) fold into `{id}`, `{id2}`, …
+//! Unmapped routes: the calls refused `no-route` for a configured tool, and those a
+//! discovering tool (`discover = true`) forwarded instead (`observed` names
+//! `would-deny:no-route`), grouped by method and path shape. Ids (all digits, UUIDs, hex of 16 or more) fold into `{id}`, `{id2}`, …
 //! so `/orders/17` and `/orders/18` are one candidate, `GET /orders/{id}`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_core::config::Config;
-use gatehouse_core::event::Event;
+use gatehouse_core::event::{Event, Observed, Would};
 use gatehouse_core::refusal::RefusalKind;
 use serde::Serialize;
 
@@ -16,6 +17,8 @@ pub(crate) struct Unmapped {
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) calls: usize,
+    /// How many of them were forwarded by discovery rather than refused.
+    pub(crate) discovered: usize,
     pub(crate) agents: BTreeSet<String>,
 }
 
@@ -23,7 +26,8 @@ pub(crate) struct Unmapped {
 pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
     let mut found: BTreeMap<(String, String, String), Unmapped> = BTreeMap::new();
     for event in events {
-        if event.refusal != Some(RefusalKind::NoRoute) {
+        let discovered = is_discovered(event);
+        if !discovered && event.refusal != Some(RefusalKind::NoRoute) {
             continue;
         }
         let Some((tool, below)) = tool_path(&event.path) else {
@@ -39,9 +43,11 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
             method: event.method.clone(),
             path,
             calls: 0,
+            discovered: 0,
             agents: BTreeSet::new(),
         });
         entry.calls += 1;
+        entry.discovered += usize::from(discovered);
         entry
             .agents
             .extend(event.agent.as_deref().map(str::to_owned));
@@ -49,6 +55,12 @@ pub(crate) fn unmapped(config: &Config, events: &[Event]) -> Vec<Unmapped> {
     let mut all: Vec<Unmapped> = found.into_values().collect();
     all.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.path.cmp(&b.path)));
     all
+}
+
+/// A call a discovering tool forwarded although no route classified it.
+fn is_discovered(event: &Event) -> bool {
+    matches!(&event.observed, Some(Observed::Would(all))
+        if all.contains(&Would::Deny(RefusalKind::NoRoute)))
 }
 
 /// Route config for each candidate, per tool: lines to add to its `routes`.

@@ -354,6 +354,28 @@ fn an_unknown_sink_field_is_an_error() {
 }
 
 #[test]
+fn discovery_outside_observe_mode_is_refused_naming_the_fix() {
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace("[tools.tickets]\n", "[tools.tickets]\ndiscover = true\n")
+    });
+    assert_eq!(code, 64);
+    assert!(
+        stderr.contains(
+            "`tools.tickets.discover`: discovery forwards calls that match no route, so it is \
+             only allowed in observe mode: set `enforce = false` on the tool or its segment"
+        ),
+        "{stderr}"
+    );
+    let (code, stderr) = check_after("gatehouse.toml", |text| {
+        text.replace(
+            "[tools.tickets]\n",
+            "[tools.tickets]\ndiscover = true\nenforce = false\n",
+        )
+    });
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
 fn response_risk_settings_name_only_classes_and_detectors_that_exist() {
     let (code, stderr) = check_after("gatehouse.toml", |text| {
         let mut text = text

@@ -190,3 +190,118 @@ async fn unmapped_routes_are_listed_as_templates_whose_suggested_config_classifi
     assert_eq!(orders["path"], "/orders/{id}");
     assert_eq!(orders["calls"], 1);
 }
+
+fn unmapped_counts(json: &serde_json::Value) -> Vec<(String, String, u64, u64)> {
+    json["unmapped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["method"].as_str().unwrap().to_owned(),
+                row["path"].as_str().unwrap().to_owned(),
+                row["calls"].as_u64().unwrap(),
+                row["discovered"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discovering_tool_forwards_unmapped_calls_whose_suggested_routes_then_classify_them() {
+    let (_dir, example) = example();
+    rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace(
+            "[tools.tickets]\n",
+            "[tools.tickets]\nenforce = false\ndiscover = true\n",
+        )
+    });
+    let tool = start_tool(&example).await;
+    let served = serve(&example, tool).await;
+    let (token, _) = credential(&example, &served, "wf-discover").await;
+    // No route maps `/orders`: the tool itself answers each call.
+    let created = call(&served, &token, Method::POST, "/orders").await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json().unwrap()["tool"], "tickets");
+    assert_eq!(
+        call(&served, &token, Method::GET, "/orders/1").await.status,
+        200
+    );
+    let missing = call(&served, &token, Method::GET, "/orders/99").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.json().unwrap()["error"],
+        "not found",
+        "{}",
+        missing.text()
+    );
+    // Request hygiene still holds without a route.
+    let smuggled = call(&served, &token, Method::GET, "/orders/1;x=y").await;
+    assert_eq!(smuggled.status, 400, "{}", smuggled.text());
+
+    let json = inventory(&example, &served, 3).await;
+    assert_eq!(
+        unmapped_counts(&json),
+        vec![
+            ("GET".to_owned(), "/orders/{id}".to_owned(), 2, 2),
+            ("POST".to_owned(), "/orders".to_owned(), 1, 1),
+        ]
+    );
+    let config = example.join("gatehouse.toml");
+    let table = ok_stdout(&operator(
+        &example,
+        &served,
+        &["inventory", "--config", config.to_str().unwrap()],
+    ));
+    assert!(
+        table.contains("GET  /orders/{id}  2  2 discovered"),
+        "{table}"
+    );
+    let suggested = ok_stdout(&operator(
+        &example,
+        &served,
+        &["inventory", "suggest", "--config", config.to_str().unwrap()],
+    ));
+    assert!(
+        suggested.contains(
+            r#"{ method = "GET", path = "/orders/{id}", intent = "tickets.get_orders" },"#
+        ) && suggested
+            .contains(r#"{ method = "POST", path = "/orders", intent = "tickets.post_orders" },"#),
+        "{suggested}"
+    );
+
+    // Pasted into the tool's routes (and the tool enforced again), the same calls are
+    // classified: refused now only because no task class carries the new intents.
+    let (data, control) = (served.data.clone(), served.control.clone());
+    drop(served);
+    rewrite(&example.join("gatehouse.toml"), |text| {
+        text.replace("enforce = false\ndiscover = true\n", "")
+            .replace(
+                "routes = [\n  { method = \"POST\", path = \"/tickets\"",
+                &format!("routes = [\n{suggested}\n  {{ method = \"POST\", path = \"/tickets\""),
+            )
+            .replace(data.trim_start_matches("http://"), "127.0.0.1:8080")
+            .replace(control.trim_start_matches("http://"), "127.0.0.1:8081")
+            .replace(&format!("http://{tool}"), "http://127.0.0.1:8090")
+    });
+    let served = serve(&example, tool).await;
+    let (token, _) = credential(&example, &served, "wf-discover-2").await;
+    for (method, path) in [(Method::GET, "/orders/1"), (Method::POST, "/orders")] {
+        let reply = call(&served, &token, method, path).await;
+        assert_eq!(reply.status, 403, "{}", reply.text());
+        assert_eq!(
+            reply.json().unwrap()["type"],
+            "urn:gatehouse:problem:out-of-scope"
+        );
+    }
+    let json = inventory(&example, &served, 5).await;
+    for intent in ["tickets.get_orders", "tickets.post_orders"] {
+        let row = json["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["intent"] == intent)
+            .unwrap();
+        assert_eq!(row["calls"], 1, "{intent}");
+    }
+}

@@ -336,6 +336,10 @@ pub struct RawTool {
     /// would have happened, but the call is forwarded.
     #[serde(default = "enforced")]
     pub enforce: bool,
+    /// `true` (observe mode only): calls that match no route are forwarded too, and
+    /// their method and path shape recorded as candidate routes (issue 15 item 2).
+    #[serde(default)]
+    pub discover: bool,
 }
 
 /// An MCP server: exactly one of `url` (Streamable HTTP) or `command` (stdio).

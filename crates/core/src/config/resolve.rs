@@ -107,6 +107,8 @@ impl<'a> Resolver<'a> {
                 "no `*.cedar` policy files found: with no policy every call is denied",
             );
         }
+        let observe = observed(&raw);
+        self.check_discovery(&raw, &observe);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -122,7 +124,7 @@ impl<'a> Resolver<'a> {
             intents,
             operators,
             policies,
-            observe: observed(&raw),
+            observe,
             policy_source: PolicySource {
                 config_file: self.file.clone(),
                 dir: self.path(&raw.policy.dir),
@@ -410,6 +412,29 @@ fn parse_sha256_hex(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+impl Resolver<'_> {
+    /// Discovery forwards calls no route classifies, so it is only for a tool whose
+    /// calls are observed, never enforced: refused otherwise, naming the fix.
+    fn check_discovery(&mut self, raw: &RawConfig, observe: &Observed) {
+        for (name, tool) in raw.tools.iter().filter(|(_, tool)| tool.discover) {
+            let tool_name = ToolName::new(name.as_str());
+            let observed = observe.tools.contains(&tool_name)
+                || observe
+                    .segments
+                    .iter()
+                    .any(|segment| segment.as_str() == tool.segment.get_ref().as_str());
+            if !observed {
+                self.error_at_field(
+                    &format!("tools.{name}.discover"),
+                    "discovery forwards calls that match no route, so it is only allowed in \
+                     observe mode: set `enforce = false` on the tool or its segment, or \
+                     remove `discover`",
+                );
+            }
+        }
+    }
+}
+
 /// The tools and segments with `enforce = false`.
 fn observed(raw: &RawConfig) -> Observed {
     let tools = raw.tools.iter().filter(|(_, tool)| !tool.enforce);
@@ -420,6 +445,12 @@ fn observed(raw: &RawConfig) -> Observed {
             .collect(),
         segments: segments
             .map(|(name, _)| SegmentName::new(name.as_str()))
+            .collect(),
+        discover: raw
+            .tools
+            .iter()
+            .filter(|(_, tool)| tool.discover)
+            .map(|(name, _)| ToolName::new(name.as_str()))
             .collect(),
     }
 }

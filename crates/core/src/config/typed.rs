@@ -59,6 +59,9 @@ pub struct Config {
 pub struct Observed {
     pub tools: BTreeSet<ToolName>,
     pub segments: BTreeSet<SegmentName>,
+    /// Observed tools with `discover = true`: a call matching none of their routes is
+    /// forwarded too, and recorded as a candidate route.
+    pub discover: BTreeSet<ToolName>,
 }
 
 impl Observed {

@@ -15,7 +15,7 @@ use http::{Request, Response, Uri, Version};
 use http_body_util::BodyExt;
 
 use crate::body::{BodyMeter, CappedBody, MeteredBody, ResponseBody, StreamGuard};
-use crate::dataplane::classify::Call;
+use crate::dataplane::classify::Destination;
 use crate::dataplane::risk::{self, Stop, StreamScan};
 use crate::peer::Peer;
 use crate::pipeline::budget::notify_paused;
@@ -57,7 +57,7 @@ pub async fn forward(
     state: &Arc<State>,
     mut message: Message,
     guarded: Guarded<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
     let agent_upgrade = message.upgrade.take();
@@ -127,7 +127,7 @@ pub async fn forward(
     }
     let response = response.map(|body| body.map_err(Into::into).boxed());
     // Only a route that scans its responses pays for this: one field read otherwise.
-    let (response, scan) = match Screen::of(state, call.route.risk.as_ref(), draft) {
+    let (response, scan) = match Screen::of(state, call.risk, draft) {
         None => (response, None),
         Some(screen) => {
             screened(
@@ -173,7 +173,7 @@ async fn screened(
 fn upstream_request(
     message: Message,
     caller: OnBehalf<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &EventDraft,
     limit: u64,
     secret: Option<Secret>,
@@ -186,7 +186,7 @@ fn upstream_request(
     let span = draft.span();
     let trace_state = crate::trace::passed_state(&message.headers, &span);
     *upstream.headers_mut() = forwarded_headers(message.headers, call);
-    if call.route.risk.is_some() {
+    if call.risk.is_some() {
         // A scanned response must arrive as the bytes it means.
         upstream.headers_mut().insert(
             header::ACCEPT_ENCODING,
@@ -202,7 +202,7 @@ fn upstream_request(
 }
 
 /// The origin-form target (`/base/path?query`): the connection already names the host.
-fn upstream_uri(call: &Call<'_>) -> Result<Uri, Refusal> {
+fn upstream_uri(call: &Destination<'_>) -> Result<Uri, Refusal> {
     let base = call.tool.tool.upstream.base_path.as_str();
     let query = call.query.map_or(0, |query| query.len() + 1);
     let mut uri = String::with_capacity(base.len() + call.tool_path.len() + query);
@@ -234,10 +234,22 @@ pub(crate) fn check_headers(headers: &HeaderMap, route: &Route) -> Result<(), Re
     Ok(())
 }
 
+/// [`check_headers`] for a call no route classified (discovery): no upgrade is let through.
+pub(crate) fn check_unrouted_headers(headers: &HeaderMap) -> Result<(), Refusal> {
+    for name in headers.keys() {
+        if let Some(reason) = headers::refused(name.as_str()) {
+            return Err(Refusal::UnsafeRequest {
+                reason: format!("header `{name}`: {reason}"),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The agent's headers minus hop-by-hop ones, its credential, anything Gatehouse sets
 /// itself and anything that would impersonate the tool's own credential header or
 /// Gatehouse's headers, names compared with `_` folded to `-`.
-fn forwarded_headers(mut headers: HeaderMap, call: &Call<'_>) -> HeaderMap {
+fn forwarded_headers(mut headers: HeaderMap, call: &Destination<'_>) -> HeaderMap {
     strip_named_by_connection(&mut headers);
     let secret = call.tool.auth_header.as_ref().map(HeaderName::as_str);
     // One pass over the (few) names present rather than a lookup per name to drop.
@@ -266,7 +278,7 @@ fn inject_forwarding(headers: &mut HeaderMap, peer: &Peer) {
 fn inject(
     headers: &mut HeaderMap,
     caller: OnBehalf<'_>,
-    call: &Call<'_>,
+    call: &Destination<'_>,
     draft: &EventDraft,
     secret: Option<Secret>,
 ) -> Result<(), Refusal> {

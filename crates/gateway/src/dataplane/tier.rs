@@ -143,10 +143,13 @@ fn proceed_whole(checked: &Checked<'_>, bytes: Bytes) -> Result<Gate, Refusal> {
 /// query: such a body may make the tool run another method than the one decided,
 /// unless the route opts in (`method_param`).
 fn form_override_possible(checked: &Checked<'_>) -> bool {
-    *checked.method == Method::POST
-        && !checked.call.route.method_param
-        && checked
-            .headers
+    !checked.call.route.method_param && is_form_post(checked.method, checked.headers)
+}
+
+/// A POST whose body is a form, which some frameworks read `_method` from.
+fn is_form_post(method: &Method, headers: &HeaderMap) -> bool {
+    *method == Method::POST
+        && headers
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(|value| value.split(';').next().unwrap_or("").trim())
@@ -160,6 +163,22 @@ fn check_form_override(checked: &Checked<'_>, body: &[u8]) -> Result<(), Refusal
     if !form_override_possible(checked) {
         return Ok(());
     }
+    refuse_method_field(body)
+}
+
+/// For a call no route classified (discovery), which no route let override its method.
+pub(crate) fn check_unrouted_form(
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), Refusal> {
+    if !is_form_post(method, headers) {
+        return Ok(());
+    }
+    refuse_method_field(body)
+}
+
+fn refuse_method_field(body: &[u8]) -> Result<(), Refusal> {
     let text = String::from_utf8_lossy(body);
     let multipart = text.to_ascii_lowercase().contains("name=\"_method\"");
     if multipart

@@ -9,7 +9,9 @@ use std::time::Instant;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, EventKind, Observed, Outcome, Would};
 use gatehouse_core::ids::DecisionId;
-use gatehouse_core::model::{AgentId, Intent, SegmentName, TaskClassName, Tier, WorkflowId};
+use gatehouse_core::model::{
+    AgentId, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+};
 use gatehouse_core::refusal::{Refusal, RefusalKind};
 use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
@@ -178,6 +180,13 @@ impl EventDraft {
         self.event.intent = Some(target.intent.clone());
         self.event.tier = Some(target.tier);
         self.event.data_class = Some(target.data_class.clone());
+    }
+
+    /// A call that reached a tool but no route of it (discovery): no intent, data class
+    /// or tier to record.
+    pub fn unrouted(&mut self, tool: &ToolName, segment: &SegmentName) {
+        self.event.tool = Some(tool.clone());
+        self.event.segment = Some(segment.clone());
     }
 
     /// Marks a call in observe mode (`observe.rs`): `pass` first.

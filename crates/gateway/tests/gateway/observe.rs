@@ -139,3 +139,77 @@ async fn an_observed_segment_forwards_a_call_over_budget_and_records_it() {
         "would-refuse-budget"
     );
 }
+
+/// Discovery (issue 15 item 2): an unmapped call to a discovering tool is forwarded and
+/// recorded without an intent, as what enforcing would have refused; the credential's
+/// segment, request hygiene and quarantines still hold.
+#[tokio::test]
+async fn a_discovering_tool_forwards_an_unmapped_call_but_not_past_a_quarantine_or_a_smuggled_method()
+ {
+    let harness = Harness::builder()
+        .edit(
+            OBSERVED.0,
+            "[tools.tickets]\nenforce = false\ndiscover = true\n",
+        )
+        .start()
+        .await;
+    let token = harness.token().await;
+
+    let unmapped = harness
+        .call(
+            Method::PATCH,
+            "/tools/tickets/orders/17",
+            &token,
+            r#"{"a":1}"#,
+        )
+        .await;
+    assert_eq!(unmapped.status, 200, "{}", unmapped.text());
+    let seen = harness.upstream.seen();
+    let forwarded = seen
+        .iter()
+        .find(|seen| seen.method == Method::PATCH)
+        .expect("forwarded");
+    assert_eq!(forwarded.uri, "/api/orders/17");
+    assert_eq!(&forwarded.body[..], br#"{"a":1}"#);
+    let upstream_auth = forwarded.headers.get("authorization").unwrap();
+    assert!(!upstream_auth.to_str().unwrap().contains(&token));
+    let event = harness.event(&decision_id(&unmapped)).await;
+    assert_eq!(
+        event.observed,
+        Some(Observed::Would(vec![Would::Deny(RefusalKind::NoRoute)]))
+    );
+    assert_eq!(
+        event.tool.as_ref().map(|tool| tool.as_str()),
+        Some("tickets")
+    );
+    assert_eq!(event.intent, None);
+    assert_eq!(event.outcome, gatehouse_core::event::Outcome::Allow);
+
+    // A `_method` override is refused without a route to opt in.
+    let smuggled = harness
+        .call(
+            Method::GET,
+            "/tools/tickets/orders/17?_method=DELETE",
+            &token,
+            "",
+        )
+        .await;
+    assert_eq!(problem_kind(&smuggled), "unsafe-request");
+
+    // A tool without `discover` still refuses the unmapped call.
+    let slow = harness
+        .call(Method::GET, "/tools/slow/nope", &token, "")
+        .await;
+    assert_eq!(problem_kind(&slow), "no-route");
+
+    // A quarantine of the tool covers discovered calls too.
+    let body = serde_json::json!({"kind": "tool", "subject": "tickets", "for_secs": 60, "reason": "incident"});
+    let reply = harness
+        .control(Method::POST, "/v1/quarantines", &body.to_string())
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let quarantined = harness
+        .call(Method::GET, "/tools/tickets/orders/18", &token, "")
+        .await;
+    assert_eq!(problem_kind(&quarantined), "quarantined");
+}
