@@ -9,6 +9,7 @@
 pub mod approval;
 pub mod backoff;
 pub mod clock;
+mod closed_set;
 pub mod config;
 pub mod event;
 pub mod form;

@@ -29,6 +29,56 @@ pub fn empty() -> ResponseBody {
     Empty::new().map_err(|never| match never {}).boxed()
 }
 
+/// Bytes already in hand, then the rest of a body: a page's head before its stream, or
+/// a response's held (already judged) prefix before the remainder.
+#[derive(Debug)]
+pub struct Prefixed<B> {
+    first: Option<Bytes>,
+    rest: B,
+}
+
+impl<B> Prefixed<B> {
+    pub fn new(first: Bytes, rest: B) -> Self {
+        Self {
+            first: Some(first),
+            rest,
+        }
+    }
+}
+
+impl<B> Body for Prefixed<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(Frame::data(first))));
+        }
+        Pin::new(&mut self.rest).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.first.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let first = self.first.as_ref().map_or(0, |first| first.len() as u64);
+        let rest = self.rest.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower().saturating_add(first));
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(first));
+        }
+        hint
+    }
+}
+
 /// The error a capped body yields when its limit is crossed.
 #[derive(Debug, thiserror::Error)]
 #[error("body exceeds the limit of {limit} bytes")]

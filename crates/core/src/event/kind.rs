@@ -1,34 +1,11 @@
 //! Which surface of Gatehouse an event comes from: a closed set, written as its lowercase
 //! name in events, queries and the CLI.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::closed_set::closed_set;
 
-use serde::{Deserialize, Serialize};
-
-macro_rules! event_kinds {
-    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
-        /// The surface an event comes from.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum EventKind {
-            $($(#[$doc])* #[serde(rename = $text)] $variant,)*
-        }
-
-        impl EventKind {
-            /// Every kind, in declaration order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
-
-            /// The text form (`tool`, `approval-poll`).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)*
-                }
-            }
-        }
-    };
-}
-
-event_kinds! {
+closed_set! {
+    /// The surface an event comes from.
+    pub enum EventKind, error UnknownEventKind, "event kind";
     /// An HTTP tool call on the data plane.
     Tool => "tool",
     /// The token endpoint (credential exchange).
@@ -53,31 +30,6 @@ event_kinds! {
     Config => "config",
     /// An operator's action on the control plane.
     Control => "control",
-}
-
-/// An event kind's text that names none.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown event kind `{0}` (known: tool, token, mcp, dataplane, approval, approval-poll, anonymous, gatehouse, policy, config, control)"
-)]
-pub struct UnknownEventKind(pub String);
-
-impl FromStr for EventKind {
-    type Err = UnknownEventKind;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.as_str() == text)
-            .ok_or_else(|| UnknownEventKind(text.to_owned()))
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[cfg(test)]

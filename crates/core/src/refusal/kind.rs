@@ -3,34 +3,11 @@
 //! name what only events record: a response cut at its size limit after the call was
 //! allowed, and a policy set refused when it was reloaded.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::closed_set::closed_set;
 
-use serde::{Deserialize, Serialize};
-
-macro_rules! refusal_kinds {
-    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
-        /// Why a call (or a reload) was refused, by name.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum RefusalKind {
-            $($(#[$doc])* #[serde(rename = $text)] $variant,)*
-        }
-
-        impl RefusalKind {
-            /// Every kind, in declaration order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
-
-            /// The stable text form (`policy-denied`).
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text,)*
-                }
-            }
-        }
-    };
-}
-
-refusal_kinds! {
+closed_set! {
+    /// Why a call (or a reload) was refused, by name.
+    pub enum RefusalKind, error UnknownRefusalKind, "refusal kind";
     Unauthenticated => "unauthenticated",
     InvalidAssertion => "invalid-assertion",
     BadTokenRequest => "bad-token-request",
@@ -72,29 +49,6 @@ refusal_kinds! {
     ResponseTooLarge => "response-too-large",
     /// Events only: a policy set was refused at reload; the one in force stays.
     InvalidPolicy => "invalid-policy",
-}
-
-/// A refusal kind's text that names none.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown refusal kind `{0}`")]
-pub struct UnknownRefusalKind(pub String);
-
-impl FromStr for RefusalKind {
-    type Err = UnknownRefusalKind;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .copied()
-            .find(|kind| kind.as_str() == text)
-            .ok_or_else(|| UnknownRefusalKind(text.to_owned()))
-    }
-}
-
-impl fmt::Display for RefusalKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[cfg(test)]

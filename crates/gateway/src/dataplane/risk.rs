@@ -18,7 +18,7 @@ use http::header::{self, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 
-use crate::body::{BoxError, ResponseBody, full};
+use crate::body::{BoxError, Prefixed, ResponseBody, full};
 use crate::pipeline::cancel::Cancellation;
 use crate::pipeline::record::EventDraft;
 use crate::pipeline::risk::Screen;
@@ -66,11 +66,13 @@ pub async fn screen(
         screen: screen.clone(),
     };
     scan.feed(&held);
-    let body = ScanBody {
-        first: Some(held),
-        inner: rest,
-        scan: scan.clone(),
-    };
+    let body = Prefixed::new(
+        held,
+        ScanBody {
+            inner: rest,
+            scan: scan.clone(),
+        },
+    );
     Ok((Response::from_parts(parts, body.boxed()), Some(scan)))
 }
 
@@ -171,9 +173,8 @@ impl StreamScan {
     }
 }
 
-/// The held prefix, then the rest of the upstream's body, scanned as it passes.
+/// The rest of the upstream's body after the held prefix, scanned as it passes.
 struct ScanBody {
-    first: Option<Bytes>,
     inner: ResponseBody,
     scan: StreamScan,
 }
@@ -186,9 +187,6 @@ impl Body for ScanBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
@@ -199,17 +197,10 @@ impl Body for ScanBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.first.is_none() && self.inner.is_end_stream()
+        self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        let first = self.first.as_ref().map_or(0, |first| first.len() as u64);
-        let inner = self.inner.size_hint();
-        let mut hint = SizeHint::new();
-        hint.set_lower(inner.lower().saturating_add(first));
-        if let Some(upper) = inner.upper() {
-            hint.set_upper(upper.saturating_add(first));
-        }
-        hint
+        self.inner.size_hint()
     }
 }

@@ -4,25 +4,22 @@
 //! appended as a list item the browser renders as it arrives (the same tail as
 //! `GET /v1/events/stream`, `tail.rs`, framed as HTML). Values are escaped by maud.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gatehouse_core::event::Event;
 use gatehouse_store::StoredLine;
 use http::{HeaderValue, Response, StatusCode, header};
-use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use maud::html;
 
 use super::html::{badge, code, page, utc};
 use super::session::Session;
 use super::{AUDITORS, forbidden, message, unavailable, viewer};
-use crate::body::{BoxError, ResponseBody};
+use crate::body::{Prefixed, ResponseBody};
 use crate::control::{blocking, query};
 use crate::state::State;
-use crate::tail::{EventStream, Framing};
+use crate::tail::Framing;
 
 /// The console's frames: one `<li>` per event.
 const HTML: Framing = Framing {
@@ -69,10 +66,8 @@ pub(super) async fn show(
         start,
         HTML,
     );
-    let body = Prefixed {
-        first: Some(Bytes::from(head(session, &filter))),
-        rest: events,
-    };
+    // The page's head, then its events as they come.
+    let body = Prefixed::new(Bytes::from(head(session, &filter)), events);
     let mut response = Response::new(body.boxed());
     *response.status_mut() = StatusCode::OK;
     response.headers_mut().insert(
@@ -131,27 +126,6 @@ fn row(line: &StoredLine, event: &Event) -> Bytes {
     let mut text = markup.into_string();
     text.push('\n');
     Bytes::from(text)
-}
-
-/// The page's head, then its events as they come.
-struct Prefixed {
-    first: Option<Bytes>,
-    rest: EventStream,
-}
-
-impl Body for Prefixed {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(Frame::data(first))));
-        }
-        Pin::new(&mut self.rest).poll_frame(cx)
-    }
 }
 
 #[cfg(test)]
