@@ -187,7 +187,12 @@ impl Profile {
         else {
             return found.with(Anomaly::NewIntent);
         };
-        if exceeds(live.calls, band.max_calls, thresholds.rate_floor, thresholds.rate_factor) {
+        if exceeds(
+            live.calls,
+            band.max_calls,
+            thresholds.rate_floor,
+            thresholds.rate_factor,
+        ) {
             found.insert(Anomaly::Rate);
         }
         let (max, floor) = (band.max_bytes, thresholds.volume_floor);

@@ -56,7 +56,10 @@ fn bands_average_over_the_days_since_the_agents_first_call() {
     let read = learned.intent("t.read").unwrap();
     assert_eq!(read.series.len(), 3);
     let nine = read.hours[9];
-    assert_eq!((nine.mean_calls, nine.min_calls, nine.max_calls), (15.0, 10, 20));
+    assert_eq!(
+        (nine.mean_calls, nine.min_calls, nine.max_calls),
+        (15.0, 10, 20)
+    );
     assert_eq!((nine.mean_bytes, nine.max_bytes), (200.0, 300));
     let ten = read.hours[10];
     assert_eq!((ten.mean_calls, ten.min_calls, ten.max_calls), (2.5, 0, 5));

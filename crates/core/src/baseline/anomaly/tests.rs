@@ -74,7 +74,11 @@ fn a_young_or_thin_baseline_flags_nothing() {
     // Judged on day 3 the window holds three days: too young.
     let young = profile(3);
     assert!(!young.is_mature());
-    assert!(young.judge("t.delete", live(3, 999, 0), &thresholds()).is_empty());
+    assert!(
+        young
+            .judge("t.delete", live(3, 999, 0), &thresholds())
+            .is_empty()
+    );
     let thin = Thresholds {
         min_calls: 100_000,
         ..thresholds()
@@ -86,7 +90,9 @@ fn a_young_or_thin_baseline_flags_nothing() {
 
 #[test]
 fn a_set_serialises_in_declaration_order_and_reads_back() {
-    let set: AnomalySet = [Anomaly::Hour, Anomaly::NewIntent, Anomaly::Rate].into_iter().collect();
+    let set: AnomalySet = [Anomaly::Hour, Anomaly::NewIntent, Anomaly::Rate]
+        .into_iter()
+        .collect();
     let text = serde_json::to_string(&set).unwrap();
     assert_eq!(text, r#"["new-intent","rate","hour"]"#);
     assert_eq!(serde_json::from_str::<AnomalySet>(&text).unwrap(), set);
