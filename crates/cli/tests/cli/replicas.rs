@@ -92,7 +92,7 @@ async fn replica_with(
     std::fs::write(&config, text).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .env("GATEHOUSE_LOG", "info")
+        .env("GATEHOUSE_LOG", "info,gatehouse_gateway::replicas=debug")
         .stdout(std::fs::File::create(example.join(format!("{name}.out"))).unwrap())
         .stderr(std::fs::File::create(example.join(format!("{name}.err"))).unwrap())
         .stdin(Stdio::null())
@@ -1265,7 +1265,7 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     else {
         return;
     };
-    const TRIALS: usize = 40;
+    const TRIALS: usize = 60;
     let (_dir, example) = example();
     crate::rewrite(&example.join("gatehouse.toml"), |text| {
         text.replace("calls = 500, writes = 50", "calls = 100000, writes = 50")
@@ -1289,21 +1289,23 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     assert_eq!(read_ticket(&b, &auth).await, 200);
 
     let stop = own.join("stop.cedar");
-    let forbid = "@id(\"no-listing\")\nforbid (principal, action == \
-                  Gatehouse::Action::\"ticket.list\", resource);\n";
+    // A new text every trial, which neither replica has built before: each apply parses
+    // and validates the changed file. Even trials forbid listing, odd ones forbid
+    // escalating instead, which lets listing through again.
+    let forbid = |n: usize, intent: &str| {
+        format!(
+            "// trial {n}\n@id(\"no-{intent}\")\nforbid (principal, action == \
+             Gatehouse::Action::\"{intent}\", resource);\n"
+        )
+    };
     let (mut answered_samples, mut sent_samples) = (Vec::new(), Vec::new());
     for n in 0..TRIALS {
-        // Even trials forbid listing on A's files, odd ones lift it again.
-        let (expect, trial_forbids) = if n % 2 == 0 {
-            (403, true)
+        let (expect, intent) = if n % 2 == 0 {
+            (403, "ticket.list")
         } else {
-            (200, false)
+            (200, "ticket.escalate")
         };
-        if trial_forbids {
-            std::fs::write(&stop, forbid).unwrap();
-        } else {
-            std::fs::remove_file(&stop).unwrap();
-        }
+        std::fs::write(&stop, forbid(n, intent)).unwrap();
         let start = Instant::now();
         apply_on(&example, &a).await;
         let answered = Instant::now();
@@ -1312,7 +1314,7 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     }
     // End with the forbid in force (B's own files have none), then leave B's file
     // watcher (1 s) time to look twice: it must not put B's files back in force.
-    std::fs::write(&stop, forbid).unwrap();
+    std::fs::write(&stop, forbid(TRIALS, "ticket.list")).unwrap();
     let last = apply_on(&example, &a).await;
     until_status(&b, &auth, 403, Instant::now()).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
