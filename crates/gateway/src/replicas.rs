@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gatehouse_core::workflow::Status;
-use gatehouse_store::{Change, StoreError};
+use gatehouse_store::{Change, RevocationKind, StoreError};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -24,7 +24,20 @@ use crate::state::State;
 /// has no other writers.
 pub(crate) fn follow(state: &Arc<State>) -> Result<Option<JoinHandle<()>>, StoreError> {
     let (tx, rx) = mpsc::unbounded_channel();
+    // Weak: the store (which the state holds) holds this handler.
+    let refusing = Arc::downgrade(state);
     let announced = state.store.subscribe(Box::new(move |change| {
+        // On the listener's thread, as the announcement arrives: not behind re-reads
+        // of earlier changes still running below.
+        if let Change::Revoked {
+            kind,
+            subject,
+            expires_at,
+        } = &change
+            && let Some(state) = refusing.upgrade()
+        {
+            revoke_at_once(&state, *kind, subject, *expires_at);
+        }
         // The receiver is gone only at shutdown, when nothing needs applying.
         let _ = tx.send((Instant::now(), change));
     }))?;
@@ -61,7 +74,8 @@ async fn apply_all(
 
 async fn apply(state: &Arc<State>, change: Change, policy_wake: &mpsc::Sender<()>) {
     match change {
-        Change::Revocations => reload_revocations(state).await,
+        // Refused already, as it was heard (`follow`); the store stays the truth.
+        Change::Revocations | Change::Revoked { .. } => reload_revocations(state).await,
         Change::Quarantines => reload_quarantines(state).await,
         Change::Workflow(id) => reload_workflow(state, id).await,
         Change::Policy => {
@@ -93,6 +107,7 @@ async fn apply(state: &Arc<State>, change: Change, policy_wake: &mpsc::Sender<()
 fn name(change: &Change) -> &'static str {
     match change {
         Change::Revocations => "revocations",
+        Change::Revoked { .. } => "revoked",
         Change::Quarantines => "quarantines",
         Change::Workflow(_) => "workflow",
         Change::Policy => "policy",
@@ -134,6 +149,24 @@ async fn reload_revocations(state: &State) {
                 return;
             }
         }
+    }
+}
+
+/// Refuses what an announced revocation covers before anything is read: no store round
+/// trip stands between another replica's revocation and the refusal here. Only ever
+/// adds (failing closed); the re-read that follows is the truth, and counting this as
+/// a change here makes a re-read already under way read again rather than undo it.
+fn revoke_at_once(state: &State, kind: RevocationKind, subject: &str, expires_at: Option<i64>) {
+    match kind {
+        RevocationKind::Token => {
+            // As a stored revocation without an expiry is held (`Revocations::replace`).
+            state
+                .revocations
+                .revoke_token(subject, expires_at.unwrap_or(i64::MAX));
+        }
+        RevocationKind::Agent => state.revocations.revoke_agent(subject),
+        // A revoked workflow is an ended one, announced as such.
+        RevocationKind::Workflow => {}
     }
 }
 

@@ -13,6 +13,7 @@ use gatehouse_core::backoff::Backoff;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 
+use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{Change, ChangeHandler};
 
 /// The channel every Gatehouse listens on; the payload names what changed.
@@ -29,6 +30,68 @@ pub(super) const NOTIFY_POLICY: &str = "SELECT pg_notify('gatehouse_changes', 'p
 
 /// Sent (on commit) by a transaction that changed an approval.
 pub(super) const NOTIFY_APPROVALS: &str = "SELECT pg_notify('gatehouse_changes', 'approvals')";
+
+/// Sends (on commit) the payload given as the parameter.
+pub(super) const NOTIFY_PAYLOAD: &str = "SELECT pg_notify('gatehouse_changes', $1)";
+
+/// The payload announcing one revocation: this prefix, its kind, its expiry (empty for
+/// none), then its subject (`revoked:agent::spiffe://acme/agent/a`).
+const REVOKED_PREFIX: &str = "revoked:";
+
+/// PostgreSQL refuses payloads of 8000 bytes or more; a revocation that would not fit is
+/// announced as a plain change (read again, not said).
+const MAX_PAYLOAD: usize = 7900;
+
+/// What announces `revocation`: itself, when it fits in a payload.
+pub(super) fn revoked_payload(revocation: &Revocation) -> String {
+    let payload = format!(
+        "{REVOKED_PREFIX}{}:{}:{}",
+        revocation.kind.as_str(),
+        revocation
+            .expires_at
+            .map(|at| at.to_string())
+            .unwrap_or_default(),
+        revocation.subject
+    );
+    if payload.len() <= MAX_PAYLOAD {
+        payload
+    } else {
+        "revocations".to_owned()
+    }
+}
+
+/// The change a payload announces; `None` for one this version does not know (a newer
+/// replica's), which is ignored. A malformed revocation reads as revocations changed,
+/// so it is read again rather than lost.
+fn change_of(payload: &str) -> Option<Change> {
+    Some(match payload {
+        "revocations" => Change::Revocations,
+        "quarantines" => Change::Quarantines,
+        "policy" => Change::Policy,
+        "approvals" => Change::Approvals,
+        _ => {
+            if let Some(revoked) = payload.strip_prefix(REVOKED_PREFIX) {
+                return Some(revoked_change(revoked).unwrap_or(Change::Revocations));
+            }
+            Change::Workflow(payload.strip_prefix(WORKFLOW_PREFIX)?.to_owned())
+        }
+    })
+}
+
+/// `<kind>:<expires_at>:<subject>`; the subject may itself hold colons.
+fn revoked_change(text: &str) -> Option<Change> {
+    let (kind, rest) = text.split_once(':')?;
+    let (expires_at, subject) = rest.split_once(':')?;
+    let expires_at = match expires_at {
+        "" => None,
+        at => Some(at.parse().ok()?),
+    };
+    Some(Change::Revoked {
+        kind: RevocationKind::parse(kind)?,
+        subject: subject.to_owned(),
+        expires_at,
+    })
+}
 
 /// The payload announcing that one workflow ended: this prefix, then its id.
 pub(super) const WORKFLOW_PREFIX: &str = "workflow:";
@@ -96,16 +159,8 @@ fn relay(
             let mut notifications = client.notifications();
             let mut batch = notifications.timeout_iter(POLL);
             while let Some(notification) = batch.next()? {
-                match notification.payload() {
-                    "revocations" => handler(Change::Revocations),
-                    "quarantines" => handler(Change::Quarantines),
-                    "policy" => handler(Change::Policy),
-                    "approvals" => handler(Change::Approvals),
-                    payload => {
-                        if let Some(id) = payload.strip_prefix(WORKFLOW_PREFIX) {
-                            handler(Change::Workflow(id.to_owned()));
-                        }
-                    }
+                if let Some(change) = change_of(notification.payload()) {
+                    handler(change);
                 }
             }
         }
@@ -114,4 +169,64 @@ fn relay(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revocation(kind: RevocationKind, subject: &str) -> Revocation {
+        Revocation {
+            kind,
+            subject: subject.to_owned(),
+            at_ms: 1,
+            by: "alice".to_owned(),
+            reason: "test".to_owned(),
+            expires_at: Some(1_700_000_000),
+        }
+    }
+
+    #[test]
+    fn a_revocation_is_said_in_its_announcement_colons_and_all() {
+        let agent = revocation(RevocationKind::Agent, "spiffe://acme/agent/a:b");
+        assert_eq!(
+            change_of(&revoked_payload(&agent)),
+            Some(Change::Revoked {
+                kind: RevocationKind::Agent,
+                subject: "spiffe://acme/agent/a:b".to_owned(),
+                expires_at: Some(1_700_000_000),
+            })
+        );
+        let forever = Revocation {
+            expires_at: None,
+            ..revocation(RevocationKind::Token, "j1")
+        };
+        assert_eq!(
+            change_of(&revoked_payload(&forever)),
+            Some(Change::Revoked {
+                kind: RevocationKind::Token,
+                subject: "j1".to_owned(),
+                expires_at: None,
+            })
+        );
+    }
+
+    #[test]
+    fn a_revocation_too_long_to_say_or_said_wrong_is_read_again() {
+        let long = revocation(RevocationKind::Token, &"x".repeat(MAX_PAYLOAD));
+        assert_eq!(revoked_payload(&long), "revocations");
+        for payload in [
+            "revoked:",
+            "revoked:token",
+            "revoked:token:soon:j",
+            "revoked:who:1:j",
+        ] {
+            assert_eq!(change_of(payload), Some(Change::Revocations), "{payload}");
+        }
+        assert_eq!(change_of("something new"), None);
+        assert_eq!(
+            change_of("workflow:wf-1"),
+            Some(Change::Workflow("wf-1".to_owned()))
+        );
+    }
 }
