@@ -31,21 +31,29 @@ pub(super) const NOTIFY_POLICY: &str = "SELECT pg_notify('gatehouse_changes', 'p
 /// Sent (on commit) by a transaction that changed an approval.
 pub(super) const NOTIFY_APPROVALS: &str = "SELECT pg_notify('gatehouse_changes', 'approvals')";
 
-/// Sends (on commit) the payload given as the parameter.
-pub(super) const NOTIFY_PAYLOAD: &str = "SELECT pg_notify('gatehouse_changes', $1)";
+/// Announces (on commit) one revocation: [`REVOKED_PREFIX`], the writer's schema (so a
+/// store sharing the database under another schema, whose listeners hear it too, does
+/// not take it for its own), then the parameter, [`revoked_body`].
+pub(super) const NOTIFY_REVOKED: &str = "SELECT pg_notify('gatehouse_changes', \
+     'revoked:' || coalesce(current_schema(), '') || ':' || $1)";
 
-/// The payload announcing one revocation: this prefix, its kind, its expiry (empty for
-/// none), then its subject (`revoked:agent::spiffe://acme/agent/a`).
+/// The listener's own schema, for telling its store's revocations from others'.
+const OWN_SCHEMA: &str = "SELECT coalesce(current_schema(), '')";
+
+/// The payload announcing one revocation: this prefix, the schema, its kind, its expiry
+/// (empty for none), then its subject (`revoked:public:agent::spiffe://acme/agent/a`).
 const REVOKED_PREFIX: &str = "revoked:";
 
-/// PostgreSQL refuses payloads of 8000 bytes or more; a revocation that would not fit is
-/// announced as a plain change (read again, not said).
-const MAX_PAYLOAD: usize = 7900;
+/// PostgreSQL refuses payloads of 8000 bytes or more; with the prefix and a schema name
+/// (at most 63 bytes), a body up to this long fits. A longer one is announced as a plain
+/// change (read again, not said).
+const MAX_BODY: usize = 7800;
 
-/// What announces `revocation`: itself, when it fits in a payload.
-pub(super) fn revoked_payload(revocation: &Revocation) -> String {
-    let payload = format!(
-        "{REVOKED_PREFIX}{}:{}:{}",
+/// What follows the schema in the announcement of `revocation`; `None` when it would
+/// not fit.
+pub(super) fn revoked_body(revocation: &Revocation) -> Option<String> {
+    let body = format!(
+        "{}:{}:{}",
         revocation.kind.as_str(),
         revocation
             .expires_at
@@ -53,17 +61,13 @@ pub(super) fn revoked_payload(revocation: &Revocation) -> String {
             .unwrap_or_default(),
         revocation.subject
     );
-    if payload.len() <= MAX_PAYLOAD {
-        payload
-    } else {
-        "revocations".to_owned()
-    }
+    (body.len() <= MAX_BODY).then_some(body)
 }
 
-/// The change a payload announces; `None` for one this version does not know (a newer
-/// replica's), which is ignored. A malformed revocation reads as revocations changed,
-/// so it is read again rather than lost.
-fn change_of(payload: &str) -> Option<Change> {
+/// The change a payload announces to a listener on `schema`; `None` for one this version
+/// does not know (a newer replica's), which is ignored. A revocation of another schema's
+/// store, or a malformed one, reads as revocations changed: read again, never lost.
+fn change_of(payload: &str, schema: &str) -> Option<Change> {
     Some(match payload {
         "revocations" => Change::Revocations,
         "quarantines" => Change::Quarantines,
@@ -71,7 +75,10 @@ fn change_of(payload: &str) -> Option<Change> {
         "approvals" => Change::Approvals,
         _ => {
             if let Some(revoked) = payload.strip_prefix(REVOKED_PREFIX) {
-                return Some(revoked_change(revoked).unwrap_or(Change::Revocations));
+                let own = revoked
+                    .strip_prefix(schema)
+                    .and_then(|rest| rest.strip_prefix(':'));
+                return Some(own.and_then(revoked_change).unwrap_or(Change::Revocations));
             }
             Change::Workflow(payload.strip_prefix(WORKFLOW_PREFIX)?.to_owned())
         }
@@ -121,7 +128,7 @@ fn run(config: &Config, handler: &ChangeHandler, stop: &AtomicBool) {
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
         match listening(config) {
-            Ok(mut client) => {
+            Ok((mut client, schema)) => {
                 backoff.reset();
                 // Whatever changed while nobody listened is only found by reading again.
                 if !first {
@@ -129,7 +136,7 @@ fn run(config: &Config, handler: &ChangeHandler, stop: &AtomicBool) {
                 }
                 first = false;
                 handler(Change::Connected);
-                let lost = relay(&mut client, handler, stop);
+                let lost = relay(&mut client, &schema, handler, stop);
                 if let Err(error) = lost {
                     handler(Change::Lost(error.to_string()));
                 }
@@ -142,15 +149,19 @@ fn run(config: &Config, handler: &ChangeHandler, stop: &AtomicBool) {
     }
 }
 
-fn listening(config: &Config) -> Result<Client, postgres::Error> {
+/// A connection listening, and its schema.
+fn listening(config: &Config) -> Result<(Client, String), postgres::Error> {
     let mut client = config.connect(NoTls)?;
+    let schema: String = client.query_one(OWN_SCHEMA, &[])?.try_get(0)?;
+    // Last, so `pg_stat_activity` shows the listener's connection by its `LISTEN`.
     client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
-    Ok(client)
+    Ok((client, schema))
 }
 
 /// Passes each notification on until the connection fails or `stop` is set.
 fn relay(
     client: &mut Client,
+    schema: &str,
     handler: &ChangeHandler,
     stop: &AtomicBool,
 ) -> Result<(), postgres::Error> {
@@ -159,7 +170,7 @@ fn relay(
             let mut notifications = client.notifications();
             let mut batch = notifications.timeout_iter(POLL);
             while let Some(notification) = batch.next()? {
-                if let Some(change) = change_of(notification.payload()) {
+                if let Some(change) = change_of(notification.payload(), schema) {
                     handler(change);
                 }
             }
@@ -186,11 +197,17 @@ mod tests {
         }
     }
 
+    /// The payload `NOTIFY_REVOKED` sends from a store on `schema`.
+    fn payload(schema: &str, revocation: &Revocation) -> String {
+        let body = revoked_body(revocation).unwrap();
+        format!("{REVOKED_PREFIX}{schema}:{body}")
+    }
+
     #[test]
     fn a_revocation_is_said_in_its_announcement_colons_and_all() {
         let agent = revocation(RevocationKind::Agent, "spiffe://acme/agent/a:b");
         assert_eq!(
-            change_of(&revoked_payload(&agent)),
+            change_of(&payload("s1", &agent), "s1"),
             Some(Change::Revoked {
                 kind: RevocationKind::Agent,
                 subject: "spiffe://acme/agent/a:b".to_owned(),
@@ -202,7 +219,7 @@ mod tests {
             ..revocation(RevocationKind::Token, "j1")
         };
         assert_eq!(
-            change_of(&revoked_payload(&forever)),
+            change_of(&payload("", &forever), ""),
             Some(Change::Revoked {
                 kind: RevocationKind::Token,
                 subject: "j1".to_owned(),
@@ -212,20 +229,37 @@ mod tests {
     }
 
     #[test]
-    fn a_revocation_too_long_to_say_or_said_wrong_is_read_again() {
-        let long = revocation(RevocationKind::Token, &"x".repeat(MAX_PAYLOAD));
-        assert_eq!(revoked_payload(&long), "revocations");
-        for payload in [
-            "revoked:",
-            "revoked:token",
-            "revoked:token:soon:j",
-            "revoked:who:1:j",
-        ] {
-            assert_eq!(change_of(payload), Some(Change::Revocations), "{payload}");
+    fn another_schemas_revocation_is_only_a_reason_to_read_again() {
+        let agent = revocation(RevocationKind::Agent, "spiffe://acme/agent/a");
+        for listener in ["s2", "s", "s1x", ""] {
+            assert_eq!(
+                change_of(&payload("s1", &agent), listener),
+                Some(Change::Revocations),
+                "{listener}"
+            );
         }
-        assert_eq!(change_of("something new"), None);
+    }
+
+    #[test]
+    fn a_revocation_too_long_to_say_or_said_wrong_is_read_again() {
+        let long = revocation(RevocationKind::Token, &"x".repeat(MAX_BODY));
+        assert_eq!(revoked_body(&long), None);
+        for payload in [
+            "revoked:s1",
+            "revoked:s1:",
+            "revoked:s1:token",
+            "revoked:s1:token:soon:j",
+            "revoked:s1:who:1:j",
+        ] {
+            assert_eq!(
+                change_of(payload, "s1"),
+                Some(Change::Revocations),
+                "{payload}"
+            );
+        }
+        assert_eq!(change_of("something new", "s1"), None);
         assert_eq!(
-            change_of("workflow:wf-1"),
+            change_of("workflow:wf-1", "s1"),
             Some(Change::Workflow("wf-1".to_owned()))
         );
     }

@@ -3,7 +3,7 @@
 use postgres::{Client, Row};
 
 use super::Failure;
-use super::listen::{NOTIFY_PAYLOAD, NOTIFY_REVOCATIONS, revoked_payload};
+use super::listen::{NOTIFY_REVOCATIONS, NOTIFY_REVOKED, revoked_body};
 use crate::revocation::{Revocation, RevocationKind};
 
 const UPSERT: &str = "INSERT INTO revocations (kind, subject, at_ms, revoked_by, reason, \
@@ -29,7 +29,10 @@ pub(super) fn put(client: &mut Client, revocation: &Revocation) -> Result<(), Fa
             &revocation.expires_at,
         ],
     )?;
-    tx.execute(NOTIFY_PAYLOAD, &[&revoked_payload(revocation)])?;
+    match revoked_body(revocation) {
+        Some(body) => tx.execute(NOTIFY_REVOKED, &[&body])?,
+        None => tx.execute(NOTIFY_REVOCATIONS, &[])?,
+    };
     tx.commit()?;
     Ok(())
 }

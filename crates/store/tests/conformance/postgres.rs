@@ -233,6 +233,17 @@ fn subscribed(store: &PostgresStore) -> std::sync::mpsc::Receiver<Change> {
     rx
 }
 
+/// The next revocation said in its announcement, past the plain re-read requests that
+/// other tests' stores (other schemas of the same database) cause meanwhile.
+fn next_revoked(rx: &std::sync::mpsc::Receiver<Change>) -> Change {
+    loop {
+        match next_change(rx) {
+            Change::Revocations => continue,
+            change => return change,
+        }
+    }
+}
+
 /// The next report that is not about the feed's own health.
 fn next_change(rx: &std::sync::mpsc::Receiver<Change>) -> Change {
     loop {
@@ -257,7 +268,7 @@ fn a_revocation_written_by_one_replica_is_announced_to_another() {
     let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/a", 1);
     fixture.store.put_revocation(&revocation).unwrap();
     assert_eq!(
-        next_change(&changes),
+        next_revoked(&changes),
         Change::Revoked {
             kind: RevocationKind::Agent,
             subject: "spiffe://x/agent/a".to_owned(),
@@ -269,6 +280,27 @@ fn a_revocation_written_by_one_replica_is_announced_to_another() {
         .delete_revocation(RevocationKind::Agent, "spiffe://x/agent/a")
         .unwrap();
     assert_eq!(next_change(&changes), Change::Revocations);
+}
+
+#[test]
+fn a_revocation_under_another_schema_of_the_database_is_not_taken_for_this_stores() {
+    let (Some(fixture), Some(other)) = (Fixture::open(), Fixture::open()) else {
+        return;
+    };
+    // Announcements are per database: a store under another schema hears them too.
+    let changes = subscribed(&other.store);
+    assert_eq!(
+        changes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Change::Connected
+    );
+    let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/a", 1);
+    fixture.store.put_revocation(&revocation).unwrap();
+    loop {
+        match next_change(&changes) {
+            Change::Revocations => break,
+            change => assert!(!matches!(change, Change::Revoked { .. }), "{change:?}"),
+        }
+    }
 }
 
 #[test]
@@ -320,7 +352,7 @@ fn a_lost_listener_reconnects_and_asks_for_a_full_read() {
     let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/b", 1);
     fixture.store.put_revocation(&revocation).unwrap();
     assert!(
-        matches!(next_change(&changes), Change::Revoked { .. }),
+        matches!(next_revoked(&changes), Change::Revoked { .. }),
         "a revocation is announced"
     );
 }
