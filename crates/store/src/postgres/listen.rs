@@ -31,17 +31,13 @@ pub(super) const NOTIFY_POLICY: &str = "SELECT pg_notify('gatehouse_changes', 'p
 /// Sent (on commit) by a transaction that changed an approval.
 pub(super) const NOTIFY_APPROVALS: &str = "SELECT pg_notify('gatehouse_changes', 'approvals')";
 
-/// Announces (on commit) one revocation: [`REVOKED_PREFIX`], the writer's schema (so a
-/// store sharing the database under another schema, whose listeners hear it too, does
-/// not take it for its own), then the parameter, [`revoked_body`].
-pub(super) const NOTIFY_REVOKED: &str = "SELECT pg_notify('gatehouse_changes', \
-     'revoked:' || coalesce(current_schema(), '') || ':' || $1)";
-
 /// The listener's own schema, for telling its store's revocations from others'.
 const OWN_SCHEMA: &str = "SELECT coalesce(current_schema(), '')";
 
-/// The payload announcing one revocation: this prefix, the schema, its kind, its expiry
-/// (empty for none), then its subject (`revoked:public:agent::spiffe://acme/agent/a`).
+/// The payload announcing one revocation (`revocations.rs` sends it): this prefix, the
+/// writer's schema (so a store sharing the database under another schema, whose
+/// listeners hear it too, does not take it for its own), its kind, its expiry (empty for
+/// none), then its subject (`revoked:public:agent::spiffe://acme/agent/a`).
 const REVOKED_PREFIX: &str = "revoked:";
 
 /// PostgreSQL refuses payloads of 8000 bytes or more; with the prefix and a schema name
@@ -197,7 +193,7 @@ mod tests {
         }
     }
 
-    /// The payload `NOTIFY_REVOKED` sends from a store on `schema`.
+    /// The payload `revocations.rs` sends from a store on `schema`.
     fn payload(schema: &str, revocation: &Revocation) -> String {
         let body = revoked_body(revocation).unwrap();
         format!("{REVOKED_PREFIX}{schema}:{body}")

@@ -280,6 +280,19 @@ fn a_revocation_written_by_one_replica_is_announced_to_another() {
         .delete_revocation(RevocationKind::Agent, "spiffe://x/agent/a")
         .unwrap();
     assert_eq!(next_change(&changes), Change::Revocations);
+    // Too long to say in an announcement: stored all the same, announced to be read.
+    let long = revocations::revocation(RevocationKind::Token, &"j".repeat(8000), 1);
+    fixture.store.put_revocation(&long).unwrap();
+    assert_eq!(next_change(&changes), Change::Revocations);
+    let now = 0;
+    assert!(
+        fixture
+            .store
+            .revocations(now)
+            .unwrap()
+            .iter()
+            .any(|stored| stored.subject == long.subject)
+    );
 }
 
 #[test]
