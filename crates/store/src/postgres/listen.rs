@@ -25,9 +25,6 @@ pub(super) const NOTIFY_REVOCATIONS: &str = "SELECT pg_notify('gatehouse_changes
 /// Sent (on commit) by a transaction that changed quarantines.
 pub(super) const NOTIFY_QUARANTINES: &str = "SELECT pg_notify('gatehouse_changes', 'quarantines')";
 
-/// Sent (on commit) by a transaction that shared a policy set.
-pub(super) const NOTIFY_POLICY: &str = "SELECT pg_notify('gatehouse_changes', 'policy')";
-
 /// Sent (on commit) by a transaction that changed an approval.
 pub(super) const NOTIFY_APPROVALS: &str = "SELECT pg_notify('gatehouse_changes', 'approvals')";
 

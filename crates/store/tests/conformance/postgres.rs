@@ -317,6 +317,30 @@ fn a_revocation_under_another_schema_of_the_database_is_not_taken_for_this_store
 }
 
 #[test]
+fn only_the_eight_newest_shared_policy_sets_are_kept() {
+    let Some(fixture) = Fixture::open() else {
+        return;
+    };
+    let set = |n: i64| gatehouse_store::PolicySet {
+        version: format!("{n:064}"),
+        shared_at_ms: n,
+        by: "alice".to_owned(),
+        files: Vec::new(),
+    };
+    for n in 0..12 {
+        fixture.store.share_policy_set(&set(n)).unwrap();
+    }
+    let mut client = postgres::Client::connect(&fixture.url(), postgres::NoTls).unwrap();
+    let kept: i64 = client
+        .query_one("SELECT count(*) FROM policy_sets", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 8);
+    let newest = fixture.store.newest_policy_set().unwrap().unwrap();
+    assert_eq!(newest.set, set(11));
+}
+
+#[test]
 fn a_shared_policy_set_and_an_approval_change_are_announced_to_another() {
     let Some(fixture) = Fixture::open() else {
         return;
