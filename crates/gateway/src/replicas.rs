@@ -45,18 +45,28 @@ pub(crate) fn follow(state: &Arc<State>) -> Result<Option<JoinHandle<()>>, Store
         return Ok(None);
     }
     let (policy_wake, policy_woken) = mpsc::channel(1);
-    tokio::spawn(follow_policy(Arc::clone(state), policy_woken));
+    let policy = tokio::spawn(follow_policy(Arc::clone(state), policy_woken));
     Ok(Some(tokio::spawn(apply_all(
         Arc::clone(state),
         rx,
-        policy_wake,
+        (policy_wake, AbortOnDrop(policy)),
     ))))
+}
+
+/// Aborts its task when dropped: the policy follower holds the state too, and must end
+/// when the follower that feeds it is aborted at shutdown (`server.rs`).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 async fn apply_all(
     state: Arc<State>,
     mut rx: mpsc::UnboundedReceiver<(Instant, Change)>,
-    policy_wake: mpsc::Sender<()>,
+    (policy_wake, _policy_follower): (mpsc::Sender<()>, AbortOnDrop),
 ) {
     while let Some((heard, change)) = rx.recv().await {
         let (what, started) = (name(&change), Instant::now());
