@@ -15,6 +15,7 @@ pub mod event;
 pub mod form;
 pub mod headers;
 pub mod ids;
+pub mod inventory;
 pub mod mcp;
 pub mod model;
 pub mod path;
