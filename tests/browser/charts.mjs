@@ -49,7 +49,7 @@ async function makeCalls(gateway) {
   check(reply.status === 200, `listing tickets answered ${reply.status}`);
 }
 
-const patternsOf = (gateway, agent, window = '6h') =>
+const patternsOf = (gateway, agent, window = '3h') =>
   `${gateway.control}/console/patterns?agent=${encodeURIComponent(agent)}&window=${window}`;
 
 // ---------------------------------------------------------------- the checks

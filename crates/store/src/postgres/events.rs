@@ -213,7 +213,10 @@ const CALL_COUNTS: &str = "SELECT intent, (time_ms - $2) / $4 AS bucket, count(*
      WHERE agent = $1 AND time_ms >= $2 AND time_ms < $3 AND intent IS NOT NULL \
      AND (line::json ->> 'kind') = ANY($5) GROUP BY intent, bucket ORDER BY intent, bucket";
 
-pub(super) fn call_counts(client: &mut Client, query: &RateQuery) -> Result<Vec<CallCount>, Failure> {
+pub(super) fn call_counts(
+    client: &mut Client,
+    query: &RateQuery,
+) -> Result<Vec<CallCount>, Failure> {
     let kinds: Vec<&str> = COUNTED.iter().map(|kind| kind.as_str()).collect();
     let rows = client.query(
         CALL_COUNTS,

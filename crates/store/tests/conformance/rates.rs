@@ -77,8 +77,8 @@ pub(crate) fn an_agent_without_calls_has_no_counts(store: &dyn Store) {
     store
         .append_events(&[call(1, AGENT, Some("ticket.read"), EventKind::Tool, 0)])
         .unwrap();
-    let query = RateQuery::new("spiffe://acme/agent/nobody", BASE_MS, BASE_MS + HOUR, HOUR)
-        .unwrap();
+    let query =
+        RateQuery::new("spiffe://acme/agent/nobody", BASE_MS, BASE_MS + HOUR, HOUR).unwrap();
     assert_eq!(store.call_counts(&query).unwrap(), Vec::new());
     let before = RateQuery::new(AGENT, BASE_MS - HOUR, BASE_MS, 60_000).unwrap();
     assert_eq!(store.call_counts(&before).unwrap(), Vec::new());

@@ -72,7 +72,7 @@ pub(crate) fn svg(chart: &Chart) -> Markup {
             aria-labelledby={ (title_id) " " (desc_id) } {
             title id=(title_id) { (chart.title) }
             desc id=(desc_id) { (chart.description) }
-            rect x="0" y="0" width=(WIDTH) height=(height) fill="#fff";
+            rect x="0" y="0" width=(WIDTH) height=(height) fill="#fff" {}
             text.heading x=(LEFT) y="22" font-size="15" font-weight="600" { (chart.title) }
             (value_axis(&frame, chart.unit))
             (time_axis(&frame, chart))
@@ -138,12 +138,12 @@ fn value_axis(frame: &Frame, unit: &str) -> Markup {
         g.axis.values {
             @for tick in &frame.ticks {
                 @let y = round(frame.y.at(*tick));
-                line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y) y2=(y) stroke="#eaeef2";
+                line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y) y2=(y) stroke="#eaeef2" {}
                 text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" font-size="11" fill="#57606a" {
                     (label(*tick))
                 }
             }
-            line x1=(LEFT) x2=(LEFT) y1=(TOP) y2=(bottom) stroke="#8c959f";
+            line x1=(LEFT) x2=(LEFT) y1=(TOP) y2=(bottom) stroke="#8c959f" {}
             text x="14" y=(TOP + PLOT_HEIGHT / 2.0) font-size="12" fill="#57606a"
                 text-anchor="middle" transform={ "rotate(-90 14 " (TOP + PLOT_HEIGHT / 2.0) ")" } {
                 (unit)
@@ -158,11 +158,11 @@ fn time_axis(frame: &Frame, chart: &Chart) -> Markup {
     let marks: Vec<usize> = (0..=chart.buckets).step_by(every).collect();
     html! {
         g.axis.time {
-            line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(bottom) y2=(bottom) stroke="#8c959f";
+            line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(bottom) y2=(bottom) stroke="#8c959f" {}
             @for mark in marks {
                 @let x = round(frame.x.at(mark as f64));
                 @let at = chart.start_ms + chart.bucket_ms * mark as i64;
-                line x1=(x) x2=(x) y1=(bottom) y2=(bottom + 4.0) stroke="#8c959f";
+                line x1=(x) x2=(x) y1=(bottom) y2=(bottom + 4.0) stroke="#8c959f" {}
                 text x=(x) y=(bottom + 17.0) text-anchor="middle" font-size="11" fill="#57606a" {
                     (time_label(at))
                 }
@@ -235,10 +235,10 @@ fn line(frame: &Frame, chart: &Chart, series: &Series, index: usize) -> Markup {
     html! {
         g.series data-intent=(series.name) {
             polyline points=(text.join(" ")) fill="none" stroke=(colour(index)) stroke-width="2"
-                stroke-dasharray=[dashed.then_some("6 3")] stroke-linejoin="round";
+                stroke-dasharray=[dashed.then_some("6 3")] stroke-linejoin="round" {}
             @if chart.buckets <= DOTTED {
                 @for (x, y) in &points {
-                    circle cx=(x) cy=(y) r="3" fill=(colour(index));
+                    circle cx=(x) cy=(y) r="3" fill=(colour(index)) {}
                 }
             }
         }
@@ -247,18 +247,21 @@ fn line(frame: &Frame, chart: &Chart, series: &Series, index: usize) -> Markup {
 
 fn legend(chart: &Chart) -> Markup {
     let x = WIDTH - RIGHT + 16.0;
-    let banded = chart.series.iter().any(|series| !runs(&series.band).is_empty());
+    let banded = chart
+        .series
+        .iter()
+        .any(|series| !runs(&series.band).is_empty());
     html! {
         g.legend {
             @for (index, series) in chart.series.iter().enumerate() {
                 @let y = TOP + LEGEND_ROW * index as f64;
                 line x1=(x) x2=(x + 18.0) y1=(y + 5.0) y2=(y + 5.0) stroke=(colour(index))
-                    stroke-width="3" stroke-dasharray=[(index >= COLOURS.len()).then_some("6 3")];
+                    stroke-width="3" stroke-dasharray=[(index >= COLOURS.len()).then_some("6 3")] {}
                 text x=(x + 24.0) y=(y + 9.0) font-size="12" { (series.name) }
             }
             @if banded {
                 @let y = TOP + LEGEND_ROW * chart.series.len() as f64 + 6.0;
-                rect x=(x) y=(y) width="18" height="10" fill="#57606a" fill-opacity="0.2";
+                rect x=(x) y=(y) width="18" height="10" fill="#57606a" fill-opacity="0.2" {}
                 text x=(x + 24.0) y=(y + 9.0) font-size="12" fill="#57606a" { "expected range" }
             }
         }
@@ -266,7 +269,10 @@ fn legend(chart: &Chart) -> Markup {
 }
 
 fn colour(index: usize) -> &'static str {
-    COLOURS.get(index % COLOURS.len()).copied().unwrap_or("#000000")
+    COLOURS
+        .get(index % COLOURS.len())
+        .copied()
+        .unwrap_or("#000000")
 }
 
 /// Coordinates to a tenth of a unit: shorter text, same picture.

@@ -131,8 +131,17 @@ fn routes(rows: &[RouteUse], shown_window: &str) -> Markup {
         })
         .collect();
     let headings = [
-        "Tool", "Segment", "Method", "Path", "Intent", "Data class", "Tier", "Access", "Mode",
-        "Calls", "Agents",
+        "Tool",
+        "Segment",
+        "Method",
+        "Path",
+        "Intent",
+        "Data class",
+        "Tier",
+        "Access",
+        "Mode",
+        "Calls",
+        "Agents",
     ];
     table(&headings, &cells, "No tool or MCP server is configured.")
 }
@@ -152,7 +161,11 @@ fn unmapped(found: &[Unmapped], shown_window: &str) -> Markup {
         })
         .collect();
     let headings = ["Tool", "Method", "Path", "Calls", "Discovered", "Agents"];
-    table(&headings, &cells, "No call asked for a route that is not configured.")
+    table(
+        &headings,
+        &cells,
+        "No call asked for a route that is not configured.",
+    )
 }
 
 /// Each agent, linked to its call patterns over the same window.

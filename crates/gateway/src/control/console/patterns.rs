@@ -228,7 +228,9 @@ fn chooser(state: &State, session: &Session, asked: &Asked) -> String {
         .config
         .agents
         .keys()
-        .map(|agent| vec![html! { a href=(link(agent.as_str(), &asked.window)) { (agent.as_str()) } }])
+        .map(|agent| {
+            vec![html! { a href=(link(agent.as_str(), &asked.window)) { (agent.as_str()) } }]
+        })
         .collect();
     let body = html! {
         h1 { "Call patterns" }

@@ -29,7 +29,11 @@ impl Linear {
 /// Up to about `count` round tick values from 0 to at least `max` (itself at least 1):
 /// the step is 1, 2 or 5 times a power of ten, and the last tick is the axis' top.
 pub(crate) fn ticks(max: f64, count: u32) -> Vec<f64> {
-    let max = if max.is_finite() && max > 1.0 { max } else { 1.0 };
+    let max = if max.is_finite() && max > 1.0 {
+        max
+    } else {
+        1.0
+    };
     let step = nice_step(max / f64::from(count.max(1)));
     let steps = (max / step - 1e-9).ceil().max(1.0);
     // `steps` is small: max / step ≤ count × 10 by construction of the step.
@@ -39,7 +43,11 @@ pub(crate) fn ticks(max: f64, count: u32) -> Vec<f64> {
 
 /// The least 1, 2 or 5 × 10^k at least `raw`.
 fn nice_step(raw: f64) -> f64 {
-    let raw = if raw.is_finite() && raw > 0.0 { raw } else { 1.0 };
+    let raw = if raw.is_finite() && raw > 0.0 {
+        raw
+    } else {
+        1.0
+    };
     let power = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 5.0, 10.0]
         .into_iter()

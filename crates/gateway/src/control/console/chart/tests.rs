@@ -35,7 +35,13 @@ fn points(text: &str, name: &str) -> Vec<(f64, f64)> {
         .split(&format!("<g class=\"series\" data-intent=\"{name}\">"))
         .nth(1)
         .unwrap();
-    let list = group.split("points=\"").nth(1).unwrap().split('"').next().unwrap();
+    let list = group
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
     list.split(' ')
         .map(|pair| {
             let (x, y) = pair.split_once(',').unwrap();
@@ -54,8 +60,14 @@ fn each_intent_is_one_series_with_a_title_description_axes_and_legend() {
         3,
     ))
     .into_string();
-    assert!(text.starts_with("<svg class=\"chart\" id=\"rates\""), "{text}");
-    assert!(text.contains("role=\"img\"") && text.contains("aria-labelledby=\"rates-title rates-desc\""));
+    assert!(
+        text.starts_with("<svg class=\"chart\" id=\"rates\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("role=\"img\"")
+            && text.contains("aria-labelledby=\"rates-title rates-desc\"")
+    );
     assert!(text.contains("<title id=\"rates-title\">Calls of bot</title>"));
     assert!(text.contains("<desc id=\"rates-desc\">Calls per hour by intent</desc>"));
     assert_eq!(count(&text, "<g class=\"series\""), 2);
@@ -65,6 +77,15 @@ fn each_intent_is_one_series_with_a_title_description_axes_and_legend() {
     assert_eq!(count(&text, ">ticket.create</text>"), 1);
     assert!(text.contains(">calls per hour</text>") && text.contains(">time (UTC)</text>"));
     assert!(text.contains(">11-24 16:00</text>"), "{text}");
+    // In HTML, an SVG element is only closed by its end tag: none may be left open.
+    for element in ["polyline", "circle", "line", "rect", "path", "text", "g"] {
+        let opened = count(&text, &format!("<{element} "));
+        assert_eq!(
+            opened,
+            count(&text, &format!("</{element}>")),
+            "<{element}>: {text}"
+        );
+    }
     // No band was given: none is drawn or named.
     assert!(!text.contains("class=\"band\"") && !text.contains("expected range"));
 }
@@ -75,10 +96,16 @@ fn values_map_onto_the_plot_with_zero_at_the_bottom_and_the_top_tick_at_the_top(
     let drawn = points(&text, "a");
     let (left, right) = (LEFT, WIDTH - RIGHT);
     let middle = |bucket: f64| round(left + (right - left) * (bucket + 0.5) / 2.0);
-    assert_eq!(drawn, vec![(middle(0.0), TOP + PLOT_HEIGHT), (middle(1.0), TOP)]);
+    assert_eq!(
+        drawn,
+        vec![(middle(0.0), TOP + PLOT_HEIGHT), (middle(1.0), TOP)]
+    );
     // Ticks 0, 2, … 10: round labels, the greatest at the top.
     for tick in ["0", "2", "4", "6", "8", "10"] {
-        assert!(text.contains(&format!(">{tick}</text>")), "tick {tick}: {text}");
+        assert!(
+            text.contains(&format!(">{tick}</text>")),
+            "tick {tick}: {text}"
+        );
     }
 }
 
@@ -112,7 +139,10 @@ fn hostile_names_are_escaped_in_the_title_the_legend_and_attributes() {
     let text = svg(&shown).into_string();
     assert!(!text.contains("<script>"), "{text}");
     assert!(!text.contains("<g a="), "{text}");
-    assert!(text.contains("x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{text}");
+    assert!(
+        text.contains("x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{text}"
+    );
     assert!(text.contains("&amp; more"));
     assert_eq!(count(&text, "<g class=\"series\""), 1);
 }
@@ -126,8 +156,15 @@ fn a_band_is_a_stepped_area_per_run_of_known_buckets_and_in_the_legend() {
     });
     banded.band = vec![known, known, None, known];
     let text = svg(&chart(vec![banded, series("other", &[0.0; 4])], 4)).into_string();
-    assert_eq!(count(&text, "<g class=\"band\" data-intent=\"ticket.read\">"), 1);
-    assert_eq!(count(&text, "<path d=\"M"), 2, "two runs: buckets 0-1 and 3");
+    assert_eq!(
+        count(&text, "<g class=\"band\" data-intent=\"ticket.read\">"),
+        1
+    );
+    assert_eq!(
+        count(&text, "<path d=\"M"),
+        2,
+        "two runs: buckets 0-1 and 3"
+    );
     assert!(text.contains("expected range"));
     // The first run: the top from bucket 0's left edge to bucket 1's right edge at 3,
     // back along the bottom at 1.
@@ -135,8 +172,22 @@ fn a_band_is_a_stepped_area_per_run_of_known_buckets_and_in_the_legend() {
     let x = |edge: f64| round(LEFT + (WIDTH - RIGHT - LEFT) * edge / 4.0);
     let first = format!(
         "M{},{}L{},{}L{},{}L{},{}L{},{}L{},{}L{},{}L{},{}Z",
-        x(0.0), y(3.0), x(1.0), y(3.0), x(1.0), y(3.0), x(2.0), y(3.0),
-        x(2.0), y(1.0), x(1.0), y(1.0), x(1.0), y(1.0), x(0.0), y(1.0)
+        x(0.0),
+        y(3.0),
+        x(1.0),
+        y(3.0),
+        x(1.0),
+        y(3.0),
+        x(2.0),
+        y(3.0),
+        x(2.0),
+        y(1.0),
+        x(1.0),
+        y(1.0),
+        x(1.0),
+        y(1.0),
+        x(0.0),
+        y(1.0)
     );
     assert!(text.contains(&first), "{first} not in {text}");
 }
@@ -157,5 +208,9 @@ fn series_past_the_palette_are_dashed() {
     let many: Vec<Series> = (0..9).map(|n| series(&format!("i{n}"), &[1.0])).collect();
     let text = svg(&chart(many, 1)).into_string();
     assert_eq!(count(&text, "<g class=\"series\""), 9);
-    assert_eq!(count(&text, "stroke-dasharray=\"6 3\""), 4, "two series, line and legend each");
+    assert_eq!(
+        count(&text, "stroke-dasharray=\"6 3\""),
+        4,
+        "two series, line and legend each"
+    );
 }

@@ -28,7 +28,9 @@ pub(crate) enum QueryError {
     Form(#[from] FormError),
     #[error("unknown parameter `{0}`: this page takes `agent` and `window`")]
     Unknown(String),
-    #[error("`window` must be whole hours or days from `1h` to `31d`, such as `24h` or `7d`, not `{0}`")]
+    #[error(
+        "`window` must be whole hours or days from `1h` to `31d`, such as `24h` or `7d`, not `{0}`"
+    )]
     Window(String),
     #[error("`agent` must be 1 to 512 characters without control characters")]
     Agent,
@@ -58,7 +60,11 @@ impl Asked {
 
 fn agent(value: String) -> Result<String, QueryError> {
     let fits = value.len() <= MAX_AGENT_LEN && !value.chars().any(char::is_control);
-    if fits { Ok(value) } else { Err(QueryError::Agent) }
+    if fits {
+        Ok(value)
+    } else {
+        Err(QueryError::Agent)
+    }
 }
 
 /// `Nh` or `Nd` in milliseconds (the inventory page reads its window the same way).
@@ -88,17 +94,24 @@ mod tests {
     fn defaults_and_good_values_are_read() {
         let asked = Asked::parse(None).unwrap();
         assert_eq!((asked.agent, asked.window_ms), (None, DAY_MS));
-        let asked = Asked::parse(Some("agent=spiffe%3A%2F%2Facme%2Fagent%2Fbot&window=7d")).unwrap();
+        let asked =
+            Asked::parse(Some("agent=spiffe%3A%2F%2Facme%2Fagent%2Fbot&window=7d")).unwrap();
         assert_eq!(asked.agent.as_deref(), Some("spiffe://acme/agent/bot"));
         assert_eq!((asked.window.as_str(), asked.window_ms), ("7d", 7 * DAY_MS));
         assert_eq!(Asked::parse(Some("window=1h")).unwrap().window_ms, HOUR_MS);
-        assert_eq!(Asked::parse(Some("window=31d")).unwrap().window_ms, MAX_WINDOW_MS);
+        assert_eq!(
+            Asked::parse(Some("window=31d")).unwrap().window_ms,
+            MAX_WINDOW_MS
+        );
         assert_eq!(Asked::parse(Some("agent=")).unwrap().agent, None);
     }
 
     #[test]
     fn bad_values_unknown_and_repeated_keys_are_refused() {
-        for bad in ["0h", "32d", "745h", "24", "h", "1.5h", "-1h", "+1h", "24H", "99999d", "1w", "１h", "1é", "é"] {
+        for bad in [
+            "0h", "32d", "745h", "24", "h", "1.5h", "-1h", "+1h", "24H", "99999d", "1w", "１h",
+            "1é", "é",
+        ] {
             let error = Asked::parse(Some(&format!("window={bad}"))).unwrap_err();
             assert!(matches!(error, QueryError::Window(_)), "{bad}: {error}");
         }
@@ -110,9 +123,18 @@ mod tests {
             Asked::parse(Some("agent=a&agent=b")).unwrap_err(),
             QueryError::Form(FormError::Repeated(_))
         ));
-        assert_eq!(Asked::parse(Some("agent=a%0Ab")).unwrap_err(), QueryError::Agent);
+        assert_eq!(
+            Asked::parse(Some("agent=a%0Ab")).unwrap_err(),
+            QueryError::Agent
+        );
         let long = "a".repeat(MAX_AGENT_LEN + 1);
-        assert_eq!(Asked::parse(Some(&format!("agent={long}"))).unwrap_err(), QueryError::Agent);
-        assert!(matches!(Asked::parse(Some("agent=%ZZ")).unwrap_err(), QueryError::Form(_)));
+        assert_eq!(
+            Asked::parse(Some(&format!("agent={long}"))).unwrap_err(),
+            QueryError::Agent
+        );
+        assert!(matches!(
+            Asked::parse(Some("agent=%FF")).unwrap_err(),
+            QueryError::Form(_)
+        ));
     }
 }

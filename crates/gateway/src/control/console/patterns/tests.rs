@@ -26,7 +26,11 @@ fn the_window_ends_with_the_bucket_holding_now() {
 #[test]
 fn counts_become_hourly_rates_per_intent_with_bands_by_hour_of_day() {
     let rates = RateQuery::new("bot", START_MS, START_MS + HOUR_MS, 15 * 60_000).unwrap();
-    let counts = [count("ticket.read", 0, 3), count("ticket.read", 3, 1), count("a.b", 1, 2)];
+    let counts = [
+        count("ticket.read", 0, 3),
+        count("ticket.read", 3, 1),
+        count("a.b", 1, 2),
+    ];
     let mut hours: HourBands = [None; 24];
     let hour = usize::try_from(START_MS.div_euclid(HOUR_MS).rem_euclid(24)).unwrap();
     hours[hour] = Some(Band {
@@ -77,6 +81,9 @@ fn the_numbers_table_shows_each_value_and_its_expected_range() {
     let drawn = chart_of("bot", &rates, &[count("<i>", 0, 2)], &bands);
     let text = numbers(&drawn).into_string();
     assert!(text.contains("<th>&lt;i&gt;</th>"), "{text}");
-    assert!(text.contains("2 <span class=\"muted\">(expected 0.5–3)</span>"), "{text}");
+    assert!(
+        text.contains("2 <span class=\"muted\">(expected 0.5–3)</span>"),
+        "{text}"
+    );
     assert!(text.contains("<td>0</td>"), "{text}");
 }
