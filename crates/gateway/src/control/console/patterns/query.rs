@@ -80,7 +80,7 @@ pub(crate) fn window(value: &str) -> Result<i64, QueryError> {
     }
     let count: i64 = number.parse().map_err(|_| refused())?;
     let window_ms = count.checked_mul(unit_ms).ok_or_else(refused)?;
-    if window_ms < HOUR_MS || window_ms > MAX_WINDOW_MS {
+    if !(HOUR_MS..=MAX_WINDOW_MS).contains(&window_ms) {
         return Err(refused());
     }
     Ok(window_ms)
