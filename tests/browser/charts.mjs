@@ -10,6 +10,7 @@
 // Prints one line per check and a closing `browser: N passed, M failed`; exits non-zero
 // on any failure.
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +48,19 @@ async function makeCalls(gateway) {
   const reply = await fetch(`${gateway.data}/tools/tickets/tickets`, { headers: auth });
   await reply.text();
   check(reply.status === 200, `listing tickets answered ${reply.status}`);
+}
+
+/** Hours of the week before the current one with the given calls per hour, stored as the
+ * baseline's hour counts (table `baseline_hours`) in the gateway's SQLite file while it
+ * runs, as the gateway's own flushes would have after a week of these calls. */
+function seedBaseline(gateway, intent, callsOf) {
+  const now = Math.floor(Date.now() / 3_600_000);
+  const rows = [];
+  for (let hour = now - 7 * 24; hour < now; hour += 1) {
+    rows.push(`('${AGENT}', '${intent}', ${hour}, ${callsOf(hour)}, ${100 * callsOf(hour)})`);
+  }
+  const sql = `.timeout 10000\nINSERT INTO baseline_hours (agent, intent, hour, calls, bytes) VALUES ${rows.join(', ')};\n`;
+  execFileSync('sqlite3', [path.join(gateway.dir, 'data/gatehouse.db')], { input: sql });
 }
 
 const patternsOf = (gateway, agent, window = '3h') =>
@@ -108,6 +122,23 @@ async function withoutABaselineNoBandIsDrawn(ctx) {
   check((await page.textContent('main')).includes('No baseline is learned'), 'no notice of the missing baseline');
 }
 
+async function withABaselineTheBandIsDrawn({ gateway, page }) {
+  // ticket.read: 2, 3 or 4 calls (by day) in every hour of the week before this one.
+  seedBaseline(gateway, 'ticket.read', (hour) => 2 + (Math.floor(hour / 24) % 3));
+  await page.goto(patternsOf(gateway, AGENT));
+  const bands = await page.locator('svg.chart g.band').evaluateAll(
+    (groups) => groups.map((group) => group.getAttribute('data-intent')));
+  check(JSON.stringify(bands) === JSON.stringify(['ticket.read']), `bands drawn: ${bands}`);
+  const area = await page.locator('svg.chart g.band path').first().boundingBox();
+  check(area && area.width > 300 && area.height > 0, `the band is not drawn: ${JSON.stringify(area)}`);
+  check((await page.textContent('svg.chart g.legend')).includes('expected range'), 'the legend does not name the band');
+  check(!(await page.textContent('main')).includes('No baseline is learned'), 'the page says no baseline');
+  await page.click('details summary');
+  const table = await page.textContent('details table');
+  check(table.includes('(expected 2–4)'), 'the table does not show the expected range');
+  await page.screenshot({ path: path.join(SHOTS, 'charts-band.png'), fullPage: true });
+}
+
 async function badQueriesGetA400Page({ gateway, page }) {
   for (const query of ['window=2w', 'window=0h', 'agent=a&agent=b', 'colour=red']) {
     const response = await page.goto(`${gateway.control}/console/patterns?${query}`);
@@ -153,6 +184,7 @@ const CHECKS = [
   ["the console's navigation leads to an agent's chart", navigationLeadsToTheAgentsChart],
   ['the chart draws one series per intent, with title, axes, legend and a table', theChartHasOneSeriesPerIntent],
   ['without a baseline no band is drawn, and the page says so', withoutABaselineNoBandIsDrawn],
+  ['with a stored baseline the band is drawn, in the legend and the table', withABaselineTheBandIsDrawn],
   ['bad queries get a clear 400 page', badQueriesGetA400Page],
   ['a hostile agent name stays text', aHostileAgentNameStaysText],
   ['the inventory lists the tools, the calls and the agent', theInventoryListsTheTools],

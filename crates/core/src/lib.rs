@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod mcp;
 pub mod model;
 pub mod path;
+pub mod period;
 pub mod refusal;
 pub mod risk;
 pub mod route_args;

@@ -4,11 +4,10 @@
 //! given twice, or a bad value is refused with a message the 400 page shows.
 
 use gatehouse_core::form::{FormError, distinct_pairs};
+use gatehouse_core::period::{self, DAY_MS, HOUR_MS};
 
 /// The longest window a chart covers.
 const MAX_WINDOW_MS: i64 = 31 * DAY_MS;
-const HOUR_MS: i64 = 3_600_000;
-const DAY_MS: i64 = 24 * HOUR_MS;
 /// Agent ids are SPIFFE ids or names; anything longer is not one.
 const MAX_AGENT_LEN: usize = 512;
 
@@ -67,23 +66,10 @@ fn agent(value: String) -> Result<String, QueryError> {
     }
 }
 
-/// `Nh` or `Nd` in milliseconds (the inventory page reads its window the same way).
+/// `Nh` or `Nd` in milliseconds (`gatehouse_core::period`; the inventory page reads
+/// its window the same way).
 pub(crate) fn window(value: &str) -> Result<i64, QueryError> {
-    let refused = || QueryError::Window(value.to_owned());
-    let (number, unit_ms) = match (value.strip_suffix('h'), value.strip_suffix('d')) {
-        (Some(number), _) => (number, HOUR_MS),
-        (_, Some(number)) => (number, DAY_MS),
-        _ => return Err(refused()),
-    };
-    if number.is_empty() || number.len() > 4 || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(refused());
-    }
-    let count: i64 = number.parse().map_err(|_| refused())?;
-    let window_ms = count.checked_mul(unit_ms).ok_or_else(refused)?;
-    if !(HOUR_MS..=MAX_WINDOW_MS).contains(&window_ms) {
-        return Err(refused());
-    }
-    Ok(window_ms)
+    period::parse(value, HOUR_MS, MAX_WINDOW_MS).ok_or_else(|| QueryError::Window(value.to_owned()))
 }
 
 #[cfg(test)]
