@@ -8,6 +8,7 @@
 
 pub mod approval;
 pub mod backoff;
+pub mod baseline;
 pub mod clock;
 mod closed_set;
 pub mod config;

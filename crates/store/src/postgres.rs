@@ -8,6 +8,7 @@
 //! that queries filter and sort on.
 
 mod approvals;
+mod baselines;
 mod budgets;
 mod chain;
 mod claims;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -259,6 +261,18 @@ impl Store for PostgresStore {
             detail: format!("cannot start the change listener: {error}"),
         })?;
         Ok(true)
+    }
+
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError> {
+        self.run(|client| baselines::add(client, counts))
+    }
+
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        self.run(|client| baselines::list(client, agent, window))
     }
 
     fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {

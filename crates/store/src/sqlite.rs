@@ -7,6 +7,7 @@
 
 mod admissions;
 mod approvals;
+mod baselines;
 mod budgets;
 mod claims;
 mod column;
@@ -27,6 +28,7 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, MutexGuard};
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -312,6 +314,18 @@ impl Store for SqliteStore {
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
             .map(drop)
             .or_unavailable(&self.location)
+    }
+
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError> {
+        baselines::add(&mut self.writer(), counts).or_unavailable(&self.location)
+    }
+
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        baselines::list(&self.reader(), agent, window).or_unavailable(&self.location)
     }
 
     fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {

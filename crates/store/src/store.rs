@@ -2,6 +2,7 @@
 //! same for all backends (query limits).
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{AgentBaseline, HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -194,6 +195,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {
         drop(handler);
         Ok(false)
+    }
+
+    /// Adds each count to the stored count of its agent, intent and hour (creating it):
+    /// additive, so the flushes of several gateways add up. One transaction; an error
+    /// means none of it is known to be written.
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError>;
+
+    /// The stored counts of `agent` (of every agent when `None`) in `window`, ordered by
+    /// agent, intent and hour.
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError>;
+
+    /// What `agent` did over `window`, learned from its stored counts: per intent, the
+    /// band of calls and bytes per hour of day, and the hours themselves.
+    fn baseline(&self, agent: &str, window: Window) -> Result<AgentBaseline, StoreError> {
+        let counts = self.hour_counts(Some(agent), window)?;
+        Ok(AgentBaseline::learn(agent, window, &counts))
     }
 
     /// Records that a policy set went into force.

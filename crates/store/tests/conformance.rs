@@ -14,6 +14,8 @@
 mod admissions;
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/baselines.rs"]
+mod baselines;
 #[path = "conformance/budgets.rs"]
 mod budgets;
 #[path = "conformance/chain.rs"]
@@ -149,6 +151,15 @@ macro_rules! conformance_tests {
                 conformance_tests!(@each $open; crate::rates;
                     calls_are_counted_per_intent_and_bucket_within_the_window,
                     an_agent_without_calls_has_no_counts,
+                );
+            }
+            mod baselines {
+                conformance_tests!(@each $open; crate::baselines;
+                    hour_counts_add_up_and_read_back_in_order,
+                    the_window_includes_its_start_and_excludes_its_end,
+                    counts_beyond_i64_read_back_as_i64_max,
+                    concurrent_flushes_lose_no_call,
+                    the_learned_baseline_reads_the_stored_hours,
                 );
             }
             mod recordings {

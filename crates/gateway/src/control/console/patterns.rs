@@ -9,6 +9,7 @@ pub(super) mod query;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use gatehouse_core::baseline::{AgentBaseline, Window};
 use gatehouse_store::{CallCount, RateQuery};
 use http::{Response, StatusCode};
 use maud::{Markup, html};
@@ -24,6 +25,8 @@ use crate::state::State;
 use query::Asked;
 
 const HOUR_MS: i64 = 3_600_000;
+/// Days of stored hour counts the band is learned from (the baseline's default window).
+const BASELINE_DAYS: u32 = 7;
 /// Rates are shown per hour whatever the bucket, so buckets compare with the band.
 const UNIT: &str = "calls per hour";
 /// Windows offered on the page; any other whole number of hours or days works too.
@@ -106,13 +109,40 @@ async fn load(
     Ok((counts, bands))
 }
 
-/// The agent's learned baseline as bands; none is learned yet in this version.
+/// The agent's baseline, learned from its stored hour counts over the week before the
+/// current hour (the baseline's default window), as bands.
 async fn baseline_bands(
-    _state: &Arc<State>,
-    _agent: &str,
-    _now_ms: i64,
+    state: &Arc<State>,
+    agent: &str,
+    now_ms: i64,
 ) -> Result<BTreeMap<String, HourBands>, ControlError> {
-    Ok(BTreeMap::new())
+    let store = Arc::clone(&state.store);
+    let agent = agent.to_owned();
+    let window = Window::ending(now_ms, BASELINE_DAYS);
+    let learned = blocking(move || store.baseline(&agent, window)).await?;
+    Ok(bands_of(&learned))
+}
+
+/// Per intent, each hour of day's band: the least and the most calls seen in that hour
+/// over the days learned. None when nothing was learned.
+pub(crate) fn bands_of(learned: &AgentBaseline) -> BTreeMap<String, HourBands> {
+    if learned.first_hour.is_none() {
+        return BTreeMap::new();
+    }
+    learned
+        .intents
+        .iter()
+        .map(|intent| {
+            let mut hours: HourBands = [None; 24];
+            for (slot, band) in hours.iter_mut().zip(&intent.hours) {
+                *slot = Some(Band {
+                    low: band.min_calls as f64,
+                    high: band.max_calls as f64,
+                });
+            }
+            (intent.intent.clone(), hours)
+        })
+        .collect()
 }
 
 /// The chart: a series per intent called or expected, in calls per hour.

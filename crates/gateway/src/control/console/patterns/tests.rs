@@ -87,3 +87,37 @@ fn the_numbers_table_shows_each_value_and_its_expected_range() {
     );
     assert!(text.contains("<td>0</td>"), "{text}");
 }
+
+#[test]
+fn a_learned_baseline_becomes_bands_of_the_least_and_most_calls_per_hour_of_day() {
+    use gatehouse_core::baseline::{HourCount, hour_of};
+    let now_ms = START_MS + 30 * 60_000;
+    let window = Window::ending(now_ms, 3);
+    let hour = |day: i64| hour_of(START_MS) - 24 * day - 1;
+    let counts: Vec<HourCount> = [(1, 2), (2, 5), (3, 3)]
+        .into_iter()
+        .map(|(day, calls)| HourCount {
+            agent: "bot".to_owned(),
+            intent: "ticket.read".to_owned(),
+            hour: hour(day),
+            calls,
+            bytes: 0,
+        })
+        .collect();
+    let learned = AgentBaseline::learn("bot", window, &counts);
+    let bands = bands_of(&learned);
+    let read = bands.get("ticket.read").unwrap();
+    let day_hour = usize::try_from(hour(1).rem_euclid(24)).unwrap();
+    assert_eq!(
+        read[day_hour],
+        Some(Band {
+            low: 2.0,
+            high: 5.0
+        })
+    );
+    // Another hour of day, never called: expected none.
+    let other = (day_hour + 1) % 24;
+    assert_eq!(read[other].map(|band| band.high), Some(0.0));
+    // Nothing learned: no bands, so the page says there is no baseline.
+    assert!(bands_of(&AgentBaseline::learn("bot", window, &[])).is_empty());
+}
