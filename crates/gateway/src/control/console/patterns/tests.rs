@@ -94,7 +94,7 @@ fn a_learned_baseline_becomes_bands_of_the_least_and_most_calls_per_hour_of_day(
     let now_ms = START_MS + 30 * 60_000;
     let window = Window::ending(now_ms, 3);
     let hour = |day: i64| hour_of(START_MS) - 24 * day - 1;
-    let counts: Vec<HourCount> = [(1, 2), (2, 5), (3, 3)]
+    let counts: Vec<HourCount> = [(0, 2), (1, 5), (2, 3)]
         .into_iter()
         .map(|(day, calls)| HourCount {
             agent: "bot".to_owned(),
@@ -107,7 +107,7 @@ fn a_learned_baseline_becomes_bands_of_the_least_and_most_calls_per_hour_of_day(
     let learned = AgentBaseline::learn("bot", window, &counts);
     let bands = bands_of(&learned);
     let read = bands.get("ticket.read").unwrap();
-    let day_hour = usize::try_from(hour(1).rem_euclid(24)).unwrap();
+    let day_hour = usize::try_from(hour(0).rem_euclid(24)).unwrap();
     assert_eq!(
         read[day_hour],
         Some(Band {
