@@ -403,6 +403,12 @@ mod tests {
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
         }
+        fn call_counts(
+            &self,
+            query: &gatehouse_store::RateQuery,
+        ) -> Result<Vec<gatehouse_store::CallCount>, StoreError> {
+            self.inner.call_counts(query)
+        }
         fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
             self.inner.verify_chain(since_ms)
         }

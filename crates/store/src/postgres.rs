@@ -42,6 +42,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
@@ -114,6 +115,10 @@ impl Store for PostgresStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         self.run(|client| events::one(client, id))
+    }
+
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError> {
+        self.run(|client| events::call_counts(client, query))
     }
 
     fn claim_jti(

@@ -15,6 +15,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
@@ -53,6 +54,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// How many calls (events of kind `tool` or `mcp` naming an intent) the query's
+    /// agent made in its window, per intent and bucket, ordered by intent then bucket;
+    /// buckets without calls are left out.
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError>;
 
     /// Recomputes the events' hash chain (`crate::chain`) in store order, from the
     /// first event or from the first block reaching `since_ms` (trusting the link
