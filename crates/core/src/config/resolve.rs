@@ -3,6 +3,7 @@
 
 mod identity;
 mod mcp;
+mod baseline;
 mod risk;
 mod route_args;
 mod sinks;
@@ -109,6 +110,7 @@ impl<'a> Resolver<'a> {
         }
         let observe = observed(&raw);
         self.check_discovery(&raw, &observe);
+        let baseline = self.baseline(&raw.baseline);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -136,6 +138,7 @@ impl<'a> Resolver<'a> {
             approvals,
             sinks,
             risk: self.risk_settings.clone(),
+            baseline,
         })
     }
 
