@@ -113,6 +113,8 @@ pub struct State {
     pub sinks: crate::sinks::SinkStatuses,
     /// Open live tails of the event log (`tail.rs`), ended first at shutdown.
     pub tails: crate::tail::Tails,
+    /// Per-agent baselines and the calls counted since the last flush (`baselines.rs`).
+    pub baselines: crate::baselines::Baselines,
     ids: IdGenerator,
 }
 
@@ -162,6 +164,10 @@ impl State {
             ),
             sinks: crate::sinks::SinkStatuses::new(&config.sinks),
             tails: crate::tail::Tails::default(),
+            baselines: crate::baselines::Baselines::new(
+                config.baseline.clone(),
+                Arc::clone(&store),
+            ),
             workflows: Workflows::new(Arc::clone(&store)),
             admissions: crate::admissions::Admissions::new(Arc::clone(&store)),
             revocations,

@@ -1,9 +1,9 @@
 //! Raw document → typed [`Config`]: every reference resolved, every value parsed, every
 //! problem collected (not just the first) with its field path and line.
 
+mod baseline;
 mod identity;
 mod mcp;
-mod baseline;
 mod risk;
 mod route_args;
 mod sinks;

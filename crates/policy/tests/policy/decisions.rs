@@ -250,7 +250,8 @@ permit(principal, action, resource) when { context.anomaly.containsAny(["rate", 
         .engine();
     let usual = call("intern-bot", "wiki.read", "wiki").on(&engine);
     assert!(usual.allowed && usual.tier.is_none(), "{usual:?}");
-    let new = call("intern-bot", "wiki.read", "wiki").anomalous(&[Anomaly::NewIntent, Anomaly::Hour]);
+    let new =
+        call("intern-bot", "wiki.read", "wiki").anomalous(&[Anomaly::NewIntent, Anomaly::Hour]);
     assert!(denied_by(&new.on(&engine), &["no-new-intents"]));
     let burst = call("intern-bot", "wiki.read", "wiki").anomalous(&[Anomaly::Rate]);
     let decided = burst.on(&engine);
