@@ -155,5 +155,17 @@ async fn a_week_of_calls_then_a_burst_raises_the_tier_and_survives_a_restart() {
     );
     // The hour being judged is not learned yet: the window ends where it starts.
     assert_eq!(read.hours[3].max_calls, 0);
+    // And through the control plane, as `gatehouse baseline show` reads it.
+    let agent = AGENT.replace(':', "%3A").replace('/', "%2F");
+    let path = format!("/v1/baselines?agent={agent}&days=7");
+    let reply = harness.control(Method::GET, &path, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let shown: gatehouse_core::baseline::AgentBaseline =
+        serde_json::from_value(reply.json().unwrap()).unwrap();
+    assert_eq!(shown, learned);
+    let bad = harness
+        .control(Method::GET, "/v1/baselines?days=7", "")
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
     harness.stop().await;
 }
