@@ -48,10 +48,10 @@ pub async fn tool_call(
     request: Request<Incoming>,
     peer: Arc<Peer>,
 ) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, EventKind::Tool);
+    let mut draft = EventDraft::begin(&state.emitter, &request, EventKind::Tool);
     match phases(&state, request, peer, &mut draft).await {
         Ok(response) => response,
-        Err(refusal) => draft.refuse(&state, &refusal),
+        Err(refusal) => draft.refuse(&state.emitter, &refusal),
     }
 }
 
@@ -61,8 +61,14 @@ async fn phases(
     peer: Arc<Peer>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
-    check_header_size(state, &request)?;
-    let (credential, workflow) = authenticate(state, &request).await?;
+    check_header_size(state.config.gateway.limits.max_header_bytes, &request)?;
+    let (credential, workflow) = authenticate(
+        state.verifier(),
+        &state.revocations,
+        &state.workflows,
+        &request,
+    )
+    .await?;
     draft.credential(&credential);
     let (mut parts, body) = request.into_parts();
     let call = match classify::classify(state, &parts.method, &parts.uri) {
@@ -117,7 +123,7 @@ async fn phases(
     draft.tier(tier);
     let tier = observe::tier(tier, observed, draft);
     if tier != Tier::Low {
-        budget::ensure_active(state, &workflow)?;
+        budget::ensure_active(state.budgets(), &workflow)?;
     }
     let checked = tier::Checked {
         credential: &credential,
@@ -129,11 +135,11 @@ async fn phases(
     let (body, declared) = match tier::gate(state, checked, body, draft).await? {
         tier::Gate::Proceed(body, declared) => (body, declared),
         tier::Gate::Parked(response) => {
-            draft.parked(state, response.status().as_u16());
+            draft.parked(&state.emitter, response.status().as_u16());
             return Ok(response);
         }
     };
-    let reserved = budget::reserve(state, &workflow, target.access, declared).await;
+    let reserved = budget::reserve(state.budgets(), &workflow, target.access, declared).await;
     observe::budget(reserved, observed, draft)?;
     let upgrade = upgrade::take(call.route, &parts.headers, &mut parts.extensions);
     let message = forward::Message {

@@ -23,8 +23,10 @@ use tokio::task::JoinHandle;
 
 use crate::journal::{Journal, Ticket};
 
+mod emitter;
 mod json_lines;
 
+pub use emitter::{Emitter, EmitterParts};
 use json_lines::JsonLines;
 
 /// Most events written in one transaction.

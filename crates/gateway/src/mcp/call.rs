@@ -202,20 +202,20 @@ pub async fn gated(
     match tier {
         Tier::Low => {}
         Tier::Medium => {
-            budget::ensure_active(caller.state, caller.workflow)?;
-            tier::confirm(caller.state, &gatekeeping, parked(), draft).await?;
+            budget::ensure_active(caller.state.budgets(), caller.workflow)?;
+            tier::confirm(caller.state.checkpoints(), &gatekeeping, parked(), draft).await?;
         }
         Tier::High => {
             let presented = meta_text(meta, APPROVAL_META);
             // Asking for an approved call's result is fine; parking a new one is not.
             if presented.is_none() {
-                budget::ensure_active(caller.state, caller.workflow)?;
+                budget::ensure_active(caller.state.budgets(), caller.workflow)?;
             }
             return approval_outcome(caller, &gatekeeping, parked(), presented, draft).await;
         }
     }
     let reserved = budget::reserve(
-        caller.state,
+        caller.state.budgets(),
         caller.workflow,
         mapping.access,
         body.len() as u64,
