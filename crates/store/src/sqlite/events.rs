@@ -300,6 +300,7 @@ mod tests {
             parent_span_id: None,
             mcp_session: None,
             risk: None,
+            anomaly: Default::default(),
         }
     }
 
