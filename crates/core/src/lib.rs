@@ -8,6 +8,7 @@
 
 pub mod approval;
 pub mod backoff;
+pub mod baseline;
 pub mod clock;
 mod closed_set;
 pub mod config;
@@ -15,9 +16,11 @@ pub mod event;
 pub mod form;
 pub mod headers;
 pub mod ids;
+pub mod inventory;
 pub mod mcp;
 pub mod model;
 pub mod path;
+pub mod period;
 pub mod refusal;
 pub mod risk;
 pub mod route_args;

@@ -12,6 +12,9 @@ use std::fmt;
 
 pub use kind::{RefusalKind, UnknownRefusalKind};
 
+use crate::model::WorkflowId;
+use crate::workflow::BudgetKind;
+
 /// Why a credential or assertion was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthFailure {
@@ -122,8 +125,8 @@ pub enum Refusal {
     Quarantined { id: String },
     /// The workflow's budget is spent, so it is paused until an operator resumes it (429).
     BudgetExhausted {
-        workflow: String,
-        kind: String,
+        workflow: WorkflowId,
+        kind: BudgetKind,
         spent: u64,
         limit: u64,
     },

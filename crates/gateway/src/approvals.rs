@@ -11,10 +11,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
+use gatehouse_core::clock::SharedClock;
+use gatehouse_core::config::ApprovalSettings;
 use gatehouse_store::{ApprovalFilter, Store, StoreError};
 use tokio::sync::{Mutex, watch};
 
 use crate::blocking::store_call;
+use crate::notify::Notifier;
 
 /// One transition of an approval, applied under the transitions lock. It may run more
 /// than once: again on what another replica wrote, when that replica won the race.
@@ -43,6 +46,16 @@ fn contended(id: &str) -> StoreError {
             "approval `{id}` was changed by another replica at the same time; try again"
         ),
     }
+}
+
+/// What the tier phase (`pipeline/tier.rs`) reads to ask for a confirmation or park a
+/// call: the approvals, whom a parked call is told, the approval settings and the clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Checkpoints<'a> {
+    pub approvals: &'a Approvals,
+    pub notifier: &'a Notifier,
+    pub settings: &'a ApprovalSettings,
+    pub clock: &'a SharedClock,
 }
 
 /// All approvals, through the store.

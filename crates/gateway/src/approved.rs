@@ -65,7 +65,7 @@ async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
     } else {
         format!("/tools/{}{}", call.tool, call.path)
     };
-    let mut draft = EventDraft::synthetic(state, EventKind::Approval, &call.method, &path);
+    let mut draft = EventDraft::synthetic(&state.emitter, EventKind::Approval, &call.method, &path);
     // The call runs for the agent and workflow that made it, not for nobody.
     draft.identity(Identity {
         agent: approval.agent.as_str().into(),
@@ -82,7 +82,7 @@ async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
     match replay(state, approval, &mut draft).await {
         Ok(response) => collect(state, response).await,
         Err(refusal) => {
-            let response = draft.refuse(state, &refusal);
+            let response = draft.refuse(&state.emitter, &refusal);
             collect(state, response).await
         }
     }
@@ -115,7 +115,7 @@ async fn replay(
     state.quarantines.check(reach, state.clock.as_ref())?;
     let workflow = live_workflow(state, approval).await?;
     let declared = parked.body.len() as u64;
-    budget::reserve(state, &workflow, call.route.access, declared).await?;
+    budget::reserve(state.budgets(), &workflow, call.route.access, declared).await?;
     let mut headers = HeaderMap::new();
     if let Some(content_type) = parked
         .content_type
@@ -218,13 +218,13 @@ fn approvers(approval: &Approval) -> String {
 
 /// `GET /v1/approvals/{id}` on the data plane: the caller's own approval, as it stands.
 pub async fn poll(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, EventKind::ApprovalPoll);
+    let mut draft = EventDraft::begin(&state.emitter, &request, EventKind::ApprovalPoll);
     match poll_phases(&state, &request, &mut draft).await {
         Ok(response) => {
-            draft.allow(&state, response.status().as_u16());
+            draft.allow(&state.emitter, response.status().as_u16());
             response
         }
-        Err(refusal) => draft.refuse(&state, &refusal),
+        Err(refusal) => draft.refuse(&state.emitter, &refusal),
     }
 }
 
@@ -235,8 +235,17 @@ async fn poll_phases(
 ) -> Result<Response<ResponseBody>, Refusal> {
     // The same door as a tool call: a revoked credential or agent, or an ended workflow,
     // fetches nothing, not even the stored result of a call approved before.
-    crate::pipeline::authenticate::check_header_size(state, request)?;
-    let (credential, _) = crate::pipeline::authenticate::authenticate(state, request).await?;
+    crate::pipeline::authenticate::check_header_size(
+        state.config.gateway.limits.max_header_bytes,
+        request,
+    )?;
+    let (credential, _) = crate::pipeline::authenticate::authenticate(
+        state.verifier(),
+        &state.revocations,
+        &state.workflows,
+        request,
+    )
+    .await?;
     draft.credential(&credential);
     let id = request.uri().path().trim_start_matches("/v1/approvals/");
     let now = state.clock.now().secs();

@@ -39,7 +39,7 @@ pub async fn exchange(
     request: Request<Incoming>,
     peer: &Peer,
 ) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, EventKind::Token);
+    let mut draft = EventDraft::begin(&state.emitter, &request, EventKind::Token);
     draft.intent(Intent::new(EXCHANGE_INTENT));
     // Before the body is read or a signature checked: that is the cost being limited.
     if !state
@@ -47,16 +47,16 @@ pub async fn exchange(
         .admit(peer.addr.ip(), std::time::Instant::now())
     {
         draft.note(&format!("from `{}`", peer.addr.ip()));
-        return draft.refuse(&state, &Refusal::RateLimited);
+        return draft.refuse(&state.emitter, &Refusal::RateLimited);
     }
     match issue(&state, request, peer, &mut draft).await {
         Ok(body) => {
             let mut response = json_response(StatusCode::OK, &body, "application/json");
             insert_decision_header(&mut response, draft.id());
-            draft.allow(&state, 200);
+            draft.allow(&state.emitter, 200);
             response
         }
-        Err(refusal) => draft.refuse(&state, &refusal),
+        Err(refusal) => draft.refuse(&state.emitter, &refusal),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod auth;
+mod baselines;
 mod chain;
 pub mod console;
 mod evidence;
@@ -180,6 +181,7 @@ async fn route(
         (&Method::GET, "/readyz") => ready(state).await,
         (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
         (&Method::GET, "/v1/evidence") => evidence::export(state, request).await,
+        (&Method::GET, "/v1/baselines") => baselines::show(state, request).await,
         (&Method::GET, "/metrics") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             metrics(state).await

@@ -10,7 +10,8 @@
 //! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
 //!    then the route's declared **arguments** are typed (a `bad-arguments` call never
 //!    reaches policy), reading the body first only if the route declares body arguments;
-//! 5. **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
+//! 5. the call is counted and judged against its agent's **baseline** (anomalies go to
+//!    Cedar and may raise the tier); **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
 //!    is parked for approval and never forwarded from here;
 //! 6. **budget**: only a call that would be forwarded is counted, and the declared body
 //!    size is checked first so an oversize upload spends nothing;
@@ -38,7 +39,7 @@ use crate::pipeline::authenticate::{authenticate, check_header_size};
 use crate::pipeline::cancel::{Guarded, OnBehalf};
 use crate::pipeline::contain::{contain, reach};
 use crate::pipeline::record::EventDraft;
-use crate::pipeline::{budget, decide, observe};
+use crate::pipeline::{baseline, budget, decide, observe};
 use crate::state::State;
 
 /// One tool call, start to end.
@@ -47,10 +48,10 @@ pub async fn tool_call(
     request: Request<Incoming>,
     peer: Arc<Peer>,
 ) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, EventKind::Tool);
+    let mut draft = EventDraft::begin(&state.emitter, &request, EventKind::Tool);
     match phases(&state, request, peer, &mut draft).await {
         Ok(response) => response,
-        Err(refusal) => draft.refuse(&state, &refusal),
+        Err(refusal) => draft.refuse(&state.emitter, &refusal),
     }
 }
 
@@ -60,8 +61,14 @@ async fn phases(
     peer: Arc<Peer>,
     draft: &mut EventDraft,
 ) -> Result<Response<ResponseBody>, Refusal> {
-    check_header_size(state, &request)?;
-    let (credential, workflow) = authenticate(state, &request).await?;
+    check_header_size(state.config.gateway.limits.max_header_bytes, &request)?;
+    let (credential, workflow) = authenticate(
+        state.verifier(),
+        &state.revocations,
+        &state.workflows,
+        &request,
+    )
+    .await?;
     draft.credential(&credential);
     let (mut parts, body) = request.into_parts();
     let call = match classify::classify(state, &parts.method, &parts.uri) {
@@ -96,17 +103,19 @@ async fn phases(
         let (args, body) = Box::pin(args::gather(state, &call, &parts.headers, body)).await?;
         (Some(args), body)
     };
+    let anomalies = baseline::judge(&state.baselines, &credential.agent, target.intent, draft);
     let verdict = decide::decide_recorded(
         &state.policy,
         state.clock.now(),
         &credential,
-        &target,
-        args.as_ref(),
+        (&target, args.as_ref()),
+        anomalies,
         draft,
     );
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let tier = decide::effective_tier(target.tier, &verdict);
+    let tier = baseline::raise(&state.baselines, tier, anomalies, draft);
     draft.policies(verdict);
     if !allowed {
         observe::or_refuse(Refusal::PolicyDenied, observed, draft)?;
@@ -114,7 +123,7 @@ async fn phases(
     draft.tier(tier);
     let tier = observe::tier(tier, observed, draft);
     if tier != Tier::Low {
-        budget::ensure_active(state, &workflow)?;
+        budget::ensure_active(state.budgets(), &workflow)?;
     }
     let checked = tier::Checked {
         credential: &credential,
@@ -126,11 +135,11 @@ async fn phases(
     let (body, declared) = match tier::gate(state, checked, body, draft).await? {
         tier::Gate::Proceed(body, declared) => (body, declared),
         tier::Gate::Parked(response) => {
-            draft.parked(state, response.status().as_u16());
+            draft.parked(&state.emitter, response.status().as_u16());
             return Ok(response);
         }
     };
-    let reserved = budget::reserve(state, &workflow, target.access, declared).await;
+    let reserved = budget::reserve(state.budgets(), &workflow, target.access, declared).await;
     observe::budget(reserved, observed, draft)?;
     let upgrade = upgrade::take(call.route, &parts.headers, &mut parts.extensions);
     let message = forward::Message {

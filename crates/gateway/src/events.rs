@@ -23,8 +23,10 @@ use tokio::task::JoinHandle;
 
 use crate::journal::{Journal, Ticket};
 
+mod emitter;
 mod json_lines;
 
+pub use emitter::{Emitter, EmitterParts};
 use json_lines::JsonLines;
 
 /// Most events written in one transaction.
@@ -400,6 +402,12 @@ mod tests {
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
         }
+        fn call_counts(
+            &self,
+            query: &gatehouse_store::RateQuery,
+        ) -> Result<Vec<gatehouse_store::CallCount>, StoreError> {
+            self.inner.call_counts(query)
+        }
         fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
             self.inner.verify_chain(since_ms)
         }
@@ -417,6 +425,19 @@ mod tests {
         }
         fn policy_versions(&self, limit: u32) -> Result<Vec<PolicyVersion>, StoreError> {
             self.inner.policy_versions(limit)
+        }
+        fn add_hour_counts(
+            &self,
+            counts: &[gatehouse_core::baseline::HourCount],
+        ) -> Result<(), StoreError> {
+            self.inner.add_hour_counts(counts)
+        }
+        fn hour_counts(
+            &self,
+            agent: Option<&str>,
+            window: gatehouse_core::baseline::Window,
+        ) -> Result<Vec<gatehouse_core::baseline::HourCount>, StoreError> {
+            self.inner.hour_counts(agent, window)
         }
         fn put_recording(&self, recording: &gatehouse_store::Recording) -> Result<(), StoreError> {
             self.inner.put_recording(recording)

@@ -5,9 +5,26 @@
 //! turns forensics off.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use gatehouse_core::clock::SharedClock;
+use gatehouse_core::config::Config;
+use gatehouse_store::Store;
 use serde::{Deserialize, Serialize};
+
+use crate::secrets::Secrets;
+
+/// What starting a call's recording (`pipeline/recording.rs`) reads: whom forensics
+/// covers and the time, the configuration (whether the call's segment requires its
+/// recording), and what a recording is redacted of and stored in.
+#[derive(Debug, Clone, Copy)]
+pub struct Tap<'a> {
+    pub forensics: &'a Forensics,
+    pub clock: &'a SharedClock,
+    pub config: &'a Config,
+    pub secrets: &'a Arc<Secrets>,
+    pub store: &'a Arc<dyn Store>,
+}
 
 /// Whom forensics records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -292,6 +292,7 @@ mod tests {
     use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use gatehouse_core::refusal::{AuthFailure, Refusal};
+    use gatehouse_core::workflow::BudgetKind;
 
     use super::*;
 
@@ -324,8 +325,8 @@ mod tests {
             Refusal::PolicyDenied,
             Refusal::Quarantined { id: String::new() },
             Refusal::BudgetExhausted {
-                workflow: String::new(),
-                kind: String::new(),
+                workflow: "".into(),
+                kind: BudgetKind::Calls,
                 spent: 0,
                 limit: 0,
             },

@@ -3,11 +3,26 @@
 //! in-flight calls watch, so revocation also cuts responses already streaming.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
+use gatehouse_core::clock::SharedClock;
 use gatehouse_store::{Revocation, RevocationKind};
 use tokio::sync::watch;
+
+use crate::quarantines::Quarantines;
+
+/// What cuts a call in flight (`pipeline/cancel.rs`): revocations of its credential or
+/// agent, a quarantine covering it (by the clock quarantines end by), and shutdown.
+/// Built once over the state's own parts; a call's cancellation holds one reference.
+#[derive(Debug)]
+pub struct Cuts {
+    pub revocations: Arc<Revocations>,
+    pub quarantines: Arc<Quarantines>,
+    pub clock: SharedClock,
+    /// Turns true when shutdown stops waiting for calls in flight.
+    pub stopping: watch::Receiver<bool>,
+}
 
 /// The in-memory revocation state.
 #[derive(Debug)]

@@ -79,8 +79,8 @@ pub async fn handle(
     peer: Arc<Peer>,
 ) -> Response<ResponseBody> {
     if let Some(refusal) = stale(&state) {
-        let draft = EventDraft::begin(&state, &request, EventKind::Dataplane);
-        return draft.refuse(&state, &refusal);
+        let draft = EventDraft::begin(&state.emitter, &request, EventKind::Dataplane);
+        return draft.refuse(&state.emitter, &refusal);
     }
     match Door::of(request.method(), request.uri().path()) {
         Door::Tool => crate::dataplane::tool_call(state, request, peer).await,
@@ -98,8 +98,8 @@ pub async fn handle(
             crate::mcp::discovery::handle(&state, request.headers(), request.uri().path())
         }
         Door::Unknown => {
-            let draft = EventDraft::begin(&state, &request, EventKind::Dataplane);
-            draft.refuse(&state, &Refusal::NoRoute)
+            let draft = EventDraft::begin(&state.emitter, &request, EventKind::Dataplane);
+            draft.refuse(&state.emitter, &Refusal::NoRoute)
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gatehouse_core::clock::{SharedClock, UnixTime};
 use gatehouse_core::config::{Config, Route, Tool};
-use gatehouse_core::ids::{DecisionId, IdGenerator};
+use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::ToolName;
 use gatehouse_core::path::RouteTable;
 use gatehouse_policy::PolicyEngine;
@@ -15,7 +15,7 @@ use http::{HeaderName, HeaderValue};
 use crate::approvals::Approvals;
 pub use crate::config_map::ConfigMap;
 use crate::credential::CredentialCache;
-use crate::events::EventSink;
+use crate::events::{Emitter, EmitterParts, EventSink};
 use crate::keys::KeyRing;
 use crate::notify::Notifier;
 use crate::quarantines::Quarantines;
@@ -79,6 +79,9 @@ pub struct State {
     pub keys: KeyRing,
     pub store: Arc<dyn Store>,
     pub events: EventSink,
+    /// The record phase's share of the parts here (the sink, clock, metrics, secrets,
+    /// anonymous sampling) and the id generator.
+    pub emitter: Arc<Emitter>,
     pub clock: SharedClock,
     pub credentials: CredentialCache,
     pub tools: ConfigMap<ToolName, ToolRuntime>,
@@ -86,14 +89,14 @@ pub struct State {
     pub workflows: Workflows,
     /// Token exchanges' `jti` claims and workflow creations, written in batches.
     pub admissions: crate::admissions::Admissions,
-    pub revocations: Revocations,
+    pub revocations: Arc<Revocations>,
     /// Counters and histograms for `/metrics`.
-    pub metrics: crate::metrics::Metrics,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Loaded from the store by the server at start (`Quarantines::restore`).
-    pub quarantines: Quarantines,
+    pub quarantines: Arc<Quarantines>,
     /// The agents and workflows whose calls are recorded whole (`forensics.rs`).
     pub forensics: crate::forensics::Forensics,
-    pub secrets: Secrets,
+    pub secrets: Arc<Secrets>,
     pub notifier: Notifier,
     pub approvals: Approvals,
     /// Signed-in web console sessions.
@@ -108,12 +111,15 @@ pub struct State {
     /// Per-peer limits on `POST /v1/token`.
     pub token_throttle: crate::throttle::Throttle,
     /// Unauthenticated requests, sampled into events.
-    pub anonymous: crate::anonymous::AnonymousEvents,
+    pub anonymous: Arc<crate::anonymous::AnonymousEvents>,
     /// What each configured event sink has delivered (`sinks.rs`).
     pub sinks: crate::sinks::SinkStatuses,
     /// Open live tails of the event log (`tail.rs`), ended first at shutdown.
     pub tails: crate::tail::Tails,
-    ids: IdGenerator,
+    /// What cuts a call in flight (`pipeline/cancel.rs`), over the same parts.
+    pub cuts: Arc<crate::revocations::Cuts>,
+    /// Per-agent baselines and the calls counted since the last flush (`baselines.rs`).
+    pub baselines: Arc<crate::baselines::Baselines>,
 }
 
 /// What [`State::new`] is built from.
@@ -145,7 +151,32 @@ impl State {
             .map(|tool| (tool.name.clone(), ToolRuntime::new(tool.clone())))
             .collect();
         let upstream = UpstreamClient::new(config.gateway.limits.upstream_timeout);
-        let secrets = Secrets::from_config(&config);
+        let secrets = Arc::new(Secrets::from_config(&config));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let anonymous = Arc::new(crate::anonymous::AnonymousEvents::new(
+            config.gateway.anonymous_events_per_minute,
+        ));
+        let baselines = Arc::new(crate::baselines::Baselines::new(
+            config.baseline.clone(),
+            Arc::clone(&store),
+        ));
+        let emitter = Arc::new(Emitter::new(EmitterParts {
+            baselines: Arc::clone(&baselines),
+            clock: clock.clone(),
+            sink: events.clone(),
+            metrics: Arc::clone(&metrics),
+            secrets: Arc::clone(&secrets),
+            anonymous: Arc::clone(&anonymous),
+        }));
+        let revocations = Arc::new(revocations);
+        let quarantines = Arc::new(Quarantines::default());
+        let stopping = tokio::sync::watch::Sender::new(false);
+        let cuts = Arc::new(crate::revocations::Cuts {
+            revocations: Arc::clone(&revocations),
+            quarantines: Arc::clone(&quarantines),
+            clock: clock.clone(),
+            stopping: stopping.subscribe(),
+        });
         let notifier = Notifier::new(config.notifications.webhook.as_ref(), &upstream);
         let observe = crate::observe::Observe::new(config.observe.clone());
         Self {
@@ -157,17 +188,18 @@ impl State {
                 config.gateway.limits.token_rate_per_peer,
                 config.gateway.limits.token_burst_per_peer,
             ),
-            anonymous: crate::anonymous::AnonymousEvents::new(
-                config.gateway.anonymous_events_per_minute,
-            ),
+            anonymous,
+            emitter,
+            cuts,
             sinks: crate::sinks::SinkStatuses::new(&config.sinks),
             tails: crate::tail::Tails::default(),
+            baselines,
             workflows: Workflows::new(Arc::clone(&store)),
             admissions: crate::admissions::Admissions::new(Arc::clone(&store)),
             revocations,
-            quarantines: Quarantines::default(),
+            quarantines,
             forensics: crate::forensics::Forensics::default(),
-            metrics: crate::metrics::Metrics::default(),
+            metrics,
             secrets,
             notifier,
             config,
@@ -177,15 +209,13 @@ impl State {
             events,
             clock,
             credentials: CredentialCache::default(),
-            stopping: tokio::sync::watch::Sender::new(false),
+            stopping,
             tools,
             upstream,
             feed: crate::feed::Feed::default(),
-            ids: IdGenerator::default(),
         }
     }
 
-    /// A fresh decision id.
     /// What verifying a task credential reads, at the current time.
     pub fn verifier(&self) -> crate::credential::Verifier<'_> {
         crate::credential::Verifier {
@@ -197,12 +227,52 @@ impl State {
         }
     }
 
+    /// What the budget phase reads.
+    pub fn budgets(&self) -> crate::workflows::Budgets<'_> {
+        crate::workflows::Budgets {
+            clock: &self.clock,
+            store: &self.store,
+            pauses: self.pauses(),
+        }
+    }
+
+    /// Whom a workflow's pause is told.
+    pub fn pauses(&self) -> crate::workflows::Pauses<'_> {
+        crate::workflows::Pauses {
+            metrics: &self.metrics,
+            agents: &self.config.agents,
+            notifier: &self.notifier,
+        }
+    }
+
+    /// A fresh decision id.
     pub fn next_id(&self) -> DecisionId {
-        self.next_id_at(self.clock.now())
+        self.emitter.next_id()
     }
 
     /// A fresh decision id for a call that already read the clock at `now`.
     pub fn next_id_at(&self, now: UnixTime) -> DecisionId {
-        self.ids.next(now)
+        self.emitter.next_id_at(now)
+    }
+
+    /// What the tier phase reads to ask for a confirmation or park a call.
+    pub fn checkpoints(&self) -> crate::approvals::Checkpoints<'_> {
+        crate::approvals::Checkpoints {
+            approvals: &self.approvals,
+            notifier: &self.notifier,
+            settings: &self.config.approvals,
+            clock: &self.clock,
+        }
+    }
+
+    /// What starting a call's forensic recording reads.
+    pub fn tap(&self) -> crate::forensics::Tap<'_> {
+        crate::forensics::Tap {
+            forensics: &self.forensics,
+            clock: &self.clock,
+            config: &self.config,
+            secrets: &self.secrets,
+            store: &self.store,
+        }
     }
 }

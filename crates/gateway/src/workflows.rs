@@ -29,7 +29,10 @@ use tokio::sync::watch;
 
 use crate::blocking::store_call;
 
+mod handles;
 mod slices;
+
+pub use handles::{Budgets, Pauses};
 
 use slices::Shared;
 

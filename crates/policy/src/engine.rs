@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
 use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
@@ -63,6 +64,9 @@ pub struct DecisionContext<'a> {
     /// The call's declared arguments (an MCP mapping's or an HTTP route's), already
     /// type-checked; `None` for routes declaring none, whose context has no `args`.
     pub args: Option<&'a BTreeMap<String, AttrValue>>,
+    /// How the call departs from its agent's baseline: `context.anomaly`, a set of
+    /// strings (`new-intent`, `rate`, `volume`, `hour`).
+    pub anomaly: AnomalySet,
 }
 
 /// The outcome of [`PolicyEngine::decide`].

@@ -8,6 +8,7 @@
 //! that queries filter and sort on.
 
 mod approvals;
+mod baselines;
 mod budgets;
 mod chain;
 mod claims;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -40,6 +42,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
@@ -113,6 +116,10 @@ impl Store for PostgresStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         self.run(|client| events::one(client, id))
+    }
+
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError> {
+        self.run(|client| events::call_counts(client, query))
     }
 
     fn claim_jti(
@@ -255,6 +262,18 @@ impl Store for PostgresStore {
             detail: format!("cannot start the change listener: {error}"),
         })?;
         Ok(true)
+    }
+
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError> {
+        self.run(|client| baselines::add(client, counts))
+    }
+
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        self.run(|client| baselines::list(client, agent, window))
     }
 
     fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 
 mod admissions;
 mod approvals;
+mod baselines;
 mod budgets;
 mod claims;
 mod column;
@@ -27,6 +28,7 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, MutexGuard};
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -40,6 +42,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
@@ -140,6 +143,10 @@ impl Store for SqliteStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         events::one(&self.reader(), &self.location, id)
+    }
+
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError> {
+        events::call_counts(&self.reader(), &self.location, query)
     }
 
     fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
@@ -307,6 +314,18 @@ impl Store for SqliteStore {
             .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)))
             .map(drop)
             .or_unavailable(&self.location)
+    }
+
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError> {
+        baselines::add(&mut self.writer(), counts).or_unavailable(&self.location)
+    }
+
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError> {
+        baselines::list(&self.reader(), agent, window).or_unavailable(&self.location)
     }
 
     fn record_policy_version(&self, version: &PolicyVersion) -> Result<(), StoreError> {

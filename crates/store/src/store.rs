@@ -2,6 +2,7 @@
 //! same for all backends (query limits).
 
 use gatehouse_core::approval::Approval;
+use gatehouse_core::baseline::{AgentBaseline, HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
@@ -14,6 +15,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
@@ -52,6 +54,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// How many calls (events of kind `tool` or `mcp` naming an intent) the query's
+    /// agent made in its window, per intent and bucket, ordered by intent then bucket;
+    /// buckets without calls are left out.
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError>;
 
     /// Recomputes the events' hash chain (`crate::chain`) in store order, from the
     /// first event or from the first block reaching `since_ms` (trusting the link
@@ -188,6 +195,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn subscribe(&self, handler: ChangeHandler) -> Result<bool, StoreError> {
         drop(handler);
         Ok(false)
+    }
+
+    /// Adds each count to the stored count of its agent, intent and hour (creating it):
+    /// additive, so the flushes of several gateways add up. One transaction; an error
+    /// means none of it is known to be written.
+    fn add_hour_counts(&self, counts: &[HourCount]) -> Result<(), StoreError>;
+
+    /// The stored counts of `agent` (of every agent when `None`) in `window`, ordered by
+    /// agent, intent and hour.
+    fn hour_counts(
+        &self,
+        agent: Option<&str>,
+        window: Window,
+    ) -> Result<Vec<HourCount>, StoreError>;
+
+    /// What `agent` did over `window`, learned from its stored counts: per intent, the
+    /// band of calls and bytes per hour of day, and the hours themselves.
+    fn baseline(&self, agent: &str, window: Window) -> Result<AgentBaseline, StoreError> {
+        let counts = self.hour_counts(Some(agent), window)?;
+        Ok(AgentBaseline::learn(agent, window, &counts))
     }
 
     /// Records that a policy set went into force.

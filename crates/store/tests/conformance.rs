@@ -14,6 +14,8 @@
 mod admissions;
 #[path = "conformance/approvals.rs"]
 mod approvals;
+#[path = "conformance/baselines.rs"]
+mod baselines;
 #[path = "conformance/budgets.rs"]
 mod budgets;
 #[path = "conformance/chain.rs"]
@@ -26,6 +28,8 @@ mod pg;
 mod policy_versions;
 #[path = "conformance/quarantines.rs"]
 mod quarantines;
+#[path = "conformance/rates.rs"]
+mod rates;
 #[path = "conformance/recordings.rs"]
 mod recordings;
 #[path = "conformance/revocations.rs"]
@@ -141,6 +145,21 @@ macro_rules! conformance_tests {
                     policy_versions_read_back_every_field_newest_first,
                     no_policy_versions_is_an_empty_list,
                     the_newest_shared_policy_set_reads_back_whole,
+                );
+            }
+            mod rates {
+                conformance_tests!(@each $open; crate::rates;
+                    calls_are_counted_per_intent_and_bucket_within_the_window,
+                    an_agent_without_calls_has_no_counts,
+                );
+            }
+            mod baselines {
+                conformance_tests!(@each $open; crate::baselines;
+                    hour_counts_add_up_and_read_back_in_order,
+                    the_window_includes_its_start_and_excludes_its_end,
+                    counts_beyond_i64_read_back_as_i64_max,
+                    concurrent_flushes_lose_no_call,
+                    the_learned_baseline_reads_the_stored_hours,
                 );
             }
             mod recordings {

@@ -73,7 +73,13 @@ pub async fn forward(
     let bytes = tier::read_body(state, body).await?;
     tier::check_unrouted_form(&method, &headers, &bytes)?;
     let declared = bytes.len() as u64;
-    let reserved = budget::reserve(state, unrouted.workflow, access(&method), declared).await;
+    let reserved = budget::reserve(
+        state.budgets(),
+        unrouted.workflow,
+        access(&method),
+        declared,
+    )
+    .await;
     observe::budget(reserved, observed, draft)?;
     let message = forward::Message {
         method,

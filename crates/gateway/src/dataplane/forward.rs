@@ -82,9 +82,9 @@ pub async fn forward(
         (_, tls) => tls.as_ref(),
     };
     let (caller, name) = (guarded.caller, tool.name.as_str());
-    let recorder = recording::recorder(state, caller.agent, caller.workflow, name, draft);
+    let recorder = recording::recorder(state.tap(), caller.agent, caller.workflow, name, draft);
     let upstream_request = recording::request(recorder.as_ref(), upstream_request).await?;
-    draft.journal(state)?;
+    draft.journal(&state.emitter)?;
     let started = Instant::now();
     let sent = tokio::time::timeout(
         state.upstream.timeout,
@@ -94,10 +94,10 @@ pub async fn forward(
     );
     // One cancellation per call: it races the upstream's answer here, then guards the
     // response stream. Revocation while the upstream is still thinking ends the call too.
-    let mut cancel: Cancellation = Box::pin(cancellation(state, guarded));
+    let mut cancel: Cancellation = Box::pin(cancellation(&state.cuts, guarded));
     let outcome = tokio::select! {
         outcome = sent => outcome,
-        reason = &mut cancel => return Err(cancelled(state, guarded, draft, &reason)),
+        reason = &mut cancel => return Err(cancelled(&state.cuts, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     draft.bytes_in(meter.bytes());
@@ -127,7 +127,7 @@ pub async fn forward(
     }
     let response = response.map(|body| body.map_err(Into::into).boxed());
     // Only a route that scans its responses pays for this: one field read otherwise.
-    let (response, scan) = match Screen::of(state, call.risk, draft) {
+    let (response, scan) = match Screen::of(&state.config, call.risk, draft) {
         None => (response, None),
         Some(screen) => {
             screened(
@@ -159,7 +159,7 @@ async fn screened(
 ) -> Result<(Response<ResponseBody>, Option<StreamScan>), Refusal> {
     match risk::screen(state, screen, response, cancel, draft).await {
         Ok(served) => Ok(served),
-        Err(Stop::Cancelled(reason)) => Err(cancelled(state, guarded, draft, &reason)),
+        Err(Stop::Cancelled(reason)) => Err(cancelled(&state.cuts, guarded, draft, &reason)),
         Err(Stop::Refused(refusal)) => {
             // Nothing of the response was served or charged; the request's streamed
             // bytes beyond its declared length were sent, so they count.
@@ -341,7 +341,7 @@ fn agent_response(
         if let Some(scan) = &scan {
             scan.record(&mut draft);
         }
-        draft.complete(&finish_state, status, bytes, &end);
+        draft.complete(&finish_state.emitter, status, bytes, &end);
     })
     .guarded(stream_guard(state, guarded, cancel))
     .idle_timeout(state.config.gateway.limits.response_idle_timeout);
@@ -390,7 +390,11 @@ fn stream_guard(state: &Arc<State>, guarded: Guarded<'_>, cancel: Cancellation) 
         workflow
             .add_bytes(bytes, &*notify_state.store)
             .map_err(|cut| {
-                notify_paused(&notify_state, &workflow.snapshot(), BudgetKind::Bytes);
+                notify_paused(
+                    notify_state.pauses(),
+                    &workflow.snapshot(),
+                    BudgetKind::Bytes,
+                );
                 cut.allowed
             })
     })

@@ -71,7 +71,10 @@ pub async fn gate(
         if body.size_hint().exact().is_none() || form_override_possible(&checked) {
             return Box::pin(read_whole(state, &checked, body)).await;
         }
-        let declared = crate::pipeline::budget::check_declared_body(state, checked.headers)?;
+        let declared = crate::pipeline::budget::check_declared_body(
+            state.config.gateway.limits.max_request_body,
+            checked.headers,
+        )?;
         return Ok(Gate::Proceed(body.map_err(Into::into).boxed(), declared));
     }
     // The confirmation and approval paths hold large futures: on the heap, so the future
@@ -103,12 +106,12 @@ async fn confirm_or_park(
         wait: requested_wait(checked.headers),
     };
     if checked.tier == Tier::Medium {
-        confirm(state, &gatekeeping, parked, draft).await?;
+        confirm(state.checkpoints(), &gatekeeping, parked, draft).await?;
         let length = bytes.len() as u64;
         return Ok(Gate::Proceed(crate::body::full(bytes), length));
     }
     let wait = gatekeeping.wait;
-    let settled = park(state, &gatekeeping, parked, draft).await?;
+    let settled = park(state.checkpoints(), &gatekeeping, parked, draft).await?;
     let mut response = outcome_response(&settled, draft.id())?;
     applied_wait(&mut response, wait, state.config.approvals.max_wait);
     Ok(Gate::Parked(response))

@@ -88,7 +88,7 @@ pub(crate) fn tunnel(
         let _ = workflow.add_bytes(sent.saturating_add(received), &*state.store);
         let mut draft = draft;
         draft.bytes_in(meter.bytes().saturating_add(sent));
-        draft.complete(&state, 101, received, &end);
+        draft.complete(&state.emitter, 101, received, &end);
     });
     let mut response = Response::from_parts(parts, empty());
     insert_decision_header(&mut response, id);

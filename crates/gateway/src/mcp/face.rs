@@ -40,7 +40,7 @@ const PREFIX: &str = "/mcp/";
 
 /// Handles one request to `/mcp/{server}`.
 pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<ResponseBody> {
-    let mut draft = EventDraft::begin(&state, &request, EventKind::Mcp);
+    let mut draft = EventDraft::begin(&state.emitter, &request, EventKind::Mcp);
     let admitted = admit(&state, &request, &mut draft).await;
     let (credential, workflow, server) = match admitted {
         Ok(admitted) => admitted,
@@ -63,7 +63,7 @@ pub async fn handle(state: Arc<State>, request: Request<Incoming>) -> Response<R
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST, DELETE"));
-            draft.allow(&state, 405);
+            draft.allow(&state.emitter, 405);
             response
         }
     }
@@ -77,7 +77,7 @@ fn refused(
     draft: EventDraft,
     refusal: &Refusal,
 ) -> Response<ResponseBody> {
-    let mut response = draft.refuse(state, refusal);
+    let mut response = draft.refuse(&state.emitter, refusal);
     if matches!(refusal, Refusal::Unauthenticated(_)) {
         let server = request
             .uri()
@@ -101,10 +101,18 @@ async fn admit<'s>(
     request: &Request<Incoming>,
     draft: &mut EventDraft,
 ) -> Result<(Arc<Credential>, Arc<LiveWorkflow>, &'s McpServer), Refusal> {
-    crate::pipeline::authenticate::check_header_size(state, request)?;
+    crate::pipeline::authenticate::check_header_size(
+        state.config.gateway.limits.max_header_bytes,
+        request,
+    )?;
     check_origin(state, request)?;
-    let (credential, workflow) =
-        crate::pipeline::authenticate::authenticate(state, request).await?;
+    let (credential, workflow) = crate::pipeline::authenticate::authenticate(
+        state.verifier(),
+        &state.revocations,
+        &state.workflows,
+        request,
+    )
+    .await?;
     draft.credential(&credential);
     let name = request
         .uri()
@@ -206,7 +214,7 @@ async fn post(
         Message::Response { .. } => {
             // Gatehouse never sends the agent requests, so no response is awaited.
             draft.note("a JSON-RPC response nobody asked for was dropped");
-            draft.allow(state, 202);
+            draft.allow(&state.emitter, 202);
             empty(StatusCode::ACCEPTED)
         }
     }
@@ -422,7 +430,7 @@ fn notification(
                 .is_ok()
         });
     if stateless || in_session {
-        draft.allow(state, 202);
+        draft.allow(&state.emitter, 202);
         return empty(StatusCode::ACCEPTED);
     }
     let refusal = if headers.contains_key(SESSION_HEADER) {
@@ -445,10 +453,10 @@ fn delete(caller: Caller<'_>, headers: &HeaderMap, draft: EventDraft) -> Respons
         .and_then(|value| value.to_str().ok());
     let closed = session.is_some_and(|session| state.mcp.sessions.close(session, &owner(caller)));
     if closed {
-        draft.allow(state, 200);
+        draft.allow(&state.emitter, 200);
         return empty(StatusCode::OK);
     }
-    draft.refuse(state, &Refusal::SessionUnknown)
+    draft.refuse(&state.emitter, &Refusal::SessionUnknown)
 }
 
 /// The stateless era's results say they are complete, and cacheable ones how to cache
@@ -509,7 +517,7 @@ fn rpc_refusal(
     let (status, body) = refusal_message(asked, refusal, decision);
     let mut response = json(status, &body);
     insert_decision_header(&mut response, decision);
-    draft.refused(state, refusal, status.as_u16());
+    draft.refused(&state.emitter, refusal, status.as_u16());
     response
 }
 
@@ -551,7 +559,7 @@ fn reply(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse().ok())
         .unwrap_or(0);
-    draft.answered(state, status.as_u16(), length);
+    draft.answered(&state.emitter, status.as_u16(), length);
     response
 }
 

@@ -213,7 +213,7 @@ async fn fetch_all(
     draft: &mut EventDraft,
 ) -> Result<Vec<Value>, Refusal> {
     // Listings are not counted, so a workflow that may not spend may not list either.
-    crate::pipeline::budget::ensure_active(caller.state, caller.workflow)?;
+    crate::pipeline::budget::ensure_active(caller.state.budgets(), caller.workflow)?;
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {

@@ -9,16 +9,15 @@ use std::sync::Arc;
 use gatehouse_core::model::{Access, AgentId};
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use gatehouse_core::workflow::{BudgetKind, BudgetRefusal, Workflow};
+use gatehouse_store::Store;
 use http::{HeaderMap, header};
 
 use crate::blocking::store_call;
 use crate::pipeline::SHUT_DOWN;
-use crate::state::State;
-use crate::workflows::{Cover, LiveWorkflow};
+use crate::workflows::{Budgets, Cover, LiveWorkflow, Pauses};
 
 /// The declared request body size, refused when over the limit (before any budget is spent).
-pub fn check_declared_body(state: &State, headers: &HeaderMap) -> Result<u64, Refusal> {
-    let limit = state.config.gateway.limits.max_request_body;
+pub fn check_declared_body(limit: u64, headers: &HeaderMap) -> Result<u64, Refusal> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -35,7 +34,7 @@ pub fn check_declared_body(state: &State, headers: &HeaderMap) -> Result<u64, Re
 /// store write per slice, not per call), so a `kill -9` never forgets spending that
 /// reached the upstream.
 pub async fn reserve(
-    state: &State,
+    budgets: Budgets<'_>,
     workflow: &Arc<LiveWorkflow>,
     access: Access,
     declared: u64,
@@ -44,10 +43,10 @@ pub async fn reserve(
     // Each turn either counts the call, refuses it, or grows this replica's share of a
     // shared budget (which the pool's limit bounds), so the loop ends.
     loop {
-        let now = state.clock.now().secs();
+        let now = budgets.clock.now().secs();
         let cover = workflow
             .reserve(now, write, declared)
-            .map_err(|refusal| refused(state, workflow, refusal))?;
+            .map_err(|refusal| refused(budgets.pauses, workflow, refusal))?;
         match cover {
             Cover::Durable => return Ok(()),
             Cover::Closing => {
@@ -55,15 +54,15 @@ pub async fn reserve(
                     reason: SHUT_DOWN.to_owned(),
                 });
             }
-            Cover::NeedsLease => return lease(state, workflow).await,
-            Cover::NeedsSlice => claim(state, workflow, write, declared).await?,
+            Cover::NeedsLease => return lease(budgets.store, workflow).await,
+            Cover::NeedsSlice => claim(budgets.store, workflow, write, declared).await?,
         }
     }
 }
 
 /// Writes the next durable lease of the workflow's budget (one node).
-async fn lease(state: &State, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
-    let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
+async fn lease(store: &Arc<dyn Store>, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
+    let (live, store) = (Arc::clone(workflow), Arc::clone(store));
     store_call("workflow lease", move || live.extend_lease(&*store))
         .await
         .map_err(|error| Refusal::Internal {
@@ -73,12 +72,12 @@ async fn lease(state: &State, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusa
 
 /// Reserves a slice of a budget shared with other replicas, covering this call.
 async fn claim(
-    state: &State,
+    store: &Arc<dyn Store>,
     workflow: &Arc<LiveWorkflow>,
     write: bool,
     declared: u64,
 ) -> Result<(), Refusal> {
-    let (live, store) = (Arc::clone(workflow), Arc::clone(&state.store));
+    let (live, store) = (Arc::clone(workflow), Arc::clone(store));
     store_call("workflow budget", move || {
         live.claim_slice(&*store, write, declared)
     })
@@ -90,18 +89,18 @@ async fn claim(
 
 /// Refuses a call of a workflow that is not active (paused for its budget, say) without
 /// counting it: a paused workflow parks no approval and gets no confirmation.
-pub fn ensure_active(state: &State, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
+pub fn ensure_active(budgets: Budgets<'_>, workflow: &Arc<LiveWorkflow>) -> Result<(), Refusal> {
     workflow
-        .ensure_active(state.clock.now().secs())
-        .map_err(|refusal| refused(state, workflow, refusal))
+        .ensure_active(budgets.clock.now().secs())
+        .map_err(|refusal| refused(budgets.pauses, workflow, refusal))
 }
 
 /// Maps a budget refusal to the agent's refusal, telling the owner when it paused now.
-pub fn refused(state: &State, workflow: &LiveWorkflow, refusal: BudgetRefusal) -> Refusal {
+pub fn refused(pauses: Pauses<'_>, workflow: &LiveWorkflow, refusal: BudgetRefusal) -> Refusal {
     let snapshot = workflow.snapshot();
     match refusal {
         BudgetRefusal::Exhausted { kind, .. } => {
-            notify_paused(state, &snapshot, kind);
+            notify_paused(pauses, &snapshot, kind);
             exhausted(&snapshot, kind)
         }
         BudgetRefusal::Paused { kind, .. } => {
@@ -113,20 +112,19 @@ pub fn refused(state: &State, workflow: &LiveWorkflow, refusal: BudgetRefusal) -
 }
 
 /// The owner of the workflow's agent hears that it paused.
-pub fn notify_paused(state: &State, workflow: &Workflow, kind: BudgetKind) {
-    state.metrics.budget_paused();
-    let owner = state
-        .config
+pub fn notify_paused(pauses: Pauses<'_>, workflow: &Workflow, kind: BudgetKind) {
+    pauses.metrics.budget_paused();
+    let owner = pauses
         .agents
         .get(&AgentId::new(workflow.agent.as_str()))
         .and_then(|agent| agent.owner.as_deref());
-    state.notifier.workflow_paused(workflow, kind, owner);
+    pauses.notifier.workflow_paused(workflow, kind, owner);
 }
 
 fn exhausted(workflow: &Workflow, kind: BudgetKind) -> Refusal {
     Refusal::BudgetExhausted {
-        workflow: workflow.id.to_string(),
-        kind: kind.as_str().to_owned(),
+        workflow: workflow.id.clone(),
+        kind,
         spent: workflow.usage.of(kind),
         limit: workflow.budget.of(kind),
     }

@@ -7,13 +7,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use gatehouse_core::clock::Clock;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 
 use crate::credential::Credential;
 use crate::pipeline::SHUT_DOWN;
 use crate::pipeline::record::EventDraft;
-use crate::quarantines::Reach;
-use crate::state::State;
+use crate::quarantines::{Quarantines, Reach};
+use crate::revocations::Cuts;
 use crate::workflows::LiveWorkflow;
 
 /// On whose behalf a call is forwarded: the agent's own credential, or (for an approved
@@ -58,11 +59,12 @@ pub struct Guarded<'a> {
 
 /// Why a call was cut before its answer: a quarantine now covering it, or else a
 /// revocation (or the workflow's end).
-pub(crate) fn cut_refusal(state: &State, guarded: Guarded<'_>) -> Refusal {
-    match state
-        .quarantines
-        .covering(guarded.reach, state.clock.as_ref())
-    {
+pub(crate) fn cut_refusal(
+    quarantines: &Quarantines,
+    clock: &dyn Clock,
+    guarded: Guarded<'_>,
+) -> Refusal {
+    match quarantines.covering(guarded.reach, clock) {
         Some(id) => Refusal::Quarantined { id },
         None => Refusal::Unauthenticated(AuthFailure::Revoked),
     }
@@ -74,7 +76,7 @@ pub(crate) type Cancellation = Pin<Box<dyn Future<Output = String> + Send>>;
 /// The refusal of a call cancelled before the upstream answered: cut by shutdown, by a
 /// quarantine, or by a revocation (or its workflow's end).
 pub(crate) fn cancelled(
-    state: &State,
+    cuts: &Cuts,
     guarded: Guarded<'_>,
     draft: &mut EventDraft,
     reason: &str,
@@ -85,26 +87,26 @@ pub(crate) fn cancelled(
             reason: SHUT_DOWN.to_owned(),
         };
     }
-    cut_refusal(state, guarded)
+    cut_refusal(&cuts.quarantines, cuts.clock.as_ref(), guarded)
 }
 
 /// Resolves, with a reason, once the call's workflow ends, its credential or agent is
 /// revoked, a quarantine covers it, or shutdown stops waiting for it; pending otherwise.
 pub(crate) fn cancellation(
-    state: &Arc<State>,
+    cuts: &Arc<Cuts>,
     guarded: Guarded<'_>,
 ) -> impl Future<Output = String> + Send + 'static {
     let mut over = guarded.workflow.over_signal();
-    let mut epoch = state.revocations.epoch();
-    let mut stopping = state.stopping.subscribe();
-    let state = Arc::clone(state);
+    let mut epoch = cuts.revocations.epoch();
+    let mut stopping = cuts.stopping.clone();
+    let cuts = Arc::clone(cuts);
     let jti = guarded.caller.jti.map(str::to_owned);
     let agent = guarded.caller.agent.to_owned();
     let reach = guarded.reach.owned();
     async move {
         // Inside this future, so watching for quarantines allocates nothing more.
         let quarantined =
-            crate::quarantines::cut(&state.quarantines, state.clock.as_ref(), reach.with(&agent));
+            crate::quarantines::cut(&cuts.quarantines, cuts.clock.as_ref(), reach.with(&agent));
         tokio::pin!(quarantined);
         loop {
             tokio::select! {
@@ -125,10 +127,10 @@ pub(crate) fn cancellation(
                     if changed.is_err() {
                         std::future::pending::<()>().await;
                     }
-                    if jti.as_deref().is_some_and(|jti| state.revocations.is_token_revoked(jti)) {
+                    if jti.as_deref().is_some_and(|jti| cuts.revocations.is_token_revoked(jti)) {
                         return "the credential was revoked".to_owned();
                     }
-                    if state.revocations.is_agent_revoked(&agent) {
+                    if cuts.revocations.is_agent_revoked(&agent) {
                         return "the agent was revoked".to_owned();
                     }
                 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, EventKind, Observed, Outcome, Would};
 use gatehouse_core::ids::DecisionId;
@@ -19,11 +20,11 @@ use http::{Request, Response};
 use crate::anonymous::summary_event;
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
+use crate::events::Emitter;
 use crate::journal::Ticket;
 use crate::pipeline::SHUT_DOWN;
 use crate::pipeline::Target;
 use crate::problem::problem_response;
-use crate::state::State;
 
 /// Longest request path kept in an event.
 const MAX_RECORDED_PATH: usize = 1024;
@@ -51,12 +52,14 @@ pub struct EventDraft {
     /// Set once the call is journaled, i.e. about to be forwarded: from then on the
     /// draft records an event even if it is dropped unfinished (the agent went away).
     journaled: Option<Journaled>,
+    /// Whether the call was counted in its agent's baseline, so its bytes are too.
+    judged: bool,
 }
 
 #[derive(Debug)]
 struct Journaled {
     ticket: Ticket,
-    state: Arc<State>,
+    emitter: Arc<Emitter>,
 }
 
 impl Clone for EventDraft {
@@ -67,6 +70,7 @@ impl Clone for EventDraft {
             started: self.started,
             decided_us: self.decided_us,
             journaled: None,
+            judged: self.judged,
         }
     }
 }
@@ -81,23 +85,26 @@ impl Drop for EventDraft {
         self.note(AGENT_LEFT);
         let event = self.finished();
         access_line(&event);
-        journaled.state.metrics.observe(&event, self.decided_us);
+        journaled.emitter.metrics.observe(&event, self.decided_us);
+        if self.judged {
+            journaled.emitter.baselines.add_bytes(&event);
+        }
         journaled
-            .state
-            .events
+            .emitter
+            .sink
             .emit_journaled(event, journaled.ticket);
     }
 }
 
 impl EventDraft {
-    pub fn begin<B>(state: &State, request: &Request<B>, kind: EventKind) -> Self {
-        let now = state.clock.now();
+    pub fn begin<B>(emitter: &Emitter, request: &Request<B>, kind: EventKind) -> Self {
+        let now = emitter.clock.now();
         let path = request.uri().path();
         let path = path.get(..MAX_RECORDED_PATH).unwrap_or(path);
         let mut event = Event {
             method: request.method().as_str().to_owned(),
             path: path.to_owned(),
-            ..Event::blank(state.next_id_at(now), now.millis(), kind)
+            ..Event::blank(emitter.next_id_at(now), now.millis(), kind)
         };
         crate::trace::record_incoming(&mut event, request.headers());
         Self {
@@ -105,6 +112,7 @@ impl EventDraft {
             started: Instant::now(),
             decided_us: None,
             journaled: None,
+            judged: false,
         }
     }
 
@@ -130,6 +138,7 @@ impl EventDraft {
             started: self.started,
             decided_us: None,
             journaled: None,
+            judged: false,
         };
         std::mem::replace(self, spent)
     }
@@ -137,19 +146,19 @@ impl EventDraft {
     /// Journals the call just before it is forwarded (one write of the draft, durable
     /// against `kill -9`), so that a call the upstream saw always gets its event: at its
     /// end, when the agent leaves first, or at the next start after a crash.
-    pub fn journal(&mut self, state: &Arc<State>) -> Result<(), Refusal> {
-        if let Some(queued) = state.events.full() {
+    pub fn journal(&mut self, emitter: &Arc<Emitter>) -> Result<(), Refusal> {
+        if let Some(queued) = emitter.sink.full() {
             return Err(Refusal::Unrecordable { queued });
         }
-        let ticket = state
-            .events
+        let ticket = emitter
+            .sink
             .journal(&self.event)
             .map_err(|error| Refusal::Internal {
                 reason: format!("cannot journal the call before forwarding it: {error}"),
             })?;
         self.journaled = ticket.map(|ticket| Journaled {
             ticket,
-            state: Arc::clone(state),
+            emitter: Arc::clone(emitter),
         });
         Ok(())
     }
@@ -261,26 +270,32 @@ impl EventDraft {
         }
     }
 
+    /// The call was counted in its agent's baseline and departs from it so.
+    pub fn anomaly(&mut self, anomalies: AnomalySet) {
+        self.event.anomaly = anomalies;
+        self.judged = true;
+    }
+
     pub fn tier(&mut self, tier: Tier) {
         self.event.tier = Some(tier);
     }
 
     /// Records a call parked for approval (the draft stays for nothing else).
-    pub fn parked(&self, state: &State, status: u16) {
+    pub fn parked(&self, emitter: &Emitter, status: u16) {
         let mut parked = self.clone();
         parked.event.status = status;
         parked.event.outcome = Outcome::Pending;
-        parked.emit(state);
+        parked.emit(emitter);
     }
 
     /// For a call Gatehouse makes itself (an approved call it executes).
-    pub fn synthetic(state: &State, kind: EventKind, method: &str, path: &str) -> Self {
+    pub fn synthetic(emitter: &Emitter, kind: EventKind, method: &str, path: &str) -> Self {
         let request = http::Request::builder()
             .method(method)
             .uri(path)
             .body(())
             .unwrap_or_default();
-        Self::begin(state, &request, kind)
+        Self::begin(emitter, &request, kind)
     }
 
     /// Adds a note to the event's reason.
@@ -305,15 +320,15 @@ impl EventDraft {
 
     /// Ends the call with `refusal`: the problem document for the agent, the full
     /// reason for the event.
-    pub fn refuse(self, state: &State, refusal: &Refusal) -> Response<ResponseBody> {
+    pub fn refuse(self, emitter: &Emitter, refusal: &Refusal) -> Response<ResponseBody> {
         let response = problem_response(refusal, Some(self.event.id));
-        self.refused(state, refusal, refusal.status());
+        self.refused(emitter, refusal, refusal.status());
         response
     }
 
     /// Records `refusal` for a transport that answers in its own shape (MCP), with the
     /// HTTP status it answered with.
-    pub fn refused(mut self, state: &State, refusal: &Refusal, status: u16) {
+    pub fn refused(mut self, emitter: &Emitter, refusal: &Refusal, status: u16) {
         self.event.outcome = refusal_outcome(refusal);
         self.event.refusal = Some(refusal.kind());
         let reason = match self.event.reason.take() {
@@ -322,11 +337,11 @@ impl EventDraft {
         };
         self.event.reason = Some(reason);
         self.event.status = status;
-        self.emit(state);
+        self.emit(emitter);
     }
 
     /// Ends an allowed call once its response body has ended.
-    pub fn complete(mut self, state: &State, status: u16, bytes_out: u64, end: &BodyEnd) {
+    pub fn complete(mut self, emitter: &Emitter, status: u16, bytes_out: u64, end: &BodyEnd) {
         self.event.status = status;
         self.event.bytes_out = bytes_out;
         self.event.outcome = Outcome::Allow;
@@ -366,43 +381,46 @@ impl EventDraft {
                 self.event.reason = Some(format!("response cut at the limit of {limit} bytes"));
             }
         }
-        self.emit(state);
+        self.emit(emitter);
     }
 
     /// Ends an allowed call whose whole answer is known (MCP replies are not streamed).
-    pub fn answered(mut self, state: &State, status: u16, bytes_out: u64) {
+    pub fn answered(mut self, emitter: &Emitter, status: u16, bytes_out: u64) {
         self.event.bytes_out = bytes_out;
-        self.allow(state, status);
+        self.allow(emitter, status);
     }
 
     /// Ends a call the gateway answered itself (the token endpoint).
-    pub fn allow(mut self, state: &State, status: u16) {
+    pub fn allow(mut self, emitter: &Emitter, status: u16) {
         self.event.status = status;
         self.event.outcome = Outcome::Allow;
-        self.emit(state);
+        self.emit(emitter);
     }
 
-    fn emit(mut self, state: &State) {
+    fn emit(mut self, emitter: &Emitter) {
         let journaled = self.journaled.take();
         // Only events with a reason carry text from outside (an upstream's error message);
         // an allowed call's event has none and pays nothing here.
         if let Some(reason) = &mut self.event.reason {
-            state.secrets.redact(reason);
+            emitter.secrets.redact(reason);
         }
         let event = self.finished();
         access_line(&event);
-        state.metrics.observe(&event, self.decided_us);
+        emitter.metrics.observe(&event, self.decided_us);
+        if self.judged {
+            emitter.baselines.add_bytes(&event);
+        }
         match journaled {
-            Some(journaled) => state.events.emit_journaled(event, journaled.ticket),
+            Some(journaled) => emitter.sink.emit_journaled(event, journaled.ticket),
             // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.
             None => {
-                let (stored, closed) = state.anonymous.admit(&event);
+                let (stored, closed) = emitter.anonymous.admit(&event);
                 if let Some(summary) = closed {
-                    let id = state.next_id();
-                    state.events.emit(summary_event(id, summary, event.time_ms));
+                    let id = emitter.next_id();
+                    emitter.sink.emit(summary_event(id, summary, event.time_ms));
                 }
                 if stored {
-                    state.events.emit(event);
+                    emitter.sink.emit(event);
                 }
             }
         }

@@ -7,8 +7,6 @@
 
 mod capture;
 
-use std::sync::Arc;
-
 use gatehouse_core::refusal::Refusal;
 
 pub use capture::Recorder;
@@ -64,17 +62,17 @@ pub fn mcp_reply(recorder: Option<Recorder>, answer: serde_json::Value) {
 
 /// A recorder for this call if forensics covers it (see `Forensics::redactions`).
 pub fn recorder(
-    state: &Arc<crate::state::State>,
+    tap: crate::forensics::Tap<'_>,
     agent: &str,
     workflow: &str,
     tool: &str,
     draft: &crate::pipeline::record::EventDraft,
 ) -> Option<Recorder> {
     // The one check every call pays: no clock read, no lock, while nothing is recorded.
-    if !state.forensics.active() {
+    if !tap.forensics.active() {
         return None;
     }
-    let now_ms = state.clock.now().millis();
-    let redact = state.forensics.redactions(agent, workflow, now_ms)?;
-    Some(Recorder::new(state, draft, agent, workflow, tool, redact))
+    let now_ms = tap.clock.now().millis();
+    let redact = tap.forensics.redactions(agent, workflow, now_ms)?;
+    Some(Recorder::new(tap, draft, agent, workflow, tool, redact))
 }

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::config::Config;
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::risk::{self, Judged, RiskSettings, RouteRisk};
 use serde_json::Value;
 
 use crate::pipeline::record::EventDraft;
-use crate::state::State;
 
 /// What a call's route asks of its response, with the settings it is judged by and the
 /// caller's ceiling. `None` for a route that scans nothing: that response is not read.
@@ -22,13 +22,14 @@ pub struct Screen {
 }
 
 impl Screen {
-    /// The screen for a call to a route with `risk`, made by the caller the draft names.
-    pub fn of(state: &State, route: Option<&Arc<RouteRisk>>, draft: &EventDraft) -> Option<Self> {
+    /// The screen for a call to a route with `risk`, made by the caller the draft names:
+    /// the configuration's risk settings and the caller's task class are all it reads.
+    pub fn of(config: &Config, route: Option<&Arc<RouteRisk>>, draft: &EventDraft) -> Option<Self> {
         let route = route?;
-        let settings = state.config.risk.as_ref()?;
+        let settings = config.risk.as_ref()?;
         let ceiling = draft
             .task_class()
-            .and_then(|class| state.config.task_classes.get(class))
+            .and_then(|class| config.task_classes.get(class))
             .and_then(|class| class.max_data_class);
         Some(Self {
             settings: Arc::clone(settings),

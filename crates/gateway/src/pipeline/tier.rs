@@ -4,7 +4,6 @@
 //! approved. The faces turn their calls into a [`ParkedCall`] and answer in their own
 //! words (an HTTP `202`, a JSON-RPC result).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, Checkpoint, NewApproval, ParkedCall};
@@ -12,9 +11,9 @@ use gatehouse_core::model::{Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use rand::RngCore;
 
+use crate::approvals::Checkpoints;
 use crate::credential::Credential;
 use crate::pipeline::record::EventDraft;
-use crate::state::State;
 
 /// Calls one workflow may have waiting for approval at once: each is a stored row and a
 /// notification, so a workflow cannot flood approvers or the store.
@@ -35,25 +34,25 @@ pub struct Gatekeeping<'a> {
 
 /// Medium tier: accept a confirmed, matching, unused confirmation, or ask for one.
 pub async fn confirm(
-    state: &Arc<State>,
+    checkpoints: Checkpoints<'_>,
     checked: &Gatekeeping<'_>,
     call: ParkedCall,
     draft: &mut EventDraft,
 ) -> Result<(), Refusal> {
     let claims = &checked.credential.claims;
     let Some(id) = checked.confirmation else {
-        let approval = new_approval(state, checked, Checkpoint::Confirmation, call, draft);
+        let approval = new_approval(checkpoints, checked, Checkpoint::Confirmation, call, draft);
         let id = approval.id.clone();
-        state
+        checkpoints
             .approvals
             .create(approval)
             .await
             .map_err(store_failure)?;
         return Err(Refusal::ConfirmationRequired { id });
     };
-    let now = state.clock.now().secs();
+    let now = checkpoints.clock.now().secs();
     let digest = call.digest;
-    let used = state
+    let used = checkpoints
         .approvals
         .update(
             id,
@@ -74,14 +73,14 @@ pub async fn confirm(
 /// High tier: park the exact call; the approval as it stands once the agent's requested
 /// wait (bounded by `max_wait_secs`) is over.
 pub async fn park(
-    state: &Arc<State>,
+    checkpoints: Checkpoints<'_>,
     checked: &Gatekeeping<'_>,
     call: ParkedCall,
     draft: &mut EventDraft,
 ) -> Result<Approval, Refusal> {
-    let approval = new_approval(state, checked, Checkpoint::Approval, call, draft);
-    let now = state.clock.now().secs();
-    let approval = state
+    let approval = new_approval(checkpoints, checked, Checkpoint::Approval, call, draft);
+    let now = checkpoints.clock.now().secs();
+    let approval = checkpoints
         .approvals
         .create_bounded(approval, MAX_PENDING_PER_WORKFLOW, now)
         .await
@@ -89,15 +88,15 @@ pub async fn park(
         .ok_or(Refusal::TooManyPending {
             limit: MAX_PENDING_PER_WORKFLOW,
         })?;
-    state
+    checkpoints
         .notifier
-        .approval_pending(&approval, state.config.approvals.console_url.as_deref());
+        .approval_pending(&approval, checkpoints.settings.console_url.as_deref());
     draft.note(&format!("parked as approval `{}`", approval.id));
-    let wait = checked.wait.min(state.config.approvals.max_wait);
+    let wait = checked.wait.min(checkpoints.settings.max_wait);
     if wait.is_zero() {
         return Ok(approval);
     }
-    Ok(state
+    Ok(checkpoints
         .approvals
         .wait(&approval.id, wait)
         .await
@@ -106,14 +105,14 @@ pub async fn park(
 }
 
 fn new_approval(
-    state: &State,
+    checkpoints: Checkpoints<'_>,
     checked: &Gatekeeping<'_>,
     checkpoint: Checkpoint,
     call: ParkedCall,
     draft: &EventDraft,
 ) -> Approval {
     let claims = &checked.credential.claims;
-    let settings = &state.config.approvals;
+    let settings = checkpoints.settings;
     let (ttl, required) = match checkpoint {
         Checkpoint::Confirmation => (settings.confirmation_ttl, 1),
         Checkpoint::Approval => {
@@ -134,7 +133,7 @@ fn new_approval(
         policy_version: draft.policy_version().unwrap_or_default(),
         call,
         required,
-        now_secs: state.clock.now().secs(),
+        now_secs: checkpoints.clock.now().secs(),
         ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
     })
 }

@@ -183,6 +183,7 @@ impl Oracle {
             "data_class": request.context.data_class,
             "tier": request.context.tier.as_str(),
             "write": request.context.write,
+            "anomaly": request.context.anomaly.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         });
         let context = Context::from_json_value(context, None).unwrap();
         let cedar_request = Request::new(

@@ -189,6 +189,22 @@ CREATE TABLE policy_sets (
 );
 "#,
     },
+    Migration {
+        version: 7,
+        sql: r#"
+-- Baselines (issue 15): calls and bytes of each agent's intents per Unix hour (UTC),
+-- added to by every replica's flush of its in-memory tallies.
+CREATE TABLE baseline_hours (
+    agent TEXT COLLATE "C" NOT NULL,
+    intent TEXT COLLATE "C" NOT NULL,
+    hour BIGINT NOT NULL,
+    calls BIGINT NOT NULL CHECK (calls >= 0),
+    bytes BIGINT NOT NULL CHECK (bytes >= 0),
+    PRIMARY KEY (agent, intent, hour)
+);
+CREATE INDEX baseline_hours_by_hour ON baseline_hours (hour);
+"#,
+    },
 ];
 
 /// Applies every step the database has not seen, in one transaction.

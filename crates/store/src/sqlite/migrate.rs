@@ -83,6 +83,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 17,
         sql: include_str!("../migrations/sqlite/0017_budget_pools.sql"),
     },
+    Migration {
+        version: 18,
+        sql: include_str!("../migrations/sqlite/0018_baseline_hours.sql"),
+    },
 ];
 
 /// The step that adds the events' hash chain; after it, the events stored before are

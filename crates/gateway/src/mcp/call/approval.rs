@@ -66,7 +66,7 @@ pub(super) async fn approval_outcome(
         draft.note(&format!("asks for the outcome of approval `{id}`"));
         return settled(&approval);
     }
-    let approval = tier::park(caller.state, gatekeeping, parked, draft).await?;
+    let approval = tier::park(caller.state.checkpoints(), gatekeeping, parked, draft).await?;
     draft.note(&format!("parked as approval `{}`", approval.id));
     settled(&approval)
 }
@@ -151,7 +151,13 @@ pub async fn replay(
     // The mapping borrows `params`, which the upcall takes.
     let intent = mapping.intent.clone();
     let risk = mapping.risk.clone();
-    budget::reserve(state, workflow, mapping.access, parked.body.len() as u64).await?;
+    budget::reserve(
+        state.budgets(),
+        workflow,
+        mapping.access,
+        parked.body.len() as u64,
+    )
+    .await?;
     let on_behalf = OnBehalf::parked(approval);
     let reply = forward(
         state,
@@ -172,6 +178,6 @@ pub async fn replay(
     let response = crate::problem::json_response(http::StatusCode::OK, &body, "application/json");
     // HTTP replays record when their body ends; this answer is whole, so record now.
     let length = serde_json::to_vec(&body).map_or(0, |bytes| bytes.len());
-    draft.take().answered(state, 200, length as u64);
+    draft.take().answered(&state.emitter, 200, length as u64);
     Ok(response)
 }

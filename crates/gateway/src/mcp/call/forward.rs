@@ -53,16 +53,16 @@ pub async fn forward(
         },
     };
     let recorder = recording::recorder(
-        state,
+        state.tap(),
         on_behalf.agent,
         on_behalf.workflow,
         server.name.as_str(),
         draft,
     );
-    draft.journal(state)?;
+    draft.journal(&state.emitter)?;
     let started = Instant::now();
-    let cancel = cancellation(state, guarded);
-    let screen = Screen::of(state, upcall.risk, draft);
+    let cancel = cancellation(&state.cuts, guarded);
+    let screen = Screen::of(&state.config, upcall.risk, draft);
     let Upcall {
         method,
         params,
@@ -74,7 +74,7 @@ pub async fn forward(
     let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
-        reason = cancel => return Err(cancelled(state, guarded, draft, &reason)),
+        reason = cancel => return Err(cancelled(&state.cuts, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let mut reply = match outcome {
@@ -110,11 +110,11 @@ pub async fn forward(
     };
     if workflow.add_bytes(size as u64, &*state.store).is_err() {
         let snapshot = workflow.snapshot();
-        budget::notify_paused(state, &snapshot, BudgetKind::Bytes);
+        budget::notify_paused(state.pauses(), &snapshot, BudgetKind::Bytes);
         draft.note(&format!("the server's answer of {size} bytes was withheld"));
         return Err(Refusal::BudgetExhausted {
-            workflow: snapshot.id.to_string(),
-            kind: BudgetKind::Bytes.as_str().to_owned(),
+            workflow: snapshot.id.clone(),
+            kind: BudgetKind::Bytes,
             spent: snapshot.usage.bytes,
             limit: snapshot.budget.bytes,
         });

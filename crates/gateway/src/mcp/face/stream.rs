@@ -293,12 +293,12 @@ impl Events {
             Ok(answer) => {
                 let body = reply_message(asked, answer, &mut draft);
                 let length = send_last(&frames, &body);
-                draft.answered(state, StatusCode::OK.as_u16(), length);
+                draft.answered(&state.emitter, StatusCode::OK.as_u16(), length);
             }
             Err(refusal) => {
                 let (_, body) = refusal_message(asked, &refusal, self.decision);
                 send_last(&frames, &body);
-                draft.refused(state, &refusal, StatusCode::OK.as_u16());
+                draft.refused(&state.emitter, &refusal, StatusCode::OK.as_u16());
             }
         }
     }

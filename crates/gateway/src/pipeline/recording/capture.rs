@@ -9,17 +9,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use gatehouse_core::config::RecordingPolicy;
+use gatehouse_core::config::{Config, RecordingPolicy};
 use gatehouse_core::refusal::Refusal;
-use gatehouse_store::Recording;
+use gatehouse_store::{Recording, Store};
 use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use super::MAX_BODY;
 use crate::body::{BoxError, ResponseBody};
+use crate::forensics::Tap;
 use crate::pipeline::record::EventDraft;
-use crate::state::State;
+use crate::secrets::Secrets;
 
 const REDACTED: &str = "[redacted]";
 
@@ -34,7 +35,9 @@ const SENSITIVE: [&str; 4] = [
 /// Records one call; stored when dropped.
 #[derive(Debug)]
 pub struct Recorder {
-    state: Arc<State>,
+    /// The tools' secrets, redacted from what is stored.
+    secrets: Arc<Secrets>,
+    store: Arc<dyn Store>,
     recording: Recording,
     redact: Vec<String>,
     /// The tool's segment says `recording = "required"`: the call proceeds only once
@@ -58,7 +61,7 @@ struct Side {
 
 impl Recorder {
     pub(super) fn new(
-        state: &Arc<State>,
+        tap: Tap<'_>,
         draft: &EventDraft,
         agent: &str,
         workflow: &str,
@@ -74,15 +77,15 @@ impl Recorder {
             request: String::new(),
             response: String::new(),
         };
-        let required = segment_of(state, tool).is_some_and(|segment| {
-            state
-                .config
+        let required = segment_of(tap.config, tool).is_some_and(|segment| {
+            tap.config
                 .segments
                 .get(segment)
                 .is_some_and(|segment| segment.recording == RecordingPolicy::Required)
         });
         Self {
-            state: Arc::clone(state),
+            secrets: Arc::clone(tap.secrets),
+            store: Arc::clone(tap.store),
             recording,
             redact,
             required,
@@ -100,8 +103,8 @@ impl Recorder {
         let mut provisional = self.recording.clone();
         provisional.request = self.with(|capture| self.side_text(&capture.request));
         provisional.response = "(the call is in progress)".to_owned();
-        self.state.secrets.redact(&mut provisional.request);
-        let store = Arc::clone(&self.state.store);
+        self.secrets.redact(&mut provisional.request);
+        let store = Arc::clone(&self.store);
         crate::blocking::store_call("recordings", move || store.put_recording(&provisional))
             .await
             .map_err(|error| Refusal::Internal {
@@ -213,9 +216,9 @@ impl Drop for Recorder {
         } else {
             self.side_text(&capture.response)
         };
-        self.state.secrets.redact(&mut recording.request);
-        self.state.secrets.redact(&mut recording.response);
-        let store = Arc::clone(&self.state.store);
+        self.secrets.redact(&mut recording.request);
+        self.secrets.redact(&mut recording.response);
+        let store = Arc::clone(&self.store);
         let write = move || {
             if let Err(error) = store.put_recording(&recording) {
                 tracing::warn!(id = %recording.id, %error, "cannot store a forensic recording");
@@ -236,14 +239,13 @@ fn keep(side: &mut Side, text: String) {
 }
 
 /// The segment of a tool or MCP server.
-fn segment_of<'a>(state: &'a State, tool: &str) -> Option<&'a gatehouse_core::model::SegmentName> {
-    match state.config.tools.get(tool) {
+fn segment_of<'a>(
+    config: &'a Config,
+    tool: &str,
+) -> Option<&'a gatehouse_core::model::SegmentName> {
+    match config.tools.get(tool) {
         Some(found) => Some(&found.segment),
-        None => state
-            .config
-            .mcp_servers
-            .get(tool)
-            .map(|server| &server.segment),
+        None => config.mcp_servers.get(tool).map(|server| &server.segment),
     }
 }
 
