@@ -276,7 +276,8 @@ async fn event(state: &Arc<State>, id: DecisionId) -> Result<Response<ResponseBo
     Ok(ok_json(&serde_json::json!(event)))
 }
 
-/// Runs a store call off the async workers.
+/// Runs a store call off the async workers (the PostgreSQL store is told so, and works
+/// in place: `crate::blocking::store_call`).
 pub(crate) async fn blocking<T, E>(
     call: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ControlError>
@@ -284,7 +285,7 @@ where
     T: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    tokio::task::spawn_blocking(call)
+    tokio::task::spawn_blocking(|| gatehouse_store::off_async_workers(call))
         .await
         .map_err(|error| ControlError::Unavailable {
             reason: error.to_string(),

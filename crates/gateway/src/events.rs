@@ -340,8 +340,7 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
             let encoded = EventLine::all(&events);
-            let written = store_ref
-                .append_lines(&encoded)
+            let written = gatehouse_store::off_async_workers(|| store_ref.append_lines(&encoded))
                 .map(|()| lines.append(&encoded));
             (written, lines)
         })

@@ -28,7 +28,7 @@ pub use chain::{BreakKind, ChainBreak, ChainCheck, LINK_LEN};
 pub use error::StoreError;
 pub use outbox::{BadPosition, Position, StoredLine};
 pub use policy_version::{PolicySet, PolicySetFile, PolicyVersion, SharedPolicySet};
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresStore, off_async_workers};
 pub use quarantine::{Quarantine, QuarantineKind};
 pub use rates::{CallCount, MAX_BUCKETS, RateQuery};
 pub use recording::Recording;

@@ -48,6 +48,7 @@ use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
 use crate::workflow::WorkflowFilter;
 use pool::Pool;
+pub use pool::off_async_workers;
 
 /// Connections kept open to the database: enough for the event writer, the workflow
 /// flusher and a few control-plane reads at once.

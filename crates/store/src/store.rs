@@ -298,6 +298,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub enum Change {
     /// Revocations changed: read them again.
     Revocations,
+    /// This revocation was written: it is said in the announcement itself, so a replica
+    /// refuses what it covers at once, before it reads revocations again (as for
+    /// [`Change::Revocations`], which stays the truth: a reinstatement is only read).
+    Revoked {
+        kind: RevocationKind,
+        subject: String,
+        /// For a credential, when it would have expired anyway (Unix seconds).
+        expires_at: Option<i64>,
+    },
     /// Quarantines changed: read them again.
     Quarantines,
     /// This workflow ended (or otherwise changed state) on another replica.
