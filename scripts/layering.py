@@ -29,6 +29,7 @@ FLOORS = {
     "config_map": 0, "tls": 0, "mcp_upstream": 0, "mcp_sessions": 0, "trace": 0,
     # 1: the state a call reads and changes, and the events it leaves.
     "credential": 1, "revocations": 1, "quarantines": 1, "workflows": 1, "journal": 1,
+    "baselines": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1,
     "policies": 1, "observe": 1, "admissions": 1,
     "events": 1, "approvals": 1, "anonymous": 1, "mcp_state": 1, "feed": 1, "forensics": 1,

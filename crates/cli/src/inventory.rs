@@ -5,17 +5,15 @@
 //! routes agents asked for: calls refused `no-route`, or forwarded by a discovering tool
 //! (`discover = true`), their paths folded into templates
 //! (numbers, UUIDs and long hex as `{id}`). `inventory suggest` prints those as route
-//! config that, added to the tool, classifies the same calls.
+//! config that, added to the tool, classifies the same calls. The inventory itself is
+//! computed by `gatehouse_core::inventory` (the console's inventory page uses it too);
+//! this file reads the events and formats it.
 
-mod fold;
+mod suggest;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use gatehouse_core::config::Config;
-use gatehouse_core::event::Event;
-use gatehouse_core::event::EventKind;
-use serde::Serialize;
+use gatehouse_core::inventory::{Inventory, RouteUse, Unmapped};
 
 use crate::Failure;
 use crate::control::ControlArgs;
@@ -54,31 +52,17 @@ enum Command {
     Suggest,
 }
 
-/// One reachable route (or MCP mapping).
-#[derive(Debug, Serialize)]
-struct Row {
-    tool: String,
-    segment: String,
-    method: String,
-    path: String,
-    intent: String,
-    data_class: String,
-    tier: String,
-    access: String,
-    observed: bool,
-    calls: usize,
-    agents: BTreeSet<String>,
-}
-
 pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     let config = load_config(&args.config)?;
     let events = crate::events::recorded(&args.control, &args.since, args.limit)?;
-    let unmapped = fold::unmapped(&config, &events);
+    let Inventory {
+        routes: rows,
+        unmapped,
+    } = Inventory::new(&config, &config.observe, &events);
     if matches!(args.command, Some(Command::Suggest)) {
-        println_out(&fold::suggest(&unmapped));
+        println_out(&suggest::suggest(&unmapped));
         return Ok(());
     }
-    let rows = rows(&config, &events);
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&serde_json::json!({
             "routes": rows,
@@ -93,92 +77,8 @@ pub(crate) fn run(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-fn rows(config: &Config, events: &[Event]) -> Vec<Row> {
-    let mut used: BTreeMap<(&str, &str), (usize, BTreeSet<String>)> = BTreeMap::new();
-    for event in events
-        .iter()
-        .filter(|event| event.kind == EventKind::Tool || event.kind == EventKind::Mcp)
-    {
-        let (Some(tool), Some(intent), Some(agent)) = (&event.tool, &event.intent, &event.agent)
-        else {
-            continue;
-        };
-        let entry = used.entry((tool.as_str(), intent.as_str())).or_default();
-        entry.0 += 1;
-        entry.1.insert(agent.to_string());
-    }
-    let observed = |tool: &str, segment: &str| {
-        let set = &config.observe;
-        set.tools.iter().any(|name| name.as_str() == tool)
-            || set.segments.iter().any(|name| name.as_str() == segment)
-    };
-    let mut rows = Vec::new();
-    for tool in config.tools.values() {
-        for route in &tool.routes {
-            let (calls, agents) = used
-                .get(&(tool.name.as_str(), route.intent.as_str()))
-                .cloned()
-                .unwrap_or_default();
-            rows.push(Row {
-                tool: tool.name.to_string(),
-                segment: tool.segment.to_string(),
-                method: route.method.clone(),
-                path: route.template.as_str().to_owned(),
-                intent: route.intent.to_string(),
-                data_class: route.data_class.to_string(),
-                tier: route.tier.as_str().to_owned(),
-                access: access(route.access),
-                observed: observed(tool.name.as_str(), tool.segment.as_str()),
-                calls,
-                agents,
-            });
-        }
-    }
-    for server in config.mcp_servers.values() {
-        let mappings = server
-            .tools
-            .iter()
-            .map(|(name, mapping)| (name.as_str(), mapping));
-        let features = [
-            ("resources", &server.resources),
-            ("prompts", &server.prompts),
-        ];
-        let features = features
-            .into_iter()
-            .filter_map(|(name, mapping)| Some((name, mapping.as_ref()?)));
-        for (name, mapping) in mappings.chain(features) {
-            let (calls, agents) = used
-                .get(&(server.name.as_str(), mapping.intent.as_str()))
-                .cloned()
-                .unwrap_or_default();
-            rows.push(Row {
-                tool: server.name.to_string(),
-                segment: server.segment.to_string(),
-                method: "MCP".to_owned(),
-                path: name.to_owned(),
-                intent: mapping.intent.to_string(),
-                data_class: mapping.data_class.to_string(),
-                tier: mapping.tier.as_str().to_owned(),
-                access: access(mapping.access),
-                observed: false,
-                calls,
-                agents,
-            });
-        }
-    }
-    rows
-}
-
-fn access(access: gatehouse_core::model::Access) -> String {
-    match access {
-        gatehouse_core::model::Access::Read => "read",
-        gatehouse_core::model::Access::Write => "write",
-    }
-    .to_owned()
-}
-
 /// The rows and the unmapped routes as text: a table, CSV or Markdown.
-fn separated(rows: &[Row], unmapped: &[fold::Unmapped], gap: &str, markdown: bool) -> String {
+fn separated(rows: &[RouteUse], unmapped: &[Unmapped], gap: &str, markdown: bool) -> String {
     let header = [
         "tool",
         "segment",

@@ -4,6 +4,7 @@
 mod agent;
 mod approvals;
 mod audit;
+mod baseline;
 mod control;
 mod events;
 mod evidence;
@@ -87,6 +88,8 @@ enum Command {
     Quarantine(quarantine::Args),
     /// What agents can reach and what they used; `inventory suggest` for unmapped routes.
     Inventory(inventory::Args),
+    /// An agent's learned call pattern per intent (`baseline show --agent A`).
+    Baseline(baseline::Args),
     /// List an agent's recent decisions, or decide recorded calls again under candidate
     /// policies and report what would change.
     Replay(replay::Args),
@@ -132,6 +135,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&args).map_err(Failure::from),
         Command::Quarantine(args) => quarantine::run(&args).map_err(Failure::from),
         Command::Inventory(args) => inventory::run(&args),
+        Command::Baseline(args) => baseline::run(&args).map_err(Failure::from),
         Command::Replay(args) => replay::run(&args),
         Command::Playbook(args) => playbook::run(&args).map_err(Failure::from),
         Command::Evidence(args) => evidence::run(&args).map_err(Failure::from),

@@ -19,8 +19,9 @@ pub use secret::Secret;
 pub use sink::{Sink, SinkKind};
 pub use tls::{ClientCerts, ListenerTls, RawTls};
 pub use typed::{
-    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, Config, GatewaySettings,
-    IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport, Notifications, Observed,
-    Operator, PolicyFile, PolicySource, RecordingPolicy, Role, Route, SecretSource, Segment,
-    StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth, UpstreamTls, UpstreamUrl,
+    Agent, AgentKey, ApprovalSettings, ArgKind, ArgSource, ArgSpec, BaselineSettings, Config,
+    GatewaySettings, IntentInfo, Issuer, Limits, McpMapping, McpServer, McpTransport,
+    Notifications, Observed, Operator, PolicyFile, PolicySource, RecordingPolicy, Role, Route,
+    SecretSource, Segment, StdioCommand, StoreLocation, Surface, TaskClass, Tool, UpstreamAuth,
+    UpstreamTls, UpstreamUrl,
 };

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::anomaly::AnomalySet;
 use crate::ids::DecisionId;
 use crate::model::{
     AgentId, DataClass, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
@@ -125,6 +126,15 @@ pub struct Event {
     /// moves its event a few times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk: Option<Box<ResponseRisk>>,
+    /// How the call departed from its agent's baseline (`new-intent`, `rate`, `volume`,
+    /// `hour`; `[baseline]` in docs/configuration.md); absent when it did not, or when
+    /// the call ended before it was judged.
+    #[serde(default, skip_serializing_if = "no_anomaly")]
+    pub anomaly: AnomalySet,
+}
+
+fn no_anomaly(set: &AnomalySet) -> bool {
+    set.is_empty()
 }
 
 /// The risk class of one response: the highest data class it was found to carry.
@@ -184,6 +194,7 @@ impl Event {
             parent_span_id: None,
             mcp_session: None,
             risk: None,
+            anomaly: AnomalySet::EMPTY,
         }
     }
 }

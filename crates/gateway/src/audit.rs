@@ -73,6 +73,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         parent_span_id: None,
         mcp_session: None,
         risk: None,
+        anomaly: Default::default(),
     }
 }
 

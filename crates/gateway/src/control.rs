@@ -3,6 +3,7 @@
 
 mod approvals;
 mod auth;
+mod baselines;
 mod chain;
 pub mod console;
 mod evidence;
@@ -180,6 +181,7 @@ async fn route(
         (&Method::GET, "/readyz") => ready(state).await,
         (&Method::GET, "/v1/audit/verify") => chain::verify(state, request).await,
         (&Method::GET, "/v1/evidence") => evidence::export(state, request).await,
+        (&Method::GET, "/v1/baselines") => baselines::show(state, request).await,
         (&Method::GET, "/metrics") => {
             auth::require(state, request, &[Role::Auditor, Role::Operator])?;
             metrics(state).await
@@ -274,7 +276,8 @@ async fn event(state: &Arc<State>, id: DecisionId) -> Result<Response<ResponseBo
     Ok(ok_json(&serde_json::json!(event)))
 }
 
-/// Runs a store call off the async workers.
+/// Runs a store call off the async workers (the PostgreSQL store is told so, and works
+/// in place: `crate::blocking::store_call`).
 pub(crate) async fn blocking<T, E>(
     call: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, ControlError>
@@ -282,7 +285,7 @@ where
     T: Send + 'static,
     E: std::fmt::Display + Send + 'static,
 {
-    tokio::task::spawn_blocking(call)
+    tokio::task::spawn_blocking(|| gatehouse_store::off_async_workers(call))
         .await
         .map_err(|error| ControlError::Unavailable {
             reason: error.to_string(),

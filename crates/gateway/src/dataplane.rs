@@ -10,7 +10,8 @@
 //! 4. **contain** (segment, scope) before decide: cheap, static checks that need no policy;
 //!    then the route's declared **arguments** are typed (a `bad-arguments` call never
 //!    reaches policy), reading the body first only if the route declares body arguments;
-//! 5. **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
+//! 5. the call is counted and judged against its agent's **baseline** (anomalies go to
+//!    Cedar and may raise the tier); **decide** (Cedar), then **tier**: a medium call needs its confirmation, a high one
 //!    is parked for approval and never forwarded from here;
 //! 6. **budget**: only a call that would be forwarded is counted, and the declared body
 //!    size is checked first so an oversize upload spends nothing;
@@ -38,7 +39,7 @@ use crate::pipeline::authenticate::{authenticate, check_header_size};
 use crate::pipeline::cancel::{Guarded, OnBehalf};
 use crate::pipeline::contain::{contain, reach};
 use crate::pipeline::record::EventDraft;
-use crate::pipeline::{budget, decide, observe};
+use crate::pipeline::{baseline, budget, decide, observe};
 use crate::state::State;
 
 /// One tool call, start to end.
@@ -102,17 +103,19 @@ async fn phases(
         let (args, body) = Box::pin(args::gather(state, &call, &parts.headers, body)).await?;
         (Some(args), body)
     };
+    let anomalies = baseline::judge(&state.baselines, &credential.agent, target.intent, draft);
     let verdict = decide::decide_recorded(
         &state.policy,
         state.clock.now(),
         &credential,
-        &target,
-        args.as_ref(),
+        (&target, args.as_ref()),
+        anomalies,
         draft,
     );
     // Fail closed: a policy that errored might have been the forbid that applied.
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let tier = decide::effective_tier(target.tier, &verdict);
+    let tier = baseline::raise(&state.baselines, tier, anomalies, draft);
     draft.policies(verdict);
     if !allowed {
         observe::or_refuse(Refusal::PolicyDenied, observed, draft)?;

@@ -340,8 +340,7 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
             let encoded = EventLine::all(&events);
-            let written = store_ref
-                .append_lines(&encoded)
+            let written = gatehouse_store::off_async_workers(|| store_ref.append_lines(&encoded))
                 .map(|()| lines.append(&encoded));
             (written, lines)
         })
@@ -402,6 +401,12 @@ mod tests {
         }
         fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
             self.inner.event(id)
+        }
+        fn call_counts(
+            &self,
+            query: &gatehouse_store::RateQuery,
+        ) -> Result<Vec<gatehouse_store::CallCount>, StoreError> {
+            self.inner.call_counts(query)
         }
         fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {
             self.inner.verify_chain(since_ms)

@@ -10,6 +10,7 @@ pub mod anonymous;
 pub mod approvals;
 pub mod approved;
 pub mod audit;
+pub mod baselines;
 mod blocking;
 pub mod body;
 pub mod broker;

@@ -5,6 +5,7 @@
 //!
 //! 1. [`authenticate`]: a live credential of a live agent and workflow;
 //! 2. [`contain`]: the credential's segment and scope, and no quarantine covering the call;
+//!    then [`baseline`]: the call is counted and judged against its agent's baseline;
 //! 3. [`decide`]: Cedar, default deny;
 //! 4. [`tier`]: confirmation or human approval;
 //! 5. [`budget`]: only a call that would be forwarded is counted;
@@ -15,6 +16,7 @@
 //! pipeline, never the reverse (ARCHITECTURE.md, "Floors"; `scripts/layering.py`).
 
 pub mod authenticate;
+pub mod baseline;
 pub mod budget;
 pub mod cancel;
 pub mod contain;

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::config::{Config, Observed, PolicyFile, read_policy_dir};
+use gatehouse_core::config::{Observed, PolicyFile, read_policy_dir};
 use gatehouse_core::event::{Event, EventKind, Outcome};
 use gatehouse_core::model::Intent;
 use gatehouse_core::refusal::RefusalKind;
@@ -284,10 +284,13 @@ impl Looks {
     }
 }
 
+/// The engine of `files` on the running configuration: the schema and entities of the
+/// engine in force, and the policies of every file it already holds unchanged, are
+/// reused; only changed files are parsed and validated.
 async fn build(state: &State, files: Vec<PolicyFile>) -> Result<PolicyEngine, String> {
-    let mut config: Config = state.config.clone();
-    config.policies = files;
-    tokio::task::spawn_blocking(move || PolicyEngine::build(&config).map_err(|e| e.to_string()))
+    let current = state.policy.current();
+    let build = move || current.with_policies(&files).map_err(|e| e.to_string());
+    tokio::task::spawn_blocking(build)
         .await
         .map_err(|error| error.to_string())?
 }

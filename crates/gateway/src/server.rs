@@ -165,6 +165,7 @@ impl Gateway {
             revocations: Revocations::new(stored),
         }));
         state.quarantines.restore(quarantined);
+        state.baselines.restore(now.millis()).await?;
         let (data_tls, control_tls) = load_tls(&state.config.gateway)?;
         crate::approved::install_runner(&state);
         let files = state.config.policies.len();
@@ -281,6 +282,9 @@ impl Gateway {
         if let Err(error) = self.state.workflows.flush_and_release().await {
             tracing::error!(%error, "workflow state could not be written at shutdown");
         }
+        if let Err(error) = self.state.baselines.flush().await {
+            tracing::error!(%error, "baseline counts could not be written at shutdown");
+        }
         self.state.mcp.upstreams.shutdown().await;
         // The state holds the last event sink; once it is gone the writer drains and ends.
         drop(self.state);
@@ -346,8 +350,21 @@ async fn maintain(state: Arc<State>, mut stop: watch::Receiver<bool>) {
     let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
     let mut retention = tokio::time::interval(crate::retention::EVERY);
     let mut checkpoint = tokio::time::interval(CHECKPOINT);
+    let mut baseline_flush = tokio::time::interval(state.config.baseline.flush);
+    let mut relearn = tokio::time::interval(state.config.baseline.relearn);
+    relearn.reset(); // learned at start already
     loop {
         tokio::select! {
+            _ = baseline_flush.tick() => {
+                if let Err(error) = state.baselines.flush().await {
+                    tracing::error!(%error, "cannot add baseline counts to the store; will retry");
+                }
+            }
+            _ = relearn.tick() => {
+                if let Err(error) = state.baselines.learn(state.clock.now().millis()).await {
+                    tracing::error!(%error, "cannot learn baselines again; keeping the last");
+                }
+            }
             _ = checkpoint.tick() => checkpoint_store(&state).await,
             _ = retention.tick() => {
                 crate::retention::prune(&state).await;

@@ -118,6 +118,8 @@ pub struct State {
     pub tails: crate::tail::Tails,
     /// What cuts a call in flight (`pipeline/cancel.rs`), over the same parts.
     pub cuts: Arc<crate::revocations::Cuts>,
+    /// Per-agent baselines and the calls counted since the last flush (`baselines.rs`).
+    pub baselines: Arc<crate::baselines::Baselines>,
 }
 
 /// What [`State::new`] is built from.
@@ -154,7 +156,12 @@ impl State {
         let anonymous = Arc::new(crate::anonymous::AnonymousEvents::new(
             config.gateway.anonymous_events_per_minute,
         ));
+        let baselines = Arc::new(crate::baselines::Baselines::new(
+            config.baseline.clone(),
+            Arc::clone(&store),
+        ));
         let emitter = Arc::new(Emitter::new(EmitterParts {
+            baselines: Arc::clone(&baselines),
             clock: clock.clone(),
             sink: events.clone(),
             metrics: Arc::clone(&metrics),
@@ -186,6 +193,7 @@ impl State {
             cuts,
             sinks: crate::sinks::SinkStatuses::new(&config.sinks),
             tails: crate::tail::Tails::default(),
+            baselines,
             workflows: Workflows::new(Arc::clone(&store)),
             admissions: crate::admissions::Admissions::new(Arc::clone(&store)),
             revocations,

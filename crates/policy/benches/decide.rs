@@ -225,6 +225,7 @@ fn request<'a>(
             tier: Tier::Low,
             write: false,
             args: None,
+            anomaly: Default::default(),
         },
     }
 }

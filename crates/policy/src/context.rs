@@ -13,6 +13,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 
 use cedar_policy::{Context, RestrictedExpression};
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::model::{AttrValue, Tier};
 
 use crate::engine::DecisionContext;
@@ -76,6 +77,7 @@ impl<T> Slots<T> {
         context.tier.hash(&mut hasher);
         context.write.hash(&mut hasher);
         context.args.hash(&mut hasher);
+        context.anomaly.hash(&mut hasher);
         hasher
     }
 
@@ -114,6 +116,7 @@ pub(crate) struct Key {
     /// The call's typed arguments; only small ones are remembered (see
     /// [`small_args`]).
     args: Option<BTreeMap<String, AttrValue>>,
+    anomaly: AnomalySet,
 }
 
 impl Key {
@@ -127,6 +130,7 @@ impl Key {
             tier: context.tier,
             write: context.write,
             args: context.args.cloned(),
+            anomaly: context.anomaly,
         }
     }
 
@@ -139,6 +143,7 @@ impl Key {
             && *self.segment == *context.segment
             && *self.data_class == *context.data_class
             && self.args.as_ref() == context.args
+            && self.anomaly == context.anomaly
     }
 }
 
@@ -228,6 +233,10 @@ pub(crate) fn build(context: &DecisionContext<'_>, args_in: ArgsIn) -> Result<Co
             "write".to_owned(),
             RestrictedExpression::new_bool(context.write),
         ),
+        (
+            "anomaly".to_owned(),
+            RestrictedExpression::new_set(context.anomaly.iter().map(|a| text(a.as_str()))),
+        ),
     ];
     let args = args.map(|args| ("args".to_owned(), args));
     Context::from_pairs(pairs.into_iter().chain(args))
@@ -265,6 +274,7 @@ mod tests {
             tier: Tier::Low,
             write: false,
             args: None,
+            anomaly: AnomalySet::EMPTY,
         }
     }
 

@@ -6,6 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
 use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
@@ -13,6 +14,8 @@ use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
 use crate::context::{self, ArgsIn, ContextCache, Key, Slots};
 use crate::entities::{Node, Universe};
 use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
+use crate::load::ParsedFile;
+use crate::schema::BuiltSchema;
 use crate::scope::ScopeIndex;
 use crate::{load, schema};
 
@@ -29,7 +32,10 @@ pub struct PolicyEngine {
     /// annotation lookup on every call.
     tiers: HashMap<PolicyId, Tier>,
     authorizer: Authorizer,
-    schema_text: String,
+    /// The schema, which the next set ([`Self::with_policies`]) is validated against.
+    schema: Arc<BuiltSchema>,
+    /// Each policy file with its parsed policies, for the next set to reuse.
+    files: Vec<ParsedFile>,
     policy_count: usize,
     /// SHA-256 of the policy files (names and texts), in hex: the version every decision
     /// of this engine names.
@@ -58,6 +64,9 @@ pub struct DecisionContext<'a> {
     /// The call's declared arguments (an MCP mapping's or an HTTP route's), already
     /// type-checked; `None` for routes declaring none, whose context has no `args`.
     pub args: Option<&'a BTreeMap<String, AttrValue>>,
+    /// How the call departs from its agent's baseline: `context.anomaly`, a set of
+    /// strings (`new-intent`, `rate`, `volume`, `hour`).
+    pub anomaly: AnomalySet,
 }
 
 /// The outcome of [`PolicyEngine::decide`].
@@ -103,11 +112,36 @@ impl PolicyDecision {
 impl PolicyEngine {
     /// Builds the schema, parses and validates every policy, and builds the entity store.
     pub fn build(config: &Config) -> Result<Self, PolicyErrors> {
-        let schema = schema::build(config)?;
-        let loaded = load::parse(&config.policies)?;
-        check_tiers(&config.policies, &loaded)?;
-        let full = load::validate(&config.policies, &loaded, &schema.schema)?;
+        let schema = Arc::new(schema::build(config)?);
+        let (loaded, full) = load_policies(&config.policies, &[], &schema.schema)?;
         let universe = Universe::build(config, &schema)?;
+        Ok(Self::assemble(
+            schema,
+            universe,
+            loaded,
+            full,
+            &config.policies,
+        ))
+    }
+
+    /// This engine's configuration with the policy `files` instead of its own: the
+    /// schema and entity store are this engine's (they come from the configuration,
+    /// which a reload does not change), and a file with the same path and text as one of
+    /// this engine's keeps its parsed, validated policies; only changed files are parsed
+    /// and validated. Same errors and same decisions as [`Self::build`] with `files`.
+    pub fn with_policies(&self, files: &[PolicyFile]) -> Result<Self, PolicyErrors> {
+        let (loaded, full) = load_policies(files, &self.files, &self.schema.schema)?;
+        let (schema, universe) = (Arc::clone(&self.schema), self.universe.clone());
+        Ok(Self::assemble(schema, universe, loaded, full, files))
+    }
+
+    fn assemble(
+        schema: Arc<BuiltSchema>,
+        universe: Universe,
+        loaded: load::Loaded,
+        full: PolicySet,
+        files: &[PolicyFile],
+    ) -> Self {
         let policy_count = loaded.policies.len();
         let tiers = loaded
             .policies
@@ -118,17 +152,18 @@ impl PolicyEngine {
             })
             .collect();
         let policies = loaded.policies.into_iter().map(|(policy, _)| policy);
-        Ok(Self {
+        Self {
             universe,
             index: ScopeIndex::new(policies.collect(), full),
             contexts: ContextCache::default(),
             recent: Slots::default(),
             tiers,
             authorizer: Authorizer::new(),
-            schema_text: schema.text,
+            schema,
+            files: loaded.files,
             policy_count,
-            version: version_of(&config.policies).into(),
-        })
+            version: version_of(files).into(),
+        }
     }
 
     /// Decides one call; unknown agents, intents and tools are denied with an error.
@@ -224,7 +259,7 @@ impl PolicyEngine {
 
     /// The combined Cedar schema: the entity types, then the generated actions.
     pub fn schema_text(&self) -> String {
-        self.schema_text.clone()
+        self.schema.text.clone()
     }
 
     /// The highest tier the determining policies ask for.
@@ -336,6 +371,19 @@ struct Remembered {
     nodes: (u32, u32, u32),
     key: Key,
     decision: PolicyDecision,
+}
+
+/// Parses `files` (reusing `earlier`'s unchanged ones), checks their tiers and
+/// validates them: the loaded policies and the whole set.
+fn load_policies(
+    files: &[PolicyFile],
+    earlier: &[ParsedFile],
+    schema: &cedar_policy::Schema,
+) -> Result<(load::Loaded, PolicySet), PolicyErrors> {
+    let loaded = load::parse(files, earlier)?;
+    check_tiers(files, &loaded)?;
+    let full = load::validate(files, &loaded, schema)?;
+    Ok((loaded, full))
 }
 
 /// A `@tier` annotation must name a tier; a typo would otherwise silently not raise it.

@@ -34,7 +34,7 @@ impl Node {
 pub(crate) type NodeMap<K> = HashMap<K, Node, foldhash::fast::RandomState>;
 
 /// Every agent, intent and tool, and the Cedar entity store holding them.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Universe {
     pub(crate) entities: Entities,
     pub(crate) agents: NodeMap<AgentId>,

@@ -1,8 +1,12 @@
 //! Policy loading: parse each `policies/*.cedar` file, give every policy its id (the
 //! `@id` annotation, else `<file stem>:<index>`), refuse templates and duplicate ids,
-//! then validate the whole set against the schema in strict mode.
+//! then validate the whole set against the schema in strict mode. A file loaded before
+//! with the same path and text keeps what it was parsed into, already validated: Cedar
+//! validates each policy on its own, so a reload parses and validates only the files
+//! that changed (a replica following another's set does the same).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
@@ -14,34 +18,75 @@ use crate::error::{PolicyError, PolicyErrorKind, PolicyErrors};
 #[derive(Debug)]
 pub(crate) struct Loaded {
     pub(crate) policies: Vec<(Policy, usize)>,
+    /// Each file with what it was parsed into, for the next load to reuse.
+    pub(crate) files: Vec<ParsedFile>,
+    /// Indices of the files parsed by this load (the others were reused).
+    fresh: Vec<usize>,
 }
 
-/// Parses every file and assigns ids; collects every problem before failing.
-pub(crate) fn parse(files: &[PolicyFile]) -> Result<Loaded, PolicyErrors> {
-    let mut errors = Vec::new();
-    let mut policies = Vec::new();
-    for (index, file) in files.iter().enumerate() {
-        match parse_file(file) {
-            Ok(parsed) => policies.extend(parsed.into_iter().map(|policy| (policy, index))),
-            Err(mut found) => errors.append(&mut found),
-        }
+/// One file and its policies, with their final ids; validated once they are in an engine.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedFile {
+    path: PathBuf,
+    text: String,
+    policies: Vec<Policy>,
+}
+
+impl ParsedFile {
+    fn is(&self, file: &PolicyFile) -> bool {
+        self.path == file.path && self.text == file.text
     }
-    errors.extend(duplicate_ids(files, &policies));
+}
+
+/// Parses every file not in `earlier` (same path and text) and assigns ids; collects
+/// every problem before failing.
+pub(crate) fn parse(files: &[PolicyFile], earlier: &[ParsedFile]) -> Result<Loaded, PolicyErrors> {
+    let mut errors = Vec::new();
+    let mut loaded = Loaded {
+        policies: Vec::new(),
+        files: Vec::with_capacity(files.len()),
+        fresh: Vec::new(),
+    };
+    for (index, file) in files.iter().enumerate() {
+        let parsed = match earlier.iter().find(|parsed| parsed.is(file)) {
+            Some(parsed) => parsed.policies.clone(),
+            None => match parse_file(file) {
+                Ok(parsed) => {
+                    loaded.fresh.push(index);
+                    parsed
+                }
+                Err(mut found) => {
+                    errors.append(&mut found);
+                    continue;
+                }
+            },
+        };
+        let policies = parsed.iter().map(|policy| (policy.clone(), index));
+        loaded.policies.extend(policies);
+        loaded.files.push(ParsedFile {
+            path: file.path.clone(),
+            text: file.text.clone(),
+            policies: parsed,
+        });
+    }
+    errors.extend(duplicate_ids(files, &loaded.policies));
     if errors.is_empty() {
-        Ok(Loaded { policies })
+        Ok(loaded)
     } else {
         Err(PolicyErrors(errors))
     }
 }
 
-/// Validates the policies against the schema in strict mode.
+/// Validates the policies of the files parsed by this load against the schema in strict
+/// mode (the others were validated against the same schema when first loaded); the
+/// whole set on success.
 pub(crate) fn validate(
     files: &[PolicyFile],
     loaded: &Loaded,
     schema: &Schema,
 ) -> Result<PolicySet, PolicyErrors> {
-    let set = loaded.full_set()?;
-    let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+    let fresh = loaded.set_of(|file| loaded.fresh.contains(&file))?;
+    let result = Validator::new(schema.clone()).validate(&fresh, ValidationMode::Strict);
     let file_of: HashMap<&PolicyId, usize> = loaded
         .policies
         .iter()
@@ -58,18 +103,19 @@ pub(crate) fn validate(
         })
         .collect();
     if errors.is_empty() {
-        Ok(set)
+        loaded.set_of(|_| true)
     } else {
         Err(PolicyErrors(errors))
     }
 }
 
 impl Loaded {
-    /// Every policy in one set, as Cedar would evaluate them without an index.
-    pub(crate) fn full_set(&self) -> Result<PolicySet, PolicyErrors> {
-        PolicySet::from_policies(self.policies.iter().map(|(policy, _)| policy.clone())).map_err(
-            |error| PolicyError::new(PolicyErrorKind::DuplicateId, error.to_string()).into(),
-        )
+    /// The policies of the files `keep` picks, in one set.
+    fn set_of(&self, keep: impl Fn(usize) -> bool) -> Result<PolicySet, PolicyErrors> {
+        let policies = self.policies.iter().filter(|(_, file)| keep(*file));
+        PolicySet::from_policies(policies.map(|(policy, _)| policy.clone())).map_err(|error| {
+            PolicyError::new(PolicyErrorKind::DuplicateId, error.to_string()).into()
+        })
     }
 }
 

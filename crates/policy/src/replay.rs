@@ -2,6 +2,7 @@
 //! policy set can decide it again with [`crate::PolicyEngine::decide`], the same
 //! function the data plane calls, over exactly what Cedar saw the first time.
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::event::{DecideInput, Event};
 use gatehouse_core::model::{
@@ -21,6 +22,7 @@ pub struct Recorded {
     segment: SegmentName,
     data_class: DataClass,
     input: DecideInput,
+    anomaly: AnomalySet,
 }
 
 /// Why an event cannot be decided again.
@@ -52,6 +54,7 @@ impl Recorded {
             segment: field(&event.segment, "segment")?,
             data_class: field(&event.data_class, "data_class")?,
             input,
+            anomaly: event.anomaly,
         })
     }
 
@@ -74,6 +77,7 @@ impl Recorded {
                 tier: self.input.tier,
                 write: self.input.write,
                 args: self.input.args.as_ref(),
+                anomaly: self.anomaly,
             },
         }
     }
@@ -96,6 +100,7 @@ impl DecisionContext<'_> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use gatehouse_core::baseline::anomaly::Anomaly;
     use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use gatehouse_core::model::{AttrValue, Tier};
@@ -117,6 +122,7 @@ mod tests {
             tier: Tier::Medium,
             write: true,
             args: Some(&args),
+            anomaly: AnomalySet::EMPTY.with(Anomaly::Rate),
         };
         let mut event = Event {
             method: "GET".to_owned(),
@@ -130,6 +136,7 @@ mod tests {
         event.task_class = Some("triage".into());
         event.segment = Some("support".into());
         event.data_class = Some("internal".into());
+        event.anomaly = context.anomaly;
         assert_eq!(Recorded::of(&event).unwrap_err(), Unreplayable::NoInput);
         event.decide = Some(context.input(true));
         let recorded = Recorded::of(&event).unwrap();

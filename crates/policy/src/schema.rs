@@ -34,7 +34,8 @@ const CONTEXT_FIELDS: &str = "    now: { unix: Long, hour: Long, weekday: Long }
     segment: String,
     data_class: String,
     tier: String,
-    write: Bool";
+    write: Bool,
+    anomaly: Set<String>";
 
 const HINT: &str = "the schema fragment declares `Group`, `Agent in [Group]`, `Segment` and \
                     `Tool in [Segment]` in `namespace Gatehouse`; Gatehouse generates the \

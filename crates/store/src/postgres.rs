@@ -42,11 +42,13 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::{ChangeHandler, Store};
 use crate::workflow::WorkflowFilter;
 use pool::Pool;
+pub use pool::off_async_workers;
 
 /// Connections kept open to the database: enough for the event writer, the workflow
 /// flusher and a few control-plane reads at once.
@@ -114,6 +116,10 @@ impl Store for PostgresStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         self.run(|client| events::one(client, id))
+    }
+
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError> {
+        self.run(|client| events::call_counts(client, query))
     }
 
     fn claim_jti(

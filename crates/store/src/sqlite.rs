@@ -42,6 +42,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::PolicyVersion;
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::store::Store;
@@ -142,6 +143,10 @@ impl Store for SqliteStore {
 
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError> {
         events::one(&self.reader(), &self.location, id)
+    }
+
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError> {
+        events::call_counts(&self.reader(), &self.location, query)
     }
 
     fn verify_chain(&self, since_ms: Option<i64>) -> Result<ChainCheck, StoreError> {

@@ -15,6 +15,7 @@ use crate::error::StoreError;
 use crate::outbox::{Position, StoredLine};
 use crate::policy_version::{PolicySet, PolicyVersion, SharedPolicySet};
 use crate::quarantine::Quarantine;
+use crate::rates::{CallCount, RateQuery};
 use crate::recording::Recording;
 use crate::revocation::{Revocation, RevocationKind};
 use crate::workflow::WorkflowFilter;
@@ -53,6 +54,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// One event by id.
     fn event(&self, id: DecisionId) -> Result<Option<Event>, StoreError>;
+
+    /// How many calls (events of kind `tool` or `mcp` naming an intent) the query's
+    /// agent made in its window, per intent and bucket, ordered by intent then bucket;
+    /// buckets without calls are left out.
+    fn call_counts(&self, query: &RateQuery) -> Result<Vec<CallCount>, StoreError>;
 
     /// Recomputes the events' hash chain (`crate::chain`) in store order, from the
     /// first event or from the first block reaching `since_ms` (trusting the link
@@ -292,6 +298,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 pub enum Change {
     /// Revocations changed: read them again.
     Revocations,
+    /// This revocation was written: it is said in the announcement itself, so a replica
+    /// refuses what it covers at once, before it reads revocations again (as for
+    /// [`Change::Revocations`], which stays the truth: a reinstatement is only read).
+    Revoked {
+        kind: RevocationKind,
+        subject: String,
+        /// For a credential, when it would have expired anyway (Unix seconds).
+        expires_at: Option<i64>,
+    },
     /// Quarantines changed: read them again.
     Quarantines,
     /// This workflow ended (or otherwise changed state) on another replica.

@@ -28,6 +28,8 @@ mod pg;
 mod policy_versions;
 #[path = "conformance/quarantines.rs"]
 mod quarantines;
+#[path = "conformance/rates.rs"]
+mod rates;
 #[path = "conformance/recordings.rs"]
 mod recordings;
 #[path = "conformance/revocations.rs"]
@@ -143,6 +145,12 @@ macro_rules! conformance_tests {
                     policy_versions_read_back_every_field_newest_first,
                     no_policy_versions_is_an_empty_list,
                     the_newest_shared_policy_set_reads_back_whole,
+                );
+            }
+            mod rates {
+                conformance_tests!(@each $open; crate::rates;
+                    calls_are_counted_per_intent_and_bucket_within_the_window,
+                    an_agent_without_calls_has_no_counts,
                 );
             }
             mod baselines {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::Config;
 use gatehouse_core::model::Tier;
 use gatehouse_policy::{PolicyDecision, PolicyEngine};
@@ -62,6 +63,9 @@ struct CaseContext {
     time: Option<i64>,
     /// The call's arguments, typed by the route's or mapping's declaration.
     args: Option<toml::Table>,
+    /// Baseline anomalies the call carries (`new-intent`, `rate`, `volume`, `hour`).
+    #[serde(default)]
+    anomaly: AnomalySet,
 }
 
 /// Runs the cases of `dir` (the config's policy directory when `None`) against the
@@ -122,6 +126,7 @@ fn decide(
         workflow: case.context.workflow.as_deref(),
         time_secs: case.context.time.unwrap_or(DEFAULT_TIME),
         args: case.context.args.as_ref(),
+        anomaly: case.context.anomaly,
     };
     evaluate::evaluate(config, engine, &call)
 }

@@ -53,6 +53,7 @@ pub(crate) fn effect(
         workflow: event.workflow.as_deref(),
         time_secs: event.time_ms.div_euclid(1000),
         args: None,
+        anomaly: event.anomaly,
     };
     let decided = evaluate::evaluate(config, old, &call)
         .and_then(|old| Ok((old, evaluate::evaluate(config, new, &call)?)));

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{ArgSpec, Config, read_policy_dir};
 use gatehouse_core::model::{Access, AgentId, AttrValue, DataClass, Intent, Tier, ToolName};
@@ -26,6 +27,8 @@ pub(crate) struct Call<'a> {
     pub(crate) time_secs: i64,
     /// Typed by the route's or mapping's declaration.
     pub(crate) args: Option<&'a toml::Table>,
+    /// How the call departs from its agent's baseline (`context.anomaly`).
+    pub(crate) anomaly: AnomalySet,
 }
 
 /// The engine for the `*.cedar` files of `dir`, with the rest of `config`.
@@ -63,6 +66,7 @@ pub(crate) fn evaluate(
             tier: target.tier,
             write: target.access == Access::Write,
             args: args.as_ref(),
+            anomaly: call.anomaly,
         },
     };
     let decision = engine.decide(&request);

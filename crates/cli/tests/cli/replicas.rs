@@ -92,7 +92,7 @@ async fn replica_with(
     std::fs::write(&config, text).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .env("GATEHOUSE_LOG", "info")
+        .env("GATEHOUSE_LOG", "info,gatehouse_gateway::replicas=debug")
         .stdout(std::fs::File::create(example.join(format!("{name}.out"))).unwrap())
         .stderr(std::fs::File::create(example.join(format!("{name}.err"))).unwrap())
         .stdin(Stdio::null())
@@ -252,42 +252,28 @@ async fn two_replicas_on_postgres_share_credentials_assertions_events_and_revoca
     }
     assert_eq!(seen, 3, "events of both replicas' calls");
 
-    // Credentials revoked one by one on A: how long until B refuses each.
+    // Credentials revoked one by one on A: how long from the call until B refuses each.
     let mut latencies = Vec::new();
     for n in 0..30 {
         let token = credential(&example, &a, &format!("wf-revoke-{n}")).await;
-        assert_eq!(create_ticket(&b, &token).await, 201);
+        assert_eq!(read_ticket(&b, &token).await, 200);
         let jwt = token.trim_start_matches("Bearer ").to_owned();
-        let reply = send(
-            Method::POST,
-            &format!("{}/v1/revocations", a.control),
-            &[
-                (
-                    "authorization",
-                    &format!("Bearer {}", operator_token(&example)),
-                ),
-                ("content-type", "application/json"),
-            ],
-            serde_json::json!({ "kind": "token", "subject": jwt, "reason": "test" }).to_string(),
-        )
-        .await
-        .unwrap();
-        assert!(reply.status.is_success(), "{}", reply.text());
-        latencies.push(until_refused(&b, &token).await);
+        let body = serde_json::json!({ "kind": "token", "subject": jwt, "reason": "test" });
+        let revoke = control(&example, &a, Method::POST, "/v1/revocations", body);
+        let (refused_in, _, _) = propagation(revoke, &b, &token, 401).await;
+        latencies.push(refused_in);
     }
-    latencies.sort_unstable();
-    let (p50, p99) = (
-        latencies[latencies.len() / 2],
-        latencies[latencies.len() * 99 / 100],
+    // The p99 target is asserted over 200 trials, by
+    // `revocations_and_quarantines_on_one_replica_refuse_on_another_within_moments`: of
+    // 30, the "p99" is the slowest trial, one core's hiccup away from any bound.
+    let [p50, p90, _, max] = percentiles(&mut latencies);
+    eprintln!(
+        "propagation of 30 token revocations, control-plane call to A to refusal on B: \
+         p50 {p50:?}, p90 {p90:?}, max {max:?}"
     );
     assert!(
-        p99 <= Duration::from_millis(100),
-        "p99 {p99:?} over 100 ms: {latencies:?}"
-    );
-    eprintln!(
-        "propagation of 30 token revocations, control-plane answer on A to refusal on B: \
-         p50 {p50:?}, p99 {p99:?}, max {:?}",
-        latencies.last().unwrap()
+        p90 <= Duration::from_millis(100),
+        "p90 {p90:?} over 100 ms: {latencies:?}"
     );
 
     // A workflow ended on A stops serving on B.
@@ -1157,6 +1143,27 @@ async fn until_status(replica: &Replica, auth: &str, status: u16, since: Instant
     }
 }
 
+/// One propagation trial: sends `call` (a control-plane request to replica A) and,
+/// from the same moment, reads through `b` until it answers `status`. How long from
+/// sending the call until B answered so, and until A answered; B reading only after A
+/// answered would add A's own time (a revocation answers once its audit event is
+/// stored) and hide whatever B did before.
+async fn propagation<T>(
+    call: impl std::future::Future<Output = T>,
+    b: &Replica,
+    auth: &str,
+    status: u16,
+) -> (Duration, Duration, T) {
+    let start = Instant::now();
+    let answered = async {
+        let output = call.await;
+        (start.elapsed(), output)
+    };
+    let ((answered_in, output), seen_in) =
+        tokio::join!(answered, until_status(b, auth, status, start));
+    (seen_in, answered_in, output)
+}
+
 /// p50, p90, p99 and max of `samples`, sorted in place.
 fn percentiles(samples: &mut [Duration]) -> [Duration; 4] {
     samples.sort_unstable();
@@ -1183,33 +1190,31 @@ async fn revocations_and_quarantines_on_one_replica_refuse_on_another_within_mom
     let b = replica(&example, "b", &store, tool).await;
 
     // Each trial: a credential served by B, revoked on A; timed from the control-plane
-    // call on A (and from its answer) until B refuses it.
-    let (mut revocations, mut revocations_sent) = (Vec::new(), Vec::new());
+    // call to A until B refuses it (and how long A took to answer).
+    let (mut revocations, mut revocations_answered) = (Vec::new(), Vec::new());
     for n in 0..TRIALS {
         let token = credential(&example, &a, &format!("wf-prop-{n}")).await;
         assert_eq!(read_ticket(&b, &token).await, 200);
         let jwt = token.trim_start_matches("Bearer ").to_owned();
-        let start = Instant::now();
         let body = serde_json::json!({ "kind": "token", "subject": jwt, "reason": "trial" });
-        control(&example, &a, Method::POST, "/v1/revocations", body).await;
-        let answered = Instant::now();
-        revocations.push(until_status(&b, &token, 401, answered).await);
-        revocations_sent.push(start.elapsed());
+        let revoke = control(&example, &a, Method::POST, "/v1/revocations", body);
+        let (refused_in, answered_in, _) = propagation(revoke, &b, &token, 401).await;
+        revocations.push(refused_in);
+        revocations_answered.push(answered_in);
     }
 
     // Each trial: the agent quarantined on A until B refuses its call, then lifted.
     let auth = credential(&example, &a, "wf-prop-quarantine").await;
-    let (mut quarantines, mut quarantines_sent) = (Vec::new(), Vec::new());
+    let (mut quarantines, mut quarantines_answered) = (Vec::new(), Vec::new());
     for _ in 0..TRIALS {
         assert_eq!(read_ticket(&b, &auth).await, 200);
-        let start = Instant::now();
         let body = serde_json::json!({
             "kind": "agent", "subject": AGENT, "for_secs": 60, "reason": "trial"
         });
-        let added = control(&example, &a, Method::POST, "/v1/quarantines", body).await;
-        let answered = Instant::now();
-        quarantines.push(until_status(&b, &auth, 403, answered).await);
-        quarantines_sent.push(start.elapsed());
+        let quarantine = control(&example, &a, Method::POST, "/v1/quarantines", body);
+        let (refused_in, answered_in, added) = propagation(quarantine, &b, &auth, 403).await;
+        quarantines.push(refused_in);
+        quarantines_answered.push(answered_in);
         let id = added["id"].as_str().unwrap().to_owned();
         let lift = format!("/v1/quarantines/{id}");
         control(&example, &a, Method::DELETE, &lift, serde_json::Value::Null).await;
@@ -1217,35 +1222,29 @@ async fn revocations_and_quarantines_on_one_replica_refuse_on_another_within_mom
     }
 
     for (what, samples) in [
-        ("token revocation, from A's answer", &mut revocations),
         (
-            "token revocation, from the call to A",
-            &mut revocations_sent,
+            "token revocation: from the call to A until B refuses",
+            &mut revocations,
         ),
-        ("agent quarantine, from A's answer", &mut quarantines),
+        ("token revocation: A's answer", &mut revocations_answered),
         (
-            "agent quarantine, from the call to A",
-            &mut quarantines_sent,
+            "agent quarantine: from the call to A until B refuses",
+            &mut quarantines,
         ),
+        ("agent quarantine: A's answer", &mut quarantines_answered),
     ] {
         let [p50, p90, p99, max] = percentiles(samples);
         eprintln!(
-            "propagation to refusal on B over {TRIALS} trials, {what}: p50 {p50:?} p90 \
-             {p90:?} p99 {p99:?} max {max:?}"
+            "propagation over {TRIALS} trials, {what}: p50 {p50:?} p90 {p90:?} p99 {p99:?} \
+             max {max:?}"
         );
     }
-    // The target (p99 ≤ 100 ms, met on a quiet machine: docs/deployment.md) is for the
-    // figures printed above. Run beside the other replica tests on two cores, a few
-    // trials wait for a core, so the test asserts what holds even then: p90 within the
-    // target, and no trial near a second, on propagation (A's answer to B's refusal;
-    // the call itself waits for its audit event to be stored).
     for (what, samples) in [
         ("revocation", &mut revocations),
         ("quarantine", &mut quarantines),
     ] {
-        let [_, p90, _, max] = percentiles(samples);
-        assert!(p90 <= Duration::from_millis(100), "{what} p90 {p90:?}");
-        assert!(max <= Duration::from_millis(500), "{what} max {max:?}");
+        let [_, _, p99, _] = percentiles(samples);
+        assert!(p99 <= Duration::from_millis(100), "{what} p99 {p99:?}");
     }
     drop((a, b));
     drop_schema(&schema);
@@ -1265,7 +1264,7 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     else {
         return;
     };
-    const TRIALS: usize = 40;
+    const TRIALS: usize = 60;
     let (_dir, example) = example();
     crate::rewrite(&example.join("gatehouse.toml"), |text| {
         text.replace("calls = 500, writes = 50", "calls = 100000, writes = 50")
@@ -1289,30 +1288,31 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     assert_eq!(read_ticket(&b, &auth).await, 200);
 
     let stop = own.join("stop.cedar");
-    let forbid = "@id(\"no-listing\")\nforbid (principal, action == \
-                  Gatehouse::Action::\"ticket.list\", resource);\n";
-    let (mut answered_samples, mut sent_samples) = (Vec::new(), Vec::new());
+    // A new text every trial, which neither replica has built before: each apply parses
+    // and validates the changed file. Even trials forbid listing, odd ones forbid
+    // escalating instead, which lets listing through again.
+    let forbid = |n: usize, intent: &str| {
+        format!(
+            "// trial {n}\n@id(\"no-{intent}\")\nforbid (principal, action == \
+             Gatehouse::Action::\"{intent}\", resource);\n"
+        )
+    };
+    let (mut samples, mut answered_samples) = (Vec::new(), Vec::new());
     for n in 0..TRIALS {
-        // Even trials forbid listing on A's files, odd ones lift it again.
-        let (expect, trial_forbids) = if n % 2 == 0 {
-            (403, true)
+        let (expect, intent) = if n % 2 == 0 {
+            (403, "ticket.list")
         } else {
-            (200, false)
+            (200, "ticket.escalate")
         };
-        if trial_forbids {
-            std::fs::write(&stop, forbid).unwrap();
-        } else {
-            std::fs::remove_file(&stop).unwrap();
-        }
-        let start = Instant::now();
-        apply_on(&example, &a).await;
-        let answered = Instant::now();
-        answered_samples.push(until_status(&b, &auth, expect, answered).await);
-        sent_samples.push(start.elapsed());
+        std::fs::write(&stop, forbid(n, intent)).unwrap();
+        let apply = apply_on(&example, &a);
+        let (decided_in, answered_in, _) = propagation(apply, &b, &auth, expect).await;
+        samples.push(decided_in);
+        answered_samples.push(answered_in);
     }
     // End with the forbid in force (B's own files have none), then leave B's file
     // watcher (1 s) time to look twice: it must not put B's files back in force.
-    std::fs::write(&stop, forbid).unwrap();
+    std::fs::write(&stop, forbid(TRIALS, "ticket.list")).unwrap();
     let last = apply_on(&example, &a).await;
     until_status(&b, &auth, 403, Instant::now()).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -1344,22 +1344,17 @@ async fn a_policy_set_applied_on_one_replica_is_in_force_on_another_within_momen
     assert!(followed >= TRIALS, "{followed} followed, {events}");
 
     for (what, samples) in [
-        ("policy apply, from A's answer", &mut answered_samples),
-        ("policy apply, from the call to A", &mut sent_samples),
+        ("from the call to A until B decides anew", &mut samples),
+        ("A's answer", &mut answered_samples),
     ] {
         let [p50, p90, p99, max] = percentiles(samples);
         eprintln!(
-            "propagation to the new decision on B over {TRIALS} trials, {what}: p50 {p50:?} \
-             p90 {p90:?} p99 {p99:?} max {max:?}"
+            "policy apply over {TRIALS} trials, {what}: p50 {p50:?} p90 {p90:?} p99 {p99:?} \
+             max {max:?}"
         );
     }
-    // Unlike a revocation, following a policy set builds it (Cedar parsing and
-    // validation against the schema), which a debug build on a busy machine does in tens
-    // to hundreds of milliseconds: the figures above are reported (docs/deployment.md);
-    // the test asserts what must hold however busy the machine is: B follows every set,
-    // each well within a second or two, not at its file watcher's pace.
-    let [_, _, _, max] = percentiles(&mut answered_samples);
-    assert!(max <= Duration::from_secs(2), "policy max {max:?}");
+    let [_, _, p99, _] = percentiles(&mut samples);
+    assert!(p99 <= Duration::from_millis(100), "policy p99 {p99:?}");
     drop((a, b));
     drop_schema(&schema);
 }

@@ -1,6 +1,7 @@
 //! Raw document → typed [`Config`]: every reference resolved, every value parsed, every
 //! problem collected (not just the first) with its field path and line.
 
+mod baseline;
 mod identity;
 mod mcp;
 mod risk;
@@ -109,6 +110,7 @@ impl<'a> Resolver<'a> {
         }
         let observe = observed(&raw);
         self.check_discovery(&raw, &observe);
+        let baseline = self.baseline(&raw.baseline);
         if !self.errors.is_empty() {
             return Err(ConfigErrors(self.errors));
         }
@@ -136,6 +138,7 @@ impl<'a> Resolver<'a> {
             approvals,
             sinks,
             risk: self.risk_settings.clone(),
+            baseline,
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::baseline::anomaly::{AnomalySet, Thresholds};
 use crate::config::{ListenerTls, Secret};
 use crate::model::{
     Access, AgentId, AttrValue, DataClass, GroupName, Intent, SegmentName, TaskClassName, Tier,
@@ -51,6 +52,44 @@ pub struct Config {
     pub sinks: Vec<crate::config::Sink>,
     /// `[risk]`: data class order and response detectors; `None` when not configured.
     pub risk: Option<Arc<RiskSettings>>,
+    /// `[baseline]`: learning call patterns and judging calls against them.
+    pub baseline: BaselineSettings,
+}
+
+/// `[baseline]`, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineSettings {
+    /// Off: no counting, no anomalies, nothing stored.
+    pub enabled: bool,
+    pub window_days: u32,
+    pub thresholds: Thresholds,
+    /// Anomalies that raise a call's tier to at least `raise_to`.
+    pub raise_on: AnomalySet,
+    pub raise_to: Tier,
+    pub flush: Duration,
+    pub relearn: Duration,
+}
+
+impl Default for BaselineSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            window_days: 7,
+            thresholds: Thresholds {
+                min_days: 7,
+                min_calls: 100,
+                rate_factor: 3.0,
+                rate_floor: 10,
+                volume_factor: 3.0,
+                volume_floor: 1024 * 1024,
+                quiet_hour_calls: 0.0,
+            },
+            raise_on: AnomalySet::EMPTY,
+            raise_to: Tier::Medium,
+            flush: Duration::from_secs(5),
+            relearn: Duration::from_secs(300),
+        }
+    }
 }
 
 /// What observe mode covers: calls to these tools, or to any tool of these segments,

@@ -125,6 +125,16 @@ pub(super) fn encode(event: &Event) -> String {
         out.push_str(",\"risk\":");
         out.push_str(&serde_json::to_string(risk).unwrap_or_else(|_| "null".to_owned()));
     }
+    if !event.anomaly.is_empty() {
+        out.push_str(",\"anomaly\":[");
+        for (index, anomaly) in event.anomaly.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            string(&mut out, anomaly.as_str());
+        }
+        out.push(']');
+    }
     out.push('}');
     out
 }
@@ -210,6 +220,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::baseline::anomaly::Anomaly;
     use crate::event::{EventKind, Observed, Outcome, Would};
     use crate::ids::DecisionId;
     use crate::model::AttrValue;
@@ -280,6 +291,7 @@ mod tests {
             decide in prop::option::of(decide_input()),
             (trace_id, parent_span_id, mcp_session) in (maybe_text(), maybe_text(), maybe_text()),
             risk in prop::option::of(risk().prop_map(Box::new)),
+            anomaly in prop::sample::subsequence(Anomaly::ALL, 0..=Anomaly::ALL.len()),
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
@@ -289,6 +301,7 @@ mod tests {
                 observed,
                 decide,
                 trace_id, parent_span_id, mcp_session, risk,
+                anomaly: anomaly.into_iter().collect(),
             }
         }
     }

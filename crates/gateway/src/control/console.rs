@@ -1,7 +1,8 @@
 //! The web console on the control-plane listener, under `/console`: operators sign in
 //! with their token, see pending approvals, recent events and workflow budgets, and
 //! approvers approve or deny a parked call after reading it whole; auditors see the
-//! incident pages and a live tail of the event log.
+//! incident pages, a live tail of the event log, each agent's call patterns (SVG charts
+//! against its baseline) and the inventory.
 //!
 //! Server-rendered HTML without any JavaScript; every response carries a CSP that would
 //! refuse scripts anyway. Sessions live in memory ([`Sessions`]); every change is a form
@@ -9,10 +10,13 @@
 //! `control::decide_approval`, the same code path as the JSON API.
 
 mod actions;
+mod chart;
 mod form;
 mod html;
 mod incident;
+mod inventory;
 mod pages;
+mod patterns;
 mod tail;
 #[cfg(test)]
 mod tests;
@@ -77,6 +81,8 @@ enum Page {
     Decide { id: String, approve: bool },
     Incident(incident::Incident),
     Tail,
+    Patterns,
+    Inventory,
     NotFound,
 }
 
@@ -90,6 +96,8 @@ impl Page {
             ("POST", "/console/logout") => return Self::Logout,
             ("GET", "/console") => return Self::Overview,
             ("GET", "/console/tail") => return Self::Tail,
+            ("GET", "/console/patterns") => return Self::Patterns,
+            ("GET", "/console/inventory") => return Self::Inventory,
             _ => {}
         }
         if method == Method::GET
@@ -154,6 +162,8 @@ async fn signed_in(
         }
         Page::Incident(page) => incident::show(state, session, page).await,
         Page::Tail => tail::show(state, session, request.uri().query()).await,
+        Page::Patterns => patterns::show(state, session, request.uri().query()).await,
+        Page::Inventory => inventory::show(state, session, request.uri().query()).await,
         Page::LoginForm | Page::Login | Page::NotFound => message(
             Some(session),
             StatusCode::NOT_FOUND,

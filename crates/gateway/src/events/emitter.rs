@@ -9,6 +9,7 @@ use gatehouse_core::clock::{SharedClock, UnixTime};
 use gatehouse_core::ids::{DecisionId, IdGenerator};
 
 use crate::anonymous::AnonymousEvents;
+use crate::baselines::Baselines;
 use crate::events::EventSink;
 use crate::metrics::Metrics;
 use crate::secrets::Secrets;
@@ -17,6 +18,8 @@ use crate::secrets::Secrets;
 /// its event is emitted, even when its draft is dropped unfinished).
 #[derive(Debug)]
 pub struct Emitter {
+    /// A judged call's bytes are added to its agent's baseline when its event is emitted.
+    pub baselines: Arc<Baselines>,
     pub clock: SharedClock,
     pub sink: EventSink,
     pub metrics: Arc<Metrics>,
@@ -28,6 +31,7 @@ pub struct Emitter {
 /// What an [`Emitter`] is built from: the parts the state shares with it.
 #[derive(Debug)]
 pub struct EmitterParts {
+    pub baselines: Arc<Baselines>,
     pub clock: SharedClock,
     pub sink: EventSink,
     pub metrics: Arc<Metrics>,
@@ -38,6 +42,7 @@ pub struct EmitterParts {
 impl Emitter {
     pub fn new(parts: EmitterParts) -> Self {
         let EmitterParts {
+            baselines,
             clock,
             sink,
             metrics,
@@ -45,6 +50,7 @@ impl Emitter {
             anonymous,
         } = parts;
         Self {
+            baselines,
             clock,
             sink,
             metrics,

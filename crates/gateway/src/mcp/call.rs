@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
@@ -24,7 +25,7 @@ use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp_upstream::Relay;
 use crate::pipeline::cancel::OnBehalf;
 use crate::pipeline::record::EventDraft;
-use crate::pipeline::{Target, budget, decide, observe, tier};
+use crate::pipeline::{Target, baseline, budget, decide, observe, tier};
 use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
@@ -162,10 +163,18 @@ pub async fn gated(
         .check(reach, caller.state.clock.as_ref())?;
     let (server, segment) = (&caller.server.name, &caller.server.segment);
     let observed = observe::covers_named(&caller.state.observe, server, segment, draft);
-    let verdict = decide_recorded(caller, mapping, &typed, draft);
+    let state = caller.state;
+    let anomalies = baseline::judge(
+        &state.baselines,
+        &caller.credential.agent,
+        &mapping.intent,
+        draft,
+    );
+    let verdict = decide_recorded(caller, mapping, (&typed, anomalies), draft);
     let allowed = verdict.allowed && verdict.errors.is_empty();
     let policies = verdict.policies.clone();
     let tier = decide::effective_tier(mapping.tier, &verdict);
+    let tier = baseline::raise(&state.baselines, tier, anomalies, draft);
     draft.policies(verdict);
     if !allowed {
         if !observed && kind == Gated::Tool && !visible(caller, mapping) {
@@ -366,17 +375,18 @@ pub fn decide(
 fn decide_recorded(
     caller: Caller<'_>,
     mapping: &McpMapping,
-    args: &BTreeMap<String, AttrValue>,
+    judged: (&BTreeMap<String, AttrValue>, AnomalySet),
     draft: &mut EventDraft,
 ) -> PolicyDecision {
     let state = caller.state;
     let target = target(caller, mapping);
+    let (args, anomalies) = judged;
     decide::decide_recorded(
         &state.policy,
         state.clock.now(),
         caller.credential,
-        &target,
-        Some(args),
+        (&target, Some(args)),
+        anomalies,
         draft,
     )
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::model::{Access, AttrValue, Tier};
 use gatehouse_policy::{DecisionContext, DecisionRequest, PolicyDecision};
@@ -24,20 +25,23 @@ pub fn decide(
     target: &Target<'_>,
     args: Option<&BTreeMap<String, AttrValue>>,
 ) -> PolicyDecision {
-    policy.decide_recent(&request(now, credential, target, args))
+    let none = AnomalySet::EMPTY;
+    policy.decide_recent(&request(now, credential, target, args, none))
 }
 
 /// [`decide`] for a call whose event keeps what Cedar was given (the context the event
-/// does not already hold, and the verdict), so `gatehouse replay` can decide it again.
+/// does not already hold, and the verdict), so `gatehouse replay` can decide it again;
+/// `anomaly` is the call's judgement against its baseline (already on the event).
 pub fn decide_recorded(
     policy: &Policies,
     now: UnixTime,
     credential: &Credential,
-    target: &Target<'_>,
-    args: Option<&BTreeMap<String, AttrValue>>,
+    call: (&Target<'_>, Option<&BTreeMap<String, AttrValue>>),
+    anomaly: AnomalySet,
     draft: &mut EventDraft,
 ) -> PolicyDecision {
-    let request = request(now, credential, target, args);
+    let (target, args) = call;
+    let request = request(now, credential, target, args, anomaly);
     let verdict = policy.decide_recent(&request);
     draft.decided(&request.context, &verdict);
     verdict
@@ -52,7 +56,13 @@ pub fn visible(
     target: &Target<'_>,
 ) -> bool {
     let none = BTreeMap::new();
-    policy.visible(&request(now, credential, target, Some(&none)))
+    policy.visible(&request(
+        now,
+        credential,
+        target,
+        Some(&none),
+        AnomalySet::EMPTY,
+    ))
 }
 
 /// What Cedar is asked: principal, action, resource and context.
@@ -61,6 +71,7 @@ pub fn request<'a>(
     credential: &'a Credential,
     target: &Target<'a>,
     args: Option<&'a BTreeMap<String, AttrValue>>,
+    anomaly: AnomalySet,
 ) -> DecisionRequest<'a> {
     let claims = &credential.claims;
     DecisionRequest {
@@ -76,6 +87,7 @@ pub fn request<'a>(
             tier: target.tier,
             write: target.access == Access::Write,
             args,
+            anomaly,
         },
     }
 }

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, EventKind, Observed, Outcome, Would};
 use gatehouse_core::ids::DecisionId;
@@ -51,6 +52,8 @@ pub struct EventDraft {
     /// Set once the call is journaled, i.e. about to be forwarded: from then on the
     /// draft records an event even if it is dropped unfinished (the agent went away).
     journaled: Option<Journaled>,
+    /// Whether the call was counted in its agent's baseline, so its bytes are too.
+    judged: bool,
 }
 
 #[derive(Debug)]
@@ -67,6 +70,7 @@ impl Clone for EventDraft {
             started: self.started,
             decided_us: self.decided_us,
             journaled: None,
+            judged: self.judged,
         }
     }
 }
@@ -82,6 +86,9 @@ impl Drop for EventDraft {
         let event = self.finished();
         access_line(&event);
         journaled.emitter.metrics.observe(&event, self.decided_us);
+        if self.judged {
+            journaled.emitter.baselines.add_bytes(&event);
+        }
         journaled
             .emitter
             .sink
@@ -105,6 +112,7 @@ impl EventDraft {
             started: Instant::now(),
             decided_us: None,
             journaled: None,
+            judged: false,
         }
     }
 
@@ -130,6 +138,7 @@ impl EventDraft {
             started: self.started,
             decided_us: None,
             journaled: None,
+            judged: false,
         };
         std::mem::replace(self, spent)
     }
@@ -259,6 +268,12 @@ impl EventDraft {
         if !decision.errors.is_empty() {
             self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
         }
+    }
+
+    /// The call was counted in its agent's baseline and departs from it so.
+    pub fn anomaly(&mut self, anomalies: AnomalySet) {
+        self.event.anomaly = anomalies;
+        self.judged = true;
     }
 
     pub fn tier(&mut self, tier: Tier) {
@@ -392,6 +407,9 @@ impl EventDraft {
         let event = self.finished();
         access_line(&event);
         emitter.metrics.observe(&event, self.decided_us);
+        if self.judged {
+            emitter.baselines.add_bytes(&event);
+        }
         match journaled {
             Some(journaled) => emitter.sink.emit_journaled(event, journaled.ticket),
             // Unauthenticated refusals are sampled (`anonymous`); a journaled call never is.

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use gatehouse_core::config::PolicyFile;
 use gatehouse_core::event::{Event, EventKind, Outcome};
@@ -60,6 +61,7 @@ pub async fn follow(state: &Arc<State>) {
     // Read under the lock, so a set this replica shares meanwhile cannot be overtaken by
     // an older one read before it.
     let _one_at_a_time = state.policy.reloading().await;
+    let started = Instant::now();
     let shared = match newest(state).await {
         Ok(Some(shared)) => shared,
         Ok(None) => return,
@@ -80,11 +82,18 @@ pub async fn follow(state: &Arc<State>) {
             text: file.text,
         })
         .collect();
+    let read_ms = started.elapsed().as_millis();
     match build(state, files).await {
         Ok(engine) => {
             let version = Arc::clone(engine.version());
+            let build_ms = started.elapsed().as_millis() - read_ms;
             state.policy.swap(engine);
-            tracing::info!(%version, by = %set.by, "policy set in force, as shared by another replica");
+            // On one clock (replicas on one machine) this is the propagation itself.
+            let since_shared_ms = state.clock.now().millis() - set.shared_at_ms;
+            tracing::info!(
+                %version, by = %set.by, read_ms, build_ms, since_shared_ms,
+                "policy set in force, as shared by another replica"
+            );
             state
                 .events
                 .emit(event(state, seq, &set.by, &version, None));

@@ -435,6 +435,14 @@ impl Harness {
         panic!("no event `{id}`");
     }
 
+    /// Stops the gateway and starts it again on the same directory, config and clock.
+    pub(crate) async fn restart(&mut self) {
+        self.gateway.take().unwrap().shutdown().await;
+        let config = config::load(&self.dir.path().join("gatehouse.toml")).unwrap();
+        let clock = Arc::new(self.clock.clone());
+        self.gateway = Some(Gateway::start(config, clock).await.unwrap());
+    }
+
     pub(crate) async fn stop(mut self) -> TempDir {
         self.gateway.take().unwrap().shutdown().await;
         self.dir

@@ -10,6 +10,7 @@
 
 mod approvals;
 mod backlog;
+mod baselines;
 mod broker;
 mod calls;
 mod control;

@@ -1458,3 +1458,58 @@ async fn forensics_records_an_mcp_call_as_the_json_rpc_exchange() {
     );
     harness.stop().await;
 }
+
+/// The MCP face judges calls against the baseline as the HTTP face does: with a week of
+/// `everything.echo` learned, a first `math.sum` is flagged `new-intent` on its event
+/// and still answered (the flag raises nothing unless configured), and an echo is not.
+#[tokio::test]
+async fn an_mcp_call_of_an_intent_never_seen_is_flagged_new_intent() {
+    use gatehouse_core::baseline::anomaly::{Anomaly, AnomalySet};
+    use gatehouse_core::baseline::{HourCount, MS_PER_HOUR, hour_of};
+    use gatehouse_core::clock::Clock;
+
+    let (harness, token) = start().await;
+    let state = harness.gateway().state();
+    let now = harness.clock.now().millis();
+    let week: Vec<HourCount> = (1..=7 * 24)
+        .map(|back| HourCount {
+            agent: crate::harness::AGENT.to_owned(),
+            intent: "everything.echo".to_owned(),
+            hour: hour_of(now - back * MS_PER_HOUR),
+            calls: 1,
+            bytes: 100,
+        })
+        .collect();
+    state.store.add_hour_counts(&week).unwrap();
+    state.baselines.learn(now).await.unwrap();
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    let call = |name: &str, arguments: Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+               "params": {"name": name, "arguments": arguments, "_meta": meta}})
+        .to_string()
+    };
+    let anomaly_of = async |name: &str, arguments: Value| {
+        let headers = [
+            ("mcp-protocol-version", "2026-07-28"),
+            ("mcp-method", "tools/call"),
+            ("mcp-name", name),
+        ];
+        let reply = post(&harness, &token, &headers, &call(name, arguments)).await;
+        assert!(
+            reply.json().unwrap()["result"].is_object(),
+            "{}",
+            reply.text()
+        );
+        let decision = reply.headers["gatehouse-decision-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        harness.event(&decision).await.anomaly
+    };
+    let sum = anomaly_of("get-sum", json!({"a": 2, "b": 1})).await;
+    assert_eq!(sum, AnomalySet::EMPTY.with(Anomaly::NewIntent));
+    let echo = anomaly_of("echo", json!({"message": "hi"})).await;
+    assert_eq!(echo, AnomalySet::EMPTY);
+    harness.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Decisions: permit, forbid, default deny, groups, action groups, segments, attributes
 //! and context.
 
+use gatehouse_core::baseline::anomaly::Anomaly;
 use gatehouse_core::model::Tier;
 
 use crate::harness::{MONDAY_NOON, TEAM_SCHEMA, World, allowed_by, call, denied_by};
@@ -232,6 +233,30 @@ fn context_conditions_see_tier_write_and_workflow() {
             .on(&engine)
             .allowed
     );
+}
+
+#[test]
+fn context_anomaly_is_a_set_of_strings_policy_can_forbid_on() {
+    let engine = World::new()
+        .policy(
+            "anomaly.cedar",
+            r#"permit(principal, action, resource);
+@id("no-new-intents")
+forbid(principal, action, resource) when { context.anomaly.contains("new-intent") };
+@id("rate-is-medium")
+@tier("medium")
+permit(principal, action, resource) when { context.anomaly.containsAny(["rate", "volume"]) };"#,
+        )
+        .engine();
+    let usual = call("intern-bot", "wiki.read", "wiki").on(&engine);
+    assert!(usual.allowed && usual.tier.is_none(), "{usual:?}");
+    let new =
+        call("intern-bot", "wiki.read", "wiki").anomalous(&[Anomaly::NewIntent, Anomaly::Hour]);
+    assert!(denied_by(&new.on(&engine), &["no-new-intents"]));
+    let burst = call("intern-bot", "wiki.read", "wiki").anomalous(&[Anomaly::Rate]);
+    let decided = burst.on(&engine);
+    assert!(decided.allowed, "{decided:?}");
+    assert_eq!(decided.tier, Some(Tier::Medium));
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub(crate) fn empty() -> Config {
         },
         sinks: Vec::new(),
         risk: None,
+        baseline: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use gatehouse_core::baseline::anomaly::{Anomaly, AnomalySet};
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::Config;
 use gatehouse_core::model::{Access, AgentId, AttrValue, Intent, Tier, ToolName};
@@ -83,6 +84,7 @@ pub(crate) struct Call {
     write: bool,
     workflow: String,
     args: Option<BTreeMap<String, AttrValue>>,
+    anomaly: AnomalySet,
 }
 
 pub(crate) fn call(agent: &str, intent: &str, tool: &str) -> Call {
@@ -95,6 +97,7 @@ pub(crate) fn call(agent: &str, intent: &str, tool: &str) -> Call {
         write: false,
         workflow: "wf-1".to_owned(),
         args: None,
+        anomaly: AnomalySet::EMPTY,
     }
 }
 
@@ -106,6 +109,12 @@ impl Call {
 
     pub(crate) fn tier(mut self, tier: Tier) -> Self {
         self.tier = tier;
+        self
+    }
+
+    /// A call departing from its agent's baseline in these ways.
+    pub(crate) fn anomalous(mut self, anomalies: &[Anomaly]) -> Self {
+        self.anomaly = anomalies.iter().copied().collect();
         self
     }
 
@@ -141,6 +150,7 @@ impl Call {
                 tier: self.tier,
                 write: self.write,
                 args: self.args.as_ref(),
+                anomaly: self.anomaly,
             },
         }
     }

@@ -32,7 +32,7 @@ const INTENTS: [(&str, Access); 4] = [
 ];
 const TOOLS: [(&str, &str); 3] = [("t0", "s0"), ("t1", "s0"), ("t2", "s1")];
 
-fn world() -> Config {
+pub(crate) fn world() -> Config {
     let mut config = fixture::empty();
     for (id, groups, team) in AGENTS {
         let team = ("team", AttrValue::String(team.to_owned()));
@@ -49,9 +49,9 @@ fn world() -> Config {
 }
 
 /// One random policy: effect and a choice for each scope part and the condition.
-type Shape = (bool, (u8, u8), (u8, u8, u8), (u8, u8), u8);
+pub(crate) type Shape = (bool, (u8, u8), (u8, u8, u8), (u8, u8), u8);
 
-fn shape() -> impl Strategy<Value = Shape> {
+pub(crate) fn shape() -> impl Strategy<Value = Shape> {
     (
         any::<bool>(),
         (0..6_u8, 0..5_u8),
@@ -61,7 +61,10 @@ fn shape() -> impl Strategy<Value = Shape> {
     )
 }
 
-fn policy_text(index: usize, (permit, principal, action, resource, condition): Shape) -> String {
+pub(crate) fn policy_text(
+    index: usize,
+    (permit, principal, action, resource, condition): Shape,
+) -> String {
     let effect = if permit { "permit" } else { "forbid" };
     format!(
         "@id(\"p{index}\")\n{effect}(\n  {},\n  {},\n  {}\n){};\n",
@@ -118,7 +121,7 @@ fn condition_text(kind: u8) -> &'static str {
 
 /// Every (agent, intent, tool) in two contexts: a quiet morning read and a risky evening
 /// write.
-fn calls() -> Vec<Call> {
+pub(crate) fn calls() -> Vec<Call> {
     let mut calls = Vec::new();
     for (agent, _, _) in AGENTS {
         for (intent, _) in INTENTS {
@@ -180,6 +183,7 @@ impl Oracle {
             "data_class": request.context.data_class,
             "tier": request.context.tier.as_str(),
             "write": request.context.write,
+            "anomaly": request.context.anomaly.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         });
         let context = Context::from_json_value(context, None).unwrap();
         let cedar_request = Request::new(

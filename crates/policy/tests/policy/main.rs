@@ -14,3 +14,4 @@ mod fixture;
 mod harness;
 mod index;
 mod mcp_args;
+mod reload;

@@ -11,6 +11,7 @@ use postgres::error::SqlState;
 use postgres::types::ToSql;
 
 use super::{Failure, chain};
+use crate::rates::{COUNTED, CallCount, RateQuery};
 use crate::store::effective_limit;
 
 const INSERT: &str = "INSERT INTO events (id, time_ms, agent, workflow, tool, intent, \
@@ -204,4 +205,40 @@ fn conflict(client: &mut Client, ids: &[String]) -> Option<Failure> {
 fn decode(line: &str) -> Result<Event, Failure> {
     serde_json::from_str(line)
         .map_err(|error| Failure::invalid(format!("a stored event does not read back: {error}")))
+}
+
+/// One agent's calls per intent and bucket, counted by the database. The kind is not a
+/// column, so it is read from the line; the agent and time columns narrow first.
+const CALL_COUNTS: &str = "SELECT intent, (time_ms - $2) / $4 AS bucket, count(*) FROM events \
+     WHERE agent = $1 AND time_ms >= $2 AND time_ms < $3 AND intent IS NOT NULL \
+     AND (line::json ->> 'kind') = ANY($5) GROUP BY intent, bucket ORDER BY intent, bucket";
+
+pub(super) fn call_counts(
+    client: &mut Client,
+    query: &RateQuery,
+) -> Result<Vec<CallCount>, Failure> {
+    let kinds: Vec<&str> = COUNTED.iter().map(|kind| kind.as_str()).collect();
+    let rows = client.query(
+        CALL_COUNTS,
+        &[
+            &query.agent,
+            &query.since_ms,
+            &query.until_ms,
+            &query.bucket_ms,
+            &kinds,
+        ],
+    )?;
+    rows.iter()
+        .map(|row| {
+            let bucket: i64 = row.try_get(1)?;
+            let calls: i64 = row.try_get(2)?;
+            Ok(CallCount {
+                intent: row.try_get(0)?,
+                bucket: u32::try_from(bucket)
+                    .map_err(|_| Failure::invalid(format!("bucket {bucket} out of range")))?,
+                calls: u64::try_from(calls)
+                    .map_err(|_| Failure::invalid(format!("count {calls} out of range")))?,
+            })
+        })
+        .collect()
 }

@@ -6,25 +6,27 @@
 use postgres::{Client, Row};
 
 use super::Failure;
-use super::listen::NOTIFY_POLICY;
 use crate::policy_version::{PolicySet, PolicySetFile, SharedPolicySet};
 
 /// How many shared sets are kept.
 const KEPT: i64 = 8;
 
-const INSERT: &str = "INSERT INTO policy_sets (version, shared_at_ms, shared_by, files) \
-     VALUES ($1, $2, $3, $4)";
-const PRUNE: &str = "DELETE FROM policy_sets WHERE seq <= (SELECT max(seq) FROM policy_sets) - $1";
+/// Stores the set, drops all but the newest [`KEPT`] and announces it, in one statement:
+/// its own transaction, one round trip instead of five, on the way from `policy apply`
+/// to every other replica.
+const SHARE: &str = "WITH shared AS (INSERT INTO policy_sets (version, shared_at_ms, \
+     shared_by, files) VALUES ($1, $2, $3, $4) RETURNING seq), \
+     pruned AS (DELETE FROM policy_sets WHERE seq <= (SELECT seq FROM shared) - $5) \
+     SELECT pg_notify('gatehouse_changes', 'policy') FROM shared";
 const NEWEST: &str = "SELECT seq, version, shared_at_ms, shared_by, files FROM policy_sets \
      ORDER BY seq DESC LIMIT 1";
 
 pub(super) fn share(client: &mut Client, set: &PolicySet) -> Result<(), Failure> {
     let files = serde_json::to_string(&set.files).map_err(Failure::invalid)?;
-    let mut tx = client.transaction()?;
-    tx.execute(INSERT, &[&set.version, &set.shared_at_ms, &set.by, &files])?;
-    tx.execute(PRUNE, &[&KEPT])?;
-    tx.execute(NOTIFY_POLICY, &[])?;
-    tx.commit()?;
+    client.execute(
+        SHARE,
+        &[&set.version, &set.shared_at_ms, &set.by, &files, &KEPT],
+    )?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! database or the network closed is replaced on its next use, so the store recovers by
 //! itself after a database restart; the failed operation itself reports unavailable.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -77,6 +78,10 @@ impl Pool {
     /// that already drives one, and callers (an async worker that must block briefly, as
     /// with the embedded store) cannot always avoid that. A thread costs tens of
     /// microseconds, small beside a database round trip.
+    ///
+    /// A caller that said it is off the async workers ([`off_async_workers`]: the
+    /// gateway's blocking-pool calls, the listener) runs the work in place, saving the
+    /// thread and the two hand-overs between threads, which a loaded machine makes slow.
     pub(super) fn with<T: Send>(
         &self,
         work: impl FnOnce(&mut Client) -> Result<T, Failure> + Send,
@@ -84,6 +89,9 @@ impl Pool {
         let mut slot = self.slot();
         let held: &mut Option<Client> = &mut slot;
         let config = &self.config;
+        if OFF_ASYNC_WORKERS.get() {
+            return run(config, held, work);
+        }
         std::thread::scope(|scope| {
             scope
                 .spawn(move || run(config, held, work))
@@ -115,6 +123,29 @@ impl Pool {
             Some(other) => self.others.get(other).unwrap_or(&self.first),
             None => &self.first,
         }
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a caller's store work off the async workers.
+    static OFF_ASYNC_WORKERS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `work`, which calls the store, telling the PostgreSQL store that this thread
+/// drives no async runtime (a `spawn_blocking` thread, or a thread of its own), so it may
+/// use its synchronous client right here. Never wrap work running on an async worker:
+/// the client would start its runtime inside the worker's and panic.
+pub fn off_async_workers<T>(work: impl FnOnce() -> T) -> T {
+    let _marked = Marked(OFF_ASYNC_WORKERS.replace(true));
+    work()
+}
+
+/// Puts the mark back as it was, however `work` ends.
+struct Marked(bool);
+
+impl Drop for Marked {
+    fn drop(&mut self) {
+        OFF_ASYNC_WORKERS.set(self.0);
     }
 }
 

@@ -3,23 +3,31 @@
 use postgres::{Client, Row};
 
 use super::Failure;
-use super::listen::NOTIFY_REVOCATIONS;
+use super::listen::{NOTIFY_REVOCATIONS, revoked_body};
 use crate::revocation::{Revocation, RevocationKind};
 
-const UPSERT: &str = "INSERT INTO revocations (kind, subject, at_ms, revoked_by, reason, \
-     expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, subject) DO UPDATE SET \
-     at_ms = excluded.at_ms, revoked_by = excluded.revoked_by, reason = excluded.reason, \
-     expires_at = excluded.expires_at";
 const DELETE: &str = "DELETE FROM revocations WHERE kind = $1 AND subject = $2";
 const SWEEP: &str = "DELETE FROM revocations WHERE kind = 'token' AND expires_at < $1";
 const LIVE: &str = "SELECT kind, subject, at_ms, revoked_by, reason, expires_at \
      FROM revocations ORDER BY at_ms DESC, kind, subject";
 
-/// Stores the revocation and tells every replica, in one transaction.
+/// Stores the revocation and announces it, in one statement: its own transaction, and
+/// one round trip to the database instead of four, which a loaded machine makes
+/// expensive on the way from the control-plane call to the other replicas. The
+/// announcement is the revocation itself (`listen.rs`, `revoked:<schema>:<body>`), or a
+/// plain `revocations` when its body would not fit.
+const PUT_AND_ANNOUNCE: &str = "WITH stored AS (INSERT INTO revocations (kind, subject, \
+     at_ms, revoked_by, reason, expires_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (kind, subject) DO UPDATE SET at_ms = excluded.at_ms, \
+     revoked_by = excluded.revoked_by, reason = excluded.reason, \
+     expires_at = excluded.expires_at RETURNING 1) \
+     SELECT pg_notify('gatehouse_changes', CASE WHEN $7::text IS NULL THEN 'revocations' \
+     ELSE 'revoked:' || coalesce(current_schema(), '') || ':' || $7::text END) FROM stored";
+
+/// Stores the revocation and tells every replica, in one statement.
 pub(super) fn put(client: &mut Client, revocation: &Revocation) -> Result<(), Failure> {
-    let mut tx = client.transaction()?;
-    tx.execute(
-        UPSERT,
+    client.execute(
+        PUT_AND_ANNOUNCE,
         &[
             &revocation.kind.as_str(),
             &revocation.subject,
@@ -27,10 +35,9 @@ pub(super) fn put(client: &mut Client, revocation: &Revocation) -> Result<(), Fa
             &revocation.by,
             &revocation.reason,
             &revocation.expires_at,
+            &revoked_body(revocation),
         ],
     )?;
-    tx.execute(NOTIFY_REVOCATIONS, &[])?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 
 mod block;
 pub(super) mod chain;
+mod rates;
 mod retention;
 mod walk;
 
@@ -20,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehav
 use super::{OrUnavailable, unavailable};
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
+use crate::rates::{CallCount, RateQuery};
 use crate::sqlite::column::decision_id;
 use crate::store::effective_limit;
 use block::Block;
@@ -220,6 +222,19 @@ pub(super) fn select(
     Ok(events)
 }
 
+/// One agent's calls per intent and bucket, read in one transaction so that every block
+/// counted is from the same moment.
+pub(super) fn call_counts(
+    conn: &Connection,
+    location: &str,
+    query: &RateQuery,
+) -> Result<Vec<CallCount>, StoreError> {
+    let tx = conn.unchecked_transaction().or_unavailable(location)?;
+    let counts = rates::count(&tx, query).or_unavailable(location)?;
+    tx.finish().or_unavailable(location)?;
+    Ok(counts)
+}
+
 /// Checks the hash chain, in one read transaction so that every block is from the same
 /// moment.
 pub(super) fn verify(
@@ -285,6 +300,7 @@ mod tests {
             parent_span_id: None,
             mcp_session: None,
             risk: None,
+            anomaly: Default::default(),
         }
     }
 

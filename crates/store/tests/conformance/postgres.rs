@@ -233,6 +233,17 @@ fn subscribed(store: &PostgresStore) -> std::sync::mpsc::Receiver<Change> {
     rx
 }
 
+/// The next revocation said in its announcement, past the plain re-read requests that
+/// other tests' stores (other schemas of the same database) cause meanwhile.
+fn next_revoked(rx: &std::sync::mpsc::Receiver<Change>) -> Change {
+    loop {
+        match next_change(rx) {
+            Change::Revocations => continue,
+            change => return change,
+        }
+    }
+}
+
 /// The next report that is not about the feed's own health.
 fn next_change(rx: &std::sync::mpsc::Receiver<Change>) -> Change {
     loop {
@@ -256,12 +267,77 @@ fn a_revocation_written_by_one_replica_is_announced_to_another() {
     );
     let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/a", 1);
     fixture.store.put_revocation(&revocation).unwrap();
-    assert_eq!(next_change(&changes), Change::Revocations);
+    assert_eq!(
+        next_revoked(&changes),
+        Change::Revoked {
+            kind: RevocationKind::Agent,
+            subject: "spiffe://x/agent/a".to_owned(),
+            expires_at: revocation.expires_at,
+        }
+    );
     fixture
         .store
         .delete_revocation(RevocationKind::Agent, "spiffe://x/agent/a")
         .unwrap();
     assert_eq!(next_change(&changes), Change::Revocations);
+    // Too long to say in an announcement: stored all the same, announced to be read.
+    let long = revocations::revocation(RevocationKind::Token, &"j".repeat(8000), 1);
+    fixture.store.put_revocation(&long).unwrap();
+    assert_eq!(next_change(&changes), Change::Revocations);
+    let now = 0;
+    assert!(
+        fixture
+            .store
+            .revocations(now)
+            .unwrap()
+            .iter()
+            .any(|stored| stored.subject == long.subject)
+    );
+}
+
+#[test]
+fn a_revocation_under_another_schema_of_the_database_is_not_taken_for_this_stores() {
+    let (Some(fixture), Some(other)) = (Fixture::open(), Fixture::open()) else {
+        return;
+    };
+    // Announcements are per database: a store under another schema hears them too.
+    let changes = subscribed(&other.store);
+    assert_eq!(
+        changes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Change::Connected
+    );
+    let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/a", 1);
+    fixture.store.put_revocation(&revocation).unwrap();
+    loop {
+        match next_change(&changes) {
+            Change::Revocations => break,
+            change => assert!(!matches!(change, Change::Revoked { .. }), "{change:?}"),
+        }
+    }
+}
+
+#[test]
+fn only_the_eight_newest_shared_policy_sets_are_kept() {
+    let Some(fixture) = Fixture::open() else {
+        return;
+    };
+    let set = |n: i64| gatehouse_store::PolicySet {
+        version: format!("{n:064}"),
+        shared_at_ms: n,
+        by: "alice".to_owned(),
+        files: Vec::new(),
+    };
+    for n in 0..12 {
+        fixture.store.share_policy_set(&set(n)).unwrap();
+    }
+    let mut client = postgres::Client::connect(&fixture.url(), postgres::NoTls).unwrap();
+    let kept: i64 = client
+        .query_one("SELECT count(*) FROM policy_sets", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 8);
+    let newest = fixture.store.newest_policy_set().unwrap().unwrap();
+    assert_eq!(newest.set, set(11));
 }
 
 #[test]
@@ -312,7 +388,10 @@ fn a_lost_listener_reconnects_and_asks_for_a_full_read() {
     // And it listens again.
     let revocation = revocations::revocation(RevocationKind::Agent, "spiffe://x/agent/b", 1);
     fixture.store.put_revocation(&revocation).unwrap();
-    assert_eq!(next_change(&changes), Change::Revocations);
+    assert!(
+        matches!(next_revoked(&changes), Change::Revoked { .. }),
+        "a revocation is announced"
+    );
 }
 
 /// Events in three batches, then `tamper` run on the database directly; what a check says.

@@ -46,6 +46,7 @@ pub(crate) fn event(seq: u64) -> Event {
         parent_span_id: None,
         mcp_session: None,
         risk: None,
+        anomaly: Default::default(),
     }
 }
 

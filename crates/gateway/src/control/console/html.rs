@@ -140,4 +140,8 @@ button.link{background:none;border:0;color:#fff;text-decoration:underline;margin
 .muted{color:#57606a}\
 ol.tail{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px 8px 8px 40px;margin:0;font-size:13px}\
 ol.tail li{padding:2px 0;border-bottom:1px solid #eaeef2}\
-form.filters input{width:auto;max-width:160px;margin-right:6px}";
+form.filters input{width:auto;max-width:160px;margin-right:6px}\
+form.filters label{display:inline;margin:0 6px 0 0}form.filters input#agent{max-width:360px}\
+form.filters select{font:inherit;padding:5px 6px;border:1px solid #d0d7de;border-radius:6px;margin-right:6px}\
+.scroll.chart{padding:8px;margin:12px 0}svg.chart{display:block;max-width:100%;height:auto}\
+details{margin:12px 0}summary{cursor:pointer;font-weight:600;margin-bottom:8px}";

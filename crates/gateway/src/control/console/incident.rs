@@ -29,7 +29,9 @@ fn nav() -> Markup {
             a href="/console/quarantines" { "Quarantines" } " · "
             a href="/console/recordings" { "Recordings" } " · "
             a href="/console/playbooks" { "Playbook runs" } " · "
-            a href="/console/tail" { "Live tail" }
+            a href="/console/tail" { "Live tail" } " · "
+            a href="/console/patterns" { "Call patterns" } " · "
+            a href="/console/inventory" { "Inventory" }
         }
     }
 }

@@ -60,7 +60,9 @@ pub(crate) fn overview(viewer: Viewer<'_>, data: &Overview) -> String {
             a href="/console/quarantines" { "Quarantines" } " · "
             a href="/console/recordings" { "Recordings" } " · "
             a href="/console/playbooks" { "Playbook runs" } " · "
-            a href="/console/tail" { "Live tail" }
+            a href="/console/tail" { "Live tail" } " · "
+            a href="/console/patterns" { "Call patterns" } " · "
+            a href="/console/inventory" { "Inventory" }
         }
         h2 { "Pending approvals" }
         (pending(&data.pending))

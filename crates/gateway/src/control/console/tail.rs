@@ -89,7 +89,9 @@ fn head(session: &Session, filter: &gatehouse_core::event::EventFilter) -> Strin
             a href="/console" { "Overview" } " · "
             a href="/console/quarantines" { "Quarantines" } " · "
             a href="/console/recordings" { "Recordings" } " · "
-            a href="/console/playbooks" { "Playbook runs" }
+            a href="/console/playbooks" { "Playbook runs" } " · "
+            a href="/console/patterns" { "Call patterns" } " · "
+            a href="/console/inventory" { "Inventory" }
         }
         form.filters method="get" action="/console/tail" {
             input type="text" name="agent" placeholder="agent" value=(value(&filter.agent));

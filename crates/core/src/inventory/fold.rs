@@ -5,21 +5,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use gatehouse_core::config::Config;
-use gatehouse_core::event::{Event, Observed, Would};
-use gatehouse_core::refusal::RefusalKind;
 use serde::Serialize;
+
+use crate::config::Config;
+use crate::event::{Event, Observed, Would};
+use crate::refusal::RefusalKind;
 
 /// One candidate route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub(crate) struct Unmapped {
-    pub(crate) tool: String,
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) calls: usize,
+pub struct Unmapped {
+    pub tool: String,
+    pub method: String,
+    pub path: String,
+    pub calls: usize,
     /// How many of them were forwarded by discovery rather than refused.
-    pub(crate) discovered: usize,
-    pub(crate) agents: BTreeSet<String>,
+    pub discovered: usize,
+    pub agents: BTreeSet<String>,
 }
 
 /// The unmapped routes of configured tools among `events`, busiest first.
@@ -63,34 +64,6 @@ fn is_discovered(event: &Event) -> bool {
         if all.contains(&Would::Deny(RefusalKind::NoRoute)))
 }
 
-/// Route config for each candidate, per tool: lines to add to its `routes`.
-pub(crate) fn suggest(unmapped: &[Unmapped]) -> String {
-    let mut by_tool: BTreeMap<&str, Vec<&Unmapped>> = BTreeMap::new();
-    for found in unmapped {
-        by_tool.entry(found.tool.as_str()).or_default().push(found);
-    }
-    let mut out = Vec::new();
-    for (tool, found) in by_tool {
-        out.push(format!(
-            "# [tools.{tool}]: add to `routes`, then give each intent a data class, a tier, \
-             a task class and a policy"
-        ));
-        for candidate in found {
-            out.push(format!(
-                "  {{ method = \"{}\", path = \"{}\", intent = \"{}\" }},  # {} calls",
-                candidate.method,
-                candidate.path,
-                intent(tool, &candidate.method, &candidate.path),
-                candidate.calls
-            ));
-        }
-    }
-    if out.is_empty() {
-        out.push("# no unmapped routes were called".to_owned());
-    }
-    out.join("\n")
-}
-
 /// `/tools/{tool}/rest` → (`tool`, `/rest`), without the query.
 fn tool_path(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("/tools/")?;
@@ -130,32 +103,6 @@ fn is_id(segment: &str) -> bool {
     digits || uuid || (segment.len() >= 16 && hex(segment))
 }
 
-/// `tool.get_orders_items` from `GET /orders/{id}/items`.
-fn intent(tool: &str, method: &str, path: &str) -> String {
-    let words: Vec<String> = path
-        .split('/')
-        .filter(|segment| !segment.is_empty() && !segment.starts_with('{'))
-        .map(|segment| {
-            segment
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect()
-        })
-        .collect();
-    let mut name = method.to_ascii_lowercase();
-    for word in words {
-        name.push('_');
-        name.push_str(&word);
-    }
-    format!("{tool}.{name}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,14 +117,5 @@ mod tests {
         assert_eq!(template("/blobs/0123456789abcdef0"), "/blobs/{id}");
         assert_eq!(template("/blobs/cafe"), "/blobs/cafe");
         assert_eq!(template("/v2/users"), "/v2/users");
-    }
-
-    #[test]
-    fn suggested_intents_name_the_method_and_the_fixed_segments() {
-        assert_eq!(
-            intent("shop", "GET", "/orders/{id}/items"),
-            "shop.get_orders_items"
-        );
-        assert_eq!(intent("shop", "POST", "/"), "shop.post");
     }
 }
