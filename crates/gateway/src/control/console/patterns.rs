@@ -25,8 +25,6 @@ use crate::state::State;
 use query::Asked;
 
 const HOUR_MS: i64 = 3_600_000;
-/// Days of stored hour counts the band is learned from (the baseline's default window).
-const BASELINE_DAYS: u32 = 7;
 /// Rates are shown per hour whatever the bucket, so buckets compare with the band.
 const UNIT: &str = "calls per hour";
 /// Windows offered on the page; any other whole number of hours or days works too.
@@ -109,8 +107,9 @@ async fn load(
     Ok((counts, bands))
 }
 
-/// The agent's baseline, learned from its stored hour counts over the week before the
-/// current hour (the baseline's default window), as bands.
+/// The agent's baseline, learned from its stored hour counts over the configured
+/// learning window (`[baseline] window_days`) before the current hour, as bands: the
+/// same baseline the gateway judges calls against.
 async fn baseline_bands(
     state: &Arc<State>,
     agent: &str,
@@ -118,7 +117,7 @@ async fn baseline_bands(
 ) -> Result<BTreeMap<String, HourBands>, ControlError> {
     let store = Arc::clone(&state.store);
     let agent = agent.to_owned();
-    let window = Window::ending(now_ms, BASELINE_DAYS);
+    let window = Window::ending(now_ms, state.config.baseline.window_days);
     let learned = blocking(move || store.baseline(&agent, window)).await?;
     Ok(bands_of(&learned))
 }
