@@ -23,10 +23,10 @@
 
 mod digest;
 mod error;
-mod status;
 
 use serde::{Deserialize, Serialize};
 
+use crate::closed_set::closed_set;
 use crate::ids::DecisionId;
 use crate::model::Tier;
 
@@ -42,35 +42,43 @@ pub struct Rules {
     pub owner: Option<String>,
 }
 
-/// Which checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Checkpoint {
+closed_set! {
+    /// Which checkpoint.
+    pub enum Checkpoint, error UnknownCheckpoint, "checkpoint";
     /// Medium tier: the agent re-sends the call once confirmed.
-    Confirmation,
+    Confirmation => "confirmation",
     /// High tier: Gatehouse executes the parked call once approved.
-    Approval,
+    Approval => "approval",
 }
 
-/// Where a checkpoint is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApprovalStatus {
+closed_set! {
+    /// Where a checkpoint is in its life.
+    pub enum ApprovalStatus, error UnknownApprovalStatus, "approval status";
     /// Waiting for confirmers or approvers.
-    Pending,
+    Pending => "pending",
     /// Confirmed or approved; a confirmation waits for the agent's re-send, an approval
     /// for Gatehouse to execute it.
-    Approved,
+    Approved => "approved",
     /// An approval being executed by Gatehouse (at most once).
-    Executing,
+    Executing => "executing",
     /// Final: an approval executed (its response is kept), or a confirmation used.
-    Done,
+    Done => "done",
     /// Final: an approver or confirmer said no.
-    Denied,
+    Denied => "denied",
     /// Final: nobody decided in time (auto-deny).
-    Expired,
+    Expired => "expired",
     /// Final: the workflow ended or its credentials were revoked.
-    Cancelled,
+    Cancelled => "cancelled",
+}
+
+impl ApprovalStatus {
+    /// `Done`, `Denied`, `Expired` or `Cancelled`.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Done | Self::Denied | Self::Expired | Self::Cancelled
+        )
+    }
 }
 
 /// One approver's verdict.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::anomaly::AnomalySet;
+use crate::closed_set::closed_set;
 use crate::ids::DecisionId;
 use crate::model::{
     AgentId, DataClass, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
@@ -20,43 +21,19 @@ pub use decide::DecideInput;
 pub use kind::{EventKind, UnknownEventKind};
 pub use observed::{Observed, UnknownObserved, Would};
 
-/// The outcome of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
+closed_set! {
+    /// The outcome of one call.
+    pub enum Outcome, error UnknownOutcome, "outcome";
     /// Forwarded (or, for the token endpoint, a credential was issued).
-    Allow,
+    Allow => "allow",
     /// Refused before reaching the tool.
-    Deny,
+    Deny => "deny",
     /// Allowed, then failed at or after the upstream.
-    Error,
+    Error => "error",
     /// Held for a confirmation (medium tier).
-    Confirm,
+    Confirm => "confirm",
     /// Parked for a human approval (high tier).
-    Pending,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Deny => "deny",
-            Self::Error => "error",
-            Self::Confirm => "confirm",
-            Self::Pending => "pending",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "allow" => Some(Self::Allow),
-            "deny" => Some(Self::Deny),
-            "error" => Some(Self::Error),
-            "confirm" => Some(Self::Confirm),
-            "pending" => Some(Self::Pending),
-            _ => None,
-        }
-    }
+    Pending => "pending",
 }
 
 /// One event. Fields the call never reached stay `None` (a 401 has no intent).

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::closed_set::closed_set;
+
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -91,44 +93,24 @@ name_type!(
     DataClass
 );
 
-/// How much human involvement a call needs before it proceeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
+closed_set! {
+    /// How much human involvement a call needs before it proceeds; ordered from least
+    /// to most.
+    pub enum Tier, error UnknownTier, "tier";
     /// Proceeds directly.
-    Low,
+    Low => "low",
     /// Proceeds after a confirmation.
-    Medium,
+    Medium => "medium",
     /// Proceeds after a human approval.
-    High,
+    High => "high",
 }
 
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-}
-
-/// Whether an intent reads or changes state; writes count against a separate budget and
-/// fall in the `write` action group of policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    Read,
-    Write,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-        }
-    }
+closed_set! {
+    /// Whether an intent reads or changes state; writes count against a separate budget
+    /// and fall in the `write` action group of policy.
+    pub enum Access, error UnknownAccess, "access";
+    Read => "read",
+    Write => "write",
 }
 
 /// An attribute value of an agent, as policy sees it.

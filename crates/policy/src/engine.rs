@@ -356,12 +356,7 @@ pub fn version_of(files: &[PolicyFile]) -> String {
 }
 
 fn parse_tier(text: &str) -> Option<Tier> {
-    match text {
-        "low" => Some(Tier::Low),
-        "medium" => Some(Tier::Medium),
-        "high" => Some(Tier::High),
-        _ => None,
-    }
+    text.parse().ok()
 }
 
 /// A decision remembered with everything it was made on.

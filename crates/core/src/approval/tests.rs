@@ -504,7 +504,7 @@ fn status_and_checkpoint_names_round_trip_and_match_serde() {
     for status in [
         Pending, Approved, Executing, Done, Denied, Expired, Cancelled,
     ] {
-        assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
+        assert_eq!(status.as_str().parse::<ApprovalStatus>(), Ok(status));
         let json = serde_json::to_string(&status).unwrap();
         assert_eq!(json, format!("\"{status}\""));
         assert_eq!(
@@ -513,11 +513,19 @@ fn status_and_checkpoint_names_round_trip_and_match_serde() {
         );
     }
     for kind in [Checkpoint::Confirmation, Checkpoint::Approval] {
-        assert_eq!(Checkpoint::parse(kind.as_str()), Some(kind));
+        assert_eq!(kind.as_str().parse::<Checkpoint>(), Ok(kind));
         assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
     }
-    assert_eq!(ApprovalStatus::parse("Pending"), None);
-    assert_eq!(Checkpoint::parse("high"), None);
+    let unknown = "Pending".parse::<ApprovalStatus>().unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .starts_with("unknown approval status `Pending`")
+    );
+    assert_eq!(
+        "high".parse::<Checkpoint>(),
+        Err(UnknownCheckpoint("high".to_owned()))
+    );
 }
 
 #[test]

@@ -66,9 +66,10 @@ async fn list(
     {
         Some(text) => {
             Some(
-                ApprovalStatus::parse(text).ok_or_else(|| ControlError::BadRequest {
-                    reason: format!("invalid value `{text}` for `status`"),
-                })?,
+                text.parse::<ApprovalStatus>()
+                    .map_err(|_| ControlError::BadRequest {
+                        reason: format!("invalid value `{text}` for `status`"),
+                    })?,
             )
         }
         None => None,

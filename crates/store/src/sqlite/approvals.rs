@@ -3,7 +3,7 @@
 
 mod row;
 
-use gatehouse_core::approval::Approval;
+use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::listing::{Listing, text};
@@ -70,7 +70,7 @@ pub(super) fn select(
 
 fn listing(filter: &ApprovalFilter) -> Listing {
     let mut listing = Listing::new(SELECT);
-    let status = text(filter.status.map(row::status_text));
+    let status = text(filter.status.map(ApprovalStatus::as_str));
     listing.narrow(" AND status = :status", ":status", status);
     let workflow = text(filter.workflow.as_deref());
     listing.narrow(" AND workflow = :workflow", ":workflow", workflow);
@@ -79,15 +79,13 @@ fn listing(filter: &ApprovalFilter) -> Listing {
         ":agent",
         text(filter.agent.as_deref()),
     );
-    let checkpoint = text(filter.checkpoint.map(row::checkpoint_text));
+    let checkpoint = text(filter.checkpoint.map(Checkpoint::as_str));
     listing.narrow(" AND checkpoint = :checkpoint", ":checkpoint", checkpoint);
     listing.newest_first(filter.effective_limit())
 }
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::approval::{ApprovalStatus, Checkpoint};
-
     use super::*;
 
     /// Every single filter, and no filter, reads rows in order from an index and stops at

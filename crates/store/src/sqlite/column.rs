@@ -1,5 +1,8 @@
 //! Conversions between Rust values and SQLite columns shared by every table.
 
+use std::fmt;
+use std::str::FromStr;
+
 use gatehouse_core::ids::DecisionId;
 use rusqlite::Row;
 use rusqlite::types::{FromSqlError, Type};
@@ -31,6 +34,18 @@ pub(super) fn string_list(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<S
         .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
 }
 
+/// Reads a member of a closed set (a status, checkpoint or tier) stored as its text: a
+/// text the set does not name is an error, never a default.
+pub(super) fn closed<T>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let text: String = row.get(index)?;
+    text.parse()
+        .map_err(|error: T::Err| invalid(index, error.to_string()))
+}
+
 /// Reads a decision id stored as its text.
 pub(super) fn decision_id(row: &Row<'_>, index: usize) -> rusqlite::Result<DecisionId> {
     let text: String = row.get(index)?;
@@ -47,6 +62,21 @@ mod tests {
         let json = string_list_json(&items);
         let back: Vec<String> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, items);
+    }
+
+    #[test]
+    fn a_stored_name_outside_its_set_is_an_error_not_a_default() {
+        use gatehouse_core::approval::ApprovalStatus;
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let read = |text: &str| {
+            conn.query_row("SELECT ?1", [text], |row| closed::<ApprovalStatus>(row, 0))
+        };
+        assert_eq!(read("executing").unwrap(), ApprovalStatus::Executing);
+        let error = read("Pending").unwrap_err().to_string();
+        assert!(
+            error.contains("unknown approval status `Pending`"),
+            "{error}"
+        );
     }
 
     #[test]
