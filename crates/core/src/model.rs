@@ -1,21 +1,24 @@
 //! The words of ARCHITECTURE.md, "Crates" as types: agents, tools, segments, intents, tiers.
 
-use std::fmt;
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::closed_set::closed_set;
 
+/// `name_type!(/// doc  Name)`: a name that is text on the wire and in the store
+/// (`serde(transparent)`), shared rather than copied (`Arc<str>`), and a type of its own
+/// so that two kinds of names cannot be passed for each other.
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(transparent)]
-        pub struct $name(Arc<str>);
+        pub struct $name(::std::sync::Arc<str>);
 
         impl $name {
-            pub fn new(value: impl Into<Arc<str>>) -> Self {
+            pub fn new(value: impl Into<::std::sync::Arc<str>>) -> Self {
                 Self(value.into())
             }
 
@@ -24,13 +27,13 @@ macro_rules! name_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl std::borrow::Borrow<str> for $name {
+        impl ::std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
             }
@@ -38,7 +41,7 @@ macro_rules! name_type {
 
         // A name reads as the text it is (`Option<AgentId>::as_deref` is an
         // `Option<&str>`); making one from text is explicit, through `new` or `From`.
-        impl std::ops::Deref for $name {
+        impl ::std::ops::Deref for $name {
             type Target = str;
 
             fn deref(&self) -> &str {
@@ -59,6 +62,8 @@ macro_rules! name_type {
         }
     };
 }
+
+pub(crate) use name_type;
 
 name_type!(
     /// A workload identity, e.g. `spiffe://acme/agent/triage-bot`.
@@ -87,6 +92,11 @@ name_type!(
 name_type!(
     /// One autonomous run of an agent on one task.
     WorkflowId
+);
+name_type!(
+    /// A person (or service) known to the control plane: an approver, confirmer,
+    /// operator or auditor, and the owner an agent names.
+    OperatorName
 );
 name_type!(
     /// What a response may contain (`public`, `internal`, `sanitized`, `raw`, `pii`, …).

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use super::ParkedCall;
+use crate::model::{Intent, ToolName};
 
 /// Separates these digests from any other SHA-256 Gatehouse computes, and versions them.
 const DOMAIN: &[u8] = b"gatehouse call digest v1";
@@ -38,17 +39,32 @@ pub fn call_digest(
     hex(&hasher.finalize())
 }
 
+/// A call as received, to be parked: every field named, so none can be swapped by
+/// position, and no digest, which [`ParkedCall::new`] computes from these fields alone.
+#[derive(Debug, Clone)]
+pub struct CallToPark {
+    pub method: String,
+    pub tool: ToolName,
+    pub intent: Intent,
+    /// The path below the tool, exactly as received.
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
 impl ParkedCall {
     /// Parks a call as received, with its [`call_digest`].
-    pub fn new(
-        method: String,
-        tool: String,
-        intent: String,
-        path: String,
-        query: Option<String>,
-        content_type: Option<String>,
-        body: Vec<u8>,
-    ) -> Self {
+    pub fn new(call: CallToPark) -> Self {
+        let CallToPark {
+            method,
+            tool,
+            intent,
+            path,
+            query,
+            content_type,
+            body,
+        } = call;
         let digest = call_digest(&method, &tool, &path, query.as_deref(), &body);
         Self {
             method,

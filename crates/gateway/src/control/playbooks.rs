@@ -102,7 +102,7 @@ async fn step(
         method: &method,
         uri: &uri,
         intent: STEP_INTENT,
-        agent: step.agent,
+        agent: step.agent.map(Into::into),
         workflow: None,
         detail,
     };

@@ -4,6 +4,7 @@
 //! held on one replica hears of a decision made on another.
 
 use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint};
+use gatehouse_core::ids::ApprovalId;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
@@ -40,7 +41,7 @@ pub(super) fn replace(
     let stored = tx
         .query_opt(
             &format!("{COLUMNS} WHERE id = $1 FOR UPDATE"),
-            &[&current.id],
+            &[&current.id.as_str()],
         )?
         .map(|row| decode(&row))
         .transpose()?;
@@ -65,11 +66,11 @@ fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Fai
     client.execute(
         UPSERT,
         &[
-            &approval.id,
+            &approval.id.as_str(),
             &checkpoint,
             &status,
-            &approval.agent,
-            &approval.workflow,
+            &approval.agent.as_str(),
+            &approval.workflow.as_str(),
             &approval.created_at,
             &call_body,
             &response_body,
@@ -79,9 +80,9 @@ fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Fai
     Ok(())
 }
 
-pub(super) fn one(client: &mut Client, id: &str) -> Result<Option<Approval>, Failure> {
+pub(super) fn one(client: &mut Client, id: &ApprovalId) -> Result<Option<Approval>, Failure> {
     client
-        .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[&id])?
+        .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[&id.as_str()])?
         .map(|row| decode(&row))
         .transpose()
 }

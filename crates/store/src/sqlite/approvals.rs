@@ -4,6 +4,7 @@
 mod row;
 
 use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint};
+use gatehouse_core::ids::ApprovalId;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::listing::{Listing, text};
@@ -55,9 +56,9 @@ pub(super) fn replace(
     Ok(true)
 }
 
-pub(super) fn one(conn: &Connection, id: &str) -> rusqlite::Result<Option<Approval>> {
+pub(super) fn one(conn: &Connection, id: &ApprovalId) -> rusqlite::Result<Option<Approval>> {
     conn.prepare_cached(BY_ID)?
-        .query_row([id], row::decode)
+        .query_row([id.as_str()], row::decode)
         .optional()
 }
 
@@ -94,7 +95,6 @@ mod tests {
     fn listings_walk_an_index() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate::run(&mut conn, "test").unwrap();
-        let some = || Some("a".to_owned());
         let single = [
             ApprovalFilter::default(),
             ApprovalFilter {
@@ -102,11 +102,11 @@ mod tests {
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
-                workflow: some(),
+                workflow: Some("a".into()),
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
-                agent: some(),
+                agent: Some("a".into()),
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
@@ -124,8 +124,8 @@ mod tests {
         }
         let all = ApprovalFilter {
             status: Some(ApprovalStatus::Pending),
-            workflow: some(),
-            agent: some(),
+            workflow: Some("a".into()),
+            agent: Some("a".into()),
             checkpoint: Some(Checkpoint::Approval),
             limit: None,
         };

@@ -11,6 +11,14 @@ use crate::sqlite::column::{closed, decision_id, invalid, string_list, string_li
 #[derive(Debug)]
 pub(super) struct Encoded<'a> {
     approval: &'a Approval,
+    /// The names, as the text they are stored as.
+    id: &'a str,
+    agent: &'a str,
+    workflow: &'a str,
+    task_class: &'a str,
+    segment: &'a str,
+    tool: &'a str,
+    intent: &'a str,
     checkpoint: &'static str,
     tier: &'static str,
     status: &'static str,
@@ -27,6 +35,13 @@ impl<'a> Encoded<'a> {
         let response = approval.response.as_ref();
         Ok(Self {
             approval,
+            id: approval.id.as_str(),
+            agent: approval.agent.as_str(),
+            workflow: approval.workflow.as_str(),
+            task_class: approval.task_class.as_str(),
+            segment: approval.segment.as_str(),
+            tool: approval.call.tool.as_str(),
+            intent: approval.call.intent.as_str(),
             checkpoint: approval.checkpoint.as_str(),
             tier: approval.tier.as_str(),
             status: approval.status.as_str(),
@@ -44,20 +59,20 @@ impl<'a> Encoded<'a> {
         let approval = self.approval;
         let call = &approval.call;
         [
-            &approval.id,
+            &self.id,
             &self.checkpoint,
             &self.status,
             &self.decision,
-            &approval.agent,
-            &approval.workflow,
-            &approval.task_class,
-            &approval.segment,
+            &self.agent,
+            &self.workflow,
+            &self.task_class,
+            &self.segment,
             &self.tier,
             &self.policies,
             &approval.policy_version,
             &call.method,
-            &call.tool,
-            &call.intent,
+            &self.tool,
+            &self.intent,
             &call.path,
             &call.query,
             &call.content_type,
@@ -77,21 +92,21 @@ impl<'a> Encoded<'a> {
 /// Reads one row in the column order of `approvals.rs`.
 pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Approval> {
     Ok(Approval {
-        id: row.get(0)?,
+        id: name(row, 0)?,
         checkpoint: closed(row, 1)?,
         status: closed(row, 2)?,
         decision: decision_id(row, 3)?,
-        agent: row.get(4)?,
-        workflow: row.get(5)?,
-        task_class: row.get(6)?,
-        segment: row.get(7)?,
+        agent: name(row, 4)?,
+        workflow: name(row, 5)?,
+        task_class: name(row, 6)?,
+        segment: name(row, 7)?,
         tier: closed(row, 8)?,
         policies: string_list(row, 9)?,
         policy_version: row.get(10)?,
         call: ParkedCall {
             method: row.get(11)?,
-            tool: row.get(12)?,
-            intent: row.get(13)?,
+            tool: name(row, 12)?,
+            intent: name(row, 13)?,
             path: row.get(14)?,
             query: row.get(15)?,
             content_type: row.get(16)?,
@@ -104,6 +119,11 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Approval> {
         expires_at: row.get(22)?,
         response: response(row, 23)?,
     })
+}
+
+/// A name (id, agent, workflow, …) stored as its text.
+fn name<T: From<String>>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    row.get::<_, String>(index).map(T::from)
 }
 
 fn verdicts_json(verdicts: &[Verdict]) -> rusqlite::Result<String> {
