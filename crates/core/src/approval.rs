@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::closed_set::closed_set;
 use crate::ids::{ApprovalId, DecisionId};
 use crate::model::{
-    AgentId, Intent, OperatorName, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+    AgentId, Intent, OperatorName, PolicyId, PolicySetVersion, SegmentName, TaskClassName, Tier,
+    ToolName, WorkflowId,
 };
 
 pub use digest::{CallToPark, call_digest};
@@ -132,9 +133,9 @@ pub struct Approval {
     pub segment: SegmentName,
     pub tier: Tier,
     /// Ids of the policies that determined the decision (e.g. the one that raised the tier).
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// Digest of the policy set in force when the call was decided.
-    pub policy_version: String,
+    pub policy_version: PolicySetVersion,
     pub call: ParkedCall,
     /// How many different approvers must approve (1 or 2).
     pub required: u8,
@@ -159,8 +160,8 @@ pub struct NewApproval {
     pub task_class: TaskClassName,
     pub segment: SegmentName,
     pub tier: Tier,
-    pub policies: Vec<String>,
-    pub policy_version: String,
+    pub policies: Vec<PolicyId>,
+    pub policy_version: PolicySetVersion,
     pub call: ParkedCall,
     pub required: u8,
     pub now_secs: i64,

@@ -49,6 +49,26 @@ macro_rules! name_type {
             }
         }
 
+        // A name equals the text it is, as a `String` equals a `&str`; two kinds of
+        // names still never compare.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                *self.0 == **other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                &*self.0 == *other
+            }
+        }
+
         impl From<String> for $name {
             fn from(value: String) -> Self {
                 Self(value.into())
@@ -97,6 +117,14 @@ name_type!(
     /// A person (or service) known to the control plane: an approver, confirmer,
     /// operator or auditor, and the owner an agent names.
     OperatorName
+);
+name_type!(
+    /// The id of one Cedar policy (its `@id`, or the one given by its file and place).
+    PolicyId
+);
+name_type!(
+    /// The version of a policy set: the digest of its files (`PolicyEngine::version`).
+    PolicySetVersion
 );
 name_type!(
     /// What a response may contain (`public`, `internal`, `sanitized`, `raw`, `pii`, …).

@@ -65,7 +65,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         bytes_out: 0,
         latency_us: 0,
         upstream_us: None,
-        actor: Some(action.actor.to_owned()),
+        actor: Some(action.actor.into()),
         policy_version: None,
         observed: None,
         decide: None,

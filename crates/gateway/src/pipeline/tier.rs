@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, Checkpoint, NewApproval, ParkedCall};
 use gatehouse_core::ids::ApprovalId;
-use gatehouse_core::model::{Intent, Tier};
+use gatehouse_core::model::{Intent, PolicyId, PolicySetVersion, Tier};
 use gatehouse_core::refusal::Refusal;
 
 use crate::approvals::Checkpoints;
@@ -25,7 +25,7 @@ pub struct Gatekeeping<'a> {
     pub credential: &'a Credential,
     pub intent: &'a Intent,
     pub tier: Tier,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// The confirmation id the agent presented, if any.
     pub confirmation: Option<&'a str>,
     /// How long the agent asked to wait for a parked call's outcome.
@@ -132,7 +132,10 @@ fn new_approval(
         segment: credential.segment.clone(),
         tier: checked.tier,
         policies: checked.policies.clone(),
-        policy_version: draft.policy_version().unwrap_or_default(),
+        // A call is parked only after policy decided it, so the version is always there.
+        policy_version: draft
+            .policy_version()
+            .unwrap_or_else(|| PolicySetVersion::from("")),
         call,
         required,
         now_secs: checkpoints.clock.now().secs(),

@@ -1,6 +1,7 @@
 //! Conversions between Rust values and SQLite columns shared by every table.
 
 use std::fmt;
+use std::ops::Deref;
 use std::str::FromStr;
 
 use gatehouse_core::ids::DecisionId;
@@ -20,18 +21,24 @@ pub(super) fn invalid(index: usize, detail: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(source))
 }
 
-/// A list of strings (policy ids) as the text of a JSON array.
-pub(super) fn string_list_json(items: &[String]) -> String {
+/// A list of names (policy ids) as the text of a JSON array of strings.
+pub(super) fn string_list_json<T: Deref<Target = str>>(items: &[T]) -> String {
     // Building a `Value` cannot fail, unlike serializing an arbitrary `T`.
-    let items = items.iter().cloned().map(serde_json::Value::String);
+    let items = items
+        .iter()
+        .map(|item| serde_json::Value::String(item.to_string()));
     serde_json::Value::Array(items.collect()).to_string()
 }
 
 /// Reads a list written by [`string_list_json`].
-pub(super) fn string_list(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
+pub(super) fn string_list<T: From<String>>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Vec<T>> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text)
-        .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))
+    let items: Vec<String> = serde_json::from_str(&text)
+        .map_err(|error| invalid(index, format!("bad policy list `{text}`: {error}")))?;
+    Ok(items.into_iter().map(T::from).collect())
 }
 
 /// Reads a member of a closed set (a status, checkpoint or tier) stored as its text: a
