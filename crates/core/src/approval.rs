@@ -33,7 +33,7 @@ use crate::model::{
     ToolName, WorkflowId,
 };
 
-pub use digest::{CallToPark, call_digest};
+pub use digest::{CallDigest, CallToPark, call_digest};
 pub use error::ApprovalError;
 
 /// Who may not decide, beyond the agent itself (which never may).
@@ -107,7 +107,7 @@ pub struct ParkedCall {
     /// The request body (kept for approvals; confirmations only keep the digest).
     pub body: Vec<u8>,
     /// SHA-256 (hex) over method, tool, path, query and body: see [`call_digest`].
-    pub digest: String,
+    pub digest: CallDigest,
 }
 
 /// The upstream's answer to an executed approval, kept for the agent.
@@ -291,7 +291,7 @@ impl Approval {
         &mut self,
         agent: &AgentId,
         workflow: &WorkflowId,
-        digest: &str,
+        digest: &CallDigest,
         now_secs: i64,
     ) -> Result<(), ApprovalError> {
         self.ensure_checkpoint(Checkpoint::Confirmation)?;
@@ -302,7 +302,7 @@ impl Approval {
                 id: self.id.clone(),
             });
         }
-        if digest != self.call.digest {
+        if *digest != self.call.digest {
             return Err(ApprovalError::DigestMismatch {
                 id: self.id.clone(),
             });

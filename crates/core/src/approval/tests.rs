@@ -449,7 +449,7 @@ fn a_confirmation_is_refused_to_another_agent_or_workflow() {
         refusal
     );
     assert_eq!(
-        a.use_confirmation(&AGENT.into(), &"wf-2".into(), "not-a-digest", NOW),
+        a.use_confirmation(&AGENT.into(), &"wf-2".into(), &"not-a-digest".into(), NOW),
         refusal,
         "the caller is checked before the digest"
     );

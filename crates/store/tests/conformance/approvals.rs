@@ -67,7 +67,7 @@ fn call(seq: u64) -> ParkedCall {
         query: Some(format!("force=true&n={seq}")),
         content_type: Some("application/octet-stream".to_owned()),
         body: [NOT_UTF8, &seq.to_be_bytes()].concat(),
-        digest: format!("{seq:064x}"),
+        digest: format!("{seq:064x}").into(),
     }
 }
 

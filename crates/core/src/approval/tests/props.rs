@@ -5,8 +5,8 @@ use proptest::prelude::*;
 
 use super::{AGENT, NOW, OWNER, WORKFLOW, call, checkpoint_for};
 use crate::approval::{
-    Approval, ApprovalError, ApprovalStatus, Checkpoint, ParkedCall, Rules, StoredResponse,
-    Verdict, call_digest,
+    Approval, ApprovalError, ApprovalStatus, CallDigest, Checkpoint, ParkedCall, Rules,
+    StoredResponse, Verdict, call_digest,
 };
 use crate::model::{AgentId, OperatorName, WorkflowId};
 
@@ -405,7 +405,7 @@ fn call_fields() -> impl Strategy<Value = CallFields> {
     )
 }
 
-fn digest_of(fields: &CallFields) -> String {
+fn digest_of(fields: &CallFields) -> CallDigest {
     let (method, tool, path, query, body) = fields;
     call_digest(method, tool, path, query.as_deref(), body)
 }

@@ -42,7 +42,7 @@ fn parked(body: &[u8]) -> Approval {
         query: Some("a=<b>".to_owned()),
         content_type: Some("application/json".to_owned()),
         body: body.to_vec(),
-        digest: "d".repeat(64),
+        digest: "d".repeat(64).into(),
     };
     Approval::new(NewApproval {
         id: "ab".repeat(16).into(),
