@@ -1,6 +1,7 @@
 //! `gatehouse approvals` and `gatehouse confirm`: decide on parked calls and confirmations
 //! through the control plane.
 
+use gatehouse_core::approval::ApprovalStatus;
 use http::Method;
 
 use crate::control::{ControlArgs, encode};
@@ -21,7 +22,7 @@ enum ApprovalsCommand {
     List {
         /// `pending`, `approved`, `executing`, `done`, `denied`, `expired`, `cancelled`.
         #[arg(long, default_value = "pending")]
-        status: String,
+        status: ApprovalStatus,
         #[arg(long)]
         json: bool,
     },
@@ -60,7 +61,7 @@ pub(crate) fn run(args: &ApprovalsArgs) -> anyhow::Result<()> {
         ApprovalsCommand::List { status, json } => {
             let listed = control.request(
                 Method::GET,
-                &format!("/v1/approvals?status={}", encode(status)),
+                &format!("/v1/approvals?status={}", status.as_str()),
                 None,
             )?;
             if !json {
@@ -154,4 +155,44 @@ fn table(listed: &serde_json::Value) -> String {
         ],
         rows,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Approvals {
+        #[command(flatten)]
+        args: ApprovalsArgs,
+    }
+
+    #[test]
+    fn a_status_outside_the_set_is_refused_before_any_request() {
+        let listed = Approvals::try_parse_from(["approvals", "list"]).unwrap();
+        assert!(matches!(
+            listed.args.command,
+            ApprovalsCommand::List {
+                status: ApprovalStatus::Pending,
+                ..
+            }
+        ));
+        let done = Approvals::try_parse_from(["approvals", "list", "--status", "done"]).unwrap();
+        assert!(matches!(
+            done.args.command,
+            ApprovalsCommand::List {
+                status: ApprovalStatus::Done,
+                ..
+            }
+        ));
+        let error = Approvals::try_parse_from(["approvals", "list", "--status", "Pending"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("unknown approval status `Pending`"),
+            "{error}"
+        );
+    }
 }

@@ -23,14 +23,17 @@
 
 mod digest;
 mod error;
-mod status;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::DecisionId;
-use crate::model::Tier;
+use crate::closed_set::closed_set;
+use crate::ids::{ApprovalId, DecisionId};
+use crate::model::{
+    AgentId, Intent, OperatorName, PolicyId, PolicySetVersion, SegmentName, TaskClassName, Tier,
+    ToolName, WorkflowId,
+};
 
-pub use digest::call_digest;
+pub use digest::{CallDigest, CallToPark, call_digest};
 pub use error::ApprovalError;
 
 /// Who may not decide, beyond the agent itself (which never may).
@@ -39,44 +42,52 @@ pub struct Rules {
     /// Refuse the verdict of the agent's owner (four eyes: the owner is not independent).
     pub forbid_owner: bool,
     /// The owner of the calling agent, when known.
-    pub owner: Option<String>,
+    pub owner: Option<OperatorName>,
 }
 
-/// Which checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Checkpoint {
+closed_set! {
+    /// Which checkpoint.
+    pub enum Checkpoint, error UnknownCheckpoint, "checkpoint";
     /// Medium tier: the agent re-sends the call once confirmed.
-    Confirmation,
+    Confirmation => "confirmation",
     /// High tier: Gatehouse executes the parked call once approved.
-    Approval,
+    Approval => "approval",
 }
 
-/// Where a checkpoint is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ApprovalStatus {
+closed_set! {
+    /// Where a checkpoint is in its life.
+    pub enum ApprovalStatus, error UnknownApprovalStatus, "approval status";
     /// Waiting for confirmers or approvers.
-    Pending,
+    Pending => "pending",
     /// Confirmed or approved; a confirmation waits for the agent's re-send, an approval
     /// for Gatehouse to execute it.
-    Approved,
+    Approved => "approved",
     /// An approval being executed by Gatehouse (at most once).
-    Executing,
+    Executing => "executing",
     /// Final: an approval executed (its response is kept), or a confirmation used.
-    Done,
+    Done => "done",
     /// Final: an approver or confirmer said no.
-    Denied,
+    Denied => "denied",
     /// Final: nobody decided in time (auto-deny).
-    Expired,
+    Expired => "expired",
     /// Final: the workflow ended or its credentials were revoked.
-    Cancelled,
+    Cancelled => "cancelled",
+}
+
+impl ApprovalStatus {
+    /// `Done`, `Denied`, `Expired` or `Cancelled`.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Done | Self::Denied | Self::Expired | Self::Cancelled
+        )
+    }
 }
 
 /// One approver's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
-    pub by: String,
+    pub by: OperatorName,
     pub approve: bool,
     pub reason: String,
     /// Unix seconds.
@@ -87,8 +98,8 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParkedCall {
     pub method: String,
-    pub tool: String,
-    pub intent: String,
+    pub tool: ToolName,
+    pub intent: Intent,
     /// The path below the tool, exactly as received.
     pub path: String,
     pub query: Option<String>,
@@ -96,7 +107,7 @@ pub struct ParkedCall {
     /// The request body (kept for approvals; confirmations only keep the digest).
     pub body: Vec<u8>,
     /// SHA-256 (hex) over method, tool, path, query and body: see [`call_digest`].
-    pub digest: String,
+    pub digest: CallDigest,
 }
 
 /// The upstream's answer to an executed approval, kept for the agent.
@@ -111,20 +122,20 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
     /// Unguessable id (128 random bits, hex).
-    pub id: String,
+    pub id: ApprovalId,
     pub checkpoint: Checkpoint,
     pub status: ApprovalStatus,
     /// The decision that asked for this checkpoint.
     pub decision: DecisionId,
-    pub agent: String,
-    pub workflow: String,
-    pub task_class: String,
-    pub segment: String,
+    pub agent: AgentId,
+    pub workflow: WorkflowId,
+    pub task_class: TaskClassName,
+    pub segment: SegmentName,
     pub tier: Tier,
     /// Ids of the policies that determined the decision (e.g. the one that raised the tier).
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// Digest of the policy set in force when the call was decided.
-    pub policy_version: String,
+    pub policy_version: PolicySetVersion,
     pub call: ParkedCall,
     /// How many different approvers must approve (1 or 2).
     pub required: u8,
@@ -137,20 +148,20 @@ pub struct Approval {
     pub response: Option<StoredResponse>,
 }
 
-/// What a new checkpoint is made of: one field per stored field it starts with, named,
-/// so no two of its many strings can be swapped by position.
+/// What a new checkpoint is made of: one field per stored field it starts with, named
+/// and typed, so no two of its names can be swapped.
 #[derive(Debug, Clone)]
 pub struct NewApproval {
-    pub id: String,
+    pub id: ApprovalId,
     pub checkpoint: Checkpoint,
     pub decision: DecisionId,
-    pub agent: String,
-    pub workflow: String,
-    pub task_class: String,
-    pub segment: String,
+    pub agent: AgentId,
+    pub workflow: WorkflowId,
+    pub task_class: TaskClassName,
+    pub segment: SegmentName,
     pub tier: Tier,
-    pub policies: Vec<String>,
-    pub policy_version: String,
+    pub policies: Vec<PolicyId>,
+    pub policy_version: PolicySetVersion,
     pub call: ParkedCall,
     pub required: u8,
     pub now_secs: i64,
@@ -203,7 +214,7 @@ impl Approval {
     /// `SelfApproval`, `OwnerApproval`, `AlreadyDecided`) records nothing.
     pub fn approve(
         &mut self,
-        by: &str,
+        by: &OperatorName,
         reason: &str,
         rules: &Rules,
         now_secs: i64,
@@ -220,7 +231,7 @@ impl Approval {
     /// after other approvers said yes. Refused exactly as [`approve`](Self::approve).
     pub fn deny(
         &mut self,
-        by: &str,
+        by: &OperatorName,
         reason: &str,
         rules: &Rules,
         now_secs: i64,
@@ -278,20 +289,20 @@ impl Approval {
     /// ([`ApprovalError::DigestMismatch`]: the confirmation is for another call).
     pub fn use_confirmation(
         &mut self,
-        agent: &str,
-        workflow: &str,
-        digest: &str,
+        agent: &AgentId,
+        workflow: &WorkflowId,
+        digest: &CallDigest,
         now_secs: i64,
     ) -> Result<(), ApprovalError> {
         self.ensure_checkpoint(Checkpoint::Confirmation)?;
         self.expire_if_due(now_secs);
         self.ensure_approved()?;
-        if agent != self.agent || workflow != self.workflow {
+        if *agent != self.agent || *workflow != self.workflow {
             return Err(ApprovalError::WrongCaller {
                 id: self.id.clone(),
             });
         }
-        if digest != self.call.digest {
+        if *digest != self.call.digest {
             return Err(ApprovalError::DigestMismatch {
                 id: self.id.clone(),
             });
@@ -302,11 +313,11 @@ impl Approval {
 
     /// How many different approvers said yes.
     pub fn approvals(&self) -> usize {
-        let mut approvers: Vec<&str> = self
+        let mut approvers: Vec<&OperatorName> = self
             .verdicts
             .iter()
             .filter(|verdict| verdict.approve)
-            .map(|verdict| verdict.by.as_str())
+            .map(|verdict| &verdict.by)
             .collect();
         approvers.sort_unstable();
         approvers.dedup();
@@ -321,7 +332,7 @@ impl Approval {
     /// Whether `by` may give a verdict now; expires the checkpoint first if it is due.
     fn admit_verdict(
         &mut self,
-        by: &str,
+        by: &OperatorName,
         rules: &Rules,
         now_secs: i64,
     ) -> Result<(), ApprovalError> {
@@ -336,21 +347,23 @@ impl Approval {
                 });
             }
         }
-        if by == self.agent {
-            return Err(ApprovalError::SelfApproval { by: by.to_owned() });
+        // An operator and an agent are different kinds of names, but a control-plane
+        // identity spelled as the agent's is the agent, whatever door it came through.
+        if by.as_str() == self.agent.as_str() {
+            return Err(ApprovalError::SelfApproval { by: by.clone() });
         }
-        if rules.forbid_owner && rules.owner.as_deref() == Some(by) {
-            return Err(ApprovalError::OwnerApproval { by: by.to_owned() });
+        if rules.forbid_owner && rules.owner.as_ref() == Some(by) {
+            return Err(ApprovalError::OwnerApproval { by: by.clone() });
         }
-        if self.verdicts.iter().any(|verdict| verdict.by == by) {
-            return Err(ApprovalError::AlreadyDecided { by: by.to_owned() });
+        if self.verdicts.iter().any(|verdict| verdict.by == *by) {
+            return Err(ApprovalError::AlreadyDecided { by: by.clone() });
         }
         Ok(())
     }
 
-    fn record(&mut self, by: &str, approve: bool, reason: &str, now_secs: i64) {
+    fn record(&mut self, by: &OperatorName, approve: bool, reason: &str, now_secs: i64) {
         self.verdicts.push(Verdict {
-            by: by.to_owned(),
+            by: by.clone(),
             approve,
             reason: reason.to_owned(),
             at: now_secs,

@@ -5,14 +5,14 @@ mod kind;
 mod line;
 mod observed;
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::anomaly::AnomalySet;
+use crate::closed_set::closed_set;
 use crate::ids::DecisionId;
 use crate::model::{
-    AgentId, DataClass, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+    AgentId, DataClass, Intent, OperatorName, PolicyId, PolicySetVersion, SegmentName,
+    TaskClassName, Tier, ToolName, WorkflowId,
 };
 use crate::refusal::RefusalKind;
 
@@ -20,43 +20,19 @@ pub use decide::DecideInput;
 pub use kind::{EventKind, UnknownEventKind};
 pub use observed::{Observed, UnknownObserved, Would};
 
-/// The outcome of one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
+closed_set! {
+    /// The outcome of one call.
+    pub enum Outcome, error UnknownOutcome, "outcome";
     /// Forwarded (or, for the token endpoint, a credential was issued).
-    Allow,
+    Allow => "allow",
     /// Refused before reaching the tool.
-    Deny,
+    Deny => "deny",
     /// Allowed, then failed at or after the upstream.
-    Error,
+    Error => "error",
     /// Held for a confirmation (medium tier).
-    Confirm,
+    Confirm => "confirm",
     /// Parked for a human approval (high tier).
-    Pending,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Allow => "allow",
-            Self::Deny => "deny",
-            Self::Error => "error",
-            Self::Confirm => "confirm",
-            Self::Pending => "pending",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "allow" => Some(Self::Allow),
-            "deny" => Some(Self::Deny),
-            "error" => Some(Self::Error),
-            "confirm" => Some(Self::Confirm),
-            "pending" => Some(Self::Pending),
-            _ => None,
-        }
-    }
+    Pending => "pending",
 }
 
 /// One event. Fields the call never reached stay `None` (a 401 has no intent).
@@ -83,7 +59,7 @@ pub struct Event {
     /// The full reason, never shown to the agent.
     pub reason: Option<String>,
     /// Ids of the policies that determined the decision.
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// The effective tier (after `@tier`).
     pub tier: Option<Tier>,
     pub data_class: Option<DataClass>,
@@ -95,13 +71,14 @@ pub struct Event {
     pub latency_us: u64,
     /// Time spent waiting on the upstream, microseconds.
     pub upstream_us: Option<u64>,
-    /// The operator who caused a control-plane event; `None` for agent calls.
+    /// The operator who caused a control-plane event (or `gatehouse`, for its own
+    /// actions); `None` for agent calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
+    pub actor: Option<OperatorName>,
     /// The version of the policy set that decided the call (`PolicyEngine::version`);
     /// absent when the call ended before policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy_version: Option<Arc<str>>,
+    pub policy_version: Option<PolicySetVersion>,
     /// Set only for a call in observe mode (forwarded whatever was decided): `pass`, or
     /// what enforcing would have done (`would-deny:policy-denied`, `would-confirm`,
     /// `would-park`, `would-refuse-budget`).
@@ -142,7 +119,7 @@ fn no_anomaly(set: &AnomalySet) -> bool {
 pub struct ResponseRisk {
     /// The highest class seen: the route's declared class, raised by any detector hit
     /// left in the response (a redacted hit no longer counts).
-    pub class: String,
+    pub class: DataClass,
     /// The detectors that found something, each once, in configuration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub detected: Vec<String>,

@@ -1,5 +1,6 @@
 //! Decision ids: unique and sortable by time (ULID layout: 48-bit milliseconds, then
 //! 80 random bits, in Crockford base32), so an event list sorted by id is in time order.
+//! Approval ids: unguessable, since holding one is how an agent polls its parked call.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -7,6 +8,7 @@ use std::sync::Mutex;
 use rand::RngCore;
 
 use crate::clock::UnixTime;
+use crate::model::name_type;
 
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -73,6 +75,22 @@ impl<'de> serde::Deserialize<'de> for DecisionId {
     }
 }
 
+name_type!(
+    /// The id of one confirmation or approval. New ones are 128 random bits in lowercase
+    /// hex ([`ApprovalId::random`]); one read from the store or a request is taken as the
+    /// text it is, since only the store knows whether it names anything.
+    ApprovalId
+);
+
+impl ApprovalId {
+    /// A fresh, unguessable id.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        Self::from(format!("{:032x}", u128::from_be_bytes(bytes)))
+    }
+}
+
 /// Hands out ids that are strictly increasing within this process, even within one
 /// millisecond (the random part is incremented, as monotonic ULIDs do).
 #[derive(Debug, Default)]
@@ -112,6 +130,18 @@ mod tests {
         assert_eq!(id.to_string().len(), 26);
         assert_eq!(id.encode().as_slice(), id.to_string().as_bytes());
         assert_eq!(&DecisionId::from_u128(u128::MAX).encode()[..2], b"7Z");
+    }
+
+    #[test]
+    fn approval_ids_are_128_random_bits_in_lowercase_hex() {
+        let (one, two) = (ApprovalId::random(), ApprovalId::random());
+        assert_ne!(one, two);
+        assert_eq!(one.len(), 32);
+        assert!(
+            one.bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+        );
+        assert_eq!(serde_json::to_string(&one).unwrap(), format!("\"{one}\""));
     }
 
     #[test]

@@ -1,19 +1,24 @@
 //! The words of ARCHITECTURE.md, "Crates" as types: agents, tools, segments, intents, tiers.
 
-use std::fmt;
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
+use crate::closed_set::closed_set;
+
+/// `name_type!(/// doc  Name)`: a name that is text on the wire and in the store
+/// (`serde(transparent)`), shared rather than copied (`Arc<str>`), and a type of its own
+/// so that two kinds of names cannot be passed for each other.
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash,
+            ::serde::Serialize, ::serde::Deserialize,
+        )]
         #[serde(transparent)]
-        pub struct $name(Arc<str>);
+        pub struct $name(::std::sync::Arc<str>);
 
         impl $name {
-            pub fn new(value: impl Into<Arc<str>>) -> Self {
+            pub fn new(value: impl Into<::std::sync::Arc<str>>) -> Self {
                 Self(value.into())
             }
 
@@ -22,13 +27,13 @@ macro_rules! name_type {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl std::borrow::Borrow<str> for $name {
+        impl ::std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0
             }
@@ -36,11 +41,31 @@ macro_rules! name_type {
 
         // A name reads as the text it is (`Option<AgentId>::as_deref` is an
         // `Option<&str>`); making one from text is explicit, through `new` or `From`.
-        impl std::ops::Deref for $name {
+        impl ::std::ops::Deref for $name {
             type Target = str;
 
             fn deref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        // A name equals the text it is, as a `String` equals a `&str`; two kinds of
+        // names still never compare.
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                *self.0 == **other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                &*self.0 == *other
             }
         }
 
@@ -57,6 +82,8 @@ macro_rules! name_type {
         }
     };
 }
+
+pub(crate) use name_type;
 
 name_type!(
     /// A workload identity, e.g. `spiffe://acme/agent/triage-bot`.
@@ -87,48 +114,41 @@ name_type!(
     WorkflowId
 );
 name_type!(
+    /// A person (or service) known to the control plane: an approver, confirmer,
+    /// operator or auditor, and the owner an agent names.
+    OperatorName
+);
+name_type!(
+    /// The id of one Cedar policy (its `@id`, or the one given by its file and place).
+    PolicyId
+);
+name_type!(
+    /// The version of a policy set: the digest of its files (`PolicyEngine::version`).
+    PolicySetVersion
+);
+name_type!(
     /// What a response may contain (`public`, `internal`, `sanitized`, `raw`, `pii`, …).
     DataClass
 );
 
-/// How much human involvement a call needs before it proceeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
+closed_set! {
+    /// How much human involvement a call needs before it proceeds; ordered from least
+    /// to most.
+    pub enum Tier, error UnknownTier, "tier";
     /// Proceeds directly.
-    Low,
+    Low => "low",
     /// Proceeds after a confirmation.
-    Medium,
+    Medium => "medium",
     /// Proceeds after a human approval.
-    High,
+    High => "high",
 }
 
-impl Tier {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-}
-
-/// Whether an intent reads or changes state; writes count against a separate budget and
-/// fall in the `write` action group of policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Access {
-    Read,
-    Write,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-        }
-    }
+closed_set! {
+    /// Whether an intent reads or changes state; writes count against a separate budget
+    /// and fall in the `write` action group of policy.
+    pub enum Access, error UnknownAccess, "access";
+    Read => "read",
+    Write => "write",
 }
 
 /// An attribute value of an agent, as policy sees it.

@@ -12,6 +12,7 @@ use std::fmt;
 
 pub use kind::{RefusalKind, UnknownRefusalKind};
 
+use crate::ids::ApprovalId;
 use crate::model::WorkflowId;
 use crate::workflow::BudgetKind;
 
@@ -132,18 +133,18 @@ pub enum Refusal {
     },
     /// A medium-tier call needs its workflow's confirmer to confirm it; re-send the same
     /// call with the confirmation id once confirmed (428).
-    ConfirmationRequired { id: String },
+    ConfirmationRequired { id: ApprovalId },
     /// The confirmation presented does not fit this call, is not confirmed yet, or was used (403).
     ConfirmationRejected { reason: String },
     /// Approvers denied the parked call (403).
-    ApprovalDenied { id: String },
+    ApprovalDenied { id: ApprovalId },
     /// Nobody approved the parked call in time (403).
-    ApprovalExpired { id: String },
+    ApprovalExpired { id: ApprovalId },
     /// The parked call's workflow ended before it ran (403).
-    ApprovalCancelled { id: String },
+    ApprovalCancelled { id: ApprovalId },
     /// A high-tier call was parked for approval and has not run (202): an MCP tool call
     /// answers with this; HTTP answers with the approval document instead.
-    ApprovalPending { id: String },
+    ApprovalPending { id: ApprovalId },
     /// A malformed MCP message: not JSON-RPC, a batch, a reused id, headers that disagree
     /// with the body, an unsupported protocol version (400). `rpc_code` is the JSON-RPC
     /// error code the agent receives.

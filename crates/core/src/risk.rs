@@ -37,11 +37,13 @@ impl RiskSettings {
             .and_then(|index| u8::try_from(index).ok())
     }
 
-    fn class_name(&self, rank: u8) -> String {
+    /// The class of `rank`: shared with the configuration, not copied. A rank always
+    /// comes from [`rank`](Self::rank), so the empty name is never reached in practice.
+    fn class_name(&self, rank: u8) -> DataClass {
         self.classes
             .get(usize::from(rank))
-            .map(ToString::to_string)
-            .unwrap_or_default()
+            .cloned()
+            .unwrap_or_else(|| DataClass::from(""))
     }
 }
 

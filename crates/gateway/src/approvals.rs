@@ -13,6 +13,7 @@ use std::time::Duration;
 use gatehouse_core::approval::{Approval, ApprovalError, ApprovalStatus};
 use gatehouse_core::clock::SharedClock;
 use gatehouse_core::config::ApprovalSettings;
+use gatehouse_core::ids::ApprovalId;
 use gatehouse_store::{ApprovalFilter, Store, StoreError};
 use tokio::sync::{Mutex, watch};
 
@@ -27,7 +28,7 @@ pub type Transition<'a, T> = Box<dyn FnMut(&mut Approval) -> Result<T, ApprovalE
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateError {
     #[error("no approval `{0}`")]
-    NotFound(String),
+    NotFound(ApprovalId),
     #[error(transparent)]
     Refused(#[from] ApprovalError),
     #[error(transparent)]
@@ -39,7 +40,7 @@ pub enum UpdateError {
 const CONTENDED_RETRIES: usize = 8;
 
 /// Another writer kept changing the approval: the caller may try again.
-fn contended(id: &str) -> StoreError {
+fn contended(id: &ApprovalId) -> StoreError {
     StoreError::Unavailable {
         location: "approval store".to_owned(),
         detail: format!(
@@ -70,7 +71,7 @@ pub struct Approvals {
 }
 
 /// Starts the execution of approval `id` in the background.
-pub struct Runner(pub Box<dyn Fn(String) + Send + Sync>);
+pub struct Runner(pub Box<dyn Fn(ApprovalId) + Send + Sync>);
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,9 +98,9 @@ impl Approvals {
 
     /// An approval just became `approved`: run it, exactly once (the execution itself
     /// claims it in the store, so a second start is a no-op).
-    pub fn run_approved(&self, id: &str) {
+    pub fn run_approved(&self, id: &ApprovalId) {
         match self.runner.get() {
-            Some(Runner(run)) => run(id.to_owned()),
+            Some(Runner(run)) => run(id.clone()),
             None => {
                 tracing::error!(approval = %id, "no runner for approved calls: it stays approved, not run")
             }
@@ -143,9 +144,9 @@ impl Approvals {
         Ok(Some(approval))
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+    pub async fn get(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
         let store = Arc::clone(&self.store);
-        let id = id.to_owned();
+        let id = id.clone();
         store_call("approval store", move || store.approval(&id)).await
     }
 
@@ -159,7 +160,7 @@ impl Approvals {
     /// wrote (which may now refuse it: approved twice, say).
     pub async fn update<T>(
         &self,
-        id: &str,
+        id: &ApprovalId,
         transition: Transition<'_, T>,
     ) -> Result<(Approval, T), UpdateError> {
         let _held = self.transitions.lock().await;
@@ -168,7 +169,7 @@ impl Approvals {
             let current = self
                 .get(id)
                 .await?
-                .ok_or_else(|| UpdateError::NotFound(id.to_owned()))?;
+                .ok_or_else(|| UpdateError::NotFound(id.clone()))?;
             let mut next = current.clone();
             let outcome = transition(&mut next)?;
             if self.replace(current, next.clone()).await? {
@@ -182,7 +183,7 @@ impl Approvals {
     /// it did, retrying on what another replica wrote in between.
     pub async fn touch(
         &self,
-        id: &str,
+        id: &ApprovalId,
         transition: Box<dyn Fn(&mut Approval) -> bool + Send + Sync + '_>,
     ) -> Result<Option<Approval>, StoreError> {
         let _held = self.transitions.lock().await;
@@ -209,7 +210,11 @@ impl Approvals {
     }
 
     /// Waits up to `timeout` for the approval to be final (or executed); returns it as it is then.
-    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Option<Approval>, StoreError> {
+    pub async fn wait(
+        &self,
+        id: &ApprovalId,
+        timeout: Duration,
+    ) -> Result<Option<Approval>, StoreError> {
         let mut changed = self.changed.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

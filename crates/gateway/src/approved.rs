@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use gatehouse_core::approval::{Approval, StoredResponse};
 use gatehouse_core::event::EventKind;
+use gatehouse_core::ids::ApprovalId;
 use gatehouse_core::refusal::{AuthFailure, Refusal};
 use http::{HeaderMap, Request, Response, Uri, header};
 use http_body_util::BodyExt;
@@ -35,7 +36,7 @@ pub fn install_runner(state: &Arc<State>) {
 }
 
 /// Executes approval `id` if it is approved and has not run; records its own event.
-pub async fn execute(state: Arc<State>, id: String) {
+pub async fn execute(state: Arc<State>, id: ApprovalId) {
     let now = state.clock.now().secs();
     let started = state
         .approvals
@@ -68,10 +69,10 @@ async fn run(state: &Arc<State>, approval: &Approval) -> StoredResponse {
     let mut draft = EventDraft::synthetic(&state.emitter, EventKind::Approval, &call.method, &path);
     // The call runs for the agent and workflow that made it, not for nobody.
     draft.identity(Identity {
-        agent: approval.agent.as_str().into(),
-        workflow: approval.workflow.as_str().into(),
-        task_class: approval.task_class.as_str().into(),
-        segment: approval.segment.as_str().into(),
+        agent: approval.agent.clone(),
+        workflow: approval.workflow.clone(),
+        task_class: approval.task_class.clone(),
+        segment: approval.segment.clone(),
     });
     draft.note(&format!(
         "executes approval `{}` of decision `{}`, approved by {}",
@@ -247,24 +248,24 @@ async fn poll_phases(
     )
     .await?;
     draft.credential(&credential);
-    let id = request.uri().path().trim_start_matches("/v1/approvals/");
+    let id = ApprovalId::from(request.uri().path().trim_start_matches("/v1/approvals/"));
     let now = state.clock.now().secs();
     if let Ok(expired) = state
         .approvals
-        .touch(id, Box::new(move |approval| approval.expire_if_due(now)))
+        .touch(&id, Box::new(move |approval| approval.expire_if_due(now)))
         .await
     {
         crate::audit::record_settled(state, expired.as_slice(), "approval.expire");
     }
     let approval = state
         .approvals
-        .get(id)
+        .get(&id)
         .await
         .map_err(|error| replay_failure(&error.to_string()))?;
     // Another agent's approval is as unknown as a missing one.
     let approval = approval
         .filter(|approval| {
-            approval.agent == credential.claims.sub && approval.workflow == credential.claims.wf
+            approval.agent == credential.agent && approval.workflow == credential.workflow
         })
         .ok_or(Refusal::NoRoute)?;
     tier::outcome_response(&approval, draft.id())

@@ -20,8 +20,8 @@ pub(crate) struct Action<'a> {
     pub(crate) uri: &'a Uri,
     /// e.g. `workflow.end`, `revoke.agent`.
     pub(crate) intent: &'static str,
-    pub(crate) agent: Option<String>,
-    pub(crate) workflow: Option<String>,
+    pub(crate) agent: Option<AgentId>,
+    pub(crate) workflow: Option<WorkflowId>,
     pub(crate) detail: String,
 }
 
@@ -46,8 +46,8 @@ fn event(state: &State, action: Action<'_>) -> Event {
         id: state.next_id(),
         time_ms: now.millis(),
         kind: EventKind::Control,
-        agent: action.agent.map(AgentId::from),
-        workflow: action.workflow.map(WorkflowId::from),
+        agent: action.agent,
+        workflow: action.workflow,
         task_class: None,
         tool: None,
         segment: None,
@@ -65,7 +65,7 @@ fn event(state: &State, action: Action<'_>) -> Event {
         bytes_out: 0,
         latency_us: 0,
         upstream_us: None,
-        actor: Some(action.actor.to_owned()),
+        actor: Some(action.actor.into()),
         policy_version: None,
         observed: None,
         decide: None,
@@ -106,8 +106,8 @@ pub fn record_settled(state: &State, approvals: &[Approval], intent: &'static st
 /// Cancels the open approvals of a workflow or agent that just lost its credentials.
 pub async fn cancel_for(state: &State, workflow: Option<&str>, agent: Option<&str>) {
     let filter = ApprovalFilter {
-        workflow: workflow.map(str::to_owned),
-        agent: agent.map(str::to_owned),
+        workflow: workflow.map(WorkflowId::from),
+        agent: agent.map(AgentId::from),
         ..ApprovalFilter::default()
     };
     match state.approvals.cancel(filter).await {

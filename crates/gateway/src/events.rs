@@ -367,7 +367,7 @@ mod tests {
     use gatehouse_core::approval::Approval;
     use gatehouse_core::clock::UnixTime;
     use gatehouse_core::event::EventFilter;
-    use gatehouse_core::ids::{DecisionId, IdGenerator};
+    use gatehouse_core::ids::{ApprovalId, DecisionId, IdGenerator};
     use gatehouse_core::model::WorkflowId;
     use gatehouse_core::workflow::{Usage, Workflow};
     use gatehouse_store::{
@@ -525,7 +525,7 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.inner.replace_approval(current, next)
         }
-        fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
             self.inner.approval(id)
         }
         fn list_approvals(&self, filter: &ApprovalFilter) -> Result<Vec<Approval>, StoreError> {

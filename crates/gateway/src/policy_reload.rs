@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use gatehouse_core::config::{Observed, PolicyFile, read_policy_dir};
 use gatehouse_core::event::{Event, EventKind, Outcome};
-use gatehouse_core::model::Intent;
+use gatehouse_core::model::{Intent, PolicySetVersion};
 use gatehouse_core::refusal::RefusalKind;
 use gatehouse_policy::{PolicyEngine, version_of};
 use gatehouse_store::{PolicyVersion, Store, StoreError};
@@ -322,8 +322,8 @@ fn event(state: &State, source: &Source, version: &Arc<str>, refusal: Option<Str
         ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Policy)
     };
     event.intent = Some(Intent::new("policy.reload"));
-    event.actor = Some(source.actor().to_owned());
-    event.policy_version = Some(Arc::clone(version));
+    event.actor = Some(source.actor().into());
+    event.policy_version = Some(PolicySetVersion::new(Arc::clone(version)));
     match refusal {
         None => {
             event.outcome = Outcome::Allow;
@@ -367,7 +367,7 @@ fn observe_event(state: &State, actor: &str, observed: &Observed) -> Event {
         ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Config)
     };
     event.intent = Some(Intent::new("observe.reload"));
-    event.actor = Some(actor.to_owned());
+    event.actor = Some(actor.into());
     event.outcome = Outcome::Allow;
     event.status = 200;
     event.reason = Some(crate::observe::describe(observed));

@@ -9,7 +9,7 @@ use cedar_policy::{Authorizer, Decision, PolicyId, PolicySet, Request};
 use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::clock::UnixTime;
 use gatehouse_core::config::{Config, PolicyFile};
-use gatehouse_core::model::{AgentId, AttrValue, Intent, Tier, ToolName};
+use gatehouse_core::model::{self, AgentId, AttrValue, Intent, Tier, ToolName};
 
 use crate::context::{self, ArgsIn, ContextCache, Key, Slots};
 use crate::entities::{Node, Universe};
@@ -75,7 +75,7 @@ pub struct PolicyDecision {
     pub allowed: bool,
     /// Ids of the determining policies, sorted: the permits that allowed, or the forbids
     /// that denied; empty on default deny.
-    pub policies: Vec<String>,
+    pub policies: Vec<model::PolicyId>,
     /// Evaluation errors, sorted; the caller treats them as deny and records them in the
     /// event. Cedar skips a policy that errors, so a call can be allowed with errors.
     pub errors: Vec<String>,
@@ -323,7 +323,10 @@ impl PolicyEngine {
         let tier = allowed
             .then(|| self.raised_tier(diagnostics.reason()))
             .flatten();
-        let mut policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
+        let mut policies: Vec<model::PolicyId> = diagnostics
+            .reason()
+            .map(|id| model::PolicyId::from(id.as_ref()))
+            .collect();
         policies.sort_unstable();
         let mut errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
         errors.sort_unstable();
@@ -356,12 +359,7 @@ pub fn version_of(files: &[PolicyFile]) -> String {
 }
 
 fn parse_tier(text: &str) -> Option<Tier> {
-    match text {
-        "low" => Some(Tier::Low),
-        "medium" => Some(Tier::Medium),
-        "high" => Some(Tier::High),
-        _ => None,
-    }
+    text.parse().ok()
 }
 
 /// A decision remembered with everything it was made on.

@@ -198,7 +198,7 @@ fn event(n: u64, id: DecisionId, time_ms: i64) -> Event {
         } else {
             Outcome::Allow
         },
-        policies: vec!["allow-triage".to_owned()],
+        policies: vec!["allow-triage".into()],
         tier: Some(Tier::Low),
         status: 200,
         latency_us: 120,

@@ -2,6 +2,7 @@
 //! [`gatehouse_core::approval::Approval`]).
 
 use gatehouse_core::approval::{ApprovalStatus, Checkpoint};
+use gatehouse_core::model::{AgentId, WorkflowId};
 use serde::{Deserialize, Serialize};
 
 use crate::store::capped_limit;
@@ -13,9 +14,9 @@ pub struct ApprovalFilter {
     /// Only approvals in this status.
     pub status: Option<ApprovalStatus>,
     /// Only approvals of calls made in this workflow.
-    pub workflow: Option<String>,
+    pub workflow: Option<WorkflowId>,
     /// Only approvals of calls made by this agent.
-    pub agent: Option<String>,
+    pub agent: Option<AgentId>,
     /// Only confirmations, or only approvals.
     pub checkpoint: Option<Checkpoint>,
     /// At most this many ([`crate::DEFAULT_LIMIT`] if unset, never more than

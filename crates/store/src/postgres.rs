@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use gatehouse_core::approval::Approval;
 use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
-use gatehouse_core::ids::DecisionId;
+use gatehouse_core::ids::{ApprovalId, DecisionId};
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 
@@ -183,7 +183,7 @@ impl Store for PostgresStore {
         self.run(|client| approvals::replace(client, current, next))
     }
 
-    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+    fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
         self.run(|client| approvals::one(client, id))
     }
 

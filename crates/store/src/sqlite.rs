@@ -30,7 +30,7 @@ use std::sync::{Mutex, MutexGuard};
 use gatehouse_core::approval::Approval;
 use gatehouse_core::baseline::{HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
-use gatehouse_core::ids::DecisionId;
+use gatehouse_core::ids::{ApprovalId, DecisionId};
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 use rusqlite::Connection;
@@ -267,7 +267,7 @@ impl Store for SqliteStore {
         budgets::extend(&mut self.writer(), id, extension).or_unavailable(&self.location)
     }
 
-    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+    fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError> {
         approvals::one(&self.reader(), id).or_unavailable(&self.location)
     }
 

@@ -4,6 +4,7 @@
 use gatehouse_core::approval::Approval;
 use gatehouse_core::baseline::{AgentBaseline, HourCount, Window};
 use gatehouse_core::event::{Event, EventFilter, EventLine};
+use gatehouse_core::ids::ApprovalId;
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
@@ -171,7 +172,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn replace_approval(&self, current: &Approval, next: &Approval) -> Result<bool, StoreError>;
 
     /// One approval by id.
-    fn approval(&self, id: &str) -> Result<Option<Approval>, StoreError>;
+    fn approval(&self, id: &ApprovalId) -> Result<Option<Approval>, StoreError>;
 
     /// Approvals matching every field of `filter`, newest first (by `created_at`, then by
     /// id, both descending), at most [`ApprovalFilter::effective_limit`] of them.

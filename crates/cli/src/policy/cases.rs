@@ -150,7 +150,7 @@ fn mismatch(case: &Case, decision: &PolicyDecision, tier: Tier) -> Result<Option
     if let Some(expected) = &case.policies {
         let mut expected = expected.clone();
         expected.sort_unstable();
-        if expected != decision.policies {
+        if decision.policies != expected {
             return Ok(Some(format!(
                 "expected policies [{}], got {}",
                 expected.join(", "),

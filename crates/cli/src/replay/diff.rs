@@ -6,6 +6,7 @@ use std::path::Path;
 
 use gatehouse_core::config::PolicyFile;
 use gatehouse_core::event::Event;
+use gatehouse_core::model::PolicyId;
 use gatehouse_policy::{PolicyEngine, Recorded};
 use serde::Serialize;
 
@@ -77,7 +78,7 @@ pub(crate) struct Change {
 pub(crate) struct Verdict {
     /// `allow` or `deny`.
     pub(crate) decision: &'static str,
-    pub(crate) policies: Vec<String>,
+    pub(crate) policies: Vec<PolicyId>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) errors: Vec<String>,
 }

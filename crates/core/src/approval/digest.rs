@@ -7,9 +7,17 @@ use std::fmt::Write as _;
 use sha2::{Digest as _, Sha256};
 
 use super::ParkedCall;
+use crate::model::{Intent, ToolName, name_type};
 
 /// Separates these digests from any other SHA-256 Gatehouse computes, and versions them.
 const DOMAIN: &[u8] = b"gatehouse call digest v1";
+
+name_type!(
+    /// The digest that binds a checkpoint to one exact call, from [`call_digest`]: its own
+    /// type, so that it is compared with digests only, never with an id or a body. One
+    /// read back from the store is taken as stored: it is only ever compared.
+    CallDigest
+);
 
 /// SHA-256 (lowercase hex) over a length-prefixed encoding of the method (uppercased, as
 /// HTTP methods are case-insensitive in practice), tool, path, query and body. Every
@@ -21,7 +29,7 @@ pub fn call_digest(
     path: &str,
     query: Option<&str>,
     body: &[u8],
-) -> String {
+) -> CallDigest {
     let mut hasher = Sha256::new();
     field(&mut hasher, DOMAIN);
     field(&mut hasher, method.to_ascii_uppercase().as_bytes());
@@ -35,20 +43,35 @@ pub fn call_digest(
         }
     }
     field(&mut hasher, body);
-    hex(&hasher.finalize())
+    CallDigest::from(hex(&hasher.finalize()))
+}
+
+/// A call as received, to be parked: every field named, so none can be swapped by
+/// position, and no digest, which [`ParkedCall::new`] computes from these fields alone.
+#[derive(Debug, Clone)]
+pub struct CallToPark {
+    pub method: String,
+    pub tool: ToolName,
+    pub intent: Intent,
+    /// The path below the tool, exactly as received.
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 impl ParkedCall {
     /// Parks a call as received, with its [`call_digest`].
-    pub fn new(
-        method: String,
-        tool: String,
-        intent: String,
-        path: String,
-        query: Option<String>,
-        content_type: Option<String>,
-        body: Vec<u8>,
-    ) -> Self {
+    pub fn new(call: CallToPark) -> Self {
+        let CallToPark {
+            method,
+            tool,
+            intent,
+            path,
+            query,
+            content_type,
+            body,
+        } = call;
         let digest = call_digest(&method, &tool, &path, query.as_deref(), &body);
         Self {
             method,
@@ -64,7 +87,7 @@ impl ParkedCall {
 
     /// The digest of the fields as they are now; equals `digest` unless the stored call
     /// was tampered with (or, for a confirmation, its body was not kept).
-    pub fn computed_digest(&self) -> String {
+    pub fn computed_digest(&self) -> CallDigest {
         call_digest(
             &self.method,
             &self.tool,

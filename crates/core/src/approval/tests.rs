@@ -10,15 +10,15 @@ const OWNER: &str = "olivia";
 const ID: &str = "0123456789abcdef0123456789abcdef";
 
 fn call() -> ParkedCall {
-    ParkedCall::new(
-        "POST".to_owned(),
-        "tickets".to_owned(),
-        "ticket.delete".to_owned(),
-        "/tickets/42".to_owned(),
-        Some("force=true".to_owned()),
-        Some("application/json".to_owned()),
-        b"{\"why\":\"dup\"}".to_vec(),
-    )
+    ParkedCall::new(CallToPark {
+        method: "POST".to_owned(),
+        tool: "tickets".into(),
+        intent: "ticket.delete".into(),
+        path: "/tickets/42".to_owned(),
+        query: Some("force=true".to_owned()),
+        content_type: Some("application/json".to_owned()),
+        body: b"{\"why\":\"dup\"}".to_vec(),
+    })
 }
 
 fn checkpoint(kind: Checkpoint, required: u8) -> Approval {
@@ -27,16 +27,16 @@ fn checkpoint(kind: Checkpoint, required: u8) -> Approval {
 
 fn checkpoint_for(kind: Checkpoint, required: u8, ttl: i64) -> Approval {
     Approval::new(NewApproval {
-        id: ID.to_owned(),
+        id: ID.into(),
         checkpoint: kind,
         decision: DecisionId::from_u128(7),
-        agent: AGENT.to_owned(),
-        workflow: WORKFLOW.to_owned(),
-        task_class: "remediation".to_owned(),
-        segment: "control".to_owned(),
+        agent: AGENT.into(),
+        workflow: WORKFLOW.into(),
+        task_class: "remediation".into(),
+        segment: "control".into(),
         tier: Tier::High,
-        policies: vec!["raise-delete".to_owned()],
-        policy_version: "policy-v1".to_owned(),
+        policies: vec!["raise-delete".into()],
+        policy_version: "policy-v1".into(),
         call: call(),
         required,
         now_secs: NOW,
@@ -55,14 +55,14 @@ fn confirmation() -> Approval {
 fn rules() -> Rules {
     Rules {
         forbid_owner: true,
-        owner: Some(OWNER.to_owned()),
+        owner: Some(OWNER.into()),
     }
 }
 
 fn approved(kind: Checkpoint) -> Approval {
     let mut a = checkpoint(kind, 1);
     assert_eq!(
-        a.approve("alice", "ok", &rules(), NOW),
+        a.approve(&"alice".into(), "ok", &rules(), NOW),
         Ok(ApprovalStatus::Approved)
     );
     a
@@ -78,20 +78,20 @@ fn response() -> StoredResponse {
 
 fn not_pending(status: ApprovalStatus) -> ApprovalError {
     ApprovalError::NotPending {
-        id: ID.to_owned(),
+        id: ID.into(),
         status,
     }
 }
 
 fn not_approved(status: ApprovalStatus) -> ApprovalError {
     ApprovalError::NotApproved {
-        id: ID.to_owned(),
+        id: ID.into(),
         status,
     }
 }
 
 fn expired() -> ApprovalError {
-    ApprovalError::Expired { id: ID.to_owned() }
+    ApprovalError::Expired { id: ID.into() }
 }
 
 fn with_status(mut a: Approval, status: ApprovalStatus) -> Approval {
@@ -128,10 +128,10 @@ fn a_huge_ttl_saturates_instead_of_overflowing() {
 #[test]
 fn one_yes_approves_a_single_approver_checkpoint_and_records_the_verdict() {
     let mut a = approval(1);
-    let status = a.approve("alice", "looks right", &rules(), NOW + 5);
+    let status = a.approve(&"alice".into(), "looks right", &rules(), NOW + 5);
     assert_eq!(status, Ok(ApprovalStatus::Approved));
     let verdict = Verdict {
-        by: "alice".to_owned(),
+        by: "alice".into(),
         approve: true,
         reason: "looks right".to_owned(),
         at: NOW + 5,
@@ -144,19 +144,17 @@ fn one_yes_approves_a_single_approver_checkpoint_and_records_the_verdict() {
 fn two_required_approvers_must_be_different_people() {
     let mut a = approval(2);
     assert_eq!(
-        a.approve("alice", "ok", &rules(), NOW),
+        a.approve(&"alice".into(), "ok", &rules(), NOW),
         Ok(ApprovalStatus::Pending)
     );
-    let again = a.approve("alice", "really", &rules(), NOW);
+    let again = a.approve(&"alice".into(), "really", &rules(), NOW);
     assert_eq!(
         again,
-        Err(ApprovalError::AlreadyDecided {
-            by: "alice".to_owned()
-        })
+        Err(ApprovalError::AlreadyDecided { by: "alice".into() })
     );
     assert_eq!((a.status, a.verdicts.len()), (ApprovalStatus::Pending, 1));
     assert_eq!(
-        a.approve("bob", "ok", &rules(), NOW),
+        a.approve(&"bob".into(), "ok", &rules(), NOW),
         Ok(ApprovalStatus::Approved)
     );
     assert_eq!(a.approvals(), 2);
@@ -165,14 +163,14 @@ fn two_required_approvers_must_be_different_people() {
 #[test]
 fn one_no_denies_even_after_a_yes() {
     let mut a = approval(2);
-    a.approve("alice", "ok", &rules(), NOW).unwrap();
+    a.approve(&"alice".into(), "ok", &rules(), NOW).unwrap();
     assert_eq!(
-        a.deny("bob", "too risky", &rules(), NOW),
+        a.deny(&"bob".into(), "too risky", &rules(), NOW),
         Ok(ApprovalStatus::Denied)
     );
     assert!(a.is_final());
     assert_eq!(
-        a.approve("carol", "ok", &rules(), NOW),
+        a.approve(&"carol".into(), "ok", &rules(), NOW),
         Err(not_pending(ApprovalStatus::Denied))
     );
     assert_eq!(a.status, ApprovalStatus::Denied);
@@ -181,14 +179,12 @@ fn one_no_denies_even_after_a_yes() {
 #[test]
 fn an_approver_who_approved_cannot_then_deny() {
     let mut a = approval(2);
-    a.approve("alice", "ok", &rules(), NOW).unwrap();
+    a.approve(&"alice".into(), "ok", &rules(), NOW).unwrap();
     let before = a.clone();
-    let refused = a.deny("alice", "changed my mind", &rules(), NOW);
+    let refused = a.deny(&"alice".into(), "changed my mind", &rules(), NOW);
     assert_eq!(
         refused,
-        Err(ApprovalError::AlreadyDecided {
-            by: "alice".to_owned()
-        })
+        Err(ApprovalError::AlreadyDecided { by: "alice".into() })
     );
     assert_eq!(a, before);
 }
@@ -197,11 +193,15 @@ fn an_approver_who_approved_cannot_then_deny() {
 fn the_agent_may_neither_approve_nor_deny_its_own_call() {
     let mut a = approval(1);
     let before = a.clone();
-    let refusal = ApprovalError::SelfApproval {
-        by: AGENT.to_owned(),
-    };
-    assert_eq!(a.approve(AGENT, "me", &rules(), NOW), Err(refusal.clone()));
-    assert_eq!(a.deny(AGENT, "me", &Rules::default(), NOW), Err(refusal));
+    let refusal = ApprovalError::SelfApproval { by: AGENT.into() };
+    assert_eq!(
+        a.approve(&AGENT.into(), "me", &rules(), NOW),
+        Err(refusal.clone())
+    );
+    assert_eq!(
+        a.deny(&AGENT.into(), "me", &Rules::default(), NOW),
+        Err(refusal)
+    );
     assert_eq!(a, before);
 }
 
@@ -209,21 +209,19 @@ fn the_agent_may_neither_approve_nor_deny_its_own_call() {
 fn the_owner_is_refused_only_when_the_rules_forbid_it() {
     let mut a = approval(1);
     let before = a.clone();
-    let refusal = ApprovalError::OwnerApproval {
-        by: OWNER.to_owned(),
-    };
+    let refusal = ApprovalError::OwnerApproval { by: OWNER.into() };
     assert_eq!(
-        a.approve(OWNER, "mine", &rules(), NOW),
+        a.approve(&OWNER.into(), "mine", &rules(), NOW),
         Err(refusal.clone())
     );
-    assert_eq!(a.deny(OWNER, "mine", &rules(), NOW), Err(refusal));
+    assert_eq!(a.deny(&OWNER.into(), "mine", &rules(), NOW), Err(refusal));
     assert_eq!(a, before);
     let allowed = Rules {
         forbid_owner: false,
         ..rules()
     };
     assert_eq!(
-        a.approve(OWNER, "mine", &allowed, NOW),
+        a.approve(&OWNER.into(), "mine", &allowed, NOW),
         Ok(ApprovalStatus::Approved)
     );
 }
@@ -236,7 +234,7 @@ fn forbidding_an_unknown_owner_refuses_nobody() {
         owner: None,
     };
     assert_eq!(
-        a.approve(OWNER, "ok", &unknown, NOW),
+        a.approve(&OWNER.into(), "ok", &unknown, NOW),
         Ok(ApprovalStatus::Approved)
     );
 }
@@ -246,11 +244,11 @@ fn verdicts_after_approval_are_refused() {
     let mut a = approved(Checkpoint::Approval);
     let before = a.clone();
     assert_eq!(
-        a.approve("bob", "ok", &rules(), NOW),
+        a.approve(&"bob".into(), "ok", &rules(), NOW),
         Err(not_pending(ApprovalStatus::Approved))
     );
     assert_eq!(
-        a.deny("bob", "no", &rules(), NOW),
+        a.deny(&"bob".into(), "no", &rules(), NOW),
         Err(not_pending(ApprovalStatus::Approved))
     );
     assert_eq!(a, before);
@@ -270,12 +268,15 @@ fn a_pending_checkpoint_expires_exactly_at_its_expiry() {
 fn a_verdict_at_expiry_is_refused_and_expires_the_checkpoint() {
     let mut a = approval(1);
     assert_eq!(
-        a.approve("alice", "late", &rules(), NOW + TTL),
+        a.approve(&"alice".into(), "late", &rules(), NOW + TTL),
         Err(expired())
     );
     assert_eq!(a.status, ApprovalStatus::Expired);
     assert!(a.verdicts.is_empty());
-    assert_eq!(a.deny("bob", "late", &rules(), NOW + TTL), Err(expired()));
+    assert_eq!(
+        a.deny(&"bob".into(), "late", &rules(), NOW + TTL),
+        Err(expired())
+    );
 }
 
 #[test]
@@ -344,7 +345,9 @@ fn an_execution_that_began_before_expiry_still_finishes() {
 #[test]
 fn a_pending_or_expired_approval_does_not_execute() {
     let mut pending = approval(2);
-    pending.approve("alice", "ok", &rules(), NOW).unwrap();
+    pending
+        .approve(&"alice".into(), "ok", &rules(), NOW)
+        .unwrap();
     assert_eq!(
         pending.begin_execution(NOW),
         Err(not_approved(ApprovalStatus::Pending))
@@ -358,7 +361,7 @@ fn a_pending_or_expired_approval_does_not_execute() {
 fn finishing_an_execution_that_is_not_running_is_refused() {
     let mut a = approved(Checkpoint::Approval);
     let refusal = ApprovalError::NotExecuting {
-        id: ID.to_owned(),
+        id: ID.into(),
         status: ApprovalStatus::Approved,
     };
     assert_eq!(a.finish_execution(response()), Err(refusal));
@@ -373,7 +376,7 @@ fn a_confirmation_is_never_executed_and_an_approval_never_re_sent() {
     let mut confirmed = approved(Checkpoint::Confirmation);
     let before = confirmed.clone();
     let wrong = |checkpoint| ApprovalError::WrongCheckpoint {
-        id: ID.to_owned(),
+        id: ID.into(),
         checkpoint,
     };
     assert_eq!(
@@ -388,7 +391,7 @@ fn a_confirmation_is_never_executed_and_an_approval_never_re_sent() {
     let mut approved = approved(Checkpoint::Approval);
     let digest = approved.call.digest.clone();
     assert_eq!(
-        approved.use_confirmation(AGENT, WORKFLOW, &digest, NOW),
+        approved.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW),
         Err(wrong(Checkpoint::Approval))
     );
     assert_eq!(approved.status, ApprovalStatus::Approved);
@@ -399,12 +402,12 @@ fn a_confirmation_is_used_once_by_the_same_call() {
     let mut a = approved(Checkpoint::Confirmation);
     let digest = a.call.digest.clone();
     assert_eq!(
-        a.use_confirmation(AGENT, WORKFLOW, &digest, NOW + 1),
+        a.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW + 1),
         Ok(())
     );
     assert_eq!(a.status, ApprovalStatus::Done);
     assert_eq!(
-        a.use_confirmation(AGENT, WORKFLOW, &digest, NOW + 2),
+        a.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW + 2),
         Err(not_approved(ApprovalStatus::Done))
     );
 }
@@ -415,12 +418,15 @@ fn a_confirmation_for_another_call_is_refused_and_stays_usable() {
     let before = a.clone();
     let other = call_digest("POST", "tickets", "/tickets/43", Some("force=true"), b"");
     assert_eq!(
-        a.use_confirmation(AGENT, WORKFLOW, &other, NOW),
-        Err(ApprovalError::DigestMismatch { id: ID.to_owned() })
+        a.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &other, NOW),
+        Err(ApprovalError::DigestMismatch { id: ID.into() })
     );
     assert_eq!(a, before);
     let digest = a.call.digest.clone();
-    assert_eq!(a.use_confirmation(AGENT, WORKFLOW, &digest, NOW), Ok(()));
+    assert_eq!(
+        a.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW),
+        Ok(())
+    );
 }
 
 #[test]
@@ -428,14 +434,22 @@ fn a_confirmation_is_refused_to_another_agent_or_workflow() {
     let mut a = approved(Checkpoint::Confirmation);
     let before = a.clone();
     let digest = a.call.digest.clone();
-    let refusal = Err(ApprovalError::WrongCaller { id: ID.to_owned() });
+    let refusal = Err(ApprovalError::WrongCaller { id: ID.into() });
     assert_eq!(
-        a.use_confirmation("spiffe://acme/agent/other", WORKFLOW, &digest, NOW),
+        a.use_confirmation(
+            &"spiffe://acme/agent/other".into(),
+            &WORKFLOW.into(),
+            &digest,
+            NOW
+        ),
         refusal
     );
-    assert_eq!(a.use_confirmation(AGENT, "wf-2", &digest, NOW), refusal);
     assert_eq!(
-        a.use_confirmation(AGENT, "wf-2", "not-a-digest", NOW),
+        a.use_confirmation(&AGENT.into(), &"wf-2".into(), &digest, NOW),
+        refusal
+    );
+    assert_eq!(
+        a.use_confirmation(&AGENT.into(), &"wf-2".into(), &"not-a-digest".into(), NOW),
         refusal,
         "the caller is checked before the digest"
     );
@@ -447,19 +461,19 @@ fn a_confirmation_must_be_confirmed_and_fresh_to_be_used() {
     let mut pending = confirmation();
     let digest = pending.call.digest.clone();
     assert_eq!(
-        pending.use_confirmation(AGENT, WORKFLOW, &digest, NOW),
+        pending.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW),
         Err(not_approved(ApprovalStatus::Pending))
     );
     let mut late = approved(Checkpoint::Confirmation);
     assert_eq!(
-        late.use_confirmation(AGENT, WORKFLOW, &digest, NOW + TTL),
+        late.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW + TTL),
         Err(expired())
     );
     assert_eq!(late.status, ApprovalStatus::Expired);
     let mut denied = confirmation();
-    denied.deny("alice", "no", &rules(), NOW).unwrap();
+    denied.deny(&"alice".into(), "no", &rules(), NOW).unwrap();
     assert_eq!(
-        denied.use_confirmation(AGENT, WORKFLOW, &digest, NOW),
+        denied.use_confirmation(&AGENT.into(), &WORKFLOW.into(), &digest, NOW),
         Err(not_approved(ApprovalStatus::Denied))
     );
 }
@@ -473,7 +487,7 @@ fn a_cancelled_checkpoint_refuses_everything() {
         Err(not_approved(ApprovalStatus::Cancelled))
     );
     assert_eq!(
-        a.approve("bob", "ok", &rules(), NOW),
+        a.approve(&"bob".into(), "ok", &rules(), NOW),
         Err(not_pending(ApprovalStatus::Cancelled))
     );
     assert!(!a.expire_if_due(NOW + TTL));
@@ -484,7 +498,7 @@ fn a_cancelled_checkpoint_refuses_everything() {
 fn approvals_count_different_approving_people_only() {
     let mut a = approval(2);
     let verdict = |by: &str, approve| Verdict {
-        by: by.to_owned(),
+        by: by.into(),
         approve,
         reason: String::new(),
         at: NOW,
@@ -504,7 +518,7 @@ fn status_and_checkpoint_names_round_trip_and_match_serde() {
     for status in [
         Pending, Approved, Executing, Done, Denied, Expired, Cancelled,
     ] {
-        assert_eq!(ApprovalStatus::parse(status.as_str()), Some(status));
+        assert_eq!(status.as_str().parse::<ApprovalStatus>(), Ok(status));
         let json = serde_json::to_string(&status).unwrap();
         assert_eq!(json, format!("\"{status}\""));
         assert_eq!(
@@ -513,11 +527,19 @@ fn status_and_checkpoint_names_round_trip_and_match_serde() {
         );
     }
     for kind in [Checkpoint::Confirmation, Checkpoint::Approval] {
-        assert_eq!(Checkpoint::parse(kind.as_str()), Some(kind));
+        assert_eq!(kind.as_str().parse::<Checkpoint>(), Ok(kind));
         assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
     }
-    assert_eq!(ApprovalStatus::parse("Pending"), None);
-    assert_eq!(Checkpoint::parse("high"), None);
+    let unknown = "Pending".parse::<ApprovalStatus>().unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .starts_with("unknown approval status `Pending`")
+    );
+    assert_eq!(
+        "high".parse::<Checkpoint>(),
+        Err(UnknownCheckpoint("high".to_owned()))
+    );
 }
 
 #[test]
@@ -556,7 +578,7 @@ fn the_digest_does_not_collide_by_concatenation() {
 
 #[test]
 fn messages_are_lowercase_and_name_who_or_which() {
-    let id = || "c1".to_owned();
+    let id = || ApprovalId::from("c1");
     let cases = [
         (
             ApprovalError::NotPending {

@@ -295,8 +295,10 @@ mod tests {
         ) -> Event {
             Event {
                 id: DecisionId::from_u128(id), time_ms, kind, agent, workflow, task_class,
-                tool, segment, method, path, intent, outcome, refusal, reason, policies,
-                tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us, actor,
+                tool, segment, method, path, intent, outcome, refusal, reason,
+                policies: policies.into_iter().map(Into::into).collect(),
+                tier, data_class, status, bytes_in, bytes_out, latency_us, upstream_us,
+                actor: actor.map(Into::into),
                 policy_version: policy_version.map(Into::into),
                 observed,
                 decide,
@@ -312,7 +314,7 @@ mod tests {
             detected in prop::collection::vec(text(), 0..3),
             (redacted, scanned) in (any::<u64>(), any::<u64>()),
         ) -> crate::event::ResponseRisk {
-            crate::event::ResponseRisk { class, detected, redacted, scanned }
+            crate::event::ResponseRisk { class: class.into(), detected, redacted, scanned }
         }
     }
 

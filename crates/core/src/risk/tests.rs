@@ -55,7 +55,8 @@ fn raw_rows_become_sanitized_rows_with_fields_and_emails_redacted() {
         ])
     );
     assert_eq!(
-        judged.risk.class, "sanitized",
+        judged.risk.class.as_str(),
+        "sanitized",
         "nothing above the route's class is left"
     );
     assert_eq!(judged.rank, 2);
@@ -68,7 +69,7 @@ fn raw_rows_become_sanitized_rows_with_fields_and_emails_redacted() {
 fn an_unredacted_hit_raises_the_class_to_the_detectors() {
     let body = br#"{"key":"AKIAIOSFODNN7EXAMPLE","to":"ann@example.com"}"#;
     let judged = judge_whole(&settings(), &route(&[0, 1], &[], &[1]), body).unwrap();
-    assert_eq!(judged.risk.class, "secret");
+    assert_eq!(judged.risk.class.as_str(), "secret");
     assert_eq!(judged.risk.detected, ["aws", "email"]);
     let served = String::from_utf8(judged.replaced.unwrap()).unwrap();
     assert!(
@@ -91,7 +92,7 @@ fn fields_cannot_be_redacted_from_a_body_that_is_not_json() {
     // Hits alone are redacted in plain text.
     let judged = judge_whole(&settings(), &route(&[1], &[], &[1]), b"to ann@example.com.").unwrap();
     assert_eq!(judged.replaced.unwrap(), b"to [redacted:email].");
-    assert_eq!(judged.risk.class, "sanitized");
+    assert_eq!(judged.risk.class.as_str(), "sanitized");
 }
 
 #[test]
@@ -116,7 +117,7 @@ fn an_mcp_result_is_redacted_in_place() {
     let mut result = json!({"content": [{"type": "text", "text": "reach bo@example.org"}]});
     let judged = judge_json(&settings(), &route(&[1], &[], &[1]), &mut result);
     assert_eq!(result["content"][0]["text"], "reach [redacted:email]");
-    assert_eq!(judged.risk.class, "sanitized");
+    assert_eq!(judged.risk.class.as_str(), "sanitized");
     assert_eq!(judged.risk.redacted, 1);
 }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint, Rules};
 use gatehouse_core::config::Role;
+use gatehouse_core::ids::ApprovalId;
+use gatehouse_core::model::{AgentId, OperatorName};
 use gatehouse_store::ApprovalFilter;
 use http::{Method, Request, Response, Uri};
 use hyper::body::Incoming;
@@ -40,16 +42,16 @@ pub(super) async fn route(
             ("POST", "reject") => false,
             _ => return Err(ControlError::NotFound),
         };
-        return confirm(state, request, id, approve).await;
+        return confirm(state, request, &ApprovalId::from(id), approve).await;
     }
     let rest = path
         .trim_start_matches("/v1/approvals")
         .trim_start_matches('/');
     match (method.as_str(), rest.rsplit_once('/')) {
         ("GET", None) if rest.is_empty() => list(state, &request).await,
-        ("GET", None) => show(state, &request, rest).await,
-        ("POST", Some((id, "approve"))) => decide(state, request, id, true).await,
-        ("POST", Some((id, "deny"))) => decide(state, request, id, false).await,
+        ("GET", None) => show(state, &request, &ApprovalId::from(rest)).await,
+        ("POST", Some((id, "approve"))) => decide(state, request, &id.into(), true).await,
+        ("POST", Some((id, "deny"))) => decide(state, request, &id.into(), false).await,
         _ => Err(ControlError::NotFound),
     }
 }
@@ -66,9 +68,10 @@ async fn list(
     {
         Some(text) => {
             Some(
-                ApprovalStatus::parse(text).ok_or_else(|| ControlError::BadRequest {
-                    reason: format!("invalid value `{text}` for `status`"),
-                })?,
+                text.parse::<ApprovalStatus>()
+                    .map_err(|_| ControlError::BadRequest {
+                        reason: format!("invalid value `{text}` for `status`"),
+                    })?,
             )
         }
         None => None,
@@ -85,7 +88,7 @@ async fn list(
 async fn show(
     state: &State,
     request: &Request<Incoming>,
-    id: &str,
+    id: &ApprovalId,
 ) -> Result<Response<ResponseBody>, ControlError> {
     auth::require(state, request, &READERS)?;
     let approval = state
@@ -127,7 +130,7 @@ pub(crate) fn summary(approval: &Approval) -> serde_json::Value {
 async fn decide(
     state: &Arc<State>,
     request: Request<Incoming>,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
 ) -> Result<Response<ResponseBody>, ControlError> {
     let caller = auth::require(state, &request, &[Role::Approver])?;
@@ -161,7 +164,7 @@ pub(crate) struct Decision<'a> {
 /// call (once, in the background). Confirmations are not found here.
 pub(crate) async fn decide_approval(
     state: &Arc<State>,
-    id: &str,
+    id: &ApprovalId,
     decision: Decision<'_>,
 ) -> Result<Approval, ControlError> {
     let approval = state
@@ -191,7 +194,7 @@ pub(crate) async fn decide_approval(
 async fn confirm(
     state: &Arc<State>,
     request: Request<Incoming>,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
 ) -> Result<Response<ResponseBody>, ControlError> {
     let caller = auth::require(
@@ -245,30 +248,32 @@ async fn confirm(
 async fn transition(
     state: &State,
     caller: &Caller,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
     reason: &str,
-    agent: &str,
+    agent: &AgentId,
 ) -> Result<Approval, ControlError> {
     let owner = state
         .config
         .agents
         .get(agent)
-        .and_then(|agent| agent.owner.clone());
+        .and_then(|agent| agent.owner.as_deref())
+        .map(OperatorName::from);
     let rules = Rules {
         forbid_owner: state.config.approvals.forbid_owner,
         owner,
     };
     let now = state.clock.now().secs();
+    let by = OperatorName::from(caller.name.as_str());
     let result = state
         .approvals
         .update(
             id,
             Box::new(|approval| {
                 if approve {
-                    approval.approve(&caller.name, reason, &rules, now)
+                    approval.approve(&by, reason, &rules, now)
                 } else {
-                    approval.deny(&caller.name, reason, &rules, now)
+                    approval.deny(&by, reason, &rules, now)
                 }
             }),
         )

@@ -27,6 +27,7 @@ use bytes::Bytes;
 use gatehouse_core::approval::{ApprovalStatus, Checkpoint};
 use gatehouse_core::config::Role;
 use gatehouse_core::event::{Event, EventFilter};
+use gatehouse_core::ids::ApprovalId;
 use gatehouse_core::workflow::Workflow;
 use gatehouse_store::{ApprovalFilter, WorkflowFilter};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -77,8 +78,8 @@ enum Page {
     Login,
     Logout,
     Overview,
-    Approval(String),
-    Decide { id: String, approve: bool },
+    Approval(ApprovalId),
+    Decide { id: ApprovalId, approve: bool },
     Incident(incident::Incident),
     Tail,
     Patterns,
@@ -109,10 +110,10 @@ impl Page {
             return Self::NotFound;
         };
         match rest.split_once('/') {
-            None if !post && is_id(rest) => Self::Approval(rest.to_owned()),
+            None if !post && is_id(rest) => Self::Approval(rest.into()),
             Some((id, verb)) if post && is_id(id) && (verb == "approve" || verb == "deny") => {
                 Self::Decide {
-                    id: id.to_owned(),
+                    id: id.into(),
                     approve: verb == "approve",
                 }
             }
@@ -236,7 +237,7 @@ fn unavailable_store(error: impl std::fmt::Display) -> ControlError {
 async fn approval_page(
     state: &Arc<State>,
     session: &Session,
-    id: &str,
+    id: &ApprovalId,
     notice: Option<Notice<'_>>,
     status: StatusCode,
 ) -> Response<ResponseBody> {

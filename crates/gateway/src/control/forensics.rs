@@ -143,8 +143,8 @@ async fn record(
     detail: String,
 ) {
     let (agent, workflow) = match kind {
-        TargetKind::Agent => (Some(subject.to_owned()), None),
-        TargetKind::Workflow => (None, Some(subject.to_owned())),
+        TargetKind::Agent => (Some(subject.into()), None),
+        TargetKind::Workflow => (None, Some(subject.into())),
     };
     let action = Action {
         actor,

@@ -102,7 +102,7 @@ async fn step(
         method: &method,
         uri: &uri,
         intent: STEP_INTENT,
-        agent: step.agent,
+        agent: step.agent.map(Into::into),
         workflow: None,
         detail,
     };
@@ -147,7 +147,7 @@ fn group(events: &[Event]) -> Vec<Run> {
         let entry = runs.entry(run.to_owned()).or_insert_with(|| Run {
             run: run.to_owned(),
             playbook,
-            actor: event.actor.clone(),
+            actor: event.actor.as_deref().map(str::to_owned),
             agent: event.agent.as_deref().map(str::to_owned),
             started_ms: event.time_ms,
             steps: Vec::new(),

@@ -154,7 +154,8 @@ fn record(
     quarantine: &Quarantine,
     detail: String,
 ) {
-    let agent = (quarantine.kind == QuarantineKind::Agent).then(|| quarantine.subject.clone());
+    let agent =
+        (quarantine.kind == QuarantineKind::Agent).then(|| quarantine.subject.as_str().into());
     audit::record(
         state,
         Action {

@@ -23,7 +23,7 @@ fn apply(filter: &mut EventFilter, key: &str, value: String) -> Result<(), Contr
         "tool" => filter.tool = Some(value.into()),
         "intent" => filter.intent = Some(value.into()),
         "decision" => {
-            filter.outcome = Some(Outcome::parse(&value).ok_or_else(|| bad(key, &value))?)
+            filter.outcome = Some(value.parse::<Outcome>().map_err(|_| bad(key, &value))?)
         }
         "since" => filter.since_ms = Some(value.parse().map_err(|_| bad(key, &value))?),
         "until" => filter.until_ms = Some(value.parse().map_err(|_| bad(key, &value))?),

@@ -89,8 +89,8 @@ fn audited<'a>(mut action: Action<'a>, revocation: &Revocation) -> Action<'a> {
         RevocationKind::Agent => "revoke.agent",
     };
     match revocation.kind {
-        RevocationKind::Agent => action.agent = Some(revocation.subject.clone()),
-        RevocationKind::Workflow => action.workflow = Some(revocation.subject.clone()),
+        RevocationKind::Agent => action.agent = Some(revocation.subject.as_str().into()),
+        RevocationKind::Workflow => action.workflow = Some(revocation.subject.as_str().into()),
         RevocationKind::Token => {}
     }
     action.detail = format!(
@@ -208,7 +208,7 @@ async fn reinstate(
         method,
         uri,
         intent: "reinstate.agent",
-        agent: Some(agent.to_owned()),
+        agent: Some(agent.into()),
         workflow: None,
         detail: format!("reinstated agent `{agent}`: it may obtain new credentials"),
     };

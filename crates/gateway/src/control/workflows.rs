@@ -188,8 +188,8 @@ async fn create(
             method: &method,
             uri: &uri,
             intent: "workflow.create",
-            agent: Some(body.agent.clone()),
-            workflow: Some(body.id.clone()),
+            agent: Some(body.agent.as_str().into()),
+            workflow: Some(body.id.as_str().into()),
             detail: format!("created with budget {:?}", workflow.budget),
         },
     );
@@ -279,8 +279,8 @@ async fn settle(
         method: change.method,
         uri: change.uri,
         intent: change.intent,
-        agent: Some(workflow.agent.to_string()),
-        workflow: Some(workflow.id.to_string()),
+        agent: Some(workflow.agent.clone()),
+        workflow: Some(workflow.id.clone()),
         detail,
     };
     audit::record_durable(state, action).await;

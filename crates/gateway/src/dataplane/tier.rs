@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gatehouse_core::approval::{Approval, ApprovalStatus, ParkedCall, call_digest};
+use gatehouse_core::approval::{Approval, ApprovalStatus, CallToPark, ParkedCall};
 use gatehouse_core::model::Tier;
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
@@ -218,11 +218,10 @@ pub(crate) async fn read_body(state: &State, body: Incoming) -> Result<Bytes, Re
 
 fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
     let call = checked.call;
-    let tool = call.tool.tool.name.as_str();
-    ParkedCall {
+    ParkedCall::new(CallToPark {
         method: checked.method.as_str().to_owned(),
-        tool: tool.to_owned(),
-        intent: call.route.intent.to_string(),
+        tool: call.tool.tool.name.clone(),
+        intent: call.route.intent.clone(),
         path: call.tool_path.to_owned(),
         query: call.query.map(str::to_owned),
         content_type: checked
@@ -231,14 +230,7 @@ fn parked_call(checked: &Checked<'_>, body: &Bytes) -> ParkedCall {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
         body: body.to_vec(),
-        digest: call_digest(
-            checked.method.as_str(),
-            tool,
-            call.tool_path,
-            call.query,
-            body,
-        ),
-    }
+    })
 }
 
 /// The agent's answer for an approval as it stands: the stored upstream response once

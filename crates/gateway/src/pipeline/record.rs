@@ -11,7 +11,8 @@ use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::event::{Event, EventKind, Observed, Outcome, Would};
 use gatehouse_core::ids::DecisionId;
 use gatehouse_core::model::{
-    AgentId, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
+    AgentId, Intent, PolicyId, PolicySetVersion, SegmentName, TaskClassName, Tier, ToolName,
+    WorkflowId,
 };
 use gatehouse_core::refusal::{Refusal, RefusalKind};
 use gatehouse_policy::{DecisionContext, PolicyDecision};
@@ -247,13 +248,13 @@ impl EventDraft {
     }
 
     /// The ids of the policies recorded so far.
-    pub fn policy_ids(&self) -> &[String] {
+    pub fn policy_ids(&self) -> &[PolicyId] {
         &self.event.policies
     }
 
     /// The version of the policy set that decided, once policy has.
-    pub fn policy_version(&self) -> Option<String> {
-        self.event.policy_version.as_deref().map(str::to_owned)
+    pub fn policy_version(&self) -> Option<PolicySetVersion> {
+        self.event.policy_version.clone()
     }
 
     /// What the decide phase gave Cedar and whether it allowed the call, for replay.
@@ -264,7 +265,7 @@ impl EventDraft {
 
     pub fn policies(&mut self, decision: PolicyDecision) {
         self.event.policies = decision.policies;
-        self.event.policy_version = Some(decision.version);
+        self.event.policy_version = Some(PolicySetVersion::new(decision.version));
         if !decision.errors.is_empty() {
             self.event.reason = Some(format!("policy errors: {}", decision.errors.join("; ")));
         }

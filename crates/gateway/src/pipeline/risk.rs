@@ -45,7 +45,7 @@ impl Screen {
         draft: &mut EventDraft,
     ) -> Result<Option<Vec<u8>>, Refusal> {
         let rank = judged.rank;
-        let class = judged.risk.class.clone();
+        let class = judged.risk.class.to_string();
         draft.risk(judged.risk);
         match self.ceiling {
             Some(ceiling) if rank > ceiling => Err(Refusal::ResponseClassExceeded {

@@ -7,9 +7,9 @@
 use std::time::Duration;
 
 use gatehouse_core::approval::{Approval, Checkpoint, NewApproval, ParkedCall};
-use gatehouse_core::model::{Intent, Tier};
+use gatehouse_core::ids::ApprovalId;
+use gatehouse_core::model::{Intent, PolicyId, PolicySetVersion, Tier};
 use gatehouse_core::refusal::Refusal;
-use rand::RngCore;
 
 use crate::approvals::Checkpoints;
 use crate::credential::Credential;
@@ -25,7 +25,7 @@ pub struct Gatekeeping<'a> {
     pub credential: &'a Credential,
     pub intent: &'a Intent,
     pub tier: Tier,
-    pub policies: Vec<String>,
+    pub policies: Vec<PolicyId>,
     /// The confirmation id the agent presented, if any.
     pub confirmation: Option<&'a str>,
     /// How long the agent asked to wait for a parked call's outcome.
@@ -39,8 +39,8 @@ pub async fn confirm(
     call: ParkedCall,
     draft: &mut EventDraft,
 ) -> Result<(), Refusal> {
-    let claims = &checked.credential.claims;
-    let Some(id) = checked.confirmation else {
+    let credential = checked.credential;
+    let Some(id) = checked.confirmation.map(ApprovalId::from) else {
         let approval = new_approval(checkpoints, checked, Checkpoint::Confirmation, call, draft);
         let id = approval.id.clone();
         checkpoints
@@ -55,8 +55,10 @@ pub async fn confirm(
     let used = checkpoints
         .approvals
         .update(
-            id,
-            Box::new(|approval| approval.use_confirmation(&claims.sub, &claims.wf, &digest, now)),
+            &id,
+            Box::new(|approval| {
+                approval.use_confirmation(&credential.agent, &credential.workflow, &digest, now)
+            }),
         )
         .await;
     match used {
@@ -111,7 +113,7 @@ fn new_approval(
     call: ParkedCall,
     draft: &EventDraft,
 ) -> Approval {
-    let claims = &checked.credential.claims;
+    let credential = checked.credential;
     let settings = checkpoints.settings;
     let (ttl, required) = match checkpoint {
         Checkpoint::Confirmation => (settings.confirmation_ttl, 1),
@@ -121,27 +123,24 @@ fn new_approval(
         }
     };
     Approval::new(NewApproval {
-        id: random_id(),
+        id: ApprovalId::random(),
         checkpoint,
         decision: draft.id(),
-        agent: claims.sub.clone(),
-        workflow: claims.wf.clone(),
-        task_class: claims.tc.clone(),
-        segment: claims.seg.clone(),
+        agent: credential.agent.clone(),
+        workflow: credential.workflow.clone(),
+        task_class: credential.task_class.clone(),
+        segment: credential.segment.clone(),
         tier: checked.tier,
         policies: checked.policies.clone(),
-        policy_version: draft.policy_version().unwrap_or_default(),
+        // A call is parked only after policy decided it, so the version is always there.
+        policy_version: draft
+            .policy_version()
+            .unwrap_or_else(|| PolicySetVersion::from("")),
         call,
         required,
         now_secs: checkpoints.clock.now().secs(),
         ttl_secs: i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX),
     })
-}
-
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// A parked call that cannot be replayed as stored.

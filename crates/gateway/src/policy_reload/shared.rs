@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use gatehouse_core::config::PolicyFile;
 use gatehouse_core::event::{Event, EventKind, Outcome};
-use gatehouse_core::model::Intent;
+use gatehouse_core::model::{Intent, PolicySetVersion};
 use gatehouse_core::refusal::RefusalKind;
 use gatehouse_store::{PolicySet, PolicySetFile, SharedPolicySet, StoreError};
 
@@ -126,8 +126,8 @@ fn event(state: &State, seq: i64, by: &str, version: &Arc<str>, refusal: Option<
         ..Event::blank(state.next_id_at(now), now.millis(), EventKind::Policy)
     };
     event.intent = Some(Intent::new("policy.reload"));
-    event.actor = Some(by.to_owned());
-    event.policy_version = Some(Arc::clone(version));
+    event.actor = Some(by.into());
+    event.policy_version = Some(PolicySetVersion::new(Arc::clone(version)));
     match refusal {
         None => {
             event.outcome = Outcome::Allow;

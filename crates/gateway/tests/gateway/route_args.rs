@@ -109,7 +109,7 @@ async fn a_large_refund_is_parked_for_approval_and_reaches_nothing() {
     assert!(
         event
             .policies
-            .contains(&"large-refunds-need-approval".to_owned()),
+            .contains(&"large-refunds-need-approval".into()),
         "{:?}",
         event.policies
     );

@@ -196,10 +196,10 @@ impl Oracle {
         .unwrap();
         let response =
             Authorizer::new().is_authorized(&cedar_request, &self.policies, &self.entities);
-        let mut policies: Vec<String> = response
+        let mut policies: Vec<_> = response
             .diagnostics()
             .reason()
-            .map(ToString::to_string)
+            .map(|id| gatehouse_core::model::PolicyId::from(id.as_ref()))
             .collect();
         policies.sort();
         let mut errors: Vec<String> = response

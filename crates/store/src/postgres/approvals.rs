@@ -3,12 +3,13 @@
 //! listings filter and sort on. Every write is announced (`NOTIFY`), so an agent's call
 //! held on one replica hears of a decision made on another.
 
-use gatehouse_core::approval::Approval;
+use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint};
+use gatehouse_core::ids::ApprovalId;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row};
 
+use super::Failure;
 use super::listen::NOTIFY_APPROVALS;
-use super::{Failure, serde_name};
 use crate::approval::ApprovalFilter;
 
 const UPSERT: &str = "INSERT INTO approvals (id, checkpoint, status, agent, workflow, \
@@ -40,7 +41,7 @@ pub(super) fn replace(
     let stored = tx
         .query_opt(
             &format!("{COLUMNS} WHERE id = $1 FOR UPDATE"),
-            &[&current.id],
+            &[&current.id.as_str()],
         )?
         .map(|row| decode(&row))
         .transpose()?;
@@ -54,8 +55,8 @@ pub(super) fn replace(
 }
 
 fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Failure> {
-    let checkpoint = serde_name(&approval.checkpoint)?;
-    let status = serde_name(&approval.status)?;
+    let checkpoint = approval.checkpoint.as_str();
+    let status = approval.status.as_str();
     let call_body = approval.call.body.as_slice();
     let response_body = approval
         .response
@@ -65,11 +66,11 @@ fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Fai
     client.execute(
         UPSERT,
         &[
-            &approval.id,
+            &approval.id.as_str(),
             &checkpoint,
             &status,
-            &approval.agent,
-            &approval.workflow,
+            &approval.agent.as_str(),
+            &approval.workflow.as_str(),
             &approval.created_at,
             &call_body,
             &response_body,
@@ -79,9 +80,9 @@ fn write(client: &mut impl GenericClient, approval: &Approval) -> Result<(), Fai
     Ok(())
 }
 
-pub(super) fn one(client: &mut Client, id: &str) -> Result<Option<Approval>, Failure> {
+pub(super) fn one(client: &mut Client, id: &ApprovalId) -> Result<Option<Approval>, Failure> {
     client
-        .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[&id])?
+        .query_opt(&format!("{COLUMNS} WHERE id = $1"), &[&id.as_str()])?
         .map(|row| decode(&row))
         .transpose()
 }
@@ -90,17 +91,17 @@ pub(super) fn select(
     client: &mut Client,
     filter: &ApprovalFilter,
 ) -> Result<Vec<Approval>, Failure> {
-    let status = filter.status.as_ref().map(serde_name).transpose()?;
-    let checkpoint = filter.checkpoint.as_ref().map(serde_name).transpose()?;
+    let status = filter.status.map(ApprovalStatus::as_str);
+    let checkpoint = filter.checkpoint.map(Checkpoint::as_str);
     let mut sql = format!("{COLUMNS} WHERE true");
     let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
     let narrowing = [
-        ("status", status.as_ref()),
-        ("workflow", filter.workflow.as_ref()),
-        ("agent", filter.agent.as_ref()),
-        ("checkpoint", checkpoint.as_ref()),
+        ("status", status),
+        ("workflow", filter.workflow.as_deref()),
+        ("agent", filter.agent.as_deref()),
+        ("checkpoint", checkpoint),
     ];
-    for (column, value) in narrowing {
+    for (column, value) in &narrowing {
         if let Some(value) = value {
             params.push(value);
             sql.push_str(&format!(" AND {column} = ${}", params.len()));

@@ -3,7 +3,8 @@
 
 mod row;
 
-use gatehouse_core::approval::Approval;
+use gatehouse_core::approval::{Approval, ApprovalStatus, Checkpoint};
+use gatehouse_core::ids::ApprovalId;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::listing::{Listing, text};
@@ -55,9 +56,9 @@ pub(super) fn replace(
     Ok(true)
 }
 
-pub(super) fn one(conn: &Connection, id: &str) -> rusqlite::Result<Option<Approval>> {
+pub(super) fn one(conn: &Connection, id: &ApprovalId) -> rusqlite::Result<Option<Approval>> {
     conn.prepare_cached(BY_ID)?
-        .query_row([id], row::decode)
+        .query_row([id.as_str()], row::decode)
         .optional()
 }
 
@@ -70,7 +71,7 @@ pub(super) fn select(
 
 fn listing(filter: &ApprovalFilter) -> Listing {
     let mut listing = Listing::new(SELECT);
-    let status = text(filter.status.map(row::status_text));
+    let status = text(filter.status.map(ApprovalStatus::as_str));
     listing.narrow(" AND status = :status", ":status", status);
     let workflow = text(filter.workflow.as_deref());
     listing.narrow(" AND workflow = :workflow", ":workflow", workflow);
@@ -79,15 +80,13 @@ fn listing(filter: &ApprovalFilter) -> Listing {
         ":agent",
         text(filter.agent.as_deref()),
     );
-    let checkpoint = text(filter.checkpoint.map(row::checkpoint_text));
+    let checkpoint = text(filter.checkpoint.map(Checkpoint::as_str));
     listing.narrow(" AND checkpoint = :checkpoint", ":checkpoint", checkpoint);
     listing.newest_first(filter.effective_limit())
 }
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_core::approval::{ApprovalStatus, Checkpoint};
-
     use super::*;
 
     /// Every single filter, and no filter, reads rows in order from an index and stops at
@@ -96,7 +95,6 @@ mod tests {
     fn listings_walk_an_index() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate::run(&mut conn, "test").unwrap();
-        let some = || Some("a".to_owned());
         let single = [
             ApprovalFilter::default(),
             ApprovalFilter {
@@ -104,11 +102,11 @@ mod tests {
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
-                workflow: some(),
+                workflow: Some("a".into()),
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
-                agent: some(),
+                agent: Some("a".into()),
                 ..ApprovalFilter::default()
             },
             ApprovalFilter {
@@ -126,8 +124,8 @@ mod tests {
         }
         let all = ApprovalFilter {
             status: Some(ApprovalStatus::Pending),
-            workflow: some(),
-            agent: some(),
+            workflow: Some("a".into()),
+            agent: Some("a".into()),
             checkpoint: Some(Checkpoint::Approval),
             limit: None,
         };

@@ -284,7 +284,7 @@ mod tests {
             outcome: Outcome::Allow,
             refusal: None,
             reason: None,
-            policies: vec!["p".to_owned()],
+            policies: vec!["p".into()],
             tier: Some(Tier::Low),
             data_class: None,
             status: 200,
@@ -346,10 +346,10 @@ mod tests {
         full.task_class = Some("triage".into());
         full.refusal = Some(RefusalKind::PolicyDenied);
         full.reason = Some("quote \" backslash \\ newline \n ünïcode ✓".to_owned());
-        full.policies = vec!["a\"b".to_owned(), "c".to_owned()];
+        full.policies = vec!["a\"b".into(), "c".into()];
         full.data_class = Some("internal".into());
         full.outcome = Outcome::Pending;
-        full.actor = Some("ops".to_owned());
+        full.actor = Some("ops".into());
         let mut bare = Event {
             method: "POST".to_owned(),
             path: "/v1/token".to_owned(),
@@ -417,7 +417,7 @@ mod tests {
             &bytes(event.bytes_out),
             &bytes(event.latency_us),
             &event.upstream_us.map(bytes),
-            &event.actor,
+            &event.actor.as_deref(),
         ];
         conn.execute(sql, params.as_slice()).unwrap();
     }

@@ -34,17 +34,17 @@ pub(crate) fn sample(seq: u64) -> Approval {
     let status = STATUSES[(seq % 7) as usize];
     let done = status == ApprovalStatus::Done;
     Approval {
-        id: format!("{:016x}{seq:016x}", seq * 7919 % 10_007),
+        id: format!("{:016x}{seq:016x}", seq * 7919 % 10_007).into(),
         checkpoint: [Checkpoint::Approval, Checkpoint::Confirmation][(seq % 2) as usize],
         status,
         decision: id_at(BASE_SECS * 1000, seq),
-        agent: format!("spiffe://acme/agent/bot-{}", seq % 3),
-        workflow: format!("wf-{}", seq % 4),
-        task_class: "remediation".to_owned(),
-        segment: "control".to_owned(),
+        agent: format!("spiffe://acme/agent/bot-{}", seq % 3).into(),
+        workflow: format!("wf-{}", seq % 4).into(),
+        task_class: "remediation".into(),
+        segment: "control".into(),
         tier: gatehouse_core::model::Tier::High,
-        policies: vec![format!("policy{}", seq % 5), "raise-tier".to_owned()],
-        policy_version: format!("sha256:{seq:064x}"),
+        policies: vec![format!("policy{}", seq % 5).into(), "raise-tier".into()],
+        policy_version: format!("sha256:{seq:064x}").into(),
         call: call(seq),
         required: 1 + (seq % 2) as u8,
         verdicts: verdicts(status, created_at),
@@ -61,19 +61,19 @@ pub(crate) fn sample(seq: u64) -> Approval {
 fn call(seq: u64) -> ParkedCall {
     ParkedCall {
         method: "DELETE".to_owned(),
-        tool: "tickets".to_owned(),
-        intent: "ticket.delete".to_owned(),
+        tool: "tickets".into(),
+        intent: "ticket.delete".into(),
         path: format!("/api/tickets/{seq}"),
         query: Some(format!("force=true&n={seq}")),
         content_type: Some("application/octet-stream".to_owned()),
         body: [NOT_UTF8, &seq.to_be_bytes()].concat(),
-        digest: format!("{seq:064x}"),
+        digest: format!("{seq:064x}").into(),
     }
 }
 
 fn verdicts(status: ApprovalStatus, at: i64) -> Vec<Verdict> {
     let verdict = |by: &str, approve| Verdict {
-        by: by.to_owned(),
+        by: by.into(),
         approve,
         reason: format!("{by} looked at it"),
         at: at + 60,
@@ -100,12 +100,12 @@ fn put_scrambled(store: &dyn Store, approvals: &[Approval]) {
 /// What the store should list for `filter` over `stored`: its own reading of the
 /// `ApprovalFilter` contract.
 fn expected(stored: &[Approval], filter: &ApprovalFilter) -> Vec<Approval> {
-    let wants = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+    let wants = |want: Option<&str>, have: &str| want.is_none_or(|w| w == have);
     let mut found: Vec<Approval> = stored
         .iter()
         .filter(|a| filter.status.is_none_or(|s| s == a.status))
-        .filter(|a| wants(&filter.workflow, &a.workflow))
-        .filter(|a| wants(&filter.agent, &a.agent))
+        .filter(|a| wants(filter.workflow.as_deref(), &a.workflow))
+        .filter(|a| wants(filter.agent.as_deref(), &a.agent))
         .filter(|a| filter.checkpoint.is_none_or(|c| c == a.checkpoint))
         .cloned()
         .collect();
@@ -128,7 +128,7 @@ fn assert_reads_back(store: &dyn Store, approval: &Approval) {
 /// An approval with every optional field empty and every text awkward.
 fn odd() -> Approval {
     Approval {
-        id: "id 'quoted' ü".to_owned(),
+        id: "id 'quoted' ü".into(),
         policies: Vec::new(),
         call: ParkedCall {
             path: "/a/%2e%2E/ü?x='1';--".to_owned(),
@@ -139,7 +139,7 @@ fn odd() -> Approval {
         },
         required: u8::MAX,
         verdicts: vec![Verdict {
-            by: "carol \"c\"".to_owned(),
+            by: "carol \"c\"".into(),
             approve: false,
             reason: "no\nline two".to_owned(),
             at: -1,
@@ -193,8 +193,8 @@ pub(crate) fn a_one_mib_body_reads_back_byte_for_byte(store: &dyn Store) {
 
 pub(crate) fn an_unknown_id_is_none(store: &dyn Store) {
     store.put_approval(&sample(0)).unwrap();
-    assert_eq!(store.approval("no-such-approval").unwrap(), None);
-    assert_eq!(store.approval("").unwrap(), None);
+    assert_eq!(store.approval(&"no-such-approval".into()).unwrap(), None);
+    assert_eq!(store.approval(&"".into()).unwrap(), None);
 }
 
 pub(crate) fn put_replaces_status_verdicts_and_response(store: &dyn Store) {
@@ -240,11 +240,11 @@ pub(crate) fn listing_filters_by_status_workflow_agent_and_checkpoint(store: &dy
         .collect();
     filters.extend([
         ApprovalFilter {
-            workflow: Some("wf-2".to_owned()),
+            workflow: Some("wf-2".into()),
             ..ApprovalFilter::default()
         },
         ApprovalFilter {
-            agent: Some("spiffe://acme/agent/bot-1".to_owned()),
+            agent: Some("spiffe://acme/agent/bot-1".into()),
             ..ApprovalFilter::default()
         },
         ApprovalFilter {
@@ -257,8 +257,8 @@ pub(crate) fn listing_filters_by_status_workflow_agent_and_checkpoint(store: &dy
             ..ApprovalFilter::default()
         },
         ApprovalFilter {
-            workflow: Some("wf-0".to_owned()),
-            agent: Some("spiffe://acme/agent/bot-2".to_owned()),
+            workflow: Some("wf-0".into()),
+            agent: Some("spiffe://acme/agent/bot-2".into()),
             limit: Some(2),
             ..ApprovalFilter::default()
         },
@@ -272,7 +272,7 @@ pub(crate) fn listing_filters_by_status_workflow_agent_and_checkpoint(store: &dy
         assert_eq!(found, expected(&stored, filter), "{filter:?}");
     }
     let nobody = ApprovalFilter {
-        agent: Some("nobody".to_owned()),
+        agent: Some("nobody".into()),
         ..ApprovalFilter::default()
     };
     assert!(store.list_approvals(&nobody).unwrap().is_empty());
@@ -348,7 +348,7 @@ pub(crate) fn concurrent_replaces_of_one_approval_let_exactly_one_win(store: &dy
                 scope.spawn(move || {
                     let mut next = read.clone();
                     next.verdicts.push(Verdict {
-                        by: format!("approver-{n}"),
+                        by: format!("approver-{n}").into(),
                         approve: true,
                         reason: String::new(),
                         at: read.created_at + 1,

@@ -5,9 +5,10 @@ use proptest::prelude::*;
 
 use super::{AGENT, NOW, OWNER, WORKFLOW, call, checkpoint_for};
 use crate::approval::{
-    Approval, ApprovalError, ApprovalStatus, Checkpoint, ParkedCall, Rules, StoredResponse,
-    Verdict, call_digest,
+    Approval, ApprovalError, ApprovalStatus, CallDigest, Checkpoint, ParkedCall, Rules,
+    StoredResponse, Verdict, call_digest,
 };
+use crate::model::{AgentId, OperatorName, WorkflowId};
 
 /// Who tries to decide: the agent and its owner are always among them.
 const APPROVERS: [&str; 5] = [AGENT, OWNER, "alice", "bob", "carol"];
@@ -64,7 +65,7 @@ fn kinds() -> impl Strategy<Value = Checkpoint> {
 fn rules_for(forbid_owner: bool, owner_known: bool) -> Rules {
     Rules {
         forbid_owner,
-        owner: owner_known.then(|| OWNER.to_owned()),
+        owner: owner_known.then(|| OWNER.into()),
     }
 }
 
@@ -93,16 +94,23 @@ fn expired_refusal(before: &Approval) -> ApprovalError {
 }
 
 /// The model of who may give a verdict, written apart from the checkpoint's own checks.
-fn verdict_refusal(before: &Approval, by: &str, rules: &Rules, now: i64) -> Option<ApprovalError> {
+fn verdict_refusal(
+    before: &Approval,
+    by: &OperatorName,
+    rules: &Rules,
+    now: i64,
+) -> Option<ApprovalError> {
     let status = settled(before, now).status;
-    let by_owned = by.to_owned();
+    let by_owned = by.clone();
     Some(match status {
         ApprovalStatus::Expired => expired_refusal(before),
-        ApprovalStatus::Pending if by == AGENT => ApprovalError::SelfApproval { by: by_owned },
-        ApprovalStatus::Pending if rules.forbid_owner && rules.owner.as_deref() == Some(by) => {
+        ApprovalStatus::Pending if by.as_str() == AGENT => {
+            ApprovalError::SelfApproval { by: by_owned }
+        }
+        ApprovalStatus::Pending if rules.forbid_owner && rules.owner.as_ref() == Some(by) => {
             ApprovalError::OwnerApproval { by: by_owned }
         }
-        ApprovalStatus::Pending if before.verdicts.iter().any(|v| v.by == by) => {
+        ApprovalStatus::Pending if before.verdicts.iter().any(|v| v.by == *by) => {
             ApprovalError::AlreadyDecided { by: by_owned }
         }
         ApprovalStatus::Pending => return None,
@@ -119,14 +127,14 @@ fn check_verdict(before: &Approval, a: &mut Approval, ledger: &Ledger, rules: &R
         Op::Deny(who) => (who, false),
         _ => unreachable!("only verdicts"),
     };
-    let by = APPROVERS[who];
+    let by = OperatorName::from(APPROVERS[who]);
     let now = ledger.now;
     let result = if approve {
-        a.approve(by, "because", rules, now)
+        a.approve(&by, "because", rules, now)
     } else {
-        a.deny(by, "because", rules, now)
+        a.deny(&by, "because", rules, now)
     };
-    if let Some(refusal) = verdict_refusal(before, by, rules, now) {
+    if let Some(refusal) = verdict_refusal(before, &by, rules, now) {
         assert_eq!(result, Err(refusal));
         assert_eq!(
             *a,
@@ -137,7 +145,7 @@ fn check_verdict(before: &Approval, a: &mut Approval, ledger: &Ledger, rules: &R
     }
     let mut verdicts = before.verdicts.clone();
     verdicts.push(Verdict {
-        by: by.to_owned(),
+        by,
         approve,
         reason: "because".to_owned(),
         at: now,
@@ -249,12 +257,12 @@ fn check_use(before: &Approval, a: &mut Approval, ledger: &mut Ledger, op: &Op) 
     let now = ledger.now;
     let other_digest = call_digest("GET", "tickets", "/tickets/42", None, b"");
     let result = a.use_confirmation(
-        if agent {
+        &AgentId::from(if agent {
             AGENT
         } else {
             "spiffe://acme/agent/other"
-        },
-        if workflow { WORKFLOW } else { "wf-other" },
+        }),
+        &WorkflowId::from(if workflow { WORKFLOW } else { "wf-other" }),
         if digest {
             &ledger.call.digest
         } else {
@@ -397,7 +405,7 @@ fn call_fields() -> impl Strategy<Value = CallFields> {
     )
 }
 
-fn digest_of(fields: &CallFields) -> String {
+fn digest_of(fields: &CallFields) -> CallDigest {
     let (method, tool, path, query, body) = fields;
     call_digest(method, tool, path, query.as_deref(), body)
 }
@@ -448,7 +456,7 @@ proptest! {
         let mut a = checkpoint_for(Checkpoint::Approval, required, 60);
         let rules = rules_for(true, true);
         for by in ["alice", "bob"].into_iter().take(usize::from(required)) {
-            a.approve(by, "ok", &rules, NOW).unwrap();
+            a.approve(&by.into(), "ok", &rules, NOW).unwrap();
         }
         let begun = (0..attempts).filter(|_| a.begin_execution(NOW).is_ok()).count();
         prop_assert_eq!(begun, 1);

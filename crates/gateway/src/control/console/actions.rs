@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use gatehouse_core::approval::ApprovalStatus;
 use gatehouse_core::config::{Operator, Role};
+use gatehouse_core::ids::ApprovalId;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 
@@ -90,7 +91,7 @@ pub(crate) async fn decide(
     state: &Arc<State>,
     request: Request<Incoming>,
     session: &Session,
-    id: &str,
+    id: &ApprovalId,
     approve: bool,
 ) -> Response<ResponseBody> {
     let (method, uri) = (request.method().clone(), request.uri().clone());

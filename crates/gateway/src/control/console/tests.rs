@@ -36,25 +36,25 @@ fn session(roles: &[Role]) -> Session {
 fn parked(body: &[u8]) -> Approval {
     let call = ParkedCall {
         method: "POST".to_owned(),
-        tool: "tickets".to_owned(),
-        intent: "ticket.escalate".to_owned(),
+        tool: "tickets".into(),
+        intent: "ticket.escalate".into(),
         path: "/tickets/1/escalate".to_owned(),
         query: Some("a=<b>".to_owned()),
         content_type: Some("application/json".to_owned()),
         body: body.to_vec(),
-        digest: "d".repeat(64),
+        digest: "d".repeat(64).into(),
     };
     Approval::new(NewApproval {
-        id: "ab".repeat(16),
+        id: "ab".repeat(16).into(),
         checkpoint: Checkpoint::Approval,
         decision: DecisionId::parse("01M8AFB6G4XBHM12N89N8YV8RA").unwrap(),
-        agent: "spiffe://acme/agent/\"bot\"".to_owned(),
-        workflow: "wf-<1>".to_owned(),
-        task_class: "triage".to_owned(),
-        segment: "data".to_owned(),
+        agent: "spiffe://acme/agent/\"bot\"".into(),
+        workflow: "wf-<1>".into(),
+        task_class: "triage".into(),
+        segment: "data".into(),
         tier: Tier::High,
-        policies: vec!["route-tier".to_owned()],
-        policy_version: "v".repeat(64),
+        policies: vec!["route-tier".into()],
+        policy_version: "v".repeat(64).into(),
         call,
         required: 1,
         now_secs: NOW,
@@ -118,7 +118,7 @@ fn approvers_see_the_decision_form_and_others_do_not() {
 fn a_decided_approval_has_no_form() {
     let mut approval = parked(b"{}");
     approval
-        .deny("bob", "no", &Rules::default(), NOW + 1)
+        .deny(&"bob".into(), "no", &Rules::default(), NOW + 1)
         .unwrap();
     let page = pages::approval(viewer(), &approval, true, None);
     assert!(!page.contains("/approve\""));
@@ -237,12 +237,12 @@ fn pages_are_parsed_from_method_and_path() {
     let id = "ab".repeat(16);
     assert_eq!(
         Page::parse(&Method::GET, &format!("/console/approvals/{id}")),
-        Page::Approval(id.clone())
+        Page::Approval(id.as_str().into())
     );
     assert_eq!(
         Page::parse(&Method::POST, &format!("/console/approvals/{id}/deny")),
         Page::Decide {
-            id: id.clone(),
+            id: id.as_str().into(),
             approve: false
         }
     );

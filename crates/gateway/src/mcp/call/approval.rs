@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::approval::{Approval, ApprovalStatus, ParkedCall, call_digest};
+use gatehouse_core::approval::{Approval, ApprovalStatus, CallToPark, ParkedCall};
 use gatehouse_core::config::{McpMapping, McpServer};
+use gatehouse_core::ids::ApprovalId;
 use gatehouse_core::refusal::Refusal;
 use serde_json::{Map, Value};
 
@@ -23,17 +24,15 @@ pub(super) fn parked_call(
     mapping: &McpMapping,
     body: &[u8],
 ) -> ParkedCall {
-    let tool = server.name.as_str();
-    ParkedCall {
+    ParkedCall::new(CallToPark {
         method: PARKED_METHOD.to_owned(),
-        tool: tool.to_owned(),
-        intent: mapping.intent.to_string(),
+        tool: server.name.clone(),
+        intent: mapping.intent.clone(),
         path: kind.method().to_owned(),
         query: None,
         content_type: Some("application/json".to_owned()),
         body: body.to_vec(),
-        digest: call_digest(PARKED_METHOD, tool, kind.method(), None, body),
-    }
+    })
 }
 
 /// High tier: the outcome of the approval the agent names (for this exact call), or a
@@ -46,16 +45,17 @@ pub(super) async fn approval_outcome(
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     if let Some(id) = presented {
+        let id = ApprovalId::from(id);
         let approval = caller
             .state
             .approvals
-            .get(id)
+            .get(&id)
             .await
             .map_err(tier::store_failure)?;
-        let claims = &caller.credential.claims;
+        let credential = caller.credential;
         let approval = approval.filter(|approval| {
-            approval.agent == claims.sub
-                && approval.workflow == claims.wf
+            approval.agent == credential.agent
+                && approval.workflow == credential.workflow
                 && approval.call.digest == parked.digest
         });
         let Some(approval) = approval else {
@@ -133,7 +133,7 @@ pub async fn replay(
     let server = state
         .config
         .mcp_servers
-        .get(&gatehouse_core::model::ToolName::new(parked.tool.as_str()))
+        .get(&parked.tool)
         .ok_or_else(stored)?;
     let kind = Gated::of(&parked.path).ok_or_else(stored)?;
     let params: Map<String, Value> = serde_json::from_slice(&parked.body).map_err(|_| stored())?;

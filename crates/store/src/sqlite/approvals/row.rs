@@ -1,18 +1,26 @@
 //! One approval as one row: column values in and out, in the column order of the
-//! statements in `approvals.rs`, and the text stored for checkpoint and status.
+//! statements in `approvals.rs`. Checkpoint, status and tier are stored as their text
+//! names, and a name the type does not know reads back as an error.
 
-use gatehouse_core::approval::{
-    Approval, ApprovalStatus, Checkpoint, ParkedCall, StoredResponse, Verdict,
-};
-use gatehouse_core::model::Tier;
+use gatehouse_core::approval::{Approval, ParkedCall, StoredResponse, Verdict};
 use rusqlite::{Row, ToSql};
 
-use crate::sqlite::column::{decision_id, invalid, string_list, string_list_json};
+use crate::sqlite::column::{closed, decision_id, invalid, string_list, string_list_json};
 
 /// The values of one approval that are not stored as they are.
 #[derive(Debug)]
 pub(super) struct Encoded<'a> {
     approval: &'a Approval,
+    /// The names, as the text they are stored as.
+    id: &'a str,
+    agent: &'a str,
+    workflow: &'a str,
+    task_class: &'a str,
+    segment: &'a str,
+    tool: &'a str,
+    intent: &'a str,
+    policy_version: &'a str,
+    digest: &'a str,
     checkpoint: &'static str,
     tier: &'static str,
     status: &'static str,
@@ -29,9 +37,18 @@ impl<'a> Encoded<'a> {
         let response = approval.response.as_ref();
         Ok(Self {
             approval,
-            checkpoint: checkpoint_text(approval.checkpoint),
+            id: approval.id.as_str(),
+            agent: approval.agent.as_str(),
+            workflow: approval.workflow.as_str(),
+            task_class: approval.task_class.as_str(),
+            segment: approval.segment.as_str(),
+            tool: approval.call.tool.as_str(),
+            intent: approval.call.intent.as_str(),
+            policy_version: approval.policy_version.as_str(),
+            digest: approval.call.digest.as_str(),
+            checkpoint: approval.checkpoint.as_str(),
             tier: approval.tier.as_str(),
-            status: status_text(approval.status),
+            status: approval.status.as_str(),
             decision: approval.decision.to_string(),
             policies: string_list_json(&approval.policies),
             verdicts: verdicts_json(&approval.verdicts)?,
@@ -46,25 +63,25 @@ impl<'a> Encoded<'a> {
         let approval = self.approval;
         let call = &approval.call;
         [
-            &approval.id,
+            &self.id,
             &self.checkpoint,
             &self.status,
             &self.decision,
-            &approval.agent,
-            &approval.workflow,
-            &approval.task_class,
-            &approval.segment,
+            &self.agent,
+            &self.workflow,
+            &self.task_class,
+            &self.segment,
             &self.tier,
             &self.policies,
-            &approval.policy_version,
+            &self.policy_version,
             &call.method,
-            &call.tool,
-            &call.intent,
+            &self.tool,
+            &self.intent,
             &call.path,
             &call.query,
             &call.content_type,
             &call.body,
-            &call.digest,
+            &self.digest,
             &approval.required,
             &self.verdicts,
             &approval.created_at,
@@ -79,26 +96,26 @@ impl<'a> Encoded<'a> {
 /// Reads one row in the column order of `approvals.rs`.
 pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Approval> {
     Ok(Approval {
-        id: row.get(0)?,
-        checkpoint: checkpoint(row, 1)?,
-        status: status(row, 2)?,
+        id: name(row, 0)?,
+        checkpoint: closed(row, 1)?,
+        status: closed(row, 2)?,
         decision: decision_id(row, 3)?,
-        agent: row.get(4)?,
-        workflow: row.get(5)?,
-        task_class: row.get(6)?,
-        segment: row.get(7)?,
-        tier: tier(row, 8)?,
+        agent: name(row, 4)?,
+        workflow: name(row, 5)?,
+        task_class: name(row, 6)?,
+        segment: name(row, 7)?,
+        tier: closed(row, 8)?,
         policies: string_list(row, 9)?,
-        policy_version: row.get(10)?,
+        policy_version: name(row, 10)?,
         call: ParkedCall {
             method: row.get(11)?,
-            tool: row.get(12)?,
-            intent: row.get(13)?,
+            tool: name(row, 12)?,
+            intent: name(row, 13)?,
             path: row.get(14)?,
             query: row.get(15)?,
             content_type: row.get(16)?,
             body: row.get(17)?,
-            digest: row.get(18)?,
+            digest: name(row, 18)?,
         },
         required: row.get(19)?,
         verdicts: verdicts(row, 20)?,
@@ -108,59 +125,9 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Approval> {
     })
 }
 
-/// The stored text of a status: its serde name, so the column reads like the API.
-pub(super) fn status_text(status: ApprovalStatus) -> &'static str {
-    match status {
-        ApprovalStatus::Pending => "pending",
-        ApprovalStatus::Approved => "approved",
-        ApprovalStatus::Executing => "executing",
-        ApprovalStatus::Done => "done",
-        ApprovalStatus::Denied => "denied",
-        ApprovalStatus::Expired => "expired",
-        ApprovalStatus::Cancelled => "cancelled",
-    }
-}
-
-/// The stored text of a checkpoint: its serde name.
-pub(super) fn checkpoint_text(checkpoint: Checkpoint) -> &'static str {
-    match checkpoint {
-        Checkpoint::Confirmation => "confirmation",
-        Checkpoint::Approval => "approval",
-    }
-}
-
-fn status(row: &Row<'_>, index: usize) -> rusqlite::Result<ApprovalStatus> {
-    let text: String = row.get(index)?;
-    let status = match text.as_str() {
-        "pending" => ApprovalStatus::Pending,
-        "approved" => ApprovalStatus::Approved,
-        "executing" => ApprovalStatus::Executing,
-        "done" => ApprovalStatus::Done,
-        "denied" => ApprovalStatus::Denied,
-        "expired" => ApprovalStatus::Expired,
-        "cancelled" => ApprovalStatus::Cancelled,
-        _ => return Err(invalid(index, format!("unknown approval status `{text}`"))),
-    };
-    Ok(status)
-}
-
-fn tier(row: &Row<'_>, index: usize) -> rusqlite::Result<Tier> {
-    let text: String = row.get(index)?;
-    match text.as_str() {
-        "low" => Ok(Tier::Low),
-        "medium" => Ok(Tier::Medium),
-        "high" => Ok(Tier::High),
-        _ => Err(invalid(index, format!("unknown tier `{text}`"))),
-    }
-}
-
-fn checkpoint(row: &Row<'_>, index: usize) -> rusqlite::Result<Checkpoint> {
-    let text: String = row.get(index)?;
-    match text.as_str() {
-        "confirmation" => Ok(Checkpoint::Confirmation),
-        "approval" => Ok(Checkpoint::Approval),
-        _ => Err(invalid(index, format!("unknown checkpoint `{text}`"))),
-    }
+/// A name (id, agent, workflow, …) stored as its text.
+fn name<T: From<String>>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    row.get::<_, String>(index).map(T::from)
 }
 
 fn verdicts_json(verdicts: &[Verdict]) -> rusqlite::Result<String> {
@@ -185,35 +152,4 @@ fn response(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<StoredRespon
         content_type: row.get(index + 1)?,
         body: row.get(index + 2)?,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn serde_name<T: serde::Serialize>(value: T) -> String {
-        serde_json::to_value(value)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    #[test]
-    fn stored_names_are_the_serde_names() {
-        for status in [
-            ApprovalStatus::Pending,
-            ApprovalStatus::Approved,
-            ApprovalStatus::Executing,
-            ApprovalStatus::Done,
-            ApprovalStatus::Denied,
-            ApprovalStatus::Expired,
-            ApprovalStatus::Cancelled,
-        ] {
-            assert_eq!(status_text(status), serde_name(status));
-        }
-        for checkpoint in [Checkpoint::Confirmation, Checkpoint::Approval] {
-            assert_eq!(checkpoint_text(checkpoint), serde_name(checkpoint));
-        }
-    }
 }
