@@ -48,10 +48,22 @@ pub fn parse(bytes: &[u8]) -> Result<RawMessage<'_>, ErrorObject> {
 /// `None` when `raw` is not an object or repeats a member.
 pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
     let Members(members) = serde_json::from_str(raw.get()).ok()?;
+    (!repeats(&members)).then_some(members)
+}
+
+/// Members an MCP result has at its top are a handful: compared pairwise, without
+/// allocating; a long list is sorted instead, so a hostile one costs n log n.
+fn repeats(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
+    const PAIRWISE: usize = 16;
+    if members.len() <= PAIRWISE {
+        return members
+            .iter()
+            .enumerate()
+            .any(|(at, (key, _))| members.iter().skip(at + 1).any(|(other, _)| other == key));
+    }
     let mut keys: Vec<&str> = members.iter().map(|(key, _)| key.as_ref()).collect();
     keys.sort_unstable();
-    let repeated = keys.windows(2).any(|pair| pair.first() == pair.last());
-    (!repeated).then_some(members)
+    keys.windows(2).any(|pair| pair.first() == pair.last())
 }
 
 /// The error for text that is not one readable message.
@@ -143,6 +155,11 @@ fn text(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 fn id(raw: &RawValue) -> Option<Id> {
+    // The usual id, an integer, read straight from its text (JSON's integer syntax is a
+    // subset of what `i64` parses; a fraction or exponent fails and is read below).
+    if let Ok(number) = raw.get().parse::<i64>() {
+        return Some(Id::Number(number));
+    }
     match serde_json::from_str(raw.get()).ok()? {
         Value::String(text) => Some(Id::Text(text)),
         Value::Number(number) => number.as_i64().map(Id::Number),

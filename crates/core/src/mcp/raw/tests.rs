@@ -123,6 +123,12 @@ fn members_are_read_in_order_and_a_repeated_one_refused() {
         let raw = RawValue::from_string(text.to_owned()).unwrap();
         assert!(members(&raw).is_none(), "{text}");
     }
+    // Past the pairwise bound, the same answers.
+    let many: Vec<String> = (0..40).map(|n| format!("\"k{n}\":{n}")).collect();
+    let long = RawValue::from_string(format!("{{{}}}", many.join(","))).unwrap();
+    assert_eq!(members(&long).map(|members| members.len()), Some(40));
+    let repeated = RawValue::from_string(format!("{{{},\"k7\":0}}", many.join(","))).unwrap();
+    assert!(members(&repeated).is_none());
     let empty = RawValue::from_string("{}".to_owned()).unwrap();
     assert_eq!(members(&empty).map(|members| members.len()), Some(0));
 }
