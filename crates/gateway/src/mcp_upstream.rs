@@ -15,6 +15,7 @@ mod backoff;
 mod handshake;
 mod http;
 mod lines;
+mod params;
 mod process;
 pub mod relay;
 mod scan;
@@ -30,9 +31,11 @@ use ::http::HeaderValue;
 use gatehouse_core::config::{Config, McpServer, McpTransport, Secret, SecretSource};
 use gatehouse_core::model::ToolName;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::mcp_upstream::http::{Failure, HttpServer, SessionHeaders};
+pub use crate::mcp_upstream::params::Params;
 use crate::mcp_upstream::process::Process;
 pub use crate::mcp_upstream::relay::Relay;
 use crate::mcp_upstream::relay::Relaying;
@@ -42,6 +45,10 @@ use gatehouse_core::mcp::jsonrpc::{self, ErrorObject, Id};
 
 /// A server's answer to one request: its result, or its JSON-RPC error.
 pub type Outcome = Result<Value, ErrorObject>;
+
+/// [`Outcome`] with the result as the server wrote it, checked to be one JSON value and
+/// not parsed into a tree: what a call passes on to its agent.
+pub type RawOutcome = Result<Box<RawValue>, ErrorObject>;
 
 /// How long shutdown waits for each server (the closing DELETE, a process's exit).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -241,11 +248,52 @@ impl Upstream {
         timeout: Duration,
         relay: Option<Relay>,
     ) -> Result<Outcome, UpstreamError> {
-        let deadline = Instant::now() + timeout;
-        let relaying = relay.map(|relay| {
+        let relaying = self.relaying(relay);
+        let params = match &relaying {
+            Some(relaying) => relaying.stamp(params),
+            None => params,
+        };
+        let outcome = self
+            .timed(method, params.to_string(), secret, timeout, relaying)
+            .await?;
+        tree(outcome)
+    }
+
+    /// [`Upstream::request_relaying`] for params already written as text, answered with
+    /// the result as the server wrote it: a gated call's way, which passes the result on
+    /// without parsing it into a tree and serialising it again.
+    pub async fn call(
+        &self,
+        method: &str,
+        params: Params<'_>,
+        secret: Option<&Secret>,
+        timeout: Duration,
+        relay: Option<Relay>,
+    ) -> Result<RawOutcome, UpstreamError> {
+        let relaying = self.relaying(relay);
+        let progress = relaying.as_ref().and_then(Relaying::token);
+        let params = params.text(progress);
+        self.timed(method, params, secret, timeout, relaying).await
+    }
+
+    /// The relay in use for one request, with a progress token of its own.
+    fn relaying(&self, relay: Option<Relay>) -> Option<Relaying> {
+        relay.map(|relay| {
             let token = format!("gatehouse-progress-{}", self.id());
             Relaying::new(relay, token, &self.name)
-        });
+        })
+    }
+
+    /// One exchange within `timeout`, a launch or handshake on the way included.
+    async fn timed(
+        &self,
+        method: &str,
+        params: String,
+        secret: Option<&Secret>,
+        timeout: Duration,
+        relaying: Option<Relaying>,
+    ) -> Result<RawOutcome, UpstreamError> {
+        let deadline = Instant::now() + timeout;
         let exchange = self.exchange(method, params, secret, deadline, relaying);
         tokio::time::timeout_at(deadline, exchange)
             .await
@@ -297,19 +345,16 @@ impl Upstream {
         }
     }
 
+    /// Sends `params` (the final text, progress token included) in the current session.
     async fn exchange(
         &self,
         method: &str,
-        params: Value,
+        params: String,
         secret: Option<&Secret>,
         deadline: Instant,
         mut relaying: Option<Relaying>,
-    ) -> Result<Outcome, UpstreamError> {
+    ) -> Result<RawOutcome, UpstreamError> {
         let session = self.session(secret, deadline).await?;
-        let params = match &relaying {
-            Some(relaying) => relaying.stamp(params),
-            None => params,
-        };
         match (&self.transport, &session.process) {
             (Transport::Http(server), _) => {
                 let relaying = relaying.as_mut();
@@ -318,7 +363,7 @@ impl Upstream {
             }
             (Transport::Stdio(_), Some(process)) => {
                 process
-                    .call_relaying(self.id(), method, params, relaying)
+                    .call_relaying(self.id(), method, &params, relaying)
                     .await
             }
             (Transport::Stdio(_), None) => Err(UpstreamError::Unavailable(format!(
@@ -335,11 +380,10 @@ impl Upstream {
         server: &HttpServer,
         session: Arc<Session>,
         method: &str,
-        params: Value,
+        params: String,
         secret: Option<&Secret>,
         mut relaying: Option<&mut Relaying>,
-    ) -> Result<Outcome, UpstreamError> {
-        let params = params.to_string();
+    ) -> Result<RawOutcome, UpstreamError> {
         let first = server
             .call(
                 &self.next(),
@@ -423,7 +467,7 @@ impl Upstream {
                 Failure::Failed(error) => error,
                 Failure::SessionLost => UpstreamError::Protocol("`initialize` refused".to_owned()),
             })?;
-        let agreed = match handshake::agree(init.outcome) {
+        let agreed = match tree(init.outcome).and_then(handshake::agree) {
             Ok(agreed) => agreed,
             Err(error) => {
                 let abandoned = SessionHeaders {
@@ -508,5 +552,15 @@ impl Upstream {
 
     fn next(&self) -> Id {
         Id::Number(self.id())
+    }
+}
+
+/// An answer as a tree, for the callers that read it.
+fn tree(outcome: RawOutcome) -> Result<Outcome, UpstreamError> {
+    match outcome {
+        Ok(result) => serde_json::from_str(result.get())
+            .map(Ok)
+            .map_err(|error| UpstreamError::Protocol(format!("unreadable result: {error}"))),
+        Err(error) => Ok(Err(error)),
     }
 }

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use gatehouse_core::event::Event;
 use gatehouse_core::trace::{CallSpan, TraceParent, tracestate_is_valid};
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Map, Value};
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -72,26 +71,13 @@ pub(crate) fn inject(headers: &mut HeaderMap, span: &CallSpan, state: Option<Hea
     }
 }
 
-/// An MCP call's params with the child `traceparent` in `_meta`, where OpenTelemetry's
-/// MCP conventions carry trace context: one upstream session serves every agent, so the
-/// transport's headers cannot. The call's digest is taken before, so confirmations and
-/// approvals do not depend on it.
-pub(crate) fn into_meta(mut params: Value, span: &CallSpan) -> Value {
-    if let Value::Object(object) = &mut params
-        && let Value::Object(meta) = object
-            .entry("_meta")
-            .or_insert_with(|| Value::Object(Map::new()))
-    {
-        meta.insert("traceparent".to_owned(), Value::String(span.child_header()));
-    }
-    params
-}
-
 #[cfg(test)]
 mod tests {
     use gatehouse_core::event::EventKind;
     use gatehouse_core::ids::DecisionId;
     use serde_json::json;
+
+    use crate::mcp_upstream::Params;
 
     use super::*;
 
@@ -135,20 +121,19 @@ mod tests {
     }
 
     #[test]
-    fn an_mcp_server_gets_the_child_in_meta_beside_what_is_there() {
+    fn an_mcp_server_gets_the_child_in_meta() {
+        // The call's params (`_meta` dropped when they were written) get Gatehouse's own.
         let span = span_of(&event(&[("traceparent", GOOD)]));
-        let params = into_meta(
-            json!({"name": "echo", "_meta": {"progressToken": "t"}}),
-            &span,
-        );
+        let child = span.child_header();
+        let params = Params::new(r#"{"name":"echo"}"#).traced(&child).tree();
         assert_eq!(
             params,
             json!({"name": "echo", "_meta": {
-                "progressToken": "t",
                 "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000001234-01",
             }})
         );
-        let fresh = into_meta(json!({"name": "echo"}), &span_of(&event(&[])));
+        let fresh = span_of(&event(&[])).child_header();
+        let fresh = Params::new("{}").traced(&fresh).tree();
         assert_eq!(
             fresh["_meta"]["traceparent"],
             "00-000000000000abc00000000000001234-0000000000001234-01"

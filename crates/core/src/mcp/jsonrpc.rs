@@ -182,6 +182,13 @@ pub fn result(id: &Id, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id.to_value(), "result": result})
 }
 
+/// The success reply [`result`] builds, written as text around `result`, one JSON value
+/// already serialised (or passed on as a server wrote it).
+pub fn result_text(id: &Id, result: &str) -> String {
+    let id = id.to_value();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+}
+
 /// An error reply; `id` is `None` when the request's id could not be read.
 pub fn error(id: Option<&Id>, error: &ErrorObject) -> Value {
     json!({
@@ -194,6 +201,14 @@ pub fn error(id: Option<&Id>, error: &ErrorObject) -> Value {
 /// A request to send.
 pub fn request(id: &Id, method: &str, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id.to_value(), "method": method, "params": params})
+}
+
+/// The request [`request`] builds, written as text around `params`, an object already
+/// serialised: the same bytes, without building and copying a tree of values.
+pub fn request_text(id: &Id, method: &str, params: &str) -> String {
+    let method = Value::from(method);
+    let id = id.to_value();
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
 }
 
 /// A notification to send.
@@ -233,6 +248,23 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn request_and_result_text_are_the_messages_the_values_make() {
+        // Compared parsed: whether a tree keeps its keys in order depends on the features
+        // `serde_json` is built with.
+        let parsed = |text: &str| serde_json::from_str::<Value>(text).ok();
+        let params = json!({"name": "get \"ticket\"", "arguments": {"id": 0}});
+        for id in [Id::Number(7), Id::Text("a\"b".to_owned())] {
+            let written = request_text(&id, "tools/call", &params.to_string());
+            assert_eq!(
+                parsed(&written),
+                Some(request(&id, "tools/call", params.clone()))
+            );
+            let written = result_text(&id, &params.to_string());
+            assert_eq!(parsed(&written), Some(result(&id, params.clone())));
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::risk::RouteRisk;
 use gatehouse_policy::PolicyDecision;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::credential::Credential;
@@ -30,14 +31,15 @@ use crate::quarantines::Reach;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
 
-/// The `ParkedCall::method` of a parked MCP call; its `path` is the JSON-RPC method.
 mod approval;
 mod forward;
+pub(crate) mod params;
 
 pub use approval::replay;
 use approval::{approval_outcome, parked_call};
 pub use forward::forward;
 
+/// The `ParkedCall::method` of a parked MCP call; its `path` is the JSON-RPC method.
 pub const PARKED_METHOD: &str = "MCP";
 /// `_meta` key carrying a confirmation id on a re-sent call.
 const CONFIRMATION_META: &str = "gatehouse/confirmation";
@@ -48,7 +50,42 @@ const APPROVAL_META: &str = "gatehouse/approval";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     Result(Value),
+    /// A result as the server wrote it, passed on without being parsed into a tree
+    /// (nothing on the call's route reads its content).
+    Raw(Raw),
     Error(ErrorObject),
+}
+
+/// A server's result as it wrote it: one JSON value, its text unparsed.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub text: Box<RawValue>,
+    /// Whether the result (an object) has a `resultType` member; `None` until
+    /// [`well_formed`] read its members.
+    pub result_type: Option<bool>,
+}
+
+/// The same text, as written (two spellings of one value differ).
+impl PartialEq for Raw {
+    fn eq(&self, other: &Self) -> bool {
+        self.text.get() == other.text.get() && self.result_type == other.result_type
+    }
+}
+
+impl Raw {
+    pub fn new(text: Box<RawValue>) -> Self {
+        Self {
+            text,
+            result_type: None,
+        }
+    }
+
+    /// The result as a tree, for a route that reads it.
+    pub fn tree(&self) -> Result<Value, Refusal> {
+        serde_json::from_str(self.text.get()).map_err(|error| Refusal::UpstreamUnavailable {
+            reason: format!("the server's result does not parse: {error}"),
+        })
+    }
 }
 
 /// The caller of one MCP request, authenticated and contained to the server's segment.
@@ -65,7 +102,10 @@ pub struct Caller<'a> {
 #[derive(Debug)]
 pub struct Upcall<'a> {
     pub method: &'a str,
-    pub params: Value,
+    /// The params object as JSON text, without `_meta` (Gatehouse writes its own).
+    pub params: String,
+    /// The call's child `traceparent`, sent in `_meta`.
+    pub traceparent: Option<String>,
     pub relay: Option<Relay>,
     /// The gated call's intent, which a quarantine may name; `None` for the rest.
     pub intent: Option<&'a Intent>,
@@ -75,11 +115,13 @@ pub struct Upcall<'a> {
 }
 
 impl<'a> Upcall<'a> {
-    /// A request whose notifications are not wanted.
-    pub fn new(method: &'a str, params: Value) -> Self {
+    /// A request whose notifications are not wanted; `params` is an object's JSON text
+    /// without `_meta`.
+    pub fn new(method: &'a str, params: String) -> Self {
         Self {
             method,
             params,
+            traceparent: None,
             relay: None,
             intent: None,
             risk: None,
@@ -186,10 +228,9 @@ pub async fn gated(
     }
     draft.tier(tier);
     let tier = observe::tier(tier, observed, draft);
-    let forwarded = forwarded_params(params);
-    let body = serde_json::to_vec(&forwarded).unwrap_or_default();
+    let body = params::forwarded(params);
     // The parked form (and its digest) only for the tiers that confirm or park a call.
-    let parked = || parked_call(caller.server, kind, mapping, &body);
+    let parked = || parked_call(caller.server, kind, mapping, body.as_bytes());
     let meta = params.get("_meta").and_then(Value::as_object);
     let gatekeeping = tier::Gatekeeping {
         credential: caller.credential,
@@ -226,7 +267,8 @@ pub async fn gated(
     let on_behalf = OnBehalf::of(caller.credential);
     let upcall = Upcall {
         method: kind.method(),
-        params: crate::trace::into_meta(forwarded, &draft.span()),
+        params: body,
+        traceparent: Some(draft.span().child_header()),
         relay,
         intent: Some(&mapping.intent),
         risk: mapping.risk.as_ref(),
@@ -246,24 +288,45 @@ pub async fn gated(
 /// A server's answer to a gated call has the shape MCP gives it (a tool result's
 /// `content`, a resource's `contents`, a prompt's `messages`); anything else is the
 /// server misbehaving, refused rather than passed to the agent as if it were a result.
+///
+/// A result passed on as written is read member by member, not into a tree; one that
+/// repeats a member is refused too, as its agent might read it otherwise than this check.
 pub(super) fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
-    let Reply::Result(result) = &reply else {
-        return Ok(reply);
-    };
     let field = match kind {
         Gated::Tool => "content",
         Gated::Resource => "contents",
         Gated::Prompt => "messages",
     };
-    if result.get(field).is_some_and(Value::is_array) {
-        return Ok(reply);
-    }
-    Err(Refusal::UpstreamUnavailable {
+    let has_no_field = || Refusal::UpstreamUnavailable {
         reason: format!(
             "the server's `{}` answer has no `{field}` array",
             kind.method()
         ),
-    })
+    };
+    match reply {
+        Reply::Result(result) if result.get(field).is_some_and(Value::is_array) => {
+            Ok(Reply::Result(result))
+        }
+        Reply::Result(_) => Err(has_no_field()),
+        Reply::Raw(raw) => {
+            if !raw.text.get().starts_with('{') {
+                return Err(has_no_field());
+            }
+            let members = gatehouse_core::mcp::raw::members(&raw.text).ok_or_else(|| {
+                Refusal::UpstreamUnavailable {
+                    reason: format!("the server's `{}` answer repeats a member", kind.method()),
+                }
+            })?;
+            let member = |name: &str| members.iter().find(|(key, _)| key == name);
+            if !member(field).is_some_and(|(_, value)| value.get().starts_with('[')) {
+                return Err(has_no_field());
+            }
+            let result_type = Some(member("resultType").is_some());
+            drop(members);
+            Ok(Reply::Raw(Raw { result_type, ..raw }))
+        }
+        Reply::Error(error) => Ok(Reply::Error(error)),
+    }
 }
 
 /// Phase 2: the mapping of what the call names. Nothing unmapped is reachable.
@@ -401,60 +464,6 @@ pub fn visible(caller: Caller<'_>, mapping: &McpMapping) -> bool {
     decide::visible(&state.policy, state.clock.now(), caller.credential, &target)
 }
 
-/// The params the server receives: the agent's, without `_meta`, which carries the
-/// agent's protocol envelope and Gatehouse's own keys, neither meant for the server.
-///
-/// Keys are sorted at every level, so the call's digest (which binds confirmations and
-/// approvals to it) does not depend on the order an SDK happened to write them in.
-pub(crate) fn forwarded_params(params: &Map<String, Value>) -> Value {
-    Value::Object(sorted(params, |key| key != "_meta"))
-}
-
-/// A copy of `object` with the keys `keep` accepts, in sorted order at every level.
-fn sorted(object: &Map<String, Value>, keep: impl Fn(&str) -> bool) -> Map<String, Value> {
-    let mut entries: Vec<(&String, &Value)> = object.iter().filter(|(key, _)| keep(key)).collect();
-    entries.sort_unstable_by_key(|(key, _)| *key);
-    entries
-        .into_iter()
-        .map(|(key, value)| (key.clone(), canonical(value)))
-        .collect()
-}
-
-/// `value` with every object's keys in sorted order.
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(object) => Value::Object(sorted(object, |_| true)),
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
-    }
-}
-
 fn meta_text<'m>(meta: Option<&'m Map<String, Value>>, key: &str) -> Option<&'m str> {
     meta?.get(key)?.as_str()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn forwarded_params_drop_meta_and_do_not_depend_on_key_order() {
-        let Value::Object(first) = json!({"_meta": {"gatehouse/approval": "x"}, "name": "echo", "arguments": {"b": 1, "a": [{"z": 1, "y": 2}]}})
-        else {
-            return;
-        };
-        let Value::Object(second) =
-            json!({"arguments": {"a": [{"y": 2, "z": 1}], "b": 1}, "name": "echo"})
-        else {
-            return;
-        };
-        let one = serde_json::to_string(&forwarded_params(&first)).unwrap_or_default();
-        let two = serde_json::to_string(&forwarded_params(&second)).unwrap_or_default();
-        assert_eq!(one, two);
-        assert_eq!(
-            one,
-            r#"{"arguments":{"a":[{"y":2,"z":1}],"b":1},"name":"echo"}"#
-        );
-    }
 }

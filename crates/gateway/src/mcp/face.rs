@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use crate::body::ResponseBody;
 use crate::credential::Credential;
 use crate::mcp::answer::{Answer, answer};
-use crate::mcp::call::{Caller, Reply};
+use crate::mcp::call::{Caller, Raw, Reply};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
@@ -303,28 +303,34 @@ fn finish(
     outcome: Result<Reply, Refusal>,
     mut draft: EventDraft,
 ) -> Response<ResponseBody> {
-    match outcome {
-        Ok(answer) => {
-            let body = reply_message(asked, answer, &mut draft);
-            reply(state, StatusCode::OK, &body, None, draft)
-        }
+    let message = outcome.and_then(|answer| reply_message(asked, answer, &mut draft));
+    match message {
+        Ok(body) => reply(state, StatusCode::OK, body.into_bytes(), None, draft),
         Err(refusal) => rpc_refusal(state, asked, &refusal, draft),
     }
 }
 
-/// The JSON-RPC response carrying what the server answered.
-fn reply_message(asked: Asked<'_>, answer: Reply, draft: &mut EventDraft) -> Value {
+/// The JSON-RPC response carrying what the server answered, as JSON text.
+fn reply_message(
+    asked: Asked<'_>,
+    answer: Reply,
+    draft: &mut EventDraft,
+) -> Result<String, Refusal> {
     let id = asked.id.cloned().unwrap_or(Id::Number(0));
-    match answer {
+    Ok(match answer {
         Reply::Result(result) => {
-            jsonrpc::result(&id, modern_result(result, asked.era, asked.method))
+            jsonrpc::result(&id, modern_result(result, asked.era, asked.method)).to_string()
+        }
+        Reply::Raw(raw) => {
+            let result = modern_raw(raw, asked.era, asked.method)?;
+            jsonrpc::result_text(&id, &result)
         }
         Reply::Error(error) => {
             // The server's own error, relayed: the call was allowed and ran.
             draft.note(&format!("the server answered with error {}", error.code));
-            jsonrpc::error(Some(&id), &error)
+            jsonrpc::error(Some(&id), &error).to_string()
         }
-    }
+    })
 }
 
 /// `initialize` opens a session bound to this caller.
@@ -340,7 +346,8 @@ fn initialize(
     let mut draft = draft;
     draft.mcp_session(&session);
     let body = jsonrpc::result(id, methods::initialize(caller, version));
-    reply(caller.state, StatusCode::OK, &body, Some(&session), draft)
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    reply(caller.state, StatusCode::OK, body, Some(&session), draft)
 }
 
 fn owner(caller: Caller<'_>) -> Owner {
@@ -470,7 +477,15 @@ fn modern_result(result: Value, era: Era, method: &str) -> Value {
     object
         .entry("resultType")
         .or_insert_with(|| Value::from("complete"));
-    let cacheable = matches!(
+    if cacheable(method) {
+        object.insert("cacheScope".to_owned(), Value::from("private"));
+        object.insert("ttlMs".to_owned(), Value::from(0));
+    }
+    Value::Object(object)
+}
+
+fn cacheable(method: &str) -> bool {
+    matches!(
         method,
         "server/discover"
             | "tools/list"
@@ -478,12 +493,25 @@ fn modern_result(result: Value, era: Era, method: &str) -> Value {
             | "resources/templates/list"
             | "prompts/list"
             | "resources/read"
-    );
-    if cacheable {
-        object.insert("cacheScope".to_owned(), Value::from("private"));
-        object.insert("ttlMs".to_owned(), Value::from(0));
+    )
+}
+
+/// [`modern_result`] for a result passed on as the server wrote it: `resultType` is
+/// added to the text, as the last member, where the tree would have put it. A result
+/// whose members were not read, or that needs its cache members set, is parsed.
+fn modern_raw(raw: Raw, era: Era, method: &str) -> Result<String, Refusal> {
+    let as_written = era == Era::Handshake || (raw.result_type == Some(true) && !cacheable(method));
+    if as_written {
+        return Ok(Box::<str>::from(raw.text).into_string());
     }
-    Value::Object(object)
+    let text = raw.text.get();
+    match (raw.result_type, text.strip_suffix('}')) {
+        (Some(false), Some(open)) if !cacheable(method) => {
+            let comma = if open.trim_end() == "{" { "" } else { "," };
+            Ok(format!(r#"{open}{comma}"resultType":"complete"}}"#))
+        }
+        _ => Ok(modern_result(raw.tree()?, era, method).to_string()),
+    }
 }
 
 /// The request a refusal answers, as far as it was read.
@@ -515,7 +543,7 @@ fn rpc_refusal(
 ) -> Response<ResponseBody> {
     let decision = draft.id();
     let (status, body) = refusal_message(asked, refusal, decision);
-    let mut response = json(status, &body);
+    let mut response = json(status, serde_json::to_vec(&body).unwrap_or_default());
     insert_decision_header(&mut response, decision);
     draft.refused(&state.emitter, refusal, status.as_u16());
     response
@@ -544,7 +572,7 @@ fn refusal_message(
 fn reply(
     state: &State,
     status: StatusCode,
-    body: &Value,
+    body: Vec<u8>,
     session: Option<&str>,
     draft: EventDraft,
 ) -> Response<ResponseBody> {
@@ -563,9 +591,8 @@ fn reply(
     response
 }
 
-/// `body` as a JSON response, serialised once.
-fn json(status: StatusCode, body: &Value) -> Response<ResponseBody> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+/// `bytes`, one JSON message, as the response.
+fn json(status: StatusCode, bytes: Vec<u8>) -> Response<ResponseBody> {
     let length = bytes.len();
     let mut response = Response::new(crate::body::full(bytes));
     *response.status_mut() = status;

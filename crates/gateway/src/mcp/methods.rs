@@ -227,12 +227,13 @@ async fn fetch_all(
             caller.server,
             caller.workflow,
             on_behalf,
-            Upcall::new(listing.method(), params),
+            Upcall::new(listing.method(), params.to_string()),
             draft,
         )
         .await?;
         let result = match reply {
             Reply::Result(result) => result,
+            Reply::Raw(raw) => raw.tree()?,
             Reply::Error(error) => {
                 return Err(Refusal::UpstreamUnavailable {
                     reason: format!(
@@ -311,7 +312,7 @@ async fn complete(
     if !may_call(caller, listing, &item) {
         return Err(Refusal::PolicyDenied);
     }
-    let forwarded = call::forwarded_params(params);
+    let forwarded = call::params::forwarded(params);
     let on_behalf = OnBehalf::of(caller.credential);
     call::forward(
         caller.state,

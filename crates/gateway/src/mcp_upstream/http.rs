@@ -15,26 +15,18 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 
 use crate::body::{ResponseBody, full};
-use crate::mcp_upstream::relay::Relaying;
+use crate::mcp_upstream::relay::{self, Relaying};
 use crate::mcp_upstream::sse::EventStream;
-use crate::mcp_upstream::{Outcome, UpstreamError, handshake};
+use crate::mcp_upstream::{RawOutcome, UpstreamError, handshake};
 use crate::problem::error_chain;
 use crate::upstream::{LeasedBody, Origin, UpstreamClient};
-use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
+use gatehouse_core::mcp::jsonrpc::{self, Id};
+use gatehouse_core::mcp::raw::{self, RawMessage};
 
 const SESSION_ID: &str = "mcp-session-id";
 const PROTOCOL_VERSION: &str = "mcp-protocol-version";
 /// The closing DELETE is a courtesy; shutdown does not wait longer for it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The JSON-RPC request `{"jsonrpc":"2.0","id":…,"method":…,"params":…}` around
-/// `params`, already JSON text: the same bytes `jsonrpc::request` serialises to, written
-/// without building and copying a tree of values per call.
-fn request_text(id: &Id, method: &str, params: &str) -> String {
-    let method = Value::from(method);
-    let id = id.to_value();
-    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
-}
 
 /// What a message carries of the session: nothing before the handshake.
 #[derive(Debug, Clone, Copy, Default)]
@@ -61,7 +53,7 @@ impl From<UpstreamError> for Failure {
 /// The answer to one request, with the session id the server assigned, if any.
 #[derive(Debug)]
 pub(super) struct Reply {
-    pub(super) outcome: Outcome,
+    pub(super) outcome: RawOutcome,
     pub(super) session_id: Option<HeaderValue>,
 }
 
@@ -105,7 +97,7 @@ impl HttpServer {
         secret: Option<&Secret>,
         relaying: Option<&mut Relaying>,
     ) -> Result<Reply, Failure> {
-        let message = Bytes::from(request_text(id, method, params));
+        let message = Bytes::from(jsonrpc::request_text(id, method, params));
         let response = self.post(message, session, secret).await?;
         let session_id = response.headers().get(SESSION_ID).cloned();
         let outcome = self.answer(response, id, session, secret, relaying).await?;
@@ -204,7 +196,7 @@ impl HttpServer {
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
         relaying: Option<&mut Relaying>,
-    ) -> Result<Outcome, Failure> {
+    ) -> Result<RawOutcome, Failure> {
         let status = response.status();
         if !status.is_success() {
             let body = collect(response.into_body(), self.limit)
@@ -253,13 +245,14 @@ impl HttpServer {
         ))
     }
 
-    fn single(&self, body: &[u8], id: &Id) -> Result<Outcome, UpstreamError> {
-        match jsonrpc::parse(body) {
-            Ok(Message::Response {
+    /// The answer to `id` in a JSON body, its result kept as the server wrote it.
+    fn single(&self, body: &[u8], id: &Id) -> Result<RawOutcome, UpstreamError> {
+        match raw::parse(body) {
+            Ok(RawMessage::Response {
                 id: answered,
                 outcome,
-            }) if answered == *id => Ok(outcome),
-            Ok(Message::Response { id: answered, .. }) => Err(UpstreamError::Protocol(format!(
+            }) if answered == *id => Ok(outcome.map(ToOwned::to_owned)),
+            Ok(RawMessage::Response { id: answered, .. }) => Err(UpstreamError::Protocol(format!(
                 "`{}` answered request {id} with id {answered}",
                 self.server
             ))),
@@ -282,7 +275,7 @@ impl HttpServer {
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
         mut relaying: Option<&mut Relaying>,
-    ) -> Result<Outcome, UpstreamError> {
+    ) -> Result<RawOutcome, UpstreamError> {
         let mut events = EventStream::default();
         let mut total = 0usize;
         while let Some(frame) = body.frame().await {
@@ -317,24 +310,29 @@ impl HttpServer {
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
         relaying: Option<&mut Relaying>,
-    ) -> Option<Outcome> {
+    ) -> Option<RawOutcome> {
         // Priming events (an event id, empty data) only serve resumption.
         if data.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        match jsonrpc::parse(data) {
-            Ok(Message::Response {
+        match raw::parse(data) {
+            Ok(RawMessage::Response {
                 id: answered,
                 outcome,
-            }) if answered == *id => return Some(outcome),
-            Ok(Message::Response { id: answered, .. }) => {
+            }) if answered == *id => return Some(outcome.map(ToOwned::to_owned)),
+            Ok(RawMessage::Response { id: answered, .. }) => {
                 tracing::warn!(server = %self.server, %answered, "response to an unknown request id dropped");
             }
-            Ok(Message::Request { id, method, .. }) => {
+            Ok(RawMessage::Request { id, method }) => {
                 self.reply_to_server(&id, &method, session, secret);
             }
-            Ok(Message::Notification { method, params }) => match relaying {
-                Some(relaying) => relaying.offer(&method, params),
+            Ok(RawMessage::Notification { method, params }) => match relaying {
+                Some(relaying) => match relay::params(params) {
+                    Some(params) => relaying.offer(&method, params),
+                    None => {
+                        tracing::warn!(server = %self.server, %method, "unreadable notification dropped")
+                    }
+                },
                 None => {
                     tracing::debug!(server = %self.server, %method, "server notification not relayed");
                 }
@@ -431,19 +429,4 @@ fn excerpt(body: &[u8]) -> String {
 
 fn unbuildable(why: &str) -> UpstreamError {
     UpstreamError::Unavailable(format!("cannot build the upstream request: {why}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_text_is_what_the_request_value_serialises_to() {
-        let params = serde_json::json!({"name": "get \"ticket\"", "arguments": {"id": 0}});
-        for id in [Id::Number(7), Id::Text("a\"b".to_owned())] {
-            let written = request_text(&id, "tools/call", &params.to_string());
-            let built = jsonrpc::request(&id, "tools/call", params.clone()).to_string();
-            assert_eq!(written, built);
-        }
-    }
 }

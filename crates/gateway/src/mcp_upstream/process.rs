@@ -19,16 +19,17 @@ use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::mcp_upstream::lines::{Line, Lines};
-use crate::mcp_upstream::relay::Relaying;
-use crate::mcp_upstream::{Handshake, Outcome, UpstreamError, handshake};
-use gatehouse_core::mcp::jsonrpc::{self, Id, Message};
+use crate::mcp_upstream::relay::{self, Relaying};
+use crate::mcp_upstream::{Handshake, RawOutcome, UpstreamError, handshake, tree};
+use gatehouse_core::mcp::jsonrpc::{self, Id};
+use gatehouse_core::mcp::raw::{self, RawMessage};
 
 /// How long a process may take to exit once its stdin is closed, before it is killed.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// Longest stderr line logged; the rest of a longer one is dropped.
 const STDERR_LINE_LIMIT: usize = 16 * 1024;
 
-type Waiter = oneshot::Sender<Result<Outcome, UpstreamError>>;
+type Waiter = oneshot::Sender<Result<RawOutcome, UpstreamError>>;
 
 /// A launched server process.
 #[derive(Debug)]
@@ -130,12 +131,11 @@ impl Process {
             process: self,
             done: false,
         };
-        let outcome = self
-            .call(id, "initialize", handshake::initialize_params())
-            .await?;
-        let agreed = handshake::agree(outcome)?;
-        self.send(&jsonrpc::notification("notifications/initialized", None))
-            .await?;
+        let params = handshake::initialize_params().to_string();
+        let outcome = self.call(id, "initialize", &params).await?;
+        let agreed = handshake::agree(tree(outcome)?)?;
+        let initialized = jsonrpc::notification("notifications/initialized", None);
+        self.send(initialized.to_string()).await?;
         guard.done = true;
         Ok(agreed)
     }
@@ -145,8 +145,8 @@ impl Process {
         &self,
         id: i64,
         method: &str,
-        params: Value,
-    ) -> Result<Outcome, UpstreamError> {
+        params: &str,
+    ) -> Result<RawOutcome, UpstreamError> {
         self.call_relaying(id, method, params, None).await
     }
 
@@ -156,9 +156,9 @@ impl Process {
         &self,
         id: i64,
         method: &str,
-        params: Value,
+        params: &str,
         relaying: Option<Relaying>,
-    ) -> Result<Outcome, UpstreamError> {
+    ) -> Result<RawOutcome, UpstreamError> {
         let (sender, receiver) = oneshot::channel();
         let token = relaying
             .as_ref()
@@ -178,7 +178,7 @@ impl Process {
             id,
             token,
         };
-        self.send(&jsonrpc::request(&Id::Number(id), method, params))
+        self.send(jsonrpc::request_text(&Id::Number(id), method, params))
             .await?;
         receiver.await.unwrap_or_else(|_| {
             Err(UpstreamError::Unavailable(format!(
@@ -201,8 +201,9 @@ impl Process {
         let _ = gone.wait_for(|gone| *gone).await;
     }
 
-    async fn send(&self, message: &Value) -> Result<(), UpstreamError> {
-        let mut line = message.to_string().into_bytes();
+    /// Writes one message, already serialised (JSON text has no newline), as a line.
+    async fn send(&self, message: String) -> Result<(), UpstreamError> {
+        let mut line = message.into_bytes();
         line.push(b'\n');
         let mut stdin = self.stdin.lock().await;
         let Some(pipe) = stdin.as_mut() else {
@@ -274,10 +275,18 @@ impl Process {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        match jsonrpc::parse(line) {
-            Ok(Message::Response { id, outcome }) => self.deliver(&id, Ok(outcome)),
-            Ok(Message::Request { id, method, .. }) => self.reply_to_server(id, &method),
-            Ok(Message::Notification { method, params }) => self.notified(&method, params),
+        match raw::parse(line) {
+            Ok(RawMessage::Response { id, outcome }) => {
+                self.deliver(&id, Ok(outcome.map(ToOwned::to_owned)));
+            }
+            Ok(RawMessage::Request { id, method }) => self.reply_to_server(id, &method),
+            Ok(RawMessage::Notification { method, params }) => match relay::params(params) {
+                Some(params) => self.notified(&method, params),
+                None => {
+                    self.live().unreadable += 1;
+                    tracing::warn!(server = %self.server, %method, "unreadable notification dropped");
+                }
+            },
             Err(error) => {
                 self.live().unreadable += 1;
                 let text = String::from_utf8_lossy(line);
@@ -308,7 +317,7 @@ impl Process {
         }
     }
 
-    fn deliver(&self, id: &Id, outcome: Result<Outcome, UpstreamError>) {
+    fn deliver(&self, id: &Id, outcome: Result<RawOutcome, UpstreamError>) {
         let waiter = match id {
             Id::Number(number) => self.live().waiting.remove(number),
             Id::Text(_) => None,
@@ -339,7 +348,7 @@ impl Process {
         };
         let process = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(error) = process.send(&reply).await {
+            if let Err(error) = process.send(reply.to_string()).await {
                 tracing::debug!(server = %process.server, %error, "answer to a server request not delivered");
             }
         });

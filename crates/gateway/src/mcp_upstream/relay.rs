@@ -5,6 +5,7 @@
 //! At most [`RELAY_LIMIT`] are relayed per request; the rest are dropped too.
 
 use gatehouse_core::model::ToolName;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -67,6 +68,15 @@ impl Relay {
     pub fn logs_from(mut self, level: &str) -> Self {
         self.logs = Some(severity(level).unwrap_or(0));
         self
+    }
+}
+
+/// A notification's params as a tree, for relaying (a relayed notification is re-sent
+/// with the agent's own progress token); `None` when they do not parse as one.
+pub(super) fn params(raw: Option<&RawValue>) -> Option<Map<String, Value>> {
+    match raw {
+        Some(raw) => serde_json::from_str(raw.get()).ok(),
+        None => Some(Map::new()),
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn replay(
         server,
         workflow,
         on_behalf,
-        Upcall::new(kind.method(), Value::Object(params))
+        Upcall::new(kind.method(), super::params::forwarded(&params))
             .of_intent(&intent)
             .with_risk(risk.as_ref()),
         draft,
@@ -173,6 +173,7 @@ pub async fn replay(
     .and_then(|reply| well_formed(kind, reply))?;
     let body = match reply {
         Reply::Result(result) => serde_json::json!({ "result": result }),
+        Reply::Raw(raw) => serde_json::json!({ "result": raw.tree()? }),
         Reply::Error(error) => serde_json::json!({ "error": error.to_value() }),
     };
     let response = crate::problem::json_response(http::StatusCode::OK, &body, "application/json");

@@ -7,8 +7,8 @@ use gatehouse_core::config::{McpServer, McpTransport};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::workflow::BudgetKind;
 
-use super::{Reply, Upcall};
-use crate::mcp_upstream::UpstreamError;
+use super::{Raw, Reply, Upcall};
+use crate::mcp_upstream::{Params, UpstreamError};
 use crate::pipeline::budget;
 use crate::pipeline::cancel::{Guarded, OnBehalf, cancellation, cancelled};
 use crate::pipeline::record::EventDraft;
@@ -21,6 +21,9 @@ use crate::workflows::LiveWorkflow;
 /// Phase 7: the server, with its secret, racing revocation; the answer's bytes count
 /// against the byte budget and an answer that would overspend it is withheld. The
 /// notifications relayed meanwhile are not counted: they are bounded per call instead.
+///
+/// The result is passed on as the server wrote it ([`Reply::Raw`]) unless the route
+/// reads it: a response scan or redaction, or a forensic recording of the call.
 pub async fn forward(
     state: &Arc<State>,
     server: &McpServer,
@@ -66,19 +69,29 @@ pub async fn forward(
     let Upcall {
         method,
         params,
+        traceparent,
         relay,
         intent: _,
         risk: _,
     } = upcall;
-    recording::mcp_request(recorder.as_ref(), method, &params).await?;
-    let request = upstream.request_relaying(method, params, secret.as_ref(), timeout, relay);
+    let mut params = Params::new(&params);
+    if let Some(traceparent) = &traceparent {
+        params = params.traced(traceparent);
+    }
+    if let Some(recorder) = &recorder {
+        recording::mcp_request(Some(recorder), method, &params.tree()).await?;
+    }
+    let request = upstream.call(method, params, secret.as_ref(), timeout, relay);
     let outcome = tokio::select! {
         outcome = request => outcome,
         reason = cancel => return Err(cancelled(&state.cuts, guarded, draft, &reason)),
     };
     draft.upstream_us(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
     let mut reply = match outcome {
-        Ok(Ok(result)) => Reply::Result(result),
+        Ok(Ok(result)) if screen.is_some() || recorder.is_some() => {
+            Reply::Result(Raw::new(result).tree()?)
+        }
+        Ok(Ok(result)) => Reply::Raw(Raw::new(result)),
         Ok(Err(error)) => Reply::Error(error),
         Err(UpstreamError::Timeout) => return Err(Refusal::UpstreamTimeout),
         Err(UpstreamError::TooLarge) => {
@@ -106,6 +119,7 @@ pub async fn forward(
     }
     let size = match &reply {
         Reply::Result(value) => json_len(value),
+        Reply::Raw(raw) => raw.text.get().len(),
         Reply::Error(_) => 0,
     };
     if workflow.add_bytes(size as u64, &*state.store).is_err() {
@@ -127,6 +141,8 @@ pub async fn forward(
 fn reply_json(reply: &Reply) -> serde_json::Value {
     match reply {
         Reply::Result(result) => serde_json::json!({ "result": result }),
+        // Not made by `forward` when the call is recorded; its text if it were.
+        Reply::Raw(raw) => serde_json::json!({ "result": raw.tree().unwrap_or_default() }),
         Reply::Error(error) => serde_json::json!({
             "error": { "code": error.code, "message": error.message, "data": error.data },
         }),

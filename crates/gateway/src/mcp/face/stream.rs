@@ -289,15 +289,15 @@ impl Events {
             return;
         };
         draft.note(&format!("{} server notification(s) relayed", self.relayed));
-        match outcome {
-            Ok(answer) => {
-                let body = reply_message(asked, answer, &mut draft);
+        let message = outcome.and_then(|answer| reply_message(asked, answer, &mut draft));
+        match message {
+            Ok(body) => {
                 let length = send_last(&frames, &body);
                 draft.answered(&state.emitter, StatusCode::OK.as_u16(), length);
             }
             Err(refusal) => {
                 let (_, body) = refusal_message(asked, &refusal, self.decision);
-                send_last(&frames, &body);
+                send_last(&frames, &body.to_string());
                 draft.refused(&state.emitter, &refusal, StatusCode::OK.as_u16());
             }
         }
@@ -305,26 +305,37 @@ impl Events {
 }
 
 /// Sends the last event; returns the size of its message, as a JSON answer's would be.
-fn send_last(frames: &mpsc::Sender<Bytes>, message: &Value) -> u64 {
-    let length = serde_json::to_vec(message).map_or(0, |bytes| bytes.len());
-    let _ = frames.try_send(event(message));
-    length as u64
+fn send_last(frames: &mpsc::Sender<Bytes>, message: &str) -> u64 {
+    let _ = frames.try_send(event_text(message));
+    message.len() as u64
 }
 
-/// One SSE `message` event carrying `message` (serialised JSON has no newline).
+/// One SSE `message` event carrying `message`.
 fn event(message: &Value) -> Bytes {
-    let mut frame = b"event: message\ndata: ".to_vec();
-    frame.extend_from_slice(message.to_string().as_bytes());
-    frame.extend_from_slice(b"\n\n");
+    event_text(&message.to_string())
+}
+
+/// One SSE `message` event carrying `message`, JSON text. A server's result passed on
+/// as written may have line breaks between its tokens (never inside a string): each
+/// line is a `data` field of its own, which the agent joins back with `\n`.
+fn event_text(message: &str) -> Bytes {
+    let mut frame = b"event: message\n".to_vec();
+    for line in message.split(['\r', '\n']) {
+        frame.extend_from_slice(b"data: ");
+        frame.extend_from_slice(line.as_bytes());
+        frame.push(b'\n');
+    }
+    frame.push(b'\n');
     Bytes::from(frame)
 }
 
 /// The call's task ended without answering: it cannot, short of a bug.
 fn lost(decision: DecisionId) -> Response<ResponseBody> {
     let error = ErrorObject::new(code::INTERNAL_ERROR, "the call was lost");
+    let message = jsonrpc::error(None, &error);
     let mut response = json(
         StatusCode::INTERNAL_SERVER_ERROR,
-        &jsonrpc::error(None, &error),
+        serde_json::to_vec(&message).unwrap_or_default(),
     );
     insert_decision_header(&mut response, decision);
     response
@@ -393,5 +404,14 @@ mod tests {
     fn an_event_is_one_message_event() {
         let frame = event(&json!({"a": "b\nc"}));
         assert_eq!(&frame[..], b"event: message\ndata: {\"a\":\"b\\nc\"}\n\n");
+    }
+
+    #[test]
+    fn a_result_written_over_lines_is_one_event_of_several_data_lines() {
+        let frame = event_text("{\"a\":\n 1,\r\n\"b\":2}");
+        assert_eq!(
+            &frame[..],
+            b"event: message\ndata: {\"a\":\ndata:  1,\ndata: \ndata: \"b\":2}\n\n"
+        );
     }
 }
