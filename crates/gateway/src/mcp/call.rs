@@ -61,7 +61,7 @@ pub enum Reply {
 pub struct Raw {
     pub text: Box<RawValue>,
     /// Whether the result (an object) has a `resultType` member; `None` until
-    /// [`well_formed`] read its members.
+    /// `well_formed` read its members.
     pub result_type: Option<bool>,
 }
 
