@@ -7,6 +7,7 @@
 //! there is something to relay (`face::stream`). `GET` has no stream to offer (405);
 //! `DELETE` ends a handshake-era session.
 
+mod result;
 mod stream;
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::body::ResponseBody;
 use crate::credential::Credential;
 use crate::mcp::answer::{Answer, answer};
-use crate::mcp::call::{Caller, Raw, Reply};
+use crate::mcp::call::{Caller, Reply};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, Id, Message, code};
 use crate::mcp::methods;
@@ -35,6 +36,7 @@ use crate::pipeline::record::EventDraft;
 use crate::problem::insert_decision_header;
 use crate::state::State;
 use crate::workflows::LiveWorkflow;
+use result::{modern_result, reply_message};
 
 const PREFIX: &str = "/mcp/";
 
@@ -310,29 +312,6 @@ fn finish(
     }
 }
 
-/// The JSON-RPC response carrying what the server answered, as JSON text.
-fn reply_message(
-    asked: Asked<'_>,
-    answer: Reply,
-    draft: &mut EventDraft,
-) -> Result<String, Refusal> {
-    let id = asked.id.cloned().unwrap_or(Id::Number(0));
-    Ok(match answer {
-        Reply::Result(result) => {
-            jsonrpc::result(&id, modern_result(result, asked.era, asked.method)).to_string()
-        }
-        Reply::Raw(raw) => {
-            let result = modern_raw(raw, asked.era, asked.method)?;
-            jsonrpc::result_text(&id, &result)
-        }
-        Reply::Error(error) => {
-            // The server's own error, relayed: the call was allowed and ran.
-            draft.note(&format!("the server answered with error {}", error.code));
-            jsonrpc::error(Some(&id), &error).to_string()
-        }
-    })
-}
-
 /// `initialize` opens a session bound to this caller.
 fn initialize(
     caller: Caller<'_>,
@@ -466,54 +445,6 @@ fn delete(caller: Caller<'_>, headers: &HeaderMap, draft: EventDraft) -> Respons
     draft.refuse(&state.emitter, &Refusal::SessionUnknown)
 }
 
-/// The stateless era's results say they are complete, and cacheable ones how to cache
-/// them: privately (a listing is filtered for this caller) and never for long (policy
-/// may change).
-fn modern_result(result: Value, era: Era, method: &str) -> Value {
-    let mut object = match (era, result) {
-        (Era::Modern, Value::Object(object)) => object,
-        (_, other) => return other,
-    };
-    object
-        .entry("resultType")
-        .or_insert_with(|| Value::from("complete"));
-    if cacheable(method) {
-        object.insert("cacheScope".to_owned(), Value::from("private"));
-        object.insert("ttlMs".to_owned(), Value::from(0));
-    }
-    Value::Object(object)
-}
-
-fn cacheable(method: &str) -> bool {
-    matches!(
-        method,
-        "server/discover"
-            | "tools/list"
-            | "resources/list"
-            | "resources/templates/list"
-            | "prompts/list"
-            | "resources/read"
-    )
-}
-
-/// [`modern_result`] for a result passed on as the server wrote it: `resultType` is
-/// added to the text, as the last member, where the tree would have put it. A result
-/// whose members were not read, or that needs its cache members set, is parsed.
-fn modern_raw(raw: Raw, era: Era, method: &str) -> Result<String, Refusal> {
-    let as_written = era == Era::Handshake || (raw.result_type == Some(true) && !cacheable(method));
-    if as_written {
-        return Ok(Box::<str>::from(raw.text).into_string());
-    }
-    let text = raw.text.get();
-    match (raw.result_type, text.strip_suffix('}')) {
-        (Some(false), Some(open)) if !cacheable(method) => {
-            let comma = if open.trim_end() == "{" { "" } else { "," };
-            Ok(format!(r#"{open}{comma}"resultType":"complete"}}"#))
-        }
-        _ => Ok(modern_result(raw.tree()?, era, method).to_string()),
-    }
-}
-
 /// The request a refusal answers, as far as it was read.
 #[derive(Debug, Clone, Copy)]
 struct Asked<'a> {
@@ -576,17 +507,12 @@ fn reply(
     session: Option<&str>,
     draft: EventDraft,
 ) -> Response<ResponseBody> {
+    let length = body.len() as u64;
     let mut response = json(status, body);
     insert_decision_header(&mut response, draft.id());
     if let Some(value) = session.and_then(|session| HeaderValue::from_str(session).ok()) {
         response.headers_mut().insert(SESSION_HEADER, value);
     }
-    let length = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0);
     draft.answered(&state.emitter, status.as_u16(), length);
     response
 }
