@@ -448,6 +448,18 @@ impl Upstream {
         if let Some(session) = self.current.load_full() {
             return Ok(session);
         }
+        // Shaking hands is rare (once, and again after a lost session) and its future
+        // (three exchanges) is most of this one's size: on the heap, so the future every
+        // call nests and moves stays small.
+        Box::pin(self.shake_hands(server, secret)).await
+    }
+
+    /// Opens the session `http_session` found none of, unless another call did first.
+    async fn shake_hands(
+        &self,
+        server: &HttpServer,
+        secret: Option<&Secret>,
+    ) -> Result<Arc<Session>, UpstreamError> {
         let mut current = self.session.lock().await;
         if let Some(session) = current.as_ref() {
             return Ok(Arc::clone(session));

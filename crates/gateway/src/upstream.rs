@@ -141,7 +141,10 @@ impl UpstreamClient {
                 },
             }
         }
-        let mut sender = connect(authority, tls, self.timeout).await?;
+        // A new connection is the rare case, and its future (TCP, TLS, the HTTP/1
+        // handshake) is most of this one's size: on the heap, so the pooled path's
+        // future, nested and moved in every call's, stays small.
+        let mut sender = Box::pin(connect(authority, tls, self.timeout)).await?;
         let response = sender
             .send_request(request)
             .await

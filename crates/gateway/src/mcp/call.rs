@@ -244,7 +244,10 @@ pub async fn gated(
         Tier::Low => {}
         Tier::Medium => {
             budget::ensure_active(caller.state.budgets(), caller.workflow)?;
-            tier::confirm(caller.state.checkpoints(), &gatekeeping, parked(), draft).await?;
+            // The tiers' futures (the checkpoint store's writes) are larger than the
+            // forward's: on the heap, so a low-tier call's future stays small.
+            let confirm = tier::confirm(caller.state.checkpoints(), &gatekeeping, parked(), draft);
+            Box::pin(confirm).await?;
         }
         Tier::High => {
             let presented = meta_text(meta, APPROVAL_META);
@@ -252,7 +255,8 @@ pub async fn gated(
             if presented.is_none() {
                 budget::ensure_active(caller.state.budgets(), caller.workflow)?;
             }
-            return approval_outcome(caller, &gatekeeping, parked(), presented, draft).await;
+            let outcome = approval_outcome(caller, &gatekeeping, parked(), presented, draft);
+            return Box::pin(outcome).await;
         }
     }
     let reserved = budget::reserve(

@@ -46,7 +46,9 @@ pub struct Identity {
 /// An event under construction.
 #[derive(Debug)]
 pub struct EventDraft {
-    event: Event,
+    /// On the heap: a draft is passed by value through every phase of a call and lives
+    /// in the call's future, which is moved as a whole; the event is most of its size.
+    event: Box<Event>,
     started: Instant,
     /// Microseconds from the start to forwarding, once the call was forwarded.
     decided_us: Option<u64>,
@@ -109,7 +111,7 @@ impl EventDraft {
         };
         crate::trace::record_incoming(&mut event, request.headers());
         Self {
-            event,
+            event: Box::new(event),
             started: Instant::now(),
             decided_us: None,
             journaled: None,
@@ -135,7 +137,11 @@ impl EventDraft {
     /// response body of a forwarded call, which finishes the event when it ends.
     pub fn take(&mut self) -> Self {
         let spent = Self {
-            event: Event::blank(self.event.id, self.event.time_ms, self.event.kind),
+            event: Box::new(Event::blank(
+                self.event.id,
+                self.event.time_ms,
+                self.event.kind,
+            )),
             started: self.started,
             decided_us: None,
             journaled: None,
@@ -432,7 +438,7 @@ impl EventDraft {
         let micros = self.started.elapsed().as_micros();
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
         let blank = Event::blank(self.event.id, self.event.time_ms, self.event.kind);
-        std::mem::replace(&mut self.event, blank)
+        std::mem::replace(&mut *self.event, blank)
     }
 }
 
