@@ -36,6 +36,14 @@ impl Id {
         }
     }
 
+    /// The id as JSON text, as [`to_value`](Self::to_value) would be written.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Number(number) => number.to_string(),
+            Self::Text(text) => string_text(text),
+        }
+    }
+
     fn parse(value: &Value) -> Option<Self> {
         match value {
             Value::String(text) => Some(Self::Text(text.clone())),
@@ -185,8 +193,15 @@ pub fn result(id: &Id, result: Value) -> Value {
 /// The success reply [`result`] builds, written as text around `result`, one JSON value
 /// already serialised (or passed on as a server wrote it).
 pub fn result_text(id: &Id, result: &str) -> String {
-    let id = id.to_value();
-    format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#)
+    let id = id.to_text();
+    [
+        r#"{"jsonrpc":"2.0","id":"#,
+        &id,
+        r#","result":"#,
+        result,
+        "}",
+    ]
+    .concat()
 }
 
 /// An error reply; `id` is `None` when the request's id could not be read.
@@ -206,9 +221,23 @@ pub fn request(id: &Id, method: &str, params: Value) -> Value {
 /// The request [`request`] builds, written as text around `params`, an object already
 /// serialised: the same bytes, without building and copying a tree of values.
 pub fn request_text(id: &Id, method: &str, params: &str) -> String {
-    let method = Value::from(method);
-    let id = id.to_value();
-    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":{method},"params":{params}}}"#)
+    let method = string_text(method);
+    let id = id.to_text();
+    let parts = [
+        r#"{"jsonrpc":"2.0","id":"#,
+        &id,
+        r#","method":"#,
+        &method,
+        r#","params":"#,
+        params,
+        "}",
+    ];
+    parts.concat()
+}
+
+/// `text` as a JSON string.
+fn string_text(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
 }
 
 /// A notification to send.
@@ -248,6 +277,15 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn an_id_as_text_is_its_value_written(number: i64, text: String) {
+            for id in [Id::Number(number), Id::Text(text.clone())] {
+                proptest::prop_assert_eq!(id.to_text(), id.to_value().to_string());
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use gatehouse_core::config::{Secret, UpstreamAuth, UpstreamUrl};
 use gatehouse_core::model::ToolName;
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
@@ -23,8 +23,8 @@ use crate::upstream::{LeasedBody, Origin, UpstreamClient};
 use gatehouse_core::mcp::jsonrpc::{self, Id};
 use gatehouse_core::mcp::raw::{self, RawMessage};
 
-const SESSION_ID: &str = "mcp-session-id";
-const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+const SESSION_ID: HeaderName = HeaderName::from_static("mcp-session-id");
+const PROTOCOL_VERSION: HeaderName = HeaderName::from_static("mcp-protocol-version");
 /// The closing DELETE is a courtesy; shutdown does not wait longer for it.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -64,6 +64,8 @@ pub(super) struct HttpServer {
     client: UpstreamClient,
     origin: Origin,
     auth: Option<UpstreamAuth>,
+    /// `auth`'s header name, parsed once: `None` when it is not a header name.
+    auth_name: Option<HeaderName>,
     limit: usize,
 }
 
@@ -75,11 +77,15 @@ impl HttpServer {
         client: UpstreamClient,
         limit: usize,
     ) -> Self {
+        let auth_name = auth
+            .as_ref()
+            .and_then(|auth| HeaderName::from_bytes(auth.header.as_bytes()).ok());
         Self {
             server,
             client,
             origin: Origin::new(url),
             auth,
+            auth_name,
             limit,
         }
     }
@@ -178,10 +184,15 @@ impl HttpServer {
             builder = builder.header(SESSION_ID, id.clone());
         }
         if let (Some(auth), Some(secret)) = (&self.auth, secret) {
-            let mut value = HeaderValue::from_str(&format!("{}{}", auth.prefix, secret.expose()))
-                .map_err(|_| unbuildable("the secret is not a valid header value"))?;
+            let name = self
+                .auth_name
+                .clone()
+                .ok_or_else(|| unbuildable("the secret's header is not a valid header name"))?;
+            let mut value =
+                HeaderValue::from_str(&[auth.prefix.as_str(), secret.expose()].concat())
+                    .map_err(|_| unbuildable("the secret is not a valid header value"))?;
             value.set_sensitive(true);
-            builder = builder.header(auth.header.as_str(), value);
+            builder = builder.header(name, value);
         }
         builder
             .body(full(body))

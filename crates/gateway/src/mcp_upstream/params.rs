@@ -51,13 +51,15 @@ impl<'a> Params<'a> {
             meta.push('"');
             meta.push_str(key);
             meta.push_str("\":");
-            meta.push_str(&serde_json::Value::from(value).to_string());
+            // A string serialises infallibly.
+            let value = serde_json::to_string(value).unwrap_or_default();
+            meta.push_str(&value);
         }
         let Some(open) = self.object.strip_suffix('}').filter(|_| !meta.is_empty()) else {
             return self.object.to_owned();
         };
         let comma = if open.trim_end() == "{" { "" } else { "," };
-        format!("{open}{comma}\"_meta\":{meta}}}}}")
+        [open, comma, "\"_meta\":", &meta, "}}"].concat()
     }
 }
 

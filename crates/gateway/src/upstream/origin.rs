@@ -60,7 +60,7 @@ impl Origin {
     pub fn request(&self, method: Method, suffix: &str) -> http::request::Builder {
         let path = match (self.base_path.is_empty(), suffix.is_empty()) {
             (true, true) => "/".to_owned(),
-            _ => format!("{}{suffix}", self.base_path),
+            _ => [&*self.base_path, suffix].concat(),
         };
         let builder = Request::builder().method(method).uri(path);
         match &self.host {

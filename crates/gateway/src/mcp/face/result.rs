@@ -77,7 +77,7 @@ fn modern_raw(raw: Raw, era: Era, method: &str) -> Result<String, Refusal> {
     match (raw.result_type, text.strip_suffix('}')) {
         (Some(false), Some(open)) if !cacheable(method) => {
             let comma = if open.trim_end() == "{" { "" } else { "," };
-            Ok(format!(r#"{open}{comma}"resultType":"complete"}}"#))
+            Ok([open, comma, r#""resultType":"complete"}"#].concat())
         }
         _ => Ok(modern_result(raw.tree()?, era, method).to_string()),
     }
