@@ -170,33 +170,38 @@ impl HttpServer {
         session: SessionHeaders<'_>,
         secret: Option<&Secret>,
     ) -> Result<Request<ResponseBody>, UpstreamError> {
-        let mut builder = self
+        let has_body = !body.is_empty();
+        let mut request = self
             .origin
-            .request(method, "")
-            .header(header::ACCEPT, "application/json, text/event-stream");
-        if !body.is_empty() {
-            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            .base_request(method, full(body))
+            .ok_or_else(|| unbuildable("the server's URL is not a request target"))?;
+        let headers = request.headers_mut();
+        let accept = HeaderValue::from_static("application/json, text/event-stream");
+        headers.insert(header::ACCEPT, accept);
+        if has_body {
+            let json = HeaderValue::from_static("application/json");
+            headers.insert(header::CONTENT_TYPE, json);
         }
         if let Some(version) = session.version {
-            builder = builder.header(PROTOCOL_VERSION, version);
+            let version = HeaderValue::from_str(version)
+                .map_err(|_| unbuildable("the protocol version is not a header value"))?;
+            headers.insert(PROTOCOL_VERSION, version);
         }
         if let Some(id) = session.id {
-            builder = builder.header(SESSION_ID, id.clone());
+            headers.insert(SESSION_ID, id.clone());
         }
         if let (Some(auth), Some(secret)) = (&self.auth, secret) {
             let name = self
                 .auth_name
                 .clone()
                 .ok_or_else(|| unbuildable("the secret's header is not a valid header name"))?;
-            let mut value =
-                HeaderValue::from_str(&[auth.prefix.as_str(), secret.expose()].concat())
-                    .map_err(|_| unbuildable("the secret is not a valid header value"))?;
+            let value = [auth.prefix.as_str(), secret.expose()].concat();
+            let mut value = HeaderValue::from_str(&value)
+                .map_err(|_| unbuildable("the secret is not a valid header value"))?;
             value.set_sensitive(true);
-            builder = builder.header(name, value);
+            headers.insert(name, value);
         }
-        builder
-            .body(full(body))
-            .map_err(|error| unbuildable(&error.to_string()))
+        Ok(request)
     }
 
     /// Reads the answer to request `id`: one JSON message or an event stream.

@@ -5,7 +5,7 @@
 
 use gatehouse_core::config::UpstreamUrl;
 use http::header::{self, HeaderValue};
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 
 use super::TlsTarget;
 
@@ -18,6 +18,9 @@ pub struct Origin {
     pub(super) tls: Transport,
     host: Option<HeaderValue>,
     base_path: Box<str>,
+    /// The base path as a request target, parsed once: `None` when it is none (a request
+    /// built with [`Origin::request`] then fails as it is built).
+    base_uri: Option<Uri>,
 }
 
 /// The connection's security, decided once.
@@ -38,11 +41,17 @@ impl Origin {
                 TlsTarget::new(&url.authority, tls).map_or(Transport::Unusable, Transport::Tls)
             }
         };
+        let base_path: Box<str> = url.base_path.as_str().into();
+        let base_uri = match &*base_path {
+            "" => Some(Uri::from_static("/")),
+            path => Uri::try_from(path).ok(),
+        };
         Self {
             authority: url.authority.as_str().into(),
             tls,
             host: HeaderValue::from_str(&url.authority).ok(),
-            base_path: url.base_path.as_str().into(),
+            base_path,
+            base_uri,
         }
     }
 
@@ -68,6 +77,22 @@ impl Origin {
             // An authority that is no header value fails when the request is built.
             None => builder.header(header::HOST, &*self.authority),
         }
+    }
+
+    /// A request to the base path, origin-form, its `Host` set, as [`Origin::request`]
+    /// with no suffix builds it, but without a builder or parsing the path again: for
+    /// the calls to MCP servers. `None` when the base path or host is no request target
+    /// or header value.
+    pub fn base_request<B>(&self, method: Method, body: B) -> Option<Request<B>> {
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = self.base_uri.clone()?;
+        let host = match &self.host {
+            Some(host) => host.clone(),
+            None => HeaderValue::from_str(&self.authority).ok()?,
+        };
+        request.headers_mut().insert(header::HOST, host);
+        Some(request)
     }
 
     /// The TLS target, `Err` when `https://` could not be set up.
