@@ -28,32 +28,29 @@ fn text(out: &mut Vec<u8>, time: SystemTime, fields: &Fields<'_>) {
     out.extend_from_slice(b": decision=");
     // `%event.id`: a `Display` value, written as it displays.
     out.extend_from_slice(&fields.decision.encode());
-    let texts = [
-        ("kind", Some(fields.kind)),
-        ("agent", fields.agent),
-        ("workflow", fields.workflow),
-        ("tool", fields.tool),
-        ("intent", fields.intent),
-        ("outcome", Some(fields.outcome)),
-    ];
-    for (name, value) in texts {
-        text_str(out, name, value);
-    }
+    // One call per field, each with its literal prefix, so the prefixes are copied as
+    // constants rather than through `memcpy`.
+    text_str(out, b" kind=", Some(fields.kind));
+    text_str(out, b" agent=", fields.agent);
+    text_str(out, b" workflow=", fields.workflow);
+    text_str(out, b" tool=", fields.tool);
+    text_str(out, b" intent=", fields.intent);
+    text_str(out, b" outcome=", Some(fields.outcome));
     out.extend_from_slice(b" status=");
     decimal(out, u64::from(fields.status));
     out.extend_from_slice(b" latency_us=");
     decimal(out, fields.latency_us);
-    text_str(out, "refusal", fields.refusal);
-    text_str(out, "reason", fields.reason);
+    text_str(out, b" refusal=", fields.refusal);
+    text_str(out, b" reason=", fields.reason);
     out.push(b'\n');
 }
 
-/// A `&str` field: `DefaultVisitor::record_str` writes it with `{:?}`.
-fn text_str(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+/// A `&str` field after its prefix (` name=`): `DefaultVisitor::record_str` writes it
+/// with `{:?}`.
+#[inline]
+fn text_str(out: &mut Vec<u8>, prefix: &[u8], value: Option<&str>) {
     let Some(value) = value else { return };
-    out.push(b' ');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'=');
+    out.extend_from_slice(prefix);
     debug_str(out, value);
 }
 
@@ -96,34 +93,28 @@ fn json(out: &mut Vec<u8>, time: SystemTime, fields: &Fields<'_>) {
     });
     out.extend_from_slice(&fields.decision.encode());
     out.push(b'"');
-    let texts = [
-        ("kind", Some(fields.kind)),
-        ("agent", fields.agent),
-        ("workflow", fields.workflow),
-        ("tool", fields.tool),
-        ("intent", fields.intent),
-        ("outcome", Some(fields.outcome)),
-    ];
-    for (name, value) in texts {
-        json_str(out, name, value);
-    }
+    json_str(out, b",\"kind\":", Some(fields.kind));
+    json_str(out, b",\"agent\":", fields.agent);
+    json_str(out, b",\"workflow\":", fields.workflow);
+    json_str(out, b",\"tool\":", fields.tool);
+    json_str(out, b",\"intent\":", fields.intent);
+    json_str(out, b",\"outcome\":", Some(fields.outcome));
     out.extend_from_slice(b",\"status\":");
     decimal(out, u64::from(fields.status));
     out.extend_from_slice(b",\"latency_us\":");
     decimal(out, fields.latency_us);
-    json_str(out, "refusal", fields.refusal);
-    json_str(out, "reason", fields.reason);
+    json_str(out, b",\"refusal\":", fields.refusal);
+    json_str(out, b",\"reason\":", fields.reason);
     out.extend_from_slice(b",\"target\":\"");
     out.extend_from_slice(TARGET.as_bytes());
     out.extend_from_slice(b"\"}\n");
 }
 
-/// `,"name":"value"` for a present text field.
-fn json_str(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+/// A present text field after its prefix (`,"name":`).
+#[inline]
+fn json_str(out: &mut Vec<u8>, prefix: &[u8], value: Option<&str>) {
     let Some(value) = value else { return };
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\":");
+    out.extend_from_slice(prefix);
     json_string(out, value);
 }
 

@@ -8,25 +8,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Appends `time` to `out`.
 pub(crate) fn write(out: &mut Vec<u8>, time: SystemTime) {
     let (seconds, nanos) = unix(time);
-    let days = seconds.div_euclid(86_400);
-    let of_day = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil(days);
+    let (year, month, day) = civil(seconds.div_euclid(86_400));
+    // INVARIANT: 0 <= the second of the day < 86 400, so it fits a u32.
+    let of_day = u32::try_from(seconds.rem_euclid(86_400)).unwrap_or(0);
+    let micros = nanos / 1_000;
     year_digits(out, year);
-    out.push(b'-');
-    digits(out, u64::from(month), 2);
-    out.push(b'-');
-    digits(out, u64::from(day), 2);
-    out.push(b'T');
-    // INVARIANT: 0 <= of_day < 86 400, so every part below is non-negative.
-    let of_day = u64::try_from(of_day).unwrap_or(0);
-    digits(out, of_day / 3600, 2);
-    out.push(b':');
-    digits(out, of_day / 60 % 60, 2);
-    out.push(b':');
-    digits(out, of_day % 60, 2);
-    out.push(b'.');
-    digits(out, u64::from(nanos / 1_000), 6);
-    out.push(b'Z');
+    // Fixed width from here on: the fields go into a template by position.
+    let mut rest = *b"-00-00T00:00:00.000000Z";
+    for (at, value) in [
+        (1, u32::from(month)),
+        (4, u32::from(day)),
+        (7, of_day / 3600),
+        (10, of_day / 60 % 60),
+        (13, of_day % 60),
+        (16, micros / 10_000),
+        (18, micros / 100 % 100),
+        (20, micros % 100),
+    ] {
+        if let Some(pair) = rest.get_mut(at..at + 2) {
+            pair.copy_from_slice(&two_digits(value));
+        }
+    }
+    out.extend_from_slice(&rest);
+}
+
+/// `value` (below 100) as two ASCII digits.
+fn two_digits(value: u32) -> [u8; 2] {
+    // INVARIANT: both are below 10 for a value below 100, one ASCII digit each.
+    [b'0' + (value / 10 % 10) as u8, b'0' + (value % 10) as u8]
 }
 
 /// Seconds since the epoch (negative before it) and the nanoseconds into that second,
@@ -74,13 +83,15 @@ fn civil(days: i64) -> (i64, u8, u8) {
 /// Four digits, as tracing-subscriber writes a year; `+12345` past 9999 and `-0001`
 /// (five characters, sign included) before year 0.
 fn year_digits(out: &mut Vec<u8>, year: i64) {
-    if year > 9999 {
+    if let Ok(year @ 0..=9999) = u32::try_from(year) {
+        let [a, b] = two_digits(year / 100);
+        let [c, d] = two_digits(year % 100);
+        out.extend_from_slice(&[a, b, c, d]);
+    } else if year > 9999 {
         out.push(b'+');
         decimal(out, year.unsigned_abs());
-    } else if year < 0 {
-        out.push(b'-');
-        digits(out, year.unsigned_abs(), 4);
     } else {
+        out.push(b'-');
         digits(out, year.unsigned_abs(), 4);
     }
 }
