@@ -27,6 +27,7 @@ FLOORS = {
     "blocking": 0, "body": 0, "problem": 0, "peer": 0, "secrets": 0, "metrics": 0,
     "datadir": 0, "keys": 0, "notify": 0, "upstream": 0, "throttle": 0, "sessions": 0,
     "config_map": 0, "tls": 0, "mcp_upstream": 0, "mcp_sessions": 0, "trace": 0,
+    "access_log": 0,
     # 1: the state a call reads and changes, and the events it leaves.
     "credential": 1, "revocations": 1, "quarantines": 1, "workflows": 1, "journal": 1,
     "baselines": 1,

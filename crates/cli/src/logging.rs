@@ -7,6 +7,7 @@ use std::io::{IsTerminal as _, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use gatehouse_gateway::access_log;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -55,16 +56,33 @@ pub(crate) fn init(format: LogFormat) -> LogGuard {
         .spawn(move || write_lines(&receiver))
         .ok();
     let _ = STOP.set(sender.clone());
+    let ansi = std::io::stderr().is_terminal();
+    if !ansi {
+        hand_written_access_lines(format, sender.clone());
+    }
     let make = QueueWriter { sender };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(ansi)
         .with_writer(make);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
     LogGuard { writer }
+}
+
+/// Access lines are written by hand (`gatehouse_gateway::access_log`), the same bytes
+/// the subscriber below would write, on the same queue so lines keep their order; the
+/// subscriber's filter still decides which are written. Coloured terminal output stays
+/// with the subscriber.
+fn hand_written_access_lines(format: LogFormat, sender: SyncSender<Vec<u8>>) {
+    let format = match format {
+        LogFormat::Text => access_log::Format::Text,
+        LogFormat::Json => access_log::Format::Json,
+    };
+    // Installed once per process; a second `init` (never made) would keep the first.
+    let _ = access_log::Sink::new(format, move |line| queue(&sender, line)).install();
 }
 
 /// Writes each queued line to stderr, flushing whenever the queue is empty; an empty
@@ -136,11 +154,15 @@ impl Drop for Line<'_> {
         if self.bytes.is_empty() {
             return;
         }
-        let bytes = std::mem::take(&mut self.bytes);
-        // The writer thread is gone only at exit, or if it could not start: then
-        // write directly rather than lose the line.
-        if let Err(error) = self.sender.send(bytes) {
-            let _ = std::io::stderr().write_all(&error.0);
-        }
+        queue(self.sender, std::mem::take(&mut self.bytes));
+    }
+}
+
+/// Hands a finished line to the writer thread, waiting while its queue is full.
+fn queue(sender: &SyncSender<Vec<u8>>, line: Vec<u8>) {
+    // The writer thread is gone only at exit, or if it could not start: then write
+    // directly rather than lose the line.
+    if let Err(error) = sender.send(line) {
+        let _ = std::io::stderr().write_all(&error.0);
     }
 }

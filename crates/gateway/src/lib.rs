@@ -5,6 +5,7 @@
 //! the control plane ([`control`]) for operators. Every call ends as one event
 //! ([`events`]).
 
+pub mod access_log;
 pub mod admissions;
 pub mod anonymous;
 pub mod approvals;

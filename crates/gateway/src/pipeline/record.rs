@@ -18,6 +18,7 @@ use gatehouse_core::refusal::{Refusal, RefusalKind};
 use gatehouse_policy::{DecisionContext, PolicyDecision};
 use http::{Request, Response};
 
+use crate::access_log;
 use crate::anonymous::summary_event;
 use crate::body::{BodyEnd, ResponseBody};
 use crate::credential::Credential;
@@ -87,7 +88,7 @@ impl Drop for EventDraft {
         self.event.status = 0;
         self.note(AGENT_LEFT);
         let event = self.finished();
-        access_line(&event);
+        access_log::line(&event);
         journaled.emitter.metrics.observe(&event, self.decided_us);
         if self.judged {
             journaled.emitter.baselines.add_bytes(&event);
@@ -412,7 +413,7 @@ impl EventDraft {
             emitter.secrets.redact(reason);
         }
         let event = self.finished();
-        access_line(&event);
+        access_log::line(&event);
         emitter.metrics.observe(&event, self.decided_us);
         if self.judged {
             emitter.baselines.add_bytes(&event);
@@ -439,37 +440,6 @@ impl EventDraft {
         self.event.latency_us = u64::try_from(micros).unwrap_or(u64::MAX);
         let blank = Event::blank(self.event.id, self.event.time_ms, self.event.kind);
         std::mem::replace(&mut *self.event, blank)
-    }
-}
-
-/// The operator's access log: one line per call, from the event's own fields (nothing
-/// is formatted unless a subscriber wants the line). A call that failed (502, 504, an
-/// MCP server that cannot start, a secret that cannot be read) is a warning carrying
-/// its cause.
-fn access_line(event: &Event) {
-    macro_rules! line {
-        ($level:expr, $reason:expr) => {
-            tracing::event!(
-                target: "gatehouse::access",
-                $level,
-                decision = %event.id,
-                kind = event.kind.as_str(),
-                agent = event.agent.as_deref(),
-                workflow = event.workflow.as_deref(),
-                tool = event.tool.as_deref(),
-                intent = event.intent.as_deref(),
-                outcome = event.outcome.as_str(),
-                status = event.status,
-                latency_us = event.latency_us,
-                refusal = event.refusal.map(RefusalKind::as_str),
-                reason = $reason,
-            )
-        };
-    }
-    if event.outcome == Outcome::Error {
-        line!(tracing::Level::WARN, event.reason.as_deref());
-    } else {
-        line!(tracing::Level::INFO, None::<&str>);
     }
 }
 

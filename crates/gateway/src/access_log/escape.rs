@@ -1,0 +1,189 @@
+//! The two ways a text field is escaped: as `str`'s `Debug` quotes it (the text
+//! format) and as serde_json writes a string (the JSON format). Most texts need no
+//! escape at all, so the scan for the first byte that does reads eight bytes at a time.
+
+/// `<str as Debug>::fmt`: quoted; runs of printable ASCII other than `\` and `"` as
+/// they are, every other character as `char::escape_debug` writes it (the same
+/// escapes: `\n`, `\"`, `\u{1b}`, grapheme extenders). The single quote alone is
+/// escaped by `escape_debug` and not by `str`'s `Debug`, and it is printable ASCII, so
+/// it never reaches that branch.
+pub(crate) fn debug_str(out: &mut Vec<u8>, value: &str) {
+    out.push(b'"');
+    let mut rest = value;
+    while let Some(start) = first(rest.as_bytes(), debug_word, debug_byte) {
+        let (plain, escaped) = rest.split_at(start);
+        out.extend_from_slice(plain.as_bytes());
+        let mut chars = escaped.chars();
+        if let Some(c) = chars.next() {
+            let mut utf8 = [0; 4];
+            for piece in c.escape_debug() {
+                out.extend_from_slice(piece.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+        rest = chars.as_str();
+    }
+    out.extend_from_slice(rest.as_bytes());
+    out.push(b'"');
+}
+
+/// serde_json's string escaping (`format_escaped_str`): `"` and `\` backslashed, the
+/// control characters below 0x20 as `\b \t \n \f \r` or `\u00xx` (lowercase hex);
+/// everything else, DEL and non-ASCII included, as it is.
+pub(crate) fn json_string(out: &mut Vec<u8>, value: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut rest = value.as_bytes();
+    while let Some(start) = first(rest, json_word, json_byte) {
+        let (plain, escaped) = rest.split_at(start);
+        out.extend_from_slice(plain);
+        let Some((&byte, after)) = escaped.split_first() else {
+            break;
+        };
+        match byte {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            control => {
+                let hex = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
+                out.extend_from_slice(b"\\u00");
+                out.extend_from_slice(&[hex(control >> 4), hex(control & 0xf)]);
+            }
+        }
+        rest = after;
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// Ones in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is below `n` (at most 0x80): subtracting `n` from a byte
+/// below it borrows into its high bit, which `!word` keeps only for bytes that had
+/// none. A borrow can flag a later byte falsely only after a true one, so "any" is
+/// exact.
+fn any_below(word: u64, n: u64) -> bool {
+    word.wrapping_sub(ONES * n) & !word & HIGHS != 0
+}
+
+/// Whether any byte of `word` is `byte`.
+fn any_equal(word: u64, byte: u8) -> bool {
+    any_below(word ^ (ONES * u64::from(byte)), 1)
+}
+
+/// The bytes `str`'s `Debug` does not copy as they are: all but printable ASCII, and
+/// `\` and `"`.
+fn debug_byte(byte: u8) -> bool {
+    !(0x20..=0x7e).contains(&byte) || byte == b'\\' || byte == b'"'
+}
+
+fn debug_word(word: u64) -> bool {
+    word & HIGHS != 0
+        || any_below(word, 0x20)
+        || any_equal(word, 0x7f)
+        || any_equal(word, b'"')
+        || any_equal(word, b'\\')
+}
+
+/// The bytes serde_json escapes: control characters, `"` and `\`.
+fn json_byte(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+fn json_word(word: u64) -> bool {
+    any_below(word, 0x20) || any_equal(word, b'"') || any_equal(word, b'\\')
+}
+
+/// The index of the first byte `byte` is true for: whole words are skipped while
+/// `word` says none of their bytes is, the rest is searched byte by byte.
+fn first(bytes: &[u8], word: impl Fn(u64) -> bool, byte: impl Fn(u8) -> bool) -> Option<usize> {
+    let mut start = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let clean = <[u8; 8]>::try_from(chunk).is_ok_and(|chunk| !word(u64::from_le_bytes(chunk)));
+        if !clean {
+            break;
+        }
+        start += 8;
+    }
+    let found = bytes.get(start..)?.iter().position(|&b| byte(b))?;
+    Some(start + found)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn debug(value: &str) -> String {
+        let mut out = Vec::new();
+        debug_str(&mut out, value);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn json(value: &str) -> String {
+        let mut out = Vec::new();
+        json_string(&mut out, value);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn texts_are_quoted_as_debug_quotes_them() {
+        for value in [
+            "",
+            "plain",
+            "it's \"quoted\" \\ here",
+            "tab\tline\nreturn\r nul\0 esc\u{1b} del\u{7f}",
+            "é ü 日本 \u{301} \u{200b} \u{feff} \u{10ffff}",
+        ] {
+            assert_eq!(debug(value), format!("{value:?}"));
+        }
+    }
+
+    #[test]
+    fn texts_are_escaped_as_serde_json_escapes_them() {
+        for value in [
+            "",
+            "plain",
+            "it's \"quoted\" \\ here",
+            "\u{8}\u{c}\t\n\r\0\u{1}\u{1f}\u{7f} é 日本 \u{2028}",
+        ] {
+            assert_eq!(json(value), serde_json::to_string(value).unwrap());
+        }
+    }
+
+    proptest! {
+        /// The word-at-a-time scan finds what a byte-by-byte one finds, wherever the
+        /// byte sits in its word and whatever its neighbours.
+        #[test]
+        fn the_scan_finds_the_first_byte_to_escape(
+            bytes in proptest::collection::vec(
+                // Mostly plain, so a word holds one byte to escape among plain ones.
+                prop_oneof![
+                    16 => 0x20u8..0x7f,
+                    1 => any::<u8>(),
+                    1 => Just(b'"'),
+                    1 => Just(b'\\'),
+                    1 => Just(0x7f),
+                    1 => Just(0x1f),
+                ],
+                0..40,
+            ),
+        ) {
+            prop_assert_eq!(
+                first(&bytes, debug_word, debug_byte),
+                bytes.iter().position(|&b| debug_byte(b))
+            );
+            prop_assert_eq!(
+                first(&bytes, json_word, json_byte),
+                bytes.iter().position(|&b| json_byte(b))
+            );
+        }
+    }
+}
