@@ -40,7 +40,11 @@ fn agree(borrowed: AgentMessage<'_>, tree: Message) {
     match (borrowed, tree) {
         (
             AgentMessage::Request { id, method, params },
-            Message::Request { id: i, method: m, params: p },
+            Message::Request {
+                id: i,
+                method: m,
+                params: p,
+            },
         ) => {
             assert_eq!(id, i);
             assert_eq!(method, m);
@@ -48,7 +52,10 @@ fn agree(borrowed: AgentMessage<'_>, tree: Message) {
         }
         (
             AgentMessage::Notification { method, params },
-            Message::Notification { method: m, params: p },
+            Message::Notification {
+                method: m,
+                params: p,
+            },
         ) => {
             assert_eq!(method, m);
             same_params(&params, &p);

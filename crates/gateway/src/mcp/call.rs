@@ -394,10 +394,9 @@ fn policy_arguments<'t>(
     match (kind, tree) {
         (Gated::Tool, Some(arguments)) => Cow::Borrowed(arguments),
         (Gated::Tool, None) => Cow::Owned(Map::new()),
-        (Gated::Resource | Gated::Prompt, _) => Cow::Owned(Map::from_iter([(
-            kind.key().to_owned(),
-            Value::from(name),
-        )])),
+        (Gated::Resource | Gated::Prompt, _) => {
+            Cow::Owned(Map::from_iter([(kind.key().to_owned(), Value::from(name))]))
+        }
     }
 }
 

@@ -38,15 +38,9 @@ pub enum Era {
 }
 
 /// The era of a request, after checking its headers against its body.
-pub fn of_request(
-    headers: &HeaderMap,
-    method: &str,
-    params: &Params<'_>,
-) -> Result<Era, Refusal> {
+pub fn of_request(headers: &HeaderMap, method: &str, params: &Params<'_>) -> Result<Era, Refusal> {
     let routing = Routing::read(headers)?;
-    let envelope = params
-        .meta()
-        .filter(|meta| meta.get(VERSION_KEY).is_some());
+    let envelope = params.meta().filter(|meta| meta.get(VERSION_KEY).is_some());
     let Some(envelope) = envelope else {
         if routing.version.is_some_and(|version| version == MODERN) {
             return Err(bad(
@@ -152,12 +146,7 @@ impl<'a> Routing<'a> {
 
     /// `Mcp-Method` and `Mcp-Name` name what the body names; `required` in the
     /// stateless era, where they must be present.
-    fn agree(
-        &self,
-        method: &str,
-        params: &Params<'_>,
-        required: bool,
-    ) -> Result<(), Refusal> {
+    fn agree(&self, method: &str, params: &Params<'_>, required: bool) -> Result<(), Refusal> {
         let mismatch = |what: &str| {
             bad(
                 code::HEADER_MISMATCH,
@@ -277,11 +266,7 @@ mod tests {
             (NAME_HEADER, "echo"),
         ]);
         assert_eq!(
-            code_of(era_of(
-                &wrong_method,
-                "tools/call",
-                modern_call("echo")
-            )),
+            code_of(era_of(&wrong_method, "tools/call", modern_call("echo"))),
             Some(code::HEADER_MISMATCH)
         );
         let missing = headers(&[(VERSION_HEADER, MODERN), (METHOD_HEADER, "tools/call")]);

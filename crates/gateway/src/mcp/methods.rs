@@ -315,7 +315,8 @@ async fn complete(
     if !may_call(caller, listing, &item) {
         return Err(Refusal::PolicyDenied);
     }
-    let forwarded = call::params::forwarded(params, None).map_err(|error| call::not_json(&error))?;
+    let forwarded =
+        call::params::forwarded(params, None).map_err(|error| call::not_json(&error))?;
     let on_behalf = OnBehalf::of(caller.credential);
     call::forward(
         caller.state,

@@ -406,7 +406,8 @@ async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_r
 }
 
 #[tokio::test]
-async fn a_repeated_member_in_the_message_or_its_params_is_refused_and_one_in_the_arguments_settled() {
+async fn a_repeated_member_in_the_message_or_its_params_is_refused_and_one_in_the_arguments_settled()
+ {
     let (harness, token) = start().await;
     let session = session(&harness, &token).await;
     let with_session = [("mcp-session-id", session.as_str())];

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use gatehouse_core::approval::{Approval, ApprovalStatus, CallToPark, ParkedCall};
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::ids::ApprovalId;
-use gatehouse_core::refusal::Refusal;
 use gatehouse_core::mcp::raw::agent::Params;
+use gatehouse_core::refusal::Refusal;
 use serde_json::Value;
 use serde_json::value::RawValue;
 

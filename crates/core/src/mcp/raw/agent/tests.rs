@@ -58,13 +58,17 @@ fn params_are_read_member_by_member() {
     let keys: Vec<&str> = params.members().iter().map(|(key, _)| key).collect();
     assert_eq!(keys, ["name", "arguments", "_meta"]);
     assert_eq!(params.str("name").as_deref(), Some("get_ticket"));
-    assert_eq!(params.get("arguments").map(RawValue::get), Some(r#"{"id":0}"#));
+    assert_eq!(
+        params.get("arguments").map(RawValue::get),
+        Some(r#"{"id":0}"#)
+    );
     assert_eq!(params.str("arguments"), None);
     assert_eq!(params.get("missing").map(RawValue::get), None);
     let meta = params.meta().unwrap();
     assert_eq!(meta.len(), 2);
     assert_eq!(
-        meta.str("io.modelcontextprotocol/protocolVersion").as_deref(),
+        meta.str("io.modelcontextprotocol/protocolVersion")
+            .as_deref(),
         Some("2026-07-28")
     );
     let written = CALL.find(r#"{"name""#).map(|at| &CALL[at..CALL.len() - 1]);
