@@ -33,7 +33,7 @@ fuzz_target!(|data: &[u8]| {
 
 fn agree(borrowed: RawMessage<'_>, tree: Message) {
     match (borrowed, tree) {
-        (RawMessage::Request { id, method }, Message::Request { id: i, method: m, .. }) => {
+        (RawMessage::Request { id, method, .. }, Message::Request { id: i, method: m, .. }) => {
             assert_eq!(id, i);
             assert_eq!(method, m);
         }

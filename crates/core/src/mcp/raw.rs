@@ -22,8 +22,14 @@ use super::jsonrpc::{ErrorObject, Id, code};
 /// One message, borrowed from the text it was read from.
 #[derive(Debug)]
 pub enum RawMessage<'a> {
-    /// A request from the server (its params are not needed to answer it).
-    Request { id: Id, method: Cow<'a, str> },
+    /// A request: from a server, whose params are not needed to answer it, or from an
+    /// agent, whose params [`agent::parse`] reads member by member.
+    Request {
+        id: Id,
+        method: Cow<'a, str>,
+        /// An object, when present.
+        params: Option<&'a RawValue>,
+    },
     Notification {
         method: Cow<'a, str>,
         /// An object, when present.
@@ -48,22 +54,26 @@ pub fn parse(bytes: &[u8]) -> Result<RawMessage<'_>, ErrorObject> {
 /// `None` when `raw` is not an object or repeats a member.
 pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
     let Members(members) = serde_json::from_str(raw.get()).ok()?;
-    (!repeats(&members)).then_some(members)
+    repeated(&members).is_none().then_some(members)
 }
 
-/// Members an MCP result has at its top are a handful: compared pairwise, without
-/// allocating; a long list is sorted instead, so a hostile one costs n log n.
-fn repeats(members: &[(Cow<'_, str>, &RawValue)]) -> bool {
+/// The first key `members` repeats, if any. Members an MCP result or request has at its
+/// top are a handful: compared pairwise, without allocating; a long list is sorted
+/// instead, so a hostile one costs n log n.
+fn repeated<'m>(members: &'m [(Cow<'_, str>, &RawValue)]) -> Option<&'m str> {
     const PAIRWISE: usize = 16;
     if members.len() <= PAIRWISE {
-        return members
-            .iter()
-            .enumerate()
-            .any(|(at, (key, _))| members.iter().skip(at + 1).any(|(other, _)| other == key));
+        return members.iter().enumerate().find_map(|(at, (key, _))| {
+            let again = members.iter().skip(at + 1).any(|(other, _)| other == key);
+            again.then_some(key.as_ref())
+        });
     }
     let mut keys: Vec<&str> = members.iter().map(|(key, _)| key.as_ref()).collect();
     keys.sort_unstable();
-    keys.windows(2).any(|pair| pair.first() == pair.last())
+    keys.windows(2).find_map(|pair| match pair {
+        [first, second] if first == second => Some(*first),
+        _ => None,
+    })
 }
 
 /// The error for text that is not one readable message.
@@ -125,7 +135,11 @@ impl<'a> Wire<'a> {
                 ));
             }
             return Ok(match id {
-                Some(id) => RawMessage::Request { id, method },
+                Some(id) => RawMessage::Request {
+                    id,
+                    method,
+                    params: self.params,
+                },
                 None => RawMessage::Notification {
                     method,
                     params: self.params,
@@ -293,6 +307,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
         deserializer.deserialize_map(Object)
     }
 }
+
+pub mod agent;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::{McpMapping, McpServer};
+use gatehouse_core::mcp::raw::agent::{Object, Params};
 use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::risk::RouteRisk;
@@ -22,7 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::credential::Credential;
 use crate::mcp::args;
-use crate::mcp::jsonrpc::ErrorObject;
+use crate::mcp::jsonrpc::{ErrorObject, code};
 use crate::mcp_upstream::Relay;
 use crate::pipeline::cancel::OnBehalf;
 use crate::pipeline::record::EventDraft;
@@ -182,14 +183,18 @@ impl Gated {
 pub async fn gated(
     caller: Caller<'_>,
     kind: Gated,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     relay: Option<Relay>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     let (mapping, name) = classify(caller.server, kind, params)?;
+    let name = name.as_ref();
     draft.mcp(caller.server, Some(mapping));
     draft.note(&format!("{} `{name}`", kind.key()));
-    let arguments = arguments(kind, params, name)?;
+    // A tool's arguments are read into a tree once: typed for policy and Cedar's
+    // context, and written from the same tree into the forwarded params.
+    let tree = tool_arguments(kind, params)?;
+    let arguments = policy_arguments(kind, tree.as_ref(), name);
     let typed = args::typed(&mapping.args, arguments.as_ref())
         .map_err(|reason| Refusal::BadArguments { reason })?;
     contain(caller, kind, mapping, name, draft)?;
@@ -228,16 +233,17 @@ pub async fn gated(
     }
     draft.tier(tier);
     let tier = observe::tier(tier, observed, draft);
-    let body = params::forwarded(params);
+    let body = params::forwarded(params, tree.as_ref()).map_err(|error| not_json(&error))?;
     // The parked form (and its digest) only for the tiers that confirm or park a call.
     let parked = || parked_call(caller.server, kind, mapping, body.as_bytes());
-    let meta = params.get("_meta").and_then(Value::as_object);
+    let meta = params.meta();
+    let confirmation = meta_text(meta, CONFIRMATION_META);
     let gatekeeping = tier::Gatekeeping {
         credential: caller.credential,
         intent: &mapping.intent,
         tier,
         policies,
-        confirmation: meta_text(meta, CONFIRMATION_META),
+        confirmation: confirmation.as_deref(),
         wait: std::time::Duration::ZERO,
     };
     match tier {
@@ -255,6 +261,7 @@ pub async fn gated(
             if presented.is_none() {
                 budget::ensure_active(caller.state.budgets(), caller.workflow)?;
             }
+            let presented = presented.as_deref();
             let outcome = approval_outcome(caller, &gatekeeping, parked(), presented, draft);
             return Box::pin(outcome).await;
         }
@@ -334,23 +341,22 @@ pub(super) fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
 }
 
 /// Phase 2: the mapping of what the call names. Nothing unmapped is reachable.
-pub(super) fn classify<'s>(
+pub(super) fn classify<'s, 'p>(
     server: &'s McpServer,
     kind: Gated,
-    params: &'s Map<String, Value>,
-) -> Result<(&'s McpMapping, &'s str), Refusal> {
+    params: &Params<'p>,
+) -> Result<(&'s McpMapping, Cow<'p, str>), Refusal> {
     let name = params
-        .get(kind.key())
-        .and_then(Value::as_str)
+        .str(kind.key())
         .ok_or_else(|| Refusal::BadArguments {
             reason: format!("`params.{}` must be a string", kind.key()),
         })?;
     let mapping = match kind {
-        Gated::Tool => server.tools.get(name),
+        Gated::Tool => server.tools.get(name.as_ref()),
         Gated::Resource => server.resources.as_ref(),
         Gated::Prompt => server.prompts.as_ref(),
     };
-    let mapping = mapping.ok_or_else(|| unknown(kind, name))?;
+    let mapping = mapping.ok_or_else(|| unknown(kind, &name))?;
     Ok((mapping, name))
 }
 
@@ -365,25 +371,53 @@ fn unknown(kind: Gated, name: &str) -> Refusal {
     }
 }
 
+/// A tool call's `arguments`, read into a tree; `None` when absent or null, and for
+/// the other kinds, whose params carry no arguments policy reads.
+fn tool_arguments(kind: Gated, params: &Params<'_>) -> Result<Option<Map<String, Value>>, Refusal> {
+    let Some(raw) = params.get("arguments").filter(|_| kind == Gated::Tool) else {
+        return Ok(None);
+    };
+    match raw.get() {
+        "null" => Ok(None),
+        text if text.starts_with('{') => serde_json::from_str(text)
+            .map(Some)
+            .map_err(|error| not_json(&error)),
+        _ => Err(Refusal::BadArguments {
+            reason: "`params.arguments` must be an object".to_owned(),
+        }),
+    }
+}
+
 /// The arguments policy may see: a tool's `arguments` (borrowed), or the resource URI /
 /// prompt name.
-fn arguments<'p>(
+fn policy_arguments<'t>(
     kind: Gated,
-    params: &'p Map<String, Value>,
+    tree: Option<&'t Map<String, Value>>,
     name: &str,
-) -> Result<Cow<'p, Map<String, Value>>, Refusal> {
-    match kind {
-        Gated::Tool => match params.get("arguments") {
-            None | Some(Value::Null) => Ok(Cow::Owned(Map::new())),
-            Some(Value::Object(arguments)) => Ok(Cow::Borrowed(arguments)),
-            Some(_) => Err(Refusal::BadArguments {
-                reason: "`params.arguments` must be an object".to_owned(),
-            }),
-        },
-        Gated::Resource | Gated::Prompt => Ok(Cow::Owned(Map::from_iter([(
-            kind.key().to_owned(),
-            Value::from(name),
-        )]))),
+) -> Cow<'t, Map<String, Value>> {
+    match (kind, tree) {
+        (Gated::Tool, Some(arguments)) => Cow::Borrowed(arguments),
+        (Gated::Tool, None) => Cow::Owned(Map::new()),
+        (Gated::Resource | Gated::Prompt, _) => {
+            Cow::Owned(Map::from_iter([(kind.key().to_owned(), Value::from(name))]))
+        }
+    }
+}
+
+/// A shape error from reading the agent's message, answered as the tree parser would.
+pub(crate) fn bad_message(error: ErrorObject) -> Refusal {
+    Refusal::BadMessage {
+        rpc_code: error.code,
+        reason: error.message,
+    }
+}
+
+/// Text the borrowed reader read past that a tree cannot hold (a lone surrogate escape,
+/// a number out of range): not JSON, as the tree parser said of the whole message.
+pub(crate) fn not_json(error: &serde_json::Error) -> Refusal {
+    Refusal::BadMessage {
+        rpc_code: code::PARSE_ERROR,
+        reason: format!("not JSON: {error}"),
     }
 }
 
@@ -468,6 +502,6 @@ pub fn visible(caller: Caller<'_>, mapping: &McpMapping) -> bool {
     decide::visible(&state.policy, state.clock.now(), caller.credential, &target)
 }
 
-fn meta_text<'m>(meta: Option<&'m Map<String, Value>>, key: &str) -> Option<&'m str> {
-    meta?.get(key)?.as_str()
+fn meta_text<'a>(meta: Option<&Object<'a>>, key: &str) -> Option<Cow<'a, str>> {
+    meta?.str(key)
 }

@@ -9,9 +9,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gatehouse_core::mcp::raw::agent::Params;
 use gatehouse_core::refusal::Refusal;
 use http::HeaderMap;
-use serde_json::{Map, Value};
 
 use crate::mcp::jsonrpc::code;
 
@@ -38,16 +38,9 @@ pub enum Era {
 }
 
 /// The era of a request, after checking its headers against its body.
-pub fn of_request(
-    headers: &HeaderMap,
-    method: &str,
-    params: &Map<String, Value>,
-) -> Result<Era, Refusal> {
+pub fn of_request(headers: &HeaderMap, method: &str, params: &Params<'_>) -> Result<Era, Refusal> {
     let routing = Routing::read(headers)?;
-    let envelope = params
-        .get("_meta")
-        .and_then(Value::as_object)
-        .filter(|meta| meta.contains_key(VERSION_KEY));
+    let envelope = params.meta().filter(|meta| meta.get(VERSION_KEY).is_some());
     let Some(envelope) = envelope else {
         if routing.version.is_some_and(|version| version == MODERN) {
             return Err(bad(
@@ -61,21 +54,21 @@ pub fn of_request(
         routing.agree(method, params, false)?;
         return Ok(Era::Handshake);
     };
-    if !envelope.contains_key(CAPABILITIES_KEY) {
+    if envelope.get(CAPABILITIES_KEY).is_none() {
         return Err(bad(
             code::INVALID_PARAMS,
             format!("`params._meta` is missing `{CAPABILITIES_KEY}`"),
         ));
     }
-    let version = envelope.get(VERSION_KEY);
-    if routing.version.is_none() || routing.version != version.and_then(Value::as_str) {
+    let version = envelope.str(VERSION_KEY);
+    if routing.version.is_none() || routing.version != version.as_deref() {
         return Err(bad(
             code::HEADER_MISMATCH,
             format!("the `{VERSION_HEADER}` header does not match the request's protocol version"),
         ));
     }
     routing.agree(method, params, true)?;
-    match version.and_then(Value::as_str) {
+    match version.as_deref() {
         Some(MODERN) => Ok(Era::Modern),
         requested => Err(unsupported(requested.unwrap_or_default())),
     }
@@ -153,12 +146,7 @@ impl<'a> Routing<'a> {
 
     /// `Mcp-Method` and `Mcp-Name` name what the body names; `required` in the
     /// stateless era, where they must be present.
-    fn agree(
-        &self,
-        method: &str,
-        params: &Map<String, Value>,
-        required: bool,
-    ) -> Result<(), Refusal> {
+    fn agree(&self, method: &str, params: &Params<'_>, required: bool) -> Result<(), Refusal> {
         let mismatch = |what: &str| {
             bad(
                 code::HEADER_MISMATCH,
@@ -173,9 +161,9 @@ impl<'a> Routing<'a> {
         let Some(key) = name_key(method) else {
             return Ok(());
         };
-        let body = params.get(key).and_then(Value::as_str);
+        let body = params.str(key);
         match (&self.name, body) {
-            (Some(header), Some(body)) if header != body => Err(mismatch(NAME_HEADER)),
+            (Some(header), Some(body)) if *header != body => Err(mismatch(NAME_HEADER)),
             (Some(_), None) => Err(mismatch(NAME_HEADER)),
             (None, Some(_)) if required => Err(mismatch(NAME_HEADER)),
             _ => Ok(()),
@@ -210,6 +198,8 @@ fn decode_header_value(value: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use serde_json::value::RawValue;
+    use serde_json::{Value, to_string};
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -221,11 +211,17 @@ mod tests {
         map
     }
 
-    fn params(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().unwrap_or_default()
+    fn params(value: Value) -> Box<RawValue> {
+        RawValue::from_string(to_string(&value).unwrap()).unwrap()
     }
 
-    fn modern_call(name: &str) -> Map<String, Value> {
+    /// [`of_request`] on params written as `text`.
+    fn era_of(headers: &HeaderMap, method: &str, text: Box<RawValue>) -> Result<Era, Refusal> {
+        let params = Params::read(Some(&text)).map_err(|error| bad(error.code, error.message))?;
+        of_request(headers, method, &params)
+    }
+
+    fn modern_call(name: &str) -> Box<RawValue> {
         params(json!({
             "name": name,
             "arguments": {},
@@ -248,7 +244,7 @@ mod tests {
             (NAME_HEADER, "echo"),
         ]);
         assert_eq!(
-            of_request(&h, "tools/call", &modern_call("echo")).ok(),
+            era_of(&h, "tools/call", modern_call("echo")).ok(),
             Some(Era::Modern)
         );
     }
@@ -261,7 +257,7 @@ mod tests {
             (NAME_HEADER, "delete"),
         ]);
         assert_eq!(
-            code_of(of_request(&wrong_name, "tools/call", &modern_call("echo"))),
+            code_of(era_of(&wrong_name, "tools/call", modern_call("echo"))),
             Some(code::HEADER_MISMATCH)
         );
         let wrong_method = headers(&[
@@ -270,16 +266,12 @@ mod tests {
             (NAME_HEADER, "echo"),
         ]);
         assert_eq!(
-            code_of(of_request(
-                &wrong_method,
-                "tools/call",
-                &modern_call("echo")
-            )),
+            code_of(era_of(&wrong_method, "tools/call", modern_call("echo"))),
             Some(code::HEADER_MISMATCH)
         );
         let missing = headers(&[(VERSION_HEADER, MODERN), (METHOD_HEADER, "tools/call")]);
         assert_eq!(
-            code_of(of_request(&missing, "tools/call", &modern_call("echo"))),
+            code_of(era_of(&missing, "tools/call", modern_call("echo"))),
             Some(code::HEADER_MISMATCH)
         );
         let twice = headers(&[
@@ -289,18 +281,18 @@ mod tests {
             (NAME_HEADER, "echo"),
         ]);
         assert_eq!(
-            code_of(of_request(&twice, "tools/call", &modern_call("echo"))),
+            code_of(era_of(&twice, "tools/call", modern_call("echo"))),
             Some(code::HEADER_MISMATCH)
         );
         // The handshake era too: optional headers, never contradictory.
         let session_call = params(json!({"name": "echo"}));
         let wrong = headers(&[(NAME_HEADER, "delete")]);
         assert_eq!(
-            code_of(of_request(&wrong, "tools/call", &session_call)),
+            code_of(era_of(&wrong, "tools/call", session_call.clone())),
             Some(code::HEADER_MISMATCH)
         );
         assert_eq!(
-            of_request(&HeaderMap::new(), "tools/call", &session_call).ok(),
+            era_of(&HeaderMap::new(), "tools/call", session_call.clone()).ok(),
             Some(Era::Handshake)
         );
     }
@@ -317,23 +309,22 @@ mod tests {
 
     #[test]
     fn versions_are_checked() {
-        let mut call = modern_call("echo");
-        call.insert(
-            "_meta".to_owned(),
-            json!({VERSION_KEY: "2099-01-01", CAPABILITIES_KEY: {}}),
-        );
+        let call = params(json!({
+            "name": "echo",
+            "_meta": {VERSION_KEY: "2099-01-01", CAPABILITIES_KEY: {}},
+        }));
         let h = headers(&[
             (VERSION_HEADER, "2099-01-01"),
             (METHOD_HEADER, "tools/call"),
             (NAME_HEADER, "echo"),
         ]);
         assert_eq!(
-            code_of(of_request(&h, "tools/call", &call)),
+            code_of(era_of(&h, "tools/call", call)),
             Some(code::UNSUPPORTED_PROTOCOL_VERSION)
         );
         let bare = headers(&[(VERSION_HEADER, MODERN), (METHOD_HEADER, "tools/list")]);
         assert_eq!(
-            code_of(of_request(&bare, "tools/list", &Map::new())),
+            code_of(era_of(&bare, "tools/list", params(json!({})))),
             Some(code::INVALID_PARAMS)
         );
         assert_eq!(negotiate(Some("2025-06-18")), "2025-06-18");

@@ -16,19 +16,20 @@ use bytes::Bytes;
 use gatehouse_core::config::McpServer;
 use gatehouse_core::event::EventKind;
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::mcp::raw::agent::{self, AgentMessage, Params};
 use gatehouse_core::model::ToolName;
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::body::ResponseBody;
 use crate::credential::Credential;
 use crate::mcp::answer::{Answer, answer};
-use crate::mcp::call::{Caller, Reply};
+use crate::mcp::call::{Caller, Reply, bad_message};
 use crate::mcp::era::{self, Era, SESSION_HEADER};
-use crate::mcp::jsonrpc::{self, Id, Message, code};
+use crate::mcp::jsonrpc::{self, Id, code};
 use crate::mcp::methods;
 use crate::mcp_sessions::{Owner, SessionError};
 use crate::peer::is_loopback_host;
@@ -194,26 +195,24 @@ async fn post(
         Err(refusal) => return rpc_refusal(state, Asked::UNREAD, &refusal, draft),
     };
     draft.bytes_in(bytes.len() as u64);
-    let message = match jsonrpc::parse(&bytes) {
+    // Read borrowed from the body, never into a tree: a gated call reads a few members
+    // and writes the rest back as they came.
+    let message = match agent::parse(&bytes) {
         Ok(message) => message,
         Err(error) => {
-            let refusal = Refusal::BadMessage {
-                rpc_code: error.code,
-                reason: error.message,
-            };
-            return rpc_refusal(state, Asked::UNREAD, &refusal, draft);
+            return rpc_refusal(state, Asked::UNREAD, &bad_message(error), draft);
         }
     };
     match message {
-        Message::Request { id, method, params } => {
+        AgentMessage::Request { id, method, params } => {
             draft.rpc_method(&method);
             request(caller, headers, id, &method, &params, draft).await
         }
-        Message::Notification { method, .. } => {
+        AgentMessage::Notification { method, .. } => {
             draft.rpc_method(&method);
             notification(caller, headers, draft)
         }
-        Message::Response { .. } => {
+        AgentMessage::Response { .. } => {
             // Gatehouse never sends the agent requests, so no response is awaited.
             draft.note("a JSON-RPC response nobody asked for was dropped");
             draft.allow(&state.emitter, 202);
@@ -227,14 +226,12 @@ async fn request(
     headers: &HeaderMap,
     id: Id,
     method: &str,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     mut draft: EventDraft,
 ) -> Response<ResponseBody> {
     let state = caller.state;
-    let called = params
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let called = params.str("name");
+    let called = called.as_deref().unwrap_or_default();
     let structured =
         !(method == "tools/call" && state.mcp.declares_output(&caller.server.name, called));
     let asked = |era| Asked {
@@ -262,7 +259,7 @@ async fn request(
             id: id.clone(),
             era,
             method: method.to_owned(),
-            params: params.clone(),
+            params: params.text().map(ToOwned::to_owned),
             structured,
         };
         return stream::answer(caller, call, wanted, draft).await;
@@ -279,14 +276,14 @@ async fn request(
 fn remember_level(
     caller: Caller<'_>,
     headers: &HeaderMap,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     draft: &mut EventDraft,
 ) {
     let session = headers
         .get(SESSION_HEADER)
         .and_then(|value| value.to_str().ok());
-    let level = params.get("level").and_then(Value::as_str);
-    let kept = match (session, level) {
+    let level = params.str("level");
+    let kept = match (session, level.as_deref()) {
         (Some(session), Some(level)) => {
             let sessions = &caller.state.mcp.sessions;
             sessions.set_log_level(session, &owner(caller), level)
@@ -316,11 +313,11 @@ fn finish(
 fn initialize(
     caller: Caller<'_>,
     id: &Id,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     draft: EventDraft,
 ) -> Response<ResponseBody> {
-    let requested = params.get("protocolVersion").and_then(Value::as_str);
-    let version = era::negotiate(requested);
+    let requested = params.str("protocolVersion");
+    let version = era::negotiate(requested.as_deref());
     let session = caller.state.mcp.sessions.open(owner(caller), version);
     let mut draft = draft;
     draft.mcp_session(&session);

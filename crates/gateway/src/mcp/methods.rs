@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use gatehouse_core::config::McpMapping;
+use gatehouse_core::mcp::raw::agent::Params;
 use gatehouse_core::refusal::Refusal;
 
 use crate::mcp::call::{self, Caller, Gated, Reply, Upcall};
@@ -24,7 +25,7 @@ pub async fn dispatch(
     caller: Caller<'_>,
     era: Era,
     method: &str,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     relay: Option<Relay>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
@@ -39,7 +40,7 @@ pub async fn dispatch(
         "resources/templates/list" => list(caller, Listing::Templates, draft).await?,
         "prompts/list" => list(caller, Listing::Prompts, draft).await?,
         "completion/complete" => return complete(caller, params, draft).await,
-        "logging/setLevel" => set_level(params, draft).map(|_| json!({}))?,
+        "logging/setLevel" => set_level(params, draft).map(|()| json!({}))?,
         _ => {
             return Err(Refusal::UnknownMethod {
                 method: method.to_owned(),
@@ -269,11 +270,13 @@ async fn fetch_all(
 /// the caller could get that prompt or read under that template.
 async fn complete(
     caller: Caller<'_>,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
     draft: &mut EventDraft,
 ) -> Result<Reply, Refusal> {
     draft.mcp(caller.server, None);
-    let reference = params.get("ref").and_then(Value::as_object);
+    // A cold path: its nested reference is read from a tree.
+    let tree = params.to_map().map_err(call::bad_message)?;
+    let reference = tree.get("ref").and_then(Value::as_object);
     let kind = reference
         .and_then(|reference| reference.get("type"))
         .and_then(Value::as_str);
@@ -312,7 +315,8 @@ async fn complete(
     if !may_call(caller, listing, &item) {
         return Err(Refusal::PolicyDenied);
     }
-    let forwarded = call::params::forwarded(params);
+    let forwarded =
+        call::params::forwarded(params, None).map_err(|error| call::not_json(&error))?;
     let on_behalf = OnBehalf::of(caller.credential);
     call::forward(
         caller.state,
@@ -329,15 +333,12 @@ async fn complete(
 /// shared by every agent, so one agent's level must not change what a server logs for
 /// another. The face remembers the level in the agent's session instead, and relays the
 /// log messages of that session's gated calls at or above it (see `face::stream`).
-fn set_level<'p>(
-    params: &'p Map<String, Value>,
-    draft: &mut EventDraft,
-) -> Result<&'p str, Refusal> {
-    let level = params.get("level").and_then(Value::as_str);
-    match level {
+fn set_level(params: &Params<'_>, draft: &mut EventDraft) -> Result<(), Refusal> {
+    let level = params.str("level");
+    match level.as_deref() {
         Some(level) if LOG_LEVELS.contains(&level) => {
             draft.note(&format!("log level `{level}` accepted"));
-            Ok(level)
+            Ok(())
         }
         _ => Err(Refusal::BadArguments {
             reason: format!("`params.level` must be one of {}", LOG_LEVELS.join(", ")),

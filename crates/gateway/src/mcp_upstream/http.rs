@@ -339,7 +339,7 @@ impl HttpServer {
             Ok(RawMessage::Response { id: answered, .. }) => {
                 tracing::warn!(server = %self.server, %answered, "response to an unknown request id dropped");
             }
-            Ok(RawMessage::Request { id, method }) => {
+            Ok(RawMessage::Request { id, method, .. }) => {
                 self.reply_to_server(&id, &method, session, secret);
             }
             Ok(RawMessage::Notification { method, params }) => match relaying {

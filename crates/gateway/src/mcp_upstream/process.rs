@@ -279,7 +279,7 @@ impl Process {
             Ok(RawMessage::Response { id, outcome }) => {
                 self.deliver(&id, Ok(outcome.map(ToOwned::to_owned)));
             }
-            Ok(RawMessage::Request { id, method }) => self.reply_to_server(id, &method),
+            Ok(RawMessage::Request { id, method, .. }) => self.reply_to_server(id, &method),
             Ok(RawMessage::Notification { method, params }) => match relay::params(params) {
                 Some(params) => self.notified(&method, params),
                 None => {

@@ -406,6 +406,51 @@ async fn a_high_tier_call_parks_runs_once_when_approved_and_the_agent_gets_its_r
 }
 
 #[tokio::test]
+async fn a_repeated_member_in_the_message_or_its_params_is_refused_and_one_in_the_arguments_settled()
+ {
+    let (harness, token) = start().await;
+    let session = session(&harness, &token).await;
+    let with_session = [("mcp-session-id", session.as_str())];
+    let refused = |reply: &Reply| {
+        let body = reply.json().unwrap();
+        let error = &body["error"];
+        let message = error["message"].as_str().unwrap_or_default().to_owned();
+        (error["code"].as_i64(), message)
+    };
+    // A tree would keep the last `name` and decide on `get-env`; the server reading the
+    // forwarded text might run the first. Neither is guessed.
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"name":"get-env"}}"#,
+            -32602,
+            "`params` repeats `name`",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","_meta":{"progressToken":1,"progressToken":2}}}"#,
+            -32602,
+            "`params._meta` repeats `progressToken`",
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","method":"tools/list","params":{"name":"echo"}}"#,
+            -32600,
+            "repeats `method`",
+        ),
+    ];
+    for (body, code, why) in cases {
+        // The status is the face's for the code (invalid params are answered with 200).
+        let (got, message) = refused(&post(&harness, &token, &with_session, body).await);
+        assert_eq!(got, Some(code), "{body}: {message}");
+        assert!(message.contains(why), "{body}: {message}");
+    }
+    // Inside the arguments a tree settles a repeat, and the server gets the tree's
+    // reading, written canonically: the last.
+    let nested = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{"message":"first","message":"last"}}}"#;
+    let echoed = post(&harness, &token, &with_session, nested).await;
+    let body = echoed.json().unwrap();
+    assert_eq!(body["result"]["content"][0]["text"], "Echo: last", "{body}");
+}
+
+#[tokio::test]
 async fn bad_messages_get_precise_errors_and_the_gateway_stays_up() {
     let (harness, token) = start().await;
     let session = session(&harness, &token).await;

@@ -7,7 +7,7 @@ fn agrees(text: &str) {
     let tree = jsonrpc::parse(text.as_bytes()).unwrap();
     match (raw, tree) {
         (
-            RawMessage::Request { id, method },
+            RawMessage::Request { id, method, .. },
             Message::Request {
                 id: i, method: m, ..
             },

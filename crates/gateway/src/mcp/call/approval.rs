@@ -6,8 +6,10 @@ use std::sync::Arc;
 use gatehouse_core::approval::{Approval, ApprovalStatus, CallToPark, ParkedCall};
 use gatehouse_core::config::{McpMapping, McpServer};
 use gatehouse_core::ids::ApprovalId;
+use gatehouse_core::mcp::raw::agent::Params;
 use gatehouse_core::refusal::Refusal;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::{Caller, Gated, PARKED_METHOD, Reply, Upcall, classify, forward, well_formed};
 use crate::mcp::jsonrpc::ErrorObject;
@@ -136,8 +138,11 @@ pub async fn replay(
         .get(&parked.tool)
         .ok_or_else(stored)?;
     let kind = Gated::of(&parked.path).ok_or_else(stored)?;
-    let params: Map<String, Value> = serde_json::from_slice(&parked.body).map_err(|_| stored())?;
+    // The stored body is the forwarded params Gatehouse wrote, read as an agent's are.
+    let text: &RawValue = serde_json::from_slice(&parked.body).map_err(|_| stored())?;
+    let params = Params::read(Some(text)).map_err(|_| stored())?;
     let (mapping, _) = classify(server, kind, &params)?;
+    let body = super::params::forwarded(&params, None).map_err(|_| stored())?;
     draft.mcp(server, Some(mapping));
     draft.rpc_method(kind.method());
     // An approval is a permit, and a quarantine wins over every permit.
@@ -148,9 +153,6 @@ pub async fn replay(
         intent: Some(&mapping.intent),
     };
     state.quarantines.check(reach, state.clock.as_ref())?;
-    // The mapping borrows `params`, which the upcall takes.
-    let intent = mapping.intent.clone();
-    let risk = mapping.risk.clone();
     budget::reserve(
         state.budgets(),
         workflow,
@@ -164,9 +166,9 @@ pub async fn replay(
         server,
         workflow,
         on_behalf,
-        Upcall::new(kind.method(), super::params::forwarded(&params))
-            .of_intent(&intent)
-            .with_risk(risk.as_ref()),
+        Upcall::new(kind.method(), body)
+            .of_intent(&mapping.intent)
+            .with_risk(mapping.risk.as_ref()),
         draft,
     )
     .await

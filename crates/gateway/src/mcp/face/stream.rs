@@ -29,18 +29,20 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use gatehouse_core::ids::DecisionId;
+use gatehouse_core::mcp::raw::agent::Params;
 use gatehouse_core::model::ToolName;
 use gatehouse_core::refusal::Refusal;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Asked, finish, json, owner, refusal_message, reply_message};
 use crate::body::{BoxError, ResponseBody};
 use crate::credential::Credential;
-use crate::mcp::call::{Caller, Gated, Reply};
+use crate::mcp::call::{Caller, Gated, Reply, bad_message};
 use crate::mcp::era::{Era, SESSION_HEADER};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id, code};
 use crate::mcp::methods;
@@ -66,7 +68,8 @@ pub(super) struct Call {
     pub(super) id: Id,
     pub(super) era: Era,
     pub(super) method: String,
-    pub(super) params: Map<String, Value>,
+    /// The params as the agent wrote them, read again (borrowed) by the task.
+    pub(super) params: Option<Box<RawValue>>,
     pub(super) structured: bool,
 }
 
@@ -77,17 +80,17 @@ pub(super) fn wanted(
     headers: &HeaderMap,
     era: Era,
     method: &str,
-    params: &Map<String, Value>,
+    params: &Params<'_>,
 ) -> Option<Wanted> {
     Gated::of(method)?;
     if !accepts_events(headers) {
         return None;
     }
     let token = params
-        .get("_meta")
+        .meta()
         .and_then(|meta| meta.get("progressToken"))
-        .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
-        .cloned();
+        .and_then(|token| serde_json::from_str::<Value>(token.get()).ok())
+        .filter(|token| token.is_string() || token.is_i64() || token.is_u64());
     let level = match era {
         Era::Handshake => session_level(caller, headers),
         Era::Modern => None,
@@ -197,16 +200,19 @@ async fn run(
     let (sender, mut notes) = mpsc::channel(RELAY_LIMIT);
     let relay = Some(wanted.relay(sender));
     let mut events = Events::new(answer, draft.id());
-    let outcome = {
-        let params = &call.params;
-        let dispatched =
-            methods::dispatch(caller, call.era, &call.method, params, relay, &mut draft);
-        tokio::pin!(dispatched);
-        loop {
-            tokio::select! {
-                biased;
-                Some(note) = notes.recv() => events.relay(&wanted.for_agent(note)),
-                outcome = &mut dispatched => break outcome,
+    // The face read these params already; reading them again cannot find a repeat.
+    let outcome = match Params::read(call.params.as_deref()) {
+        Err(error) => Err(bad_message(error)),
+        Ok(params) => {
+            let dispatched =
+                methods::dispatch(caller, call.era, &call.method, &params, relay, &mut draft);
+            tokio::pin!(dispatched);
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(note) = notes.recv() => events.relay(&wanted.for_agent(note)),
+                    outcome = &mut dispatched => break outcome,
+                }
             }
         }
     };
