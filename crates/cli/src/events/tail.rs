@@ -31,7 +31,14 @@ pub(crate) struct TailArgs {
 pub(crate) fn run(control: &ControlArgs, args: &TailArgs) -> anyhow::Result<()> {
     let url = control.url(&format!("/v1/events/stream?{}", query(args)));
     let authorization = format!("Bearer {}", control.token()?);
-    crate::runtime()?.block_on(follow(&url, &authorization, args.json))
+    crate::runtime()?.block_on(async {
+        // Ctrl-C ends the tail cleanly, whatever SIGINT's disposition was inherited as
+        // (a shell starting the command in the background sets it to ignored).
+        tokio::select! {
+            followed = follow(&url, &authorization, args.json) => followed,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    })
 }
 
 fn query(args: &TailArgs) -> String {
