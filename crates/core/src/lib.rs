@@ -12,6 +12,7 @@ pub mod baseline;
 pub mod clock;
 mod closed_set;
 pub mod config;
+pub mod escape;
 pub mod event;
 pub mod form;
 pub mod headers;

@@ -13,7 +13,6 @@
 //! event format, no spans entered around the call (the gateway enters none), and no
 //! other layer wanting the line.
 
-mod escape;
 mod format;
 mod timestamp;
 

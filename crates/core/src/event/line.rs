@@ -2,12 +2,13 @@
 //! writes for [`Event`] (a property test holds it to that), at a fraction of the cost.
 //! Every call's event is encoded once on the serving core, and serde's escaping of each
 //! string one character at a time was a twentieth of a proxied call's instructions. Most
-//! strings need no escaping at all; one pass over their bytes says so, and they are
-//! copied whole.
+//! strings need no escaping at all: [`crate::escape`] scans for the first byte that does
+//! a word at a time and copies plain runs whole.
 
 use std::fmt::Write as _;
 
 use super::{DecideInput, Event};
+use crate::escape::json_string;
 use crate::model::{
     AgentId, DataClass, Intent, SegmentName, TaskClassName, Tier, ToolName, WorkflowId,
 };
@@ -71,7 +72,7 @@ pub(super) fn encode(event: &Event) -> String {
         if index > 0 {
             out.push(',');
         }
-        string(&mut out, policy);
+        json_string(&mut out, policy);
     }
     out.push(']');
     field(&mut out, ",\"tier\":", event.tier.map(Tier::as_str));
@@ -131,7 +132,7 @@ pub(super) fn encode(event: &Event) -> String {
             if index > 0 {
                 out.push(',');
             }
-            string(&mut out, anomaly.as_str());
+            json_string(&mut out, anomaly.as_str());
         }
         out.push(']');
     }
@@ -167,7 +168,7 @@ fn decide_input(out: &mut String, decide: &DecideInput) {
 fn field(out: &mut String, key: &str, value: Option<&str>) {
     out.push_str(key);
     match value {
-        Some(value) => string(out, value),
+        Some(value) => json_string(out, value),
         None => out.push_str("null"),
     }
 }
@@ -177,41 +178,6 @@ fn number(out: &mut String, key: &str, value: Option<u64>) {
     match value {
         Some(value) => out.push_str(itoa::Buffer::new().format(value)),
         None => out.push_str("null"),
-    }
-}
-
-/// A JSON string as serde_json writes it: `"` and `\` escaped, the five control
-/// characters with short escapes as such, every other one below U+0020 as `\u00xx`,
-/// everything else (DEL and non-ASCII included) as it is.
-fn string(out: &mut String, value: &str) {
-    out.push('"');
-    if value
-        .bytes()
-        .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
-    {
-        out.push_str(value);
-    } else {
-        escaped(out, value);
-    }
-    out.push('"');
-}
-
-fn escaped(out: &mut String, value: &str) {
-    for character in value.chars() {
-        match character {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            control if u32::from(control) < 0x20 => {
-                // Writing to a String cannot fail.
-                let _ = write!(out, "\\u{:04x}", u32::from(control));
-            }
-            other => out.push(other),
-        }
     }
 }
 

@@ -6,9 +6,9 @@
 
 use std::time::SystemTime;
 
-use super::escape::{debug_str, json_string};
 use super::timestamp::{self, decimal};
 use super::{Fields, Format, TARGET};
+use gatehouse_core::escape::{debug_str, json_string};
 
 /// Appends the whole line, ending in `\n`, to `out`.
 pub(crate) fn write(out: &mut Vec<u8>, format: Format, time: SystemTime, fields: &Fields<'_>) {

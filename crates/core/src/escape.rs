@@ -1,62 +1,92 @@
-//! The two ways a text field is escaped: as `str`'s `Debug` quotes it (the text
-//! format) and as serde_json writes a string (the JSON format). Most texts need no
-//! escape at all, so the scan for the first byte that does reads eight bytes at a time.
+//! The two ways a text is quoted for the gateway's own writers: as serde_json writes a
+//! string (event lines, the access log's JSON format) and as `str`'s `Debug` quotes it
+//! (the access log's text format). Most texts need no escape at all, so the scan for the
+//! first byte that does reads eight bytes at a time, and the plain runs are copied whole.
+
+/// Where quoted text goes: a `String` (an event line) or bytes (a log line).
+pub trait Out {
+    fn text(&mut self, text: &str);
+}
+
+impl Out for String {
+    fn text(&mut self, text: &str) {
+        self.push_str(text);
+    }
+}
+
+impl Out for Vec<u8> {
+    fn text(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// `text` up to `end` and from it. `end` always falls before an ASCII byte, so on a
+/// character boundary; the fallbacks never happen.
+fn split(text: &str, end: usize) -> (&str, &str) {
+    text.split_at_checked(end).unwrap_or((text, ""))
+}
 
 /// `<str as Debug>::fmt`: quoted; runs of printable ASCII other than `\` and `"` as
 /// they are, every other character as `char::escape_debug` writes it (the same
 /// escapes: `\n`, `\"`, `\u{1b}`, grapheme extenders). The single quote alone is
 /// escaped by `escape_debug` and not by `str`'s `Debug`, and it is printable ASCII, so
 /// it never reaches that branch.
-pub(crate) fn debug_str(out: &mut Vec<u8>, value: &str) {
-    out.push(b'"');
+pub fn debug_str(out: &mut impl Out, value: &str) {
+    out.text("\"");
     let mut rest = value;
     while let Some(start) = first(rest.as_bytes(), debug_word, debug_byte) {
-        let (plain, escaped) = rest.split_at(start);
-        out.extend_from_slice(plain.as_bytes());
+        let (plain, escaped) = split(rest, start);
+        out.text(plain);
         let mut chars = escaped.chars();
         if let Some(c) = chars.next() {
             let mut utf8 = [0; 4];
             for piece in c.escape_debug() {
-                out.extend_from_slice(piece.encode_utf8(&mut utf8).as_bytes());
+                out.text(piece.encode_utf8(&mut utf8));
             }
         }
         rest = chars.as_str();
     }
-    out.extend_from_slice(rest.as_bytes());
-    out.push(b'"');
+    out.text(rest);
+    out.text("\"");
 }
 
 /// serde_json's string escaping (`format_escaped_str`): `"` and `\` backslashed, the
 /// control characters below 0x20 as `\b \t \n \f \r` or `\u00xx` (lowercase hex);
 /// everything else, DEL and non-ASCII included, as it is.
-pub(crate) fn json_string(out: &mut Vec<u8>, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut rest = value.as_bytes();
-    while let Some(start) = first(rest, json_word, json_byte) {
-        let (plain, escaped) = rest.split_at(start);
-        out.extend_from_slice(plain);
-        let Some((&byte, after)) = escaped.split_first() else {
-            break;
-        };
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            control => {
-                let hex = |nibble: u8| HEX.get(usize::from(nibble)).copied().unwrap_or(b'0');
-                out.extend_from_slice(b"\\u00");
-                out.extend_from_slice(&[hex(control >> 4), hex(control & 0xf)]);
-            }
-        }
+pub fn json_string(out: &mut impl Out, value: &str) {
+    out.text("\"");
+    let mut rest = value;
+    while let Some(start) = first(rest.as_bytes(), json_word, json_byte) {
+        let (plain, escaped) = split(rest, start);
+        out.text(plain);
+        let (byte, after) = split(escaped, 1);
+        out.text(json_escape(byte));
         rest = after;
     }
-    out.extend_from_slice(rest);
-    out.push(b'"');
+    out.text(rest);
+    out.text("\"");
+}
+
+/// The escape of one byte `json_byte` is true for, given as its one-byte text.
+fn json_escape(byte: &str) -> &'static str {
+    /// Each control character's escape, by value: serde_json's short one where it has
+    /// one, else `\u00xx` in lowercase hex.
+    const CONTROLS: [&str; 32] = [
+        "\\u0000", "\\u0001", "\\u0002", "\\u0003", "\\u0004", "\\u0005", "\\u0006", "\\u0007",
+        "\\b", "\\t", "\\n", "\\u000b", "\\f", "\\r", "\\u000e", "\\u000f", "\\u0010", "\\u0011",
+        "\\u0012", "\\u0013", "\\u0014", "\\u0015", "\\u0016", "\\u0017", "\\u0018", "\\u0019",
+        "\\u001a", "\\u001b", "\\u001c", "\\u001d", "\\u001e", "\\u001f",
+    ];
+    match byte {
+        "\"" => "\\\"",
+        "\\" => "\\\\",
+        other => other
+            .bytes()
+            .next()
+            .and_then(|control| CONTROLS.get(usize::from(control)))
+            .copied()
+            .unwrap_or(""),
+    }
 }
 
 /// Ones in every byte of a word.
@@ -159,6 +189,22 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever the text, and into either kind of output, the quoting is serde_json's
+        /// and `Debug`'s.
+        #[test]
+        fn any_text_is_quoted_as_the_references_quote_it(
+            value in prop_oneof![any::<String>(), "[\\x00-\\x1f\"\\\\\\x7f a-z é✓\u{301}]{0,24}"],
+        ) {
+            let mut text = String::new();
+            json_string(&mut text, &value);
+            prop_assert_eq!(&text, &serde_json::to_string(&value).unwrap());
+            prop_assert_eq!(json(&value), text);
+            let mut text = String::new();
+            debug_str(&mut text, &value);
+            prop_assert_eq!(&text, &format!("{value:?}"));
+            prop_assert_eq!(debug(&value), text);
+        }
+
         /// The word-at-a-time scan finds what a byte-by-byte one finds, wherever the
         /// byte sits in its word and whatever its neighbours.
         #[test]
