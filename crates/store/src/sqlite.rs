@@ -13,6 +13,7 @@ mod claims;
 mod column;
 mod connect;
 mod events;
+mod immediate;
 mod listing;
 mod migrate;
 mod outbox;

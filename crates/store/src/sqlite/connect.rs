@@ -9,8 +9,9 @@ use rusqlite::Connection;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Room for every shape of event, workflow and approval query (one per combination of
-/// filters in use) plus the fixed statements.
-const STATEMENT_CACHE: usize = 96;
+/// filters in use) plus the fixed statements, and the event log's multi-row inserts (up
+/// to 18 shapes each for ids and keys, see `events::rows`).
+const STATEMENT_CACHE: usize = 96 + 40;
 
 /// Creates the directory the database file lives in.
 pub(super) fn create_parent(path: &Path) -> Result<(), String> {

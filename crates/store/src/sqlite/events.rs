@@ -8,23 +8,24 @@ mod block;
 pub(super) mod chain;
 mod rates;
 mod retention;
+mod rows;
 mod walk;
 
 pub(super) use retention::delete_before;
 
-use std::sync::OnceLock;
-
 use gatehouse_core::event::{Event, EventFilter, EventLine};
 use gatehouse_core::ids::DecisionId;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, TransactionBehavior, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, ToSql, params};
 
 use super::{OrUnavailable, unavailable};
 use crate::chain::ChainCheck;
 use crate::error::StoreError;
 use crate::rates::{CallCount, RateQuery};
 use crate::sqlite::column::decision_id;
+use crate::sqlite::immediate::Immediate;
 use crate::store::effective_limit;
 use block::Block;
+use rows::{IdText, Rows};
 
 /// The last block's reaches, which the next block's extend.
 const REACH: &str = "SELECT reach_id, reach_time_ms FROM event_blocks ORDER BY block DESC LIMIT 1";
@@ -34,12 +35,9 @@ const LINES: &str = "INSERT INTO event_lines (block, lines, chain) VALUES (?1, ?
 const KEY: &str = "INSERT INTO event_keys (field, value, block) VALUES (?1, ?2, ?3)";
 const ID: &str = "INSERT INTO event_ids (id, block) VALUES (?1, ?2)";
 
-/// Columns of one `event_ids` row, the parameters of `ID`.
-const COLUMNS: usize = 2;
-
-/// Ids per multi-row `INSERT`: one statement execution (cursor opening, parameter
-/// binding, statement end) for this many events instead of one each.
-const ROWS: usize = 64;
+/// Multi-row forms of `ID` and `KEY`.
+static IDS: Rows = Rows::new(ID, 2);
+static KEYS: Rows = Rows::new(KEY, 3);
 
 /// Writes the whole batch in one transaction, or nothing of it.
 pub(super) fn insert(
@@ -64,7 +62,8 @@ pub(super) fn insert(
 /// How the ids of a block are inserted.
 #[derive(Clone, Copy)]
 enum Ids {
-    /// `ROWS` per statement; a duplicate rolls the transaction back unnamed.
+    /// Many per statement (see `rows`); a duplicate rolls the transaction back unnamed,
+    /// unless it is in the last single-row statement.
     Chunked,
     /// One per statement; a duplicate is named.
     OneByOne,
@@ -83,9 +82,7 @@ fn insert_block(
     block: &Block<'_>,
     ids: Ids,
 ) -> Result<Written, StoreError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .or_unavailable(location)?;
+    let tx = Immediate::begin(conn).or_unavailable(location)?;
     // The link before this block is read inside the write transaction, so no other
     // block can come between: the chain follows store order.
     let previous = chain::head(&tx).or_unavailable(location)?;
@@ -94,26 +91,16 @@ fn insert_block(
     tx.prepare_cached(LINES)
         .and_then(|mut statement| statement.execute(params![number, block.text, links]))
         .or_unavailable(location)?;
-    match ids {
-        Ids::Chunked => {
-            let mut chunks = block.events.chunks_exact(ROWS);
-            for chunk in chunks.by_ref() {
-                if !insert_id_chunk(&tx, location, chunk, number)? {
-                    // Dropping `tx` finds the transaction already rolled back.
-                    return Ok(Written::Nothing);
-                }
-            }
-            insert_each_id(&tx, location, chunks.remainder(), number)?;
-        }
-        Ids::OneByOne => insert_each_id(&tx, location, &block.events, number)?,
-    }
-    let mut statement = tx.prepare_cached(KEY).or_unavailable(location)?;
-    for (field, value) in &block.keys {
-        statement
-            .execute(params![field.as_str(), value, number])
-            .or_unavailable(location)?;
-    }
-    drop(statement);
+    let single = match ids {
+        Ids::Chunked => match insert_id_chunks(&tx, location, &block.events, number)? {
+            Some(last) => last,
+            // Dropping `tx` finds the transaction already rolled back.
+            None => return Ok(Written::Nothing),
+        },
+        Ids::OneByOne => &block.events,
+    };
+    insert_each_id(&tx, location, single, number)?;
+    insert_keys(&tx, block, number).or_unavailable(location)?;
     tx.commit().or_unavailable(location)?;
     Ok(Written::All)
 }
@@ -129,9 +116,9 @@ fn insert_header(conn: &Connection, block: &Block<'_>) -> rusqlite::Result<i64> 
         None => (block.last_id, block.max_time_ms),
     };
     conn.prepare_cached(HEADER)?.execute(params![
-        block.first_id.to_string(),
-        block.last_id.to_string(),
-        reach_id.to_string(),
+        IdText::new(block.first_id),
+        IdText::new(block.last_id),
+        IdText::new(reach_id),
         block.min_time_ms,
         block.max_time_ms,
         reach_time_ms,
@@ -139,23 +126,43 @@ fn insert_header(conn: &Connection, block: &Block<'_>) -> rusqlite::Result<i64> 
     Ok(conn.last_insert_rowid())
 }
 
-/// `ROWS` ids in one statement; false when a constraint failed, which rolled back the
-/// whole transaction. `OR ROLLBACK` rather than the default `ABORT` because an aborting
-/// multi-row statement must be undoable on its own, so SQLite keeps a statement journal
-/// for it: a copy of every page it touches.
+/// Inserts all ids but a last single one in multi-row statements; returns that last one
+/// (or none) for `insert_each_id`, which names it if it is a duplicate, or `None` when a
+/// constraint failed, which rolled back the whole transaction.
+fn insert_id_chunks<'b, 'l>(
+    conn: &Connection,
+    location: &str,
+    events: &'b [&'l EventLine<'l>],
+    block: i64,
+) -> Result<Option<&'b [&'l EventLine<'l>]>, StoreError> {
+    let mut left = events;
+    while left.len() > 1 {
+        let (chunk, rest) = left.split_at(rows::chunk(left.len()));
+        if !insert_id_chunk(conn, location, chunk, block)? {
+            return Ok(None);
+        }
+        left = rest;
+    }
+    Ok(Some(left))
+}
+
+/// The ids of `chunk` in one statement; false when a constraint failed.
 fn insert_id_chunk(
     conn: &Connection,
     location: &str,
     chunk: &[&EventLine<'_>],
     block: i64,
 ) -> Result<bool, StoreError> {
-    let ids: Vec<String> = chunk.iter().map(|line| line.event.id.to_string()).collect();
+    let ids: Vec<IdText> = chunk
+        .iter()
+        .map(|line| IdText::new(line.event.id))
+        .collect();
     let params: Vec<&dyn ToSql> = ids
         .iter()
         .flat_map(|id| [id as &dyn ToSql, &block as &dyn ToSql])
         .collect();
     let mut statement = conn
-        .prepare_cached(insert_id_rows())
+        .prepare_cached(IDS.sql(chunk.len()))
         .or_unavailable(location)?;
     match statement.execute(params.as_slice()) {
         Ok(_) => Ok(true),
@@ -176,24 +183,32 @@ fn insert_each_id(
     for line in events {
         let id = line.event.id;
         statement
-            .execute(params![id.to_string(), block])
+            .execute(params![IdText::new(id), block])
             .map_err(|error| insert_error(location, id, error))?;
     }
     Ok(())
 }
 
-/// `INSERT OR ROLLBACK` with `ROWS` rows of values, numbered on from `ID`'s own.
-fn insert_id_rows() -> &'static str {
-    static SQL: OnceLock<String> = OnceLock::new();
-    SQL.get_or_init(|| {
-        let mut sql = ID.replacen("INSERT", "INSERT OR ROLLBACK", 1);
-        for row in 1..ROWS {
-            let first = row * COLUMNS + 1;
-            let values: Vec<String> = (first..first + COLUMNS).map(|n| format!("?{n}")).collect();
-            sql.push_str(&format!(", ({})", values.join(", ")));
-        }
-        sql
-    })
+/// The block's keys, a chunk of rows per statement. They cannot collide: the block is
+/// new and its keys distinct.
+fn insert_keys(conn: &Connection, block: &Block<'_>, number: i64) -> rusqlite::Result<()> {
+    let keys: Vec<(&str, &str)> = block
+        .keys
+        .iter()
+        .map(|(field, value)| (field.as_str(), *value))
+        .collect();
+    let mut left = keys.as_slice();
+    while !left.is_empty() {
+        let (chunk, rest) = left.split_at(rows::chunk(left.len()));
+        let params: Vec<&dyn ToSql> = chunk
+            .iter()
+            .flat_map(|(field, value)| [field as &dyn ToSql, value, &number])
+            .collect();
+        conn.prepare_cached(KEYS.sql(chunk.len()))?
+            .execute(params.as_slice())?;
+        left = rest;
+    }
+    Ok(())
 }
 
 pub(super) fn one(
@@ -265,6 +280,7 @@ mod tests {
     use gatehouse_core::model::Tier;
     use gatehouse_core::refusal::RefusalKind;
 
+    use super::rows::ROWS;
     use super::*;
     use crate::{SqliteStore, Store};
 
@@ -335,6 +351,45 @@ mod tests {
         assert!(stored(&store).is_empty());
         store.append_events(&batch[..ROWS]).unwrap();
         assert_eq!(stored(&store), batch[..ROWS]);
+    }
+
+    /// Every way a batch splits into statements (chunks of `ROWS`, then falling powers
+    /// of two, then a single row) with a duplicate anywhere: the duplicate id is named
+    /// and nothing of the batch is kept, and the batch without it is stored whole.
+    #[test]
+    fn a_duplicate_in_any_chunk_of_any_batch_is_named_and_stores_nothing() {
+        for size in [2, 3, 7, 8, 63, ROWS + 6] {
+            for at in 1..size {
+                let store = SqliteStore::open_in_memory().unwrap();
+                let mut batch: Vec<Event> = (1..=size as u128).map(event).collect();
+                batch[at] = event(at as u128);
+                let error = store.append_events(&batch).unwrap_err();
+                let StoreError::Conflict { id, .. } = error else {
+                    panic!("expected a conflict, got {error:?}");
+                };
+                assert_eq!(id, DecisionId::from_u128(at as u128), "{size} {at}");
+                assert!(stored(&store).is_empty(), "{size} {at}");
+                batch.remove(at);
+                store.append_events(&batch).unwrap();
+                assert_eq!(stored(&store), batch, "{size} {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_stored_by_an_earlier_batch_is_named_and_the_batch_stores_nothing() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let first: Vec<Event> = (1..=3).map(event).collect();
+        store.append_events(&first).unwrap();
+        for size in [2, 5, ROWS + 2] {
+            let batch: Vec<Event> = (3..3 + size as u128).map(event).collect();
+            let error = store.append_events(&batch).unwrap_err();
+            let StoreError::Conflict { id, .. } = error else {
+                panic!("expected a conflict, got {error:?}");
+            };
+            assert_eq!(id, DecisionId::from_u128(3));
+            assert_eq!(stored(&store), first);
+        }
     }
 
     /// Rows written as columns (schema 7) come back, after the steps to lines and to
