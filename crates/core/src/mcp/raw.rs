@@ -21,9 +21,10 @@ use serde_json::value::RawValue;
 use super::jsonrpc::{ErrorObject, Id, code};
 
 /// One message, borrowed from the text it was read from; `P` is how its `params` were
-/// read (as written, unless the agent's reader read their members with the message).
+/// read and `R` how its `result` was (as written, unless a reader read their members with
+/// the message: [`agent::parse`], [`from_server`]).
 #[derive(Debug)]
-pub enum RawMessage<'a, P = &'a RawValue> {
+pub enum RawMessage<'a, P = &'a RawValue, R = &'a RawValue> {
     /// A request: from a server, whose params are not needed to answer it, or from an
     /// agent, whose params [`agent::parse`] reads member by member.
     Request {
@@ -40,14 +41,14 @@ pub enum RawMessage<'a, P = &'a RawValue> {
     /// A reply: `Ok(result)` as the server wrote it, or `Err(error)`.
     Response {
         id: Id,
-        outcome: Result<&'a RawValue, ErrorObject>,
+        outcome: Result<R, ErrorObject>,
     },
 }
 
 /// Reads one message; the error is the one [`super::jsonrpc::parse`] would give (or
 /// `INVALID_REQUEST` for a repeated member).
 pub fn parse(bytes: &[u8]) -> Result<RawMessage<'_>, ErrorObject> {
-    let wire: Wire<'_, &RawValue> =
+    let wire: Wire<'_, &RawValue, &RawValue> =
         serde_json::from_slice(bytes).map_err(|error| unreadable(bytes, &error))?;
     wire.message()
 }
@@ -62,7 +63,7 @@ pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
 /// The first key `members` repeats, if any. Members an MCP result or request has at its
 /// top are a handful: compared pairwise, without allocating; a long list is sorted
 /// instead, so a hostile one costs n log n.
-fn repeated<'m>(members: &'m [(Cow<'_, str>, &RawValue)]) -> Option<&'m str> {
+fn repeated<'m, V>(members: &'m [(Cow<'_, str>, V)]) -> Option<&'m str> {
     const PAIRWISE: usize = 16;
     if members.len() <= PAIRWISE {
         return members.iter().enumerate().find_map(|(at, (key, _))| {
@@ -100,18 +101,19 @@ fn unreadable(bytes: &[u8], error: &serde_json::Error) -> ErrorObject {
     ErrorObject::new(code::INVALID_REQUEST, why)
 }
 
-/// A message's members that matter, each as written but `params`, read as a `P`.
+/// A message's members that matter, each as written but `params`, read as a `P`, and
+/// `result`, read as an `R`.
 #[derive(Debug)]
-struct Wire<'a, P> {
+struct Wire<'a, P, R> {
     jsonrpc: Option<&'a RawValue>,
     id: Option<&'a RawValue>,
     method: Option<&'a RawValue>,
     params: Option<P>,
-    result: Option<&'a RawValue>,
+    result: Option<R>,
     error: Option<&'a RawValue>,
 }
 
-impl<P> Default for Wire<'_, P> {
+impl<P, R> Default for Wire<'_, P, R> {
     fn default() -> Self {
         Self {
             jsonrpc: None,
@@ -142,8 +144,8 @@ impl Read for Members<'_> {
     }
 }
 
-impl<'a, P: Read> Wire<'a, P> {
-    fn message(self) -> Result<RawMessage<'a, P>, ErrorObject> {
+impl<'a, P: Read, R> Wire<'a, P, R> {
+    fn message(self) -> Result<RawMessage<'a, P, R>, ErrorObject> {
         let invalid = |why: &str| ErrorObject::new(code::INVALID_REQUEST, why.to_owned());
         if !self.jsonrpc.is_some_and(is_version) {
             return Err(invalid("`jsonrpc` must be \"2.0\""));
@@ -260,15 +262,15 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
-impl<'de: 'a, 'a, P: Deserialize<'de>> Deserialize<'de> for Wire<'a, P> {
+impl<'de: 'a, 'a, P: Deserialize<'de>, R: Deserialize<'de>> Deserialize<'de> for Wire<'a, P, R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object<P>(PhantomData<P>);
-        impl<'de, P: Deserialize<'de>> Visitor<'de> for Object<P> {
-            type Value = Wire<'de, P>;
+        struct Object<P, R>(PhantomData<(P, R)>);
+        impl<'de, P: Deserialize<'de>, R: Deserialize<'de>> Visitor<'de> for Object<P, R> {
+            type Value = Wire<'de, P, R>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC message object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de, P>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de, P, R>, A::Error> {
                 let mut wire = Wire::default();
                 while let Some(field) = map.next_key::<Field>()? {
                     let (slot, name) = match field {
@@ -280,7 +282,11 @@ impl<'de: 'a, 'a, P: Deserialize<'de>> Deserialize<'de> for Wire<'a, P> {
                             wire.params = Some(map.next_value()?);
                             continue;
                         }
-                        Field::Result => (&mut wire.result, "result"),
+                        Field::Result => {
+                            once(wire.result.is_some(), "result")?;
+                            wire.result = Some(map.next_value()?);
+                            continue;
+                        }
                         Field::Error => (&mut wire.error, "error"),
                         Field::Other => {
                             map.next_value::<IgnoredAny>()?;
@@ -351,6 +357,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
 }
 
 pub mod agent;
+mod written;
+
+pub use written::{Written, from_server};
 
 #[cfg(test)]
 mod tests;

@@ -69,7 +69,7 @@ fn in_two_passes(bytes: &[u8]) -> Result<AgentMessage<'_>, ErrorObject> {
 /// than skipped over as text and read again; `None` for a message [`parse`] refuses,
 /// which [`in_two_passes`] then says why.
 fn in_one_pass(bytes: &[u8]) -> Option<AgentMessage<'_>> {
-    let wire: Wire<'_, Members<'_>> = serde_json::from_slice(bytes).ok()?;
+    let wire: Wire<'_, Members<'_>, &RawValue> = serde_json::from_slice(bytes).ok()?;
     Some(match wire.message().ok()? {
         RawMessage::Request { id, method, params } => AgentMessage::Request {
             id,
