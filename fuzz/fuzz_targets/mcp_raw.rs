@@ -4,19 +4,22 @@
 //! both accept is read the same way (a result, once parsed, is the tree parser's); the
 //! borrowed reader refuses only a repeated member that the tree parser accepts; what it
 //! accepts and the tree parser refuses is text only a tree cannot hold (a lone surrogate
-//! escape, a number out of range); and the members of an object are the tree's.
+//! escape, a number out of range); and the members of an object are the tree's. The
+//! reader for servers' answers (`raw::from_server`), which reads a result's members with
+//! its message, reads every message as `raw::parse` then `Written::read` do.
 #![no_main]
 
 use std::fmt;
 
 use gatehouse_core::mcp::jsonrpc::{self, Message, code};
-use gatehouse_core::mcp::raw::{self, RawMessage};
+use gatehouse_core::mcp::raw::{self, RawMessage, Written};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 fuzz_target!(|data: &[u8]| {
+    read_once_as_twice(data);
     let borrowed = raw::parse(data);
     let tree = jsonrpc::parse(data);
     match (borrowed, tree) {
@@ -30,6 +33,31 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+fn read_once_as_twice(data: &[u8]) {
+    match (raw::from_server(data), raw::parse(data)) {
+        (Ok(RawMessage::Response { id, outcome }), Ok(RawMessage::Response { id: i, outcome: o })) => {
+            assert_eq!(id, i);
+            assert_eq!(outcome, o.map(Written::read));
+        }
+        (
+            Ok(RawMessage::Request { id, method, params }),
+            Ok(RawMessage::Request { id: i, method: m, params: p }),
+        ) => {
+            assert_eq!((id, method), (i, m));
+            assert_eq!(params.map(RawValue::get), p.map(RawValue::get));
+        }
+        (
+            Ok(RawMessage::Notification { method, params }),
+            Ok(RawMessage::Notification { method: m, params: p }),
+        ) => {
+            assert_eq!(method, m);
+            assert_eq!(params.map(RawValue::get), p.map(RawValue::get));
+        }
+        (Err(once), Err(twice)) => assert_eq!(once, twice),
+        (once, twice) => panic!("{once:?} is not {twice:?}"),
+    }
+}
 
 fn agree(borrowed: RawMessage<'_>, tree: Message) {
     match (borrowed, tree) {

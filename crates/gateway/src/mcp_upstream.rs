@@ -31,7 +31,6 @@ use ::http::HeaderValue;
 use gatehouse_core::config::{Config, McpServer, McpTransport, Secret, SecretSource};
 use gatehouse_core::model::ToolName;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
 
 use crate::mcp_upstream::http::{Failure, HttpServer, SessionHeaders};
@@ -42,13 +41,15 @@ use crate::mcp_upstream::relay::Relaying;
 use crate::mcp_upstream::stdio::Supervisor;
 use crate::upstream::UpstreamClient;
 use gatehouse_core::mcp::jsonrpc::{self, ErrorObject, Id};
+use gatehouse_core::mcp::raw::Written;
 
 /// A server's answer to one request: its result, or its JSON-RPC error.
 pub type Outcome = Result<Value, ErrorObject>;
 
 /// [`Outcome`] with the result as the server wrote it, checked to be one JSON value and
-/// not parsed into a tree: what a call passes on to its agent.
-pub type RawOutcome = Result<Box<RawValue>, ErrorObject>;
+/// not parsed into a tree, its top members read with it: what a call passes on to its
+/// agent.
+pub type RawOutcome = Result<Written, ErrorObject>;
 
 /// How long shutdown waits for each server (the closing DELETE, a process's exit).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);

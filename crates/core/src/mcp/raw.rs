@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -19,33 +20,35 @@ use serde_json::value::RawValue;
 
 use super::jsonrpc::{ErrorObject, Id, code};
 
-/// One message, borrowed from the text it was read from.
+/// One message, borrowed from the text it was read from; `P` is how its `params` were
+/// read and `R` how its `result` was (as written, unless a reader read their members with
+/// the message: [`agent::parse`], [`from_server`]).
 #[derive(Debug)]
-pub enum RawMessage<'a> {
+pub enum RawMessage<'a, P = &'a RawValue, R = &'a RawValue> {
     /// A request: from a server, whose params are not needed to answer it, or from an
     /// agent, whose params [`agent::parse`] reads member by member.
     Request {
         id: Id,
         method: Cow<'a, str>,
         /// An object, when present.
-        params: Option<&'a RawValue>,
+        params: Option<P>,
     },
     Notification {
         method: Cow<'a, str>,
         /// An object, when present.
-        params: Option<&'a RawValue>,
+        params: Option<P>,
     },
     /// A reply: `Ok(result)` as the server wrote it, or `Err(error)`.
     Response {
         id: Id,
-        outcome: Result<&'a RawValue, ErrorObject>,
+        outcome: Result<R, ErrorObject>,
     },
 }
 
 /// Reads one message; the error is the one [`super::jsonrpc::parse`] would give (or
 /// `INVALID_REQUEST` for a repeated member).
 pub fn parse(bytes: &[u8]) -> Result<RawMessage<'_>, ErrorObject> {
-    let wire: Wire<'_> =
+    let wire: Wire<'_, &RawValue, &RawValue> =
         serde_json::from_slice(bytes).map_err(|error| unreadable(bytes, &error))?;
     wire.message()
 }
@@ -60,7 +63,7 @@ pub fn members(raw: &RawValue) -> Option<Vec<(Cow<'_, str>, &RawValue)>> {
 /// The first key `members` repeats, if any. Members an MCP result or request has at its
 /// top are a handful: compared pairwise, without allocating; a long list is sorted
 /// instead, so a hostile one costs n log n.
-fn repeated<'m>(members: &'m [(Cow<'_, str>, &RawValue)]) -> Option<&'m str> {
+fn repeated<'m, V>(members: &'m [(Cow<'_, str>, V)]) -> Option<&'m str> {
     const PAIRWISE: usize = 16;
     if members.len() <= PAIRWISE {
         return members.iter().enumerate().find_map(|(at, (key, _))| {
@@ -98,19 +101,51 @@ fn unreadable(bytes: &[u8], error: &serde_json::Error) -> ErrorObject {
     ErrorObject::new(code::INVALID_REQUEST, why)
 }
 
-/// A message's members that matter, each as written.
-#[derive(Debug, Default)]
-struct Wire<'a> {
+/// A message's members that matter, each as written but `params`, read as a `P`, and
+/// `result`, read as an `R`.
+#[derive(Debug)]
+struct Wire<'a, P, R> {
     jsonrpc: Option<&'a RawValue>,
     id: Option<&'a RawValue>,
     method: Option<&'a RawValue>,
-    params: Option<&'a RawValue>,
-    result: Option<&'a RawValue>,
+    params: Option<P>,
+    result: Option<R>,
     error: Option<&'a RawValue>,
 }
 
-impl<'a> Wire<'a> {
-    fn message(self) -> Result<RawMessage<'a>, ErrorObject> {
+impl<P, R> Default for Wire<'_, P, R> {
+    fn default() -> Self {
+        Self {
+            jsonrpc: None,
+            id: None,
+            method: None,
+            params: None,
+            result: None,
+            error: None,
+        }
+    }
+}
+
+/// How `params` were read: whether they are an object.
+trait Read {
+    fn is_object(&self) -> bool;
+}
+
+impl Read for &RawValue {
+    fn is_object(&self) -> bool {
+        self.get().starts_with('{')
+    }
+}
+
+/// Members are read only from an object.
+impl Read for Members<'_> {
+    fn is_object(&self) -> bool {
+        true
+    }
+}
+
+impl<'a, P: Read, R> Wire<'a, P, R> {
+    fn message(self) -> Result<RawMessage<'a, P, R>, ErrorObject> {
         let invalid = |why: &str| ErrorObject::new(code::INVALID_REQUEST, why.to_owned());
         if !self.jsonrpc.is_some_and(is_version) {
             return Err(invalid("`jsonrpc` must be \"2.0\""));
@@ -127,7 +162,8 @@ impl<'a> Wire<'a> {
                 .ok_or_else(|| invalid("`method` must be a non-empty string"))?;
             if self
                 .params
-                .is_some_and(|params| !params.get().starts_with('{'))
+                .as_ref()
+                .is_some_and(|params| !params.is_object())
             {
                 return Err(ErrorObject::new(
                     code::INVALID_PARAMS,
@@ -226,41 +262,53 @@ impl<'de> Deserialize<'de> for Field {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Wire<'a> {
+impl<'de: 'a, 'a, P: Deserialize<'de>, R: Deserialize<'de>> Deserialize<'de> for Wire<'a, P, R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object;
-        impl<'de> Visitor<'de> for Object {
-            type Value = Wire<'de>;
+        struct Object<P, R>(PhantomData<(P, R)>);
+        impl<'de, P: Deserialize<'de>, R: Deserialize<'de>> Visitor<'de> for Object<P, R> {
+            type Value = Wire<'de, P, R>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC message object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de, P, R>, A::Error> {
                 let mut wire = Wire::default();
                 while let Some(field) = map.next_key::<Field>()? {
                     let (slot, name) = match field {
                         Field::Jsonrpc => (&mut wire.jsonrpc, "jsonrpc"),
                         Field::Id => (&mut wire.id, "id"),
                         Field::Method => (&mut wire.method, "method"),
-                        Field::Params => (&mut wire.params, "params"),
-                        Field::Result => (&mut wire.result, "result"),
+                        Field::Params => {
+                            once(wire.params.is_some(), "params")?;
+                            wire.params = Some(map.next_value()?);
+                            continue;
+                        }
+                        Field::Result => {
+                            once(wire.result.is_some(), "result")?;
+                            wire.result = Some(map.next_value()?);
+                            continue;
+                        }
                         Field::Error => (&mut wire.error, "error"),
                         Field::Other => {
                             map.next_value::<IgnoredAny>()?;
                             continue;
                         }
                     };
-                    if slot.is_some() {
-                        return Err(de::Error::custom(format_args!(
-                            "the message repeats `{name}`"
-                        )));
-                    }
+                    once(slot.is_some(), name)?;
                     *slot = Some(map.next_value()?);
                 }
                 Ok(wire)
             }
         }
-        deserializer.deserialize_map(Object)
+        deserializer.deserialize_map(Object(PhantomData))
     }
+}
+
+/// Refuses a member read before.
+fn once<E: de::Error>(read: bool, name: &str) -> Result<(), E> {
+    if read {
+        return Err(E::custom(format_args!("the message repeats `{name}`")));
+    }
+    Ok(())
 }
 
 /// A string, borrowed from the text unless it had escapes to decode.
@@ -309,6 +357,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
 }
 
 pub mod agent;
+mod written;
+
+pub use written::{Written, from_server};
 
 #[cfg(test)]
 mod tests;

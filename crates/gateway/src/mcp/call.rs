@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use gatehouse_core::baseline::anomaly::AnomalySet;
 use gatehouse_core::config::{McpMapping, McpServer};
+use gatehouse_core::mcp::raw::Written;
 use gatehouse_core::mcp::raw::agent::{Object, Params};
 use gatehouse_core::model::{AttrValue, Intent, Tier};
 use gatehouse_core::refusal::Refusal;
 use gatehouse_core::risk::RouteRisk;
 use gatehouse_policy::PolicyDecision;
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::credential::Credential;
@@ -57,10 +57,11 @@ pub enum Reply {
     Error(ErrorObject),
 }
 
-/// A server's result as it wrote it: one JSON value, its text unparsed.
+/// A server's result as it wrote it: one JSON value, its text unparsed (its top members
+/// read with its message).
 #[derive(Debug, Clone)]
 pub struct Raw {
-    pub text: Box<RawValue>,
+    pub text: Written,
     /// Whether the result (an object) has a `resultType` member; `None` until
     /// `well_formed` read its members.
     pub result_type: Option<bool>,
@@ -74,7 +75,7 @@ impl PartialEq for Raw {
 }
 
 impl Raw {
-    pub fn new(text: Box<RawValue>) -> Self {
+    pub fn new(text: Written) -> Self {
         Self {
             text,
             result_type: None,
@@ -323,17 +324,18 @@ pub(super) fn well_formed(kind: Gated, reply: Reply) -> Result<Reply, Refusal> {
             if !raw.text.get().starts_with('{') {
                 return Err(has_no_field());
             }
-            let members = gatehouse_core::mcp::raw::members(&raw.text).ok_or_else(|| {
-                Refusal::UpstreamUnavailable {
+            let members = raw
+                .text
+                .members()
+                .ok_or_else(|| Refusal::UpstreamUnavailable {
                     reason: format!("the server's `{}` answer repeats a member", kind.method()),
-                }
-            })?;
-            let member = |name: &str| members.iter().find(|(key, _)| key == name);
-            if !member(field).is_some_and(|(_, value)| value.get().starts_with('[')) {
+                })?;
+            let member = |name: &str| members.iter().find(|(key, _)| key.as_ref() == name);
+            let array = member(field).map(|(_, start)| *start);
+            if array != Some(b'[') {
                 return Err(has_no_field());
             }
             let result_type = Some(member("resultType").is_some());
-            drop(members);
             Ok(Reply::Raw(Raw { result_type, ..raw }))
         }
         Reply::Error(error) => Ok(Reply::Error(error)),
@@ -505,3 +507,6 @@ pub fn visible(caller: Caller<'_>, mapping: &McpMapping) -> bool {
 fn meta_text<'a>(meta: Option<&Object<'a>>, key: &str) -> Option<Cow<'a, str>> {
     meta?.str(key)
 }
+
+#[cfg(test)]
+mod tests;

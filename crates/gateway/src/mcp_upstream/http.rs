@@ -263,11 +263,11 @@ impl HttpServer {
 
     /// The answer to `id` in a JSON body, its result kept as the server wrote it.
     fn single(&self, body: &[u8], id: &Id) -> Result<RawOutcome, UpstreamError> {
-        match raw::parse(body) {
+        match raw::from_server(body) {
             Ok(RawMessage::Response {
                 id: answered,
                 outcome,
-            }) if answered == *id => Ok(outcome.map(ToOwned::to_owned)),
+            }) if answered == *id => Ok(outcome),
             Ok(RawMessage::Response { id: answered, .. }) => Err(UpstreamError::Protocol(format!(
                 "`{}` answered request {id} with id {answered}",
                 self.server
@@ -331,11 +331,11 @@ impl HttpServer {
         if data.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
-        match raw::parse(data) {
+        match raw::from_server(data) {
             Ok(RawMessage::Response {
                 id: answered,
                 outcome,
-            }) if answered == *id => return Some(outcome.map(ToOwned::to_owned)),
+            }) if answered == *id => return Some(outcome),
             Ok(RawMessage::Response { id: answered, .. }) => {
                 tracing::warn!(server = %self.server, %answered, "response to an unknown request id dropped");
             }

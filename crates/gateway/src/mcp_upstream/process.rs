@@ -275,9 +275,9 @@ impl Process {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        match raw::parse(line) {
+        match raw::from_server(line) {
             Ok(RawMessage::Response { id, outcome }) => {
-                self.deliver(&id, Ok(outcome.map(ToOwned::to_owned)));
+                self.deliver(&id, Ok(outcome));
             }
             Ok(RawMessage::Request { id, method, .. }) => self.reply_to_server(id, &method),
             Ok(RawMessage::Notification { method, params }) => match relay::params(params) {

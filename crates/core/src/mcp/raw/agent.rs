@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::{Members, RawMessage, repeated, text};
+use super::{Members, RawMessage, Wire, repeated, text};
 use crate::mcp::jsonrpc::{ErrorObject, Id, code};
 
 /// The `params` member MCP reserves for its envelope and extensions.
@@ -40,6 +40,17 @@ pub enum AgentMessage<'a> {
 
 /// Reads one message from an agent; the error is the one to send back (with a null id).
 pub fn parse(bytes: &[u8]) -> Result<AgentMessage<'_>, ErrorObject> {
+    match in_one_pass(bytes) {
+        Some(message) => Ok(message),
+        // Read again, `params` as written and then their members: the error this gives is
+        // the one to send, whatever the first reader stopped at.
+        None => in_two_passes(bytes),
+    }
+}
+
+/// [`parse`] the way that says why a message is refused: the message with `params` as
+/// written, then `params`' members.
+fn in_two_passes(bytes: &[u8]) -> Result<AgentMessage<'_>, ErrorObject> {
     Ok(match super::parse(bytes)? {
         RawMessage::Request { id, method, params } => AgentMessage::Request {
             id,
@@ -54,11 +65,30 @@ pub fn parse(bytes: &[u8]) -> Result<AgentMessage<'_>, ErrorObject> {
     })
 }
 
+/// A message that reads without a problem, `params` read member by member with it rather
+/// than skipped over as text and read again; `None` for a message [`parse`] refuses,
+/// which [`in_two_passes`] then says why.
+fn in_one_pass(bytes: &[u8]) -> Option<AgentMessage<'_>> {
+    let wire: Wire<'_, Members<'_>, &RawValue> = serde_json::from_slice(bytes).ok()?;
+    Some(match wire.message().ok()? {
+        RawMessage::Request { id, method, params } => AgentMessage::Request {
+            id,
+            method,
+            params: Params::of_members(params, bytes)?,
+        },
+        RawMessage::Notification { method, params } => AgentMessage::Notification {
+            method,
+            params: Params::of_members(params, bytes)?,
+        },
+        RawMessage::Response { id, .. } => AgentMessage::Response { id },
+    })
+}
+
 /// A request's `params`: its members in the order written, none repeated, and those of
 /// its `_meta` when that is an object.
 #[derive(Debug, Clone, Default)]
 pub struct Params<'a> {
-    text: Option<&'a RawValue>,
+    text: Text<'a>,
     members: Object<'a>,
     meta: Option<Object<'a>>,
 }
@@ -83,7 +113,30 @@ impl<'a> Params<'a> {
             _ => None,
         };
         Ok(Self {
-            text,
+            text: Text::Read(text),
+            members,
+            meta,
+        })
+    }
+
+    /// [`Params::read`] for members read with `message`; `None` when they repeat one, or
+    /// `_meta` does or cannot be read.
+    fn of_members(members: Option<Members<'a>>, message: &'a [u8]) -> Option<Self> {
+        let Some(Members(members)) = members else {
+            return Some(Self::default());
+        };
+        if repeated(&members).is_some() {
+            return None;
+        }
+        let members = Object(members);
+        let meta = match members.get(META) {
+            Some(meta) if meta.get().starts_with('{') => {
+                Some(Object::read(meta, "params._meta").ok()?)
+            }
+            _ => None,
+        };
+        Some(Self {
+            text: Text::InMessage(message),
             members,
             meta,
         })
@@ -111,7 +164,17 @@ impl<'a> Params<'a> {
 
     /// The whole params object as written; `None` when the message had none.
     pub fn text(&self) -> Option<&'a RawValue> {
-        self.text
+        match self.text {
+            Text::Read(text) => text,
+            // INVARIANT: the message was read whole once, so it reads again; the few paths
+            // that want the text pay for this second read, a gated call does not.
+            Text::InMessage(message) => match super::parse(message) {
+                Ok(
+                    RawMessage::Request { params, .. } | RawMessage::Notification { params, .. },
+                ) => params,
+                Ok(RawMessage::Response { .. }) | Err(_) => None,
+            },
+        }
     }
 
     /// The params as a tree, for the paths that read them whole (not a gated call's).
@@ -119,10 +182,24 @@ impl<'a> Params<'a> {
     /// Text the borrowed reader accepts and a tree cannot hold (a lone surrogate escape,
     /// a number out of range) is refused as the tree parser refuses it, as not JSON.
     pub fn to_map(&self) -> Result<Map<String, Value>, ErrorObject> {
-        let Some(text) = self.text else {
+        let Some(text) = self.text() else {
             return Ok(Map::new());
         };
         serde_json::from_str(text.get()).map_err(|error| not_json(&error))
+    }
+}
+
+/// Where the params' text is: read already (`None` when the message had none), or in the
+/// message their members were read with, found when asked for.
+#[derive(Debug, Clone, Copy)]
+enum Text<'a> {
+    Read(Option<&'a RawValue>),
+    InMessage(&'a [u8]),
+}
+
+impl Default for Text<'_> {
+    fn default() -> Self {
+        Self::Read(None)
     }
 }
 

@@ -187,3 +187,116 @@ fn text_a_tree_cannot_hold_is_refused_as_not_json_when_read_whole() {
     };
     assert_eq!(params.to_map().unwrap_err().code, code::PARSE_ERROR);
 }
+
+/// What a reader made of a message, for comparing the two.
+fn summary(message: &AgentMessage<'_>) -> String {
+    let params = |params: &Params<'_>| {
+        let members: Vec<(&str, &str)> =
+            params.members().iter().map(|(k, v)| (k, v.get())).collect();
+        let meta: Option<Vec<(&str, &str)>> = params
+            .meta()
+            .map(|meta| meta.iter().map(|(k, v)| (k, v.get())).collect());
+        format!(
+            "{members:?} {meta:?} {:?}",
+            params.text().map(RawValue::get)
+        )
+    };
+    match message {
+        AgentMessage::Request {
+            id,
+            method,
+            params: p,
+        } => format!("{id:?} {method} {}", params(p)),
+        AgentMessage::Notification { method, params: p } => format!("{method} {}", params(p)),
+        AgentMessage::Response { id } => format!("{id:?}"),
+    }
+}
+
+#[test]
+fn one_pass_reads_a_call_as_two_passes_do() {
+    let one = in_one_pass(CALL.as_bytes()).unwrap();
+    let two = in_two_passes(CALL.as_bytes()).unwrap();
+    assert_eq!(summary(&one), summary(&two));
+}
+
+#[test]
+fn what_one_pass_leaves_is_refused_by_two() {
+    for text in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":null}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":1,"a":2}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"v":1,"v":2}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"\ud800":1}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{},"params":{}}"#,
+    ] {
+        assert!(in_one_pass(text.as_bytes()).is_none(), "{text}");
+        assert!(in_two_passes(text.as_bytes()).is_err(), "{text}");
+    }
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A value of a few shapes, written as JSON text, with odd spacing and escapes.
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("1".to_owned()),
+            Just("null".to_owned()),
+            Just(r#""t\u0041\n""#.to_owned()),
+            Just(r#""\ud800""#.to_owned()),
+            Just("[1, {\"a\":2}]".to_owned()),
+            Just("1e400".to_owned()),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop::collection::vec((key(), inner), 0..3).prop_map(|members| object(&members))
+        })
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(r#""a""#.to_owned()),
+            Just(r#""b""#.to_owned()),
+            Just(r#""\u0061""#.to_owned()),
+            Just(r#""_meta""#.to_owned()),
+            Just(r#""\ud800""#.to_owned()),
+        ]
+    }
+
+    fn object(members: &[(String, String)]) -> String {
+        let members: Vec<String> = members.iter().map(|(k, v)| format!("{k} : {v}")).collect();
+        format!("{{ {} }}", members.join(" ,"))
+    }
+
+    fn params() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(prop_oneof![
+            prop::collection::vec((key(), value()), 0..5).prop_map(|members| object(&members)),
+            value(),
+        ])
+    }
+
+    proptest! {
+        /// Where one pass reads a message, two read it alike; where it leaves one, two
+        /// refuse it or read it alike (a `params` that is no object).
+        #[test]
+        fn one_pass_agrees_with_two(params in params(), id in prop::bool::ANY, tail in prop::bool::ANY) {
+            let mut text = String::from(r#"{"jsonrpc":"2.0","method":"m""#);
+            if id {
+                text.push_str(r#","id":7"#);
+            }
+            if let Some(params) = &params {
+                text.push_str(&format!(r#", "params" :{params}"#));
+            }
+            if tail {
+                text.push_str(r#","x":[1]"#);
+            }
+            text.push('}');
+            let two = in_two_passes(text.as_bytes());
+            match in_one_pass(text.as_bytes()) {
+                Some(one) => prop_assert_eq!(summary(&one), summary(&two.unwrap())),
+                None => prop_assert!(two.is_err(), "{}", text),
+            }
+        }
+    }
+}
