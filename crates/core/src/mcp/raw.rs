@@ -207,7 +207,11 @@ fn text(raw: &RawValue) -> Option<Cow<'_, str>> {
 fn id(raw: &RawValue) -> Option<Id> {
     // The usual id, an integer, read straight from its text (JSON's integer syntax is a
     // subset of what `i64` parses; a fraction or exponent fails and is read below).
-    if let Ok(number) = raw.get().parse::<i64>() {
+    // `-0` is the exception: `i64` reads it as 0, serde_json as the float -0.0, which is
+    // no integer id, and both readers must agree.
+    if let Ok(number) = raw.get().parse::<i64>()
+        && raw.get() != "-0"
+    {
         return Some(Id::Number(number));
     }
     match serde_json::from_str(raw.get()).ok()? {

@@ -79,6 +79,8 @@ fn malformed_messages_get_the_codes_the_tree_parser_gives() {
         r#"{"jsonrpc":2,"id":1,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+        // Negative zero is a float to serde_json, not an integer id (found by `mcp_agent`).
+        r#"{"jsonrpc":"2.0","id":-0,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":""}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":"x","params":null}"#,

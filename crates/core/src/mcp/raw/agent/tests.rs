@@ -101,6 +101,8 @@ fn shape_errors_have_the_tree_parsers_codes_and_messages() {
         r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+        // Negative zero is a float to serde_json, not an integer id (found by `mcp_agent`).
+        r#"{"jsonrpc":"2.0","id":-0,"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":[],"method":"ping"}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":""}"#,
         r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
