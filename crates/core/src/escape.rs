@@ -40,11 +40,7 @@ fn split(text: &str, end: usize) -> (&str, &str) {
 /// escaped by `escape_debug` and not by `str`'s `Debug`, and it is printable ASCII, so
 /// it never reaches that branch.
 pub fn debug_str(out: &mut impl Out, value: &str) {
-    out.quote();
-    let mut rest = value;
-    while let Some(start) = first(rest.as_bytes(), debug_word, debug_byte) {
-        let (plain, escaped) = split(rest, start);
-        out.text(plain);
+    quoted(out, value, debug_word, debug_byte, |out, escaped| {
         let mut chars = escaped.chars();
         if let Some(c) = chars.next() {
             let mut utf8 = [0; 4];
@@ -52,24 +48,37 @@ pub fn debug_str(out: &mut impl Out, value: &str) {
                 out.text(piece.encode_utf8(&mut utf8));
             }
         }
-        rest = chars.as_str();
-    }
-    out.text(rest);
-    out.quote();
+        chars.as_str()
+    });
 }
 
 /// serde_json's string escaping (`format_escaped_str`): `"` and `\` backslashed, the
 /// control characters below 0x20 as `\b \t \n \f \r` or `\u00xx` (lowercase hex);
 /// everything else, DEL and non-ASCII included, as it is.
 pub fn json_string(out: &mut impl Out, value: &str) {
-    out.quote();
-    let mut rest = value;
-    while let Some(start) = first(rest.as_bytes(), json_word, json_byte) {
-        let (plain, escaped) = split(rest, start);
-        out.text(plain);
+    quoted(out, value, json_word, json_byte, |out, escaped| {
         let (byte, after) = split(escaped, 1);
         out.text(json_escape(byte));
-        rest = after;
+        after
+    });
+}
+
+/// `value` in quotes: the plain runs (no byte `byte` is true for; `word` says so of eight
+/// at a time) copied whole, and `escape` writing the escape of the character each other
+/// run starts with, returning what follows it.
+fn quoted<O: Out>(
+    out: &mut O,
+    value: &str,
+    word: impl Fn(u64) -> bool + Copy,
+    byte: impl Fn(u8) -> bool + Copy,
+    escape: impl for<'v> Fn(&mut O, &'v str) -> &'v str,
+) {
+    out.quote();
+    let mut rest = value;
+    while let Some(start) = first(rest.as_bytes(), word, byte) {
+        let (plain, escaped) = split(rest, start);
+        out.text(plain);
+        rest = escape(out, escaped);
     }
     out.text(rest);
     out.quote();

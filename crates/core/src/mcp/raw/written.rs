@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::{RawMessage, Wire, members, repeated};
+use super::{RawMessage, Wire, members, repeated, text};
 use crate::mcp::jsonrpc::ErrorObject;
 
 /// A result as the server wrote it, with the names of its top members and the first byte
@@ -28,8 +28,10 @@ impl Written {
     /// that did not come with its message.
     pub fn read(raw: &RawValue) -> Self {
         let members = members(raw).map(|members| {
-            let starts = members.into_iter().map(|(key, value)| (key, start(value)));
-            starts.map(|(key, start)| (Box::from(key), start)).collect()
+            let starts = members.into_iter();
+            starts
+                .map(|(key, value)| (Box::from(key), start(value)))
+                .collect()
         });
         Self {
             text: raw.get().into(),
@@ -125,7 +127,7 @@ impl Spanned<'_> {
         let decoded: Option<Vec<(Cow<'_, str>, u8)>> = self
             .0
             .iter()
-            .map(|(key, value)| Some((name(key.get())?, start(value))))
+            .map(|(key, value)| Some((text(key)?, start(value))))
             .collect();
         let decoded = decoded?;
         if repeated(&decoded).is_some() {
@@ -138,15 +140,6 @@ impl Spanned<'_> {
                 .collect(),
         )
     }
-}
-
-/// A key's text, quotes and escapes gone.
-fn name(written: &str) -> Option<Cow<'_, str>> {
-    let inner = written.strip_prefix('"')?.strip_suffix('"')?;
-    if !inner.contains('\\') {
-        return Some(Cow::Borrowed(inner));
-    }
-    serde_json::from_str::<String>(written).ok().map(Cow::Owned)
 }
 
 fn start(value: &RawValue) -> u8 {
