@@ -81,6 +81,7 @@ macro_rules! conformance_tests {
                     put_replaces_every_field,
                     usage_reads_as_at_least_its_lease_until_released,
                     create_inserts_only_if_absent,
+                    create_answers_as_a_read_does,
                     an_ended_workflow_is_not_brought_back_by_an_older_copy,
                     two_threads_creating_one_workflow_agree,
                     listing_filters_by_agent_and_status,

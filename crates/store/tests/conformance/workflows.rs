@@ -5,7 +5,7 @@ use std::cmp::Reverse;
 use std::sync::Barrier;
 
 use gatehouse_core::model::{AgentId, SegmentName, TaskClassName, WorkflowId};
-use gatehouse_core::workflow::{Budget, BudgetKind, Status, Usage, Workflow};
+use gatehouse_core::workflow::{Ask, Budget, BudgetKind, Share, Status, Usage, Workflow};
 use gatehouse_store::{DEFAULT_LIMIT, MAX_LIMIT, Store, WorkflowFilter};
 
 /// 2023-11-14T22:13:20Z, in Unix seconds.
@@ -209,6 +209,68 @@ pub(crate) fn create_inserts_only_if_absent(store: &dyn Store) {
     };
     store.put_workflow(&updated).unwrap();
     assert_eq!(store.create_workflow(&first).unwrap(), updated);
+}
+
+/// Fresh or not, `create` returns what a read of the stored workflow returns: counters
+/// clamped, every field as stored, and a lease or a budget pool counted.
+pub(crate) fn create_answers_as_a_read_does(store: &dyn Store) {
+    let huge = Workflow {
+        budget: Budget {
+            calls: u64::MAX,
+            writes: i64::MAX as u64 + 1,
+            bytes: 7,
+        },
+        usage: Usage {
+            calls: u64::MAX,
+            writes: 0,
+            bytes: 1,
+        },
+        ..sample(1)
+    };
+    let odd = Workflow {
+        id: WorkflowId::new("wf 'quoted' ü"),
+        status: Status::Paused,
+        paused_for: Some(BudgetKind::Bytes),
+        created_at: -5,
+        expires_at: 0,
+        ended_by: Some("revocation of agent \"x\"\nline two".to_owned()),
+        ..sample(2)
+    };
+    for fresh in [sample(0), huge, odd] {
+        let created = store.create_workflow(&fresh).unwrap();
+        assert_eq!(Some(created), store.workflow(&fresh.id).unwrap());
+    }
+    let leased = Workflow {
+        status: Status::Active,
+        paused_for: None,
+        ended_by: None,
+        ..sample(3)
+    };
+    assert_eq!(store.create_workflow(&leased).unwrap(), leased);
+    let lease = Usage {
+        calls: leased.usage.calls + 2,
+        ..leased.usage
+    };
+    store.put_lease(&leased.id, lease).unwrap();
+    let ask = Ask {
+        need: Share::cost(false, 1, 0),
+        partial_bytes: false,
+    };
+    store.claim_budget(&leased.id, ask).unwrap();
+    store
+        .extend_budget(
+            &leased.id,
+            Budget {
+                calls: 5,
+                writes: 0,
+                bytes: 0,
+            },
+        )
+        .unwrap();
+    let read = store.workflow(&leased.id).unwrap().unwrap();
+    assert_ne!(read, leased, "the lease and the pool show in a read");
+    let rival = sample(7).with_id(&leased.id);
+    assert_eq!(store.create_workflow(&rival).unwrap(), read);
 }
 
 pub(crate) fn two_threads_creating_one_workflow_agree(store: &dyn Store) {

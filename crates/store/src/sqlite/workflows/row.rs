@@ -42,6 +42,28 @@ impl<'w> Encoded<'w> {
         }
     }
 
+    /// The workflow [`decode`] reads from the row these values make when nothing else
+    /// counts (no lease, no budget pool): counters clamped as written, the rest as is.
+    pub(super) fn stored(&self) -> Workflow {
+        let [calls, writes, bytes] = self.budget.map(unclamp);
+        let budget = Budget {
+            calls,
+            writes,
+            bytes,
+        };
+        let [calls, writes, bytes] = self.used.map(unclamp);
+        let usage = Usage {
+            calls,
+            writes,
+            bytes,
+        };
+        Workflow {
+            budget,
+            usage,
+            ..self.workflow.clone()
+        }
+    }
+
     /// The parameters of every writing statement, in column order.
     pub(super) fn params(&self) -> [&dyn ToSql; 15] {
         let [budget_calls, budget_writes, budget_bytes] = &self.budget;
@@ -89,6 +111,11 @@ pub(super) fn decode(row: &Row<'_>) -> rusqlite::Result<Workflow> {
         paused_for: paused_for(row, 13)?,
         ended_by: row.get(14)?,
     })
+}
+
+/// A clamped counter as `u64`; `clamp` never makes one negative, so nothing is lost.
+fn unclamp(stored: i64) -> u64 {
+    stored.unsigned_abs()
 }
 
 /// The stored text of a status: its serde name, so the column reads like the API.
