@@ -246,8 +246,28 @@ fn mint(
     Ok((token, claims))
 }
 
+/// 128 random bits as 32 lowercase hex digits, in one formatting call rather than a
+/// `format!` (and its allocation) per byte.
 fn random_id() -> String {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    format!("{:032x}", u128::from_be_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_random_id_is_32_lowercase_hex_digits() {
+        for _ in 0..100 {
+            let id = random_id();
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        assert_ne!(random_id(), random_id());
+    }
 }
