@@ -87,6 +87,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 18,
         sql: include_str!("../migrations/sqlite/0018_baseline_hours.sql"),
     },
+    Migration {
+        version: 19,
+        sql: include_str!("../migrations/sqlite/0019_workflow_checks.sql"),
+    },
 ];
 
 /// The step that adds the events' hash chain; after it, the events stored before are
@@ -179,6 +183,64 @@ mod tests {
             .query_row("SELECT count(*) FROM schema_version", [], |row| row.get(0))
             .unwrap();
         assert_eq!(rows, known_version());
+    }
+
+    /// The rebuilt table keeps every row whole (rowid and lease too) and its checks
+    /// accept and refuse what the `IN` lists did.
+    #[test]
+    fn rebuilding_workflows_keeps_rows_and_the_same_checks() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        run_until(&conn, 18).unwrap();
+        let row = "SELECT rowid, * FROM workflows ORDER BY rowid";
+        let insert =
+            |values: &str| conn.execute(&format!("INSERT INTO workflows VALUES ({values})"), []);
+        for values in [
+            "'a', 'x', 't', 's', 'paused', 1, 2, 3, 4, 5, 6, 7, 8, 'bytes', NULL, 9, 10, 11",
+            "'b', 'y', 't', 's', 'ended', 0, 0, 0, 0, 0, 0, -1, 0, NULL, 'op \"q\"', 0, 0, 0",
+        ] {
+            insert(values).unwrap();
+        }
+        conn.execute("DELETE FROM workflows WHERE id = 'a'", [])
+            .unwrap();
+        insert("'a', 'x', 't', 's', 'paused', 1, 2, 3, 4, 5, 6, 7, 8, 'bytes', NULL, 9, 10, 11")
+            .unwrap();
+        let before = rows(&conn, row);
+        run(&mut conn, "test").unwrap();
+        assert_eq!(rows(&conn, row), before);
+        let insert =
+            |values: &str| conn.execute(&format!("INSERT INTO workflows VALUES ({values})"), []);
+        for (n, (status, paused_for, accepted)) in [
+            ("active", "NULL", true),
+            ("expired", "'calls'", true),
+            ("paused", "'writes'", true),
+            ("Active", "NULL", false),
+            ("active", "'time'", false),
+            ("active", "''", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let values = format!(
+                "'new-{n}', 'x', 't', 's', '{status}', 0, 0, 0, 0, 0, 0, 0, 0, \
+                 {paused_for}, NULL, 0, 0, 0"
+            );
+            assert_eq!(insert(&values).is_ok(), accepted, "{status} {paused_for}");
+        }
+    }
+
+    fn rows(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = conn.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        statement
+            .query_map([], |row| {
+                let values: Vec<String> = (0..columns)
+                    .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                    .collect();
+                Ok(values.join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
