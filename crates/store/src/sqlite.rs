@@ -2,13 +2,16 @@
 //!
 //! Writes go through one connection behind a mutex (SQLite admits one writer at a time
 //! anyway); reads use a second connection, so in WAL mode a query never waits for an
-//! append. An in-memory store has a single connection for both, since a second
-//! connection would open another, empty, database.
+//! append; a third, on a thread of its own, copies the write-ahead log back into the file
+//! (`checkpointer`), so no writer waits behind a checkpoint. An in-memory store has a
+//! single connection for everything, since a second connection would open another,
+//! empty, database.
 
 mod admissions;
 mod approvals;
 mod baselines;
 mod budgets;
+mod checkpointer;
 mod claims;
 mod column;
 mod connect;
@@ -36,6 +39,8 @@ use gatehouse_core::model::WorkflowId;
 use gatehouse_core::workflow::{Ask, Budget, Claim, Usage, Workflow};
 use rusqlite::Connection;
 
+use self::checkpointer::Checkpointer;
+
 use crate::admission::{Admission, Admitted};
 use crate::approval::ApprovalFilter;
 use crate::chain::ChainCheck;
@@ -62,6 +67,9 @@ pub struct SqliteStore {
     reader: Option<Mutex<Connection>>,
     /// Claims since expired ones were last deleted.
     claims_since_sweep: AtomicU32,
+    /// `None` for an in-memory store, which has no log. Last, so that it is dropped
+    /// (joined) after the other connections are closed.
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -72,8 +80,7 @@ impl SqliteStore {
         connect::create_parent(path).or_unavailable(&location)?;
         let mut writer = connect::writer(path).or_unavailable(&location)?;
         migrate::run(&mut writer, &location)?;
-        let reader = connect::reader(path).or_unavailable(&location)?;
-        Ok(Self::assemble(location, writer, Some(reader)))
+        Self::assemble_file(location, path, writer)
     }
 
     /// Opens the database at `path`, which must exist: an empty (0-byte) file or one that
@@ -94,8 +101,7 @@ impl SqliteStore {
         let mut writer = connect::writer(path).map_err(|error| damaged(error.to_string()))?;
         connect::quick_check(&writer).map_err(damaged)?;
         migrate::run(&mut writer, &location)?;
-        let reader = connect::reader(path).or_unavailable(&location)?;
-        Ok(Self::assemble(location, writer, Some(reader)))
+        Self::assemble_file(location, path, writer)
     }
 
     /// A fresh, empty database that lives as long as this value.
@@ -103,16 +109,30 @@ impl SqliteStore {
         let location = IN_MEMORY.to_owned();
         let mut writer = connect::in_memory().or_unavailable(&location)?;
         migrate::run(&mut writer, &location)?;
-        Ok(Self::assemble(location, writer, None))
-    }
-
-    fn assemble(location: String, writer: Connection, reader: Option<Connection>) -> Self {
-        Self {
+        Ok(Self {
             location,
             writer: Mutex::new(writer),
-            reader: reader.map(Mutex::new),
+            reader: None,
             claims_since_sweep: AtomicU32::new(0),
-        }
+            _checkpointer: None,
+        })
+    }
+
+    /// A file store around its migrated writer: the reader, then the checkpoint thread.
+    fn assemble_file(
+        location: String,
+        path: &Path,
+        writer: Connection,
+    ) -> Result<Self, StoreError> {
+        let reader = connect::reader(path).or_unavailable(&location)?;
+        let checkpointer = Checkpointer::start(path).or_unavailable(&location)?;
+        Ok(Self {
+            location,
+            writer: Mutex::new(writer),
+            reader: Some(Mutex::new(reader)),
+            claims_since_sweep: AtomicU32::new(0),
+            _checkpointer: Some(checkpointer),
+        })
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {

@@ -27,11 +27,22 @@ pub(super) fn create_parent(path: &Path) -> Result<(), String> {
 
 /// The connection that writes and migrates. WAL lets readers run beside it; NORMAL
 /// synchronous is durable across application crashes and, with WAL, loses at most the
-/// last transactions on power loss, never consistency.
+/// last transactions on power loss, never consistency. It never checkpoints: a commit
+/// that did would hold the one writer behind page copies and `fsync`s
+/// (`checkpointer`).
 pub(super) fn writer(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(conn)
+}
+
+/// The connection the checkpoint thread copies the log back through. `synchronous`
+/// is the writer's, which decides how a checkpoint syncs.
+pub(super) fn checkpointer(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(conn)
 }

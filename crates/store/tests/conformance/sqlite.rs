@@ -217,3 +217,32 @@ fn a_checkpoint_truncates_the_write_ahead_log() {
         "checkpointed rows stay readable"
     );
 }
+
+#[test]
+fn the_log_is_copied_back_into_the_file_while_the_store_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let store = SqliteStore::open(&path).unwrap();
+    let before = std::fs::metadata(&path).unwrap().len();
+    store.append_events(&sample::events(0..500)).unwrap();
+    // Only a checkpoint writes pages into the database file itself; nobody calls one
+    // here, and the writer connection never runs one on its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::metadata(&path).unwrap().len() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint copied the log back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        store
+            .query_events(&EventFilter {
+                limit: Some(1000),
+                ..EventFilter::default()
+            })
+            .unwrap()
+            .len(),
+        500
+    );
+}
