@@ -16,7 +16,7 @@ use gatehouse_core::backoff::Backoff;
 use gatehouse_core::clock::{Clock, SystemClock};
 use gatehouse_core::event::{Event, EventKind, EventLine, Outcome};
 use gatehouse_core::ids::IdGenerator;
-use gatehouse_store::Store;
+use gatehouse_store::{Store, StoreError};
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -340,8 +340,12 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
         let (store_ref, events) = (Arc::clone(&store), Arc::clone(&batch));
         let attempt = tokio::task::spawn_blocking(move || {
             let encoded = EventLine::all(&events);
-            let written = gatehouse_store::off_async_workers(|| store_ref.append_lines(&encoded))
-                .map(|()| lines.append(&encoded));
+            let written = gatehouse_store::off_async_workers(|| {
+                store_ref
+                    .append_lines(&encoded)
+                    .or_else(|error| append_unstored(&*store_ref, &encoded, error))
+            })
+            .map(|()| lines.append(&encoded));
             (written, lines)
         })
         .await;
@@ -358,6 +362,39 @@ async fn write_batch(store: Arc<dyn Store>, mut lines: JsonLines, batch: Vec<Eve
         }
         tokio::time::sleep(backoff.next_delay()).await;
     }
+}
+
+/// After a batch was refused because one of its events is stored already: appends those
+/// of `lines` the store does not hold. An earlier attempt may have committed with its
+/// answer lost (the database restarting between `COMMIT` and the reply); a batch is one
+/// transaction, so then every event of it is stored, nothing is left to append, and the
+/// writer goes on instead of retrying a stored batch for ever. Any other error, or a
+/// conflict none of the batch's events explains, stands.
+fn append_unstored(
+    store: &dyn Store,
+    lines: &[EventLine<'_>],
+    error: StoreError,
+) -> Result<(), StoreError> {
+    if !matches!(error, StoreError::Conflict { .. }) {
+        return Err(error);
+    }
+    let mut unstored = Vec::new();
+    for line in lines {
+        if store.event(line.event.id)?.is_none() {
+            unstored.push(line.clone());
+        }
+    }
+    if unstored.len() == lines.len() {
+        return Err(error);
+    }
+    if unstored.is_empty() {
+        tracing::warn!(
+            events = lines.len(),
+            "an event batch whose write seemed to fail was stored after all; not written twice"
+        );
+        return Ok(());
+    }
+    store.append_lines(&unstored)
 }
 
 #[cfg(test)]
@@ -377,11 +414,14 @@ mod tests {
 
     use super::*;
 
-    /// A real SQLite store whose first appends fail, as a full disk or a lock would.
+    /// A real SQLite store whose first appends fail, as a full disk or a lock would; with
+    /// `committed`, after writing, as a database restarting between `COMMIT` and its
+    /// answer does.
     #[derive(Debug)]
     struct FailingFirst {
         inner: SqliteStore,
         failures_left: AtomicUsize,
+        committed: bool,
     }
 
     impl Store for FailingFirst {
@@ -389,6 +429,9 @@ mod tests {
             let left = self.failures_left.load(Ordering::SeqCst);
             if left > 0 {
                 self.failures_left.store(left - 1, Ordering::SeqCst);
+                if self.committed {
+                    self.inner.append_lines(lines)?;
+                }
                 return Err(StoreError::Unavailable {
                     location: "test".to_owned(),
                     detail: "disk full".to_owned(),
@@ -567,6 +610,7 @@ mod tests {
         let store = Arc::new(FailingFirst {
             inner: SqliteStore::open_in_memory().unwrap(),
             failures_left: AtomicUsize::new(3),
+            committed: false,
         });
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("events.jsonl");
@@ -577,6 +621,40 @@ mod tests {
         }
         drop(sink);
         writer.drained().await;
+        let filter = EventFilter {
+            limit: Some(1000),
+            ..EventFilter::default()
+        };
+        assert_eq!(store.query_events(&filter).unwrap().len(), 50);
+        assert_eq!(store.failures_left.load(Ordering::SeqCst), 0);
+        assert_eq!(std::fs::read_to_string(file).unwrap().lines().count(), 50);
+    }
+
+    /// The first write of each of the first two batches is stored but answered with an
+    /// error; retried, the store refuses it as a conflict. The writer must go on (not
+    /// retry a stored batch for ever), store each event once and put each in the file once.
+    #[tokio::test]
+    async fn a_batch_stored_despite_an_error_is_not_retried_for_ever() {
+        let store = Arc::new(FailingFirst {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            failures_left: AtomicUsize::new(2),
+            committed: true,
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("events.jsonl");
+        let (sink, writer) = EventWriter::spawn(store.clone(), Some(file.clone()), None, 1_000);
+        let ids = IdGenerator::default();
+        for _ in 0..20 {
+            sink.emit(event(ids.next(UnixTime::from_secs(1))));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for _ in 0..30 {
+            sink.emit(event(ids.next(UnixTime::from_secs(2))));
+        }
+        drop(sink);
+        tokio::time::timeout(Duration::from_secs(20), writer.drained())
+            .await
+            .expect("the writer kept retrying a batch that was stored");
         let filter = EventFilter {
             limit: Some(1000),
             ..EventFilter::default()
