@@ -267,25 +267,8 @@ token_exchange() {
   local count=$((exchanges + 64))
   echo "== minting $count identity assertions for the token-exchange line"
   for _ in $(seq "$count"); do assertion; done >"$tmp/assertions.txt"
-  cat >"$tmp/exchange.lua" <<'EOF'
-local assertions, sent, done = {}, 0, 0
-local limit = tonumber(os.getenv("EXCHANGES"))
-function init(args)
-  for line in io.lines(os.getenv("ASSERTIONS")) do assertions[#assertions + 1] = line end
-end
-function request()
-  sent = sent + 1
-  local body = "workflow=wf-exchange-" .. sent .. "&task_class=triage&assertion=" .. assertions[sent]
-  return wrk.format("POST", "/v1/token",
-    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
-end
-function response(status, headers, body)
-  done = done + 1
-  if done >= limit then wrk.thread:stop() end
-end
-EOF
   EXCHANGES="$exchanges" ASSERTIONS="$tmp/assertions.txt" taskset -c "$load_cpu" \
-    wrk -t1 -c16 -d3s --latency -s "$tmp/exchange.lua" \
+    wrk -t1 -c16 -d3s --latency -s "$root/scripts/exchange.lua" \
     "http://127.0.0.1:$data_port/v1/token" >"$tmp/exchange-16.txt"
   check_wrk "$tmp/exchange-16.txt"
   sleep 1 # the event writer is asynchronous
@@ -354,10 +337,10 @@ mcp_one_connection_rounds() {
   local era=(-H "MCP-Protocol-Version: 2025-11-25")
   echo "== MCP at 1 connection, direct, nginx and gatehouse alternating: $mcp_rounds rounds of ${round_seconds}s each"
   for r in $(seq "$mcp_rounds"); do
-    MCP_BODY="$direct_body" one_mcp_round "mcp1-round$r-direct" "$direct_url" \
+    MCP_BODY="$direct_body" one_mcp_round "mcp1-round$r-direct" 1 "$direct_url" \
       -H "Authorization: Bearer $mcp_secret" "${era[@]}"
-    MCP_BODY="$direct_body" one_mcp_round "mcp1-round$r-nginx" "$nginx_url" "${era[@]}"
-    MCP_BODY="$gatehouse_body" one_mcp_round "mcp1-round$r-gatehouse" "$gatehouse_url" \
+    MCP_BODY="$direct_body" one_mcp_round "mcp1-round$r-nginx" 1 "$nginx_url" "${era[@]}"
+    MCP_BODY="$gatehouse_body" one_mcp_round "mcp1-round$r-gatehouse" 1 "$gatehouse_url" \
       -H "Authorization: Bearer $mcp_token" "$@"
     local direct_p50
     direct_p50="$(pct "mcp1-round$r-direct" 50%)"
@@ -366,12 +349,12 @@ mcp_one_connection_rounds() {
   done
 }
 
-# One 1-connection MCP round: NAME URL WRK-ARGS..., kept in $tmp/NAME.txt.
+# One MCP round of ROUND_SECONDS: NAME CONNECTIONS URL WRK-ARGS..., kept in $tmp/NAME.txt.
 one_mcp_round() {
-  local out="$tmp/$1.txt" url="$2"
-  shift 2
-  taskset -c "$load_cpu" wrk -t1 -c1 -d"${round_seconds}s" --latency -s "$tmp/mcp.lua" "$@" \
-    "$url" >"$out"
+  local out="$tmp/$1.txt" connections="$2" url="$3"
+  shift 3
+  taskset -c "$load_cpu" wrk -t1 -c"$connections" -d"${round_seconds}s" --latency \
+    -s "$tmp/mcp.lua" "$@" "$url" >"$out"
   check_wrk "$out"
 }
 
@@ -381,18 +364,14 @@ one_mcp_round() {
 mcp_round_ratios=()
 mcp_alternating_rounds() {
   [ "$mcp_rounds" -gt 0 ] || return 0
-  local nginx_url="$1" nginx_body="$2" gatehouse_url="$3" gatehouse_body="$4" r out
+  local nginx_url="$1" nginx_body="$2" gatehouse_url="$3" gatehouse_body="$4" r
   shift 4
   echo "== MCP at 64 connections, nginx and gatehouse alternating: $mcp_rounds rounds of ${round_seconds}s each"
   for r in $(seq "$mcp_rounds"); do
-    out="$tmp/mcp-round$r-nginx.txt"
-    MCP_BODY="$nginx_body" taskset -c "$load_cpu" wrk -t1 -c64 -d"${round_seconds}s" \
-      -s "$tmp/mcp.lua" -H "MCP-Protocol-Version: 2025-11-25" "$nginx_url" >"$out"
-    check_wrk "$out"
-    out="$tmp/mcp-round$r-gatehouse.txt"
-    MCP_BODY="$gatehouse_body" taskset -c "$load_cpu" wrk -t1 -c64 -d"${round_seconds}s" \
-      -s "$tmp/mcp.lua" -H "Authorization: Bearer $mcp_token" "$@" "$gatehouse_url" >"$out"
-    check_wrk "$out"
+    MCP_BODY="$nginx_body" one_mcp_round "mcp-round$r-nginx" 64 "$nginx_url" \
+      -H "MCP-Protocol-Version: 2025-11-25"
+    MCP_BODY="$gatehouse_body" one_mcp_round "mcp-round$r-gatehouse" 64 "$gatehouse_url" \
+      -H "Authorization: Bearer $mcp_token" "$@"
     mcp_round_ratios+=("$(awk -v g="$(rps "mcp-round$r-gatehouse")" -v n="$(rps "mcp-round$r-nginx")" \
       'BEGIN { printf "%.1f", 100 * g / n }')")
   done

@@ -43,28 +43,9 @@ for _ in $(seq $((per_run * reps))); do
   "$bin" agent assertion --ttl 300 --key "$tmp/q/keys/triage-bot.key" \
     --agent spiffe://acme/agent/triage-bot
 done >"$tmp/assertions.txt"
-cat >"$tmp/exchange.lua" <<'LUA'
-local assertions, sent, done = {}, 0, 0
-local limit = tonumber(os.getenv("EXCHANGES"))
-local offset = tonumber(os.getenv("OFFSET"))
-function init(args)
-  for line in io.lines(os.getenv("ASSERTIONS")) do assertions[#assertions + 1] = line end
-end
-function request()
-  sent = sent + 1
-  local body = "workflow=wf-token-" .. (sent + offset) .. "&task_class=triage&assertion="
-    .. assertions[sent + offset]
-  return wrk.format("POST", "/v1/token",
-    { ["Content-Type"] = "application/x-www-form-urlencoded" }, body)
-end
-function response(status, headers, body)
-  done = done + 1
-  if done >= limit then wrk.thread:stop() end
-end
-LUA
 for run in $(seq 0 $((reps - 1))); do
-  EXCHANGES="$n" OFFSET=$((run * per_run)) ASSERTIONS="$tmp/assertions.txt" taskset -c 1 \
-    wrk -t1 -c16 -d10s --latency -s "$tmp/exchange.lua" \
+  EXCHANGES="$n" OFFSET=$((run * per_run)) PREFIX=wf-token- ASSERTIONS="$tmp/assertions.txt" \
+    taskset -c 1 wrk -t1 -c16 -d10s --latency -s "$root/scripts/exchange.lua" \
     "http://127.0.0.1:$base/v1/token" >"$tmp/run.txt"
   awk '/requests in/ { n = $1 } /^ +50%/ { p50 = $2 } /^ +90%/ { p90 = $2 } /^ +99%/ { p99 = $2 }
     /Non-2xx|Socket errors/ { bad = bad " " $0 }

@@ -85,20 +85,11 @@ impl JsonLines {
 #[cfg(test)]
 mod tests {
     use gatehouse_core::clock::UnixTime;
-    use gatehouse_core::event::{Event, EventKind};
+    use gatehouse_core::event::Event;
     use gatehouse_core::ids::{DecisionId, IdGenerator};
 
+    use super::super::tests::event;
     use super::*;
-
-    fn event(id: DecisionId) -> Event {
-        Event {
-            status: 401,
-            latency_us: 1,
-            method: "GET".to_owned(),
-            path: "/".to_owned(),
-            ..Event::blank(id, 1, EventKind::Tool)
-        }
-    }
 
     #[test]
     fn a_file_that_cannot_be_written_keeps_its_lines_for_the_next_batch_and_tears_none() {

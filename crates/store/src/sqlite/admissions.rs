@@ -44,6 +44,7 @@ mod tests {
     use gatehouse_core::model::{AgentId, SegmentName, TaskClassName, WorkflowId};
     use gatehouse_core::workflow::{Budget, Workflow};
 
+    use super::super::migrate::migrated_in_memory;
     use super::*;
 
     const NOW: i64 = 1_700_000_000;
@@ -75,8 +76,7 @@ mod tests {
 
     #[test]
     fn a_batch_that_fails_part_way_keeps_nothing() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
+        let mut conn = migrated_in_memory();
         // A failure in the second admission, after the first has claimed and created.
         conn.execute_batch(
             "CREATE TRIGGER refuse BEFORE INSERT ON workflows WHEN NEW.id = 'wf-bad' \

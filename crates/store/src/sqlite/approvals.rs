@@ -87,14 +87,14 @@ fn listing(filter: &ApprovalFilter) -> Listing {
 
 #[cfg(test)]
 mod tests {
+    use super::super::migrate::migrated_in_memory;
     use super::*;
 
     /// Every single filter, and no filter, reads rows in order from an index and stops at
     /// the limit instead of sorting the table; combinations at least use an index.
     #[test]
     fn listings_walk_an_index() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
+        let conn = migrated_in_memory();
         let single = [
             ApprovalFilter::default(),
             ApprovalFilter {

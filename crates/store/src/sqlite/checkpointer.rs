@@ -81,6 +81,6 @@ fn run(conn: &Connection, stopped: &mpsc::Receiver<()>) {
 /// One PASSIVE checkpoint: copies what no reader still needs, without waiting for
 /// readers or writers. Answers the number of pages in the log, so that a log that grew
 /// since the last checkpoint (or started again from its beginning) can be told apart.
-pub(super) fn passive(conn: &Connection) -> rusqlite::Result<i64> {
+fn passive(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }

@@ -49,13 +49,8 @@ pub(super) fn sweep_now_and_then(
 
 #[cfg(test)]
 mod tests {
+    use super::super::migrate::migrated_in_memory;
     use super::*;
-
-    fn migrated() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
-        conn
-    }
 
     fn rows(conn: &Connection) -> i64 {
         conn.query_row("SELECT count(*) FROM jti_claims", [], |row| row.get(0))
@@ -74,7 +69,7 @@ mod tests {
 
     #[test]
     fn expired_claims_are_swept_every_so_often() {
-        let conn = migrated();
+        let conn = migrated_in_memory();
         let counter = AtomicU32::new(0);
         for n in 0..SWEEP_EVERY {
             claim_as_the_store_does(&conn, &counter, &format!("old-{n}"), 1_000);
@@ -90,7 +85,7 @@ mod tests {
 
     #[test]
     fn claims_alive_at_sweep_time_are_kept() {
-        let conn = migrated();
+        let conn = migrated_in_memory();
         let counter = AtomicU32::new(0);
         claim_as_the_store_does(&conn, &counter, "alive", 1_000);
         counter.store(SWEEP_EVERY, Ordering::Relaxed);

@@ -135,6 +135,14 @@ pub(super) fn run_until(conn: &Connection, version: i64) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// A fresh in-memory database with every step applied, for the statements' own tests.
+#[cfg(test)]
+pub(super) fn migrated_in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    run(&mut conn, "test").unwrap();
+    conn
+}
+
 /// The newest schema version this binary can read and write.
 fn known_version() -> i64 {
     MIGRATIONS.last().map_or(0, |migration| migration.version)

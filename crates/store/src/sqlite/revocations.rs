@@ -74,17 +74,12 @@ fn kind(row: &Row<'_>, index: usize) -> rusqlite::Result<RevocationKind> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::migrate::migrated_in_memory;
     use super::*;
-
-    fn migrated() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
-        conn
-    }
 
     #[test]
     fn the_sweep_uses_the_expiry_index() {
-        let conn = migrated();
+        let conn = migrated_in_memory();
         let plan: Vec<String> = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {SWEEP}"))
             .unwrap()

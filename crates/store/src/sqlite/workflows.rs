@@ -156,13 +156,8 @@ mod tests {
     use gatehouse_core::model::{AgentId, SegmentName, TaskClassName};
     use gatehouse_core::workflow::{Budget, Status};
 
+    use super::super::migrate::migrated_in_memory;
     use super::*;
-
-    fn migrated() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
-        conn
-    }
 
     fn workflow(id: &str) -> Workflow {
         let budget = Budget {
@@ -186,7 +181,7 @@ mod tests {
     /// still answers with the pool's numbers, as a read does.
     #[test]
     fn a_fresh_create_counts_a_pool_stored_before_it() {
-        let conn = migrated();
+        let conn = migrated_in_memory();
         conn.execute(
             "INSERT INTO budget_pools VALUES ('wf-1', 50, 5, 500, 7, 1, 0)",
             [],
@@ -206,8 +201,7 @@ mod tests {
     /// limit, instead of sorting the whole table.
     #[test]
     fn listings_walk_an_index_in_order() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::run(&mut conn, "test").unwrap();
+        let conn = migrated_in_memory();
         for (agent, status) in [
             (None, None),
             (Some("a".to_owned()), None),
