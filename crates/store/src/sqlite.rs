@@ -109,13 +109,7 @@ impl SqliteStore {
         let location = IN_MEMORY.to_owned();
         let mut writer = connect::in_memory().or_unavailable(&location)?;
         migrate::run(&mut writer, &location)?;
-        Ok(Self {
-            location,
-            writer: Mutex::new(writer),
-            reader: None,
-            claims_since_sweep: AtomicU32::new(0),
-            _checkpointer: None,
-        })
+        Ok(Self::assemble(location, writer, None, None))
     }
 
     /// A file store around its migrated writer: the reader, then the checkpoint thread.
@@ -126,13 +120,27 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         let reader = connect::reader(path).or_unavailable(&location)?;
         let checkpointer = Checkpointer::start(path).or_unavailable(&location)?;
-        Ok(Self {
+        Ok(Self::assemble(
+            location,
+            writer,
+            Some(reader),
+            Some(checkpointer),
+        ))
+    }
+
+    fn assemble(
+        location: String,
+        writer: Connection,
+        reader: Option<Connection>,
+        checkpointer: Option<Checkpointer>,
+    ) -> Self {
+        Self {
             location,
             writer: Mutex::new(writer),
-            reader: Some(Mutex::new(reader)),
+            reader: reader.map(Mutex::new),
             claims_since_sweep: AtomicU32::new(0),
-            _checkpointer: Some(checkpointer),
-        })
+            _checkpointer: checkpointer,
+        }
     }
 
     fn writer(&self) -> MutexGuard<'_, Connection> {
